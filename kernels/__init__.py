@@ -1,0 +1,1 @@
+"""vig_kernels: the fused kernel backends of vig's bidirectional GLA (one subpackage each)."""

@@ -1,0 +1,140 @@
+"""Benchmarks: every registered backend at the contract's shapes, beside the memory floor and the
+peers (fla 0.6 chunk_gla run the official ViG way, eager and CUDA-graphed; SDPA at DeiT shapes),
+and a ViG-T training step.
+
+``pytest --benchmark-only tests/benchmarks`` times them (pytest-benchmark's own clock, around a
+synchronized call); the figure reported is the CUDA-event median of triton.testing.do_bench, kept
+in each result's extra_info with its floor. On a machine without a GPU the shapes shrink and CI
+runs them once with --benchmark-disable, as smoke tests.
+"""
+import pytest
+import torch
+
+import vig
+from vig import bench, registry
+
+ON_GPU = torch.cuda.is_available()
+DEVICE = "cuda" if ON_GPU else "cpu"
+SHAPES = bench.SHAPES if ON_GPU else bench.CPU_SHAPES
+
+
+def _runnable(name):
+    if vig.available_backends()[name]:
+        return False
+    return DEVICE in registry.get_backend_object(name).device_types
+
+
+def _impls():
+    out = []
+    for name in vig.available_backends():
+        if name == "reference" and ON_GPU:
+            continue  # far off the pace at these shapes; it is the oracle, not a contender
+        marks = [] if _runnable(name) else [pytest.mark.skip(reason=f"{name} cannot run on {DEVICE} here")]
+        out.append(pytest.param(name, id=name, marks=marks))
+    why = bench.fla_available()
+    fla_marks = [pytest.mark.skip(reason=why)] if why else []
+    out.append(pytest.param("fla_official", id="fla_official", marks=fla_marks))
+    out.append(pytest.param("fla_official_graphed", id="fla_official_graphed", marks=fla_marks))
+    return out
+
+
+def _setup(impl, shape, mode):
+    backward = mode == "fwd_bwd"
+    (q, k, v, gf, gb), _ = bench.make_inputs(shape, DEVICE)
+    leaves = [t.detach().requires_grad_(backward) for t in (q, k, v, gf, gb)]
+    do = torch.randn_like(leaves[2])
+    if impl.startswith("fla_official"):
+        op = bench.fla_official
+    else:
+        op = lambda *a: vig.bidirectional_gla(*a, backend=impl, check_gates=False)  # noqa: E731
+    if backward:
+        def fn():
+            return torch.autograd.grad(op(*leaves), leaves, do)
+    else:
+        def fn():
+            with torch.no_grad():
+                return op(*leaves)
+    if impl.endswith("_graphed"):
+        if backward:
+            pytest.skip("the graphed peer is timed forward only")
+        fn = bench.graphed(fn)
+    return fn
+
+
+def _sync(fn):
+    def run():
+        out = fn()
+        if ON_GPU:
+            torch.cuda.synchronize()
+        return out
+    return run
+
+
+def _record(benchmark, fn, op_shape, backward, **info):
+    benchmark.extra_info.update(info)
+    benchmark.extra_info["device"] = bench.device_name()
+    if not benchmark.disabled and ON_GPU:
+        ms = bench.median_ms(fn)
+        floor = bench.floor_ms(op_shape, backward)
+        benchmark.extra_info.update(
+            median_ms=ms, floor_ms=floor, x_floor=ms / floor, bytes=op_shape.bytes(backward),
+            copy_bandwidth_GBps=bench.copy_bandwidth() / 1e9,
+        )
+        if backward:
+            benchmark.extra_info["peak_extra_MiB"] = bench.peak_extra_bytes(fn) / 2**20
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd_bwd"])
+@pytest.mark.parametrize("shape_name", list(SHAPES))
+@pytest.mark.parametrize("impl", _impls())
+def test_op(benchmark, impl, shape_name, mode):
+    shape = bench.OpShape(*SHAPES[shape_name])
+    fn = _setup(impl, shape, mode)
+    _record(benchmark, fn, shape, mode == "fwd_bwd", impl=impl, shape=shape_name, mode=mode)
+    benchmark.pedantic(_sync(fn), rounds=20, warmup_rounds=3)
+
+
+@pytest.mark.skipif(not ON_GPU, reason="SDPA at DeiT shapes is a GPU peer")
+@pytest.mark.parametrize("mode", ["fwd", "fwd_bwd"])
+@pytest.mark.parametrize("shape_name", list(bench.DEIT_SHAPES))
+def test_sdpa_peer(benchmark, shape_name, mode):
+    B, H, L, D = bench.DEIT_SHAPES[shape_name]
+    q, k, v = (torch.randn(B, H, L, D, device="cuda", dtype=torch.bfloat16,
+                           requires_grad=mode == "fwd_bwd") for _ in range(3))
+    do = torch.randn_like(q)
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    if mode == "fwd":
+        def fn():
+            with torch.no_grad():
+                return sdpa(q, k, v)
+    else:
+        def fn():
+            return torch.autograd.grad(sdpa(q, k, v), (q, k, v), do)
+    benchmark.extra_info.update(impl="sdpa", shape=shape_name, mode=mode,
+                                median_ms=bench.median_ms(fn) if not benchmark.disabled else None)
+    benchmark.pedantic(_sync(fn), rounds=20, warmup_rounds=3)
+
+
+@pytest.mark.parametrize("impl", [p for p in _impls() if not p.id.startswith("fla")])
+def test_vig_tiny_training_step(benchmark, impl):
+    """One optimizer step of ViG-T (bf16 autocast on the GPU): batch 128 at 224 px on the GPU,
+    batch 2 at 64 px on the CPU."""
+    torch.manual_seed(0)
+    batch, size = (128, 224) if ON_GPU else (2, 64)
+    model = vig.create_model("vig_tiny", img_size=size, backend=impl).to(DEVICE)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    x = torch.randn(batch, 3, size, size, device=DEVICE)
+    y = torch.randint(0, 1000, (batch,), device=DEVICE)
+
+    def step():
+        with torch.autocast(DEVICE, dtype=torch.bfloat16, enabled=ON_GPU):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    benchmark.extra_info.update(impl=impl, shape=f"ViG-T train step b{batch}@{size}", mode="train",
+                                device=bench.device_name())
+    if not benchmark.disabled and ON_GPU:
+        benchmark.extra_info["median_ms"] = bench.median_ms(step, rep_ms=500)
+    benchmark.pedantic(_sync(step), rounds=5, warmup_rounds=1)

@@ -1,0 +1,41 @@
+"""Test setup. Triton runs in its interpreter on machines without a GPU; that switch must be made
+before triton is imported anywhere, hence here, first."""
+import os
+import shutil
+import sys
+
+
+def _gpu_visible() -> bool:
+    return shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidia0")
+
+
+if "TRITON_INTERPRET" not in os.environ and not _gpu_visible():
+    os.environ["TRITON_INTERPRET"] = "1"
+if "triton" in sys.modules and os.environ.get("TRITON_INTERPRET") == "1":
+    raise RuntimeError("triton was imported before tests/conftest.py could set TRITON_INTERPRET=1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "vig",
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "gpu",
+    parent=settings.get_profile("vig"),
+    max_examples=40,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vig"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run tools/gpu-run.sh on the GPU machine)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

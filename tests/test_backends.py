@@ -1,0 +1,130 @@
+"""Every registered backend against the float64 oracle, by the contract's rule, alone and inside
+the ViG models. Written once: a backend added to the registry is tested here with no new code.
+
+Each backend runs on the device it runs on where the suite runs: CUDA when there is a GPU, the CPU
+for backends that take CPU tensors (the reference; Triton in its interpreter under
+TRITON_INTERPRET=1). Backends that cannot run here are skipped with their reason.
+"""
+import pytest
+import torch
+from hypothesis import given, settings
+
+import vig
+from vig import registry
+
+from .parity import assert_parity, oracle, plain_pytorch, run_with_grads
+from .strategies import Case, cases, make_inputs
+
+ON_GPU = torch.cuda.is_available()
+
+
+def _device_for(name):
+    """The device this backend is tested on here, or the reason it is skipped."""
+    reason = vig.available_backends()[name]
+    if reason:
+        return None, reason
+    obj = registry.get_backend_object(name)
+    if ON_GPU and "cuda" in obj.device_types:
+        return "cuda", None
+    if "cpu" in obj.device_types:
+        return "cpu", None
+    return None, f"takes {obj.device_types} tensors and there is no GPU here"
+
+
+def _params():
+    out = []
+    for name in vig.available_backends():
+        dev, why = _device_for(name)
+        marks = [pytest.mark.skip(reason=f"{name}: {why}")] if dev is None else []
+        out.append(pytest.param(name, dev, id=name, marks=marks))
+    return out
+
+
+BACKENDS = _params()
+# What one hypothesis example may cost: the interpreter and the CPU are slow, the GPU is not.
+CPU_CASES = dict(max_B=2, max_H=2, max_L=64, head_dims=(16, 32), max_BH=2)
+GPU_CASES = dict(max_B=4, max_H=4, max_L=300)
+
+
+def _strategy(device):
+    return cases(**(GPU_CASES if device == "cuda" else CPU_CASES))
+
+
+def _check(name, device, case, naive=True):
+    q, k, v, gf, gb, do = make_inputs(case, device)
+    got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend=name), (q, k, v, gf, gb), do)
+    assert got[0].dtype == v.dtype and got[0].shape == v.shape
+    ref64 = oracle((q, k, v, gf, gb), do, naive=naive)
+    base = plain_pytorch((q, k, v, gf, gb), do)
+    assert_parity(got, ref64, base, q.dtype, context=f"[{name} on {device}: {case}]")
+
+
+@pytest.mark.parametrize("name,device", BACKENDS)
+def test_parity_with_the_oracle(name, device):
+    n = 40 if device == "cuda" else (12 if name != "reference" else 20)
+
+    @settings(max_examples=n)
+    @given(case=_strategy(device))
+    def run(case):
+        _check(name, device, case)
+
+    run()
+
+
+@pytest.mark.parametrize("name,device", BACKENDS)
+@pytest.mark.parametrize("L", [1, 15, 16, 17, 64])
+def test_parity_at_chunk_edges(name, device, L):
+    for regime, dtype in (("neg_inf", "float32"), ("mixed", "bfloat16")):
+        _check(name, device, Case(B=1, L=L, H=2, K=32, V=64, dtype=dtype, regime=regime,
+                                  layout="fused", gate_dtype="float32", seed=L))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name,device", BACKENDS)
+@pytest.mark.parametrize("L", [4096, 16384])
+@pytest.mark.parametrize("regime", ["zero", "strong", "neg_inf", "model"])
+def test_extreme_cases_on_long_sequences(name, device, L, regime):
+    """The contract's extreme cases: finite, and at parity, for strong, zero and -inf gates."""
+    if device != "cuda":
+        pytest.skip("long sequences are checked on the GPU")
+    _check(name, device, Case(B=1, L=L, H=2, K=32, V=64, dtype="bfloat16", regime=regime,
+                              layout="fused", gate_dtype="float32", seed=L), naive=False)
+
+
+# ---- inside the models ---------------------------------------------------------------------
+
+def _model_grads(model, x):
+    model.zero_grad(set_to_none=True)
+    logits = model(x)
+    logits.float().square().mean().backward()
+    grads = torch.cat([p.grad.flatten().double() for p in model.parameters() if p.grad is not None])
+    return logits.detach().double(), grads
+
+
+def _rel(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+@pytest.mark.parametrize("name,device", BACKENDS)
+@pytest.mark.parametrize("model_name", ["vig_tiny", "vig_small", "vig_h_tiny"])
+def test_models_match_the_reference_backend(name, device, model_name):
+    """Logits and every parameter gradient with backend=name against backend="reference"."""
+    if name == "reference":
+        pytest.skip("the reference is the baseline here")
+    if device == "cpu" and model_name != "vig_tiny":
+        pytest.skip("on the CPU (interpreter) one small model is enough")
+    torch.manual_seed(0)
+    img = (224, 224) if device == "cuda" else (64, 64)
+    batch = 4 if device == "cuda" else 1
+    model = vig.create_model(model_name, num_classes=10, img_size=img, backend=name).to(device)
+    x = torch.randn(batch, 3, *img, device=device)
+    logits, grads = _model_grads(model, x)
+    model.set_backend("reference")
+    ref_logits, ref_grads = _model_grads(model, x)
+    assert _rel(logits, ref_logits) < 1e-3, _rel(logits, ref_logits)
+    assert _rel(grads, ref_grads) < 1e-3, _rel(grads, ref_grads)
+    if device == "cuda":
+        model.set_backend(name)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            bf_logits, _ = _model_grads(model, x)
+        assert _rel(bf_logits, ref_logits) < 5e-2

@@ -1,0 +1,75 @@
+"""Properties of the op's math, checked on the reference backend with fresh random inputs."""
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import vig
+
+from .strategies import cases, make_inputs
+
+
+def op(*a, **kw):
+    return vig.bidirectional_gla(*a, backend="reference", **kw)
+
+
+def f64(case):
+    return [t.double() for t in make_inputs(case)[:5]]
+
+
+small = cases(max_L=80, dtypes=("float32",), head_dims=(16, 32))
+
+
+@settings(max_examples=20)
+@given(case=small)
+def test_reversal_swaps_the_directions(case):
+    q, k, v, gf, gb = f64(case)
+    o = op(q, k, v, gf, gb)
+    r = op(q.flip(1), k.flip(1), v.flip(1), gb.flip(1), gf.flip(1))
+    torch.testing.assert_close(r.flip(1), o, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=20)
+@given(case=small)
+def test_zero_gates_give_plain_bidirectional_linear_attention(case):
+    q, k, v, _, _ = f64(case)
+    z = torch.zeros_like(q)
+    s = case.K ** -0.5
+    o = op(q, k, v, z, z)
+    att = torch.einsum("bthk,bjhk->bhtj", q, k)
+    diag = torch.einsum("bthk,bthk->bht", q, k)
+    want = s / 2 * (torch.einsum("bhtj,bjhv->bthv", att, v) + diag.transpose(1, 2)[..., None] * v)
+    torch.testing.assert_close(o, want, rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=15)
+@given(case=cases(max_B=3, max_H=3, max_L=60, dtypes=("float32",), head_dims=(16,)),
+       b=st.integers(0, 2), h=st.integers(0, 2))
+def test_batch_and_head_entries_are_independent(case, b, h):
+    q, k, v, gf, gb = f64(case)
+    b, h = b % case.B, h % case.H
+    full = op(q, k, v, gf, gb)
+    one = op(*(t[b:b + 1, :, h:h + 1] for t in (q, k, v, gf, gb)))
+    torch.testing.assert_close(one, full[b:b + 1, :, h:h + 1], rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=15)
+@given(case=small, a=st.floats(-3, 3), c=st.floats(-3, 3))
+def test_output_is_linear_in_v(case, a, c):
+    q, k, v, gf, gb = f64(case)
+    v2 = torch.randn_like(v)
+    lhs = op(q, k, a * v + c * v2, gf, gb)
+    rhs = a * op(q, k, v, gf, gb) + c * op(q, k, v2, gf, gb)
+    torch.testing.assert_close(lhs, rhs, rtol=1e-9, atol=1e-9)
+
+
+def test_scale_is_a_plain_factor():
+    q, k, v, gf, gb = f64(next_case())
+    torch.testing.assert_close(op(q, k, v, gf, gb, scale=0.3) * 2, op(q, k, v, gf, gb, scale=0.6))
+    torch.testing.assert_close(op(q, k, v, gf, gb), op(q, k, v, gf, gb, scale=q.shape[-1] ** -0.5))
+
+
+def next_case():
+    from .strategies import Case
+
+    return Case(B=2, L=33, H=2, K=16, V=32, dtype="float32", regime="model",
+                layout="fused", gate_dtype="float32", seed=3)

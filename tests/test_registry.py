@@ -1,0 +1,151 @@
+"""The backend registry: choosing, scoping, the environment variable, errors."""
+import os
+import subprocess
+import sys
+import threading
+
+import pytest
+import torch
+
+import vig
+from vig import registry
+from vig.backend import Backend
+
+
+@pytest.fixture(autouse=True)
+def _restore_default():
+    saved = registry._default
+    yield
+    registry._default = saved
+
+
+def inputs(L=9):
+    g = torch.Generator().manual_seed(L)
+    q, k = torch.randn(2, 1, L, 2, 8, generator=g)
+    v = torch.randn(1, L, 2, 8, generator=g)
+    gf, gb = torch.nn.functional.logsigmoid(torch.randn(2, 1, L, 2, 8, generator=g))
+    return q, k, v, gf, gb
+
+
+def test_reference_is_registered_and_available():
+    avail = vig.available_backends()
+    assert "reference" in avail and avail["reference"] is None
+    assert set(avail) | {"auto"} == set(vig.known_backends())
+
+
+def test_set_and_get():
+    vig.set_backend("reference")
+    assert vig.get_backend() == "reference"
+    vig.set_backend("auto")
+    assert vig.get_backend() == "auto"
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match="known backends:.*'reference'.*'auto'"):
+        vig.set_backend("nope")
+    with pytest.raises(ValueError, match="unknown vig backend 'nope'"):
+        with vig.use_backend("nope"):
+            pass
+    with pytest.raises(ValueError, match="unknown vig backend"):
+        vig.bidirectional_gla(*inputs(), backend="nope")
+
+
+def test_use_backend_nests_and_restores():
+    vig.set_backend("auto")
+    with vig.use_backend("reference"):
+        assert vig.get_backend() == "reference"
+        with vig.use_backend("auto"):
+            assert vig.get_backend() == "auto"
+        assert vig.get_backend() == "reference"
+    assert vig.get_backend() == "auto"
+
+
+def test_use_backend_is_per_thread():
+    vig.set_backend("auto")
+    seen = {}
+    inside = threading.Event()
+    release = threading.Event()
+
+    def worker():
+        with vig.use_backend("reference"):
+            seen["worker"] = vig.get_backend()
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    inside.wait(5)
+    seen["main"] = vig.get_backend()
+    release.set()
+    t.join()
+    assert seen == {"worker": "reference", "main": "auto"}
+
+
+def test_auto_takes_the_reference_on_cpu():
+    assert registry.resolve_backend("auto", torch.device("cpu")).name == "reference"
+
+
+def _env_run(code, value):
+    env = {**os.environ, "VIG_BACKEND": value}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_environment_variable_sets_the_default():
+    r = _env_run("import vig; print(vig.get_backend())", "reference")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "reference"
+    r = _env_run("import vig; vig.get_backend()", "bogus")
+    assert r.returncode != 0 and "$VIG_BACKEND: unknown vig backend 'bogus'" in r.stderr
+
+
+class _NeverBackend(Backend):
+    name = "never"
+    install_hint = "install the never extra"
+
+    def not_supported_reasons(self):
+        return ["the never package is not installed"]
+
+
+class _BrokenImport:
+    def __init__(self):
+        raise ImportError("libfoo.so: cannot open shared object file")
+
+
+@pytest.fixture
+def fake_backends(monkeypatch):
+    monkeypatch.setitem(registry._REGISTRY, "never", f"{__name__}:_NeverBackend")
+    monkeypatch.setitem(registry._REGISTRY, "broken", f"{__name__}:_BrokenImport")
+    yield
+    for n in ("never", "broken"):
+        registry._objects.pop(n, None)
+        registry._import_errors.pop(n, None)
+
+
+def test_unavailable_backend_raises_with_reason_and_fix(fake_backends):
+    avail = vig.available_backends()
+    assert avail["never"] == "the never package is not installed"
+    assert "libfoo.so" in avail["broken"]
+    with pytest.raises(vig.BackendUnavailableError) as e:
+        vig.bidirectional_gla(*inputs(), backend="never")
+    msg = str(e.value)
+    assert "'never'" in msg and "not installed" in msg and "install the never extra" in msg
+    with vig.use_backend("broken"), pytest.raises(vig.BackendUnavailableError, match="libfoo"):
+        vig.bidirectional_gla(*inputs())
+
+
+def test_no_silent_fallback_for_registered_gpu_backends_on_cpu():
+    """Every registered backend that cannot take CPU tensors refuses them with the reason."""
+    for name in vig.available_backends():
+        obj = registry.get_backend_object(name)
+        if obj is None or "cpu" in obj.device_types:
+            continue
+        with pytest.raises(vig.BackendUnavailableError, match=name):
+            vig.bidirectional_gla(*inputs(), backend=name)
+
+
+def test_backend_argument_overrides_the_context():
+    with vig.use_backend("reference"):
+        o1 = vig.bidirectional_gla(*inputs())
+    o2 = vig.bidirectional_gla(*inputs(), backend="reference")
+    torch.testing.assert_close(o1, o2)

@@ -1,0 +1,76 @@
+"""Turns a pytest-benchmark JSON of tests/benchmarks into results.json and a markdown table.
+
+    python tools/report.py bench.json [--tests tests.xml] --out results/NAME
+"""
+import argparse
+import datetime
+import json
+import os
+import xml.etree.ElementTree as ET
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("bench")
+    p.add_argument("--tests", default=None)
+    p.add_argument("--out", required=True)
+    a = p.parse_args()
+    data = json.load(open(a.bench))
+    rows = []
+    for b in data["benchmarks"]:
+        e = b.get("extra_info", {})
+        rows.append({k: e.get(k) for k in ("impl", "shape", "mode", "median_ms", "floor_ms",
+                                           "x_floor", "peak_extra_MiB", "copy_bandwidth_GBps")})
+    device = next((b["extra_info"].get("device") for b in data["benchmarks"] if b.get("extra_info")), "?")
+    tests = None
+    if a.tests and os.path.exists(a.tests):
+        s = ET.parse(a.tests).getroot()
+        s = s if s.tag == "testsuite" else s.find("testsuite")
+        tests = {k: int(s.get(k, 0)) for k in ("tests", "failures", "errors", "skipped")}
+    result = {
+        "device": device,
+        "commit": os.environ.get("VIG_COMMIT", "unknown"),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine_info": {k: data.get("machine_info", {}).get(k) for k in ("python_version", "cpu")},
+        "tests": tests,
+        "timing": "median of triton.testing.do_bench (CUDA events), ms; floor = bytes / measured copy bandwidth",
+        "rows": rows,
+    }
+    with open(a.out + ".json", "w") as f:
+        json.dump(result, f, indent=1)
+
+    # One markdown table: a row per (shape, mode), a column per implementation.
+    impls = sorted({r["impl"] for r in rows if r["impl"]}, key=lambda x: (x.startswith("fla"), x))
+    keys = []
+    for r in rows:
+        k = (r["shape"], r["mode"])
+        if k not in keys:
+            keys.append(k)
+    cell = {(r["shape"], r["mode"], r["impl"]): r for r in rows}
+    lines = [f"# Benchmarks on {device}", "",
+             f"commit {result['commit']}, {result['date']}; {result['timing']}.", ""]
+    if tests:
+        lines += [f"GPU tests: {tests}", ""]
+    lines.append("| shape | mode | floor ms | " + " | ".join(impls) + " |")
+    lines.append("|---|---|---|" + "---|" * len(impls))
+    for shape, mode in keys:
+        floor = next((cell[(shape, mode, i)]["floor_ms"] for i in impls
+                      if (shape, mode, i) in cell and cell[(shape, mode, i)]["floor_ms"]), None)
+        cols = []
+        for i in impls:
+            r = cell.get((shape, mode, i))
+            if not r or r["median_ms"] is None:
+                cols.append("-")
+            else:
+                x = f" ({r['x_floor']:.1f}x)" if r.get("x_floor") else ""
+                m = f", {r['peak_extra_MiB']:.0f} MiB" if r.get("peak_extra_MiB") else ""
+                cols.append(f"{r['median_ms']:.3f}{x}{m}")
+        lines.append(f"| {shape} | {mode} | {floor:.3f} | " if floor else f"| {shape} | {mode} | - | ")
+        lines[-1] += " | ".join(cols) + " |"
+    with open(a.out + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""What a backend of the bidirectional GLA op is.
+
+A backend is an object with a name, an availability check and, for kernel backends, one
+forward and one backward entry point. Everything else (argument checks, the autograd.Function
+that joins forward and backward, layout and dtype handling) lives once, in :mod:`vig.ops`.
+
+Kernel backends subclass :class:`KernelBackend`. What the shared layer guarantees to their
+entry points, and what it expects back, is written on the methods below; a backend must not
+re-check arguments or re-wire autograd.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+__all__ = ["Backend", "KernelBackend", "BackendUnavailableError"]
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot run here (package missing, no GPU, tensors on the wrong device).
+
+    The message says which backend, why, and what to do.
+    """
+
+    def __init__(self, backend: str, reasons: Sequence[str], fix: str = ""):
+        self.backend = backend
+        self.reasons = list(reasons)
+        self.fix = fix
+        msg = f"vig backend {backend!r} cannot run here: " + "; ".join(self.reasons)
+        if fix:
+            msg += f". {fix}"
+        super().__init__(msg)
+
+
+class Backend:
+    """Base of every backend.
+
+    ``name``: registry name. ``device_types``: the torch device types whose tensors it takes.
+    ``install_hint``: what to do when the backend is unavailable (shown in errors).
+    """
+
+    name: str = "?"
+    device_types: tuple[str, ...] = ("cuda",)
+    install_hint: str = ""
+
+    def not_supported_reasons(self) -> list[str]:
+        """Why this backend cannot run in this process at all ([] when it can)."""
+        return []
+
+    def input_reasons(self, device: torch.device) -> list[str]:
+        """Why this backend cannot run on tensors of ``device`` ([] when it can)."""
+        if device.type not in self.device_types:
+            return [
+                f"it runs on {' or '.join(self.device_types)} tensors, these are on {device.type}"
+            ]
+        return []
+
+    def apply(self, q, k, v, g_fwd, g_bwd, scale: float) -> torch.Tensor:  # pragma: no cover
+        """Differentiable op on validated inputs. Kernel backends inherit the shared one."""
+        raise NotImplementedError
+
+
+class KernelBackend(Backend):
+    """A backend made of a forward and a backward kernel entry point.
+
+    The shared layer (:mod:`vig.ops`) calls them through one ``torch.autograd.Function``.
+
+    Guarantees to both entry points:
+
+    * ``q``, ``k``: ``[B, L, H, K]``; ``v`` (and ``do``): ``[B, L, H, V]``; one dtype among
+      float32, float16, bfloat16 for q, k, v, do; all on one device of ``device_types``.
+    * ``g_fwd``, ``g_bwd``: ``[B, L, H, K]``, float32, log-space gates <= 0 (-inf allowed).
+    * ``L >= 1``, ``B >= 1``, ``H >= 1``, ``1 <= K, V <= 256``.
+    * Every tensor has ``stride(-1) == 1``; the other strides are arbitrary (the gates are
+      usually the two halves of one projection, q, k, v slices of another) unless the
+      backend sets ``requires_contiguous = True``, in which case every tensor is contiguous.
+    * ``scale`` is a Python float.
+    * The current CUDA device and stream are the tensors' (PyTorch's current stream):
+      launch there.
+
+    Numerics: accumulate in float32. With float32 inputs use full float32 products (no TF32):
+    parity is judged against the float64 reference at twice the error of plain PyTorch in the
+    same dtype, which TF32 does not meet.
+    """
+
+    requires_contiguous: bool = False
+
+    def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
+        """Return ``(o, saved)``: ``o`` a new ``[B, L, H, V]`` tensor in v's dtype, ``saved``
+        a tuple of tensors the backward needs beyond the inputs (may be empty)."""
+        raise NotImplementedError
+
+    def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
+        """Return ``(dq, dk, dv, dg_fwd, dg_bwd)`` with the inputs' shapes. ``dq, dk, dv`` in
+        any floating dtype (the caller casts to the inputs' dtype), ``dg_*`` float32."""
+        raise NotImplementedError
+
+    def apply(self, q, k, v, g_fwd, g_bwd, scale: float) -> torch.Tensor:
+        from vig.ops import _KernelFunction  # the one autograd wiring, shared by all backends
+
+        return _KernelFunction.apply(self, scale, q, k, v, g_fwd, g_bwd)

@@ -1,0 +1,146 @@
+"""The public op: argument checks, dispatch, and the one autograd wiring of kernel backends."""
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+from .backend import BackendUnavailableError
+from .registry import resolve_backend
+
+__all__ = ["bidirectional_gla"]
+
+_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
+_KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+_NAMES = ("q", "k", "v", "g_fwd", "g_bwd")
+
+
+def _validate(q, k, v, g_fwd, g_bwd, scale):
+    tensors = dict(zip(_NAMES, (q, k, v, g_fwd, g_bwd)))
+    for name, t in tensors.items():
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"bidirectional_gla: {name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 4:
+            raise ValueError(
+                f"bidirectional_gla: {name} must be 4-D [B, L, H, {'V' if name == 'v' else 'K'}], "
+                f"got shape {tuple(t.shape)}"
+            )
+    if k.shape != q.shape:
+        raise ValueError(f"bidirectional_gla: k must have q's shape {tuple(q.shape)} [B, L, H, K], got {tuple(k.shape)}")
+    if v.shape[:3] != q.shape[:3]:
+        raise ValueError(
+            f"bidirectional_gla: v must be [B, L, H, V] with q's B, L, H {tuple(q.shape[:3])}, got {tuple(v.shape)}"
+        )
+    for name in ("g_fwd", "g_bwd"):
+        if tensors[name].shape != q.shape:
+            raise ValueError(
+                f"bidirectional_gla: {name} must have q's shape {tuple(q.shape)} [B, L, H, K], "
+                f"got {tuple(tensors[name].shape)}"
+            )
+    if q.dtype not in _DTYPES:
+        raise TypeError(f"bidirectional_gla: q must be float32, float16 or bfloat16, got {q.dtype}")
+    for name in ("k", "v"):
+        if tensors[name].dtype != q.dtype:
+            raise TypeError(
+                f"bidirectional_gla: q, k and v must share one dtype; q is {q.dtype}, {name} is {tensors[name].dtype}"
+            )
+    for name in ("g_fwd", "g_bwd"):
+        if tensors[name].dtype not in (torch.float32, q.dtype):
+            raise TypeError(
+                f"bidirectional_gla: {name} must be float32 or q's dtype ({q.dtype}), got {tensors[name].dtype}"
+            )
+    devices = {name: t.device for name, t in tensors.items()}
+    if len(set(devices.values())) > 1:
+        listing = ", ".join(f"{n} on {d}" for n, d in devices.items())
+        raise ValueError(f"bidirectional_gla: all tensors must be on one device; got {listing}")
+    if scale is not None and (not isinstance(scale, numbers.Real) or isinstance(scale, bool)):
+        raise TypeError(f"bidirectional_gla: scale must be a real number or None, got {type(scale).__name__}")
+
+
+def _check_gates(g_fwd, g_bwd):
+    if g_fwd.numel() == 0:
+        return
+    if g_fwd.is_cuda and torch.cuda.is_current_stream_capturing():
+        return  # no host sync inside a CUDA graph capture
+    worst = torch.maximum(g_fwd.detach().amax(), g_bwd.detach().amax())
+    if bool(worst > 0):
+        bad = "g_fwd" if bool(g_fwd.detach().amax() > 0) else "g_bwd"
+        raise ValueError(
+            f"bidirectional_gla: gates are log-space decays and must be <= 0; {bad} has an entry "
+            f"{float(worst):.4g} > 0 (use e.g. F.logsigmoid(x) to map logits to valid gates)"
+        )
+
+
+def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_gates=True):
+    """Bidirectional gated linear attention (see the op contract, bidirectional-gla.md).
+
+    o_t = s/2 * [ sum_{j<=t} (q_t * exp(Gf_t - Gf_j)) . k_j v_j
+                + sum_{j>=t} (q_t * exp(Gb_t - Gb_j)) . k_j v_j ]
+
+    Args:
+        q, k: [B, L, H, K]; v: [B, L, H, V]; float32, float16 or bfloat16, one dtype (float64
+            too on the reference backend).
+        g_fwd, g_bwd: [B, L, H, K] log-space decay gates <= 0 (-inf allowed), float32 or q's dtype.
+        scale: defaults to K ** -0.5.
+        backend: a registered backend name or "auto" for this call; ``None`` uses the one in
+            force (:func:`vig.get_backend`).
+        check_gates: raise ValueError on a positive gate (one device-to-host sync per call; skipped
+            during CUDA-graph capture). Pass False when the gates are valid by construction.
+
+    Returns o: [B, L, H, V] in v's dtype; differentiable with respect to all five tensors.
+    Inputs may be non-contiguous views.
+    """
+    _validate(q, k, v, g_fwd, g_bwd, scale)
+    be = resolve_backend(backend, q.device)
+    dtypes = getattr(be, "dtypes", _KERNEL_DTYPES)
+    if q.dtype not in dtypes:
+        raise TypeError(
+            f"bidirectional_gla: backend {be.name!r} takes {', '.join(map(str, dtypes))}, got {q.dtype}"
+        )
+    limit = getattr(be, "max_head_dim", None)
+    K, V = q.shape[-1], v.shape[-1]
+    if limit is not None and max(K, V) > limit:
+        raise BackendUnavailableError(
+            be.name, [f"head dims K={K}, V={V} exceed its limit of {limit}"],
+            "use the reference backend for larger heads",
+        )
+    if check_gates:
+        _check_gates(g_fwd, g_bwd)
+    if scale is None:
+        scale = K ** -0.5
+    if q.shape[1] == 0 or q.shape[0] == 0 or q.shape[2] == 0:
+        # Nothing to mix: an empty result that still belongs to the autograd graph of v.
+        return v * 0
+    return be.apply(q, k, v, g_fwd, g_bwd, float(scale))
+
+
+def _layout(t: torch.Tensor, contiguous: bool) -> torch.Tensor:
+    """What kernel entry points are promised: stride(-1) == 1, or fully contiguous."""
+    if contiguous or (t.stride(-1) != 1 and t.size(-1) != 1):
+        return t.contiguous()
+    return t
+
+
+class _KernelFunction(torch.autograd.Function):
+    """Joins a KernelBackend's forward and backward entry points; shared by every backend."""
+
+    @staticmethod
+    def forward(ctx, backend, scale, q, k, v, g_fwd, g_bwd):
+        c = backend.requires_contiguous
+        gate_dtypes = (g_fwd.dtype, g_bwd.dtype)
+        q, k, v = (_layout(t, c) for t in (q, k, v))
+        g_fwd, g_bwd = (_layout(g.float(), c) for g in (g_fwd, g_bwd))
+        o, saved = backend.forward(q, k, v, g_fwd, g_bwd, scale)
+        ctx.backend, ctx.scale, ctx.gate_dtypes = backend, scale, gate_dtypes
+        ctx.save_for_backward(q, k, v, g_fwd, g_bwd, *saved)
+        return o
+
+    @staticmethod
+    def backward(ctx, do):
+        q, k, v, g_fwd, g_bwd, *saved = ctx.saved_tensors
+        be = ctx.backend
+        do = _layout(do.to(v.dtype), be.requires_contiguous)
+        dq, dk, dv, dgf, dgb = be.backward(q, k, v, g_fwd, g_bwd, ctx.scale, do, tuple(saved))
+        gf_dt, gb_dt = ctx.gate_dtypes
+        return (None, None, dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype),
+                dgf.to(gf_dt), dgb.to(gb_dt))
