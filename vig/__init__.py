@@ -10,6 +10,8 @@ from .registry import (
     use_backend,
 )
 
+from .models import create_model, list_models, load_checkpoint  # registers the models with timm
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -19,12 +21,3 @@ __all__ = [
     "create_model", "list_models", "load_checkpoint",
 ]
 
-
-def __getattr__(name):
-    # The models import timm (slow); load them on first use. Registration with timm happens
-    # on that first use too, or at `import vig.models`.
-    if name in ("create_model", "list_models", "load_checkpoint"):
-        from . import models
-
-        return getattr(models, name)
-    raise AttributeError(f"module 'vig' has no attribute {name!r}")

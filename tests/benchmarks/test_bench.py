@@ -85,7 +85,7 @@ def _record(benchmark, fn, op_shape, backward, **info):
 
 
 @pytest.mark.parametrize("mode", ["fwd", "fwd_bwd"])
-@pytest.mark.parametrize("shape_name", list(SHAPES))
+@pytest.mark.parametrize("shape_name", list(SHAPES), ids=lambda n: n.replace("@", "_"))
 @pytest.mark.parametrize("impl", _impls())
 def test_op(benchmark, impl, shape_name, mode):
     shape = bench.OpShape(*SHAPES[shape_name])
@@ -96,7 +96,7 @@ def test_op(benchmark, impl, shape_name, mode):
 
 @pytest.mark.skipif(not ON_GPU, reason="SDPA at DeiT shapes is a GPU peer")
 @pytest.mark.parametrize("mode", ["fwd", "fwd_bwd"])
-@pytest.mark.parametrize("shape_name", list(bench.DEIT_SHAPES))
+@pytest.mark.parametrize("shape_name", list(bench.DEIT_SHAPES), ids=lambda n: n.replace("@", "_"))
 def test_sdpa_peer(benchmark, shape_name, mode):
     B, H, L, D = bench.DEIT_SHAPES[shape_name]
     q, k, v = (torch.randn(B, H, L, D, device="cuda", dtype=torch.bfloat16,
