@@ -29,6 +29,7 @@ from .backend import Backend, BackendUnavailableError
 # (parity proven on its device).
 _REGISTRY: dict[str, str] = {
     "reference": "vig_reference.backend:ReferenceBackend",
+    "triton": "vig_kernels.triton:TritonBackend",
 }
 
 # "auto" on CUDA tensors takes the first usable of these (fastest first, by the committed

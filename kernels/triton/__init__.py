@@ -1,0 +1,161 @@
+"""The Triton backend of the bidirectional GLA (backend name ``"triton"``).
+
+Both scan directions are computed by the same launch from one read per sweep of q, k, v; see
+``kernels.py`` for the design and ``NOTES.md`` for measurements. Importing this package never
+fails for want of triton or a GPU: :meth:`TritonBackend.not_supported_reasons` says why instead.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from vig.backend import KernelBackend
+
+__all__ = ["TritonBackend"]
+
+CHUNK = 16  # tokens per chunk (the intra-chunk block is C x C)
+THR = 32.0  # per-channel gate range of a chunk under which the factorised fast path is used
+
+try:  # pragma: no cover - depends on the environment
+    import triton  # noqa: F401
+
+    from . import kernels as _k
+
+    _IMPORT_ERROR = None
+except Exception as exc:  # triton missing or broken
+    _k = None
+    _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "") == "1"
+
+
+def _pow2(n: int, lo: int = 16) -> int:
+    return max(lo, 1 << (int(n) - 1).bit_length())
+
+
+def _prec(dtype) -> str:
+    # fp32 (and fp16) inputs: full fp32 products; bf16: tf32 products (10-bit mantissa, finer
+    # than the bf16 data itself).
+    return "tf32" if dtype == torch.bfloat16 else "ieee"
+
+
+def _segments(BH: int, L: int):
+    """(NS, LS): split long sequences into NS segments of LS tokens (a multiple of the chunk)
+    so that few (batch, head) pairs still give enough programs to fill the GPU."""
+    if _interpreting() and os.environ.get("VIG_TRITON_SEGMENT", "") == "":
+        want = 3  # few programs in the interpreter, but the segmented path still exercised
+    else:
+        want = int(os.environ.get("VIG_TRITON_SEGMENT", "0")) or -(-512 // BH)
+    NS = max(1, min(want, -(-L // (4 * CHUNK))))
+    LS = -(-(-(-L // NS)) // CHUNK) * CHUNK
+    return -(-L // LS), LS
+
+
+def _strides(t):
+    return t.stride(0), t.stride(1), t.stride(2)
+
+
+class TritonBackend(KernelBackend):
+    name = "triton"
+    install_hint = (
+        "install triton (it ships with the CUDA build of torch) and run on a CUDA GPU, or set "
+        "TRITON_INTERPRET=1 before importing triton to run its kernels on CPU tensors"
+    )
+    dtypes = (torch.float32, torch.float16, torch.bfloat16)
+    max_head_dim = 128  # parity proven up to 128 (the exact path holds a [16, 16, K] block)
+
+    def __init__(self):
+        self.device_types = ("cpu",) if _interpreting() else ("cuda",)
+
+    def not_supported_reasons(self) -> list[str]:
+        if _k is None:
+            return [f"triton is not importable ({_IMPORT_ERROR})"]
+        if _interpreting():
+            return []
+        if not torch.cuda.is_available():
+            return ["no CUDA device is available (and TRITON_INTERPRET=1 is not set)"]
+        return []
+
+    # ------------------------------------------------------------------ entry points
+    def forward(self, q, k, v, g_fwd, g_bwd, scale):
+        B, L, H, K = q.shape
+        V = v.shape[-1]
+        BK = _pow2(K)
+        BV = _pow2(V)
+        BH = B * H
+        dev = v.device
+        o = torch.empty((B, L, H, V), dtype=v.dtype, device=dev)
+        op = torch.empty((BH, L, V), dtype=torch.float32, device=dev)
+        NV = 1
+        NS, LS = _segments(BH, L)
+        prec = _prec(q.dtype)
+        if NS > 1:
+            hf = torch.empty((BH, NS, K, V), dtype=torch.float32, device=dev)
+            hb = torch.empty_like(hf)
+            tf = torch.empty((BH, NS, K), dtype=torch.float32, device=dev)
+            tb = torch.empty_like(tf)
+            _k.bigla_fwd_segstate_kernel[(NV, BH, NS)](
+                k, v, g_fwd, g_bwd, hf, hb, tf, tb,
+                *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+                L, H, LS, NS,
+                K=K, V=V, BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
+            )
+        else:
+            hf = hb = tf = tb = op  # unused
+        _k.bigla_fwd_kernel[(NV, BH, NS)](
+            q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb,
+            *_strides(q), *_strides(k), *_strides(v),
+            *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
+            float(scale), L, H, LS, NS,
+            K=K, V=V, BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=prec,
+            num_warps=4,
+        )
+        return o, ()
+
+    def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
+        B, L, H, K = q.shape
+        V = v.shape[-1]
+        BK = _pow2(K)
+        BV = _pow2(V)
+        dev = q.device
+        dq = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
+        dk = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
+        dv = torch.empty((B, L, H, V), dtype=q.dtype, device=dev)
+        dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
+        dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
+        BH = B * H
+        pq = torch.empty((BH, L, K), dtype=torch.float32, device=dev)
+        pk = torch.empty((BH, L, K), dtype=torch.float32, device=dev)
+        pv = torch.empty((BH, L, V), dtype=torch.float32, device=dev)
+        NS, LS = _segments(BH, L)
+        prec = _prec(q.dtype)
+        strides = (*_strides(q), *_strides(k), *_strides(v),
+                   *_strides(g_fwd), *_strides(g_bwd), *_strides(do))
+        if NS > 1:
+            st = torch.empty((8, BH * NS, K, V), dtype=torch.float32, device=dev)
+            tt = torch.empty((4, BH * NS, K), dtype=torch.float32, device=dev)
+            hf, hb, qf, qb, sf, db, sb, df = st.unbind(0)
+            tf, tb, cf, cb = tt.unbind(0)
+            _k.bigla_bwd_segstate_kernel[(BH, NS)](
+                q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
+                float(scale), L, H, LS, NS,
+                K=K, V=V, BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
+            )
+            _k.bigla_bwd_segscan_kernel[(BH,)](
+                hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS,
+                K=K, V=V, BK=BK, BV=BV, num_warps=4,
+            )
+        else:
+            sf = db = sb = df = cf = cb = pq  # unused
+        _k.bigla_bwd_kernel[(BH, NS)](
+            q, k, v, g_fwd, g_bwd, do,
+            dq, dk, dv, dgf, dgb, pq, pk, pv,
+            sf, db, sb, df, cf, cb, *strides,
+            float(scale), L, H, LS, NS,
+            K=K, V=V, BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec, SEG=NS > 1,
+            num_warps=4,
+        )
+        return dq, dk, dv, dgf, dgb

@@ -1,0 +1,529 @@
+"""Triton kernels of the bidirectional GLA: both scan directions in one launch per pass.
+
+Layout: every tensor is read as [B, L, H, D] through its strides (stride(-1) == 1).
+One program owns one (batch, head) pair (the forward kernel may also split V) and walks the
+sequence in chunks of C tokens, twice: a reverse sweep (backward-direction state) and a
+forward sweep (forward-direction state). Per chunk:
+
+* inter-chunk terms through the K x V state held in registers;
+* intra-chunk terms as a C x C block per direction, from the same q, k, v tiles, with the
+  per-channel decay exp(sum of gates between the two tokens):
+  - fast path (the chunk's gate range per channel is at most THR): factorised through a
+    reference point m in the middle of the chunk's log range, so every exponent lies in
+    [-THR/2, THR/2] and the block is one matrix product;
+  - exact path (strong gates, -inf): the segment sums taken per (t, j, channel) as a
+    cumulative sum over a [C, C, K] block, so no exponent is ever a difference of sums and
+    -inf gives exp(-inf) = 0, never NaN.
+
+Every cumulative sum is local to one chunk and is computed directly (inclusive, exclusive,
+forward or reverse) from the gates, never as a difference of two sums.
+
+Gate gradients use dL/dG_t = q_t * dq_t - k_t * dk_t per direction (G the cumulative gate),
+so dg_fwd_t = sum_{i>=t} dGf_i and dg_bwd_t = sum_{i<=t} dGb_i. Since the dG of one direction
+sum to zero over the sequence, dg_fwd_t = -sum_{i<t} dGf_i: both are prefix sums, done in the
+forward sweep with a carry.
+"""
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+
+@triton.jit
+def _tile(ptr, rows, cols, sl, L, NCOL, lo):
+    """[R, NC] fp32 tile of rows (token indices) and cols, zero outside [lo, L) x [0, NCOL)."""
+    mask = (rows[:, None] >= lo) & (rows[:, None] < L) & (cols[None, :] < NCOL)
+    return tl.load(ptr + rows[:, None] * sl + cols[None, :], mask=mask, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _decay3(g, C: tl.constexpr, REV: tl.constexpr):
+    """Exact per-pair decays [C, C, BK] of one chunk (0 outside the direction's triangle).
+
+    REV == 0 (forward scan): D[t, j] = exp(sum_{j < i <= t} g_i) for t >= j.
+    REV == 1 (backward scan): D[t, j] = exp(sum_{t <= i < j} g_i) for j >= t.
+    """
+    ti = tl.arange(0, C)
+    it = ti[:, None, None]
+    jt = ti[None, :, None]
+    if REV == 0:
+        X = tl.where(it > jt, g[:, None, :], 0.0)
+        seg = tl.cumsum(X, 0)
+        D = tl.where(it >= jt, tl.exp(seg), 0.0)
+    else:
+        X = tl.where(it < jt, g[:, None, :], 0.0)
+        seg = tl.cumsum(X, 0, reverse=True)
+        D = tl.where(jt >= it, tl.exp(seg), 0.0)
+    return D
+
+
+@triton.jit
+def _mask(C: tl.constexpr, REV: tl.constexpr):
+    ti = tl.arange(0, C)
+    if REV == 0:
+        m = ti[:, None] >= ti[None, :]
+    else:
+        m = ti[:, None] <= ti[None, :]
+    return m
+
+
+@triton.jit
+def _smask(C: tl.constexpr, REV: tl.constexpr):
+    """Strict triangle (no diagonal)."""
+    ti = tl.arange(0, C)
+    if REV == 0:
+        m = ti[:, None] > ti[None, :]
+    else:
+        m = ti[:, None] < ti[None, :]
+    return m
+
+
+@triton.jit
+def _intra_A(q, k, g, p, m, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr):
+    """A[t, j] = sum_k q_tk k_jk w_tjk within one chunk and direction (masked)."""
+    if ok:
+        qe = q * tl.exp(p - m[None, :])
+        ke = k * tl.exp(m[None, :] - p)
+        A = tl.dot(qe, tl.trans(ke), input_precision=PREC)
+    else:
+        D = _decay3(g, C, REV)
+        A = tl.sum(q[:, None, :] * k[None, :, :] * D, 2)
+    return tl.where(_mask(C, REV), A, 0.0)
+
+
+@triton.jit
+def _intra_bwd(q, k, g, p, m, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr):
+    """(A, dq, dk) of the intra-chunk block of one direction, diagonal excluded (dA already
+    masked strictly): the diagonal pairs carry no gate and are added once by the caller, so
+    that they stay out of the gate gradients (where they would cancel only up to rounding)."""
+    if ok:
+        eq = tl.exp(p - m[None, :])
+        ek = tl.exp(m[None, :] - p)
+        qe = q * eq
+        ke = k * ek
+        A = tl.dot(qe, tl.trans(ke), input_precision=PREC)
+        dq = tl.dot(dA, ke, input_precision=PREC) * eq
+        dk = tl.dot(tl.trans(dA), qe, input_precision=PREC) * ek
+    else:
+        D = _decay3(g, C, REV)
+        A = tl.sum(q[:, None, :] * k[None, :, :] * D, 2)
+        dq = tl.sum(dA[:, :, None] * k[None, :, :] * D, 1)
+        dk = tl.sum(dA[:, :, None] * q[:, None, :] * D, 0)
+    return tl.where(_smask(C, REV), A, 0.0), dq, dk
+
+
+@triton.jit
+def _gates_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
+    """Forward-direction gate quantities of one chunk."""
+    ti = tl.arange(0, C)
+    g = _tile(gf_p, rows, ck, sgf, L, K, 0)
+    # next token's gate inside the chunk (0 past the chunk or the sequence)
+    gn = _tile(gf_p, rows + 1, ck, sgf, tl.minimum(L, t0 + C), K, 0)
+    a = tl.cumsum(g, 0)  # sum_{start..t}
+    b = tl.cumsum(gn, 0, reverse=True)  # sum_{t+1..end}
+    tot = tl.sum(g, 0)
+    gz = tl.where(ti[:, None] == 0, 0.0, g)
+    p = tl.cumsum(gz, 0)  # sum_{start+1..t}: pair weight exp(p_t - p_j), t >= j
+    lo = tl.sum(gz, 0)
+    m = 0.5 * lo
+    ok = tl.min(lo, 0) >= -THR
+    return g, a, b, tot, p, m, ok
+
+
+@triton.jit
+def _gates_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
+    """Backward-direction gate quantities of one chunk."""
+    g = _tile(gb_p, rows, ck, sgb, L, K, 0)
+    gp = _tile(gb_p, rows - 1, ck, sgb, L, K, t0)  # previous token's gate inside the chunk
+    a = tl.cumsum(g, 0, reverse=True)  # sum_{t..end}
+    e = tl.cumsum(gp, 0)  # sum_{start..t-1}
+    tot = tl.sum(g, 0)
+    lo = tl.sum(gp, 0)
+    p = -e  # pair weight exp(p_t - p_j) = exp(e_j - e_t), j >= t
+    m = -0.5 * lo
+    ok = tl.min(lo, 0) >= -THR
+    return g, a, e, tot, p, m, ok
+
+
+@triton.jit
+def bigla_fwd_segstate_kernel(
+    k_p, v_p, gf_p, gb_p, hf_p, hb_p, tf_p, tb_p,
+    skb, skl, skh, svb, svl, svh, sfb, sfl, sfh, sbb, sbl, sbh,
+    L, H, LS, NS,
+    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, PREC: tl.constexpr,
+):
+    """Segment-local states (long sequences): for segment s of LS tokens,
+    Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T (forward state at its end, from zero),
+    Hb = sum_j exp(sum_{start<=i<j} gb_i) k_j v_j^T (backward state at its start, from zero),
+    Tf, Tb = per-channel sums of the segment's gates (log of its total decay)."""
+    iv = tl.program_id(0)
+    bh = tl.program_id(1)
+    s = tl.program_id(2)
+    b = bh // H
+    h = bh % H
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    gf_p += b * sfb + h * sfh
+    gb_p += b * sbb + h * sbh
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = iv * BV + tl.arange(0, BV)
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    Hf = tl.zeros([BK, BV], dtype=tl.float32)
+    Hb = tl.zeros([BK, BV], dtype=tl.float32)
+    cf = tl.zeros([BK], dtype=tl.float32)
+    cb = tl.zeros([BK], dtype=tl.float32)
+    for c in range(nch):
+        t0 = ts + c * C
+        rows = t0 + ti
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
+        gn = _tile(gf_p, rows + 1, ck, sfl, tl.minimum(L, t0 + C), K, 0)
+        gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
+        gp = _tile(gb_p, rows - 1, ck, sbl, L, K, t0)
+        bf = tl.cumsum(gn, 0, reverse=True)
+        eb = tl.cumsum(gp, 0) + cb[None, :]
+        totf = tl.sum(gf, 0)
+        Hf = tl.exp(totf)[:, None] * Hf + tl.dot(tl.trans(k * tl.exp(bf)), v, input_precision=PREC)
+        Hb = Hb + tl.dot(tl.trans(k * tl.exp(eb)), v, input_precision=PREC)
+        cf += totf
+        cb += tl.sum(gb, 0)
+    o = (bh * NS + s).to(tl.int64)
+    sm = (ck[:, None] < K) & (cv[None, :] < V)
+    tl.store(hf_p + o * K * V + ck[:, None] * V + cv[None, :], Hf, mask=sm)
+    tl.store(hb_p + o * K * V + ck[:, None] * V + cv[None, :], Hb, mask=sm)
+    tl.store(tf_p + o * K + ck, cf, mask=(ck < K) & (iv == 0))
+    tl.store(tb_p + o * K + ck, cb, mask=(ck < K) & (iv == 0))
+
+
+@triton.jit
+def bigla_fwd_kernel(
+    q_p, k_p, v_p, gf_p, gb_p, o_p, op_p, hf_p, hb_p, tf_p, tb_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sfb, sfl, sfh, sbb, sbl, sbh, sob, sol, soh,
+    scale, L, H, LS, NS,
+    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr,
+):
+    """Output. Program (iv, bh, s): V block iv of (batch, head) bh over segment s of LS tokens
+    (NS segments; NS == 1: the whole sequence). With NS > 1 the states entering the segment
+    are assembled from the segment states of bigla_fwd_segstate_kernel."""
+    iv = tl.program_id(0)
+    bh = tl.program_id(1)
+    s = tl.program_id(2)
+    b = bh // H
+    h = bh % H
+    q_p += b * sqb + h * sqh
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    gf_p += b * sfb + h * sfh
+    gb_p += b * sbb + h * sbh
+    o_p += b * sob + h * soh
+    op_p += bh.to(tl.int64) * L * V
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = iv * BV + tl.arange(0, BV)
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    sm = (ck[:, None] < K) & (cv[None, :] < V)
+    sbase = (bh * NS).to(tl.int64)
+
+    # Reverse sweep: backward-direction state, partial outputs to op (fp32 scratch).
+    S = tl.zeros([BK, BV], dtype=tl.float32)
+    for i in range(NS - 1 - s):  # segments after this one, far to near
+        o2 = sbase + NS - 1 - i
+        S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+            + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    for ic in range(nch):
+        t0 = ts + (nch - 1 - ic) * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        g, a, e, tot, p, m, ok = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
+        A = _intra_A(q, k, g, p, m, ok, C, 1, PREC)
+        ob = tl.dot(q * tl.exp(a), S, input_precision=PREC) + tl.dot(A, v, input_precision=PREC)
+        omask = (rows[:, None] < L) & (cv[None, :] < V)
+        tl.store(op_p + rows[:, None] * V + cv[None, :], ob, mask=omask)
+        S = tl.exp(tot)[:, None] * S + tl.dot(tl.trans(k * tl.exp(e)), v, input_precision=PREC)
+
+    # Forward sweep: forward-direction state, final output.
+    S = tl.zeros([BK, BV], dtype=tl.float32)
+    for i in range(s):  # segments before this one, far to near
+        o2 = sbase + i
+        S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+            + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    for c in range(nch):
+        t0 = ts + c * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        g, a, bb, tot, p, m, ok = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
+        A = _intra_A(q, k, g, p, m, ok, C, 0, PREC)
+        of = tl.dot(q * tl.exp(a), S, input_precision=PREC) + tl.dot(A, v, input_precision=PREC)
+        omask = (rows[:, None] < L) & (cv[None, :] < V)
+        ob = tl.load(op_p + rows[:, None] * V + cv[None, :], mask=omask, other=0.0)
+        o = (of + ob) * (scale * 0.5)
+        tl.store(o_p + rows[:, None] * sol + cv[None, :], o.to(o_p.dtype.element_ty), mask=omask)
+        S = tl.exp(tot)[:, None] * S + tl.dot(tl.trans(k * tl.exp(bb)), v, input_precision=PREC)
+
+
+@triton.jit
+def bigla_bwd_kernel(
+    q_p, k_p, v_p, gf_p, gb_p, do_p,
+    dq_p, dk_p, dv_p, dgf_p, dgb_p, pq_p, pk_p, pv_p,
+    sf_p, db_p, sb_p, df_p, cf_p, cb_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
+    scale, L, H, LS, NS,
+    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG: tl.constexpr,
+):
+    """Gradients. Outputs dq, dk, dv, dgf, dgb are contiguous [B, L, H, *]; pq, pk, pv are fp32
+    scratch [B*H, L, *]; dgf/dgb hold the partial dG between the two sweeps.
+    Program (bh, s) covers segment s of LS tokens; with SEG the states and gate-gradient carries
+    entering the segment come from bigla_bwd_segscan_kernel (sf, db, sb, df: [BH*NS, K, V];
+    cf, cb: [BH*NS, K])."""
+    bh = tl.program_id(0)
+    s = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    q_p += b * sqb + h * sqh
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    gf_p += b * sfb + h * sfh
+    gb_p += b * sbb + h * sbh
+    do_p += b * sdb + h * sdh
+    # contiguous outputs
+    oK = (b * L * H + h).to(tl.int64) * K
+    oV = (b * L * H + h).to(tl.int64) * V
+    dq_p += oK
+    dk_p += oK
+    dgf_p += oK
+    dgb_p += oK
+    dv_p += oV
+    pq_p += bh.to(tl.int64) * L * K
+    pk_p += bh.to(tl.int64) * L * K
+    pv_p += bh.to(tl.int64) * L * V
+    sK = H * K
+    sV = H * V
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    hs = scale * 0.5
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    so = (bh * NS + s).to(tl.int64)
+    smask = (ck[:, None] < K) & (cv[None, :] < V)
+    sidx = so * K * V + ck[:, None] * V + cv[None, :]
+
+    # Reverse sweep: S_b (backward-direction state), dS_f (forward-direction state gradient).
+    if SEG:
+        S_b = tl.load(sb_p + sidx, mask=smask, other=0.0)
+        dS_f = tl.load(df_p + sidx, mask=smask, other=0.0)
+    else:
+        S_b = tl.zeros([BK, BV], dtype=tl.float32)
+        dS_f = tl.zeros([BK, BV], dtype=tl.float32)
+    for ic in range(nch):
+        t0 = ts + (nch - 1 - ic) * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
+        gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
+        dA = tl.dot(do, tl.trans(v), input_precision=PREC)
+        A_f, dqf_i, dkf_i = _intra_bwd(q, k, gf, pf, mf, okf, tl.where(_smask(C, 0), dA, 0.0), C, 0, PREC)
+        A_b, dqb_i, dkb_i = _intra_bwd(q, k, gb, pb, mb, okb, tl.where(_smask(C, 1), dA, 0.0), C, 1, PREC)
+        # diagonal pairs (token with itself, once per direction, no gate)
+        qk2 = 2.0 * tl.sum(q * k, 1)
+        dv2 = 2.0 * tl.sum(do * v, 1)
+        dqb_x = tl.dot(do, tl.trans(S_b), input_precision=PREC) * tl.exp(ab)
+        ebf = tl.exp(bf)
+        dkf_x = tl.dot(v, tl.trans(dS_f), input_precision=PREC) * ebf
+        kbf = k * ebf
+        dvf_x = tl.dot(kbf, dS_f, input_precision=PREC)
+        dv_i = tl.dot(tl.trans(A_f + A_b), do, input_precision=PREC) + qk2[:, None] * do
+        dkf = dkf_i + dkf_x
+        dqb = dqb_i + dqb_x
+        xgf = q * dqf_i - k * dkf
+        xgb = q * dqb - k * dkb_i
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        mV = (rows[:, None] < L) & (cv[None, :] < V)
+        tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb + dv2[:, None] * k, mask=mK)
+        tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf + dkb_i + dv2[:, None] * q, mask=mK)
+        tl.store(pv_p + rows[:, None] * V + cv[None, :], dv_i + dvf_x, mask=mV)
+        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], xgf, mask=mK)
+        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], xgb, mask=mK)
+        S_b = tl.exp(totb)[:, None] * S_b + tl.dot(tl.trans(k * tl.exp(eb)), v, input_precision=PREC)
+        dS_f = tl.exp(totf)[:, None] * dS_f + tl.dot(tl.trans(q * tl.exp(af)), do, input_precision=PREC)
+
+    # Forward sweep: S_f, dS_b; finish every gradient; gate gradients as prefix sums.
+    if SEG:
+        S_f = tl.load(sf_p + sidx, mask=smask, other=0.0)
+        dS_b = tl.load(db_p + sidx, mask=smask, other=0.0)
+        cf = tl.load(cf_p + so * K + ck, mask=ck < K, other=0.0)
+        cb = tl.load(cb_p + so * K + ck, mask=ck < K, other=0.0)
+    else:
+        S_f = tl.zeros([BK, BV], dtype=tl.float32)
+        dS_b = tl.zeros([BK, BV], dtype=tl.float32)
+        cf = tl.zeros([BK], dtype=tl.float32)
+        cb = tl.zeros([BK], dtype=tl.float32)
+    for c in range(nch):
+        t0 = ts + c * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
+        gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        mV = (rows[:, None] < L) & (cv[None, :] < V)
+        dqf_x = tl.dot(do, tl.trans(S_f), input_precision=PREC) * tl.exp(af)
+        eeb = tl.exp(eb)
+        dkb_x = tl.dot(v, tl.trans(dS_b), input_precision=PREC) * eeb
+        keb = k * eeb
+        dvb_x = tl.dot(keb, dS_b, input_precision=PREC)
+        dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqf_x
+        dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb_x
+        dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) + dvb_x
+        dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
+        dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) - k * dkb_x
+        csf = tl.cumsum(dGf, 0)
+        dgf = -(cf[None, :] + (csf - dGf))
+        cf += tl.sum(dGf, 0)
+        dgb = cb[None, :] + tl.cumsum(dGb, 0)
+        cb += tl.sum(dGb, 0)
+        # the last token's backward gate decays the empty state: exactly 0 (the prefix form
+        # would leave the rounding of a zero total there)
+        dgb = tl.where(rows[:, None] == L - 1, 0.0, dgb)
+        tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
+        tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
+        tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], dgf, mask=mK)
+        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dgb, mask=mK)
+        S_f = tl.exp(totf)[:, None] * S_f + tl.dot(tl.trans(k * tl.exp(bf)), v, input_precision=PREC)
+        dS_b = tl.exp(totb)[:, None] * dS_b + tl.dot(tl.trans(q * tl.exp(ab)), do, input_precision=PREC)
+
+
+@triton.jit
+def bigla_bwd_segstate_kernel(
+    q_p, k_p, v_p, gf_p, gb_p, do_p, hf_p, hb_p, qf_p, qb_p, tf_p, tb_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
+    scale, L, H, LS, NS,
+    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, PREC: tl.constexpr,
+):
+    """Segment-local states for the backward pass (long sequences), program (bh, s):
+    Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T,  Hb = sum_j exp(sum_{start<=i<j} gb_i) k_j v_j^T,
+    Qf = sum_t exp(sum_{start<=i<=t} gf_i) q_t do_t^T,  Qb = sum_t exp(sum_{t<=i<=end} gb_i) q_t do_t^T
+    (do scaled by scale/2), Tf, Tb = the segment's gate sums."""
+    bh = tl.program_id(0)
+    s = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    q_p += b * sqb + h * sqh
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    gf_p += b * sfb + h * sfh
+    gb_p += b * sbb + h * sbh
+    do_p += b * sdb + h * sdh
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    hs = scale * 0.5
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    Hf = tl.zeros([BK, BV], dtype=tl.float32)
+    Hb = tl.zeros([BK, BV], dtype=tl.float32)
+    Qf = tl.zeros([BK, BV], dtype=tl.float32)
+    Qb = tl.zeros([BK, BV], dtype=tl.float32)
+    cf = tl.zeros([BK], dtype=tl.float32)
+    cb = tl.zeros([BK], dtype=tl.float32)
+    for c in range(nch):
+        t0 = ts + c * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
+        gn = _tile(gf_p, rows + 1, ck, sfl, tl.minimum(L, t0 + C), K, 0)
+        gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
+        gp = _tile(gb_p, rows - 1, ck, sbl, L, K, t0)
+        bf = tl.cumsum(gn, 0, reverse=True)
+        af = tl.cumsum(gf, 0) + cf[None, :]
+        eb = tl.cumsum(gp, 0) + cb[None, :]
+        ab = tl.cumsum(gb, 0, reverse=True)
+        totf = tl.sum(gf, 0)
+        totb = tl.sum(gb, 0)
+        Hf = tl.exp(totf)[:, None] * Hf + tl.dot(tl.trans(k * tl.exp(bf)), v, input_precision=PREC)
+        Hb = Hb + tl.dot(tl.trans(k * tl.exp(eb)), v, input_precision=PREC)
+        Qf = Qf + tl.dot(tl.trans(q * tl.exp(af)), do, input_precision=PREC)
+        Qb = tl.exp(totb)[:, None] * Qb + tl.dot(tl.trans(q * tl.exp(ab)), do, input_precision=PREC)
+        cf += totf
+        cb += totb
+    o = (bh * NS + s).to(tl.int64)
+    sm = (ck[:, None] < K) & (cv[None, :] < V)
+    idx = o * K * V + ck[:, None] * V + cv[None, :]
+    tl.store(hf_p + idx, Hf, mask=sm)
+    tl.store(hb_p + idx, Hb, mask=sm)
+    tl.store(qf_p + idx, Qf, mask=sm)
+    tl.store(qb_p + idx, Qb, mask=sm)
+    tl.store(tf_p + o * K + ck, cf, mask=ck < K)
+    tl.store(tb_p + o * K + ck, cb, mask=ck < K)
+
+
+@triton.jit
+def bigla_bwd_segscan_kernel(
+    hf_p, hb_p, qf_p, qb_p, tf_p, tb_p, sf_p, db_p, sb_p, df_p, cf_p, cb_p, NS,
+    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+):
+    """Per (batch, head): the states entering each segment (S_f from the left, dS_b from the
+    left, S_b from the right, dS_f from the right) and the gate-gradient carries
+    cf(s) = sum over earlier segments of dGf, cb(s) likewise, where a segment's sum of dG is
+    rowsum(S_in * Q) - rowsum(H * dS_in) (pairs leaving minus pairs entering it)."""
+    bh = tl.program_id(0)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    sm = (ck[:, None] < K) & (cv[None, :] < V)
+    km = ck < K
+    mat = ck[:, None] * V + cv[None, :]
+    base = (bh * NS).to(tl.int64)
+    S_b = tl.zeros([BK, BV], dtype=tl.float32)
+    dS_f = tl.zeros([BK, BV], dtype=tl.float32)
+    for i in range(NS):
+        o = base + NS - 1 - i
+        tl.store(sb_p + o * K * V + mat, S_b, mask=sm)
+        tl.store(df_p + o * K * V + mat, dS_f, mask=sm)
+        S_b = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))[:, None] * S_b \
+            + tl.load(hb_p + o * K * V + mat, mask=sm, other=0.0)
+        dS_f = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))[:, None] * dS_f \
+            + tl.load(qf_p + o * K * V + mat, mask=sm, other=0.0)
+    S_f = tl.zeros([BK, BV], dtype=tl.float32)
+    dS_b = tl.zeros([BK, BV], dtype=tl.float32)
+    cf = tl.zeros([BK], dtype=tl.float32)
+    cb = tl.zeros([BK], dtype=tl.float32)
+    for i in range(NS):
+        o = base + i
+        tl.store(sf_p + o * K * V + mat, S_f, mask=sm)
+        tl.store(db_p + o * K * V + mat, dS_b, mask=sm)
+        tl.store(cf_p + o * K + ck, cf, mask=km)
+        tl.store(cb_p + o * K + ck, cb, mask=km)
+        hf = tl.load(hf_p + o * K * V + mat, mask=sm, other=0.0)
+        hb = tl.load(hb_p + o * K * V + mat, mask=sm, other=0.0)
+        qf = tl.load(qf_p + o * K * V + mat, mask=sm, other=0.0)
+        qb = tl.load(qb_p + o * K * V + mat, mask=sm, other=0.0)
+        sbi = tl.load(sb_p + o * K * V + mat, mask=sm, other=0.0)
+        dfi = tl.load(df_p + o * K * V + mat, mask=sm, other=0.0)
+        cf += tl.sum(S_f * qf, 1) - tl.sum(hf * dfi, 1)
+        cb += tl.sum(sbi * qb, 1) - tl.sum(hb * dS_b, 1)
+        S_f = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))[:, None] * S_f + hf
+        dS_b = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))[:, None] * dS_b + qb
