@@ -8,6 +8,8 @@ import json
 import os
 import xml.etree.ElementTree as ET
 
+from vig import bench
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -19,8 +21,15 @@ def main():
     rows = []
     for b in data["benchmarks"]:
         e = b.get("extra_info", {})
-        rows.append({k: e.get(k) for k in ("impl", "shape", "mode", "median_ms", "floor_ms",
-                                           "x_floor", "peak_extra_MiB", "copy_bandwidth_GBps")})
+        row = {k: e.get(k) for k in ("impl", "shape", "mode", "median_ms", "floor_ms",
+                                     "x_floor", "peak_extra_MiB", "copy_bandwidth_GBps")}
+        # The floor comes from one place (vig.bench.OpShape) and the bandwidth of this run.
+        if row["shape"] in bench.SHAPES and row["copy_bandwidth_GBps"] and row["median_ms"]:
+            shape = bench.OpShape(*bench.SHAPES[row["shape"]])
+            nbytes = shape.bytes(backward=row["mode"] == "fwd_bwd")
+            row["floor_ms"] = nbytes / (row["copy_bandwidth_GBps"] * 1e9) * 1e3
+            row["x_floor"] = row["median_ms"] / row["floor_ms"]
+        rows.append(row)
     device = next((b["extra_info"].get("device") for b in data["benchmarks"] if b.get("extra_info")), "?")
     tests = None
     if a.tests and os.path.exists(a.tests):
@@ -30,7 +39,7 @@ def main():
     result = {
         "device": device,
         "commit": os.environ.get("VIG_COMMIT", "unknown"),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": data.get("datetime") or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine_info": {k: data.get("machine_info", {}).get(k) for k in ("python_version", "cpu")},
         "tests": tests,
         "timing": "median of triton.testing.do_bench (CUDA events), ms; floor = bytes / measured copy bandwidth",

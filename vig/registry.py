@@ -30,6 +30,7 @@ from .backend import Backend, BackendUnavailableError
 _REGISTRY: dict[str, str] = {
     "reference": "vig_reference.backend:ReferenceBackend",
     "triton": "vig_kernels.triton:TritonBackend",
+    "cupy": "vig_kernels.cupy:CuPyBackend",
 }
 
 # "auto" on CUDA tensors takes the first usable of these (fastest first, by the committed

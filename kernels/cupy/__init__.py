@@ -1,0 +1,232 @@
+"""The ``"cupy"`` backend: the bidirectional GLA as hand-written CUDA C++ (``*.cu`` beside this
+file), compiled at run time by NVRTC through ``cupy.RawModule`` and launched on PyTorch's
+tensors (raw pointers, no copies) and PyTorch's current stream.
+
+Importing this module never needs a GPU or CuPy: both are looked up lazily, and
+:meth:`CuPyBackend.not_supported_reasons` says what is missing. Argument checks and autograd
+wiring live in :mod:`vig.ops`; this module only launches kernels. Design: NOTES.md.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+
+from vig.backend import KernelBackend
+
+__all__ = ["CuPyBackend", "kernel_source", "SOURCES"]
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCES = ("bigla_fwd.cu", "bigla_bwd.cu")
+_DTYPE_CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
+TILE = 16  # tokens staged per warp and tile (TT)
+MAX_HEAD_DIM = 128
+_SMEM_DEFAULT = 48 * 1024
+
+
+def kernel_source(name: str) -> str:
+    """The CUDA source ``name`` with its ``#include "bigla.cuh"`` inlined (for NVRTC)."""
+    with open(os.path.join(_HERE, name)) as f:
+        src = f.read()
+    with open(os.path.join(_HERE, "bigla.cuh")) as f:
+        header = f.read()
+    return src.replace('#include "bigla.cuh"', header)
+
+
+def _kp(K: int) -> int:
+    """State rows per lane: K padded up to 8 * KP."""
+    kp = 1
+    while 8 * kp < K:
+        kp *= 2
+    return kp  # a power of two (the lane reductions halve it)
+
+
+def _vp(kp: int, V: int, BH: int, wide: int) -> int:
+    """State columns per lane. ``wide`` caps the registers (KP * VP state values per lane and
+    state); smaller VP gives more warps (V split over blocks) when B*H alone cannot fill the GPU."""
+    vp = 1
+    while vp < wide and 4 * vp < V:
+        vp *= 2  # a power of two (the lane reductions halve it)
+    # Aim for >= ~1000 warps (132 SMs x 4 schedulers x 2) before taking columns per lane
+    # (more slices re-stage q, k and the gates per slice: 4000 warps measured slower).
+    while vp > 2 and BH * 2 * (-(-V // (4 * vp))) < 1000:
+        vp //= 2
+    return vp
+
+
+def _fwd_wide(kp: int, dtype) -> int:
+    """Most state columns per lane in the forward (about 64 state registers, 128 with the fp32
+    compensation terms)."""
+    return max(1, (32 if dtype == torch.float32 else 64) // kp)
+
+
+def _bwd_wide(kp: int) -> int:
+    """Most state columns per lane in the backward (its shared-memory history holds KP * VP values
+    per lane and token)."""
+    return max(1, 8 // kp)
+
+
+class _Modules:
+    """Compiled modules, one per specialization and device; built once, never per call."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._cache = {}
+        self._streams = {}
+
+    def kernel(self, source: str, func: str, device: int, dtype_code: int, kp: int, vp: int,
+               smem: int):
+        key = (source, func, device, dtype_code, kp, vp)
+        kern = self._cache.get(key)
+        if kern is None:
+            with self._lock:
+                kern = self._cache.get(key)
+                if kern is None:
+                    import cupy
+
+                    mkey = (source, device, dtype_code, kp, vp)
+                    opts = ("--std=c++17", f"-DDTYPE={dtype_code}", f"-DKP={kp}", f"-DVP={vp}",
+                            f"-DTT={TILE}")
+                    with cupy.cuda.Device(device):
+                        mod = self._cache.get(mkey)
+                        if mod is None:
+                            # CuPy compiles for this device's own arch (-arch=sm_XX, cubin).
+                            mod = cupy.RawModule(code=kernel_source(source), options=opts)
+                            self._cache[mkey] = mod
+                        kern = mod.get_function(func)
+                        if smem > _SMEM_DEFAULT:
+                            kern.max_dynamic_shared_size_bytes = smem
+                    self._cache[key] = kern
+        return kern
+
+    def stream(self, device: int):
+        import cupy
+
+        ptr = torch.cuda.current_stream(device).cuda_stream
+        key = (device, ptr)
+        s = self._streams.get(key)
+        if s is None:
+            s = cupy.cuda.ExternalStream(ptr, device)
+            self._streams[key] = s
+        return s
+
+
+_MODULES = _Modules()
+
+
+def _ptr(t):
+    import numpy as np
+
+    return np.uint64(t.data_ptr())
+
+
+def _strides(t):
+    import numpy as np
+
+    sb, sl, sh, _ = t.stride()
+    return (np.int64(sb), np.int64(sl), np.int64(sh))
+
+
+def _launch(kern, device, grid, block, args, smem):
+    import cupy
+
+    with cupy.cuda.Device(device):
+        with _MODULES.stream(device):
+            kern(grid, block, args, shared_mem=smem)
+
+
+class CuPyBackend(KernelBackend):
+    """Bidirectional GLA in raw CUDA C++ (NVRTC via CuPy); fp32 / fp16 / bf16, K, V <= 128."""
+
+    name = "cupy"
+    device_types = ("cuda",)
+    install_hint = "pip install 'vig[cupy]' (cupy-cuda13x) on a machine with an NVIDIA GPU and driver"
+    dtypes = (torch.float32, torch.float16, torch.bfloat16)
+    max_head_dim = MAX_HEAD_DIM
+    requires_contiguous = False
+
+    def not_supported_reasons(self) -> list[str]:
+        reasons = []
+        try:
+            import cupy  # noqa: F401
+        except Exception as exc:  # ImportError, or a broken install
+            reasons.append(f"cupy is not importable ({type(exc).__name__}: {exc})")
+        if not torch.cuda.is_available():
+            reasons.append("no CUDA device / driver is available to PyTorch")
+        elif not reasons:
+            try:
+                import cupy
+
+                n = cupy.cuda.runtime.getDeviceCount()
+                if n < 1:
+                    reasons.append("CuPy sees no CUDA device")
+            except Exception as exc:
+                reasons.append(f"CuPy cannot use the CUDA driver ({type(exc).__name__}: {exc})")
+        return reasons
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
+        import numpy as np
+
+        B, L, H, K = q.shape
+        V = v.shape[-1]
+        BH = B * H
+        dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
+        code = _DTYPE_CODE[q.dtype]
+        kp = _kp(K)
+        vp = _vp(kp, V, BH, _fwd_wide(kp, q.dtype))
+        vw = 4 * vp
+        ns = -(-V // vw)
+        smem = 2 * TILE * (3 * 8 * kp + vw) * 4
+        kern = _MODULES.kernel("bigla_fwd.cu", "bigla_fwd", dev, code, kp, vp, smem)
+        ws = torch.empty((2, BH, L, V), device=q.device, dtype=torch.float32)
+        o = torch.empty((B, L, H, V), device=q.device, dtype=v.dtype)
+        args = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(ws), _ptr(o),
+                np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+                *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+                np.float32(scale / 2))
+        _launch(kern, dev, (BH, ns, 1), (64, 1, 1), args, smem)
+        return o, ()
+
+    # ----------------------------------------------------------------- backward
+    def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
+        import numpy as np
+
+        B, L, H, K = q.shape
+        V = v.shape[-1]
+        BH = B * H
+        dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
+        code = _DTYPE_CODE[q.dtype]
+        kp = _kp(K)
+        vp = _vp(kp, V, BH, _bwd_wide(kp))
+        vw = 4 * vp
+        ns = -(-V // vw)
+        ntiles = -(-L // TILE)
+        nst = kp * vp
+        smem = 2 * TILE * (3 * 8 * kp + 2 * vw + nst * 32) * 4
+        kern = _MODULES.kernel("bigla_bwd.cu", "bigla_bwd", dev, code, kp, vp, smem)
+        fin = _MODULES.kernel("bigla_bwd.cu", "bigla_bwd_finalize", dev, code, kp, vp, 0)
+        f32 = dict(device=q.device, dtype=torch.float32)
+        DQ = torch.empty((2, ns, BH, L, K), **f32)
+        DK = torch.empty((2, ns, BH, L, K), **f32)
+        DG = torch.empty((2, ns, BH, L, K), **f32)
+        DV = torch.empty((2, BH, L, V), **f32)
+        CK = torch.empty((2, ns, BH, ntiles, nst, 32), **f32)  # the last tile's slot is unused
+        args = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(do),
+                _ptr(DQ), _ptr(DK), _ptr(DG), _ptr(DV), _ptr(CK),
+                np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+                *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+                *_strides(do), np.float32(scale / 2))
+        _launch(kern, dev, (BH, ns, 1), (64, 1, 1), args, smem)
+        dq = torch.empty((B, L, H, K), device=q.device, dtype=q.dtype)
+        dk = torch.empty((B, L, H, K), device=q.device, dtype=q.dtype)
+        dv = torch.empty((B, L, H, V), device=q.device, dtype=q.dtype)
+        dgf = torch.empty((B, L, H, K), **f32)
+        dgb = torch.empty((B, L, H, K), **f32)
+        args = (_ptr(DQ), _ptr(DK), _ptr(DG), _ptr(DV),
+                _ptr(dq), _ptr(dk), _ptr(dv), _ptr(dgf), _ptr(dgb),
+                np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V), np.int32(ns))
+        total = BH * L * (K + V)
+        _launch(fin, dev, (max(1, min(-(-total // 256), 132 * 16)), 1, 1), (256, 1, 1), args, 0)
+        return dq, dk, dv, dgf, dgb
