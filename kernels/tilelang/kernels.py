@@ -1,0 +1,461 @@
+"""TileLang kernels of the bidirectional GLA (forward and backward).
+
+Imported lazily by :mod:`vig_kernels.tilelang` (needs ``tilelang``). See NOTES.md for the design.
+
+One thread block per (batch, head) [and V-slice in the forward]. The sequence is cut in chunks
+of ``C`` tokens. Within a chunk, cumulative log gates are local (relative to the chunk's edge),
+so every exponent taken is a difference of local sums and is <= 0:
+
+* intra-chunk pairs (both directions at once, one exp per (t, j, k)):
+  ``A[t, j] = sum_k q_tk k_jk exp(Gf_tk - Gf_jk)`` for j <= t and
+  ``exp(Gb_tk - Gb_jk)`` for j >= t (the diagonal counts once per direction: 2 q.k);
+* inter-chunk terms through a [K, V] state per direction, carried in fp32 fragments across
+  the chunk loop: ``o += (q * exp(Gf)) @ S_f``; ``S_f = exp(Gf_tot) S_f + (k * exp(Gf_tot - Gf))^T v``
+  (mirror image for the backward scan, whose local cumsum runs right to left).
+
+Gates are clamped at ``GATE_MIN`` (-40: exp(-40) = 4e-18, nothing a float32 result can see),
+so -inf never meets -inf.
+"""
+
+
+import tilelang
+import tilelang.language as T
+
+GATE_MIN = -40.0
+
+_PASS_CONFIGS = {
+    tilelang.PassConfigKey.TL_DISABLE_WARP_SPECIALIZED: True,
+    tilelang.PassConfigKey.TL_DISABLE_TMA_LOWER: True,
+}
+
+_DT = {"float32": T.float32, "float16": T.float16, "bfloat16": T.bfloat16}
+
+
+def _mm(use_tc: bool, M: int, N: int, R: int):
+    """C[M, N] += op(A) @ op(B) with reduction R: T.gemm (tensor cores) for fp16/bf16,
+    exact fp32 FMA loops for float32 (T.gemm on fp32 would run TF32)."""
+
+    @T.macro
+    def nn(A, B_, Cf):
+        if use_tc:
+            T.gemm(A, B_, Cf)
+        else:
+            for r in T.serial(R):
+                for i, j in T.Parallel(M, N):
+                    Cf[i, j] += A[i, r] * B_[r, j]
+
+    @T.macro
+    def nt(A, B_, Cf):  # A [M, R], B [N, R]
+        if use_tc:
+            T.gemm(A, B_, Cf, transpose_B=True)
+        else:
+            for r in T.serial(R):
+                for i, j in T.Parallel(M, N):
+                    Cf[i, j] += A[i, r] * B_[j, r]
+
+    @T.macro
+    def tn(A, B_, Cf):  # A [R, M], B [R, N]
+        if use_tc:
+            T.gemm(A, B_, Cf, transpose_A=True)
+        else:
+            for r in T.serial(R):
+                for i, j in T.Parallel(M, N):
+                    Cf[i, j] += A[r, i] * B_[r, j]
+
+    return nn, nt, tn
+
+
+#: sequences up to this many tokens keep the backward scan's partial output in shared memory
+RES_MAX_L = 256
+
+
+def fwd_variant(L: int) -> str:
+    """``"res"``: partial output resident in shared memory; ``"ws"``: float32 workspace."""
+    return "res" if L <= RES_MAX_L else "ws"
+
+
+def _cumsum2(C: int, K: int, reverse: bool):
+    """In-place inclusive cumsum of a [C, K] gate tile along tokens (right to left when
+    ``reverse``), compensated: ``hi + lo`` carries the exact sum (TwoSum), so differences of
+    two local sums keep full precision even after a large (clamped -inf) gate."""
+
+    @T.macro
+    def f(hi, lo):
+        for j in T.Parallel(K):
+            lo[C - 1 if reverse else 0, j] = 0.0
+        for tt in T.serial(C - 1):
+            for j in T.Parallel(K):
+                p = C - 1 - tt if reverse else tt
+                n = C - 2 - tt if reverse else tt + 1
+                a = hi[p, j]
+                g = hi[n, j]
+                sm = a + g
+                bp = sm - a
+                lo[n, j] = lo[p, j] + ((a - (sm - bp)) + (g - bp))
+                hi[n, j] = sm
+
+    return f
+
+
+def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
+              threads: int = 128):
+    """Forward kernel; B, L and H are dynamic. Args (Q, Kt, Vt, GF, GB, W, O, scale): W is a
+    float32 [B, L, H, V] workspace for the backward scan's partial output in the "ws"
+    variant, [B, 1, H, V] (unused) in the "res" variant (L <= RES_MAX_L)."""
+    BV = BV or V
+    assert V % BV == 0
+    NV = V // BV
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    KD = T.dynamic("KD")  # true head dims (<= K, V: the tile dims)
+    VD = T.dynamic("VD")
+    NT = T.ceildiv(L, C)
+    LP = (RES_MAX_L + C - 1) // C * C
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc = dtype != "float32"
+    cs_f = _cumsum2(C, K, False)
+    cs_b = _cumsum2(C, K, True)
+    resident = variant == "res"
+    Lw = 1 if resident else L
+    mmK = _mm(use_tc, C, BV, K)   # [C,K]@[K,BV]
+    mmC = _mm(use_tc, C, BV, C)   # [C,C]@[C,BV]
+    mmS = _mm(use_tc, K, BV, C)   # [C,K]^T@[C,BV]
+
+    @T.prim_func
+    def bigla_fwd(
+        Q: T.Tensor([B, L, H, KD], dt),
+        Kt: T.Tensor([B, L, H, KD], dt),
+        Vt: T.Tensor([B, L, H, VD], dt),
+        GF: T.Tensor([B, L, H, KD], acc),
+        GB: T.Tensor([B, L, H, KD], acc),
+        W: T.Tensor([B, Lw, H, VD], acc),
+        O: T.Tensor([B, L, H, VD], dt),
+        scale: T.float32,
+    ):
+        with T.Kernel(NV, B * H, threads=threads) as (iv, ibh):
+            b = ibh // H
+            h = ibh % H
+            v0 = iv * BV
+            q_s = T.alloc_shared([C, K], dt)
+            k_s = T.alloc_shared([C, K], dt)
+            v_s = T.alloc_shared([C, BV], dt)
+            gf_s = T.alloc_shared([C, K], acc)
+            gb_s = T.alloc_shared([C, K], acc)
+            gfl_s = T.alloc_shared([C, K], acc)
+            gbl_s = T.alloc_shared([C, K], acc)
+            qe_s = T.alloc_shared([C, K], dt)
+            ke_s = T.alloc_shared([C, K], dt)
+            a_s = T.alloc_shared([C, C], dt)
+            st_s = T.alloc_shared([K, BV], dt)
+            a_f = T.alloc_fragment([C, C], acc)
+            st_f = T.alloc_fragment([K, BV], acc)
+            o_f = T.alloc_fragment([C, BV], acc)
+            if resident:
+                ob_s = T.alloc_shared([LP, BV], acc)
+
+            # ---- sweep 1: right to left, backward scan inter-chunk + both directions intra ----
+            T.clear(st_f)
+            for ic in T.serial(NT):
+                c = NT - 1 - ic
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
+                    gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, BV):
+                    v_s[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, Vt[b, t0 + i, h, v0 + j], 0)
+                cs_f(gf_s, gfl_s)
+                cs_b(gb_s, gbl_s)
+                # intra-chunk scores, both directions, one exp per (t, j, k)
+                T.clear(a_f)
+                for r in T.serial(K):
+                    for i, j in T.Parallel(C, C):
+                        a_f[i, j] += (
+                            T.Cast(acc, q_s[i, r]) * T.Cast(acc, k_s[j, r])
+                            * T.exp(T.min(T.if_then_else(j <= i, (gf_s[i, r] - gf_s[j, r]) + (gfl_s[i, r] - gfl_s[j, r]), (gb_s[i, r] - gb_s[j, r]) + (gbl_s[i, r] - gbl_s[j, r])), 0.0))
+                            * T.if_then_else(i == j, 2.0, 1.0)
+                        )
+                T.copy(a_f, a_s)
+                # q and k scaled for the backward scan's state
+                for i, j in T.Parallel(C, K):
+                    qe_s[i, j] = q_s[i, j] * T.exp(gb_s[i, j] + gbl_s[i, j])
+                    ke_s[i, j] = k_s[i, j] * T.exp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j]))
+                T.copy(st_f, st_s)
+                T.clear(o_f)
+                mmK[0](qe_s, st_s, o_f)
+                mmC[0](a_s, v_s, o_f)
+                for i, j in T.Parallel(K, BV):
+                    st_f[i, j] = st_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i])
+                mmS[2](ke_s, v_s, st_f)
+                if resident:
+                    T.copy(o_f, ob_s[t0:t0 + C, :])
+                else:
+                    for i, j in T.Parallel(C, BV):
+                        if t0 + i < L and v0 + j < VD:
+                            W[b, t0 + i, h, v0 + j] = o_f[i, j]
+            T.sync_threads()
+            # ---- sweep 2: left to right, forward scan inter-chunk, add, store ----
+            T.clear(st_f)
+            for c in T.serial(NT):
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
+                    gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, BV):
+                    v_s[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, Vt[b, t0 + i, h, v0 + j], 0)
+                cs_f(gf_s, gfl_s)
+                for i, j in T.Parallel(C, K):
+                    qe_s[i, j] = q_s[i, j] * T.exp(gf_s[i, j] + gfl_s[i, j])
+                    ke_s[i, j] = k_s[i, j] * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
+                T.copy(st_f, st_s)
+                if resident:
+                    T.copy(ob_s[t0:t0 + C, :], o_f)
+                else:
+                    for i, j in T.Parallel(C, BV):
+                        o_f[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, W[b, t0 + i, h, v0 + j], 0.0)
+                mmK[0](qe_s, st_s, o_f)
+                for i, j in T.Parallel(K, BV):
+                    st_f[i, j] = st_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i])
+                mmS[2](ke_s, v_s, st_f)
+                for i, j in T.Parallel(C, BV):
+                    if t0 + i < L and v0 + j < VD:
+                        O[b, t0 + i, h, v0 + j] = o_f[i, j] * scale
+
+    return bigla_fwd
+
+
+def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
+    """Backward kernel; B, L and H are dynamic. Args (Q, Kt, Vt, GF, GB, DO, DQ, DK, DV, DGF,
+    DGB, scale); all five gradients float32 [B, L, H, *]. ``scale`` is the op's scale halved."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    KD = T.dynamic("KD")  # true head dims (<= K, V: the tile dims)
+    VD = T.dynamic("VD")
+    NT = T.ceildiv(L, C)
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc = dtype != "float32"
+    cs_f = _cumsum2(C, K, False)
+    cs_b = _cumsum2(C, K, True)
+    mmCKV = _mm(use_tc, C, K, V)   # [C,V]@[K,V]^T -> [C,K]
+    mmCCV = _mm(use_tc, C, C, V)   # [C,V]@[C,V]^T -> [C,C]
+    mmCVC = _mm(use_tc, C, V, C)   # [C,C]^T@[C,V] -> [C,V]
+    mmCVK = _mm(use_tc, C, V, K)   # [C,K]@[K,V] -> [C,V]
+    mmKVC = _mm(use_tc, K, V, C)   # [C,K]^T@[C,V] -> [K,V]
+
+    @T.prim_func
+    def bigla_bwd(
+        Q: T.Tensor([B, L, H, KD], dt),
+        Kt: T.Tensor([B, L, H, KD], dt),
+        Vt: T.Tensor([B, L, H, VD], dt),
+        GF: T.Tensor([B, L, H, KD], acc),
+        GB: T.Tensor([B, L, H, KD], acc),
+        DO: T.Tensor([B, L, H, VD], dt),
+        DQ: T.Tensor([B, L, H, KD], acc),
+        DK: T.Tensor([B, L, H, KD], acc),
+        DV: T.Tensor([B, L, H, VD], acc),
+        DGF: T.Tensor([B, L, H, KD], acc),
+        DGB: T.Tensor([B, L, H, KD], acc),
+        scale: T.float32,
+    ):
+        with T.Kernel(B * H, threads=threads) as ibh:
+            b = ibh // H
+            h = ibh % H
+            q_s = T.alloc_shared([C, K], dt)
+            k_s = T.alloc_shared([C, K], dt)
+            v_s = T.alloc_shared([C, V], dt)
+            do_s = T.alloc_shared([C, V], dt)
+            gf_s = T.alloc_shared([C, K], acc)
+            gb_s = T.alloc_shared([C, K], acc)
+            gfl_s = T.alloc_shared([C, K], acc)
+            gbl_s = T.alloc_shared([C, K], acc)
+            da_s = T.alloc_shared([C, C], acc)
+            a_s = T.alloc_shared([C, C], dt)
+            x1_s = T.alloc_shared([C, K], dt)   # k * exp(G_tot - G)  (state input)
+            x2_s = T.alloc_shared([C, K], dt)   # s * q * exp(G)      (adjoint-state input)
+            x3_s = T.alloc_shared([C, K], dt)   # k * exp(G'_tot - G') (other direction, for dv)
+            st_s = T.alloc_shared([K, V], dt)
+            ds_s = T.alloc_shared([K, V], dt)
+            dg1_s = T.alloc_shared([C, K], acc)
+            dg2_s = T.alloc_shared([C, K], acc)
+            dg3_s = T.alloc_shared([C, K], acc)
+            cf_s = T.alloc_shared([K], acc)
+            cb_s = T.alloc_shared([K], acc)
+
+            da_f = T.alloc_fragment([C, C], acc)
+            a_f = T.alloc_fragment([C, C], acc)
+            st_f = T.alloc_fragment([K, V], acc)
+            ds_f = T.alloc_fragment([K, V], acc)
+            dqf = T.alloc_fragment([C, K], acc)
+            dqb = T.alloc_fragment([C, K], acc)
+            dkf = T.alloc_fragment([C, K], acc)
+            dkb = T.alloc_fragment([C, K], acc)
+            dqd = T.alloc_fragment([C, K], acc)  # diagonal (t == j) terms: both directions,
+            dkd = T.alloc_fragment([C, K], acc)  # cancel exactly in the gate gradients
+            t1_f = T.alloc_fragment([C, K], acc)
+            t2_f = T.alloc_fragment([C, K], acc)
+            dv_f = T.alloc_fragment([C, V], acc)
+
+            # ---- sweep 1 (left to right): all intra-chunk terms, forward-scan state S_f -> dq_f,
+            # backward-scan adjoint dS_b -> dk_b, dv_b. Partial results to the gradient buffers.
+            T.clear(st_f)
+            T.clear(ds_f)
+            for c in T.serial(NT):
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
+                    gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, Vt[b, t0 + i, h, j], 0)
+                    do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, DO[b, t0 + i, h, j], 0)
+                cs_f(gf_s, gfl_s)
+                cs_b(gb_s, gbl_s)
+                # dA = s * do v^T
+                T.clear(da_f)
+                mmCCV[1](do_s, v_s, da_f)
+                for i, j in T.Parallel(C, C):
+                    da_s[i, j] = da_f[i, j] * scale
+                # A (both directions) for dv
+                T.clear(a_f)
+                for r in T.serial(K):
+                    for i, j in T.Parallel(C, C):
+                        a_f[i, j] += (
+                            T.Cast(acc, q_s[i, r]) * T.Cast(acc, k_s[j, r])
+                            * T.exp(T.min(T.if_then_else(j <= i, (gf_s[i, r] - gf_s[j, r]) + (gfl_s[i, r] - gfl_s[j, r]), (gb_s[i, r] - gb_s[j, r]) + (gbl_s[i, r] - gbl_s[j, r])), 0.0))
+                            * T.if_then_else(i == j, 2.0, 1.0)
+                        )
+                for i, j in T.Parallel(C, C):
+                    a_s[i, j] = a_f[i, j] * scale
+                # dq intra (both directions)
+                T.clear(dqf)
+                T.clear(dqb)
+                T.clear(dqd)
+                for jj in T.serial(C):
+                    for i, j in T.Parallel(C, K):
+                        w = da_s[i, jj] * T.Cast(acc, k_s[jj, j]) * T.exp(
+                            T.min(T.if_then_else(jj <= i, (gf_s[i, j] - gf_s[jj, j]) + (gfl_s[i, j] - gfl_s[jj, j]), (gb_s[i, j] - gb_s[jj, j]) + (gbl_s[i, j] - gbl_s[jj, j])), 0.0))
+                        dqf[i, j] += T.if_then_else(jj < i, w, 0.0)
+                        dqb[i, j] += T.if_then_else(jj > i, w, 0.0)
+                        dqd[i, j] += T.if_then_else(jj == i, 2.0 * w, 0.0)
+                # dk intra (both directions)
+                T.clear(dkf)
+                T.clear(dkb)
+                T.clear(dkd)
+                for ii in T.serial(C):
+                    for i, j in T.Parallel(C, K):  # i is the key index
+                        w = da_s[ii, i] * T.Cast(acc, q_s[ii, j]) * T.exp(
+                            T.min(T.if_then_else(i <= ii, (gf_s[ii, j] - gf_s[i, j]) + (gfl_s[ii, j] - gfl_s[i, j]), (gb_s[ii, j] - gb_s[i, j]) + (gbl_s[ii, j] - gbl_s[i, j])), 0.0))
+                        dkf[i, j] += T.if_then_else(i < ii, w, 0.0)
+                        dkb[i, j] += T.if_then_else(i > ii, w, 0.0)
+                        dkd[i, j] += T.if_then_else(i == ii, 2.0 * w, 0.0)
+                # inter: forward-scan state (entering from the left) -> dq_f
+                T.copy(st_f, st_s)
+                T.copy(ds_f, ds_s)
+                T.clear(t1_f)
+                mmCKV[1](do_s, st_s, t1_f)
+                for i, j in T.Parallel(C, K):
+                    dqf[i, j] += t1_f[i, j] * T.exp(gf_s[i, j] + gfl_s[i, j]) * scale
+                # inter: backward-scan adjoint (queries to the left) -> dk_b, dv_b
+                T.clear(t2_f)
+                mmCKV[1](v_s, ds_s, t2_f)
+                for i, j in T.Parallel(C, K):
+                    dkb[i, j] += t2_f[i, j] * T.exp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j]))
+                for i, j in T.Parallel(C, K):
+                    x1_s[i, j] = k_s[i, j] * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
+                    x2_s[i, j] = q_s[i, j] * T.exp(gb_s[i, j] + gbl_s[i, j]) * scale
+                    x3_s[i, j] = k_s[i, j] * T.exp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j]))
+                T.clear(dv_f)
+                mmCVC[2](a_s, do_s, dv_f)
+                mmCVK[0](x3_s, ds_s, dv_f)
+                # advance both states
+                for i, j in T.Parallel(K, V):
+                    st_f[i, j] = st_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i])
+                    ds_f[i, j] = ds_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i])
+                mmKVC[2](x1_s, v_s, st_f)
+                mmKVC[2](x2_s, do_s, ds_f)
+                # partial results
+                for i, j in T.Parallel(C, K):
+                    if t0 + i < L and j < KD:
+                        DQ[b, t0 + i, h, j] = dqf[i, j] + dqb[i, j] + dqd[i, j]
+                        DK[b, t0 + i, h, j] = dkf[i, j] + dkb[i, j] + dkd[i, j]
+                        DGF[b, t0 + i, h, j] = T.Cast(acc, q_s[i, j]) * dqf[i, j] - T.Cast(acc, k_s[i, j]) * dkf[i, j]
+                        DGB[b, t0 + i, h, j] = T.Cast(acc, q_s[i, j]) * dqb[i, j] - T.Cast(acc, k_s[i, j]) * dkb[i, j]
+                for i, j in T.Parallel(C, V):
+                    if t0 + i < L and j < VD:
+                        DV[b, t0 + i, h, j] = dv_f[i, j]
+            T.sync_threads()
+            # ---- sweep 2 (right to left): backward-scan state S_b -> dq_b, forward-scan adjoint
+            # dS_f -> dk_f, dv_f; finish the gradients and scan the gate gradients.
+            T.clear(st_f)
+            T.clear(ds_f)
+            for i in T.Parallel(K):
+                cf_s[i] = 0.0
+                cb_s[i] = 0.0
+            for ic in T.serial(NT):
+                c = NT - 1 - ic
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
+                    gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, Vt[b, t0 + i, h, j], 0)
+                    do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, DO[b, t0 + i, h, j], 0)
+                cs_f(gf_s, gfl_s)
+                cs_b(gb_s, gbl_s)
+                T.copy(st_f, st_s)
+                T.copy(ds_f, ds_s)
+                # dq_b inter
+                T.clear(t1_f)
+                mmCKV[1](do_s, st_s, t1_f)
+                # dk_f inter
+                T.clear(t2_f)
+                mmCKV[1](v_s, ds_s, t2_f)
+                for i, j in T.Parallel(C, K):
+                    x1_s[i, j] = k_s[i, j] * T.exp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j]))
+                    x2_s[i, j] = q_s[i, j] * T.exp(gf_s[i, j] + gfl_s[i, j]) * scale
+                    x3_s[i, j] = k_s[i, j] * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
+                for i, j in T.Parallel(C, V):
+                    dv_f[i, j] = T.if_then_else(t0 + i < L and j < VD, DV[b, t0 + i, h, j], 0.0)
+                mmCVK[0](x3_s, ds_s, dv_f)
+                for i, j in T.Parallel(C, V):
+                    if t0 + i < L and j < VD:
+                        DV[b, t0 + i, h, j] = dv_f[i, j]
+                for i, j in T.Parallel(K, V):
+                    st_f[i, j] = st_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i])
+                    ds_f[i, j] = ds_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i])
+                mmKVC[2](x1_s, v_s, st_f)
+                mmKVC[2](x2_s, do_s, ds_f)
+                for i, j in T.Parallel(C, K):
+                    dqb_i = t1_f[i, j] * T.exp(gb_s[i, j] + gbl_s[i, j]) * scale
+                    dkf_i = t2_f[i, j] * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
+                    if t0 + i < L and j < KD:
+                        DQ[b, t0 + i, h, j] = DQ[b, t0 + i, h, j] + dqb_i
+                        DK[b, t0 + i, h, j] = DK[b, t0 + i, h, j] + dkf_i
+                        dg1_s[i, j] = DGF[b, t0 + i, h, j] - T.Cast(acc, k_s[i, j]) * dkf_i
+                        dg2_s[i, j] = DGB[b, t0 + i, h, j] + T.Cast(acc, q_s[i, j]) * dqb_i
+                    else:
+                        dg1_s[i, j] = 0.0
+                        dg2_s[i, j] = 0.0
+                # dgf_i = sum_{t >= i} dGf_t ; dgb_i = -sum_{t > i} dGb_t (carries from the right)
+                for i, j in T.Parallel(C, K):
+                    dg3_s[i, j] = dg2_s[i, j]
+                T.cumsum(dg1_s, dim=0, reverse=True)
+                T.cumsum(dg2_s, dim=0, reverse=True)
+                for i, j in T.Parallel(C, K):
+                    if t0 + i < L and j < KD:
+                        DGF[b, t0 + i, h, j] = dg1_s[i, j] + cf_s[j]
+                        DGB[b, t0 + i, h, j] = dg3_s[i, j] - dg2_s[i, j] - cb_s[j]
+                for j in T.Parallel(K):
+                    cf_s[j] = cf_s[j] + dg1_s[0, j]
+                    cb_s[j] = cb_s[j] + dg2_s[0, j]
+
+    return bigla_bwd

@@ -1,0 +1,102 @@
+"""CPU CI: the TileLang kernels lower and compile (nvcc) for sm_90a and sm_80 with
+execution_backend="tvm_ffi", at the specializations the models use (K=32, V=64). No GPU needed;
+numerics are proven on the GPU by the shared parity suite.
+
+Batch, sequence length, heads and the true head dims are dynamic in the kernels, so one
+compilation per (kernel, tile dims, dtype, arch) serves every ViG shape. The compilations run
+in parallel worker processes, with a fresh TileLang cache dir so that no warm cache hides a
+failure.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib.util
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_MISSING = [m for m in ("tilelang",) if importlib.util.find_spec(m) is None]
+_NVCC = shutil.which("nvcc") or (os.path.exists("/usr/local/cuda/bin/nvcc") and "/usr/local/cuda/bin/nvcc")
+
+pytestmark = [
+    pytest.mark.skipif(bool(_MISSING), reason=f"tilelang is not installed ({_MISSING})"),
+    pytest.mark.skipif(not _NVCC, reason="nvcc is not on PATH (needed to compile the kernels)"),
+]
+
+# (kind, dtype, arch): bf16 everywhere; fp16 shares bf16's code path (tensor-core gemms), fp32
+# has its own (exact FMA products) and is checked on the forward and backward for sm_90a.
+SPECS = [
+    ("fwd_res", "bfloat16", "sm_90a"),
+    ("fwd_ws", "bfloat16", "sm_90a"),
+    ("bwd", "bfloat16", "sm_90a"),
+    ("fwd_res", "float16", "sm_90a"),
+    ("fwd_res", "float32", "sm_90a"),
+    ("bwd", "float32", "sm_90a"),
+    ("fwd_res", "bfloat16", "sm_80"),
+    ("bwd", "bfloat16", "sm_80"),
+]
+
+
+def _compile(spec, cache_dir):
+    os.environ["TILELANG_CACHE_DIR"] = cache_dir
+    import time
+
+    import tilelang
+    from tvm.target import Target
+
+    tilelang.disable_cache()
+    from vig_kernels.tilelang import build
+
+    kind, dtype, arch = spec
+    t = time.perf_counter()
+    kern = tilelang.compile(build(kind, 32, 64, dtype), target=Target({"kind": "cuda", "arch": arch}),
+                            execution_backend="tvm_ffi")
+    src = kern.get_kernel_source()
+    return spec, time.perf_counter() - t, src
+
+
+@pytest.fixture(scope="session")
+def compiled():
+    """Every spec compiled once per session: spec -> (seconds, CUDA source) or the exception."""
+    out = {}
+    with tempfile.TemporaryDirectory() as cache_dir:
+        workers = max(1, min(len(SPECS), os.cpu_count() or 1))
+        with cf.ProcessPoolExecutor(workers, mp_context=__import__("multiprocessing").get_context("spawn")) as ex:
+            futs = {ex.submit(_compile, s, cache_dir): s for s in SPECS}
+            for f in cf.as_completed(futs):
+                try:
+                    spec, sec, src = f.result()
+                    out[spec] = (sec, src)
+                except Exception as exc:  # reported by the test of that spec
+                    out[futs[f]] = exc
+    return out
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=["-".join(s) for s in SPECS])
+def test_kernel_compiles(compiled, spec):
+    got = compiled[spec]
+    if isinstance(got, Exception):
+        raise got
+    sec, src = got
+    kind, dtype, arch = spec
+    assert "__global__" in src
+    if dtype == "float32":
+        # exact fp32 products: no tensor-core (tf32) instructions
+        assert "tf32" not in src.lower()
+    else:
+        assert "mma" in src  # T.gemm lowered to tensor-core instructions
+
+
+def test_import_without_gpu():
+    """The package imports and reports why it cannot run, never fails on import."""
+    from vig_kernels.tilelang import TileLangBackend
+
+    be = TileLangBackend()
+    assert be.name == "tilelang"
+    reasons = be.not_supported_reasons()
+    import torch
+
+    if not torch.cuda.is_available():
+        assert any("CUDA" in r for r in reasons)
