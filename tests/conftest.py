@@ -24,11 +24,7 @@ settings.register_profile(
     derandomize=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.register_profile(
-    "gpu",
-    parent=settings.get_profile("vig"),
-    max_examples=40,
-)
+settings.register_profile("gpu", parent=settings.get_profile("vig"), max_examples=15)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vig"))
 
 

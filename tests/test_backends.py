@@ -61,7 +61,9 @@ def _check(name, device, case, naive=True):
 
 @pytest.mark.parametrize("name,device", BACKENDS)
 def test_parity_with_the_oracle(name, device):
-    n = 40 if device == "cuda" else (12 if name != "reference" else 20)
+    # On the GPU each drawn (K, V, dtype) JIT-compiles a new kernel set (seconds each): 40
+    # examples outlasted a 450 s device call, hence 15.
+    n = 15 if device == "cuda" else (12 if name != "reference" else 20)
 
     @settings(max_examples=n)
     @given(case=_strategy(device))
