@@ -20,6 +20,7 @@ import torch  # noqa: E402
 
 from tests.parity import oracle, parity_report, plain_pytorch, run_with_grads  # noqa: E402
 from tests.strategies import Case, make_inputs  # noqa: E402
+import vig  # noqa: E402
 from vig import bench, registry  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"  # the CPU: Triton under TRITON_INTERPRET=1
@@ -37,8 +38,8 @@ def parity(name, small=False):
                 case = Case(B=2, L=L, H=3, K=32, V=64, dtype=dtype, regime=regime, layout="fused",
                             gate_dtype="float32", seed=L)
                 q, k, v, gf, gb, do = make_inputs(case, DEVICE)
-                got = run_with_grads(lambda *a: registry.resolve_backend(name, q.device).apply(
-                    *a, case.K ** -0.5), (q, k, v, gf, gb), do)
+                got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend=name),
+                                     (q, k, v, gf, gb), do)
                 if small:
                     continue
                 ref = oracle((q, k, v, gf, gb), do, naive=L <= 300)
@@ -58,8 +59,8 @@ def timing(name):
         (q, k, v, gf, gb), _ = bench.make_inputs(shape, DEVICE)
         leaves = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
         do = torch.randn_like(leaves[2])
-        for impl, op in ((name, lambda *a: registry.resolve_backend(name, a[0].device).apply(
-                *a, shape.K ** -0.5)), ("fla_official", bench.fla_official)):
+        ours = lambda *a: vig.bidirectional_gla(*a, backend=name, check_gates=False)  # noqa: E731
+        for impl, op in ((name, ours), ("fla_official", bench.fla_official)):
             if impl == "fla_official" and bench.fla_available():
                 continue
             fwd = lambda: op(*(t.detach() for t in leaves))  # noqa: E731

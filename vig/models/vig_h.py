@@ -14,6 +14,7 @@ import torch.nn as nn
 from timm.models import register_model
 from timm.layers import DropPath, trunc_normal_
 
+from ._timm import default_cfg
 from .layers import GLA2D, GatedMLP, LayerNorm2d, set_mixer_backend, validate_backend_name
 
 __all__ = ["HierViG", "HierViGBlock", "VIG_H_CONFIGS", "vig_h_tiny", "vig_h_small", "vig_h_base"]
@@ -186,19 +187,10 @@ class HierViG(nn.Module):
 
 
 # ---- timm registration ----------------------------------------------------------------------
-def _cfg(**kw):
-    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
-
-    cfg = dict(url="", num_classes=1000, input_size=(3, 224, 224), pool_size=(7, 7), crop_pct=0.875,
-               interpolation="bicubic", mean=IMAGENET_DEFAULT_MEAN, std=IMAGENET_DEFAULT_STD,
-               first_conv="patch_embed.0", classifier="classifier.head", license="mit",
-               origin_url="https://github.com/hustvl/ViG", paper_ids="arXiv:2405.18425")
-    cfg.update(kw)
-    return cfg
-
-
 # read by timm.models.register_model (no URL / hub id: no download; local files only)
-default_cfgs = {name: _cfg() for name in VIG_H_CONFIGS}
+default_cfgs = {name: default_cfg(pool_size=(7, 7), first_conv="patch_embed.0",
+                                classifier="classifier.head")
+                for name in VIG_H_CONFIGS}
 
 
 @register_model
