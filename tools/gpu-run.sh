@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU run: on the lent GPU machine (the device tool), from the project root,
 #
-#   VIG_COMMIT=<git rev-parse HEAD> bash tools/gpu-run.sh [tests|bench|all]     (carry .device-deps)
+#   VIG_COMMIT=<git rev-parse HEAD> bash tools/gpu-run.sh [tests|bench|all] [pytest args...]   (carry .device-deps)
 #
 # runs the GPU tests (the whole suite, unskipped, Triton compiled), then the benchmarks
 # (pytest --benchmark-only), and writes under $OUT (default results/run): tests.log, tests.xml,
@@ -12,16 +12,18 @@ source tools/device-setup.sh || exit 1
 OUT=${OUT:-results/run}
 mkdir -p "$OUT"
 what=${1:-all}
+shift || true
+extra=("$@")  # e.g. -k "not tilelang": split the run over several device calls
 export HYPOTHESIS_PROFILE=gpu
 rc=0
 if [[ $what == tests || $what == all ]]; then
   python3 -m pytest tests -p no:cacheprovider --benchmark-skip -q -x --junitxml="$OUT/tests.xml" \
-    2>&1 | tee "$OUT/tests.log"
+    "${extra[@]}" 2>&1 | tee "$OUT/tests.log"
   rc=${PIPESTATUS[0]}
 fi
 if [[ $what == bench || $what == all ]]; then
   python3 -m pytest tests/benchmarks -p no:cacheprovider --benchmark-only -q \
-    --benchmark-json="$OUT/bench.json" 2>&1 | tail -n 40 | tee -a "$OUT/tests.log"
+    --benchmark-json="$OUT/bench.json" "${extra[@]}" 2>&1 | tail -n 40 | tee -a "$OUT/tests.log"
   [[ ${PIPESTATUS[0]} == 0 ]] || rc=1
   python3 tools/report.py "$OUT/bench.json" --tests "$OUT/tests.xml" --out "$OUT/results" || rc=1
 fi

@@ -31,6 +31,7 @@ _REGISTRY: dict[str, str] = {
     "reference": "vig_reference.backend:ReferenceBackend",
     "triton": "vig_kernels.triton:TritonBackend",
     "cupy": "vig_kernels.cupy:CuPyBackend",
+    "tilelang": "vig_kernels.tilelang:TileLangBackend",
 }
 
 # "auto" on CUDA tensors takes the first usable of these (fastest first, by the committed

@@ -15,10 +15,11 @@ import torch
 
 from vig.backend import KernelBackend
 
-__all__ = ["CuPyBackend", "kernel_source", "SOURCES"]
+__all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_forward", "tc_plan", "fwd_kind",
+           "tc_backward", "bwd_kind"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-SOURCES = ("bigla_fwd.cu", "bigla_bwd.cu")
+SOURCES = ("bigla_fwd.cu", "bigla_bwd.cu", "bigla_tc.cu")
 _DTYPE_CODE = {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
 TILE = 16  # tokens staged per warp and tile (TT)
 MAX_HEAD_DIM = 128
@@ -55,6 +56,150 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
     return vp
 
 
+# ---- v2: the chunked tensor-core forward (bigla_tc.cu), fp16 / bf16 inputs ----------------------
+# "chunked" (the default once proven on the GPU) or "recurrent" (v1, the per-token recurrence);
+# fp32 inputs always take the recurrence (exact FMA path, no TF32).
+FWD_DEFAULT = "chunked"
+TC_CHUNK = 16
+TC_VB = 64          # value columns per block
+TC_MAX_SEG = 256    # tokens per segment (its fp32 output buffer lives in shared memory)
+TC_BLOCKS = 528     # aim: about 4 blocks per SM of an H100 (132 SMs)
+
+
+def fwd_kind(dtype) -> str:
+    """Which forward runs for inputs of ``dtype``: "chunked" or "recurrent"."""
+    if dtype == torch.float32:
+        return "recurrent"
+    kind = os.environ.get("VIG_CUPY_FWD", FWD_DEFAULT)
+    if kind not in ("chunked", "recurrent"):
+        raise ValueError(f"VIG_CUPY_FWD={kind!r}: expected 'chunked' or 'recurrent'")
+    return kind
+
+
+def tc_kt(K: int) -> int:
+    """16-channel tiles of the chunked kernel (K <= 16 * KT; a power of two)."""
+    kt = 1
+    while 16 * kt < K:
+        kt *= 2
+    return kt
+
+
+def tc_vec(q, k, v) -> int:
+    """1 when every q, k, v row starts on 16 bytes and K, V are multiples of 8 (16-byte loads)."""
+    K, V = q.shape[-1], v.shape[-1]
+    if K % 8 or V % 8:
+        return 0
+    for t in (q, k, v):
+        if t.data_ptr() % 16 or any(st % 8 for st in t.stride()[:-1]):
+            return 0
+    return 1
+
+
+def tc_dir_smem(kt: int) -> int:
+    """sizeof(DirSmem) in bigla_tc.cu (the kernel traps if this is out of date)."""
+    kpd, qs, ts = 16 * kt, 16 * kt + 8, 24
+    floats = 3 * TC_CHUNK * kpd + TC_CHUNK * TC_CHUNK + 2 * kpd + 4
+    elems = 5 * TC_CHUNK * qs + kpd * ts + TC_VB * ts
+    return 4 * floats + 2 * elems
+
+
+def tc_plan(B: int, H: int, L: int, V: int):
+    """(value blocks, segment length, segments): one segment per (b, h) when that fills the GPU,
+    else segments of >= 64 tokens (a multiple of 16) until about TC_BLOCKS blocks exist."""
+    nvb = -(-V // TC_VB)
+    units = B * H * nvb
+    seglen = L if L <= TC_MAX_SEG else TC_MAX_SEG
+    if units * (-(-L // seglen)) < TC_BLOCKS // 2 and L > 64:
+        want = -(-TC_BLOCKS // units)
+        seglen = min(seglen, max(64, TC_CHUNK * -(-L // (TC_CHUNK * want))))
+    nseg = -(-L // seglen)
+    return nvb, seglen, nseg
+
+
+def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch):
+    """The chunked forward; ``launch(func, grid, block, args, smem, defines)`` runs one kernel of
+    bigla_tc.cu (on the GPU through CuPy; the development emulator passes its own)."""
+    import numpy as np
+
+    B, L, H, K = q.shape
+    V = v.shape[-1]
+    BH = B * H
+    kt = tc_kt(K)
+    kpd = 16 * kt
+    defines = (("DTYPE", _DTYPE_CODE[q.dtype]), ("KT", kt), ("VEC", tc_vec(q, k, v)))
+    nvb, seglen, nseg = tc_plan(B, H, L, V)
+    o = torch.empty((B, L, H, V), device=q.device, dtype=v.dtype)
+    dsm = 2 * tc_dir_smem(kt)
+    if nseg > 1:
+        f32 = dict(device=q.device, dtype=torch.float32)
+        st = torch.empty((BH, nseg, 2, nvb * TC_VB, kpd), **f32)
+        gs = torch.empty((BH, nseg, 2, kpd), **f32)
+    else:
+        st = gs = o  # never touched with one segment
+    common = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(o), _ptr(st), _ptr(gs),
+              np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+              *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+              np.float32(scale / 2), np.int32(seglen))
+    grid = (BH, nseg, nvb)
+    if nseg > 1:
+        launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm, defines)
+        total = BH * 2 * nvb * TC_VB * kpd
+        launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
+               (_ptr(st), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB)), 0,
+               defines)
+    launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
+           dsm + seglen * (TC_VB + 4) * 4, defines)
+    return o
+
+
+# The chunked backward (bigla_tc_bwd): fp16 / bf16, one segment per (b, h), K <= 32, V <= 64,
+# 16-byte aligned rows; everything else takes the recurrent backward (bigla_bwd.cu).
+BWD_DEFAULT = "chunked"
+
+
+def bwd_kind(q, v, do) -> str:
+    """Which backward runs: "chunked" or "recurrent"."""
+    kind = os.environ.get("VIG_CUPY_BWD", BWD_DEFAULT)
+    if kind not in ("chunked", "recurrent"):
+        raise ValueError(f"VIG_CUPY_BWD={kind!r}: expected 'chunked' or 'recurrent'")
+    B, L, H, K = q.shape
+    if (kind == "chunked" and q.dtype != torch.float32 and K <= 32 and v.shape[-1] <= TC_VB
+            and L <= TC_MAX_SEG and tc_vec(q, v, do)):
+        return "chunked"
+    return "recurrent"
+
+
+def tc_bwd_smem(kt: int) -> int:
+    """sizeof(BwdSmem) in bigla_tc.cu (the kernel traps if this is out of date)."""
+    kpd = 16 * kt
+    return 856 * kpd + 13136
+
+
+def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch):
+    """The chunked backward: (dq, dk, dv, dg_fwd, dg_bwd), all float32."""
+    import numpy as np
+
+    B, L, H, K = q.shape
+    V = v.shape[-1]
+    BH = B * H
+    kt = tc_kt(K)
+    defines = (("DTYPE", _DTYPE_CODE[q.dtype]), ("KT", kt), ("VEC", 1))
+    f32 = dict(device=q.device, dtype=torch.float32)
+    dq = torch.empty((B, L, H, K), **f32)
+    dk = torch.empty((B, L, H, K), **f32)
+    dv = torch.empty((B, L, H, V), **f32)
+    dgf = torch.empty((B, L, H, K), **f32)
+    dgb = torch.empty((B, L, H, K), **f32)
+    yq = torch.empty((2, BH, L, 16 * kt), **f32)
+    args = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(do),
+            _ptr(dq), _ptr(dk), _ptr(dv), _ptr(dgf), _ptr(dgb), _ptr(yq),
+            np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+            *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+            *_strides(do), np.float32(scale / 2))
+    launch("bigla_tc_bwd", (BH, 1, 1), (256, 1, 1), args, 2 * tc_bwd_smem(kt), defines)
+    return dq, dk, dv, dgf, dgb
+
+
 def _fwd_wide(kp: int, dtype) -> int:
     """Most state columns per lane in the forward (about 64 state registers, 128 with the fp32
     compensation terms)."""
@@ -73,21 +218,27 @@ class _Modules:
     def __init__(self):
         self._lock = threading.Lock()
         self._cache = {}
+        self._limit = {}
         self._streams = {}
 
     def kernel(self, source: str, func: str, device: int, dtype_code: int, kp: int, vp: int,
                smem: int):
-        key = (source, func, device, dtype_code, kp, vp)
+        return self.kernel_defs(source, func, device,
+                                (("DTYPE", dtype_code), ("KP", kp), ("VP", vp), ("TT", TILE)), smem)
+
+    def kernel_defs(self, source: str, func: str, device: int, defines: tuple, smem: int):
+        """The kernel ``func`` of ``source`` compiled with ``-D`` ``defines`` ((name, value), ...),
+        allowed at least ``smem`` bytes of dynamic shared memory."""
+        key = (source, func, device, defines)
         kern = self._cache.get(key)
-        if kern is None:
+        if kern is None or self._limit[key] < smem:
             with self._lock:
                 kern = self._cache.get(key)
-                if kern is None:
+                if kern is None or self._limit[key] < smem:
                     import cupy
 
-                    mkey = (source, device, dtype_code, kp, vp)
-                    opts = ("--std=c++17", f"-DDTYPE={dtype_code}", f"-DKP={kp}", f"-DVP={vp}",
-                            f"-DTT={TILE}")
+                    mkey = (source, device, defines)
+                    opts = ("--std=c++17",) + tuple(f"-D{n}={v}" for n, v in defines)
                     with cupy.cuda.Device(device):
                         mod = self._cache.get(mkey)
                         if mod is None:
@@ -96,7 +247,8 @@ class _Modules:
                             self._cache[mkey] = mod
                         kern = mod.get_function(func)
                         if smem > _SMEM_DEFAULT:
-                            kern.max_dynamic_shared_size_bytes = smem
+                            kern.max_dynamic_shared_size_bytes = smem  # only ever raised
+                    self._limit[key] = max(smem, _SMEM_DEFAULT)
                     self._cache[key] = kern
         return kern
 
@@ -167,6 +319,17 @@ class CuPyBackend(KernelBackend):
 
     # ------------------------------------------------------------------ forward
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
+        if fwd_kind(q.dtype) == "chunked":
+            dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
+
+            def launch(func, grid, block, args, smem, defines):
+                kern = _MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem)
+                _launch(kern, dev, grid, block, args, smem)
+
+            return tc_forward(q, k, v, g_fwd, g_bwd, scale, launch), ()
+        return self._forward_recurrent(q, k, v, g_fwd, g_bwd, scale)
+
+    def _forward_recurrent(self, q, k, v, g_fwd, g_bwd, scale: float):
         import numpy as np
 
         B, L, H, K = q.shape
@@ -191,6 +354,17 @@ class CuPyBackend(KernelBackend):
 
     # ----------------------------------------------------------------- backward
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
+        if bwd_kind(q, v, do) == "chunked" and tc_vec(q, k, v):
+            dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
+
+            def launch(func, grid, block, args, smem, defines):
+                kern = _MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem)
+                _launch(kern, dev, grid, block, args, smem)
+
+            return tc_backward(q, k, v, g_fwd, g_bwd, scale, do, launch)
+        return self._backward_recurrent(q, k, v, g_fwd, g_bwd, scale, do, saved)
+
+    def _backward_recurrent(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         import numpy as np
 
         B, L, H, K = q.shape

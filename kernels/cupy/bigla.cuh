@@ -33,7 +33,18 @@
 #define VW (VP * VS)
 #define FULL_MASK 0xffffffffu
 
+#ifdef VIG_EMU
+// Host emulation (development only, kernels/cupy/dev_emu.h): same bit patterns, no PTX.
 #if DTYPE == 0
+typedef float elem_t;
+__device__ __forceinline__ float to_f(elem_t x) { return x; }
+__device__ __forceinline__ elem_t from_f(float x) { return x; }
+#else
+typedef unsigned short elem_t;
+__device__ __forceinline__ float to_f(elem_t x) { return emu_to_f(x, DTYPE); }
+__device__ __forceinline__ elem_t from_f(float f) { return emu_from_f(f, DTYPE); }
+#endif
+#elif DTYPE == 0
 typedef float elem_t;
 __device__ __forceinline__ float to_f(elem_t x) { return x; }
 __device__ __forceinline__ elem_t from_f(float x) { return x; }

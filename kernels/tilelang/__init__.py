@@ -1,7 +1,10 @@
 """TileLang backend of the bidirectional GLA: ``vig.set_backend("tilelang")``.
 
-Importing this package needs neither tilelang nor a GPU; the kernels (``.kernels``) are built
-on first use, per shape signature, and cached for the life of the process. See NOTES.md.
+Importing this package needs neither tilelang nor a GPU. The kernels (``.kernels``) are compiled
+on first use, once per (kernel, dtype, arch) - B, L, H and head dims up to 32 / 64 are dynamic,
+larger head dims run as slices - and cached for the life of the process (and on disk by
+TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GPU by
+``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 """
 from __future__ import annotations
 
@@ -22,13 +25,10 @@ _lock = threading.Lock()
 compile_log: list[tuple[tuple, float]] = []
 
 
-def tile_dim(d: int) -> int:
-    """The compiled tile width for a head dim: 32, 64, 128 or 256 (inputs are zero-padded in
-    the kernel, so one compilation serves every head dim of a bucket)."""
-    t = 32
-    while t < d:
-        t *= 2
-    return t
+#: the compiled tile: head dims up to these run in one launch in their own dtype (ViG: K 32, V 64)
+KT, VT = 32, 64
+#: tokens per chunk (kernels.build_* default)
+CHUNK = 32
 
 
 def _arch(device: torch.device) -> str:
@@ -88,33 +88,73 @@ class TileLangBackend(KernelBackend):
         return reasons
 
     @staticmethod
-    def _sig(q, v):
-        B, L, H, K = q.shape
-        return B, L, H, K, v.shape[-1], _DTYPES[q.dtype], _arch(q.device)
-
-    @staticmethod
-    def _tiles(K, V):
-        return tile_dim(K), tile_dim(V)
+    def _arch_of(q):
+        return _arch(q.device)
 
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         from .kernels import fwd_variant
 
-        B, L, H, K, V, dt, arch = self._sig(q, v)
+        B, L, H, K = q.shape
+        V = v.shape[-1]
+        arch = self._arch_of(q)
         variant = fwd_variant(L)
-        kern = compile_kernel("fwd_" + variant, *self._tiles(K, V), dt, arch)
-        o = torch.empty(B, L, H, V, device=q.device, dtype=v.dtype)
-        w = torch.empty(B, L if variant == "ws" else 1, H, V, device=q.device, dtype=torch.float32)
-        kern(q, k, v, g_fwd, g_bwd, w, o, float(scale) * 0.5)
-        return o, ()
+        f32 = dict(device=q.device, dtype=torch.float32)
+        Lw = L if variant == "ws" else 1  # float32 workspace of the "ws" variant
+        if K <= KT and V <= VT:  # one launch, inputs' own dtype (every ViG shape)
+            kern = compile_kernel("fwd_" + variant, KT, VT, _DTYPES[q.dtype], arch)
+            o = torch.empty(B, L, H, V, device=q.device, dtype=v.dtype)
+            w = torch.empty(B, Lw, H, V, **f32)
+            kern(q, k, v, g_fwd, g_bwd, w, o, float(scale) * 0.5)
+            return o, ()
+        # Larger head dims: the op is a sum over key channels of per-channel terms and each value
+        # channel is independent, so it runs as K/32 x V/64 slices of the float32 kernel, summed
+        # in float32 (exact decomposition; float32 keeps the partial sums' rounding invisible).
+        kern = compile_kernel("fwd_" + variant, KT, VT, "float32", arch)
+        o = torch.zeros(B, L, H, V, **f32)
+        for k0 in range(0, K, KT):
+            qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
+            for v0 in range(0, V, VT):
+                vs = _slice(v, v0, VT)
+                vd = vs.shape[-1]
+                p = torch.empty(B, L, H, vd, **f32)
+                w = torch.empty(B, Lw, H, vd, **f32)
+                kern(qs, ks, vs, gfs, gbs, w, p, float(scale) * 0.5)
+                o[..., v0:v0 + vd] += p
+        return o.to(v.dtype), ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
-        B, L, H, K, V, dt, arch = self._sig(q, v)
-        kern = compile_kernel("bwd", *self._tiles(K, V), dt, arch)
+        B, L, H, K = q.shape
+        V = v.shape[-1]
+        arch = self._arch_of(q)
         f32 = dict(device=q.device, dtype=torch.float32)
-        dq = torch.empty(B, L, H, K, **f32)
-        dk = torch.empty(B, L, H, K, **f32)
-        dv = torch.empty(B, L, H, V, **f32)
-        dgf = torch.empty(B, L, H, K, **f32)
-        dgb = torch.empty(B, L, H, K, **f32)
-        kern(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5)
+        # boundary states of every chunk (the gate gradients' crossing terms), float32
+        ws = torch.empty(B, -(-L // CHUNK), H, 2, KT, VT, **f32)
+        if K <= KT and V <= VT:
+            kern = compile_kernel("bwd", KT, VT, _DTYPES[q.dtype], arch)
+            dq, dk, dgf, dgb = (torch.empty(B, L, H, K, **f32) for _ in range(4))
+            dv = torch.empty(B, L, H, V, **f32)
+            kern(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, ws, float(scale) * 0.5)
+            return dq, dk, dv, dgf, dgb
+        # Slices as in forward: dq, dk and the gate gradients of a key slice sum over value
+        # slices; dv of a value slice sums over key slices.
+        kern = compile_kernel("bwd", KT, VT, "float32", arch)
+        dq, dk, dgf, dgb = (torch.zeros(B, L, H, K, **f32) for _ in range(4))
+        dv = torch.zeros(B, L, H, V, **f32)
+        for k0 in range(0, K, KT):
+            qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
+            kd = qs.shape[-1]
+            for v0 in range(0, V, VT):
+                vs, dos = _slice(v, v0, VT), _slice(do, v0, VT)
+                parts = [torch.empty(B, L, H, kd, **f32) for _ in range(4)]
+                pv = torch.empty(B, L, H, vs.shape[-1], **f32)
+                kern(qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3], ws,
+                     float(scale) * 0.5)
+                for acc, p in zip((dq, dk, dgf, dgb), parts):
+                    acc[..., k0:k0 + kd] += p
+                dv[..., v0:v0 + vs.shape[-1]] += pv
         return dq, dk, dv, dgf, dgb
+
+
+def _slice(t, start, width):
+    """Channels [start, start + width) of the last dim, float32, contiguous."""
+    return t[..., start:start + width].float().contiguous()

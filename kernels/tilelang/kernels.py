@@ -65,6 +65,15 @@ def _mm(use_tc: bool, M: int, N: int, R: int):
     return nn, nt, tn
 
 
+def _compute(dtype: str):
+    """(use tensor cores, dtype of the shared operand tiles). bfloat16: T.gemm on bf16 tiles.
+    float16 and float32: exact fp32 FMA products on fp32 tiles (fp16 tiles would flush the
+    decayed operands q*exp(G) of strong gates to subnormals; T.gemm on fp32 would be TF32)."""
+    if dtype == "bfloat16":
+        return True, T.bfloat16
+    return False, T.float32
+
+
 #: sequences up to this many tokens keep the backward scan's partial output in shared memory
 RES_MAX_L = 256
 
@@ -72,6 +81,16 @@ RES_MAX_L = 256
 def fwd_variant(L: int) -> str:
     """``"res"``: partial output resident in shared memory; ``"ws"``: float32 workspace."""
     return "res" if L <= RES_MAX_L else "ws"
+
+
+def _fadd(a, b):
+    """a + b rounded to nearest, opaque to the compiler (TVM's simplifier treats float + and -
+    as real arithmetic and folds the TwoSum error term to 0; __fadd_rn is never reassociated)."""
+    return T.call_extern("float32", "__fadd_rn", a, b)
+
+
+def _fsub(a, b):
+    return T.call_extern("float32", "__fsub_rn", a, b)
 
 
 def _cumsum2(C: int, K: int, reverse: bool):
@@ -89,9 +108,9 @@ def _cumsum2(C: int, K: int, reverse: bool):
                 n = C - 2 - tt if reverse else tt + 1
                 a = hi[p, j]
                 g = hi[n, j]
-                sm = a + g
-                bp = sm - a
-                lo[n, j] = lo[p, j] + ((a - (sm - bp)) + (g - bp))
+                sm = _fadd(a, g)
+                bp = _fsub(sm, a)
+                lo[n, j] = lo[p, j] + _fadd(_fsub(a, _fsub(sm, bp)), _fsub(g, bp))
                 hi[n, j] = sm
 
     return f
@@ -114,7 +133,7 @@ def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
     LP = (RES_MAX_L + C - 1) // C * C
     dt = _DT[dtype]
     acc = T.float32
-    use_tc = dtype != "float32"
+    use_tc, cdt = _compute(dtype)
     cs_f = _cumsum2(C, K, False)
     cs_b = _cumsum2(C, K, True)
     resident = variant == "res"
@@ -138,19 +157,20 @@ def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
             b = ibh // H
             h = ibh % H
             v0 = iv * BV
-            q_s = T.alloc_shared([C, K], dt)
-            k_s = T.alloc_shared([C, K], dt)
-            v_s = T.alloc_shared([C, BV], dt)
+            q_s = T.alloc_shared([C, K], cdt)
+            k_s = T.alloc_shared([C, K], cdt)
+            v_s = T.alloc_shared([C, BV], cdt)
             gf_s = T.alloc_shared([C, K], acc)
             gb_s = T.alloc_shared([C, K], acc)
             gfl_s = T.alloc_shared([C, K], acc)
             gbl_s = T.alloc_shared([C, K], acc)
-            qe_s = T.alloc_shared([C, K], dt)
-            ke_s = T.alloc_shared([C, K], dt)
-            a_s = T.alloc_shared([C, C], dt)
-            st_s = T.alloc_shared([K, BV], dt)
+            qe_s = T.alloc_shared([C, K], cdt)
+            ke_s = T.alloc_shared([C, K], cdt)
+            a_s = T.alloc_shared([C, C], cdt)
+            st_s = T.alloc_shared([K, BV], cdt)
             a_f = T.alloc_fragment([C, C], acc)
             st_f = T.alloc_fragment([K, BV], acc)
+            su_f = T.alloc_fragment([K, BV], acc)  # one chunk's state contribution
             o_f = T.alloc_fragment([C, BV], acc)
             if resident:
                 ob_s = T.alloc_shared([LP, BV], acc)
@@ -161,12 +181,12 @@ def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
                 c = NT - 1 - ic
                 t0 = c * C
                 for i, j in T.Parallel(C, K):
-                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
-                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
                     gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
                     gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
                 for i, j in T.Parallel(C, BV):
-                    v_s[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, Vt[b, t0 + i, h, v0 + j], 0)
+                    v_s[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, T.Cast(cdt, Vt[b, t0 + i, h, v0 + j]), 0)
                 cs_f(gf_s, gfl_s)
                 cs_b(gb_s, gbl_s)
                 # intra-chunk scores, both directions, one exp per (t, j, k)
@@ -187,9 +207,10 @@ def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
                 T.clear(o_f)
                 mmK[0](qe_s, st_s, o_f)
                 mmC[0](a_s, v_s, o_f)
+                T.clear(su_f)
+                mmS[2](ke_s, v_s, su_f)
                 for i, j in T.Parallel(K, BV):
-                    st_f[i, j] = st_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i])
-                mmS[2](ke_s, v_s, st_f)
+                    st_f[i, j] = st_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i]) + su_f[i, j]
                 if resident:
                     T.copy(o_f, ob_s[t0:t0 + C, :])
                 else:
@@ -202,11 +223,11 @@ def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
             for c in T.serial(NT):
                 t0 = c * C
                 for i, j in T.Parallel(C, K):
-                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
-                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
                     gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
                 for i, j in T.Parallel(C, BV):
-                    v_s[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, Vt[b, t0 + i, h, v0 + j], 0)
+                    v_s[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, T.Cast(cdt, Vt[b, t0 + i, h, v0 + j]), 0)
                 cs_f(gf_s, gfl_s)
                 for i, j in T.Parallel(C, K):
                     qe_s[i, j] = q_s[i, j] * T.exp(gf_s[i, j] + gfl_s[i, j])
@@ -218,9 +239,10 @@ def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
                     for i, j in T.Parallel(C, BV):
                         o_f[i, j] = T.if_then_else(t0 + i < L and v0 + j < VD, W[b, t0 + i, h, v0 + j], 0.0)
                 mmK[0](qe_s, st_s, o_f)
+                T.clear(su_f)
+                mmS[2](ke_s, v_s, su_f)
                 for i, j in T.Parallel(K, BV):
-                    st_f[i, j] = st_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i])
-                mmS[2](ke_s, v_s, st_f)
+                    st_f[i, j] = st_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i]) + su_f[i, j]
                 for i, j in T.Parallel(C, BV):
                     if t0 + i < L and v0 + j < VD:
                         O[b, t0 + i, h, v0 + j] = o_f[i, j] * scale
@@ -230,16 +252,18 @@ def build_fwd(K: int, V: int, dtype: str, variant: str, C: int = 32, BV=None,
 
 def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
     """Backward kernel; B, L and H are dynamic. Args (Q, Kt, Vt, GF, GB, DO, DQ, DK, DV, DGF,
-    DGB, scale); all five gradients float32 [B, L, H, *]. ``scale`` is the op's scale halved."""
+    DGB, WS, scale); all five gradients float32 [B, L, H, *]; WS a float32 workspace
+    [B, ceil(L / C), H, 2, K, V] (K, V: the tile dims). ``scale`` is the op's scale halved."""
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
     KD = T.dynamic("KD")  # true head dims (<= K, V: the tile dims)
     VD = T.dynamic("VD")
+    NC = T.dynamic("NC")  # chunks: ceil(L / C)
     NT = T.ceildiv(L, C)
     dt = _DT[dtype]
     acc = T.float32
-    use_tc = dtype != "float32"
+    use_tc, cdt = _compute(dtype)
     cs_f = _cumsum2(C, K, False)
     cs_b = _cumsum2(C, K, True)
     mmCKV = _mm(use_tc, C, K, V)   # [C,V]@[K,V]^T -> [C,K]
@@ -261,36 +285,41 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
         DV: T.Tensor([B, L, H, VD], acc),
         DGF: T.Tensor([B, L, H, KD], acc),
         DGB: T.Tensor([B, L, H, KD], acc),
+        WS: T.Tensor([B, NC, H, 2, K, V], acc),
         scale: T.float32,
     ):
         with T.Kernel(B * H, threads=threads) as ibh:
             b = ibh // H
             h = ibh % H
-            q_s = T.alloc_shared([C, K], dt)
-            k_s = T.alloc_shared([C, K], dt)
-            v_s = T.alloc_shared([C, V], dt)
-            do_s = T.alloc_shared([C, V], dt)
+            q_s = T.alloc_shared([C, K], cdt)
+            k_s = T.alloc_shared([C, K], cdt)
+            v_s = T.alloc_shared([C, V], cdt)
+            do_s = T.alloc_shared([C, V], cdt)
             gf_s = T.alloc_shared([C, K], acc)
             gb_s = T.alloc_shared([C, K], acc)
             gfl_s = T.alloc_shared([C, K], acc)
             gbl_s = T.alloc_shared([C, K], acc)
             da_s = T.alloc_shared([C, C], acc)
-            a_s = T.alloc_shared([C, C], dt)
-            x1_s = T.alloc_shared([C, K], dt)   # k * exp(G_tot - G)  (state input)
-            x2_s = T.alloc_shared([C, K], dt)   # s * q * exp(G)      (adjoint-state input)
-            x3_s = T.alloc_shared([C, K], dt)   # k * exp(G'_tot - G') (other direction, for dv)
-            st_s = T.alloc_shared([K, V], dt)
-            ds_s = T.alloc_shared([K, V], dt)
+            a_s = T.alloc_shared([C, C], cdt)
+            x1_s = T.alloc_shared([C, K], cdt)   # k * exp(G_tot - G)  (state input)
+            x2_s = T.alloc_shared([C, K], cdt)   # s * q * exp(G)      (adjoint-state input)
+            x3_s = T.alloc_shared([C, K], cdt)   # k * exp(G'_tot - G') (other direction, for dv)
+            st_s = T.alloc_shared([K, V], cdt)
+            ds_s = T.alloc_shared([K, V], cdt)
             dg1_s = T.alloc_shared([C, K], acc)
             dg2_s = T.alloc_shared([C, K], acc)
             dg3_s = T.alloc_shared([C, K], acc)
-            cf_s = T.alloc_shared([K], acc)
-            cb_s = T.alloc_shared([K], acc)
+            dg4_s = T.alloc_shared([C, K], acc)
+            dg5_s = T.alloc_shared([C, K], acc)
+            ef_s = T.alloc_shared([K], acc)
+            eb_s = T.alloc_shared([K], acc)
+            e_f = T.alloc_fragment([K], acc)
 
             da_f = T.alloc_fragment([C, C], acc)
             a_f = T.alloc_fragment([C, C], acc)
             st_f = T.alloc_fragment([K, V], acc)
             ds_f = T.alloc_fragment([K, V], acc)
+            su_f = T.alloc_fragment([K, V], acc)  # one chunk's state contribution
             dqf = T.alloc_fragment([C, K], acc)
             dqb = T.alloc_fragment([C, K], acc)
             dkf = T.alloc_fragment([C, K], acc)
@@ -308,13 +337,13 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
             for c in T.serial(NT):
                 t0 = c * C
                 for i, j in T.Parallel(C, K):
-                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
-                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
                     gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
                     gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
                 for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, Vt[b, t0 + i, h, j], 0)
-                    do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, DO[b, t0 + i, h, j], 0)
+                    v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                    do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
                 cs_f(gf_s, gfl_s)
                 cs_b(gb_s, gbl_s)
                 # dA = s * do v^T
@@ -358,6 +387,11 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
                 # inter: forward-scan state (entering from the left) -> dq_f
                 T.copy(st_f, st_s)
                 T.copy(ds_f, ds_s)
+                # boundary states for the gate gradients' crossing terms (read in sweep 2):
+                # S_f entering chunk c from the left, dS_b entering it from the left
+                for i, j in T.Parallel(K, V):
+                    WS[b, c, h, 0, i, j] = st_f[i, j]
+                    WS[b, c, h, 1, i, j] = ds_f[i, j]
                 T.clear(t1_f)
                 mmCKV[1](do_s, st_s, t1_f)
                 for i, j in T.Parallel(C, K):
@@ -375,11 +409,14 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
                 mmCVC[2](a_s, do_s, dv_f)
                 mmCVK[0](x3_s, ds_s, dv_f)
                 # advance both states
+                T.clear(su_f)
+                mmKVC[2](x1_s, v_s, su_f)
                 for i, j in T.Parallel(K, V):
-                    st_f[i, j] = st_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i])
-                    ds_f[i, j] = ds_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i])
-                mmKVC[2](x1_s, v_s, st_f)
-                mmKVC[2](x2_s, do_s, ds_f)
+                    st_f[i, j] = st_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i]) + su_f[i, j]
+                T.clear(su_f)
+                mmKVC[2](x2_s, do_s, su_f)
+                for i, j in T.Parallel(K, V):
+                    ds_f[i, j] = ds_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i]) + su_f[i, j]
                 # partial results
                 for i, j in T.Parallel(C, K):
                     if t0 + i < L and j < KD:
@@ -395,24 +432,33 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
             # dS_f -> dk_f, dv_f; finish the gradients and scan the gate gradients.
             T.clear(st_f)
             T.clear(ds_f)
-            for i in T.Parallel(K):
-                cf_s[i] = 0.0
-                cb_s[i] = 0.0
             for ic in T.serial(NT):
                 c = NT - 1 - ic
                 t0 = c * C
                 for i, j in T.Parallel(C, K):
-                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Q[b, t0 + i, h, j], 0)
-                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, Kt[b, t0 + i, h, j], 0)
+                    q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
                     gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
                     gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
                 for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, Vt[b, t0 + i, h, j], 0)
-                    do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, DO[b, t0 + i, h, j], 0)
+                    v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                    do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
                 cs_f(gf_s, gfl_s)
                 cs_b(gb_s, gbl_s)
                 T.copy(st_f, st_s)
                 T.copy(ds_f, ds_s)
+                # pairs across the whole chunk (query right of it, key left of it, or the mirror
+                # image): exp(G_tot) * sum_v S_in * dS_in, per key channel, from the boundary states
+                for i, j in T.Parallel(K, V):
+                    su_f[i, j] = WS[b, c, h, 0, i, j] * ds_f[i, j]
+                T.reduce_sum(su_f, e_f, dim=1)
+                for i in T.Parallel(K):
+                    ef_s[i] = e_f[i] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i])
+                for i, j in T.Parallel(K, V):
+                    su_f[i, j] = st_f[i, j] * WS[b, c, h, 1, i, j]
+                T.reduce_sum(su_f, e_f, dim=1)
+                for i in T.Parallel(K):
+                    eb_s[i] = e_f[i] * T.exp(gb_s[0, i] + gbl_s[0, i])
                 # dq_b inter
                 T.clear(t1_f)
                 mmCKV[1](do_s, st_s, t1_f)
@@ -429,11 +475,14 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
                 for i, j in T.Parallel(C, V):
                     if t0 + i < L and j < VD:
                         DV[b, t0 + i, h, j] = dv_f[i, j]
+                T.clear(su_f)
+                mmKVC[2](x1_s, v_s, su_f)
                 for i, j in T.Parallel(K, V):
-                    st_f[i, j] = st_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i])
-                    ds_f[i, j] = ds_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i])
-                mmKVC[2](x1_s, v_s, st_f)
-                mmKVC[2](x2_s, do_s, ds_f)
+                    st_f[i, j] = st_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i]) + su_f[i, j]
+                T.clear(su_f)
+                mmKVC[2](x2_s, do_s, su_f)
+                for i, j in T.Parallel(K, V):
+                    ds_f[i, j] = ds_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i]) + su_f[i, j]
                 for i, j in T.Parallel(C, K):
                     dqb_i = t1_f[i, j] * T.exp(gb_s[i, j] + gbl_s[i, j]) * scale
                     dkf_i = t2_f[i, j] * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
@@ -442,20 +491,25 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
                         DK[b, t0 + i, h, j] = DK[b, t0 + i, h, j] + dkf_i
                         dg1_s[i, j] = DGF[b, t0 + i, h, j] - T.Cast(acc, k_s[i, j]) * dkf_i
                         dg2_s[i, j] = DGB[b, t0 + i, h, j] + T.Cast(acc, q_s[i, j]) * dqb_i
+                        dg3_s[i, j] = T.Cast(acc, k_s[i, j]) * dkf_i
+                        dg4_s[i, j] = T.Cast(acc, q_s[i, j]) * dqb_i
                     else:
                         dg1_s[i, j] = 0.0
                         dg2_s[i, j] = 0.0
-                # dgf_i = sum_{t >= i} dGf_t ; dgb_i = -sum_{t > i} dGb_t (carries from the right)
+                        dg3_s[i, j] = 0.0
+                        dg4_s[i, j] = 0.0
                 for i, j in T.Parallel(C, K):
-                    dg3_s[i, j] = dg2_s[i, j]
+                    dg5_s[i, j] = dg2_s[i, j]
+                # Gate gradients from chunk-local sums only (no sum runs along the sequence):
+                # dgf_i = sum_{t>=i in c} dg1_t + sum_{t in c} k dk_f^inter + E_f(c),
+                # dgb_i = -sum_{t>i in c} dg2_t + sum_{t in c} q dq_b^inter + E_b(c).
                 T.cumsum(dg1_s, dim=0, reverse=True)
                 T.cumsum(dg2_s, dim=0, reverse=True)
+                T.cumsum(dg3_s, dim=0, reverse=True)
+                T.cumsum(dg4_s, dim=0, reverse=True)
                 for i, j in T.Parallel(C, K):
                     if t0 + i < L and j < KD:
-                        DGF[b, t0 + i, h, j] = dg1_s[i, j] + cf_s[j]
-                        DGB[b, t0 + i, h, j] = dg3_s[i, j] - dg2_s[i, j] - cb_s[j]
-                for j in T.Parallel(K):
-                    cf_s[j] = cf_s[j] + dg1_s[0, j]
-                    cb_s[j] = cb_s[j] + dg2_s[0, j]
+                        DGF[b, t0 + i, h, j] = dg1_s[i, j] + dg3_s[0, j] + ef_s[j]
+                        DGB[b, t0 + i, h, j] = (dg5_s[i, j] - dg2_s[i, j]) + dg4_s[0, j] + eb_s[j]
 
     return bigla_bwd

@@ -16,6 +16,13 @@ __all__ = ["TritonBackend"]
 
 CHUNK = 16  # tokens per chunk (the intra-chunk block is C x C)
 THR = 32.0  # per-channel gate range of a chunk under which the factorised fast path is used
+# Registers per thread of the bf16 forward kernel: the compiler alone takes 225 (2 programs of 4
+# warps per SM); capped at 128 it spills 60 bytes and 4 programs fit (H100: NOTES.md, v2.1). The
+# backward kernel is left uncapped (capping it spilled kB and measured slower).
+FWD_MAXNREG = 128
+# v3 (experimental, slower, not the default; VIG_TRITON_V=3): big chunks, kernels_v3.py
+BIG_CHUNK = 64
+WARPS = 8
 
 try:  # pragma: no cover - depends on the environment
     import triton  # noqa: F401
@@ -42,15 +49,36 @@ def _prec(dtype) -> str:
     return "tf32" if dtype == torch.bfloat16 else "ieee"
 
 
-def _segments(BH: int, L: int):
-    """(NS, LS): split long sequences into NS segments of LS tokens (a multiple of the chunk)
-    so that few (batch, head) pairs still give enough programs to fill the GPU."""
+def _cfg():
+    """(version, CB, num_warps, programs wanted): v2 by default; measurement knobs for
+    kernels/triton/dev_bench.py: VIG_TRITON_V=3 (the big-chunk kernels of kernels_v3.py),
+    VIG_TRITON_CB, VIG_TRITON_WARPS, VIG_TRITON_PROGS (v3 only)."""
+    env = os.environ.get
+    return (int(env("VIG_TRITON_V", "2")), int(env("VIG_TRITON_CB", str(BIG_CHUNK))),
+            int(env("VIG_TRITON_WARPS", str(WARPS))), int(env("VIG_TRITON_PROGS", "512")))
+
+
+def _nreg(which: str, dtype) -> dict:
+    """Launch option capping the registers per thread of a v2 kernel: FWD_MAXNREG for the bf16
+    forward (tensor-core dots; the fp32/fp16 forward's FMA dots would spill kB at that cap).
+    Measurement knobs VIG_TRITON_NREG_FWD / VIG_TRITON_NREG_BWD (0 = the compiler's choice).
+    Not passed in the interpreter."""
+    if _interpreting():
+        return {}
+    default = FWD_MAXNREG if (which == "FWD" and dtype == torch.bfloat16) else 0
+    n = int(os.environ.get(f"VIG_TRITON_NREG_{which}", str(default)))
+    return {"maxnreg": n} if n else {}
+
+
+def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: int = 512):
+    """(NS, LS): split long sequences into NS segments of LS tokens (a multiple of ``unit``, at
+    least ``min_chunks`` units) so that few (batch, head) pairs still give enough programs."""
     if _interpreting() and os.environ.get("VIG_TRITON_SEGMENT", "") == "":
         want = 3  # few programs in the interpreter, but the segmented path still exercised
     else:
-        want = int(os.environ.get("VIG_TRITON_SEGMENT", "0")) or -(-512 // BH)
-    NS = max(1, min(want, -(-L // (4 * CHUNK))))
-    LS = -(-(-(-L // NS)) // CHUNK) * CHUNK
+        want = int(os.environ.get("VIG_TRITON_SEGMENT", "0")) or -(-progs // BH)
+    NS = max(1, min(want, -(-L // (min_chunks * unit))))
+    LS = -(-(-(-L // NS)) // unit) * unit
     return -(-L // LS), LS
 
 
@@ -65,7 +93,7 @@ class TritonBackend(KernelBackend):
         "TRITON_INTERPRET=1 before importing triton to run its kernels on CPU tensors"
     )
     dtypes = (torch.float32, torch.float16, torch.bfloat16)
-    max_head_dim = 128  # parity proven up to 128 (the exact path holds a [16, 16, K] block)
+    max_head_dim = 128  # parity proven up to 128 in v2 (v2.1's exact path holds [16, K] tiles)
 
     def __init__(self):
         self.device_types = ("cpu",) if _interpreting() else ("cuda",)
@@ -81,6 +109,14 @@ class TritonBackend(KernelBackend):
 
     # ------------------------------------------------------------------ entry points
     def forward(self, q, k, v, g_fwd, g_bwd, scale):
+        ver, CB, nw, progs = _cfg()
+        if ver != 3:
+            return self._forward_v2(q, k, v, g_fwd, g_bwd, scale)
+        from .kernels_v3 import forward_v3
+
+        return forward_v3(q, k, v, g_fwd, g_bwd, scale, CB, nw, progs)
+
+    def _forward_v2(self, q, k, v, g_fwd, g_bwd, scale):
         B, L, H, K = q.shape
         V = v.shape[-1]
         BK = _pow2(K)
@@ -111,11 +147,19 @@ class TritonBackend(KernelBackend):
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
             float(scale), L, H, LS, NS,
             K=K, V=V, BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=prec,
-            num_warps=4,
+            num_warps=4, **_nreg("FWD", q.dtype),
         )
         return o, ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
+        ver, CB, nw, progs = _cfg()
+        if ver != 3:
+            return self._backward_v2(q, k, v, g_fwd, g_bwd, scale, do, saved)
+        from .kernels_v3 import backward_v3
+
+        return backward_v3(q, k, v, g_fwd, g_bwd, scale, do, CB, nw, progs)
+
+    def _backward_v2(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
         B, L, H, K = q.shape
         V = v.shape[-1]
         BK = _pow2(K)
@@ -156,6 +200,6 @@ class TritonBackend(KernelBackend):
             sf, db, sb, df, cf, cb, *strides,
             float(scale), L, H, LS, NS,
             K=K, V=V, BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec, SEG=NS > 1,
-            num_warps=4,
+            num_warps=4, **_nreg("BWD", q.dtype),
         )
         return dq, dk, dv, dgf, dgb

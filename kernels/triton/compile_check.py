@@ -4,13 +4,20 @@ Run as a script in a process WITHOUT ``TRITON_INTERPRET`` (the tests do it in a 
 a fresh ``TRITON_CACHE_DIR``)::
 
     python -m vig_kernels.triton.compile_check 90 80
+    python -m vig_kernels.triton.compile_check --regs 90   # + ptxas's register/spill report
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
+With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
+PTX (sm_90a for arch 90): registers per thread and spill bytes, the numbers that set how many
+programs fit on an SM; without a GPU, triton itself cannot report them.
 """
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 
 def _specs():
@@ -31,14 +38,35 @@ def _specs():
     return out
 
 
-def compile_all(archs):
+def _ptxas_report(ptx, arch):
+    """ptxas -v on the PTX: 'N regs, S B spill' (or why not)."""
+    exe = shutil.which("ptxas")
+    if exe is None:
+        return "ptxas not on PATH"
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "k.ptx")
+        with open(src, "w") as f:
+            f.write(ptx)
+        sm = f"sm_{arch}a" if int(arch) >= 90 else f"sm_{arch}"
+        r = subprocess.run([exe, "-v", f"-arch={sm}", src, "-o", os.path.join(d, "k.o")],
+                           capture_output=True, text=True)
+    regs = spill = "?"
+    for line in r.stderr.splitlines():
+        if "registers" in line:
+            regs = line.split("Used", 1)[1].split("registers")[0].strip()
+        if "spill stores" in line:
+            spill = line.split("bytes stack frame,", 1)[1].split("bytes spill stores")[0].strip()
+    return f"{regs} regs, {spill} B spill stores ({sm})"
+
+
+def compile_all(archs, regs=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from vig_kernels.triton import CHUNK, THR
+    from vig_kernels.triton import CHUNK, FWD_MAXNREG, THR
     from vig_kernels.triton import kernels as k
 
     failures = []
@@ -95,15 +123,19 @@ def compile_all(archs):
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
                 "bl", "bh", "ob", "ol", "oh", "db", "dl", "dh")) == nstr, label
             try:
+                opts = {"num_warps": 4}
+                if kind == "fwd" and dt == "bf16":  # as launched: registers capped
+                    opts["maxnreg"] = FWD_MAXNREG
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,
-                                    options={"num_warps": 4})
+                                    options=opts)
                 asm = ck.asm
                 n_cubin = len(asm.get("cubin", b""))
                 mma = "wgmma" if "wgmma" in asm.get("ptx", "") else (
                     "mma" if "mma.sync" in asm.get("ptx", "") else "fma")
                 meta = ck.metadata
-                print(f"ok   {label}: cubin {n_cubin} B, {mma}, shared {meta.shared} B, "
-                      f"regs {getattr(ck, 'n_regs', '?')}")
+                extra = f", {_ptxas_report(asm['ptx'], arch)}" if regs else ""
+                print(f"ok   {label}: cubin {n_cubin} B, {mma}, shared {meta.shared} B{extra}",
+                      flush=True)
             except Exception as exc:  # report every failure, then fail
                 failures.append(label)
                 print(f"FAIL {label}: {type(exc).__name__}: {str(exc)[:2000]}")
@@ -111,5 +143,8 @@ def compile_all(archs):
 
 
 if __name__ == "__main__":
-    fails = compile_all(sys.argv[1:] or ["90", "80"])
+    args = sys.argv[1:]
+    want_regs = "--regs" in args
+    args = [a for a in args if a != "--regs"]
+    fails = compile_all(args or ["90", "80"], regs=want_regs)
     sys.exit(1 if fails else 0)

@@ -12,8 +12,12 @@ forward sweep (forward-direction state). Per chunk:
     reference point m in the middle of the chunk's log range, so every exponent lies in
     [-THR/2, THR/2] and the block is one matrix product;
   - exact path (strong gates, -inf): the segment sums taken per (t, j, channel) as a
-    cumulative sum over a [C, C, K] block, so no exponent is ever a difference of sums and
-    -inf gives exp(-inf) = 0, never NaN.
+    cumulative sum started at key j, one key at a time (only [C, K] tiles live; a [C, C, K]
+    block would set the register count of the whole kernel), so no exponent is ever a
+    difference of sums and -inf gives exp(-inf) = 0, never NaN.
+
+Integer sizes (L, H, LS, NS) are not specialised on (one JIT compile per dtype and head dims,
+whatever the length); strides still are (16-byte aligned loads).
 
 Every cumulative sum is local to one chunk and is computed directly (inclusive, exclusive,
 forward or reverse) from the gates, never as a difference of two sums.
@@ -37,24 +41,54 @@ def _tile(ptr, rows, cols, sl, L, NCOL, lo):
 
 
 @triton.jit
-def _decay3(g, C: tl.constexpr, REV: tl.constexpr):
-    """Exact per-pair decays [C, C, BK] of one chunk (0 outside the direction's triangle).
+def _decay_col(g, j, C: tl.constexpr, REV: tl.constexpr):
+    """Column j of the exact per-pair decays, [C, BK]: row t holds the decay between tokens t
+    and j of one chunk (0 outside the direction's triangle), as a cumulative sum started at j
+    (never a difference of sums; -inf gives 0).
 
-    REV == 0 (forward scan): D[t, j] = exp(sum_{j < i <= t} g_i) for t >= j.
-    REV == 1 (backward scan): D[t, j] = exp(sum_{t <= i < j} g_i) for j >= t.
-    """
-    ti = tl.arange(0, C)
-    it = ti[:, None, None]
-    jt = ti[None, :, None]
+    REV == 0 (forward scan): exp(sum_{j < i <= t} g_i) for t >= j.
+    REV == 1 (backward scan): exp(sum_{t <= i < j} g_i) for t <= j."""
+    ti = tl.arange(0, C)[:, None]
     if REV == 0:
-        X = tl.where(it > jt, g[:, None, :], 0.0)
-        seg = tl.cumsum(X, 0)
-        D = tl.where(it >= jt, tl.exp(seg), 0.0)
+        seg = tl.cumsum(tl.where(ti > j, g, 0.0), 0)
+        D = tl.where(ti >= j, tl.exp(seg), 0.0)
     else:
-        X = tl.where(it < jt, g[:, None, :], 0.0)
-        seg = tl.cumsum(X, 0, reverse=True)
-        D = tl.where(jt >= it, tl.exp(seg), 0.0)
+        seg = tl.cumsum(tl.where(ti < j, g, 0.0), 0, reverse=True)
+        D = tl.where(ti <= j, tl.exp(seg), 0.0)
     return D
+
+
+@triton.jit
+def _exact_A(q, k, g, C: tl.constexpr, REV: tl.constexpr):
+    """A[t, j] = sum_k q_tk k_jk D_tjk (exact decays), one key j at a time so that only
+    [C, BK] tiles are live (the [C, C, BK] block would hold the registers of the whole kernel)."""
+    ti = tl.arange(0, C)
+    A = tl.zeros([C, C], dtype=tl.float32)
+    for j in range(C):
+        kj = tl.sum(tl.where(ti[:, None] == j, k, 0.0), 0)  # row j of k
+        col = tl.sum(q * kj[None, :] * _decay_col(g, j, C, REV), 1)
+        A = tl.where(ti[None, :] == j, col[:, None], A)
+    return A
+
+
+@triton.jit
+def _exact_bwd(q, k, g, dA, C: tl.constexpr, REV: tl.constexpr):
+    """(A, dq, dk) of the exact intra-chunk block, one key j at a time (see _exact_A):
+    dq_t = sum_j dA_tj k_j D_tj, dk_j = sum_t dA_tj q_t D_tj."""
+    ti = tl.arange(0, C)
+    A = tl.zeros([C, C], dtype=tl.float32)
+    dq = tl.zeros_like(q)
+    dk = tl.zeros_like(k)
+    for j in range(C):
+        kj = tl.sum(tl.where(ti[:, None] == j, k, 0.0), 0)  # row j of k
+        dAj = tl.sum(tl.where(ti[None, :] == j, dA, 0.0), 1)  # column j of dA
+        D = _decay_col(g, j, C, REV)
+        col = tl.sum(q * kj[None, :] * D, 1)
+        A = tl.where(ti[None, :] == j, col[:, None], A)
+        dq += dAj[:, None] * kj[None, :] * D
+        dkj = tl.sum(dAj[:, None] * q * D, 0)
+        dk = tl.where(ti[:, None] == j, dkj[None, :], dk)
+    return A, dq, dk
 
 
 @triton.jit
@@ -86,8 +120,7 @@ def _intra_A(q, k, g, p, m, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.con
         ke = k * tl.exp(m[None, :] - p)
         A = tl.dot(qe, tl.trans(ke), input_precision=PREC)
     else:
-        D = _decay3(g, C, REV)
-        A = tl.sum(q[:, None, :] * k[None, :, :] * D, 2)
+        A = _exact_A(q, k, g, C, REV)
     return tl.where(_mask(C, REV), A, 0.0)
 
 
@@ -105,10 +138,7 @@ def _intra_bwd(q, k, g, p, m, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: 
         dq = tl.dot(dA, ke, input_precision=PREC) * eq
         dk = tl.dot(tl.trans(dA), qe, input_precision=PREC) * ek
     else:
-        D = _decay3(g, C, REV)
-        A = tl.sum(q[:, None, :] * k[None, :, :] * D, 2)
-        dq = tl.sum(dA[:, :, None] * k[None, :, :] * D, 1)
-        dk = tl.sum(dA[:, :, None] * q[:, None, :] * D, 0)
+        A, dq, dk = _exact_bwd(q, k, g, dA, C, REV)
     return tl.where(_smask(C, REV), A, 0.0), dq, dk
 
 
@@ -145,7 +175,7 @@ def _gates_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
     return g, a, e, tot, p, m, ok
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
 def bigla_fwd_segstate_kernel(
     k_p, v_p, gf_p, gb_p, hf_p, hb_p, tf_p, tb_p,
     skb, skl, skh, svb, svl, svh, sfb, sfl, sfh, sbb, sbl, sbh,
@@ -199,7 +229,7 @@ def bigla_fwd_segstate_kernel(
     tl.store(tb_p + o * K + ck, cb, mask=(ck < K) & (iv == 0))
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
 def bigla_fwd_kernel(
     q_p, k_p, v_p, gf_p, gb_p, o_p, op_p, hf_p, hb_p, tf_p, tb_p,
     sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
@@ -272,7 +302,7 @@ def bigla_fwd_kernel(
         S = tl.exp(tot)[:, None] * S + tl.dot(tl.trans(k * tl.exp(bb)), v, input_precision=PREC)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
 def bigla_bwd_kernel(
     q_p, k_p, v_p, gf_p, gb_p, do_p,
     dq_p, dk_p, dv_p, dgf_p, dgb_p, pq_p, pk_p, pv_p,
@@ -412,7 +442,7 @@ def bigla_bwd_kernel(
         dS_b = tl.exp(totb)[:, None] * dS_b + tl.dot(tl.trans(q * tl.exp(ab)), do, input_precision=PREC)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
 def bigla_bwd_segstate_kernel(
     q_p, k_p, v_p, gf_p, gb_p, do_p, hf_p, hb_p, qf_p, qb_p, tf_p, tb_p,
     sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
@@ -481,7 +511,7 @@ def bigla_bwd_segstate_kernel(
     tl.store(tb_p + o * K + ck, cb, mask=ck < K)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["NS"])
 def bigla_bwd_segscan_kernel(
     hf_p, hb_p, qf_p, qb_p, tf_p, tb_p, sf_p, db_p, sb_p, df_p, cf_p, cb_p, NS,
     K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,

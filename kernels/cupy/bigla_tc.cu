@@ -1,0 +1,1061 @@
+// Chunked tensor-core forward of the bidirectional GLA (CuPy backend, fp16 / bf16 inputs).
+// See NOTES.md ("v2: chunked tensor-core forward") for the design; in short:
+//
+// Grid (B*H, NSEG segments, ceil(V / 64) value blocks); block 256 threads = 2 directions x 4 warps.
+// Warps 0-3 run the forward scan, warps 4-7 the backward scan, over the same segment of the same
+// (b, h); warp w of a direction owns value rows [16w, 16w+16) of the block's 64 columns and keeps
+// its slice of the transposed state S^T [16 x KPD] (fp32) in mma accumulator registers.
+// Each direction walks its segment in chunks of CH = 16 tokens (backward: last chunk first, tokens
+// in descending order); per chunk, in scan order p = 0..15 (all exponents local to the chunk):
+//   A_p  = sum_{i<=p} g_i        (inclusive)       Qi_p = q_p * exp(A_p)          (<= |q|)
+//   Bx_p = sum_{p<i<16} g_i      (exclusive, rev.)  Ki_p = k_p * exp(Bx_p)         (<= |k|)
+//   o_p += Qi_p . S_in  +  sum_{j<=p} P[p, j] v_j,   S_out = exp(A_15) S_in + sum_j Ki_j v_j^T
+//   P[p, j] = sum_ch q_p k_j exp(A_p - A_j):
+//     fast path (every channel's chunk total A_15 >= -THR): through the reference point
+//       m = A_15 / 2: (q_p exp(A_p - m)) . (k_j exp(m - A_j)), both exponents in [-THR/2, THR/2];
+//     exact path otherwise (strong gates, -inf): per pair, the segment sum sum_{j<i<=p} g_i is
+//       accumulated directly (never a difference, -inf stays -inf, exp gives 0), on CUDA cores.
+// Matrix products: mma.sync m16n8k16 (fp16 / bf16 operands, fp32 accumulators):
+//   P = Qf Kf^T,  O^T = S^T Qi^T + V^T P^T,  S^T = S^T diag(exp(A_15)) + V^T Ki.
+// The accumulator layout of S^T is exactly the A-operand layout of S^T Qi^T, and the accumulator
+// layout of P is the B-operand layout of V^T P^T: neither leaves registers.
+// The two directions run in lockstep (block-wide barriers, 3 per chunk): at step `it` one
+// direction is at chunk it and the other at chunk nch-1-it, so each chunk's output rows in the
+// fp32 shared-memory buffer are stored by the first visitor and added to by the second (the
+// middle chunk of an odd count, visited by both at once, takes red.add onto zeros); o is written
+// once, after a block barrier. Outputs are scaled by scale / 2.
+//
+// Long sequences are cut into segments (mode 0: each segment's local end state and gate sum;
+// bigla_tc_scan: the state entering each segment; mode 1: outputs from the entering states).
+#include "bigla.cuh"
+
+#ifndef KT
+#define KT 2  // 16-channel tiles: K <= 16 * KT
+#endif
+#define CH 16             // chunk length (one mma tile)
+#define KPD (16 * KT)     // channels, padded
+#define VB 64             // value columns per block (4 warps x 16)
+#define NT 128            // threads per direction
+#define QS (KPD + 8)      // row stride (elements) of Qi, Qf, Kf, qr, kr: conflict-free fragment loads
+#define TS 24             // row stride of the transposed tiles VT, KiT
+#define NWK ((KPD + 31) / 32)
+#define OS (VB + 4)       // row stride of the fp32 output buffer: conflict-free red.add
+#ifndef VEC
+#define VEC 0             // 1: q, k, v rows are 16-byte aligned (K, V multiples of 8): 16-byte loads
+#endif
+#if (KT & (KT - 1)) != 0
+#error "KT must be a power of two"
+#endif
+#if DTYPE == 1
+#define THR 8.0f          // fp16 operands: exp(+-4) * |q| stays far from 65504
+#else
+#define THR 16.0f
+#endif
+
+struct DirSmem {
+    float g[CH][KPD];    // gates, scan order
+    float A[CH][KPD];    // inclusive cumulative sums
+    float Bx[CH][KPD];   // exclusive reverse cumulative sums
+    float P[CH][CH];     // exact-path pair matrix
+    float dec[KPD];      // exp(chunk total)
+    float mid[KPD];      // reference point (chunk total / 2)
+    int bad[4];          // per channel-warp: some channel's chunk total < -THR (or NaN)
+    elem_t qr[CH][QS], kr[CH][QS];  // raw q, k (scan order)
+    elem_t Qi[CH][QS], Qf[CH][QS], Kf[CH][QS];
+    elem_t KiT[KPD][TS];
+    elem_t VT[VB][TS];
+};
+
+#ifdef VIG_EMU
+struct alignas(16) u32x4 { unsigned int x, y, z, w; };
+#else
+struct __align__(16) u32x4 { unsigned int x, y, z, w; };
+#endif
+__device__ __forceinline__ unsigned int ld32(const elem_t* p) {
+    return *reinterpret_cast<const unsigned int*>(p);
+}
+__device__ __forceinline__ unsigned int pack2(float lo, float hi) {
+    return (unsigned int)from_f(lo) | ((unsigned int)from_f(hi) << 16);
+}
+// d += a (16x16, row) * b (16x8, col); fp32 accumulators.
+__device__ __forceinline__ void mma16816(float (&d)[4], const unsigned int (&a)[4], unsigned int b0,
+                                         unsigned int b1) {
+#ifdef VIG_EMU
+    emu_mma(d, a, b0, b1, DTYPE);
+#else
+#if DTYPE == 1
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#else
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
+#endif
+}
+__device__ __forceinline__ unsigned int dyn_smem_bytes() {
+#ifdef VIG_EMU
+    return emu_dyn_smem();
+#else
+    unsigned int x;
+    asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(x));
+    return x;
+#endif
+}
+
+#ifndef MINB
+#define MINB (KT <= 2 ? 2 : 1)  // blocks per SM the registers must allow (shared memory: ~2)
+#endif
+extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    const float* __restrict__ gf, const float* __restrict__ gb,
+    elem_t* __restrict__ o,   // [B, L, H, V] contiguous (mode 1)
+    float* __restrict__ st,   // [B*H, NSEG, 2, NVB*VB, KPD] segment states (NSEG > 1)
+    float* __restrict__ gs,   // [B*H, NSEG, 2, KPD] segment gate sums (mode 0)
+    int B, int L, int H, int K, int V,
+    long long sqb, long long sql, long long sqh,
+    long long skb, long long skl, long long skh,
+    long long svb, long long svl, long long svh,
+    long long sfb, long long sfl, long long sfh,
+    long long sbb, long long sbl, long long sbh,
+    float c, int seglen, int mode) {
+#ifdef VIG_EMU
+    float* smem = emu_smem();
+#else
+    extern __shared__ __align__(16) float smem[];
+#endif
+    const int bh = blockIdx.x, seg = blockIdx.y, vblk = blockIdx.z;
+    const int nseg = gridDim.y, nvb = gridDim.z;
+    const int b = bh / H, h = bh % H;
+    const int tid = threadIdx.x, dir = tid >> 7, lt = tid & (NT - 1);
+    const int warp = lt >> 5, lane = tid & 31, g8 = lane >> 2, tg = lane & 3;
+    const int s0 = seg * seglen, s1 = min(L, s0 + seglen);
+    const int nch = (s1 - s0 + CH - 1) / CH;
+    DirSmem& D = reinterpret_cast<DirSmem*>(smem)[dir];
+    float* sO = reinterpret_cast<float*>(reinterpret_cast<DirSmem*>(smem) + 2);  // [seglen][OS]
+    {
+        const unsigned int need = 2u * (unsigned int)sizeof(DirSmem) +
+                                  (mode == 1 ? (unsigned int)(seglen * OS * 4) : 0u);
+        if (dyn_smem_bytes() < need) __trap();  // the launcher's size formula is out of date
+    }
+
+    const elem_t* qb = q + b * sqb + h * sqh;
+    const elem_t* kb = k + b * skb + h * skh;
+    const elem_t* vbp = v + b * svb + h * svh;
+    const float* gbase = dir ? (gb + b * sbb + h * sbh) : (gf + b * sfb + h * sfh);
+    const long long sgl = dir ? sbl : sfl;
+    const int Vp = nvb * VB;
+    const int vr = warp * 16;  // this warp's value rows within the block
+
+    // Transposed state slice: S[nt][r] = S^T[vr + g8 + 8*(r>>1)][nt*8 + 2*tg + (r&1)].
+    float S[2 * KT][4];
+    const long long sbase = (((long long)bh * nseg + seg) * 2 + dir) * (long long)Vp;
+#pragma unroll
+    for (int nt = 0; nt < 2 * KT; ++nt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+            float x = 0.f;
+            if (mode == 1 && nseg > 1) {
+                const int row = vblk * VB + vr + g8 + 8 * (r >> 1);
+                x = st[(sbase + row) * KPD + nt * 8 + 2 * tg + (r & 1)];
+            }
+            S[nt][r] = x;
+        }
+    if (mode == 1 && (nch & 1)) {
+        // The middle chunk is the only one both directions write in the same iteration (red.add
+        // onto zeros); every other chunk is stored by its first visitor, added to by its second.
+        const int r0 = (nch >> 1) * CH;
+        for (int e = tid; e < CH * OS; e += 256)
+            if (r0 + e / OS < s1 - s0) sO[r0 * OS + e] = 0.f;
+    }
+    __syncthreads();
+
+    // Prefetch registers: this thread's share of the next chunk.
+    constexpr int QPT = CH * KPD / NT;
+    const long long gstep = dir ? -sgl : sgl;
+    float pg[CH];
+#if VEC
+    // 16-byte vectors: q then k (CH * KPD / 8 each), then v (CH * VB / 8 = NT): one v vector and
+    // (2 * CH * KPD / 8) / NT q/k vectors per thread (threads past the end load none).
+    constexpr int QV = CH * KPD / 8, C8 = KPD / 8;
+    constexpr int QKPT = (2 * QV + NT - 1) / NT;
+    u32x4 pqk[QKPT], pv4;
+    auto load = [&](int ci) {
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+        const long long t0 = dir ? (c0 + n - 1) : c0;
+        const long long tst = dir ? -1 : 1;
+#pragma unroll
+        for (int i = 0; i < QKPT; ++i) {
+            const int e = lt + NT * i;
+            const bool isk = e >= QV;
+            const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
+            const bool ok = e < 2 * QV && p < n && 8 * c8 < K;
+            const elem_t* src = isk ? (kb + (t0 + tst * p) * skl) : (qb + (t0 + tst * p) * sql);
+            pqk[i] = ok ? *reinterpret_cast<const u32x4*>(src + 8 * c8) : u32x4{0u, 0u, 0u, 0u};
+        }
+        {
+            const int p = lt >> 3, c8 = lt & 7, col = vblk * VB + 8 * c8;
+            const bool ok = p < n && col < V;
+            pv4 = ok ? *reinterpret_cast<const u32x4*>(vbp + (t0 + tst * p) * svl + col)
+                     : u32x4{0u, 0u, 0u, 0u};
+        }
+        if (lt < KPD) {
+            const float* gp = gbase + t0 * sgl + lt;
+            const bool okc = lt < K;
+#pragma unroll
+            for (int p = 0; p < CH; ++p) pg[p] = (okc && p < n) ? gp[p * gstep] : 0.f;
+        }
+    };
+    auto stage = [&]() {
+#pragma unroll
+        for (int i = 0; i < QKPT; ++i) {
+            const int e = lt + NT * i;
+            if (e < 2 * QV) {
+                const bool isk = e >= QV;
+                const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
+                elem_t* dst = isk ? &D.kr[p][8 * c8] : &D.qr[p][8 * c8];
+                *reinterpret_cast<u32x4*>(dst) = pqk[i];
+            }
+        }
+        const int p = lt >> 3, c8 = lt & 7;
+        const unsigned int w[4] = {pv4.x, pv4.y, pv4.z, pv4.w};
+#pragma unroll
+        for (int x = 0; x < 4; ++x) {
+            D.VT[8 * c8 + 2 * x][p] = (elem_t)(w[x] & 0xffffu);
+            D.VT[8 * c8 + 2 * x + 1][p] = (elem_t)(w[x] >> 16);
+        }
+    };
+#else
+    constexpr int VPT = CH * VB / NT;
+    elem_t pq[QPT], pk[QPT], pv[VPT];
+    auto load = [&](int ci) {
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+#pragma unroll
+        for (int i = 0; i < QPT; ++i) {
+            const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
+            const bool ok = p < n && ch < K;
+            const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+            pq[i] = ok ? qb[tok * sql + ch] : (elem_t)0;
+            pk[i] = ok ? kb[tok * skl + ch] : (elem_t)0;
+        }
+#pragma unroll
+        for (int i = 0; i < VPT; ++i) {
+            const int e = lt + NT * i, p = e / VB, vv = e % VB, col = vblk * VB + vv;
+            const bool ok = p < n && col < V;
+            const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+            pv[i] = ok ? vbp[tok * svl + col] : (elem_t)0;
+        }
+        if (lt < KPD) {
+#pragma unroll
+            for (int p = 0; p < CH; ++p) {
+                const bool ok = p < n && lt < K;
+                const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                pg[p] = ok ? gbase[tok * sgl + lt] : 0.f;
+            }
+        }
+    };
+    auto stage = [&]() {
+#pragma unroll
+        for (int i = 0; i < QPT; ++i) {
+            const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
+            D.qr[p][ch] = pq[i];
+            D.kr[p][ch] = pk[i];
+        }
+#pragma unroll
+        for (int i = 0; i < VPT; ++i) {
+            const int e = lt + NT * i, p = e / VB, vv = e % VB;
+            D.VT[vv][p] = pv[i];
+        }
+    };
+#endif
+    load(dir ? nch - 1 : 0);
+    float gsum = 0.f;
+
+    for (int it = 0; it < nch; ++it) {
+        const int ci = dir ? nch - 1 - it : it;
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+        // Barriers are block-wide: the two directions run in lockstep, so the other direction's
+        // visit of this chunk's output rows (iteration nch - 1 - it) is ordered with this one.
+        __syncthreads();  // (A) the previous chunk's readers are done with the tiles
+        stage();
+        float a = 0.f;
+        if (lt < KPD) {
+#pragma unroll
+            for (int p = 0; p < CH; ++p) {
+                a += pg[p];
+                D.A[p][lt] = a;
+                D.g[p][lt] = pg[p];
+            }
+            float bx = 0.f;
+#pragma unroll
+            for (int p = CH - 1; p >= 0; --p) {
+                D.Bx[p][lt] = bx;
+                bx += pg[p];
+            }
+            D.dec[lt] = __expf(a);
+            D.mid[lt] = 0.5f * a;
+            gsum += a;
+        }
+        if (warp < NWK) {
+            const bool badc = lt < KPD && !(a >= -THR);
+            const unsigned int m = __ballot_sync(FULL_MASK, badc);
+            if (lane == 0) D.bad[warp] = (m != 0u);
+        }
+        if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);  // in flight during this chunk
+        __syncthreads();  // (B)
+        bool fast = true;
+#pragma unroll
+        for (int w = 0; w < NWK; ++w) fast = fast && !D.bad[w];
+#pragma unroll
+        for (int i = 0; i < QPT; ++i) {
+            const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
+            const float Ap = D.A[p][ch];
+            const float qv = to_f(D.qr[p][ch]), kv = to_f(D.kr[p][ch]);
+            D.KiT[ch][p] = from_f(kv * __expf(D.Bx[p][ch]));
+            if (mode == 1) {
+                D.Qi[p][ch] = from_f(qv * __expf(Ap));
+                if (fast) {
+                    const float m = D.mid[ch];
+                    D.Qf[p][ch] = from_f(qv * __expf(Ap - m));
+                    D.Kf[p][ch] = from_f(kv * __expf(m - Ap));
+                }
+            }
+        }
+        if (mode == 1 && !fast) {
+            // Exact pairs: thread (j, cg) walks p upward with per-channel running segment sums.
+            const int j = lt >> 3, cg = lt & 7;
+            constexpr int CPT = KPD / 8;
+            float s[CPT], kj[CPT];
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) {
+                s[i] = 0.f;
+                kj[i] = to_f(D.kr[j][cg + 8 * i]);
+            }
+#pragma unroll
+            for (int p = 0; p < CH; ++p) {
+                float acc = 0.f;
+#pragma unroll
+                for (int i = 0; i < CPT; ++i) {
+                    const int ch = cg + 8 * i;
+                    if (p > j) s[i] += D.g[p][ch];
+                    if (p >= j) acc = fmaf(to_f(D.qr[p][ch]) * kj[i], __expf(s[i]), acc);
+                }
+                acc += __shfl_xor_sync(FULL_MASK, acc, 1);
+                acc += __shfl_xor_sync(FULL_MASK, acc, 2);
+                acc += __shfl_xor_sync(FULL_MASK, acc, 4);
+                if (cg == 0) D.P[p][j] = acc;
+            }
+        }
+        __syncthreads();  // (C)
+
+        unsigned int av[4];  // A fragments of V^T (rows vr.., cols j)
+        av[0] = ld32(&D.VT[vr + g8][2 * tg]);
+        av[1] = ld32(&D.VT[vr + g8 + 8][2 * tg]);
+        av[2] = ld32(&D.VT[vr + g8][8 + 2 * tg]);
+        av[3] = ld32(&D.VT[vr + g8 + 8][8 + 2 * tg]);
+
+        if (mode == 1) {
+            float P[2][4];
+            if (fast) {
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) P[jn][r] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < KT; ++kk) {
+                    unsigned int aq[4];
+                    aq[0] = ld32(&D.Qf[g8][16 * kk + 2 * tg]);
+                    aq[1] = ld32(&D.Qf[g8 + 8][16 * kk + 2 * tg]);
+                    aq[2] = ld32(&D.Qf[g8][16 * kk + 8 + 2 * tg]);
+                    aq[3] = ld32(&D.Qf[g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                    for (int jn = 0; jn < 2; ++jn)
+                        mma16816(P[jn], aq, ld32(&D.Kf[jn * 8 + g8][16 * kk + 2 * tg]),
+                                 ld32(&D.Kf[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
+                }
+            } else {
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        P[jn][r] = D.P[g8 + 8 * (r >> 1)][jn * 8 + 2 * tg + (r & 1)];
+            }
+            // Scan-order causality: keep pairs j <= p.
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r)
+                    if (jn * 8 + 2 * tg + (r & 1) > g8 + 8 * (r >> 1)) P[jn][r] = 0.f;
+
+            float Oc[2][4];
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) Oc[tn][r] = 0.f;
+            // Inter-chunk: O^T += S^T Qi^T (the state as it entered the chunk).
+#pragma unroll
+            for (int kk = 0; kk < KT; ++kk) {
+                unsigned int as[4];
+                as[0] = pack2(S[2 * kk][0], S[2 * kk][1]);
+                as[1] = pack2(S[2 * kk][2], S[2 * kk][3]);
+                as[2] = pack2(S[2 * kk + 1][0], S[2 * kk + 1][1]);
+                as[3] = pack2(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+                    mma16816(Oc[tn], as, ld32(&D.Qi[tn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.Qi[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+            }
+            // Intra-chunk: O^T += V^T P^T (P's accumulators are P^T's B fragments).
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+                mma16816(Oc[tn], av, pack2(P[0][2 * tn], P[0][2 * tn + 1]),
+                         pack2(P[1][2 * tn], P[1][2 * tn + 1]));
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int p = tn * 8 + 2 * tg + (r & 1);
+                    if (p < n) {
+                        const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                        float* dst = &sO[(tok - s0) * OS + vr + g8 + 8 * (r >> 1)];
+                        if (it < nch - 1 - it) *dst = c * Oc[tn][r];
+                        else if (it > nch - 1 - it) *dst += c * Oc[tn][r];
+                        else atomicAdd(dst, c * Oc[tn][r]);
+                    }
+                }
+        }
+        // State: S^T = S^T diag(exp(A_15)) + V^T Ki.
+#pragma unroll
+        for (int nt = 0; nt < 2 * KT; ++nt) {
+            const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
+            S[nt][0] *= d0;
+            S[nt][1] *= d1;
+            S[nt][2] *= d0;
+            S[nt][3] *= d1;
+            mma16816(S[nt], av, ld32(&D.KiT[nt * 8 + g8][2 * tg]),
+                     ld32(&D.KiT[nt * 8 + g8][8 + 2 * tg]));
+        }
+    }
+
+    if (mode == 0) {
+#pragma unroll
+        for (int nt = 0; nt < 2 * KT; ++nt)
+#pragma unroll
+            for (int r = 0; r < 4; ++r) {
+                const int row = vblk * VB + vr + g8 + 8 * (r >> 1);
+                st[(sbase + row) * KPD + nt * 8 + 2 * tg + (r & 1)] = S[nt][r];
+            }
+        if (vblk == 0 && lt < KPD)
+            gs[(((long long)bh * nseg + seg) * 2 + dir) * KPD + lt] = gsum;
+        return;
+    }
+    __syncthreads();
+    for (int e = tid; e < (s1 - s0) * VB; e += 256) {
+        const int t = e / VB, vv = e % VB, col = vblk * VB + vv;
+        if (col < V) o[(((long long)b * L + s0 + t) * H + h) * V + col] = from_f(sO[t * OS + vv]);
+    }
+}
+
+// The state entering each segment, in place over the segments' local states:
+// forward S_in(s+1) = exp(G(s)) S_in(s) + U(s) from S_in(0) = 0; backward mirrored.
+// One thread per (b*h, direction, value row, channel).
+extern "C" __global__ void __launch_bounds__(256) bigla_tc_scan(
+    float* __restrict__ st, const float* __restrict__ gs, int BH, int nseg, int Vp) {
+    const long long total = (long long)BH * 2 * Vp * KPD;
+    const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= total) return;
+    const int ch = (int)(e % KPD);
+    long long r = e / KPD;
+    const int row = (int)(r % Vp);
+    r /= Vp;
+    const int dir = (int)(r % 2);
+    const long long bh = r / 2;
+    float S = 0.f;
+    for (int i = 0; i < nseg; ++i) {
+        const int s = dir ? nseg - 1 - i : i;
+        const long long base = (bh * nseg + s) * 2 + dir;
+        const long long idx = (base * Vp + row) * KPD + ch;
+        const float u = st[idx];
+        st[idx] = S;
+        S = fmaf(expf(gs[base * KPD + ch]), S, u);
+    }
+}
+
+// =============================================================================================
+// Chunked tensor-core backward (fp16 / bf16; one segment per (b, h): L <= 256; K <= 32, V <= 64;
+// 16-byte aligned q, k, v, do). See NOTES.md ("chunked backward"). Per direction, in scan order,
+// with dP[p, j] = do_p . v_j (the scale c is applied to every result at the end):
+//   pass 1 (chunks in scan order, state S = sum k v^T, rows = channels):
+//     dq_p = exp(A_p) (S_in do_p) + sum_{j<p} dP[p, j] k_j exp(A_p - A_j) + dP[p, p] k_p
+//   pass 2 (chunks in reverse scan order, R = sum q do^T, kept transposed as in the forward):
+//     dk_j = exp(Bx_j) (R_out v_j) + sum_{p>j} dP[p, j] q_p exp(A_p - A_j) + dP[j, j] q_j
+//     dv_j = R_out^T Ki_j + sum_{p>=j} P[p, j] do_p
+//   gates: dg_i = sum_{p>=i} (q_p dq'_p - k_p dk'_p) (the primes: without the diagonal pairs,
+//     which cancel exactly in the identity and would only leave rounding residue), a suffix sum
+//     carried across the chunks of pass 2; the first scan token's gate gradient is exactly 0.
+// Gradients of the two directions meet in fp32 global buffers (dq, dk, dv returned in fp32):
+// the two directions run in lockstep, so the first visitor of a chunk stores and the second adds
+// (the middle chunk of an odd count: red.add onto zeros).
+#if KT <= 2
+#define VST (VB + 8)  // row stride of the [token][value] tiles (conflict-free fragment loads)
+struct BwdSmem {
+    float g[CH][KPD], A[CH][KPD], Bx[CH][KPD];
+    float E1[CH][KPD];  // pass 1: exp(A_p);      pass 2: exp(Bx_j)
+    float E2[CH][KPD];  // pass 1: exp(A_p - m);  pass 2: exp(m - A_j)   (fast path)
+    float X[CH][KPD];   // exact path: the intra-chunk dq (pass 1) / dk (pass 2), final
+    float Y[CH][KPD];   // pass 2: this chunk's gate-gradient terms
+    float P[CH][CH];    // pass 2, exact path: pairs P[p][j]
+    float dpd[CH];      // dP[p][p]
+    float dec[KPD], mid[KPD];
+    int bad[4];
+    elem_t qr[CH][QS], kr[CH][QS];
+    elem_t Vr[CH][VST], dOr[CH][VST];
+    elem_t VT[VB][TS], dOT[VB][TS];
+    elem_t T1[KPD][TS];  // pass 1: Ki^T   pass 2: Qi^T
+    elem_t T2[KPD][TS];  // pass 1: Kf^T   pass 2: Qf^T
+    elem_t R1[CH][QS];   // pass 2: Qf
+    elem_t R2[CH][QS];   // pass 2: Kf
+    elem_t R3[CH][QS];   // pass 2: Ki
+    elem_t sR[KPD][VST];  // pass 2: R_out (channels x values)
+};
+
+extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
+    const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
+    const float* __restrict__ gf, const float* __restrict__ gb, const elem_t* __restrict__ dO,
+    float* __restrict__ dq, float* __restrict__ dk, float* __restrict__ dv,  // [B, L, H, *]
+    float* __restrict__ dgf, float* __restrict__ dgb,                         // [B, L, H, K]
+    float* __restrict__ yq,                                                    // [2, B*H, L, KPD]
+    int B, int L, int H, int K, int V,
+    long long sqb, long long sql, long long sqh,
+    long long skb, long long skl, long long skh,
+    long long svb, long long svl, long long svh,
+    long long sfb, long long sfl, long long sfh,
+    long long sbb, long long sbl, long long sbh,
+    long long sob, long long sol, long long soh,
+    float c) {
+#ifdef VIG_EMU
+    float* smem = emu_smem();
+#else
+    extern __shared__ __align__(16) float smem[];
+#endif
+    const int bh = blockIdx.x;
+    const int b = bh / H, h = bh % H;
+    const int tid = threadIdx.x, dir = tid >> 7, lt = tid & (NT - 1);
+    const int warp = lt >> 5, lane = tid & 31, g8 = lane >> 2, tg = lane & 3;
+    const int nch = (L + CH - 1) / CH;
+    BwdSmem& D = reinterpret_cast<BwdSmem*>(smem)[dir];
+    if (dyn_smem_bytes() < 2u * (unsigned int)sizeof(BwdSmem)) __trap();
+
+    const elem_t* qb = q + b * sqb + h * sqh;
+    const elem_t* kb = k + b * skb + h * skh;
+    const elem_t* vbp = v + b * svb + h * svh;
+    const elem_t* ob = dO + b * sob + h * soh;
+    const float* gbase = dir ? (gb + b * sbb + h * sbh) : (gf + b * sfb + h * sfh);
+    float* dgo = dir ? dgb : dgf;
+    const long long sgl = dir ? sbl : sfl;
+    const long long gstep = dir ? -sgl : sgl;
+    const long long rowK = (long long)H * K, rowV = (long long)H * V;  // token strides of outputs
+    float* dqb = dq + (long long)b * L * rowK + (long long)h * K;
+    float* dkb = dk + (long long)b * L * rowK + (long long)h * K;
+    float* dvb = dv + (long long)b * L * rowV + (long long)h * V;
+    float* dgb_ = dgo + (long long)b * L * rowK + (long long)h * K;
+    float* yqb = yq + ((long long)dir * B * H + bh) * (long long)L * KPD;
+    const int vr = warp * 16;
+    const bool kw = warp < KT;  // the warps that own a 16-channel tile (dq, dk, state S)
+    const int mt = warp;
+
+    // Zero the middle chunk's rows (the one both directions add to in the same step).
+    if (nch & 1) {
+        const int r0 = (nch >> 1) * CH, nr = min(CH, L - r0);
+        for (int e = tid; e < nr * K; e += 256) {
+            const int t = r0 + e / K, ch = e % K;
+            dqb[t * rowK + ch] = 0.f;
+            dkb[t * rowK + ch] = 0.f;
+        }
+        for (int e = tid; e < nr * V; e += 256) dvb[(r0 + e / V) * rowV + e % V] = 0.f;
+    }
+
+    // ---- staging (16-byte loads; K, V multiples of 8) ----
+    constexpr int QPT = CH * KPD / NT;
+    constexpr int QV = CH * KPD / 8, C8 = KPD / 8;
+    constexpr int QKPT = (2 * QV + NT - 1) / NT;
+    u32x4 pqk[QKPT], pv4, po4;
+    float pg[CH];
+    auto load = [&](int ci) {
+        const int c0 = ci * CH, n = min(CH, L - c0);
+        const long long t0 = dir ? (c0 + n - 1) : c0;
+        const long long tst = dir ? -1 : 1;
+#pragma unroll
+        for (int i = 0; i < QKPT; ++i) {
+            const int e = lt + NT * i;
+            const bool isk = e >= QV;
+            const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
+            const bool ok = e < 2 * QV && p < n && 8 * c8 < K;
+            const elem_t* src = isk ? (kb + (t0 + tst * p) * skl) : (qb + (t0 + tst * p) * sql);
+            pqk[i] = ok ? *reinterpret_cast<const u32x4*>(src + 8 * c8) : u32x4{0u, 0u, 0u, 0u};
+        }
+        {
+            const int p = lt >> 3, c8 = lt & 7;
+            const bool ok = p < n && 8 * c8 < V;
+            const long long tok = t0 + tst * p;
+            pv4 = ok ? *reinterpret_cast<const u32x4*>(vbp + tok * svl + 8 * c8) : u32x4{0u, 0u, 0u, 0u};
+            po4 = ok ? *reinterpret_cast<const u32x4*>(ob + tok * sol + 8 * c8) : u32x4{0u, 0u, 0u, 0u};
+        }
+        if (lt < KPD) {
+            const float* gp = gbase + t0 * sgl + lt;
+            const bool okc = lt < K;
+#pragma unroll
+            for (int p = 0; p < CH; ++p) pg[p] = (okc && p < n) ? gp[p * gstep] : 0.f;
+        }
+    };
+    // Stores the prefetched chunk and its cumulative gate sums; returns the chunk total.
+    auto stage = [&]() -> float {
+#pragma unroll
+        for (int i = 0; i < QKPT; ++i) {
+            const int e = lt + NT * i;
+            if (e < 2 * QV) {
+                const bool isk = e >= QV;
+                const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
+                elem_t* dst = isk ? &D.kr[p][8 * c8] : &D.qr[p][8 * c8];
+                *reinterpret_cast<u32x4*>(dst) = pqk[i];
+            }
+        }
+        {
+            const int p = lt >> 3, c8 = lt & 7;
+            *reinterpret_cast<u32x4*>(&D.Vr[p][8 * c8]) = pv4;
+            *reinterpret_cast<u32x4*>(&D.dOr[p][8 * c8]) = po4;
+            const unsigned int wv[4] = {pv4.x, pv4.y, pv4.z, pv4.w};
+            const unsigned int wo[4] = {po4.x, po4.y, po4.z, po4.w};
+#pragma unroll
+            for (int x = 0; x < 4; ++x) {
+                D.VT[8 * c8 + 2 * x][p] = (elem_t)(wv[x] & 0xffffu);
+                D.VT[8 * c8 + 2 * x + 1][p] = (elem_t)(wv[x] >> 16);
+                D.dOT[8 * c8 + 2 * x][p] = (elem_t)(wo[x] & 0xffffu);
+                D.dOT[8 * c8 + 2 * x + 1][p] = (elem_t)(wo[x] >> 16);
+            }
+        }
+        float a = 0.f;
+        if (lt < KPD) {
+#pragma unroll
+            for (int p = 0; p < CH; ++p) {
+                a += pg[p];
+                D.A[p][lt] = a;
+                D.g[p][lt] = pg[p];
+            }
+            float bx = 0.f;
+#pragma unroll
+            for (int p = CH - 1; p >= 0; --p) {
+                D.Bx[p][lt] = bx;
+                bx += pg[p];
+            }
+            D.dec[lt] = __expf(a);
+            D.mid[lt] = 0.5f * a;
+        }
+        if (warp < NWK) {
+            const bool badc = lt < KPD && !(a >= -THR);
+            const unsigned int m = __ballot_sync(FULL_MASK, badc);
+            if (lane == 0) D.bad[warp] = (m != 0u);
+        }
+        return a;
+    };
+    auto is_fast = [&]() {
+        bool f = true;
+#pragma unroll
+        for (int w = 0; w < NWK; ++w) f = f && !D.bad[w];
+        return f;
+    };
+    // dP[p][p] (raw do . v), one thread per p.
+    auto diag_dp = [&]() {
+        if (lt < CH) {
+            float s = 0.f;
+#pragma unroll 8
+            for (int x = 0; x < VB; ++x) s = fmaf(to_f(D.dOr[lt][x]), to_f(D.Vr[lt][x]), s);
+            D.dpd[lt] = s;
+        }
+    };
+    // dP[p][j] for the 8 lanes (consecutive) of one group: each sums 8 values, then a reduction.
+    auto coop_dp = [&](int p, int j, int cg) {
+        float s = 0.f;
+#pragma unroll
+        for (int x = 0; x < 8; ++x) s = fmaf(to_f(D.dOr[p][8 * cg + x]), to_f(D.Vr[j][8 * cg + x]), s);
+        s += __shfl_xor_sync(FULL_MASK, s, 1);
+        s += __shfl_xor_sync(FULL_MASK, s, 2);
+        s += __shfl_xor_sync(FULL_MASK, s, 4);
+        return s;
+    };
+    // Adds val into a gradient buffer of both directions (first visitor stores, second adds).
+    auto put = [&](float* dst, float val, int it) {
+        if (it < nch - 1 - it) *dst = val;
+        else if (it > nch - 1 - it) *dst += val;
+        else atomicAdd(dst, val);
+    };
+    __syncthreads();
+
+    // =========================== pass 1: dq (chunks in scan order) ===========================
+    float S[8][4];  // S[ch = 16 mt + g8 + 8 (r >> 1)][v = nt * 8 + 2 tg + (r & 1)] (kw warps)
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) S[nt][r] = 0.f;
+    load(dir ? nch - 1 : 0);
+    for (int it = 0; it < nch; ++it) {
+        const int ci = dir ? nch - 1 - it : it;
+        const int c0 = ci * CH, n = min(CH, L - c0);
+        __syncthreads();  // (A)
+        stage();
+        if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);
+        __syncthreads();  // (B)
+        const bool fast = is_fast();
+#pragma unroll
+        for (int i = 0; i < QPT; ++i) {
+            const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
+            const float Ap = D.A[p][ch], kv = to_f(D.kr[p][ch]);
+            D.T1[ch][p] = from_f(kv * __expf(D.Bx[p][ch]));
+            D.E1[p][ch] = __expf(Ap);
+            if (fast) {
+                const float m = D.mid[ch];
+                D.T2[ch][p] = from_f(kv * __expf(m - Ap));
+                D.E2[p][ch] = __expf(Ap - m);
+            }
+        }
+        diag_dp();
+        if (!fast) {
+            // Exact intra-chunk dq: thread (p, cg) walks j downward with running segment sums.
+            const int p = lt >> 3, cg = lt & 7;
+            constexpr int CPT = KPD / 8;
+            float s[CPT], acc[CPT];
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) s[i] = acc[i] = 0.f;
+            for (int jj = 1; jj < CH; ++jj) {
+                const int j = p - jj;
+                const float dpj = coop_dp(p, j < 0 ? 0 : j, cg);
+                if (j >= 0) {
+#pragma unroll
+                    for (int i = 0; i < CPT; ++i) {
+                        const int ch = cg + 8 * i;
+                        s[i] += D.g[j + 1][ch];
+                        acc[i] = fmaf(dpj * to_f(D.kr[j][ch]), __expf(s[i]), acc[i]);
+                    }
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) D.X[p][cg + 8 * i] = acc[i];
+        }
+        __syncthreads();  // (C)
+        if (kw) {
+            float dP[2][4], Di[2][4], Dn[2][4];
+#pragma unroll
+            for (int x = 0; x < 2; ++x)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) dP[x][r] = Di[x][r] = Dn[x][r] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                unsigned int ao[4];
+                ao[0] = ld32(&D.dOr[g8][16 * kk + 2 * tg]);
+                ao[1] = ld32(&D.dOr[g8 + 8][16 * kk + 2 * tg]);
+                ao[2] = ld32(&D.dOr[g8][16 * kk + 8 + 2 * tg]);
+                ao[3] = ld32(&D.dOr[g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+                    mma16816(dP[jn], ao, ld32(&D.Vr[jn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.Vr[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
+                unsigned int as[4];
+                as[0] = pack2(S[2 * kk][0], S[2 * kk][1]);
+                as[1] = pack2(S[2 * kk][2], S[2 * kk][3]);
+                as[2] = pack2(S[2 * kk + 1][0], S[2 * kk + 1][1]);
+                as[3] = pack2(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+                    mma16816(Di[tn], as, ld32(&D.dOr[tn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.dOr[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+            }
+            if (fast) {
+                // keep j < p (strictly: the diagonal is added on its own)
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        if (jn * 8 + 2 * tg + (r & 1) >= g8 + 8 * (r >> 1)) dP[jn][r] = 0.f;
+                unsigned int ak[4];
+                ak[0] = ld32(&D.T2[16 * mt + g8][2 * tg]);
+                ak[1] = ld32(&D.T2[16 * mt + g8 + 8][2 * tg]);
+                ak[2] = ld32(&D.T2[16 * mt + g8][8 + 2 * tg]);
+                ak[3] = ld32(&D.T2[16 * mt + g8 + 8][8 + 2 * tg]);
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+                    mma16816(Dn[tn], ak, pack2(dP[0][2 * tn], dP[0][2 * tn + 1]),
+                             pack2(dP[1][2 * tn], dP[1][2 * tn + 1]));
+            }
+            // Element (ch, p) of dq^T.
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int ch = 16 * mt + g8 + 8 * (r >> 1), p = tn * 8 + 2 * tg + (r & 1);
+                    const float intra = fast ? Dn[tn][r] * D.E2[p][ch] : D.X[p][ch];
+                    const float dqp = fmaf(Di[tn][r], D.E1[p][ch], intra);
+                    if (p < n && ch < K) {
+                        const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                        yqb[(long long)tok * KPD + ch] = c * to_f(D.qr[p][ch]) * dqp;
+                        put(&dqb[tok * rowK + ch], c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp), it);
+                    }
+                }
+            // S = diag(exp(T)) S + Ki^T V
+            const float d0 = D.dec[16 * mt + g8], d1 = D.dec[16 * mt + g8 + 8];
+            unsigned int aki[4];
+            aki[0] = ld32(&D.T1[16 * mt + g8][2 * tg]);
+            aki[1] = ld32(&D.T1[16 * mt + g8 + 8][2 * tg]);
+            aki[2] = ld32(&D.T1[16 * mt + g8][8 + 2 * tg]);
+            aki[3] = ld32(&D.T1[16 * mt + g8 + 8][8 + 2 * tg]);
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+                S[nt][0] *= d0;
+                S[nt][1] *= d0;
+                S[nt][2] *= d1;
+                S[nt][3] *= d1;
+                mma16816(S[nt], aki, ld32(&D.VT[nt * 8 + g8][2 * tg]),
+                         ld32(&D.VT[nt * 8 + g8][8 + 2 * tg]));
+            }
+        }
+    }
+    __syncthreads();
+
+    // ================ pass 2: dk, dv, dg (chunks in reverse scan order) ================
+    float R[2 * KT][4];  // R^T[v = vr + g8 + 8 (r >> 1)][ch = nt * 8 + 2 tg + (r & 1)]
+#pragma unroll
+    for (int nt = 0; nt < 2 * KT; ++nt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) R[nt][r] = 0.f;
+    float carry = 0.f;  // dg suffix sum (thread lt < KPD: channel lt)
+    // Suffix sums of the chunk whose Y was written last: scan positions 15..0.
+    auto flush_dg = [&](int ci_prev) {
+        if (lt < KPD) {
+            const int c0 = ci_prev * CH, n = min(CH, L - c0);
+#pragma unroll
+            for (int p = CH - 1; p >= 0; --p) {
+                carry += D.Y[p][lt];
+                if (p < n && lt < K) {
+                    const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                    // the first scan token's gate meets a zero state: its gradient is 0
+                    dgb_[tok * rowK + lt] = (ci_prev == (dir ? nch - 1 : 0) && p == 0) ? 0.f : carry;
+                }
+            }
+        }
+    };
+    load(dir ? 0 : nch - 1);
+    int ci_prev = -1;
+    for (int it = 0; it < nch; ++it) {
+        const int ci = dir ? it : nch - 1 - it;
+        const int c0 = ci * CH, n = min(CH, L - c0);
+        __syncthreads();  // (A)
+        if (ci_prev >= 0) flush_dg(ci_prev);
+        stage();
+        // R_out (channels x values) for the dk products of the channel warps.
+#pragma unroll
+        for (int nt = 0; nt < 2 * KT; ++nt)
+#pragma unroll
+            for (int r = 0; r < 4; ++r)
+                D.sR[nt * 8 + 2 * tg + (r & 1)][vr + g8 + 8 * (r >> 1)] = from_f(R[nt][r]);
+        if (it + 1 < nch) load(dir ? ci + 1 : ci - 1);
+        __syncthreads();  // (B)
+        const bool fast = is_fast();
+#pragma unroll
+        for (int i = 0; i < QPT; ++i) {
+            const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
+            const float Ap = D.A[p][ch], Bp = D.Bx[p][ch];
+            const float qv = to_f(D.qr[p][ch]), kv = to_f(D.kr[p][ch]);
+            D.T1[ch][p] = from_f(qv * __expf(Ap));
+            D.R3[p][ch] = from_f(kv * __expf(Bp));
+            D.E1[p][ch] = __expf(Bp);
+            if (fast) {
+                const float m = D.mid[ch];
+                const elem_t qf = from_f(qv * __expf(Ap - m));
+                D.R1[p][ch] = qf;
+                D.T2[ch][p] = qf;
+                D.R2[p][ch] = from_f(kv * __expf(m - Ap));
+                D.E2[p][ch] = __expf(m - Ap);
+            }
+        }
+        diag_dp();
+        if (!fast) {
+            // Exact: thread (j, cg) walks p upward: pairs P[p][j] (p >= j) and the intra dk.
+            const int j = lt >> 3, cg = lt & 7;
+            constexpr int CPT = KPD / 8;
+            float s[CPT], kj[CPT], acc[CPT];
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) {
+                s[i] = acc[i] = 0.f;
+                kj[i] = to_f(D.kr[j][cg + 8 * i]);
+            }
+            for (int p = 0; p < CH; ++p) {
+                const float dpj = coop_dp(p, j, cg);
+                float pacc = 0.f;
+#pragma unroll
+                for (int i = 0; i < CPT; ++i) {
+                    const int ch = cg + 8 * i;
+                    if (p > j) s[i] += D.g[p][ch];
+                    const float w = to_f(D.qr[p][ch]) * __expf(s[i]);
+                    if (p >= j) pacc = fmaf(w, kj[i], pacc);
+                    if (p > j) acc[i] = fmaf(dpj, w, acc[i]);
+                }
+                pacc += __shfl_xor_sync(FULL_MASK, pacc, 1);
+                pacc += __shfl_xor_sync(FULL_MASK, pacc, 2);
+                pacc += __shfl_xor_sync(FULL_MASK, pacc, 4);
+                if (cg == 0) D.P[p][j] = pacc;
+            }
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) D.X[j][cg + 8 * i] = acc[i];
+        }
+        __syncthreads();  // (C)
+        {
+            // P^T (rows j, cols p), kept for p >= j.
+            float PT[2][4];
+            if (fast) {
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) PT[tn][r] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < KT; ++kk) {
+                    unsigned int ak[4];
+                    ak[0] = ld32(&D.R2[g8][16 * kk + 2 * tg]);
+                    ak[1] = ld32(&D.R2[g8 + 8][16 * kk + 2 * tg]);
+                    ak[2] = ld32(&D.R2[g8][16 * kk + 8 + 2 * tg]);
+                    ak[3] = ld32(&D.R2[g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                    for (int tn = 0; tn < 2; ++tn)
+                        mma16816(PT[tn], ak, ld32(&D.R1[tn * 8 + g8][16 * kk + 2 * tg]),
+                                 ld32(&D.R1[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+                }
+            } else {
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        PT[tn][r] = D.P[tn * 8 + 2 * tg + (r & 1)][g8 + 8 * (r >> 1)];
+            }
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r)
+                    if (tn * 8 + 2 * tg + (r & 1) < g8 + 8 * (r >> 1)) PT[tn][r] = 0.f;
+            // dv^T (rows v of this warp, cols j) = R_out^T Ki^T + dO^T P
+            float DV[2][4];
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) DV[jn][r] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < KT; ++kk) {
+                unsigned int ar[4];
+                ar[0] = pack2(R[2 * kk][0], R[2 * kk][1]);
+                ar[1] = pack2(R[2 * kk][2], R[2 * kk][3]);
+                ar[2] = pack2(R[2 * kk + 1][0], R[2 * kk + 1][1]);
+                ar[3] = pack2(R[2 * kk + 1][2], R[2 * kk + 1][3]);
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+                    mma16816(DV[jn], ar, ld32(&D.R3[jn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.R3[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
+            }
+            unsigned int ado[4];
+            ado[0] = ld32(&D.dOT[vr + g8][2 * tg]);
+            ado[1] = ld32(&D.dOT[vr + g8 + 8][2 * tg]);
+            ado[2] = ld32(&D.dOT[vr + g8][8 + 2 * tg]);
+            ado[3] = ld32(&D.dOT[vr + g8 + 8][8 + 2 * tg]);
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+                mma16816(DV[jn], ado, pack2(PT[0][2 * jn], PT[0][2 * jn + 1]),
+                         pack2(PT[1][2 * jn], PT[1][2 * jn + 1]));
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int vv = vr + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                    if (j < n && vv < V) {
+                        const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                        put(&dvb[tok * rowV + vv], c * DV[jn][r], it);
+                    }
+                }
+            // R^T = R^T diag(exp(T)) + dO^T Qi
+#pragma unroll
+            for (int nt = 0; nt < 2 * KT; ++nt) {
+                const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
+                R[nt][0] *= d0;
+                R[nt][1] *= d1;
+                R[nt][2] *= d0;
+                R[nt][3] *= d1;
+                mma16816(R[nt], ado, ld32(&D.T1[nt * 8 + g8][2 * tg]),
+                         ld32(&D.T1[nt * 8 + g8][8 + 2 * tg]));
+            }
+        }
+        if (kw) {
+            // dk^T (rows ch of this warp's tile, cols j) = R_out V^T (inter) + Qf^T dP (intra)
+            float dPT[2][4], KI[2][4], KN[2][4];
+#pragma unroll
+            for (int x = 0; x < 2; ++x)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) dPT[x][r] = KI[x][r] = KN[x][r] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                unsigned int av[4], ar[4];
+                av[0] = ld32(&D.Vr[g8][16 * kk + 2 * tg]);
+                av[1] = ld32(&D.Vr[g8 + 8][16 * kk + 2 * tg]);
+                av[2] = ld32(&D.Vr[g8][16 * kk + 8 + 2 * tg]);
+                av[3] = ld32(&D.Vr[g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+                    mma16816(dPT[tn], av, ld32(&D.dOr[tn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.dOr[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+                ar[0] = ld32(&D.sR[16 * mt + g8][16 * kk + 2 * tg]);
+                ar[1] = ld32(&D.sR[16 * mt + g8 + 8][16 * kk + 2 * tg]);
+                ar[2] = ld32(&D.sR[16 * mt + g8][16 * kk + 8 + 2 * tg]);
+                ar[3] = ld32(&D.sR[16 * mt + g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+                    mma16816(KI[jn], ar, ld32(&D.Vr[jn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.Vr[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
+            }
+            if (fast) {
+                // keep p > j (strictly)
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        if (tn * 8 + 2 * tg + (r & 1) <= g8 + 8 * (r >> 1)) dPT[tn][r] = 0.f;
+                unsigned int aq[4];
+                aq[0] = ld32(&D.T2[16 * mt + g8][2 * tg]);
+                aq[1] = ld32(&D.T2[16 * mt + g8 + 8][2 * tg]);
+                aq[2] = ld32(&D.T2[16 * mt + g8][8 + 2 * tg]);
+                aq[3] = ld32(&D.T2[16 * mt + g8 + 8][8 + 2 * tg]);
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+                    mma16816(KN[jn], aq, pack2(dPT[0][2 * jn], dPT[0][2 * jn + 1]),
+                             pack2(dPT[1][2 * jn], dPT[1][2 * jn + 1]));
+            }
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                    const float intra = fast ? KN[jn][r] * D.E2[j][ch] : D.X[j][ch];
+                    const float dkp = fmaf(KI[jn][r], D.E1[j][ch], intra);
+                    float y = 0.f;
+                    if (j < n && ch < K) {
+                        const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                        y = yqb[(long long)tok * KPD + ch] - c * to_f(D.kr[j][ch]) * dkp;
+                        put(&dkb[tok * rowK + ch], c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp), it);
+                    }
+                    D.Y[j][ch] = y;
+                }
+        }
+        ci_prev = ci;
+    }
+    __syncthreads();
+    flush_dg(ci_prev);
+}
+#endif  // KT <= 2

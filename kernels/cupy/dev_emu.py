@@ -1,0 +1,120 @@
+"""Development only: run the chunked forward (bigla_tc.cu) on the CPU through the host emulation
+of dev_emu.h and compare it with the float64 oracle by the contract's parity rule (output only).
+Exercises indexing, fragment layouts, barriers, segments and both paths; proves nothing about the
+GPU. Usage: python kernels/cupy/dev_emu.py [quick]"""
+import ctypes
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", ".."))
+
+from tests.parity import EPS  # noqa: E402
+from tests.strategies import Case, make_inputs  # noqa: E402
+from vig_reference import chunked_bidirectional_gla, naive_bidirectional_gla  # noqa: E402
+import vig_kernels.cupy as cp  # noqa: E402
+
+_LIBS = {}
+
+
+def lib(defines):
+    key = tuple(defines)
+    if key not in _LIBS:
+        out = f"/tmp/vig_emu_{'_'.join(f'{n}{v}' for n, v in defines)}.so"
+        cmd = ["g++", "-std=c++20", "-O1", "-Wall", "-Wno-unused", "-Wno-unknown-pragmas", "-pthread", "-shared", "-fPIC", "-DVIG_EMU",
+               *(f"-D{n}={v}" for n, v in defines), f"-I{HERE}", "-o", out,
+               os.path.join(HERE, "dev_emu.cpp")]
+        subprocess.run(cmd, check=True)
+        L = ctypes.CDLL(out)
+        L.emu_launch.restype = ctypes.c_int
+        _LIBS[key] = L
+    return _LIBS[key]
+
+
+def launch(func, grid, block, args, smem, defines):
+    objs = []
+    for a in args:
+        if isinstance(a, np.uint64):
+            objs.append(ctypes.c_uint64(int(a)))
+        elif isinstance(a, np.int32):
+            objs.append(ctypes.c_int32(int(a)))
+        elif isinstance(a, np.int64):
+            objs.append(ctypes.c_int64(int(a)))
+        elif isinstance(a, np.float32):
+            objs.append(ctypes.c_float(float(a)))
+        else:
+            raise TypeError(type(a))
+    arr = (ctypes.c_void_p * len(objs))(*[ctypes.addressof(x) for x in objs])
+    rc = lib(defines).emu_launch(func.encode(), grid[0], grid[1], grid[2], block[0], smem, arr)
+    assert rc == 0
+
+
+def check(case):
+    q, k, v, gf, gb, _ = make_inputs(case, "cpu")
+    gf, gb = gf.float(), gb.float()
+    scale = case.K ** -0.5
+    o = cp.tc_forward(q, k, v, gf, gb, scale, launch)
+    ref = naive_bidirectional_gla(*(x.double() for x in (q, k, v, gf, gb)), scale)
+    base = chunked_bidirectional_gla(q, k, v, gf.to(q.dtype), gb.to(q.dtype), scale,
+                                     compute_dtype=q.dtype)
+    err = (o.double() - ref).abs().max().item()
+    berr = (base.double() - ref).abs().max().item()
+    bound = 2 * berr + 4 * EPS[q.dtype] * ref.abs().max().item() + 1e-12
+    ok = err <= bound
+    print(f"{'ok  ' if ok else 'FAIL'} err {err:.3e} bound {bound:.3e} ratio {err / bound:.3f} "
+          f"plan {cp.tc_plan(case.B, case.H, case.L, case.V)}  {case}", flush=True)
+    return ok
+
+
+def check_bwd(case):
+    from tests.parity import NAMES, oracle, parity_report, plain_pytorch, run_with_grads
+
+    q, k, v, gf, gb, do = make_inputs(case, "cpu")
+    gf, gb = gf.float(), gb.float()
+    scale = case.K ** -0.5
+    got = list(cp.tc_backward(q, k, v, gf, gb, scale, do, launch))
+    ref = oracle((q, k, v, gf, gb), do)
+    base = plain_pytorch((q, k, v, gf, gb), do)
+    rep = parity_report([ref[0]] + got, ref, base, q.dtype)[1:]
+    ok = all(e <= b for _, e, b in rep)
+    print(f"{'ok  ' if ok else 'FAIL'} bwd " + " ".join(f"{n}:{e / b:.3f}" for n, e, b in rep)
+          + f"  {case}", flush=True)
+    return ok
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("bwd"):
+        cases = []
+        if sys.argv[1] == "bwdquick":
+            cases.append(Case(1, 20, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1))
+        else:
+            for L in (1, 7, 17, 33, 65):
+                for dt in ("bfloat16", "float16"):
+                    for rg in ("model", "strong", "zero", "neg_inf", "mixed"):
+                        cases.append(Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L))
+            cases.append(Case(2, 40, 1, 16, 16, "bfloat16", "mixed", "contiguous", "float32", 3))
+            cases.append(Case(1, 50, 2, 32, 64, "float16", "model", "contiguous", "float32", 4))
+        bad = sum(not check_bwd(c) for c in cases)
+        print(f"{len(cases) - bad} ok, {bad} fail")
+        sys.exit(0)
+    quick = len(sys.argv) > 1 and sys.argv[1] == "quick"
+    cases = []
+    if quick:
+        cases.append(Case(1, 20, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1))
+    else:
+        for L in (1, 7, 17, 65, 130):
+            for dt in ("bfloat16", "float16"):
+                for rg in ("model", "strong", "zero", "neg_inf", "mixed"):
+                    cases.append(Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L))
+        cases.append(Case(1, 40, 2, 16, 16, "bfloat16", "mixed", "contiguous", "float32", 3))
+        cases.append(Case(1, 40, 1, 64, 128, "float16", "model", "contiguous", "float32", 4))
+        cases.append(Case(1, 33, 1, 128, 80, "bfloat16", "neg_inf", "contiguous", "float32", 5))
+        cases.append(Case(2, 50, 1, 20, 24, "float16", "mixed", "contiguous", "float32", 6))   # VEC=0
+        cases.append(Case(1, 70, 2, 32, 20, "bfloat16", "model", "fused", "float32", 7))      # VEC=0
+        cases.append(Case(1, 300, 1, 32, 64, "bfloat16", "zero", "fused", "float32", 8))
+    bad = sum(not check(c) for c in cases)
+    print(f"{len(cases) - bad} ok, {bad} fail")

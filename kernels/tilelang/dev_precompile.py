@@ -1,0 +1,43 @@
+"""Fill a TileLang kernel cache on a machine without a GPU, for carrying to the GPU machine.
+
+    TILELANG_CACHE_DIR=$PWD/.tilelang-cache .venv/bin/python kernels/tilelang/dev_precompile.py \
+        [--arch sm_90a] [--dtypes bfloat16,float16,float32] [--tiles 32x64] [--workers 2]
+
+TileLang's cache key is (TIR script, target, execution backend, tilelang version, machine), so an
+entry made here is a hit on the GPU machine when the same tilelang wheel is installed there and
+TILELANG_CACHE_DIR points at the carried directory. Each entry's executable.so is self-contained.
+"""
+import argparse
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import time
+
+
+def _one(spec):
+    kind, K, V, dtype, arch = spec
+    from vig_kernels.tilelang import compile_kernel
+
+    t = time.perf_counter()
+    compile_kernel(kind, K, V, dtype, arch)
+    return spec, time.perf_counter() - t
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--arch", default="sm_90a")
+    p.add_argument("--dtypes", default="bfloat16,float16,float32")
+    p.add_argument("--tiles", default="32x64", help="comma list of KxV tile dims")
+    p.add_argument("--kinds", default="fwd_res,fwd_ws,bwd")
+    p.add_argument("--workers", type=int, default=2)
+    a = p.parse_args()
+    assert os.environ.get("TILELANG_CACHE_DIR"), "set TILELANG_CACHE_DIR"
+    specs = [(kind, int(t.split("x")[0]), int(t.split("x")[1]), dt, a.arch)
+             for t in a.tiles.split(",") for dt in a.dtypes.split(",") for kind in a.kinds.split(",")]
+    with cf.ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")) as ex:
+        for spec, sec in ex.map(_one, specs):
+            print(f"{sec:7.2f} s  {spec}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

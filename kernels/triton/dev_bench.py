@@ -1,0 +1,153 @@
+"""Dev script (Triton backend): parity of the kernels on a few shapes/regimes with the shared
+harness (tests/parity.py, tests/strategies.py), then (GPU only) timing of kernel variants at the
+contract's five shapes with vig/bench.py (median_ms, floor_ms, peak_extra_bytes), in ONE call:
+
+    python kernels/triton/dev_bench.py --parity-variants v2 --lengths 65,196 \
+        --variants v2,v2_f0,v3_cb32_w8
+
+Variant names set the backend's environment knobs: "v2" / "v3" (VIG_TRITON_V), then "_cbN"
+(v3 chunk), "_wN" (v3 warps), "_pN" (v3 programs wanted), "_fN" / "_bN" (register cap of the v2
+forward / backward kernel, 0 = none). "v2" alone is the default configuration. The "patchy"
+regime puts fast and slow (strong, -inf) chunks in one sequence. On the CPU it runs under
+TRITON_INTERPRET=1 with small cases (parity only).
+"""
+import argparse
+import os
+import sys
+import time
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+sys.path.insert(0, ROOT)
+if not os.path.exists("/dev/nvidia0"):
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import torch  # noqa: E402
+
+from tests.parity import oracle, parity_report, plain_pytorch, run_with_grads  # noqa: E402
+from tests.strategies import Case, make_inputs  # noqa: E402
+import vig  # noqa: E402
+from vig import bench  # noqa: E402
+
+DEV = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def variant_env(name):
+    env = {"VIG_TRITON_V": name[1]}
+    for part in name[2:].split("_"):
+        if part.startswith("cb"):
+            env["VIG_TRITON_CB"] = part[2:]
+        elif part.startswith("w"):
+            env["VIG_TRITON_WARPS"] = part[1:]
+        elif part.startswith("p"):
+            env["VIG_TRITON_PROGS"] = part[1:]
+        elif part.startswith("f"):
+            env["VIG_TRITON_NREG_FWD"] = part[1:]
+        elif part.startswith("b"):
+            env["VIG_TRITON_NREG_BWD"] = part[1:]
+    return env
+
+
+def set_env(env):
+    for k in ("VIG_TRITON_V", "VIG_TRITON_CB", "VIG_TRITON_WARPS", "VIG_TRITON_PROGS",
+              "VIG_TRITON_NREG_FWD", "VIG_TRITON_NREG_BWD"):
+        os.environ.pop(k, None)
+    os.environ.update(env)
+
+
+def patchy(inputs, L):
+    """Model gates with a few -inf and strong entries: fast and slow chunks in one sequence."""
+    q, k, v, gf, gb, do = inputs
+    gf = gf.clone()
+    gb = gb.clone()
+    if L > 70:
+        gf[:, 70, :, 3] = float("-inf")
+        gb[:, L // 2, 0, :] = -40.0
+    return q, k, v, gf, gb, do
+
+
+def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
+    n_ok = n = 0
+    worst = 0.0
+    for L in lengths:
+        for dtype in dtypes:
+            for regime in regimes:
+                base_regime = "model" if regime == "patchy" else regime
+                case = Case(B=B, L=L, H=H, K=K, V=V, dtype=dtype, regime=base_regime,
+                            layout="fused", gate_dtype="float32", seed=L + 7)
+                ins = make_inputs(case, DEV)
+                if regime == "patchy":
+                    ins = patchy(ins, L)
+                q, k, v, gf, gb, do = ins
+                t0 = time.time()
+                got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                                     (q, k, v, gf, gb), do)
+                dt = time.time() - t0
+                ref = oracle((q, k, v, gf, gb), do, naive=L <= 300)
+                base = plain_pytorch((q, k, v, gf, gb), do)
+                rep = parity_report(got, ref, base, q.dtype)
+                w = max(e / b for _, e, b in rep)
+                ok = all(e <= b for _, e, b in rep)
+                n += 1
+                n_ok += ok
+                worst = max(worst, w)
+                bad = "" if ok else "  " + "; ".join(f"{nm} {e:.2e}>{b:.2e}" for nm, e, b in rep if not e <= b)
+                print(f"{'ok  ' if ok else 'FAIL'} {w:7.3f} L={L} {dtype} {regime} K={K} V={V} ({dt:.1f}s){bad}",
+                      flush=True)
+    print(f"parity: {n_ok}/{n} pass, worst err/bound {worst:.3f}", flush=True)
+    return n_ok == n
+
+
+def timing(variants):
+    rows = []
+    bench.copy_bandwidth()
+    for shape_name, dims in bench.SHAPES.items():
+        shape = bench.OpShape(*dims)
+        (q, k, v, gf, gb), _ = bench.make_inputs(shape, DEV)
+        leaves = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
+        do = torch.randn_like(leaves[2])
+        op = lambda *a: vig.bidirectional_gla(*a, backend="triton", check_gates=False)  # noqa: E731
+        ff, fb = bench.floor_ms(shape), bench.floor_ms(shape, True)
+        for var in variants:
+            set_env(variant_env(var))
+            fwd = lambda: op(*(t.detach() for t in leaves))  # noqa: E731
+            fwb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
+            t0 = time.time()
+            fwb()
+            torch.cuda.synchronize()
+            print(f"  first call (JIT) {var} {shape_name}: {time.time() - t0:.1f}s", flush=True)
+            a = bench.median_ms(fwd)
+            c = bench.median_ms(fwb)
+            mem = bench.peak_extra_bytes(fwb) / 2**20
+            rows.append((shape_name, var, a, c, ff, fb, mem))
+            print(f"{shape_name:>11} {var:>14} fwd {a:.3f} ({a / ff:5.1f}x)  fwd+bwd {c:.3f} ({c / fb:5.1f}x)"
+                  f"  peak {mem:.0f} MiB", flush=True)
+    print("\n| shape | variant | fwd ms | x floor | fwd+bwd ms | x floor | peak MiB |\n|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[2] / r[4]:.1f} | {r[3]:.3f} | {r[3] / r[5]:.1f} | {r[6]:.0f} |")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--parity-only", action="store_true")
+    p.add_argument("--variants", default="v2,v3")
+    p.add_argument("--parity-variants", default="v3")
+    p.add_argument("--lengths", default="")
+    p.add_argument("--regimes", default="model,zero,mixed,strong,neg_inf,patchy")
+    p.add_argument("--dtypes", default="float32,bfloat16")
+    a = p.parse_args()
+    if a.lengths:
+        lengths = [int(x) for x in a.lengths.split(",")]
+    else:
+        lengths = (1, 63, 64, 65, 196, 300, 1000) if DEV == "cuda" else (17, 65, 200)
+    ok = True
+    for var in [x for x in a.parity_variants.split(",") if x]:
+        set_env(variant_env(var))
+        print(f"--- parity {var} {variant_env(var)}", flush=True)
+        ok &= parity(lengths, a.regimes.split(","), a.dtypes.split(","))
+    if DEV == "cuda" and not a.parity_only:
+        timing(a.variants.split(","))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
