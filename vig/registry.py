@@ -36,7 +36,7 @@ _REGISTRY: dict[str, str] = {
 
 # "auto" on CUDA tensors takes the first usable of these (fastest first, by the committed
 # benchmark results), then the reference.
-AUTO_ORDER: tuple[str, ...] = ("triton", "tilelang", "cupy")
+AUTO_ORDER: tuple[str, ...] = ("triton", "cupy", "tilelang")
 
 ENV_VAR = "VIG_BACKEND"
 

@@ -20,9 +20,6 @@ THR = 32.0  # per-channel gate range of a chunk under which the factorised fast 
 # warps per SM); capped at 128 it spills 60 bytes and 4 programs fit (H100: NOTES.md, v2.1). The
 # backward kernel is left uncapped (capping it spilled kB and measured slower).
 FWD_MAXNREG = 128
-# v3 (experimental, slower, not the default; VIG_TRITON_V=3): big chunks, kernels_v3.py
-BIG_CHUNK = 64
-WARPS = 8
 
 try:  # pragma: no cover - depends on the environment
     import triton  # noqa: F401
@@ -47,15 +44,6 @@ def _prec(dtype) -> str:
     # fp32 (and fp16) inputs: full fp32 products; bf16: tf32 products (10-bit mantissa, finer
     # than the bf16 data itself).
     return "tf32" if dtype == torch.bfloat16 else "ieee"
-
-
-def _cfg():
-    """(version, CB, num_warps, programs wanted): v2 by default; measurement knobs for
-    kernels/triton/dev_bench.py: VIG_TRITON_V=3 (the big-chunk kernels of kernels_v3.py),
-    VIG_TRITON_CB, VIG_TRITON_WARPS, VIG_TRITON_PROGS (v3 only)."""
-    env = os.environ.get
-    return (int(env("VIG_TRITON_V", "2")), int(env("VIG_TRITON_CB", str(BIG_CHUNK))),
-            int(env("VIG_TRITON_WARPS", str(WARPS))), int(env("VIG_TRITON_PROGS", "512")))
 
 
 def _nreg(which: str, dtype) -> dict:
@@ -109,14 +97,6 @@ class TritonBackend(KernelBackend):
 
     # ------------------------------------------------------------------ entry points
     def forward(self, q, k, v, g_fwd, g_bwd, scale):
-        ver, CB, nw, progs = _cfg()
-        if ver != 3:
-            return self._forward_v2(q, k, v, g_fwd, g_bwd, scale)
-        from .kernels_v3 import forward_v3
-
-        return forward_v3(q, k, v, g_fwd, g_bwd, scale, CB, nw, progs)
-
-    def _forward_v2(self, q, k, v, g_fwd, g_bwd, scale):
         B, L, H, K = q.shape
         V = v.shape[-1]
         BK = _pow2(K)
@@ -152,14 +132,6 @@ class TritonBackend(KernelBackend):
         return o, ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
-        ver, CB, nw, progs = _cfg()
-        if ver != 3:
-            return self._backward_v2(q, k, v, g_fwd, g_bwd, scale, do, saved)
-        from .kernels_v3 import backward_v3
-
-        return backward_v3(q, k, v, g_fwd, g_bwd, scale, do, CB, nw, progs)
-
-    def _backward_v2(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
         B, L, H, K = q.shape
         V = v.shape[-1]
         BK = _pow2(K)

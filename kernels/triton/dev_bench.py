@@ -3,11 +3,11 @@ harness (tests/parity.py, tests/strategies.py), then (GPU only) timing of kernel
 contract's five shapes with vig/bench.py (median_ms, floor_ms, peak_extra_bytes), in ONE call:
 
     python kernels/triton/dev_bench.py --parity-variants v2 --lengths 65,196 \
-        --variants v2,v2_f0,v3_cb32_w8
+        --variants v2,v2_f0,v2_f96
 
-Variant names set the backend's environment knobs: "v2" / "v3" (VIG_TRITON_V), then "_cbN"
-(v3 chunk), "_wN" (v3 warps), "_pN" (v3 programs wanted), "_fN" / "_bN" (register cap of the v2
-forward / backward kernel, 0 = none). "v2" alone is the default configuration. The "patchy"
+Variant names set the backend's environment knobs: "v2", then "_fN" / "_bN" (register cap of the
+forward / backward kernel, 0 = none). (The "v3"/"_cbN"/"_wN"/"_pN" knobs drove the big-chunk
+experiment, which is in git history at 7deee1c only.) "v2" alone is the default configuration. The "patchy"
 regime puts fast and slow (strong, -inf) chunks in one sequence. On the CPU it runs under
 TRITON_INTERPRET=1 with small cases (parity only).
 """
@@ -32,7 +32,7 @@ DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def variant_env(name):
-    env = {"VIG_TRITON_V": name[1]}
+    env = {}  # name[1] (the version) is historical: v3 lives in git history (7deee1c) only
     for part in name[2:].split("_"):
         if part.startswith("cb"):
             env["VIG_TRITON_CB"] = part[2:]
@@ -129,8 +129,8 @@ def timing(variants):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--parity-only", action="store_true")
-    p.add_argument("--variants", default="v2,v3")
-    p.add_argument("--parity-variants", default="v3")
+    p.add_argument("--variants", default="v2,v2_f0")
+    p.add_argument("--parity-variants", default="v2")
     p.add_argument("--lengths", default="")
     p.add_argument("--regimes", default="model,zero,mixed,strong,neg_inf,patchy")
     p.add_argument("--dtypes", default="float32,bfloat16")
