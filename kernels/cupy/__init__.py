@@ -288,6 +288,22 @@ def _launch(kern, device, grid, block, args, smem):
             kern(grid, block, args, shared_mem=smem)
 
 
+def _device_index(device: torch.device) -> int:
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def _tc_launcher(device: torch.device):
+    """The ``launch`` that tc_forward / tc_backward take: a kernel of bigla_tc.cu, compiled once
+    per (function, device, defines), run on PyTorch's current stream of ``device``."""
+    dev = _device_index(device)
+
+    def launch(func, grid, block, args, smem, defines):
+        _launch(_MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem), dev, grid, block,
+                args, smem)
+
+    return launch
+
+
 class CuPyBackend(KernelBackend):
     """Bidirectional GLA in raw CUDA C++ (NVRTC via CuPy); fp32 / fp16 / bf16, K, V <= 128."""
 
@@ -320,13 +336,7 @@ class CuPyBackend(KernelBackend):
     # ------------------------------------------------------------------ forward
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         if fwd_kind(q.dtype) == "chunked":
-            dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
-
-            def launch(func, grid, block, args, smem, defines):
-                kern = _MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem)
-                _launch(kern, dev, grid, block, args, smem)
-
-            return tc_forward(q, k, v, g_fwd, g_bwd, scale, launch), ()
+            return tc_forward(q, k, v, g_fwd, g_bwd, scale, _tc_launcher(q.device)), ()
         return self._forward_recurrent(q, k, v, g_fwd, g_bwd, scale)
 
     def _forward_recurrent(self, q, k, v, g_fwd, g_bwd, scale: float):
@@ -335,7 +345,7 @@ class CuPyBackend(KernelBackend):
         B, L, H, K = q.shape
         V = v.shape[-1]
         BH = B * H
-        dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
+        dev = _device_index(q.device)
         code = _DTYPE_CODE[q.dtype]
         kp = _kp(K)
         vp = _vp(kp, V, BH, _fwd_wide(kp, q.dtype))
@@ -355,13 +365,7 @@ class CuPyBackend(KernelBackend):
     # ----------------------------------------------------------------- backward
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         if bwd_kind(q, v, do) == "chunked" and tc_vec(q, k, v):
-            dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
-
-            def launch(func, grid, block, args, smem, defines):
-                kern = _MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem)
-                _launch(kern, dev, grid, block, args, smem)
-
-            return tc_backward(q, k, v, g_fwd, g_bwd, scale, do, launch)
+            return tc_backward(q, k, v, g_fwd, g_bwd, scale, do, _tc_launcher(q.device))
         return self._backward_recurrent(q, k, v, g_fwd, g_bwd, scale, do, saved)
 
     def _backward_recurrent(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
@@ -370,7 +374,7 @@ class CuPyBackend(KernelBackend):
         B, L, H, K = q.shape
         V = v.shape[-1]
         BH = B * H
-        dev = q.device.index if q.device.index is not None else torch.cuda.current_device()
+        dev = _device_index(q.device)
         code = _DTYPE_CODE[q.dtype]
         kp = _kp(K)
         vp = _vp(kp, V, BH, _bwd_wide(kp))
