@@ -86,16 +86,19 @@ def check_bwd(case):
     return ok
 
 
+def _grid(lengths):
+    """ViG head dims (K 32, V 64) at each length, both 16-bit dtypes, every gate regime."""
+    return [Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L) for L in lengths
+            for dt in ("bfloat16", "float16") for rg in ("model", "strong", "zero", "neg_inf", "mixed")]
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].startswith("bwd"):
         cases = []
         if sys.argv[1] == "bwdquick":
             cases.append(Case(1, 20, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1))
         else:
-            for L in (1, 7, 17, 33, 65):
-                for dt in ("bfloat16", "float16"):
-                    for rg in ("model", "strong", "zero", "neg_inf", "mixed"):
-                        cases.append(Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L))
+            cases += _grid((1, 7, 17, 33, 65))
             cases.append(Case(2, 40, 1, 16, 16, "bfloat16", "mixed", "contiguous", "float32", 3))
             cases.append(Case(1, 50, 2, 32, 64, "float16", "model", "contiguous", "float32", 4))
         bad = sum(not check_bwd(c) for c in cases)
@@ -106,10 +109,7 @@ if __name__ == "__main__":
     if quick:
         cases.append(Case(1, 20, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1))
     else:
-        for L in (1, 7, 17, 65, 130):
-            for dt in ("bfloat16", "float16"):
-                for rg in ("model", "strong", "zero", "neg_inf", "mixed"):
-                    cases.append(Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L))
+        cases += _grid((1, 7, 17, 65, 130))
         cases.append(Case(1, 40, 2, 16, 16, "bfloat16", "mixed", "contiguous", "float32", 3))
         cases.append(Case(1, 40, 1, 64, 128, "float16", "model", "contiguous", "float32", 4))
         cases.append(Case(1, 33, 1, 128, 80, "bfloat16", "neg_inf", "contiguous", "float32", 5))
