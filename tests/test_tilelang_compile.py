@@ -25,19 +25,23 @@ pytestmark = [
     pytest.mark.skipif(not _NVCC, reason="nvcc is not on PATH (needed to compile the kernels)"),
 ]
 
-# (kind, dtype, arch): bf16 everywhere (T.gemm on tensor cores); fp16 and fp32 share the exact
-# fp32 path (FMA products on fp32 tiles), checked on the forward and backward for sm_90a. Every
-# head dim runs on these K=32, V=64 tiles (larger ones as slices), so this is every kernel the
-# package ever compiles for a Hopper GPU.
+# (kind, dtype, arch). The default (v5) forward is fwd_st -> fwd_scan -> fwd_out; bf16 runs T.gemm
+# on tensor cores; fp16 and fp32 share the exact fp32 path (FMA products on fp32 tiles), checked
+# through fp32; fwd_scan is all fp32 (one kernel for every dtype). Every head dim runs on these
+# K=32, V=64 tiles (larger ones as slices). fwd_res is the v4 forward (VIG_TILELANG_FWD=v4),
+# bwd_out the opt-in v5 backward's main kernel (its bwd_st is fwd_st's twin).
 SPECS = [
-    ("fwd_res", "bfloat16", "sm_90a"),
-    ("fwd_ws", "bfloat16", "sm_90a"),
+    ("fwd_st", "bfloat16", "sm_90a"),
+    ("fwd_scan", "float32", "sm_90a"),
+    ("fwd_out", "bfloat16", "sm_90a"),
     ("bwd", "bfloat16", "sm_90a"),
-    ("fwd_res", "float16", "sm_90a"),
-    ("fwd_res", "float32", "sm_90a"),
+    ("fwd_st", "float32", "sm_90a"),
+    ("fwd_out", "float32", "sm_90a"),
     ("bwd", "float32", "sm_90a"),
-    ("fwd_res", "bfloat16", "sm_80"),
+    ("fwd_out", "bfloat16", "sm_80"),
     ("bwd", "bfloat16", "sm_80"),
+    ("fwd_res", "bfloat16", "sm_90a"),
+    ("bwd_out", "bfloat16", "sm_90a"),  # the opt-in v5 backward (VIG_TILELANG_BWD=v5)
 ]
 
 
@@ -84,6 +88,14 @@ def test_kernel_compiles(compiled, spec):
     sec, src = got
     kind, dtype, arch = spec
     assert "__global__" in src
+    # no 64-bit integer division by a dynamic dim in the index math (b = i // H cost the v4
+    # backward a third of its time): (batch, head) come straight from the block index.
+    # (The v4 forward, kept only as the VIG_TILELANG_FWD=v4 fallback, is left as it was proven.)
+    if kind not in ("fwd_res", "fwd_ws"):
+        assert "% ((int64_t)H)" not in src and "/ ((int64_t)H)" not in src
+    if kind == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
+        assert "mma" not in src
+        return
     if dtype == "bfloat16":
         assert "mma" in src  # T.gemm lowered to tensor-core instructions
     else:

@@ -1,6 +1,9 @@
 """Turns a pytest-benchmark JSON of tests/benchmarks into results.json and a markdown table.
 
-    python tools/report.py bench.json [--tests tests.xml] --out results/NAME
+    python tools/report.py bench.json [more.json ...] [--tests tests.xml] --out results/NAME
+
+Several JSON files (one run split over pytest invocations on the same machine, e.g. fla's peer apart
+because of its autotuning) are read as one.
 """
 import argparse
 import datetime
@@ -13,11 +16,12 @@ from vig import bench
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("bench")
+    p.add_argument("bench", nargs="+")
     p.add_argument("--tests", default=None)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    data = json.load(open(a.bench))
+    files = [json.load(open(f)) for f in a.bench]
+    data = dict(files[0], benchmarks=[b for d in files for b in d["benchmarks"]])
     rows = []
     for b in data["benchmarks"]:
         e = b.get("extra_info", {})

@@ -60,9 +60,14 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # "chunked" (the default once proven on the GPU) or "recurrent" (v1, the per-token recurrence);
 # fp32 inputs always take the recurrence (exact FMA path, no TF32).
 FWD_DEFAULT = "chunked"
+TC_DEFAULT = "v23"  # VIG_CUPY_TC: "v23" or "v22" (the chunk prologue of bigla_tc.cu, NOTES.md)
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
-TC_MAX_SEG = 256    # tokens per segment (its fp32 output buffer lives in shared memory)
+# tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
+# VIG_CUPY_MAX_SEG lowers it (tests: force the segmented kernels at small L, e.g. under sanitizers)
+TC_MAX_SEG = int(os.environ.get("VIG_CUPY_MAX_SEG", "256"))
+if not (16 <= TC_MAX_SEG <= 256 and TC_MAX_SEG % 16 == 0):
+    raise ValueError(f"VIG_CUPY_MAX_SEG={TC_MAX_SEG}: expected a multiple of 16 in [16, 256]")
 TC_BLOCKS = 528     # aim: about 4 blocks per SM of an H100 (132 SMs)
 
 
@@ -82,6 +87,17 @@ def tc_kt(K: int) -> int:
     while 16 * kt < K:
         kt *= 2
     return kt
+
+
+def _tc_defines(dtype, kt: int, vec: int) -> tuple:
+    """Compile-time specialization of bigla_tc.cu. VIG_CUPY_TC=v22 selects the v2.2 chunk
+    prologue (one warp walks the gate cumsums; four exps per tile element; read-add of the
+    backward's second visitor) instead of v2.3's (the default)."""
+    d = (("DTYPE", _DTYPE_CODE[dtype]), ("KT", kt), ("VEC", vec))
+    ver = os.environ.get("VIG_CUPY_TC", TC_DEFAULT)
+    if ver not in ("v23", "v22"):
+        raise ValueError(f"VIG_CUPY_TC={ver!r}: expected 'v23' or 'v22'")
+    return d + (("V22", 1),) if ver == "v22" else d
 
 
 def tc_vec(q, k, v) -> int:
@@ -126,7 +142,7 @@ def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch):
     BH = B * H
     kt = tc_kt(K)
     kpd = 16 * kt
-    defines = (("DTYPE", _DTYPE_CODE[q.dtype]), ("KT", kt), ("VEC", tc_vec(q, k, v)))
+    defines = _tc_defines(q.dtype, kt, tc_vec(q, k, v))
     nvb, seglen, nseg = tc_plan(B, H, L, V)
     o = torch.empty((B, L, H, V), device=q.device, dtype=v.dtype)
     dsm = 2 * tc_dir_smem(kt)
@@ -145,16 +161,22 @@ def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch):
         launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm, defines)
         total = BH * 2 * nvb * TC_VB * kpd
         launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
-               (_ptr(st), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB)), 0,
-               defines)
+               (_ptr(st), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
+                np.int32(0)), 0, defines)
     launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
            dsm + seglen * (TC_VB + 4) * 4, defines)
     return o
 
 
-# The chunked backward (bigla_tc_bwd): fp16 / bf16, one segment per (b, h), K <= 32, V <= 64,
-# 16-byte aligned rows; everything else takes the recurrent backward (bigla_bwd.cu).
+# The chunked backward (bigla_tc_bwd): fp16 / bf16, K <= 32, V <= 64, 16-byte aligned rows;
+# everything else takes the recurrent backward (bigla_bwd.cu). One segment per (b, h) for
+# L <= TC_MAX_SEG, segments beyond (VIG_CUPY_BWD_LONG=0 sends L > TC_MAX_SEG to the recurrent
+# backward, the previous default).
 BWD_DEFAULT = "chunked"
+
+
+def _bwd_long() -> bool:
+    return os.environ.get("VIG_CUPY_BWD_LONG", "1") == "1"
 
 
 def bwd_kind(q, v, do) -> str:
@@ -164,7 +186,7 @@ def bwd_kind(q, v, do) -> str:
         raise ValueError(f"VIG_CUPY_BWD={kind!r}: expected 'chunked' or 'recurrent'")
     B, L, H, K = q.shape
     if (kind == "chunked" and q.dtype != torch.float32 and K <= 32 and v.shape[-1] <= TC_VB
-            and L <= TC_MAX_SEG and tc_vec(q, v, do)):
+            and (L <= TC_MAX_SEG or _bwd_long()) and tc_vec(q, v, do)):
         return "chunked"
     return "recurrent"
 
@@ -183,20 +205,54 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch):
     V = v.shape[-1]
     BH = B * H
     kt = tc_kt(K)
-    defines = (("DTYPE", _DTYPE_CODE[q.dtype]), ("KT", kt), ("VEC", 1))
+    defines = _tc_defines(q.dtype, kt, 1)
     f32 = dict(device=q.device, dtype=torch.float32)
     dq = torch.empty((B, L, H, K), **f32)
     dk = torch.empty((B, L, H, K), **f32)
     dv = torch.empty((B, L, H, V), **f32)
     dgf = torch.empty((B, L, H, K), **f32)
     dgb = torch.empty((B, L, H, K), **f32)
-    yq = torch.empty((2, BH, L, 16 * kt), **f32)
-    args = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(do),
-            _ptr(dq), _ptr(dk), _ptr(dv), _ptr(dgf), _ptr(dgb), _ptr(yq),
-            np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
-            *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
-            *_strides(do), np.float32(scale / 2))
-    launch("bigla_tc_bwd", (BH, 1, 1), (256, 1, 1), args, 2 * tc_bwd_smem(kt), defines)
+    kpd = 16 * kt
+    yq = torch.empty((2, BH, L, kpd), **f32)
+    if L <= TC_MAX_SEG:
+        seglen, nseg = L, 1
+        sts = st_r = ytot = yq  # never touched with one segment
+    else:
+        _, seglen, nseg = tc_plan(B, H, L, V)
+        sts = torch.empty((BH, nseg, 2, TC_VB, kpd), **f32)
+        st_r = torch.empty((BH, nseg, 2, TC_VB, kpd), **f32)
+        gs = torch.empty((BH, nseg, 2, kpd), **f32)
+        ytot = torch.empty((BH, nseg, 2, kpd), **f32)
+        # S entering each segment: the forward's state pass (mode 0) and scan.
+        fargs = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(dq), _ptr(sts),
+                 _ptr(gs), np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+                 *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+                 np.float32(scale / 2), np.int32(seglen), np.int32(0))
+        launch("bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs, 2 * tc_dir_smem(kt), defines)
+        total = BH * 2 * TC_VB * kpd
+        launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
+               (_ptr(sts), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
+               0, defines)
+    common = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(do),
+              _ptr(dq), _ptr(dk), _ptr(dv), _ptr(dgf), _ptr(dgb), _ptr(yq),
+              _ptr(sts), _ptr(st_r), _ptr(ytot),
+              np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+              *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+              *_strides(do), np.float32(scale / 2), np.int32(seglen))
+    smem = 2 * tc_bwd_smem(kt)
+    if nseg > 1:
+        # R entering each segment from the later scan positions: local pass (mode 0), then the
+        # scan in the opposite order.
+        launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(0),), smem, defines)
+        launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
+               (_ptr(st_r), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(1)),
+               0, defines)
+    launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(1),), smem, defines)
+    if nseg > 1:
+        n = B * L * H * K
+        launch("bigla_tc_dg_fix", (-(-n // 256), 1, 1), (256, 1, 1),
+               (_ptr(dgf), _ptr(dgb), _ptr(ytot), np.int32(B), np.int32(L), np.int32(H),
+                np.int32(K), np.int32(seglen), np.int32(nseg)), 0, defines)
     return dq, dk, dv, dgf, dgb
 
 

@@ -40,6 +40,12 @@
 #define TS 24             // row stride of the transposed tiles VT, KiT
 #define NWK ((KPD + 31) / 32)
 #define OS (VB + 4)       // row stride of the fp32 output buffer: conflict-free red.add
+#ifndef V22
+#define V22 0             // 1: the v2.2 chunk prologue (forward: one warp per direction walks the
+#endif                    // gate cumsums; four exps per tile element, bwd up to six), else v2.3
+#define OLDEXP V22
+#define NGC (NT / KPD)    // v2.3 forward: token groups per chunk (thread = group x channel)
+#define TPG (CH / NGC)    // tokens per group (= CH * KPD / NT)
 #ifndef VEC
 #define VEC 0             // 1: q, k, v rows are 16-byte aligned (K, V multiples of 8): 16-byte loads
 #endif
@@ -58,7 +64,7 @@ struct DirSmem {
     float Bx[CH][KPD];   // exclusive reverse cumulative sums
     float P[CH][CH];     // exact-path pair matrix
     float dec[KPD];      // exp(chunk total)
-    float mid[KPD];      // reference point (chunk total / 2)
+    float mid[KPD];      // exp(-m), m = chunk total / 2 (the reference point); OLDEXP: m
     int bad[4];          // per channel-warp: some channel's chunk total < -THR (or NaN)
     elem_t qr[CH][QS], kr[CH][QS];  // raw q, k (scan order)
     elem_t Qi[CH][QS], Qf[CH][QS], Kf[CH][QS];
@@ -178,7 +184,23 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     // Prefetch registers: this thread's share of the next chunk.
     constexpr int QPT = CH * KPD / NT;
     const long long gstep = dir ? -sgl : sgl;
+#if V22
     float pg[CH];
+#else
+    // v2.3: thread (grp, gch) owns the gates of scan positions grp * TPG + i (i < TPG) of
+    // channel gch: its cumsums stay in registers for its own tile elements.
+    const int grp = lt / KPD, gch = lt % KPD;
+    float pg[TPG];
+    auto load_gates = [&](int ci) {
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            const int p = grp * TPG + i;
+            const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+            pg[i] = (p < n && gch < K) ? gbase[tok * sgl + gch] : 0.f;
+        }
+    };
+#endif
 #if VEC
     // 16-byte vectors: q then k (CH * KPD / 8 each), then v (CH * VB / 8 = NT): one v vector and
     // (2 * CH * KPD / 8) / NT q/k vectors per thread (threads past the end load none).
@@ -204,12 +226,16 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             pv4 = ok ? *reinterpret_cast<const u32x4*>(vbp + (t0 + tst * p) * svl + col)
                      : u32x4{0u, 0u, 0u, 0u};
         }
+#if V22
         if (lt < KPD) {
             const float* gp = gbase + t0 * sgl + lt;
             const bool okc = lt < K;
 #pragma unroll
             for (int p = 0; p < CH; ++p) pg[p] = (okc && p < n) ? gp[p * gstep] : 0.f;
         }
+#else
+        load_gates(ci);
+#endif
     };
     auto stage = [&]() {
 #pragma unroll
@@ -250,6 +276,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
             pv[i] = ok ? vbp[tok * svl + col] : (elem_t)0;
         }
+#if V22
         if (lt < KPD) {
 #pragma unroll
             for (int p = 0; p < CH; ++p) {
@@ -258,6 +285,9 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 pg[p] = ok ? gbase[tok * sgl + lt] : 0.f;
             }
         }
+#else
+        load_gates(ci);
+#endif
     };
     auto stage = [&]() {
 #pragma unroll
@@ -281,6 +311,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         // Barriers are block-wide: the two directions run in lockstep, so the other direction's
         // visit of this chunk's output rows (iteration nch - 1 - it) is ordered with this one.
+#if V22
         __syncthreads();  // (A) the previous chunk's readers are done with the tiles
         stage();
         float a = 0.f;
@@ -306,6 +337,54 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             const unsigned int m = __ballot_sync(FULL_MASK, badc);
             if (lane == 0) D.bad[warp] = (m != 0u);
         }
+#else
+        // Gate cumsums by all threads of the direction: local inclusive sums of the thread's
+        // TPG positions; group totals through D.A[grp] (its readers of the previous chunk are
+        // past (B)); A_p = earlier groups + local prefix, Bx_p = later groups + local suffix
+        // (sums, never differences), the chunk total a = the groups' totals in fixed order.
+        float Ar[TPG], Br[TPG];
+        {
+            float s = 0.f;
+#pragma unroll
+            for (int i = 0; i < TPG; ++i) {
+                s += pg[i];
+                Ar[i] = s;
+            }
+            D.A[grp][gch] = s;
+        }
+        __syncthreads();  // (A) the previous chunk's readers are done with the tiles
+        stage();
+        float a = 0.f, before = 0.f, after = 0.f;
+#pragma unroll
+        for (int x = 0; x < NGC; ++x) {
+            const float t = D.A[x][gch];
+            a += t;
+            if (x < grp) before += t;
+            if (x > grp) after += t;
+        }
+        {
+            float bx = after;
+#pragma unroll
+            for (int i = TPG - 1; i >= 0; --i) {
+                Br[i] = bx;
+                bx += pg[i];
+            }
+#pragma unroll
+            for (int i = 0; i < TPG; ++i) {
+                Ar[i] += before;
+                D.g[grp * TPG + i][gch] = pg[i];
+            }
+        }
+        const float em = __expf(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
+        if (grp == 0) {
+            D.dec[gch] = __expf(a);
+            gsum += a;
+        }
+        if (warp < NWK) {  // warps 0..NWK-1 cover every channel
+            const unsigned int m = __ballot_sync(FULL_MASK, !(a >= -THR));
+            if (lane == 0) D.bad[warp] = (m != 0u);
+        }
+#endif
         if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);  // in flight during this chunk
         __syncthreads();  // (B)
         bool fast = true;
@@ -313,9 +392,15 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         for (int w = 0; w < NWK; ++w) fast = fast && !D.bad[w];
 #pragma unroll
         for (int i = 0; i < QPT; ++i) {
+#if V22
             const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
             const float Ap = D.A[p][ch];
+#else
+            const int p = grp * TPG + i, ch = gch;
+            const float Ap = Ar[i];
+#endif
             const float qv = to_f(D.qr[p][ch]), kv = to_f(D.kr[p][ch]);
+#if OLDEXP
             D.KiT[ch][p] = from_f(kv * __expf(D.Bx[p][ch]));
             if (mode == 1) {
                 D.Qi[p][ch] = from_f(qv * __expf(Ap));
@@ -325,6 +410,20 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                     D.Kf[p][ch] = from_f(kv * __expf(m - Ap));
                 }
             }
+#else
+            // Two exps per element: Qf = q exp(A_p - m) = Qi exp(-m) and Kf = k exp(m - A_p) =
+            // Ki exp(-m) (Bx_p = A_15 - A_p, m = A_15 / 2), products of the fp32 values.
+            const float ki = kv * __expf(Br[i]);
+            D.KiT[ch][p] = from_f(ki);
+            if (mode == 1) {
+                const float qi = qv * __expf(Ap);
+                D.Qi[p][ch] = from_f(qi);
+                if (fast) {
+                    D.Qf[p][ch] = from_f(qi * em);
+                    D.Kf[p][ch] = from_f(ki * em);
+                }
+            }
+#endif
         }
         if (mode == 1 && !fast) {
             // Exact pairs: thread (j, cg) walks p upward with per-channel running segment sums.
@@ -462,10 +561,11 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
 }
 
 // The state entering each segment, in place over the segments' local states:
-// forward S_in(s+1) = exp(G(s)) S_in(s) + U(s) from S_in(0) = 0; backward mirrored.
-// One thread per (b*h, direction, value row, channel).
+// forward S_in(s+1) = exp(G(s)) S_in(s) + U(s) from S_in(0) = 0; backward mirrored. With
+// flip = 1 the order is reversed (the backward pass's gradient state R, which enters a segment
+// from the later scan positions). One thread per (b*h, direction, value row, channel).
 extern "C" __global__ void __launch_bounds__(256) bigla_tc_scan(
-    float* __restrict__ st, const float* __restrict__ gs, int BH, int nseg, int Vp) {
+    float* __restrict__ st, const float* __restrict__ gs, int BH, int nseg, int Vp, int flip) {
     const long long total = (long long)BH * 2 * Vp * KPD;
     const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= total) return;
@@ -477,7 +577,7 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_scan(
     const long long bh = r / 2;
     float S = 0.f;
     for (int i = 0; i < nseg; ++i) {
-        const int s = dir ? nseg - 1 - i : i;
+        const int s = (dir ^ flip) ? nseg - 1 - i : i;
         const long long base = (bh * nseg + s) * 2 + dir;
         const long long idx = (base * Vp + row) * KPD + ch;
         const float u = st[idx];
@@ -487,8 +587,8 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_scan(
 }
 
 // =============================================================================================
-// Chunked tensor-core backward (fp16 / bf16; one segment per (b, h): L <= 256; K <= 32, V <= 64;
-// 16-byte aligned q, k, v, do). See NOTES.md ("chunked backward"). Per direction, in scan order,
+// Chunked tensor-core backward (fp16 / bf16; one block per (b, h) and segment of <= 256 tokens,
+// segments as described in NOTES.md; K <= 32, V <= 64; 16-byte aligned q, k, v, do). See NOTES.md ("chunked backward"). Per direction, in scan order,
 // with dP[p, j] = do_p . v_j (the scale c is applied to every result at the end):
 //   pass 1 (chunks in scan order, state S = sum k v^T, rows = channels):
 //     dq_p = exp(A_p) (S_in do_p) + sum_{j<p} dP[p, j] k_j exp(A_p - A_j) + dP[p, p] k_p
@@ -530,6 +630,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     float* __restrict__ dq, float* __restrict__ dk, float* __restrict__ dv,  // [B, L, H, *]
     float* __restrict__ dgf, float* __restrict__ dgb,                         // [B, L, H, K]
     float* __restrict__ yq,                                                    // [2, B*H, L, KPD]
+    const float* __restrict__ sts,  // [B*H, NSEG, 2, VB, KPD] S entering each segment (NSEG > 1)
+    float* __restrict__ str,        // same: R entering each segment from later scan positions
+    float* __restrict__ ytot,       // [B*H, NSEG, 2, KPD] each segment's sum of gate terms
     int B, int L, int H, int K, int V,
     long long sqb, long long sql, long long sqh,
     long long skb, long long skl, long long skh,
@@ -537,17 +640,21 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     long long sfb, long long sfl, long long sfh,
     long long sbb, long long sbl, long long sbh,
     long long sob, long long sol, long long soh,
-    float c) {
+    float c, int seglen, int mode) {
 #ifdef VIG_EMU
     float* smem = emu_smem();
 #else
     extern __shared__ __align__(16) float smem[];
 #endif
-    const int bh = blockIdx.x;
+    // mode 1: the gradients of segment blockIdx.y; mode 0 (NSEG > 1): only R's local part
+    // (the pass-2 recurrence from zero) of the segment, written to str.
+    const int bh = blockIdx.x, seg = blockIdx.y, nseg = gridDim.y;
     const int b = bh / H, h = bh % H;
     const int tid = threadIdx.x, dir = tid >> 7, lt = tid & (NT - 1);
     const int warp = lt >> 5, lane = tid & 31, g8 = lane >> 2, tg = lane & 3;
-    const int nch = (L + CH - 1) / CH;
+    const int s0 = seg * seglen, s1 = min(L, s0 + seglen);
+    const int nch = (s1 - s0 + CH - 1) / CH;
+    const long long sbase = (((long long)bh * nseg + seg) * 2 + dir) * (long long)VB;
     BwdSmem& D = reinterpret_cast<BwdSmem*>(smem)[dir];
     if (dyn_smem_bytes() < 2u * (unsigned int)sizeof(BwdSmem)) __trap();
 
@@ -570,8 +677,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     const int mt = warp;
 
     // Zero the middle chunk's rows (the one both directions add to in the same step).
-    if (nch & 1) {
-        const int r0 = (nch >> 1) * CH, nr = min(CH, L - r0);
+    if (mode == 1 && (nch & 1)) {
+        const int r0 = s0 + (nch >> 1) * CH, nr = min(CH, s1 - r0);
         for (int e = tid; e < nr * K; e += 256) {
             const int t = r0 + e / K, ch = e % K;
             dqb[t * rowK + ch] = 0.f;
@@ -587,7 +694,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     u32x4 pqk[QKPT], pv4, po4;
     float pg[CH];
     auto load = [&](int ci) {
-        const int c0 = ci * CH, n = min(CH, L - c0);
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         const long long t0 = dir ? (c0 + n - 1) : c0;
         const long long tst = dir ? -1 : 1;
 #pragma unroll
@@ -654,7 +761,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 bx += pg[p];
             }
             D.dec[lt] = __expf(a);
+#if OLDEXP
             D.mid[lt] = 0.5f * a;
+#else
+            D.mid[lt] = __expf(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
+#endif
         }
         if (warp < NWK) {
             const bool badc = lt < KPD && !(a >= -THR);
@@ -689,9 +800,13 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         return s;
     };
     // Adds val into a gradient buffer of both directions (first visitor stores, second adds).
+    // v2.3: the second visitor's add is a fire-and-forget red.global.add (no load on the
+    // critical path; the first visitor's store is ordered before it by the block barriers).
     auto put = [&](float* dst, float val, int it) {
         if (it < nch - 1 - it) *dst = val;
+#if V22
         else if (it > nch - 1 - it) *dst += val;
+#endif
         else atomicAdd(dst, val);
     };
     __syncthreads();
@@ -701,11 +816,14 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
 #pragma unroll
-        for (int r = 0; r < 4; ++r) S[nt][r] = 0.f;
-    load(dir ? nch - 1 : 0);
-    for (int it = 0; it < nch; ++it) {
+        for (int r = 0; r < 4; ++r)
+            S[nt][r] = (nseg > 1 && kw)
+                ? sts[(sbase + nt * 8 + 2 * tg + (r & 1)) * KPD + 16 * mt + g8 + 8 * (r >> 1)]
+                : 0.f;
+    if (mode == 1) load(dir ? nch - 1 : 0);
+    for (int it = 0; it < (mode == 1 ? nch : 0); ++it) {
         const int ci = dir ? nch - 1 - it : it;
-        const int c0 = ci * CH, n = min(CH, L - c0);
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         __syncthreads();  // (A)
         stage();
         if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);
@@ -715,6 +833,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         for (int i = 0; i < QPT; ++i) {
             const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
             const float Ap = D.A[p][ch], kv = to_f(D.kr[p][ch]);
+#if OLDEXP
             D.T1[ch][p] = from_f(kv * __expf(D.Bx[p][ch]));
             D.E1[p][ch] = __expf(Ap);
             if (fast) {
@@ -722,6 +841,17 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.T2[ch][p] = from_f(kv * __expf(m - Ap));
                 D.E2[p][ch] = __expf(Ap - m);
             }
+#else
+            // exp(m - A_p) = exp(Bx_p) exp(-m), exp(A_p - m) = exp(A_p) exp(-m)
+            const float ki = kv * __expf(D.Bx[p][ch]), e1 = __expf(Ap);
+            D.T1[ch][p] = from_f(ki);
+            D.E1[p][ch] = e1;
+            if (fast) {
+                const float em = D.mid[ch];
+                D.T2[ch][p] = from_f(ki * em);
+                D.E2[p][ch] = e1 * em;
+            }
+#endif
         }
         diag_dp();
         if (!fast) {
@@ -830,19 +960,25 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
     for (int nt = 0; nt < 2 * KT; ++nt)
 #pragma unroll
-        for (int r = 0; r < 4; ++r) R[nt][r] = 0.f;
+        for (int r = 0; r < 4; ++r)
+            R[nt][r] = (mode == 1 && nseg > 1)
+                ? str[(sbase + vr + g8 + 8 * (r >> 1)) * KPD + nt * 8 + 2 * tg + (r & 1)]
+                : 0.f;
     float carry = 0.f;  // dg suffix sum (thread lt < KPD: channel lt)
     // Suffix sums of the chunk whose Y was written last: scan positions 15..0.
+    // The first scan token of the whole sequence (its gate meets a zero state: gradient 0).
+    const bool first_seg = dir ? (seg == nseg - 1) : (seg == 0);
     auto flush_dg = [&](int ci_prev) {
-        if (lt < KPD) {
-            const int c0 = ci_prev * CH, n = min(CH, L - c0);
+        if (mode == 1 && lt < KPD) {
+            const int c0 = s0 + ci_prev * CH, n = min(CH, s1 - c0);
 #pragma unroll
             for (int p = CH - 1; p >= 0; --p) {
                 carry += D.Y[p][lt];
                 if (p < n && lt < K) {
                     const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
                     // the first scan token's gate meets a zero state: its gradient is 0
-                    dgb_[tok * rowK + lt] = (ci_prev == (dir ? nch - 1 : 0) && p == 0) ? 0.f : carry;
+                    dgb_[tok * rowK + lt] =
+                        (first_seg && ci_prev == (dir ? nch - 1 : 0) && p == 0) ? 0.f : carry;
                 }
             }
         }
@@ -851,16 +987,18 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     int ci_prev = -1;
     for (int it = 0; it < nch; ++it) {
         const int ci = dir ? it : nch - 1 - it;
-        const int c0 = ci * CH, n = min(CH, L - c0);
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         __syncthreads();  // (A)
         if (ci_prev >= 0) flush_dg(ci_prev);
         stage();
         // R_out (channels x values) for the dk products of the channel warps.
+        if (mode == 1) {
 #pragma unroll
-        for (int nt = 0; nt < 2 * KT; ++nt)
+            for (int nt = 0; nt < 2 * KT; ++nt)
 #pragma unroll
-            for (int r = 0; r < 4; ++r)
-                D.sR[nt * 8 + 2 * tg + (r & 1)][vr + g8 + 8 * (r >> 1)] = from_f(R[nt][r]);
+                for (int r = 0; r < 4; ++r)
+                    D.sR[nt * 8 + 2 * tg + (r & 1)][vr + g8 + 8 * (r >> 1)] = from_f(R[nt][r]);
+        }
         if (it + 1 < nch) load(dir ? ci + 1 : ci - 1);
         __syncthreads();  // (B)
         const bool fast = is_fast();
@@ -869,7 +1007,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
             const float Ap = D.A[p][ch], Bp = D.Bx[p][ch];
             const float qv = to_f(D.qr[p][ch]), kv = to_f(D.kr[p][ch]);
+#if OLDEXP
             D.T1[ch][p] = from_f(qv * __expf(Ap));
+            if (mode == 0) continue;
             D.R3[p][ch] = from_f(kv * __expf(Bp));
             D.E1[p][ch] = __expf(Bp);
             if (fast) {
@@ -880,9 +1020,26 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.R2[p][ch] = from_f(kv * __expf(m - Ap));
                 D.E2[p][ch] = __expf(m - Ap);
             }
+#else
+            // exp(A_p - m) = exp(A_p) exp(-m), exp(m - A_p) = exp(Bx_p) exp(-m)
+            const float qi = qv * __expf(Ap);
+            D.T1[ch][p] = from_f(qi);
+            if (mode == 0) continue;
+            const float e1 = __expf(Bp), ki = kv * e1;
+            D.R3[p][ch] = from_f(ki);
+            D.E1[p][ch] = e1;
+            if (fast) {
+                const float em = D.mid[ch];
+                const elem_t qf = from_f(qi * em);
+                D.R1[p][ch] = qf;
+                D.T2[ch][p] = qf;
+                D.R2[p][ch] = from_f(ki * em);
+                D.E2[p][ch] = e1 * em;
+            }
+#endif
         }
-        diag_dp();
-        if (!fast) {
+        if (mode == 1) diag_dp();
+        if (mode == 1 && !fast) {
             // Exact: thread (j, cg) walks p upward: pairs P[p][j] (p >= j) and the intra dk.
             const int j = lt >> 3, cg = lt & 7;
             constexpr int CPT = KPD / 8;
@@ -912,7 +1069,12 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             for (int i = 0; i < CPT; ++i) D.X[j][cg + 8 * i] = acc[i];
         }
         __syncthreads();  // (C)
-        {
+        unsigned int ado[4];  // A fragments of dO^T (rows v of this warp, cols p)
+        ado[0] = ld32(&D.dOT[vr + g8][2 * tg]);
+        ado[1] = ld32(&D.dOT[vr + g8 + 8][2 * tg]);
+        ado[2] = ld32(&D.dOT[vr + g8][8 + 2 * tg]);
+        ado[3] = ld32(&D.dOT[vr + g8 + 8][8 + 2 * tg]);
+        if (mode == 1) {
             // P^T (rows j, cols p), kept for p >= j.
             float PT[2][4];
             if (fast) {
@@ -962,11 +1124,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     mma16816(DV[jn], ar, ld32(&D.R3[jn * 8 + g8][16 * kk + 2 * tg]),
                              ld32(&D.R3[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
             }
-            unsigned int ado[4];
-            ado[0] = ld32(&D.dOT[vr + g8][2 * tg]);
-            ado[1] = ld32(&D.dOT[vr + g8 + 8][2 * tg]);
-            ado[2] = ld32(&D.dOT[vr + g8][8 + 2 * tg]);
-            ado[3] = ld32(&D.dOT[vr + g8 + 8][8 + 2 * tg]);
 #pragma unroll
             for (int jn = 0; jn < 2; ++jn)
                 mma16816(DV[jn], ado, pack2(PT[0][2 * jn], PT[0][2 * jn + 1]),
@@ -981,19 +1138,32 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         put(&dvb[tok * rowV + vv], c * DV[jn][r], it);
                     }
                 }
-            // R^T = R^T diag(exp(T)) + dO^T Qi
-#pragma unroll
-            for (int nt = 0; nt < 2 * KT; ++nt) {
-                const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
-                R[nt][0] *= d0;
-                R[nt][1] *= d1;
-                R[nt][2] *= d0;
-                R[nt][3] *= d1;
-                mma16816(R[nt], ado, ld32(&D.T1[nt * 8 + g8][2 * tg]),
-                         ld32(&D.T1[nt * 8 + g8][8 + 2 * tg]));
-            }
         }
-        if (kw) {
+        // R^T = R^T diag(exp(T)) + dO^T Qi
+#pragma unroll
+        for (int nt = 0; nt < 2 * KT; ++nt) {
+            const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
+            R[nt][0] *= d0;
+            R[nt][1] *= d1;
+            R[nt][2] *= d0;
+            R[nt][3] *= d1;
+            mma16816(R[nt], ado, ld32(&D.T1[nt * 8 + g8][2 * tg]),
+                     ld32(&D.T1[nt * 8 + g8][8 + 2 * tg]));
+        }
+        if (mode == 1 && kw) {
+#if !V22
+            // v2.3: this thread's q dq' terms (written by itself in pass 1), loaded before the
+            // products below instead of on the epilogue's critical path.
+            float yv[2][4];
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                    const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                    yv[jn][r] = (j < n && ch < K) ? yqb[(long long)tok * KPD + ch] : 0.f;
+                }
+#endif
             // dk^T (rows ch of this warp's tile, cols j) = R_out V^T (inter) + Qf^T dP (intra)
             float dPT[2][4], KI[2][4], KN[2][4];
 #pragma unroll
@@ -1047,7 +1217,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     float y = 0.f;
                     if (j < n && ch < K) {
                         const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+#if V22
                         y = yqb[(long long)tok * KPD + ch] - c * to_f(D.kr[j][ch]) * dkp;
+#else
+                        y = yv[jn][r] - c * to_f(D.kr[j][ch]) * dkp;
+#endif
                         put(&dkb[tok * rowK + ch], c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp), it);
                     }
                     D.Y[j][ch] = y;
@@ -1055,7 +1229,40 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         }
         ci_prev = ci;
     }
+    if (mode == 0) {
+#pragma unroll
+        for (int nt = 0; nt < 2 * KT; ++nt)
+#pragma unroll
+            for (int r = 0; r < 4; ++r)
+                str[(sbase + vr + g8 + 8 * (r >> 1)) * KPD + nt * 8 + 2 * tg + (r & 1)] = R[nt][r];
+        return;
+    }
     __syncthreads();
     flush_dg(ci_prev);
+    if (nseg > 1 && lt < KPD) ytot[(((long long)bh * nseg + seg) * 2 + dir) * KPD + lt] = carry;
+}
+
+// Adds to each gate gradient the gate terms of the later scan segments (segments > 1):
+// dg_fwd of segment s gets sum_{s' > s} ytot[s', 0], dg_bwd sum_{s' < s} ytot[s', 1]; the first
+// scan token of each direction keeps its exact 0. One thread per (b, t, h, channel < K).
+extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix(
+    float* __restrict__ dgf, float* __restrict__ dgb, const float* __restrict__ ytot,
+    int B, int L, int H, int K, int seglen, int nseg) {
+    const long long total = (long long)B * L * H * K;
+    const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= total) return;
+    const int ch = (int)(e % K);
+    long long r = e / K;
+    const int h = (int)(r % H);
+    r /= H;
+    const int t = (int)(r % L);
+    const int b = (int)(r / L);
+    const long long bh = (long long)b * H + h;
+    const int s = t / seglen;
+    float cf = 0.f, cb = 0.f;
+    for (int i = s + 1; i < nseg; ++i) cf += ytot[((bh * nseg + i) * 2 + 0) * KPD + ch];
+    for (int i = 0; i < s; ++i) cb += ytot[((bh * nseg + i) * 2 + 1) * KPD + ch];
+    if (t != 0) dgf[e] += cf;
+    if (t != L - 1) dgb[e] += cb;
 }
 #endif  // KT <= 2

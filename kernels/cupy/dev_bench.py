@@ -1,6 +1,12 @@
-"""Development only: forward timings of the CuPy backend's chunked (v2) vs recurrent (v1) forward
-at the contract's shapes, on one card in one process, plus segment-plan variants at 1024 px and
-a sanity diff of the two forwards. Usage (GPU): python kernels/cupy/dev_bench.py"""
+"""Development only: timings of the CuPy backend's kernel variants at the contract's shapes, on one
+card in one process (no fla), with output / gradient diffs between the variants and the peak extra
+memory of forward + backward.
+
+    python kernels/cupy/dev_bench.py [fwd kinds, comma-separated] [bwd kinds]
+
+fwd kinds: "chunked" (default), "recurrent", "chunked-v22" (VIG_CUPY_TC=v22); bwd kinds:
+"chunked" (the default), "recurrent", "chunked-short" (chunked for L <= 256 only,
+VIG_CUPY_BWD_LONG=0), "chunked-v22"."""
 import os
 import sys
 
@@ -12,57 +18,63 @@ import vig  # noqa: E402
 from vig import bench  # noqa: E402
 import vig_kernels.cupy as cp  # noqa: E402
 
+FWD_ENV = {"chunked": dict(VIG_CUPY_FWD="chunked", VIG_CUPY_TC="v23"),
+           "recurrent": dict(VIG_CUPY_FWD="recurrent", VIG_CUPY_TC="v23"),
+           "chunked-v22": dict(VIG_CUPY_FWD="chunked", VIG_CUPY_TC="v22")}
+BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", VIG_CUPY_TC="v23"),
+           "recurrent": dict(VIG_CUPY_BWD="recurrent", VIG_CUPY_BWD_LONG="1", VIG_CUPY_TC="v23"),
+           "chunked-short": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="0", VIG_CUPY_TC="v23"),
+           "chunked-v22": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1",
+                                  VIG_CUPY_TC="v22")}
 
-def fwd_ms(inputs, kind):
-    os.environ["VIG_CUPY_FWD"] = kind
-    f = lambda: vig.bidirectional_gla(*inputs, backend="cupy", check_gates=False)  # noqa: E731
-    eager = bench.median_ms(f)
-    with torch.no_grad():
-        g = bench.median_ms(bench.graphed(f))
-    return eager, g, f()
+
+def op(*a):
+    return vig.bidirectional_gla(*a, backend="cupy", check_gates=False)
+
+
+def _diff(a, b):
+    return (a.float() - b.float()).abs().max().item(), a.float().abs().max().item()
 
 
 def main():
-    print("device:", bench.device_name())
+    fwd_kinds = (sys.argv[1] if len(sys.argv) > 1 else "chunked,recurrent").split(",")
+    bwd_kinds = (sys.argv[2] if len(sys.argv) > 2 else "chunked,chunked-v22").split(",")
+    print("device:", bench.device_name(), flush=True)
     for name, dims in bench.SHAPES.items():
         shape = bench.OpShape(*dims)
         inputs, _ = bench.make_inputs(shape, "cuda")
-        fl = bench.floor_ms(shape)
-        rows = []
-        for kind in ("recurrent", "chunked"):
-            e, g, o = fwd_ms(inputs, kind)
-            rows.append((kind, e, g, o))
-        diff = (rows[0][3].float() - rows[1][3].float()).abs().max().item()
-        scale = rows[0][3].float().abs().max().item()
-        msg = "  ".join(f"{k} {e:.4f} (graphed {g:.4f}, {e / fl:.1f}x)" for k, e, g, _ in rows)
-        print(f"{name:>11} floor {fl:.4f}  {msg}  plan {cp.tc_plan(*dims[:3], dims[4])} "
-              f"max|chunked-recurrent| {diff:.2e} (|o| {scale:.2f})", flush=True)
-        if dims[2] <= cp.TC_MAX_SEG:
-            leaves = [t.detach().requires_grad_() for t in inputs]
-            do = torch.randn_like(leaves[2])
-            res = {}
-            for kind in ("recurrent", "chunked"):
-                os.environ["VIG_CUPY_BWD"] = kind
-                fb = lambda: torch.autograd.grad(  # noqa: E731
-                    vig.bidirectional_gla(*leaves, backend="cupy", check_gates=False), leaves, do)
-                res[kind] = (bench.median_ms(fb), fb())
-            os.environ["VIG_CUPY_BWD"] = "chunked"
-            diffs = " ".join(f"{n} {(a.float() - b.float()).abs().max().item():.2e}/"
-                             f"{a.float().abs().max().item():.2e}"
-                             for n, a, b in zip(("dq", "dk", "dv", "dgf", "dgb"),
-                                                res["recurrent"][1], res["chunked"][1]))
-            print(f"{'':>11} fwd+bwd floor {bench.floor_ms(shape, True):.4f}: recurrent bwd "
-                  f"{res['recurrent'][0]:.4f}  chunked bwd {res['chunked'][0]:.4f}  "
-                  f"max diff/max: {diffs}", flush=True)
-        if dims[2] > 256:
-            keep = cp.TC_BLOCKS, cp.TC_MAX_SEG
-            for blocks, mx in ((1056, 256), (1056, 128), (264, 256)):
-                cp.TC_BLOCKS, cp.TC_MAX_SEG = blocks, mx
-                e, g, _ = fwd_ms(inputs, "chunked")
-                print(f"{'':>11} variant TC_BLOCKS={blocks} TC_MAX_SEG={mx} plan "
-                      f"{cp.tc_plan(*dims[:3], dims[4])}: {e:.4f} (graphed {g:.4f})", flush=True)
-            cp.TC_BLOCKS, cp.TC_MAX_SEG = keep
-    os.environ["VIG_CUPY_FWD"] = "chunked"
+        fl, flb = bench.floor_ms(shape), bench.floor_ms(shape, True)
+        outs = {}
+        for kind in fwd_kinds:
+            os.environ.update(FWD_ENV[kind])
+            f = lambda: op(*inputs)  # noqa: E731
+            e = bench.median_ms(f)
+            with torch.no_grad():
+                g = bench.median_ms(bench.graphed(f))
+            outs[kind] = f()
+            d, m = _diff(outs[kind], outs[fwd_kinds[0]])
+            print(f"{name:>11} fwd {kind:>10}: {e:.4f} ms (graphed {g:.4f}; {e / fl:.1f}x floor "
+                  f"{fl:.4f})  max|o - o[{fwd_kinds[0]}]| {d:.2e} (|o| {m:.2f})", flush=True)
+        os.environ.update(FWD_ENV["chunked"])
+        leaves = [t.detach().requires_grad_() for t in inputs]
+        do = torch.randn_like(leaves[2])
+        grads = {}
+        for kind in bwd_kinds:
+            os.environ.update(BWD_ENV[kind])
+            fb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
+            ms = bench.median_ms(fb)
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            grads[kind] = fb()
+            torch.cuda.synchronize()
+            peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+            diffs = " ".join(f"{n} {d:.1e}/{m:.1e}" for n, (d, m) in zip(
+                ("dq", "dk", "dv", "dgf", "dgb"),
+                (_diff(a, b) for a, b in zip(grads[kind], grads[bwd_kinds[0]]))))
+            print(f"{'':>11} f+b {kind:>13}: {ms:.4f} ms ({ms / flb:.1f}x floor {flb:.4f}), "
+                  f"peak extra {peak:.0f} MiB; max diff/max vs {bwd_kinds[0]}: {diffs}", flush=True)
+        os.environ.update(BWD_ENV["chunked"])
 
 
 if __name__ == "__main__":

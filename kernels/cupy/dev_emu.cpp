@@ -63,17 +63,25 @@ extern "C" int emu_launch(const char* name, int gx, int gy, int gz, int bx, unsi
             bigla_tc_bwd(P(const elem_t*, 0), P(const elem_t*, 1), P(const elem_t*, 2),
                          P(const float*, 3), P(const float*, 4), P(const elem_t*, 5),
                          P(float*, 6), P(float*, 7), P(float*, 8), P(float*, 9), P(float*, 10),
-                         P(float*, 11), I(12), I(13), I(14), I(15), I(16),
-                         LL(17), LL(18), LL(19), LL(20), LL(21), LL(22), LL(23), LL(24), LL(25),
-                         LL(26), LL(27), LL(28), LL(29), LL(30), LL(31), LL(32), LL(33), LL(34),
-                         *(float*)a[35]);
+                         P(float*, 11), P(const float*, 12), P(float*, 13), P(float*, 14),
+                         I(15), I(16), I(17), I(18), I(19),
+                         LL(20), LL(21), LL(22), LL(23), LL(24), LL(25), LL(26), LL(27), LL(28),
+                         LL(29), LL(30), LL(31), LL(32), LL(33), LL(34), LL(35), LL(36), LL(37),
+                         *(float*)a[38], I(39), I(40));
+        });
+        return 0;
+    }
+    if (n == "bigla_tc_dg_fix") {
+        run_grid(gx, gy, gz, bx, smem, [&]() {
+            bigla_tc_dg_fix(P(float*, 0), P(float*, 1), P(const float*, 2), I(3), I(4), I(5),
+                            I(6), I(7), I(8));
         });
         return 0;
     }
 #endif
     if (n == "bigla_tc_scan") {
         run_grid(gx, gy, gz, bx, smem, [&]() {
-            bigla_tc_scan(P(float*, 0), P(const float*, 1), I(2), I(3), I(4));
+            bigla_tc_scan(P(float*, 0), P(const float*, 1), I(2), I(3), I(4), I(5));
         });
         return 0;
     }

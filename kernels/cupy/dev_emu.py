@@ -97,6 +97,13 @@ if __name__ == "__main__":
         cases = []
         if sys.argv[1] == "bwdquick":
             cases.append(Case(1, 20, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1))
+        elif sys.argv[1] == "bwdseg":  # the segmented backward, with 64-token segments
+            cp.TC_MAX_SEG = 64
+            for L in (65, 130, 200):
+                for dt in ("bfloat16", "float16"):
+                    for rg in ("model", "strong", "zero", "neg_inf", "mixed"):
+                        cases.append(Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L))
+            cases.append(Case(2, 100, 1, 16, 16, "bfloat16", "mixed", "contiguous", "float32", 3))
         else:
             cases += _grid((1, 7, 17, 33, 65))
             cases.append(Case(2, 40, 1, 16, 16, "bfloat16", "mixed", "contiguous", "float32", 3))

@@ -5,9 +5,13 @@ on first use, once per (kernel, dtype, arch) - B, L, H and head dims up to 32 / 
 larger head dims run as slices - and cached for the life of the process (and on disk by
 TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GPU by
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
+
+Forward: v5 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) unless ``VIG_TILELANG_FWD=v4`` (one
+block per (b, h), two sweeps). Backward: the v4 kernel.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -37,15 +41,87 @@ def _arch(device: torch.device) -> str:
 
 
 def build(kind: str, K: int, V: int, dtype: str):
-    """The TileLang prim_func of one kernel (no compilation). ``kind``: "fwd_res" (L <= 256),
-    "fwd_ws" (longer L) or "bwd"; batch size, sequence length, heads and the true head dims (<= K, V) are dynamic."""
+    """The TileLang prim_func of one kernel (no compilation). ``kind``: "fwd_st", "fwd_scan",
+    "fwd_out" (v5 forward), "fwd_res" (v4 forward, L <= 256), "fwd_ws" (v4, longer L) or "bwd"; batch size, sequence length, heads and the true head dims (<= K, V) are dynamic."""
     from . import kernels
 
     if kind in ("fwd_res", "fwd_ws"):
         return kernels.build_fwd(K, V, dtype, kind[4:])
     if kind == "bwd":
         return kernels.build_bwd(K, V, dtype)
+    if kind == "fwd_st":
+        return kernels.build_fwd_st(K, V, dtype)
+    if kind == "fwd_scan":
+        return kernels.build_fwd_scan(K, V)
+    if kind == "fwd_out":
+        return kernels.build_fwd_out(K, V, dtype)
+    if kind == "bwd_st":
+        return kernels.build_bwd_st(K, V, dtype)
+    if kind == "bwd_out":
+        return kernels.build_bwd_out(K, V, dtype)
     raise ValueError(kind)
+
+
+#: forward kernels: "v5" (chunk-parallel, three launches) or "v4" (one block per (b, h), two
+#: sweeps); $VIG_TILELANG_FWD picks, read at each call
+def fwd_version() -> str:
+    return os.environ.get("VIG_TILELANG_FWD", "v5")
+
+
+#: backward kernels: "v4" (proven, the default) or "v5" (chunk-parallel, opt-in: compile-checked
+#: only, not yet run on a GPU); $VIG_TILELANG_BWD picks, read at each call
+def bwd_version() -> str:
+    return os.environ.get("VIG_TILELANG_BWD", "v4")
+
+
+#: the v5 kernels and the v4 backward take the batch from a grid dimension (y or z: at most
+#: 65535; the scan's is 2 B): larger batches run in pieces of this many
+MAX_GRID_B = 32767
+
+
+def _batch_pieces(B: int):
+    return [slice(b0, min(B, b0 + MAX_GRID_B)) for b0 in range(0, B, MAX_GRID_B)]
+
+
+def _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: str, arch: str):
+    """Chunk-parallel backward into the float32 gradients (head dims <= KT, VT): the forward's
+    states (recomputed), the adjoint states, then one kernel over the chunks."""
+    B, L, H, _ = q.shape
+    if B > MAX_GRID_B:
+        for sl in _batch_pieces(B):
+            _bwd_v5(*(t[sl] for t in (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb)),
+                    scale_half, dtype, arch)
+        return
+    nc = -(-L // CHUNK)
+    f32 = dict(device=q.device, dtype=torch.float32)
+    ws = torch.empty(B, H, nc, 2 * KT, VT, **f32)
+    dw = torch.empty(B, H, nc, 2 * KT, **f32)
+    ws2 = torch.empty(B, H, nc, 2 * KT, VT, **f32)
+    dw2 = torch.empty(B, H, nc, 2 * KT, **f32)
+    scan = compile_kernel("fwd_scan", KT, VT, "float32", arch)
+    compile_kernel("fwd_st", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
+    scan(ws, dw)
+    compile_kernel("bwd_st", KT, VT, dtype, arch)(q, do, g_fwd, g_bwd, ws2, dw2, scale_half)
+    scan(ws2, dw2)
+    compile_kernel("bwd_out", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, do, ws, ws2,
+                                                   dq, dk, dv, dgf, dgb, scale_half)
+
+
+def _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
+    """Chunk-parallel forward into ``o`` (head dims <= KT, VT). Workspace: float32
+    [B, H, ceil(L / CHUNK), 2 KT, VT] states and [B, H, NC, 2 KT] decays."""
+    B, L, H, _ = q.shape
+    if B > MAX_GRID_B:
+        for sl in _batch_pieces(B):
+            _fwd_v5(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
+        return
+    nc = -(-L // CHUNK)
+    f32 = dict(device=q.device, dtype=torch.float32)
+    ws = torch.empty(B, H, nc, 2 * KT, VT, **f32)
+    dw = torch.empty(B, H, nc, 2 * KT, **f32)
+    compile_kernel("fwd_st", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
+    compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
+    compile_kernel("fwd_out", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
 
 
 def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
@@ -97,6 +173,20 @@ class TileLangBackend(KernelBackend):
         B, L, H, K = q.shape
         V = v.shape[-1]
         arch = self._arch_of(q)
+        if fwd_version() == "v5":
+            if K <= KT and V <= VT:
+                o = torch.empty(B, L, H, V, device=q.device, dtype=v.dtype)
+                _fwd_v5(q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], arch)
+                return o, ()
+            o = torch.zeros(B, L, H, V, device=q.device, dtype=torch.float32)
+            for k0 in range(0, K, KT):
+                qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
+                for v0 in range(0, V, VT):
+                    vs = _slice(v, v0, VT)
+                    p = torch.empty(B, L, H, vs.shape[-1], device=q.device, dtype=torch.float32)
+                    _fwd_v5(qs, ks, vs, gfs, gbs, p, float(scale) * 0.5, "float32", arch)
+                    o[..., v0:v0 + vs.shape[-1]] += p
+            return o.to(v.dtype), ()
         variant = fwd_variant(L)
         f32 = dict(device=q.device, dtype=torch.float32)
         Lw = L if variant == "ws" else 1  # float32 workspace of the "ws" variant
@@ -127,13 +217,31 @@ class TileLangBackend(KernelBackend):
         V = v.shape[-1]
         arch = self._arch_of(q)
         f32 = dict(device=q.device, dtype=torch.float32)
-        # boundary states of every chunk (the gate gradients' crossing terms), float32
-        ws = torch.empty(B, -(-L // CHUNK), H, 2, KT, VT, **f32)
+        if bwd_version() == "v5":
+            dq, dk, dgf, dgb = (torch.zeros(B, L, H, K, **f32) for _ in range(4))
+            dv = torch.zeros(B, L, H, V, **f32)
+            if K <= KT and V <= VT:
+                _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5,
+                        _DTYPES[q.dtype], arch)
+                return dq, dk, dv, dgf, dgb
+            for k0 in range(0, K, KT):
+                qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
+                kd = qs.shape[-1]
+                for v0 in range(0, V, VT):
+                    vs, dos = _slice(v, v0, VT), _slice(do, v0, VT)
+                    parts = [torch.empty(B, L, H, kd, **f32) for _ in range(4)]
+                    pv = torch.empty(B, L, H, vs.shape[-1], **f32)
+                    _bwd_v5(qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3],
+                            float(scale) * 0.5, "float32", arch)
+                    for acc, p in zip((dq, dk, dgf, dgb), parts):
+                        acc[..., k0:k0 + kd] += p
+                    dv[..., v0:v0 + vs.shape[-1]] += pv
+            return dq, dk, dv, dgf, dgb
         if K <= KT and V <= VT:
             kern = compile_kernel("bwd", KT, VT, _DTYPES[q.dtype], arch)
             dq, dk, dgf, dgb = (torch.empty(B, L, H, K, **f32) for _ in range(4))
             dv = torch.empty(B, L, H, V, **f32)
-            kern(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, ws, float(scale) * 0.5)
+            _v4_bwd(kern, q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5)
             return dq, dk, dv, dgf, dgb
         # Slices as in forward: dq, dk and the gate gradients of a key slice sum over value
         # slices; dv of a value slice sums over key slices.
@@ -147,12 +255,22 @@ class TileLangBackend(KernelBackend):
                 vs, dos = _slice(v, v0, VT), _slice(do, v0, VT)
                 parts = [torch.empty(B, L, H, kd, **f32) for _ in range(4)]
                 pv = torch.empty(B, L, H, vs.shape[-1], **f32)
-                kern(qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3], ws,
-                     float(scale) * 0.5)
+                _v4_bwd(kern, qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3],
+                        float(scale) * 0.5)
                 for acc, p in zip((dq, dk, dgf, dgb), parts):
                     acc[..., k0:k0 + kd] += p
                 dv[..., v0:v0 + vs.shape[-1]] += pv
         return dq, dk, dv, dgf, dgb
+
+
+def _v4_bwd(kern, q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half):
+    """The v4 backward kernel, in batch pieces, with its float32 boundary-state workspace
+    [B, ceil(L / CHUNK), H, 2, KT, VT] (the gate gradients' crossing terms)."""
+    B, L, H, _ = q.shape
+    for sl in _batch_pieces(B):
+        ws = torch.empty(sl.stop - sl.start, -(-L // CHUNK), H, 2, KT, VT, device=q.device,
+                         dtype=torch.float32)
+        kern(*(t[sl] for t in (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb)), ws, scale_half)
 
 
 def _slice(t, start, width):

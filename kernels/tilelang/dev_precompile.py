@@ -28,12 +28,16 @@ def main():
     p.add_argument("--arch", default="sm_90a")
     p.add_argument("--dtypes", default="bfloat16,float16,float32")
     p.add_argument("--tiles", default="32x64", help="comma list of KxV tile dims")
-    p.add_argument("--kinds", default="fwd_res,fwd_ws,bwd")
+    p.add_argument("--kinds", default="fwd_st,fwd_scan,fwd_out,bwd,bwd_st,bwd_out",
+                   help="add fwd_res,fwd_ws for the v4 forward (VIG_TILELANG_FWD=v4); bwd_st,bwd_out: "
+                        "the opt-in v5 backward (VIG_TILELANG_BWD=v5)")
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args()
     assert os.environ.get("TILELANG_CACHE_DIR"), "set TILELANG_CACHE_DIR"
     specs = [(kind, int(t.split("x")[0]), int(t.split("x")[1]), dt, a.arch)
              for t in a.tiles.split(",") for dt in a.dtypes.split(",") for kind in a.kinds.split(",")]
+    # the scan is all float32: one kernel for every dtype
+    specs = list(dict.fromkeys((k, K, V, "float32" if k == "fwd_scan" else d, ar) for k, K, V, d, ar in specs))
     with cf.ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")) as ex:
         for spec, sec in ex.map(_one, specs):
             print(f"{sec:7.2f} s  {spec}", flush=True)

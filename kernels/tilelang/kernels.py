@@ -288,9 +288,9 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
         WS: T.Tensor([B, NC, H, 2, K, V], acc),
         scale: T.float32,
     ):
-        with T.Kernel(B * H, threads=threads) as ibh:
-            b = ibh // H
-            h = ibh % H
+        # (h, b) straight from the block index: b = i // H with a dynamic H compiled to 64-bit
+        # divisions at every global access
+        with T.Kernel(H, B, threads=threads) as (h, b):
             q_s = T.alloc_shared([C, K], cdt)
             k_s = T.alloc_shared([C, K], cdt)
             v_s = T.alloc_shared([C, V], cdt)
@@ -513,3 +513,559 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
                         DGB[b, t0 + i, h, j] = (dg5_s[i, j] - dg2_s[i, j]) + dg4_s[0, j] + eb_s[j]
 
     return bigla_bwd
+
+
+# ------------------------------------------------------------------------------------------
+# v5 forward: chunk-parallel. Three launches, each over (chunk, batch * head) or (b*h, dir):
+#   fwd_st   : per chunk, both directions' state contribution U = (k * exp(G_edge - G))^T v
+#              (T.gemm) and the chunk's decay exp(G_tot), to a float32 workspace;
+#   fwd_scan : per (b, h, direction), S_in(c) along the chunks (a [K, V] FMA per chunk), in place;
+#   fwd_out  : per chunk, o = A v + [q exp(Gf) | q exp(Gb)] @ [S_f_in; S_b_in], where the
+#              intra-chunk A is two 16-token sub-chunks: the off-diagonal sub-blocks through the
+#              reference point between them (exact: both exponents <= 0 always) on the tensor
+#              cores, the diagonal 16 x 16 sub-blocks with exact per-element decays.
+# Local cumsums: compensated (TwoSum), one thread per channel and direction, no barriers.
+# ------------------------------------------------------------------------------------------
+
+def _cumsums_thread(C: int, K: int):
+    """Both directions' compensated inclusive cumsums of [C, K] gate tiles, in place (hi in the
+    gate tile, lo in the *_l tile): threads 0..K-1 scan gf left to right, K..2K-1 scan gb right
+    to left, each a serial loop in registers (no barrier per step)."""
+
+    @T.macro
+    def f(gf_s, gfl_s, gb_s, gbl_s, hl):
+        tx = T.get_thread_binding()
+        if tx < K:
+            hl[0] = gf_s[0, tx]
+            hl[1] = 0.0
+            gfl_s[0, tx] = 0.0
+            for t in T.serial(C - 1):
+                g = gf_s[t + 1, tx]
+                sm = _fadd(hl[0], g)
+                bp = _fsub(sm, hl[0])
+                hl[1] = hl[1] + _fadd(_fsub(hl[0], _fsub(sm, bp)), _fsub(g, bp))
+                hl[0] = sm
+                gf_s[t + 1, tx] = sm
+                gfl_s[t + 1, tx] = hl[1]
+        elif tx < 2 * K:
+            hl[0] = gb_s[C - 1, tx - K]
+            hl[1] = 0.0
+            gbl_s[C - 1, tx - K] = 0.0
+            for t in T.serial(C - 1):
+                g = gb_s[C - 2 - t, tx - K]
+                sm = _fadd(hl[0], g)
+                bp = _fsub(sm, hl[0])
+                hl[1] = hl[1] + _fadd(_fsub(hl[0], _fsub(sm, bp)), _fsub(g, bp))
+                hl[0] = sm
+                gb_s[C - 2 - t, tx - K] = sm
+                gbl_s[C - 2 - t, tx - K] = hl[1]
+
+    return f
+
+
+def build_fwd_st(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
+    """v5 step 1. Args (Kt, Vt, GF, GB, WS, DW): WS float32 [B, H, NC, 2K, V] gets each chunk's
+    state contribution (rows 0..K-1: forward scan, K..2K-1: backward scan); DW float32
+    [B, H, NC, 2K] the chunk's decays exp(G_tot)."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    KD = T.dynamic("KD")
+    VD = T.dynamic("VD")
+    NC = T.dynamic("NC")
+    NT = T.ceildiv(L, C)
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K)
+    mmU = _mm(use_tc, 2 * K, V, C)
+
+    @T.prim_func
+    def bigla_fwd_st(
+        Kt: T.Tensor([B, L, H, KD], dt),
+        Vt: T.Tensor([B, L, H, VD], dt),
+        GF: T.Tensor([B, L, H, KD], acc),
+        GB: T.Tensor([B, L, H, KD], acc),
+        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+        DW: T.Tensor([B, H, NC, 2 * K], acc),
+    ):
+        with T.Kernel(NT, H, B, threads=threads) as (c, h, b):
+            t0 = c * C
+            k_s = T.alloc_shared([C, K], cdt)
+            v_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K], acc)
+            gb_s = T.alloc_shared([C, K], acc)
+            gfl_s = T.alloc_shared([C, K], acc)
+            gbl_s = T.alloc_shared([C, K], acc)
+            ke_s = T.alloc_shared([C, 2 * K], cdt)
+            u_f = T.alloc_fragment([2 * K, V], acc)
+            hl = T.alloc_local([2], acc)
+            for i, j in T.Parallel(C, K):
+                k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+            for i, j in T.Parallel(C, V):
+                v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+            cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+            for i, j in T.Parallel(C, K):
+                ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                    (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                ke_s[i, K + j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                    (gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+            T.clear(u_f)
+            mmU[2](ke_s, v_s, u_f)
+            for i, j in T.Parallel(2 * K, V):
+                WS[b, h, c, i, j] = u_f[i, j]
+            for j in T.Parallel(K):
+                DW[b, h, c, j] = T.exp(gf_s[C - 1, j] + gfl_s[C - 1, j])
+                DW[b, h, c, K + j] = T.exp(gb_s[0, j] + gbl_s[0, j])
+
+    return bigla_fwd_st
+
+
+def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8):
+    """v5 step 2, in place on WS: chunk c's contribution is replaced by the state entering the
+    chunk (forward scan: from the left, rows 0..K-1; backward scan: from the right, rows
+    K..2K-1). The chunk's contribution is added to the running state after its decay, so the
+    state never takes more roundings than one per chunk. One block per (V-slice of VS columns,
+    head, batch x direction); U chunks per step, all their loads issued before the stores (the
+    loop is latency bound: at L = 4096 a direction has 128 chunks)."""
+    B = T.dynamic("B")
+    H = T.dynamic("H")
+    NC = T.dynamic("NC")
+    acc = T.float32
+    assert V % VS == 0
+
+    @T.prim_func
+    def bigla_fwd_scan(
+        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+        DW: T.Tensor([B, H, NC, 2 * K], acc),
+    ):
+        with T.Kernel(V // VS, H, B * 2, threads=threads) as (iv, h, bz):
+            b = bz // 2
+            d = bz % 2
+            s_f = T.alloc_fragment([K, VS], acc)
+            u_f = T.alloc_fragment([U, K, VS], acc)
+            e_f = T.alloc_fragment([U, K, VS], acc)
+            T.clear(s_f)
+            for ic in T.serial(T.ceildiv(NC, U)):
+                for u, i, j in T.Parallel(U, K, VS):
+                    cu = ic * U + u
+                    cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                    u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, h, cc, d * K + i, iv * VS + j], 0.0)
+                    e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, h, cc, d * K + i], 1.0)
+                for i, j in T.Parallel(K, VS):
+                    for u in T.unroll(U):
+                        cu = ic * U + u
+                        cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                        if cu < NC:
+                            WS[b, h, cc, d * K + i, iv * VS + j] = s_f[i, j]
+                        s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+
+    return bigla_fwd_scan
+
+
+def build_fwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, diag: bool = True):
+    """v5 step 3. Args (Q, Kt, Vt, GF, GB, WS, O, scale): WS holds the states entering each
+    chunk (after fwd_scan); ``scale`` is the op's scale halved."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    KD = T.dynamic("KD")
+    VD = T.dynamic("VD")
+    NC = T.dynamic("NC")
+    NT = T.ceildiv(L, C)
+    M = C // 2  # sub-chunk
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K)
+    mmA = _mm(use_tc, C, C, 2 * K)    # [C,2K] @ [C,2K]^T
+    mmI = _mm(use_tc, C, V, 2 * K)    # [C,2K] @ [2K,V]
+    mmO = _mm(use_tc, C, V, C)        # [C,C] @ [C,V]
+
+    @T.prim_func
+    def bigla_fwd_out(
+        Q: T.Tensor([B, L, H, KD], dt),
+        Kt: T.Tensor([B, L, H, KD], dt),
+        Vt: T.Tensor([B, L, H, VD], dt),
+        GF: T.Tensor([B, L, H, KD], acc),
+        GB: T.Tensor([B, L, H, KD], acc),
+        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+        O: T.Tensor([B, L, H, VD], dt),
+        scale: T.float32,
+    ):
+        with T.Kernel(NT, H, B, threads=threads) as (c, h, b):
+            t0 = c * C
+            # tiles read by the per-element diagonal loop are padded to K + 1 columns: its 16
+            # key rows per warp then fall in 16 different banks (K = 32 floats: one bank)
+            q_s = T.alloc_shared([C, K], cdt)
+            k_s = T.alloc_shared([C, K + 1], cdt)
+            v_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K + 1], acc)
+            gb_s = T.alloc_shared([C, K + 1], acc)
+            gfl_s = T.alloc_shared([C, K + 1], acc)
+            gbl_s = T.alloc_shared([C, K + 1], acc)
+            qe_s = T.alloc_shared([C, 2 * K], cdt)   # q exp(Gf) | q exp(Gb): inter-chunk
+            qd_s = T.alloc_shared([C, 2 * K], cdt)   # off-diagonal sub-blocks, query side
+            kd_s = T.alloc_shared([C, 2 * K], cdt)   # off-diagonal sub-blocks, key side
+            st_s = T.alloc_shared([2 * K, V], cdt)
+            a_s = T.alloc_shared([C, C], cdt)
+            a_f = T.alloc_fragment([C, C], acc)
+            d_f = T.alloc_fragment([C, M], acc)
+            o_f = T.alloc_fragment([C, V], acc)
+            hl = T.alloc_local([2], acc)
+            for i, j in T.Parallel(C, K):
+                q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+            for i, j in T.Parallel(C, V):
+                v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+            for i, j in T.Parallel(2 * K, V):
+                st_s[i, j] = T.Cast(cdt, WS[b, h, c, i, j])
+            cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+            for i, j in T.Parallel(C, K):
+                qf = T.Cast(acc, q_s[i, j])
+                kf = T.Cast(acc, k_s[i, j])
+                qe_s[i, j] = T.Cast(cdt, qf * T.exp(gf_s[i, j] + gfl_s[i, j]))
+                qe_s[i, K + j] = T.Cast(cdt, qf * T.exp(gb_s[i, j] + gbl_s[i, j]))
+                # forward pairs (query sub-chunk 1, key sub-chunk 0) through token M - 1;
+                # backward pairs (query sub-chunk 0, key sub-chunk 1) through token M
+                qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * T.exp(T.min(
+                    (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * T.exp(T.min(
+                    (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * T.exp(T.min(
+                    (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * T.exp(T.min(
+                    (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+            # diagonal sub-blocks: exact per-element decays (one exp per (t, j, k))
+            T.clear(d_f)
+            for r in T.serial(K if diag else 0):
+                for t, jj in T.Parallel(C, M):
+                    j = (t // M) * M + jj
+                    d_f[t, jj] += (
+                        T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
+                        * T.exp(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
+                        * T.if_then_else(t == j, 2.0, 1.0)
+                    )
+            # off-diagonal sub-blocks on the tensor cores (zero on the diagonal sub-blocks)
+            T.clear(a_f)
+            mmA[1](qd_s, kd_s, a_f)
+            for i, j in T.Parallel(C, C):
+                if (i // M) != (j // M):
+                    a_s[i, j] = T.Cast(cdt, a_f[i, j])
+            for t, jj in T.Parallel(C, M):
+                a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
+            T.clear(o_f)
+            mmI[0](qe_s, st_s, o_f)
+            mmO[0](a_s, v_s, o_f)
+            for i, j in T.Parallel(C, V):
+                if t0 + i < L and j < VD:
+                    O[b, t0 + i, h, j] = o_f[i, j] * scale
+
+    return bigla_fwd_out
+
+
+# ------------------------------------------------------------------------------------------
+# v5 backward (opt-in: VIG_TILELANG_BWD=v5; compile-checked, NOT yet proven on the GPU).
+#   fwd_st + fwd_scan (recomputed)   -> WS : [S_f_in ; S_b_in] per chunk
+#   bwd_st + fwd_scan                -> WS2: [dS_b_in (from the left) ; dS_f_in (from the right)]
+#   bwd_out: every gradient of one chunk, chunk-locally (gate gradients: v4's formula, the
+#            crossing term E(c) from S_in * dS_in of the same chunk).
+# ------------------------------------------------------------------------------------------
+
+def build_bwd_st(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
+    """Adjoint-state contributions. Args (Q, DO, GF, GB, WS, DW, scale): WS rows 0..K-1 get
+    (s q exp(Gb_loc))^T do (dS_b, scanned left to right, decay exp(Gb_tot)), rows K..2K-1
+    (s q exp(Gf_loc))^T do (dS_f, scanned right to left, decay exp(Gf_tot)); ``scale`` is the
+    op's scale halved. fwd_scan then turns WS into the adjoints entering each chunk."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    KD = T.dynamic("KD")
+    VD = T.dynamic("VD")
+    NC = T.dynamic("NC")
+    NT = T.ceildiv(L, C)
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K)
+    mmU = _mm(use_tc, 2 * K, V, C)
+
+    @T.prim_func
+    def bigla_bwd_st(
+        Q: T.Tensor([B, L, H, KD], dt),
+        DO: T.Tensor([B, L, H, VD], dt),
+        GF: T.Tensor([B, L, H, KD], acc),
+        GB: T.Tensor([B, L, H, KD], acc),
+        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+        DW: T.Tensor([B, H, NC, 2 * K], acc),
+        scale: T.float32,
+    ):
+        with T.Kernel(NT, H, B, threads=threads) as (c, h, b):
+            t0 = c * C
+            q_s = T.alloc_shared([C, K], cdt)
+            do_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K], acc)
+            gb_s = T.alloc_shared([C, K], acc)
+            gfl_s = T.alloc_shared([C, K], acc)
+            gbl_s = T.alloc_shared([C, K], acc)
+            qe_s = T.alloc_shared([C, 2 * K], cdt)
+            u_f = T.alloc_fragment([2 * K, V], acc)
+            hl = T.alloc_local([2], acc)
+            for i, j in T.Parallel(C, K):
+                q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+            for i, j in T.Parallel(C, V):
+                do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
+            cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+            for i, j in T.Parallel(C, K):
+                qe_s[i, j] = T.Cast(cdt, T.Cast(acc, q_s[i, j]) * T.exp(gb_s[i, j] + gbl_s[i, j]) * scale)
+                qe_s[i, K + j] = T.Cast(cdt, T.Cast(acc, q_s[i, j]) * T.exp(gf_s[i, j] + gfl_s[i, j]) * scale)
+            T.clear(u_f)
+            mmU[2](qe_s, do_s, u_f)
+            for i, j in T.Parallel(2 * K, V):
+                WS[b, h, c, i, j] = u_f[i, j]
+            for j in T.Parallel(K):
+                DW[b, h, c, j] = T.exp(gb_s[0, j] + gbl_s[0, j])
+                DW[b, h, c, K + j] = T.exp(gf_s[C - 1, j] + gfl_s[C - 1, j])
+
+    return bigla_bwd_st
+
+
+def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
+    """Every gradient of one chunk. Args (Q, Kt, Vt, GF, GB, DO, WS, WS2, DQ, DK, DV, DGF, DGB,
+    scale): WS = [S_f_in; S_b_in], WS2 = [dS_b_in; dS_f_in] (scanned; dS carry ``scale``, the
+    op's scale halved); gradients float32."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    KD = T.dynamic("KD")
+    VD = T.dynamic("VD")
+    NC = T.dynamic("NC")
+    NT = T.ceildiv(L, C)
+    M = C // 2
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K)
+    mmCCV = _mm(use_tc, C, C, V)   # do v^T
+    mmCCK = _mm(use_tc, C, C, K)   # qd kd^T
+    mmCKC = _mm(use_tc, C, K, C)   # dA kd, dA^T qd
+    mmCKV = _mm(use_tc, C, K, V)   # do S^T, v dS^T
+    mmCVC = _mm(use_tc, C, V, C)   # A^T do
+    mmCVK = _mm(use_tc, C, V, K)   # ke dS
+
+    def ex(x):
+        return T.exp(T.min(x, 0.0))
+
+    @T.prim_func
+    def bigla_bwd_out(
+        Q: T.Tensor([B, L, H, KD], dt),
+        Kt: T.Tensor([B, L, H, KD], dt),
+        Vt: T.Tensor([B, L, H, VD], dt),
+        GF: T.Tensor([B, L, H, KD], acc),
+        GB: T.Tensor([B, L, H, KD], acc),
+        DO: T.Tensor([B, L, H, VD], dt),
+        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+        WS2: T.Tensor([B, H, NC, 2 * K, V], acc),
+        DQ: T.Tensor([B, L, H, KD], acc),
+        DK: T.Tensor([B, L, H, KD], acc),
+        DV: T.Tensor([B, L, H, VD], acc),
+        DGF: T.Tensor([B, L, H, KD], acc),
+        DGB: T.Tensor([B, L, H, KD], acc),
+        scale: T.float32,
+    ):
+        with T.Kernel(NT, H, B, threads=threads) as (c, h, b):
+            t0 = c * C
+            q_s = T.alloc_shared([C, K], cdt)
+            k_s = T.alloc_shared([C, K + 1], cdt)  # padded: the diagonal A loop reads 16 rows per warp
+            v_s = T.alloc_shared([C, V], cdt)
+            do_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K + 1], acc)
+            gb_s = T.alloc_shared([C, K + 1], acc)
+            gfl_s = T.alloc_shared([C, K + 1], acc)
+            gbl_s = T.alloc_shared([C, K + 1], acc)
+            qdf_s = T.alloc_shared([C, K], cdt)   # off-diagonal sub-block operands (as fwd_out)
+            qdb_s = T.alloc_shared([C, K], cdt)
+            kdf_s = T.alloc_shared([C, K], cdt)
+            kdb_s = T.alloc_shared([C, K], cdt)
+            kef_s = T.alloc_shared([C, K], cdt)   # k exp(Gf_tot - Gf): meets dS_f
+            keb_s = T.alloc_shared([C, K], cdt)   # k exp(Gb_0 - Gb): meets dS_b
+            sf_s = T.alloc_shared([K, V], cdt)
+            sb_s = T.alloc_shared([K, V], cdt)
+            dsf_s = T.alloc_shared([K, V], cdt)
+            dsb_s = T.alloc_shared([K, V], cdt)
+            da_s = T.alloc_shared([C, C + 1], acc)  # s do v^T, exact, for the per-element loops
+            dac_s = T.alloc_shared([C, C], cdt)     # the same for T.gemm
+            a_s = T.alloc_shared([C, C], cdt)       # s A
+            g1_s = T.alloc_shared([C, K], acc)
+            g2_s = T.alloc_shared([C, K], acc)
+            g3_s = T.alloc_shared([C, K], acc)
+            g4_s = T.alloc_shared([C, K], acc)
+            g5_s = T.alloc_shared([C, K], acc)
+            e_s = T.alloc_shared([2 * K], acc)
+            hl = T.alloc_local([2], acc)
+            da_f = T.alloc_fragment([C, C], acc)
+            a_f = T.alloc_fragment([C, C], acc)
+            d_f = T.alloc_fragment([C, M], acc)
+            dv_f = T.alloc_fragment([C, V], acc)
+            t_f = T.alloc_fragment([C, K], acc)
+            dqf = T.alloc_fragment([C, K], acc)
+            dqb = T.alloc_fragment([C, K], acc)
+            dqd = T.alloc_fragment([C, K], acc)
+            dkf = T.alloc_fragment([C, K], acc)
+            dkb = T.alloc_fragment([C, K], acc)
+            dkd = T.alloc_fragment([C, K], acc)
+            pr_f = T.alloc_fragment([2 * K, V], acc)
+            e_f = T.alloc_fragment([2 * K], acc)
+
+            for i, j in T.Parallel(C, K):
+                q_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                k_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                gf_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                gb_s[i, j] = T.if_then_else(t0 + i < L and j < KD, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+            for i, j in T.Parallel(C, V):
+                v_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                do_s[i, j] = T.if_then_else(t0 + i < L and j < VD, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
+            for i, j in T.Parallel(K, V):
+                sf_s[i, j] = T.Cast(cdt, WS[b, h, c, i, j])
+                sb_s[i, j] = T.Cast(cdt, WS[b, h, c, K + i, j])
+                dsb_s[i, j] = T.Cast(cdt, WS2[b, h, c, i, j])
+                dsf_s[i, j] = T.Cast(cdt, WS2[b, h, c, K + i, j])
+            # crossing pairs (query beyond the chunk on one side, key beyond it on the other),
+            # per key channel: sum_v S_in * dS_in (float32, straight from the workspaces)
+            for i, j in T.Parallel(2 * K, V):
+                # S_f (WS rows 0..K-1) meets dS_f (WS2 rows K..2K-1); S_b (WS K..2K-1), dS_b (WS2 0..K-1)
+                pr_f[i, j] = WS[b, h, c, i, j] * WS2[b, h, c, (i + K) % (2 * K), j]
+            T.reduce_sum(pr_f, e_f, dim=1)
+            cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+            for i in T.Parallel(2 * K):
+                e_s[i] = e_f[i] * T.if_then_else(
+                    i < K, T.exp(gf_s[C - 1, i % K] + gfl_s[C - 1, i % K]), T.exp(gb_s[0, i % K] + gbl_s[0, i % K]))
+            for i, j in T.Parallel(C, K):
+                qf = T.Cast(acc, q_s[i, j])
+                kf = T.Cast(acc, k_s[i, j])
+                qdf_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]))), 0)
+                kdf_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]))), 0)
+                qdb_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]))), 0)
+                kdb_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]))), 0)
+                kef_s[i, j] = T.Cast(cdt, kf * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                keb_s[i, j] = T.Cast(cdt, kf * T.exp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+            # dA = s do v^T
+            T.clear(da_f)
+            mmCCV[1](do_s, v_s, da_f)
+            for i, j in T.Parallel(C, C):
+                da_s[i, j] = da_f[i, j] * scale
+                dac_s[i, j] = T.Cast(cdt, da_f[i, j] * scale)
+            # s A: off-diagonal sub-blocks on the tensor cores, diagonal ones per element
+            T.clear(d_f)
+            for r in T.serial(K):
+                for t, jj in T.Parallel(C, M):
+                    j = (t // M) * M + jj
+                    d_f[t, jj] += (
+                        T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
+                        * ex(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])))
+                        * T.if_then_else(t == j, 2.0, 1.0)
+                    )
+            T.clear(a_f)
+            mmCCK[1](qdf_s, kdf_s, a_f)
+            mmCCK[1](qdb_s, kdb_s, a_f)
+            for i, j in T.Parallel(C, C):
+                if (i // M) != (j // M):
+                    a_s[i, j] = T.Cast(cdt, a_f[i, j] * scale)
+            for t, jj in T.Parallel(C, M):
+                a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj] * scale)
+            # dv = (s A)^T do + k exp(..) dS (both directions)
+            T.clear(dv_f)
+            mmCVC[2](a_s, do_s, dv_f)
+            mmCVK[0](kef_s, dsf_s, dv_f)
+            mmCVK[0](keb_s, dsb_s, dv_f)
+            for i, j in T.Parallel(C, V):
+                if t0 + i < L and j < VD:
+                    DV[b, t0 + i, h, j] = dv_f[i, j]
+            # dq: diagonal sub-blocks per element (strict forward / strict backward / diagonal)
+            T.clear(dqf)
+            T.clear(dqb)
+            T.clear(dqd)
+            for jj in T.serial(M):
+                for t, r in T.Parallel(C, K):
+                    j = (t // M) * M + jj
+                    w = da_s[t, j] * T.Cast(acc, k_s[j, r]) * ex(T.if_then_else(
+                        j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])))
+                    dqf[t, r] += T.if_then_else(j < t, w, 0.0)
+                    dqb[t, r] += T.if_then_else(j > t, w, 0.0)
+                    dqd[t, r] += T.if_then_else(j == t, 2.0 * w, 0.0)
+            # dq, off-diagonal sub-blocks: (s dA) @ kd, times the query's decay to the reference
+            T.clear(t_f)
+            mmCKC[0](dac_s, kdf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dqf[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j])), 0.0)
+            T.clear(t_f)
+            mmCKC[0](dac_s, kdb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dqb[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j])), 0.0)
+            # dq, inter-chunk: s exp(G) (do S^T)
+            T.clear(t_f)
+            mmCKV[1](do_s, sf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dqf[i, j] += t_f[i, j] * T.exp(gf_s[i, j] + gfl_s[i, j]) * scale
+            T.clear(t_f)
+            mmCKV[1](do_s, sb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                g4_s[i, j] = T.Cast(acc, q_s[i, j]) * (t_f[i, j] * T.exp(gb_s[i, j] + gbl_s[i, j]) * scale)
+                dqb[i, j] += t_f[i, j] * T.exp(gb_s[i, j] + gbl_s[i, j]) * scale
+            # dk: diagonal sub-blocks per element
+            T.clear(dkf)
+            T.clear(dkb)
+            T.clear(dkd)
+            for ii in T.serial(M):
+                for j, r in T.Parallel(C, K):  # j: the key
+                    t = (j // M) * M + ii
+                    w = da_s[t, j] * T.Cast(acc, q_s[t, r]) * ex(T.if_then_else(
+                        j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])))
+                    dkf[j, r] += T.if_then_else(j < t, w, 0.0)
+                    dkb[j, r] += T.if_then_else(j > t, w, 0.0)
+                    dkd[j, r] += T.if_then_else(j == t, 2.0 * w, 0.0)
+            # dk, off-diagonal sub-blocks: (s dA)^T @ qd, times the key's decay from the reference
+            T.clear(t_f)
+            mmCKC[2](dac_s, qdf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dkf[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j])), 0.0)
+            T.clear(t_f)
+            mmCKC[2](dac_s, qdb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dkb[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j])), 0.0)
+            # dk, inter-chunk: exp(..) (v dS^T)
+            T.clear(t_f)
+            mmCKV[1](v_s, dsf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                g3_s[i, j] = T.Cast(acc, k_s[i, j]) * (t_f[i, j] * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                dkf[i, j] += t_f[i, j] * T.exp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
+            T.clear(t_f)
+            mmCKV[1](v_s, dsb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dkb[i, j] += t_f[i, j] * T.exp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j]))
+            # outputs; gate gradients from chunk-local sums (v4's formula, see NOTES)
+            for i, j in T.Parallel(C, K):
+                qf = T.Cast(acc, q_s[i, j])
+                kf = T.Cast(acc, k_s[i, j])
+                g1_s[i, j] = qf * dqf[i, j] - kf * dkf[i, j]
+                g2_s[i, j] = qf * dqb[i, j] - kf * dkb[i, j]
+                g5_s[i, j] = qf * dqb[i, j] - kf * dkb[i, j]
+                if t0 + i < L and j < KD:
+                    DQ[b, t0 + i, h, j] = dqf[i, j] + dqb[i, j] + dqd[i, j]
+                    DK[b, t0 + i, h, j] = dkf[i, j] + dkb[i, j] + dkd[i, j]
+            T.cumsum(g1_s, dim=0, reverse=True)
+            T.cumsum(g2_s, dim=0, reverse=True)
+            T.cumsum(g3_s, dim=0, reverse=True)
+            T.cumsum(g4_s, dim=0, reverse=True)
+            for i, j in T.Parallel(C, K):
+                if t0 + i < L and j < KD:
+                    DGF[b, t0 + i, h, j] = g1_s[i, j] + g3_s[0, j] + e_s[j]
+                    DGB[b, t0 + i, h, j] = (g5_s[i, j] - g2_s[i, j]) + g4_s[0, j] + e_s[K + j]
+
+    return bigla_bwd_out

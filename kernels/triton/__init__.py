@@ -15,11 +15,14 @@ from vig.backend import KernelBackend
 __all__ = ["TritonBackend"]
 
 CHUNK = 16  # tokens per chunk (the intra-chunk block is C x C)
+BK, BV = 32, 64  # the kernels' one tile size over key and value channels (larger heads: blocks)
 THR = 32.0  # per-channel gate range of a chunk under which the factorised fast path is used
 # Registers per thread of the bf16 forward kernel: the compiler alone takes 225 (2 programs of 4
-# warps per SM); capped at 128 it spills 60 bytes and 4 programs fit (H100: NOTES.md, v2.1). The
-# backward kernel is left uncapped (capping it spilled kB and measured slower).
+# warps per SM); capped at 128 it spills 40-60 bytes and 4 programs fit (H100: NOTES.md, v2.1,
+# v2.2). The backward kernel is left uncapped (255 registers; capping it spilled kB and measured
+# slower). 8 warps per program measured slower for both kernels (NOTES.md, v2.2).
 FWD_MAXNREG = 128
+WARPS = {"FWD": 4, "BWD": 4}  # warps per program of the main kernels
 
 try:  # pragma: no cover - depends on the environment
     import triton  # noqa: F401
@@ -36,8 +39,9 @@ def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") == "1"
 
 
-def _pow2(n: int, lo: int = 16) -> int:
-    return max(lo, 1 << (int(n) - 1).bit_length())
+def _blocks(n: int, b: int) -> list:
+    """Slices cutting n channels into blocks of at most b."""
+    return [slice(i, min(i + b, n)) for i in range(0, n, b)]
 
 
 def _prec(dtype) -> str:
@@ -56,6 +60,12 @@ def _nreg(which: str, dtype) -> dict:
     default = FWD_MAXNREG if (which == "FWD" and dtype == torch.bfloat16) else 0
     n = int(os.environ.get(f"VIG_TRITON_NREG_{which}", str(default)))
     return {"maxnreg": n} if n else {}
+
+
+def _warps(which: str) -> int:
+    """num_warps of the main forward / backward kernel (measurement knobs VIG_TRITON_WARPS_FWD,
+    VIG_TRITON_WARPS_BWD)."""
+    return int(os.environ.get(f"VIG_TRITON_WARPS_{which}", str(WARPS[which])))
 
 
 def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: int = 512):
@@ -81,7 +91,7 @@ class TritonBackend(KernelBackend):
         "TRITON_INTERPRET=1 before importing triton to run its kernels on CPU tensors"
     )
     dtypes = (torch.float32, torch.float16, torch.bfloat16)
-    max_head_dim = 128  # parity proven up to 128 in v2 (v2.1's exact path holds [16, K] tiles)
+    max_head_dim = 128  # parity proven up to 128 (v2.2: as blocks of 32 x 64 channels)
 
     def __init__(self):
         self.device_types = ("cpu",) if _interpreting() else ("cuda",)
@@ -96,14 +106,53 @@ class TritonBackend(KernelBackend):
         return []
 
     # ------------------------------------------------------------------ entry points
+    # Head dims are cut into blocks of at most BK = 32 key and BV = 64 value channels (the op
+    # is a sum over key channels, each with its own gate, and separable over value channels):
+    # the kernels are compiled at one tile size whatever K and V are, so a dtype costs one JIT
+    # compile per kernel (the GPU hypothesis suite draws K, V in 16..128). K <= 32 and V <= 64
+    # (every ViG model) is one block pair written straight to the outputs; larger heads run the
+    # pairs into float32 buffers that are summed (dq, dk, dg over value blocks, dv and o over
+    # key blocks).
     def forward(self, q, k, v, g_fwd, g_bwd, scale):
         B, L, H, K = q.shape
         V = v.shape[-1]
-        BK = _pow2(K)
-        BV = _pow2(V)
+        kbs, vbs = _blocks(K, BK), _blocks(V, BV)
+        if len(kbs) == 1 and len(vbs) == 1:
+            o = torch.empty((B, L, H, V), dtype=v.dtype, device=v.device)
+            self._fwd(q, k, v, g_fwd, g_bwd, o, scale)
+            return o, ()
+        ot = torch.empty((len(kbs), B, L, H, V), dtype=torch.float32, device=v.device)
+        for i, ks in enumerate(kbs):
+            for vs in vbs:
+                self._fwd(q[..., ks], k[..., ks], v[..., vs], g_fwd[..., ks], g_bwd[..., ks],
+                          ot[i][..., vs], scale)
+        return ot.sum(0).to(v.dtype), ()
+
+    def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
+        B, L, H, K = q.shape
+        V = v.shape[-1]
+        kbs, vbs = _blocks(K, BK), _blocks(V, BV)
+        if len(kbs) == 1 and len(vbs) == 1:
+            return self._bwd(q, k, v, g_fwd, g_bwd, do, scale, q.dtype)
+        f32 = dict(dtype=torch.float32, device=q.device)
+        dq, dk, dgf, dgb = (torch.zeros((B, L, H, K), **f32) for _ in range(4))
+        dv = torch.zeros((B, L, H, V), **f32)
+        for ks in kbs:
+            for vs in vbs:
+                g = self._bwd(q[..., ks], k[..., ks], v[..., vs], g_fwd[..., ks], g_bwd[..., ks],
+                              do[..., vs], scale, torch.float32)
+                for acc, part in zip((dq[..., ks], dk[..., ks], dv[..., vs], dgf[..., ks],
+                                      dgb[..., ks]), g):
+                    acc += part
+        return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype), dgf, dgb
+
+    # ------------------------------------------------------------------ one block pair
+    def _fwd(self, q, k, v, g_fwd, g_bwd, o, scale):
+        """o (any float dtype, [B, L, H, V] strides) = the op on K <= BK, V <= BV channels."""
+        B, L, H, K = q.shape
+        V = v.shape[-1]
         BH = B * H
         dev = v.device
-        o = torch.empty((B, L, H, V), dtype=v.dtype, device=dev)
         op = torch.empty((BH, L, V), dtype=torch.float32, device=dev)
         NV = 1
         NS, LS = _segments(BH, L)
@@ -116,8 +165,8 @@ class TritonBackend(KernelBackend):
             _k.bigla_fwd_segstate_kernel[(NV, BH, NS)](
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
-                L, H, LS, NS,
-                K=K, V=V, BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
+                L, H, LS, NS, K, V,
+                BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
             )
         else:
             hf = hb = tf = tb = op  # unused
@@ -125,21 +174,19 @@ class TritonBackend(KernelBackend):
             q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb,
             *_strides(q), *_strides(k), *_strides(v),
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
-            float(scale), L, H, LS, NS,
-            K=K, V=V, BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=prec,
-            num_warps=4, **_nreg("FWD", q.dtype),
+            float(scale), L, H, LS, NS, K, V,
+            BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=prec,
+            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype),
         )
-        return o, ()
 
-    def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
+    def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale, out_dtype):
+        """(dq, dk, dv in out_dtype, dgf, dgb in float32), contiguous, on K <= BK, V <= BV."""
         B, L, H, K = q.shape
         V = v.shape[-1]
-        BK = _pow2(K)
-        BV = _pow2(V)
         dev = q.device
-        dq = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
-        dk = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
-        dv = torch.empty((B, L, H, V), dtype=q.dtype, device=dev)
+        dq = torch.empty((B, L, H, K), dtype=out_dtype, device=dev)
+        dk = torch.empty((B, L, H, K), dtype=out_dtype, device=dev)
+        dv = torch.empty((B, L, H, V), dtype=out_dtype, device=dev)
         dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         BH = B * H
@@ -157,21 +204,31 @@ class TritonBackend(KernelBackend):
             tf, tb, cf, cb = tt.unbind(0)
             _k.bigla_bwd_segstate_kernel[(BH, NS)](
                 q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
-                float(scale), L, H, LS, NS,
-                K=K, V=V, BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
+                float(scale), L, H, LS, NS, K, V,
+                BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
             )
             _k.bigla_bwd_segscan_kernel[(BH,)](
-                hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS,
-                K=K, V=V, BK=BK, BV=BV, num_warps=4,
+                hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS, K, V,
+                BK=BK, BV=BV, num_warps=4,
             )
         else:
             sf = db = sb = df = cf = cb = pq  # unused
+        if os.environ.get("VIG_TRITON_BWD", "") == "dir":  # experimental, see NOTES.md v2.3
+            for d, g, st_, ds_, c_, dg in ((1, g_bwd, sb, db, cb, dgb), (0, g_fwd, sf, df, cf, dgf)):
+                _k.bigla_bwd_dir_kernel[(BH, NS)](
+                    q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, st_, ds_, c_,
+                    *_strides(q), *_strides(k), *_strides(v), *_strides(g), *_strides(do),
+                    float(scale), L, H, LS, NS, K, V,
+                    BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec, SEG=int(NS > 1), DIR=d,
+                    num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
+                )
+            return dq, dk, dv, dgf, dgb
         _k.bigla_bwd_kernel[(BH, NS)](
             q, k, v, g_fwd, g_bwd, do,
             dq, dk, dv, dgf, dgb, pq, pk, pv,
             sf, db, sb, df, cf, cb, *strides,
-            float(scale), L, H, LS, NS,
-            K=K, V=V, BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec, SEG=NS > 1,
-            num_warps=4, **_nreg("BWD", q.dtype),
+            float(scale), L, H, LS, NS, K, V,
+            BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec, SEG=int(NS > 1),
+            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
         )
         return dq, dk, dv, dgf, dgb

@@ -21,20 +21,19 @@ import tempfile
 
 
 def _specs():
-    """(kernel, dtype, K, V, BV, PREC, SEG) at the specializations the models use: forward
-    (whole V, V split), forward segment states, backward (whole sequence, segmented), backward
-    segment states, and the segment scan (fp32 only)."""
+    """(kernel, dtype, out dtype, PREC) as launched: forward, forward segment states, backward,
+    backward segment states, each at the one tile size (BK = 32, BV = 64; K and V are run-time
+    ints, larger heads run as blocks); forward and backward also with float32 outputs (the
+    blocks of larger heads), and the segment scan (fp32 only)."""
     out = []
     for dt in ("bf16", "fp16", "fp32"):
         prec = "tf32" if dt == "bf16" else "ieee"
-        # forward: whole V per program (many (b, h)), and V split in 4 (few (b, h))
-        out.append(("fwd", dt, 32, 64, 64, prec, False))
-        out.append(("fwd", dt, 32, 64, 16, prec, False))
-        out.append(("seg", dt, 32, 64, 64, prec, False))
-        out.append(("bwd", dt, 32, 64, 64, prec, False))
-        out.append(("bwd", dt, 32, 64, 64, prec, True))
-        out.append(("bseg", dt, 32, 64, 64, prec, False))
-    out.append(("bscan", "fp32", 32, 64, 64, "ieee", False))
+        for odt in dict.fromkeys((dt, "fp32")):
+            out.append(("fwd", dt, odt, prec))
+            out.append(("bwd", dt, odt, prec))
+        out.append(("seg", dt, dt, prec))
+        out.append(("bseg", dt, dt, prec))
+    out.append(("bscan", "fp32", "fp32", "ieee"))
     return out
 
 
@@ -66,19 +65,22 @@ def compile_all(archs, regs=False):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from vig_kernels.triton import CHUNK, FWD_MAXNREG, THR
+    import torch
+
+    from vig_kernels.triton import BK, BV, CHUNK, THR, _nreg, _warps
+
+    _TORCH_DT = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     from vig_kernels.triton import kernels as k
 
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        for kind, dt, K, V, BV, prec, SEG in _specs():
-            BK = max(16, 1 << (K - 1).bit_length())
-            consts = dict(K=K, V=V, BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
+        for kind, dt, odt, prec in _specs():
+            consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
             if kind == "fwd":
                 fn = k.bigla_fwd_kernel
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
-                        "o_p": dt, "op_p": "fp32", "hf_p": "fp32", "hb_p": "fp32",
+                        "o_p": odt, "op_p": "fp32", "hf_p": "fp32", "hb_p": "fp32",
                         "tf_p": "fp32", "tb_p": "fp32"}
                 nstr = 18
             elif kind == "seg":
@@ -89,12 +91,18 @@ def compile_all(archs, regs=False):
                 nstr = 12
             elif kind == "bwd":
                 fn = k.bigla_bwd_kernel
-                consts["SEG"] = SEG
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
-                        "do_p": dt, "dq_p": dt, "dk_p": dt, "dv_p": dt, "dgf_p": "fp32",
+                        "do_p": dt, "dq_p": odt, "dk_p": odt, "dv_p": odt, "dgf_p": "fp32",
                         "dgb_p": "fp32", "pq_p": "fp32", "pk_p": "fp32", "pv_p": "fp32",
                         **{n: "fp32" for n in ("sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}}
                 nstr = 18
+            elif kind.startswith("bdir"):  # experimental one-direction backward (not in _specs)
+                fn = k.bigla_bwd_dir_kernel
+                consts["DIR"] = int(kind[4])
+                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "g_p": "fp32", "do_p": dt,
+                        "dq_p": odt, "dk_p": odt, "dv_p": odt, "dg_p": "fp32",
+                        **{n: "fp32" for n in ("pq_p", "pk_p", "pv_p", "s_p", "ds_p", "c_p")}}
+                nstr = 15
             elif kind == "bseg":
                 fn = k.bigla_bwd_segstate_kernel
                 consts.pop("THR")
@@ -103,7 +111,7 @@ def compile_all(archs, regs=False):
                 nstr = 18
             else:  # bscan
                 fn = k.bigla_bwd_segscan_kernel
-                consts = dict(K=K, V=V, BK=BK, BV=BV)
+                consts = dict(BK=BK, BV=BV)
                 ptrs = {n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p",
                                             "sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}
                 nstr = 0
@@ -118,14 +126,15 @@ def compile_all(archs, regs=False):
                     sig[n] = "fp32"
                 else:
                     sig[n] = "i32"
-            label = f"{kind} sm_{arch} {dt} K={K} V={V} BV={BV}" + (" SEG" if SEG else "")
+            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "bdi") else "")
             assert sum(1 for n in names if n[0] == "s" and n[1:3] in (
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
-                "bl", "bh", "ob", "ol", "oh", "db", "dl", "dh")) == nstr, label
+                "bl", "bh", "ob", "ol", "oh", "db", "dl", "dh", "gb", "gl", "gh")) == nstr, label
             try:
                 opts = {"num_warps": 4}
-                if kind == "fwd" and dt == "bf16":  # as launched: registers capped
-                    opts["maxnreg"] = FWD_MAXNREG
+                if kind in ("fwd", "bwd") or kind.startswith("bdir"):  # as launched: warps, caps
+                    w = "FWD" if kind == "fwd" else "BWD"
+                    opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt])}
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,
                                     options=opts)
                 asm = ck.asm

@@ -2,12 +2,13 @@
 harness (tests/parity.py, tests/strategies.py), then (GPU only) timing of kernel variants at the
 contract's five shapes with vig/bench.py (median_ms, floor_ms, peak_extra_bytes), in ONE call:
 
-    python kernels/triton/dev_bench.py --parity-variants v2 --lengths 65,196 \
-        --variants v2,v2_f0,v2_f96
+    python kernels/triton/dev_bench.py --parity-variants new --lengths 65,196 \
+        --variants old,new,new_wf8_wb8 --choose knobs.sh
 
-Variant names set the backend's environment knobs: "v2", then "_fN" / "_bN" (register cap of the
-forward / backward kernel, 0 = none). (The "v3"/"_cbN"/"_wN"/"_pN" knobs drove the big-chunk
-experiment, which is in git history at 7deee1c only.) "v2" alone is the default configuration. The "patchy"
+Variant names set the backend's environment knobs (see variant_env); "new" alone is the default
+configuration, "old" a copy of an earlier backend under dev_old/ (make it with
+`mkdir kernels/triton/dev_old; for f in __init__ kernels; do git show COMMIT:kernels/triton/$f.py
+> kernels/triton/dev_old/$f.py; done`; ddf2e73 = v2.1). The "patchy"
 regime puts fast and slow (strong, -inf) chunks in one sequence. On the CPU it runs under
 TRITON_INTERPRET=1 with small cases (parity only).
 """
@@ -31,27 +32,39 @@ from vig import bench  # noqa: E402
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 
 
+KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
+         "f": "VIG_TRITON_NREG_FWD", "b": "VIG_TRITON_NREG_BWD"}
+
+
 def variant_env(name):
-    env = {}  # name[1] (the version) is historical: v3 lives in git history (7deee1c) only
-    for part in name[2:].split("_"):
-        if part.startswith("cb"):
-            env["VIG_TRITON_CB"] = part[2:]
-        elif part.startswith("w"):
-            env["VIG_TRITON_WARPS"] = part[1:]
-        elif part.startswith("p"):
-            env["VIG_TRITON_PROGS"] = part[1:]
-        elif part.startswith("f"):
-            env["VIG_TRITON_NREG_FWD"] = part[1:]
-        elif part.startswith("b"):
-            env["VIG_TRITON_NREG_BWD"] = part[1:]
+    """"new" (the tree's defaults), then "_wfN" / "_wbN" (warps of the forward / backward
+    kernel), "_fN" / "_bN" (their register caps, 0 = none), "_dir" (the experimental
+    one-direction backward, VIG_TRITON_BWD=dir). "old" is HEAD's backend as copied to
+    dev_old/ (v2.1), if present."""
+    env = {}
+    for part in name.split("_")[1:]:
+        if part == "dir":  # the experimental one-direction backward (NOTES.md, v2.3)
+            env["VIG_TRITON_BWD"] = "dir"
+            continue
+        for key in sorted(KNOBS, key=len, reverse=True):
+            if part.startswith(key):
+                env[KNOBS[key]] = part[len(key):]
+                break
     return env
 
 
 def set_env(env):
-    for k in ("VIG_TRITON_V", "VIG_TRITON_CB", "VIG_TRITON_WARPS", "VIG_TRITON_PROGS",
-              "VIG_TRITON_NREG_FWD", "VIG_TRITON_NREG_BWD"):
+    for k in (*KNOBS.values(), "VIG_TRITON_BWD"):
         os.environ.pop(k, None)
     os.environ.update(env)
+
+
+def op_for(var):
+    if var == "old":
+        from vig_kernels.triton.dev_old import TritonBackend as Old
+        be = Old()
+        return lambda q, k, v, gf, gb: be.apply(q, k, v, gf, gb, q.shape[-1] ** -0.5)
+    return lambda *a: vig.bidirectional_gla(*a, backend="triton", check_gates=False)
 
 
 def patchy(inputs, L):
@@ -105,10 +118,10 @@ def timing(variants):
         (q, k, v, gf, gb), _ = bench.make_inputs(shape, DEV)
         leaves = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
         do = torch.randn_like(leaves[2])
-        op = lambda *a: vig.bidirectional_gla(*a, backend="triton", check_gates=False)  # noqa: E731
         ff, fb = bench.floor_ms(shape), bench.floor_ms(shape, True)
         for var in variants:
             set_env(variant_env(var))
+            op = op_for(var)
             fwd = lambda: op(*(t.detach() for t in leaves))  # noqa: E731
             fwb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
             t0 = time.time()
@@ -121,16 +134,37 @@ def timing(variants):
             rows.append((shape_name, var, a, c, ff, fb, mem))
             print(f"{shape_name:>11} {var:>14} fwd {a:.3f} ({a / ff:5.1f}x)  fwd+bwd {c:.3f} ({c / fb:5.1f}x)"
                   f"  peak {mem:.0f} MiB", flush=True)
+    set_env({})
     print("\n| shape | variant | fwd ms | x floor | fwd+bwd ms | x floor | peak MiB |\n|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[2] / r[4]:.1f} | {r[3]:.3f} | {r[3] / r[5]:.1f} | {r[6]:.0f} |")
+    return rows
+
+
+def choose(rows, path):
+    """Pick the forward knobs by the summed forward time and the backward knobs by the summed
+    backward time (fwd+bwd - fwd) over the shapes, among the "new" variants; write them to
+    ``path`` as shell exports."""
+    fwd, bwd = {}, {}
+    for _, var, a, c, *_ in rows:
+        if var == "old":
+            continue
+        fwd[var] = fwd.get(var, 0.0) + a
+        bwd[var] = bwd.get(var, 0.0) + c - a
+    bf, bb = min(fwd, key=fwd.get), min(bwd, key=bwd.get)
+    env = {k: v for k, v in variant_env(bf).items() if "FWD" in k}
+    env.update({k: v for k, v in variant_env(bb).items() if "BWD" in k})  # incl. VIG_TRITON_BWD
+    print(f"sum fwd {fwd}\nsum bwd {bwd}\nchosen: forward of {bf}, backward of {bb}: {env}", flush=True)
+    with open(path, "w") as f:
+        f.write("".join(f"export {k}={v}\n" for k, v in env.items()))
 
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--parity-only", action="store_true")
-    p.add_argument("--variants", default="v2,v2_f0")
-    p.add_argument("--parity-variants", default="v2")
+    p.add_argument("--variants", default="old,new")
+    p.add_argument("--parity-variants", default="new")
+    p.add_argument("--choose", default="", help="write the best knobs as shell exports here")
     p.add_argument("--lengths", default="")
     p.add_argument("--regimes", default="model,zero,mixed,strong,neg_inf,patchy")
     p.add_argument("--dtypes", default="float32,bfloat16")
@@ -145,7 +179,9 @@ def main():
         print(f"--- parity {var} {variant_env(var)}", flush=True)
         ok &= parity(lengths, a.regimes.split(","), a.dtypes.split(","))
     if DEV == "cuda" and not a.parity_only:
-        timing(a.variants.split(","))
+        rows = timing(a.variants.split(","))
+        if a.choose:
+            choose(rows, a.choose)
     sys.exit(0 if ok else 1)
 
 

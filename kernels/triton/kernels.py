@@ -16,8 +16,11 @@ forward sweep (forward-direction state). Per chunk:
     block would set the register count of the whole kernel), so no exponent is ever a
     difference of sums and -inf gives exp(-inf) = 0, never NaN.
 
-Integer sizes (L, H, LS, NS) are not specialised on (one JIT compile per dtype and head dims,
-whatever the length); strides still are (16-byte aligned loads).
+One tile size: BK = 32 key and BV = 64 value channels (constexpr); the head dims K, V are
+run-time ints (masks), so heads up to 32 x 64 share one compile and larger heads run as blocks
+(see __init__.py). L, H, LS, NS and the backward's SEG flag are not specialised on (one JIT
+compile per kernel, input dtype and output dtype, whatever the length); strides and K, V still
+are, on divisibility by 16 (16-byte aligned loads).
 
 Every cumulative sum is local to one chunk and is computed directly (inclusive, exclusive,
 forward or reverse) from the gates, never as a difference of two sums.
@@ -180,7 +183,7 @@ def bigla_fwd_segstate_kernel(
     k_p, v_p, gf_p, gb_p, hf_p, hb_p, tf_p, tb_p,
     skb, skl, skh, svb, svl, svh, sfb, sfl, sfh, sbb, sbl, sbh,
     L, H, LS, NS,
-    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, PREC: tl.constexpr,
 ):
     """Segment-local states (long sequences): for segment s of LS tokens,
@@ -235,7 +238,7 @@ def bigla_fwd_kernel(
     sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
     sfb, sfl, sfh, sbb, sbl, sbh, sob, sol, soh,
     scale, L, H, LS, NS,
-    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr,
 ):
     """Output. Program (iv, bh, s): V block iv of (batch, head) bh over segment s of LS tokens
@@ -302,7 +305,7 @@ def bigla_fwd_kernel(
         S = tl.exp(tot)[:, None] * S + tl.dot(tl.trans(k * tl.exp(bb)), v, input_precision=PREC)
 
 
-@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
 def bigla_bwd_kernel(
     q_p, k_p, v_p, gf_p, gb_p, do_p,
     dq_p, dk_p, dv_p, dgf_p, dgb_p, pq_p, pk_p, pv_p,
@@ -310,8 +313,8 @@ def bigla_bwd_kernel(
     sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
-    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG: tl.constexpr,
+    K, V, BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG,
 ):
     """Gradients. Outputs dq, dk, dv, dgf, dgb are contiguous [B, L, H, *]; pq, pk, pv are fp32
     scratch [B*H, L, *]; dgf/dgb hold the partial dG between the two sweeps.
@@ -351,8 +354,11 @@ def bigla_bwd_kernel(
     smask = (ck[:, None] < K) & (cv[None, :] < V)
     sidx = so * K * V + ck[:, None] * V + cv[None, :]
 
-    # Reverse sweep: S_b (backward-direction state), dS_f (forward-direction state gradient).
-    if SEG:
+    # Reverse sweep: S_b (backward-direction state), dS_f (forward-direction state gradient);
+    # the forward direction's intra-chunk block. The backward direction's intra-chunk block is
+    # left to the forward sweep, so that each sweep holds one C x C block (v2.2: balanced live
+    # sets, fewer registers than the v2.1 reverse sweep that did both).
+    if SEG != 0:
         S_b = tl.load(sb_p + sidx, mask=smask, other=0.0)
         dS_f = tl.load(df_p + sidx, mask=smask, other=0.0)
     else:
@@ -369,32 +375,28 @@ def bigla_bwd_kernel(
         gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         dA = tl.dot(do, tl.trans(v), input_precision=PREC)
         A_f, dqf_i, dkf_i = _intra_bwd(q, k, gf, pf, mf, okf, tl.where(_smask(C, 0), dA, 0.0), C, 0, PREC)
-        A_b, dqb_i, dkb_i = _intra_bwd(q, k, gb, pb, mb, okb, tl.where(_smask(C, 1), dA, 0.0), C, 1, PREC)
         # diagonal pairs (token with itself, once per direction, no gate)
         qk2 = 2.0 * tl.sum(q * k, 1)
         dv2 = 2.0 * tl.sum(do * v, 1)
         dqb_x = tl.dot(do, tl.trans(S_b), input_precision=PREC) * tl.exp(ab)
         ebf = tl.exp(bf)
-        dkf_x = tl.dot(v, tl.trans(dS_f), input_precision=PREC) * ebf
+        dkf = dkf_i + tl.dot(v, tl.trans(dS_f), input_precision=PREC) * ebf
         kbf = k * ebf
-        dvf_x = tl.dot(kbf, dS_f, input_precision=PREC)
-        dv_i = tl.dot(tl.trans(A_f + A_b), do, input_precision=PREC) + qk2[:, None] * do
-        dkf = dkf_i + dkf_x
-        dqb = dqb_i + dqb_x
-        xgf = q * dqf_i - k * dkf
-        xgb = q * dqb - k * dkb_i
+        pv = tl.dot(tl.trans(A_f), do, input_precision=PREC) + qk2[:, None] * do \
+            + tl.dot(kbf, dS_f, input_precision=PREC)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
-        tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb + dv2[:, None] * k, mask=mK)
-        tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf + dkb_i + dv2[:, None] * q, mask=mK)
-        tl.store(pv_p + rows[:, None] * V + cv[None, :], dv_i + dvf_x, mask=mV)
-        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], xgf, mask=mK)
-        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], xgb, mask=mK)
+        tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb_x + dv2[:, None] * k, mask=mK)
+        tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf + dv2[:, None] * q, mask=mK)
+        tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], q * dqf_i - k * dkf, mask=mK)
+        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], q * dqb_x, mask=mK)
         S_b = tl.exp(totb)[:, None] * S_b + tl.dot(tl.trans(k * tl.exp(eb)), v, input_precision=PREC)
         dS_f = tl.exp(totf)[:, None] * dS_f + tl.dot(tl.trans(q * tl.exp(af)), do, input_precision=PREC)
 
-    # Forward sweep: S_f, dS_b; finish every gradient; gate gradients as prefix sums.
-    if SEG:
+    # Forward sweep: S_f, dS_b; the backward direction's intra-chunk block; finish every
+    # gradient; gate gradients as prefix sums.
+    if SEG != 0:
         S_f = tl.load(sf_p + sidx, mask=smask, other=0.0)
         dS_b = tl.load(db_p + sidx, mask=smask, other=0.0)
         cf = tl.load(cf_p + so * K + ck, mask=ck < K, other=0.0)
@@ -415,16 +417,18 @@ def bigla_bwd_kernel(
         gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
+        dA = tl.dot(do, tl.trans(v), input_precision=PREC)
+        A_b, dqb_i, dkb_i = _intra_bwd(q, k, gb, pb, mb, okb, tl.where(_smask(C, 1), dA, 0.0), C, 1, PREC)
         dqf_x = tl.dot(do, tl.trans(S_f), input_precision=PREC) * tl.exp(af)
         eeb = tl.exp(eb)
-        dkb_x = tl.dot(v, tl.trans(dS_b), input_precision=PREC) * eeb
+        dkb = dkb_i + tl.dot(v, tl.trans(dS_b), input_precision=PREC) * eeb
         keb = k * eeb
-        dvb_x = tl.dot(keb, dS_b, input_precision=PREC)
-        dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqf_x
-        dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb_x
-        dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) + dvb_x
+        dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
+            + tl.dot(tl.trans(A_b), do, input_precision=PREC) + tl.dot(keb, dS_b, input_precision=PREC)
+        dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqb_i + dqf_x
+        dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb
         dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
-        dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) - k * dkb_x
+        dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqb_i - k * dkb
         csf = tl.cumsum(dGf, 0)
         dgf = -(cf[None, :] + (csf - dGf))
         cf += tl.sum(dGf, 0)
@@ -442,13 +446,156 @@ def bigla_bwd_kernel(
         dS_b = tl.exp(totb)[:, None] * dS_b + tl.dot(tl.trans(q * tl.exp(ab)), do, input_precision=PREC)
 
 
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
+def bigla_bwd_dir_kernel(
+    q_p, k_p, v_p, g_p, do_p,
+    dq_p, dk_p, dv_p, dg_p, pq_p, pk_p, pv_p,
+    s_p, ds_p, c_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sgb, sgl, sgh, sdb, sdl, sdh,
+    scale, L, H, LS, NS, K, V,
+    BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, DIR: tl.constexpr,
+):
+    """Gradients of ONE direction (experimental, VIG_TRITON_BWD=dir; not the default): half the
+    gate tiles and one K x V state per sweep, so that more programs fit on an SM. Launched twice,
+    DIR = 1 (backward direction, gate g_bwd) first, then DIR = 0 (g_fwd), which adds the first
+    launch's partials (pq, pk, pv: fp32 scratch [B*H, L, *]) and writes dq, dk, dv. dg_p is the
+    direction's gate gradient (contiguous [B, L, H, K], fp32; partial dG between the sweeps).
+    With SEG, s_p / ds_p / c_p are the direction's entering state, state gradient and gate-
+    gradient carry from bigla_bwd_segscan_kernel (DIR 0: sf, df, cf; DIR 1: sb, db, cb)."""
+    bh = tl.program_id(0)
+    s = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    q_p += b * sqb + h * sqh
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    g_p += b * sgb + h * sgh
+    do_p += b * sdb + h * sdh
+    oK = (b * L * H + h).to(tl.int64) * K
+    oV = (b * L * H + h).to(tl.int64) * V
+    dq_p += oK
+    dk_p += oK
+    dg_p += oK
+    dv_p += oV
+    pq_p += bh.to(tl.int64) * L * K
+    pk_p += bh.to(tl.int64) * L * K
+    pv_p += bh.to(tl.int64) * L * V
+    sK = H * K
+    sV = H * V
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    hs = scale * 0.5
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    so = (bh * NS + s).to(tl.int64)
+    smask = (ck[:, None] < K) & (cv[None, :] < V)
+    sidx = so * K * V + ck[:, None] * V + cv[None, :]
+
+    # Reverse sweep. DIR 1: state S_b (dq inter), the intra block; DIR 0: state gradient dS_f
+    # (dk, dv inter), the intra block, the diagonal pairs, dk and dv final.
+    if SEG != 0:
+        if DIR == 1:
+            X = tl.load(s_p + sidx, mask=smask, other=0.0)
+        else:
+            X = tl.load(ds_p + sidx, mask=smask, other=0.0)
+    else:
+        X = tl.zeros([BK, BV], dtype=tl.float32)
+    for ic in range(nch):
+        t0 = ts + (nch - 1 - ic) * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        mV = (rows[:, None] < L) & (cv[None, :] < V)
+        dA = tl.dot(do, tl.trans(v), input_precision=PREC)
+        if DIR == 1:
+            g, a, e, tot, p, m, ok = _gates_b(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            A, dq_i, dk_i = _intra_bwd(q, k, g, p, m, ok, tl.where(_smask(C, 1), dA, 0.0), C, 1, PREC)
+            dq = dq_i + tl.dot(do, tl.trans(X), input_precision=PREC) * tl.exp(a)
+            tl.store(pq_p + rows[:, None] * K + ck[None, :], dq, mask=mK)
+            tl.store(pk_p + rows[:, None] * K + ck[None, :], dk_i, mask=mK)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :],
+                     tl.dot(tl.trans(A), do, input_precision=PREC), mask=mV)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], q * dq - k * dk_i, mask=mK)
+            X = tl.exp(tot)[:, None] * X + tl.dot(tl.trans(k * tl.exp(e)), v, input_precision=PREC)
+        else:
+            g, a, bb, tot, p, m, ok = _gates_f(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            A, dq_i, dk_i = _intra_bwd(q, k, g, p, m, ok, tl.where(_smask(C, 0), dA, 0.0), C, 0, PREC)
+            eb = tl.exp(bb)
+            dk = dk_i + tl.dot(v, tl.trans(X), input_precision=PREC) * eb
+            qk2 = 2.0 * tl.sum(q * k, 1)
+            dv2 = 2.0 * tl.sum(do * v, 1)
+            dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
+                + tl.dot(tl.trans(A), do, input_precision=PREC) \
+                + tl.dot(k * eb, X, input_precision=PREC) + qk2[:, None] * do
+            dkt = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dk + dv2[:, None] * q
+            pq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dq_i + dv2[:, None] * k
+            tl.store(dk_p + rows[:, None] * sK + ck[None, :], dkt.to(dk_p.dtype.element_ty), mask=mK)
+            tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+            tl.store(pq_p + rows[:, None] * K + ck[None, :], pq, mask=mK)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], q * dq_i - k * dk, mask=mK)
+            X = tl.exp(tot)[:, None] * X + tl.dot(tl.trans(q * tl.exp(a)), do, input_precision=PREC)
+
+    # Forward sweep. DIR 1: state gradient dS_b (dk, dv inter); DIR 0: state S_f (dq inter, dq
+    # final). Gate gradients as prefix sums with a carry.
+    if SEG != 0:
+        if DIR == 1:
+            X = tl.load(ds_p + sidx, mask=smask, other=0.0)
+        else:
+            X = tl.load(s_p + sidx, mask=smask, other=0.0)
+        cg = tl.load(c_p + so * K + ck, mask=ck < K, other=0.0)
+    else:
+        X = tl.zeros([BK, BV], dtype=tl.float32)
+        cg = tl.zeros([BK], dtype=tl.float32)
+    for c in range(nch):
+        t0 = ts + c * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        mV = (rows[:, None] < L) & (cv[None, :] < V)
+        if DIR == 1:
+            g, a, e, tot, p, m, ok = _gates_b(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            ee = tl.exp(e)
+            dk_x = tl.dot(v, tl.trans(X), input_precision=PREC) * ee
+            pk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dk_x
+            pv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
+                + tl.dot(k * ee, X, input_precision=PREC)
+            tl.store(pk_p + rows[:, None] * K + ck[None, :], pk, mask=mK)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+            dG = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) - k * dk_x
+            dg = cg[None, :] + tl.cumsum(dG, 0)
+            cg += tl.sum(dG, 0)
+            # the last token's backward gate decays the empty state: exactly 0
+            dg = tl.where(rows[:, None] == L - 1, 0.0, dg)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], dg, mask=mK)
+            X = tl.exp(tot)[:, None] * X + tl.dot(tl.trans(q * tl.exp(a)), do, input_precision=PREC)
+        else:
+            g, a, bb, tot, p, m, ok = _gates_f(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            dq_x = tl.dot(do, tl.trans(X), input_precision=PREC) * tl.exp(a)
+            dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dq_x
+            tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
+            dG = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dq_x
+            dg = -(cg[None, :] + (tl.cumsum(dG, 0) - dG))
+            cg += tl.sum(dG, 0)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], dg, mask=mK)
+            X = tl.exp(tot)[:, None] * X + tl.dot(tl.trans(k * tl.exp(bb)), v, input_precision=PREC)
+
+
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
 def bigla_bwd_segstate_kernel(
     q_p, k_p, v_p, gf_p, gb_p, do_p, hf_p, hb_p, qf_p, qb_p, tf_p, tb_p,
     sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
-    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, PREC: tl.constexpr,
 ):
     """Segment-local states for the backward pass (long sequences), program (bh, s):
@@ -514,7 +661,7 @@ def bigla_bwd_segstate_kernel(
 @triton.jit(do_not_specialize=["NS"])
 def bigla_bwd_segscan_kernel(
     hf_p, hb_p, qf_p, qb_p, tf_p, tb_p, sf_p, db_p, sb_p, df_p, cf_p, cb_p, NS,
-    K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    K, V, BK: tl.constexpr, BV: tl.constexpr,
 ):
     """Per (batch, head): the states entering each segment (S_f from the left, dS_b from the
     left, S_b from the right, dS_f from the right) and the gate-gradient carries
