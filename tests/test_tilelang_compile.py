@@ -25,23 +25,25 @@ pytestmark = [
     pytest.mark.skipif(not _NVCC, reason="nvcc is not on PATH (needed to compile the kernels)"),
 ]
 
-# (kind, dtype, arch). The default (v5) forward is fwd_st -> fwd_scan -> fwd_out; bf16 runs T.gemm
-# on tensor cores; fp16 and fp32 share the exact fp32 path (FMA products on fp32 tiles), checked
-# through fp32; fwd_scan is all fp32 (one kernel for every dtype). Every head dim runs on these
-# K=32, V=64 tiles (larger ones as slices). fwd_res is the v4 forward (VIG_TILELANG_FWD=v4),
-# bwd_out the opt-in v5 backward's main kernel (its bwd_st is fwd_st's twin).
+# (kind, dtype, arch). The defaults (v5): forward fwd_st -> fwd_scan -> fwd_out, backward
+# bwd_st -> fwd_scan -> bwd_out; bf16 runs T.gemm on tensor cores; fp16 and fp32 share the exact
+# fp32 path (FMA products on fp32 tiles), checked through fp32; fwd_scan is all fp32 (one kernel
+# for every dtype). Every head dim runs on these K=32, V=64 tiles (larger ones as slices).
+# fwd_res / bwd are the v4 kernels, kept as the VIG_TILELANG_FWD=v4 / VIG_TILELANG_BWD=v4 fallback.
 SPECS = [
     ("fwd_st", "bfloat16", "sm_90a"),
     ("fwd_scan", "float32", "sm_90a"),
     ("fwd_out", "bfloat16", "sm_90a"),
-    ("bwd", "bfloat16", "sm_90a"),
+    ("bwd_st", "bfloat16", "sm_90a"),
+    ("bwd_out", "bfloat16", "sm_90a"),
     ("fwd_st", "float32", "sm_90a"),
     ("fwd_out", "float32", "sm_90a"),
-    ("bwd", "float32", "sm_90a"),
+    ("bwd_st", "float32", "sm_90a"),
+    ("bwd_out", "float32", "sm_90a"),
     ("fwd_out", "bfloat16", "sm_80"),
-    ("bwd", "bfloat16", "sm_80"),
-    ("fwd_res", "bfloat16", "sm_90a"),
-    ("bwd_out", "bfloat16", "sm_90a"),  # the opt-in v5 backward (VIG_TILELANG_BWD=v5)
+    ("bwd_out", "bfloat16", "sm_80"),
+    ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
+    ("bwd", "bfloat16", "sm_90a"),
 ]
 
 

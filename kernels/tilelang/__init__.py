@@ -7,7 +7,8 @@ TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GP
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 
 Forward: v5 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) unless ``VIG_TILELANG_FWD=v4`` (one
-block per (b, h), two sweeps). Backward: the v4 kernel.
+block per (b, h), two sweeps). Backward: v5 (chunk-parallel: bwd_st -> fwd_scan -> bwd_out) unless
+``VIG_TILELANG_BWD=v4`` (one block per (b, h), two sweeps).
 """
 from __future__ import annotations
 
@@ -62,16 +63,23 @@ def build(kind: str, K: int, V: int, dtype: str):
     raise ValueError(kind)
 
 
-#: forward kernels: "v5" (chunk-parallel, three launches) or "v4" (one block per (b, h), two
-#: sweeps); $VIG_TILELANG_FWD picks, read at each call
+def _version(var: str) -> str:
+    v = os.environ.get(var, "v5")
+    if v not in ("v4", "v5"):
+        raise ValueError(f"{var}={v!r}: expected 'v5' (default) or 'v4'")
+    return v
+
+
+#: forward kernels: "v5" (chunk-parallel, three launches; the default) or "v4" (one block per
+#: (b, h), two sweeps); $VIG_TILELANG_FWD picks, read at each call
 def fwd_version() -> str:
-    return os.environ.get("VIG_TILELANG_FWD", "v5")
+    return _version("VIG_TILELANG_FWD")
 
 
-#: backward kernels: "v4" (proven, the default) or "v5" (chunk-parallel, opt-in: compile-checked
-#: only, not yet run on a GPU); $VIG_TILELANG_BWD picks, read at each call
+#: backward kernels: "v5" (chunk-parallel; the default since its GPU run of 2026-11-25: parity
+#: 120/120, shared suite 17/17) or "v4" (one block per (b, h)); $VIG_TILELANG_BWD picks
 def bwd_version() -> str:
-    return os.environ.get("VIG_TILELANG_BWD", "v4")
+    return _version("VIG_TILELANG_BWD")
 
 
 #: the v5 kernels and the v4 backward take the batch from a grid dimension (y or z: at most

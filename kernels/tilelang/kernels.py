@@ -769,7 +769,7 @@ def build_fwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, d
 
 
 # ------------------------------------------------------------------------------------------
-# v5 backward (opt-in: VIG_TILELANG_BWD=v5; compile-checked, NOT yet proven on the GPU).
+# v5 backward (the default; VIG_TILELANG_BWD=v4 selects the v4 kernel). GPU-proven 2026-11-25.
 #   fwd_st + fwd_scan (recomputed)   -> WS : [S_f_in ; S_b_in] per chunk
 #   bwd_st + fwd_scan                -> WS2: [dS_b_in (from the left) ; dS_f_in (from the right)]
 #   bwd_out: every gradient of one chunk, chunk-locally (gate gradients: v4's formula, the

@@ -213,16 +213,6 @@ class TritonBackend(KernelBackend):
             )
         else:
             sf = db = sb = df = cf = cb = pq  # unused
-        if os.environ.get("VIG_TRITON_BWD", "") == "dir":  # experimental, see NOTES.md v2.3
-            for d, g, st_, ds_, c_, dg in ((1, g_bwd, sb, db, cb, dgb), (0, g_fwd, sf, df, cf, dgf)):
-                _k.bigla_bwd_dir_kernel[(BH, NS)](
-                    q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, st_, ds_, c_,
-                    *_strides(q), *_strides(k), *_strides(v), *_strides(g), *_strides(do),
-                    float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec, SEG=int(NS > 1), DIR=d,
-                    num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
-                )
-            return dq, dk, dv, dgf, dgb
         _k.bigla_bwd_kernel[(BH, NS)](
             q, k, v, g_fwd, g_bwd, do,
             dq, dk, dv, dgf, dgb, pq, pk, pv,

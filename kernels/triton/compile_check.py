@@ -96,43 +96,12 @@ def compile_all(archs, regs=False):
                         "dgb_p": "fp32", "pq_p": "fp32", "pk_p": "fp32", "pv_p": "fp32",
                         **{n: "fp32" for n in ("sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}}
                 nstr = 18
-            elif kind.startswith("bdir"):  # experimental one-direction backward (not in _specs)
-                fn = k.bigla_bwd_dir_kernel
-                consts["DIR"] = int(kind[4])
-                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "g_p": "fp32", "do_p": dt,
-                        "dq_p": odt, "dk_p": odt, "dv_p": odt, "dg_p": "fp32",
-                        **{n: "fp32" for n in ("pq_p", "pk_p", "pv_p", "s_p", "ds_p", "c_p")}}
-                nstr = 15
-            elif kind == "bseg":
-                fn = k.bigla_bwd_segstate_kernel
-                consts.pop("THR")
-                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
-                        "do_p": dt, **{n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p")}}
-                nstr = 18
-            else:  # bscan
-                fn = k.bigla_bwd_segscan_kernel
-                consts = dict(BK=BK, BV=BV)
-                ptrs = {n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p",
-                                            "sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}
-                nstr = 0
-            sig = {}
-            names = fn.arg_names
-            for n in names:
-                if n in ptrs:
-                    sig[n] = "*" + ptrs[n]
-                elif n in consts:
-                    sig[n] = "constexpr"
-                elif n == "scale":
-                    sig[n] = "fp32"
-                else:
-                    sig[n] = "i32"
-            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "bdi") else "")
             assert sum(1 for n in names if n[0] == "s" and n[1:3] in (
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
                 "bl", "bh", "ob", "ol", "oh", "db", "dl", "dh", "gb", "gl", "gh")) == nstr, label
             try:
                 opts = {"num_warps": 4}
-                if kind in ("fwd", "bwd") or kind.startswith("bdir"):  # as launched: warps, caps
+                if kind in ("fwd", "bwd"):  # as launched: warps, caps
                     w = "FWD" if kind == "fwd" else "BWD"
                     opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt])}
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,

@@ -38,14 +38,10 @@ KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
 
 def variant_env(name):
     """"new" (the tree's defaults), then "_wfN" / "_wbN" (warps of the forward / backward
-    kernel), "_fN" / "_bN" (their register caps, 0 = none), "_dir" (the experimental
-    one-direction backward, VIG_TRITON_BWD=dir). "old" is HEAD's backend as copied to
+    kernel), "_fN" / "_bN" (their register caps, 0 = none). "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
     for part in name.split("_")[1:]:
-        if part == "dir":  # the experimental one-direction backward (NOTES.md, v2.3)
-            env["VIG_TRITON_BWD"] = "dir"
-            continue
         for key in sorted(KNOBS, key=len, reverse=True):
             if part.startswith(key):
                 env[KNOBS[key]] = part[len(key):]
@@ -54,7 +50,7 @@ def variant_env(name):
 
 
 def set_env(env):
-    for k in (*KNOBS.values(), "VIG_TRITON_BWD"):
+    for k in KNOBS.values():
         os.environ.pop(k, None)
     os.environ.update(env)
 
@@ -153,7 +149,7 @@ def choose(rows, path):
         bwd[var] = bwd.get(var, 0.0) + c - a
     bf, bb = min(fwd, key=fwd.get), min(bwd, key=bwd.get)
     env = {k: v for k, v in variant_env(bf).items() if "FWD" in k}
-    env.update({k: v for k, v in variant_env(bb).items() if "BWD" in k})  # incl. VIG_TRITON_BWD
+    env.update({k: v for k, v in variant_env(bb).items() if "BWD" in k})
     print(f"sum fwd {fwd}\nsum bwd {bwd}\nchosen: forward of {bf}, backward of {bb}: {env}", flush=True)
     with open(path, "w") as f:
         f.write("".join(f"export {k}={v}\n" for k, v in env.items()))
