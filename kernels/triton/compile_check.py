@@ -96,6 +96,30 @@ def compile_all(archs, regs=False):
                         "dgb_p": "fp32", "pq_p": "fp32", "pk_p": "fp32", "pv_p": "fp32",
                         **{n: "fp32" for n in ("sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}}
                 nstr = 18
+            elif kind == "bseg":
+                fn = k.bigla_bwd_segstate_kernel
+                consts.pop("THR")
+                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
+                        "do_p": dt, **{n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p")}}
+                nstr = 18
+            else:  # bscan
+                fn = k.bigla_bwd_segscan_kernel
+                consts = dict(BK=BK, BV=BV)
+                ptrs = {n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p",
+                                            "sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}
+                nstr = 0
+            sig = {}
+            names = fn.arg_names
+            for n in names:
+                if n in ptrs:
+                    sig[n] = "*" + ptrs[n]
+                elif n in consts:
+                    sig[n] = "constexpr"
+                elif n == "scale":
+                    sig[n] = "fp32"
+                else:
+                    sig[n] = "i32"
+            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "bdi") else "")
             assert sum(1 for n in names if n[0] == "s" and n[1:3] in (
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
                 "bl", "bh", "ob", "ol", "oh", "db", "dl", "dh", "gb", "gl", "gh")) == nstr, label
