@@ -34,8 +34,6 @@ def _specs():
                 for vec in (1, 0):  # 16-byte loads (the models' aligned views) or scalar
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", vec)),
                                strict))
-    # The previous chunk prologue, still selectable (VIG_CUPY_TC=v22), at the models' shape.
-    specs.add(("bigla_tc.cu", (("DTYPE", 2), ("KT", tc_kt(K)), ("VEC", 1), ("V22", 1)), True))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
     # ptxas spills 40 bytes at that cap: only sm_90 (the H100, where it is tuned) must not spill.
     return [(src, defs, strict and (arch == "sm_90" or src != "bigla_tc.cu"), arch)

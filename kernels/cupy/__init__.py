@@ -60,7 +60,6 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # "chunked" (the default once proven on the GPU) or "recurrent" (v1, the per-token recurrence);
 # fp32 inputs always take the recurrence (exact FMA path, no TF32).
 FWD_DEFAULT = "chunked"
-TC_DEFAULT = "v23"  # VIG_CUPY_TC: "v23" or "v22" (the chunk prologue of bigla_tc.cu, NOTES.md)
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
@@ -90,14 +89,9 @@ def tc_kt(K: int) -> int:
 
 
 def _tc_defines(dtype, kt: int, vec: int) -> tuple:
-    """Compile-time specialization of bigla_tc.cu. VIG_CUPY_TC=v22 selects the v2.2 chunk
-    prologue (one warp walks the gate cumsums; four exps per tile element; read-add of the
-    backward's second visitor) instead of v2.3's (the default)."""
-    d = (("DTYPE", _DTYPE_CODE[dtype]), ("KT", kt), ("VEC", vec))
-    ver = os.environ.get("VIG_CUPY_TC", TC_DEFAULT)
-    if ver not in ("v23", "v22"):
-        raise ValueError(f"VIG_CUPY_TC={ver!r}: expected 'v23' or 'v22'")
-    return d + (("V22", 1),) if ver == "v22" else d
+    """Compile-time specialization of bigla_tc.cu (the v2.3 chunk prologue; v2.2's, kept
+    selectable until v2.3 passed on the GPU, is in git history at 8ecb438)."""
+    return (("DTYPE", _DTYPE_CODE[dtype]), ("KT", kt), ("VEC", vec))
 
 
 def tc_vec(q, k, v) -> int:

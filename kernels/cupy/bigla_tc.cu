@@ -40,10 +40,6 @@
 #define TS 24             // row stride of the transposed tiles VT, KiT
 #define NWK ((KPD + 31) / 32)
 #define OS (VB + 4)       // row stride of the fp32 output buffer: conflict-free red.add
-#ifndef V22
-#define V22 0             // 1: the v2.2 chunk prologue (forward: one warp per direction walks the
-#endif                    // gate cumsums; four exps per tile element, bwd up to six), else v2.3
-#define OLDEXP V22
 #define NGC (NT / KPD)    // v2.3 forward: token groups per chunk (thread = group x channel)
 #define TPG (CH / NGC)    // tokens per group (= CH * KPD / NT)
 #ifndef VEC
@@ -64,7 +60,7 @@ struct DirSmem {
     float Bx[CH][KPD];   // exclusive reverse cumulative sums
     float P[CH][CH];     // exact-path pair matrix
     float dec[KPD];      // exp(chunk total)
-    float mid[KPD];      // exp(-m), m = chunk total / 2 (the reference point); OLDEXP: m
+    float mid[KPD];      // exp(-m), m = chunk total / 2 (the reference point)
     int bad[4];          // per channel-warp: some channel's chunk total < -THR (or NaN)
     elem_t qr[CH][QS], kr[CH][QS];  // raw q, k (scan order)
     elem_t Qi[CH][QS], Qf[CH][QS], Kf[CH][QS];
@@ -184,9 +180,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     // Prefetch registers: this thread's share of the next chunk.
     constexpr int QPT = CH * KPD / NT;
     const long long gstep = dir ? -sgl : sgl;
-#if V22
-    float pg[CH];
-#else
     // v2.3: thread (grp, gch) owns the gates of scan positions grp * TPG + i (i < TPG) of
     // channel gch: its cumsums stay in registers for its own tile elements.
     const int grp = lt / KPD, gch = lt % KPD;
@@ -200,7 +193,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             pg[i] = (p < n && gch < K) ? gbase[tok * sgl + gch] : 0.f;
         }
     };
-#endif
 #if VEC
     // 16-byte vectors: q then k (CH * KPD / 8 each), then v (CH * VB / 8 = NT): one v vector and
     // (2 * CH * KPD / 8) / NT q/k vectors per thread (threads past the end load none).
@@ -226,16 +218,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             pv4 = ok ? *reinterpret_cast<const u32x4*>(vbp + (t0 + tst * p) * svl + col)
                      : u32x4{0u, 0u, 0u, 0u};
         }
-#if V22
-        if (lt < KPD) {
-            const float* gp = gbase + t0 * sgl + lt;
-            const bool okc = lt < K;
-#pragma unroll
-            for (int p = 0; p < CH; ++p) pg[p] = (okc && p < n) ? gp[p * gstep] : 0.f;
-        }
-#else
         load_gates(ci);
-#endif
     };
     auto stage = [&]() {
 #pragma unroll
@@ -276,18 +259,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
             pv[i] = ok ? vbp[tok * svl + col] : (elem_t)0;
         }
-#if V22
-        if (lt < KPD) {
-#pragma unroll
-            for (int p = 0; p < CH; ++p) {
-                const bool ok = p < n && lt < K;
-                const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
-                pg[p] = ok ? gbase[tok * sgl + lt] : 0.f;
-            }
-        }
-#else
         load_gates(ci);
-#endif
     };
     auto stage = [&]() {
 #pragma unroll
@@ -311,33 +283,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         // Barriers are block-wide: the two directions run in lockstep, so the other direction's
         // visit of this chunk's output rows (iteration nch - 1 - it) is ordered with this one.
-#if V22
-        __syncthreads();  // (A) the previous chunk's readers are done with the tiles
-        stage();
-        float a = 0.f;
-        if (lt < KPD) {
-#pragma unroll
-            for (int p = 0; p < CH; ++p) {
-                a += pg[p];
-                D.A[p][lt] = a;
-                D.g[p][lt] = pg[p];
-            }
-            float bx = 0.f;
-#pragma unroll
-            for (int p = CH - 1; p >= 0; --p) {
-                D.Bx[p][lt] = bx;
-                bx += pg[p];
-            }
-            D.dec[lt] = __expf(a);
-            D.mid[lt] = 0.5f * a;
-            gsum += a;
-        }
-        if (warp < NWK) {
-            const bool badc = lt < KPD && !(a >= -THR);
-            const unsigned int m = __ballot_sync(FULL_MASK, badc);
-            if (lane == 0) D.bad[warp] = (m != 0u);
-        }
-#else
         // Gate cumsums by all threads of the direction: local inclusive sums of the thread's
         // TPG positions; group totals through D.A[grp] (its readers of the previous chunk are
         // past (B)); A_p = earlier groups + local prefix, Bx_p = later groups + local suffix
@@ -384,7 +329,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             const unsigned int m = __ballot_sync(FULL_MASK, !(a >= -THR));
             if (lane == 0) D.bad[warp] = (m != 0u);
         }
-#endif
         if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);  // in flight during this chunk
         __syncthreads();  // (B)
         bool fast = true;
@@ -392,25 +336,9 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         for (int w = 0; w < NWK; ++w) fast = fast && !D.bad[w];
 #pragma unroll
         for (int i = 0; i < QPT; ++i) {
-#if V22
-            const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
-            const float Ap = D.A[p][ch];
-#else
             const int p = grp * TPG + i, ch = gch;
             const float Ap = Ar[i];
-#endif
             const float qv = to_f(D.qr[p][ch]), kv = to_f(D.kr[p][ch]);
-#if OLDEXP
-            D.KiT[ch][p] = from_f(kv * __expf(D.Bx[p][ch]));
-            if (mode == 1) {
-                D.Qi[p][ch] = from_f(qv * __expf(Ap));
-                if (fast) {
-                    const float m = D.mid[ch];
-                    D.Qf[p][ch] = from_f(qv * __expf(Ap - m));
-                    D.Kf[p][ch] = from_f(kv * __expf(m - Ap));
-                }
-            }
-#else
             // Two exps per element: Qf = q exp(A_p - m) = Qi exp(-m) and Kf = k exp(m - A_p) =
             // Ki exp(-m) (Bx_p = A_15 - A_p, m = A_15 / 2), products of the fp32 values.
             const float ki = kv * __expf(Br[i]);
@@ -423,7 +351,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                     D.Kf[p][ch] = from_f(ki * em);
                 }
             }
-#endif
         }
         if (mode == 1 && !fast) {
             // Exact pairs: thread (j, cg) walks p upward with per-channel running segment sums.
@@ -761,11 +688,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 bx += pg[p];
             }
             D.dec[lt] = __expf(a);
-#if OLDEXP
-            D.mid[lt] = 0.5f * a;
-#else
             D.mid[lt] = __expf(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
-#endif
         }
         if (warp < NWK) {
             const bool badc = lt < KPD && !(a >= -THR);
@@ -804,9 +727,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     // critical path; the first visitor's store is ordered before it by the block barriers).
     auto put = [&](float* dst, float val, int it) {
         if (it < nch - 1 - it) *dst = val;
-#if V22
-        else if (it > nch - 1 - it) *dst += val;
-#endif
         else atomicAdd(dst, val);
     };
     __syncthreads();
@@ -833,15 +753,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         for (int i = 0; i < QPT; ++i) {
             const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
             const float Ap = D.A[p][ch], kv = to_f(D.kr[p][ch]);
-#if OLDEXP
-            D.T1[ch][p] = from_f(kv * __expf(D.Bx[p][ch]));
-            D.E1[p][ch] = __expf(Ap);
-            if (fast) {
-                const float m = D.mid[ch];
-                D.T2[ch][p] = from_f(kv * __expf(m - Ap));
-                D.E2[p][ch] = __expf(Ap - m);
-            }
-#else
             // exp(m - A_p) = exp(Bx_p) exp(-m), exp(A_p - m) = exp(A_p) exp(-m)
             const float ki = kv * __expf(D.Bx[p][ch]), e1 = __expf(Ap);
             D.T1[ch][p] = from_f(ki);
@@ -851,7 +762,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.T2[ch][p] = from_f(ki * em);
                 D.E2[p][ch] = e1 * em;
             }
-#endif
         }
         diag_dp();
         if (!fast) {
@@ -1007,20 +917,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             const int e = lt + NT * i, p = e / KPD, ch = e % KPD;
             const float Ap = D.A[p][ch], Bp = D.Bx[p][ch];
             const float qv = to_f(D.qr[p][ch]), kv = to_f(D.kr[p][ch]);
-#if OLDEXP
-            D.T1[ch][p] = from_f(qv * __expf(Ap));
-            if (mode == 0) continue;
-            D.R3[p][ch] = from_f(kv * __expf(Bp));
-            D.E1[p][ch] = __expf(Bp);
-            if (fast) {
-                const float m = D.mid[ch];
-                const elem_t qf = from_f(qv * __expf(Ap - m));
-                D.R1[p][ch] = qf;
-                D.T2[ch][p] = qf;
-                D.R2[p][ch] = from_f(kv * __expf(m - Ap));
-                D.E2[p][ch] = __expf(m - Ap);
-            }
-#else
             // exp(A_p - m) = exp(A_p) exp(-m), exp(m - A_p) = exp(Bx_p) exp(-m)
             const float qi = qv * __expf(Ap);
             D.T1[ch][p] = from_f(qi);
@@ -1036,7 +932,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.R2[p][ch] = from_f(ki * em);
                 D.E2[p][ch] = e1 * em;
             }
-#endif
         }
         if (mode == 1) diag_dp();
         if (mode == 1 && !fast) {
@@ -1151,7 +1046,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                      ld32(&D.T1[nt * 8 + g8][8 + 2 * tg]));
         }
         if (mode == 1 && kw) {
-#if !V22
             // v2.3: this thread's q dq' terms (written by itself in pass 1), loaded before the
             // products below instead of on the epilogue's critical path.
             float yv[2][4];
@@ -1163,7 +1057,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
                     yv[jn][r] = (j < n && ch < K) ? yqb[(long long)tok * KPD + ch] : 0.f;
                 }
-#endif
             // dk^T (rows ch of this warp's tile, cols j) = R_out V^T (inter) + Qf^T dP (intra)
             float dPT[2][4], KI[2][4], KN[2][4];
 #pragma unroll
@@ -1217,11 +1110,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     float y = 0.f;
                     if (j < n && ch < K) {
                         const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
-#if V22
-                        y = yqb[(long long)tok * KPD + ch] - c * to_f(D.kr[j][ch]) * dkp;
-#else
                         y = yv[jn][r] - c * to_f(D.kr[j][ch]) * dkp;
-#endif
                         put(&dkb[tok * rowK + ch], c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp), it);
                     }
                     D.Y[j][ch] = y;

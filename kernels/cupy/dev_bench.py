@@ -4,9 +4,8 @@ memory of forward + backward.
 
     python kernels/cupy/dev_bench.py [fwd kinds, comma-separated] [bwd kinds]
 
-fwd kinds: "chunked" (default), "recurrent", "chunked-v22" (VIG_CUPY_TC=v22); bwd kinds:
-"chunked" (the default), "recurrent", "chunked-short" (chunked for L <= 256 only,
-VIG_CUPY_BWD_LONG=0), "chunked-v22"."""
+fwd kinds: "chunked" (default), "recurrent"; bwd kinds: "chunked" (the default), "recurrent",
+"chunked-short" (chunked for L <= 256 only, VIG_CUPY_BWD_LONG=0)."""
 import os
 import sys
 
@@ -18,14 +17,11 @@ import vig  # noqa: E402
 from vig import bench  # noqa: E402
 import vig_kernels.cupy as cp  # noqa: E402
 
-FWD_ENV = {"chunked": dict(VIG_CUPY_FWD="chunked", VIG_CUPY_TC="v23"),
-           "recurrent": dict(VIG_CUPY_FWD="recurrent", VIG_CUPY_TC="v23"),
-           "chunked-v22": dict(VIG_CUPY_FWD="chunked", VIG_CUPY_TC="v22")}
-BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", VIG_CUPY_TC="v23"),
-           "recurrent": dict(VIG_CUPY_BWD="recurrent", VIG_CUPY_BWD_LONG="1", VIG_CUPY_TC="v23"),
-           "chunked-short": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="0", VIG_CUPY_TC="v23"),
-           "chunked-v22": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1",
-                                  VIG_CUPY_TC="v22")}
+FWD_ENV = {"chunked": dict(VIG_CUPY_FWD="chunked"),
+           "recurrent": dict(VIG_CUPY_FWD="recurrent")}
+BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1"),
+           "recurrent": dict(VIG_CUPY_BWD="recurrent", VIG_CUPY_BWD_LONG="1"),
+           "chunked-short": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="0")}
 
 
 def op(*a):
@@ -38,7 +34,7 @@ def _diff(a, b):
 
 def main():
     fwd_kinds = (sys.argv[1] if len(sys.argv) > 1 else "chunked,recurrent").split(",")
-    bwd_kinds = (sys.argv[2] if len(sys.argv) > 2 else "chunked,chunked-v22").split(",")
+    bwd_kinds = (sys.argv[2] if len(sys.argv) > 2 else "chunked,chunked-short").split(",")
     print("device:", bench.device_name(), flush=True)
     for name, dims in bench.SHAPES.items():
         shape = bench.OpShape(*dims)

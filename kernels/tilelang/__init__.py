@@ -176,84 +176,43 @@ class TileLangBackend(KernelBackend):
         return _arch(q.device)
 
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
-        from .kernels import fwd_variant
-
+        launch = _fwd_v5 if fwd_version() == "v5" else _fwd_v4
         B, L, H, K = q.shape
         V = v.shape[-1]
-        arch = self._arch_of(q)
-        if fwd_version() == "v5":
-            if K <= KT and V <= VT:
-                o = torch.empty(B, L, H, V, device=q.device, dtype=v.dtype)
-                _fwd_v5(q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], arch)
-                return o, ()
-            o = torch.zeros(B, L, H, V, device=q.device, dtype=torch.float32)
-            for k0 in range(0, K, KT):
-                qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
-                for v0 in range(0, V, VT):
-                    vs = _slice(v, v0, VT)
-                    p = torch.empty(B, L, H, vs.shape[-1], device=q.device, dtype=torch.float32)
-                    _fwd_v5(qs, ks, vs, gfs, gbs, p, float(scale) * 0.5, "float32", arch)
-                    o[..., v0:v0 + vs.shape[-1]] += p
-            return o.to(v.dtype), ()
-        variant = fwd_variant(L)
-        f32 = dict(device=q.device, dtype=torch.float32)
-        Lw = L if variant == "ws" else 1  # float32 workspace of the "ws" variant
-        if K <= KT and V <= VT:  # one launch, inputs' own dtype (every ViG shape)
-            kern = compile_kernel("fwd_" + variant, KT, VT, _DTYPES[q.dtype], arch)
+        arch, scale_half = self._arch_of(q), float(scale) * 0.5
+        if K <= KT and V <= VT:  # one tile, the inputs' own dtype (every ViG shape)
             o = torch.empty(B, L, H, V, device=q.device, dtype=v.dtype)
-            w = torch.empty(B, Lw, H, V, **f32)
-            kern(q, k, v, g_fwd, g_bwd, w, o, float(scale) * 0.5)
+            launch(q, k, v, g_fwd, g_bwd, o, scale_half, _DTYPES[q.dtype], arch)
             return o, ()
         # Larger head dims: the op is a sum over key channels of per-channel terms and each value
-        # channel is independent, so it runs as K/32 x V/64 slices of the float32 kernel, summed
+        # channel is independent, so it runs as K/32 x V/64 slices of the float32 kernels, summed
         # in float32 (exact decomposition; float32 keeps the partial sums' rounding invisible).
-        kern = compile_kernel("fwd_" + variant, KT, VT, "float32", arch)
+        f32 = dict(device=q.device, dtype=torch.float32)
         o = torch.zeros(B, L, H, V, **f32)
         for k0 in range(0, K, KT):
             qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
             for v0 in range(0, V, VT):
                 vs = _slice(v, v0, VT)
-                vd = vs.shape[-1]
-                p = torch.empty(B, L, H, vd, **f32)
-                w = torch.empty(B, Lw, H, vd, **f32)
-                kern(qs, ks, vs, gfs, gbs, w, p, float(scale) * 0.5)
-                o[..., v0:v0 + vd] += p
+                p = torch.empty(B, L, H, vs.shape[-1], **f32)
+                launch(qs, ks, vs, gfs, gbs, p, scale_half, "float32", arch)
+                o[..., v0:v0 + vs.shape[-1]] += p
         return o.to(v.dtype), ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
+        v5 = bwd_version() == "v5"
+        launch = _bwd_v5 if v5 else _bwd_v4
         B, L, H, K = q.shape
         V = v.shape[-1]
-        arch = self._arch_of(q)
+        arch, scale_half = self._arch_of(q), float(scale) * 0.5
         f32 = dict(device=q.device, dtype=torch.float32)
-        if bwd_version() == "v5":
-            dq, dk, dgf, dgb = (torch.zeros(B, L, H, K, **f32) for _ in range(4))
-            dv = torch.zeros(B, L, H, V, **f32)
-            if K <= KT and V <= VT:
-                _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5,
-                        _DTYPES[q.dtype], arch)
-                return dq, dk, dv, dgf, dgb
-            for k0 in range(0, K, KT):
-                qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
-                kd = qs.shape[-1]
-                for v0 in range(0, V, VT):
-                    vs, dos = _slice(v, v0, VT), _slice(do, v0, VT)
-                    parts = [torch.empty(B, L, H, kd, **f32) for _ in range(4)]
-                    pv = torch.empty(B, L, H, vs.shape[-1], **f32)
-                    _bwd_v5(qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3],
-                            float(scale) * 0.5, "float32", arch)
-                    for acc, p in zip((dq, dk, dgf, dgb), parts):
-                        acc[..., k0:k0 + kd] += p
-                    dv[..., v0:v0 + vs.shape[-1]] += pv
-            return dq, dk, dv, dgf, dgb
-        if K <= KT and V <= VT:
-            kern = compile_kernel("bwd", KT, VT, _DTYPES[q.dtype], arch)
-            dq, dk, dgf, dgb = (torch.empty(B, L, H, K, **f32) for _ in range(4))
-            dv = torch.empty(B, L, H, V, **f32)
-            _v4_bwd(kern, q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5)
+        if K <= KT and V <= VT:  # gradients in float32; the shared layer casts
+            new = torch.zeros if v5 else torch.empty
+            dq, dk, dgf, dgb = (new(B, L, H, K, **f32) for _ in range(4))
+            dv = new(B, L, H, V, **f32)
+            launch(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, _DTYPES[q.dtype], arch)
             return dq, dk, dv, dgf, dgb
         # Slices as in forward: dq, dk and the gate gradients of a key slice sum over value
         # slices; dv of a value slice sums over key slices.
-        kern = compile_kernel("bwd", KT, VT, "float32", arch)
         dq, dk, dgf, dgb = (torch.zeros(B, L, H, K, **f32) for _ in range(4))
         dv = torch.zeros(B, L, H, V, **f32)
         for k0 in range(0, K, KT):
@@ -263,12 +222,30 @@ class TileLangBackend(KernelBackend):
                 vs, dos = _slice(v, v0, VT), _slice(do, v0, VT)
                 parts = [torch.empty(B, L, H, kd, **f32) for _ in range(4)]
                 pv = torch.empty(B, L, H, vs.shape[-1], **f32)
-                _v4_bwd(kern, qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3],
-                        float(scale) * 0.5)
+                launch(qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3],
+                       scale_half, "float32", arch)
                 for acc, p in zip((dq, dk, dgf, dgb), parts):
                     acc[..., k0:k0 + kd] += p
                 dv[..., v0:v0 + vs.shape[-1]] += pv
         return dq, dk, dv, dgf, dgb
+
+
+def _fwd_v4(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
+    """The v4 forward (one block per (b, h), two sweeps) into ``o`` (head dims <= KT, VT); the
+    "ws" variant (L > 256) keeps its partial output in a float32 [B, L, H, V] workspace."""
+    from .kernels import fwd_variant
+
+    B, L, H, _ = q.shape
+    variant = fwd_variant(L)
+    w = torch.empty(B, L if variant == "ws" else 1, H, o.shape[-1], device=q.device,
+                    dtype=torch.float32)
+    compile_kernel("fwd_" + variant, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, w, o, scale_half)
+
+
+def _bwd_v4(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: str, arch: str):
+    """The v4 backward (one block per (b, h)) into the float32 gradients (head dims <= KT, VT)."""
+    _v4_bwd(compile_kernel("bwd", KT, VT, dtype, arch), q, k, v, g_fwd, g_bwd, do,
+            dq, dk, dv, dgf, dgb, scale_half)
 
 
 def _v4_bwd(kern, q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half):
