@@ -71,7 +71,8 @@ class KernelBackend(Backend):
     * ``q``, ``k``: ``[B, L, H, K]``; ``v`` (and ``do``): ``[B, L, H, V]``; one dtype among
       float32, float16, bfloat16 for q, k, v, do; all on one device of ``device_types``.
     * ``g_fwd``, ``g_bwd``: ``[B, L, H, K]``, float32, log-space gates <= 0 (-inf allowed).
-    * ``L >= 1``, ``B >= 1``, ``H >= 1``, ``1 <= K, V <= 256``.
+    * ``L >= 1``, ``B >= 1``, ``H >= 1``, ``1 <= K, V <= 256``; ``K <= max_tile[0]`` and
+      ``V <= max_tile[1]`` when the backend sets ``max_tile`` (see there).
     * Every tensor has ``stride(-1) == 1``; the other strides are arbitrary (the gates are
       usually the two halves of one projection, q, k, v slices of another) unless the
       backend sets ``requires_contiguous = True``, in which case every tensor is contiguous.
@@ -85,6 +86,13 @@ class KernelBackend(Backend):
     """
 
     requires_contiguous: bool = False
+
+    #: ``(K, V)``: the most key / value channels the kernels take at once, or None (any). Wider
+    #: heads are cut into tiles by the shared layer (:mod:`vig.ops`): the op is a sum over key
+    #: channels, each with its own gates, and separable over value channels, so each tile pair
+    #: runs through the entry points on float32 copies of its channels and the partial outputs
+    #: and gradients are summed in float32. A tiled backend saves nothing (``saved == ()``).
+    max_tile: tuple[int, int] | None = None
 
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         """Return ``(o, saved)``: ``o`` a new ``[B, L, H, V]`` tensor in v's dtype, ``saved``

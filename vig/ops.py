@@ -121,6 +121,28 @@ def _layout(t: torch.Tensor, contiguous: bool) -> torch.Tensor:
     return t
 
 
+def _tiles(n: int, width: int) -> list:
+    return [slice(i, min(i + width, n)) for i in range(0, n, width)]
+
+
+def _tiled(backend, q, v):
+    """(key tiles, value tiles) when the head is wider than the backend's kernels, else None."""
+    if backend.max_tile is None:
+        return None
+    tk, tv = backend.max_tile
+    if q.shape[-1] <= tk and v.shape[-1] <= tv:
+        return None
+    return _tiles(q.shape[-1], tk), _tiles(v.shape[-1], tv)
+
+
+def _tile_inputs(backend, ks, vs, q, k, v, g_fwd, g_bwd, *do):
+    """Float32 copies of one tile's channels: key channels of q, k and the gates, value
+    channels of v (and do)."""
+    c = backend.requires_contiguous
+    pairs = [(q, ks), (k, ks), (v, vs), (g_fwd, ks), (g_bwd, ks)] + [(d, vs) for d in do]
+    return [_layout(t[..., sl].float(), c) for t, sl in pairs]
+
+
 class _KernelFunction(torch.autograd.Function):
     """Joins a KernelBackend's forward and backward entry points; shared by every backend."""
 
@@ -130,7 +152,18 @@ class _KernelFunction(torch.autograd.Function):
         gate_dtypes = (g_fwd.dtype, g_bwd.dtype)
         q, k, v = (_layout(t, c) for t in (q, k, v))
         g_fwd, g_bwd = (_layout(g.float(), c) for g in (g_fwd, g_bwd))
-        o, saved = backend.forward(q, k, v, g_fwd, g_bwd, scale)
+        tiles = _tiled(backend, q, v)
+        if tiles is None:
+            o, saved = backend.forward(q, k, v, g_fwd, g_bwd, scale)
+        else:  # o = sum over key tiles of each value tile's partial output
+            o = torch.zeros(v.shape, dtype=torch.float32, device=v.device)
+            for ks in tiles[0]:
+                for vs in tiles[1]:
+                    p, saved = backend.forward(*_tile_inputs(backend, ks, vs, q, k, v, g_fwd, g_bwd),
+                                               scale)
+                    assert saved == (), "a tiled backend saves nothing"
+                    o[..., vs] += p
+            o = o.to(v.dtype)
         ctx.backend, ctx.scale, ctx.gate_dtypes = backend, scale, gate_dtypes
         ctx.save_for_backward(q, k, v, g_fwd, g_bwd, *saved)
         return o
@@ -140,7 +173,19 @@ class _KernelFunction(torch.autograd.Function):
         q, k, v, g_fwd, g_bwd, *saved = ctx.saved_tensors
         be = ctx.backend
         do = _layout(do.to(v.dtype), be.requires_contiguous)
-        dq, dk, dv, dgf, dgb = be.backward(q, k, v, g_fwd, g_bwd, ctx.scale, do, tuple(saved))
+        tiles = _tiled(be, q, v)
+        if tiles is None:
+            dq, dk, dv, dgf, dgb = be.backward(q, k, v, g_fwd, g_bwd, ctx.scale, do, tuple(saved))
+        else:  # dq, dk, gate gradients of a key tile: sum over value tiles; dv: over key tiles
+            f32 = dict(dtype=torch.float32, device=q.device)
+            dq, dk, dgf, dgb = (torch.zeros(q.shape, **f32) for _ in range(4))
+            dv = torch.zeros(v.shape, **f32)
+            for ks in tiles[0]:
+                for vs in tiles[1]:
+                    *ins, dos = _tile_inputs(be, ks, vs, q, k, v, g_fwd, g_bwd, do)
+                    parts = be.backward(*ins, ctx.scale, dos, ())
+                    for acc, sl, part in zip((dq, dk, dv, dgf, dgb), (ks, ks, vs, ks, ks), parts):
+                        acc[..., sl] += part
         gf_dt, gb_dt = ctx.gate_dtypes
         return (None, None, dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype),
                 dgf.to(gf_dt), dgb.to(gb_dt))

@@ -2,7 +2,7 @@
 
 Importing this package needs neither tilelang nor a GPU. The kernels (``.kernels``) are compiled
 on first use, once per (kernel, dtype, arch) - B, L, H and head dims up to 32 / 64 are dynamic,
-larger head dims run as slices - and cached for the life of the process (and on disk by
+larger head dims run as float32 tiles cut by the shared layer - and cached for the life of the process (and on disk by
 TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GPU by
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 
@@ -175,58 +175,28 @@ class TileLangBackend(KernelBackend):
     def _arch_of(q):
         return _arch(q.device)
 
+    # One tile, K = 32 and V = 64 channels (KT, VT), whatever the head dims: wider heads are cut
+    # into float32 tiles by the shared layer (max_tile, vig/ops.py). Reason: the one-tile kernels
+    # at K = V = 128 would need more than the 227 KiB of shared memory.
+    max_tile = (KT, VT)
+
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         launch = _fwd_v5 if fwd_version() == "v5" else _fwd_v4
-        B, L, H, K = q.shape
-        V = v.shape[-1]
-        arch, scale_half = self._arch_of(q), float(scale) * 0.5
-        if K <= KT and V <= VT:  # one tile, the inputs' own dtype (every ViG shape)
-            o = torch.empty(B, L, H, V, device=q.device, dtype=v.dtype)
-            launch(q, k, v, g_fwd, g_bwd, o, scale_half, _DTYPES[q.dtype], arch)
-            return o, ()
-        # Larger head dims: the op is a sum over key channels of per-channel terms and each value
-        # channel is independent, so it runs as K/32 x V/64 slices of the float32 kernels, summed
-        # in float32 (exact decomposition; float32 keeps the partial sums' rounding invisible).
-        f32 = dict(device=q.device, dtype=torch.float32)
-        o = torch.zeros(B, L, H, V, **f32)
-        for k0 in range(0, K, KT):
-            qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
-            for v0 in range(0, V, VT):
-                vs = _slice(v, v0, VT)
-                p = torch.empty(B, L, H, vs.shape[-1], **f32)
-                launch(qs, ks, vs, gfs, gbs, p, scale_half, "float32", arch)
-                o[..., v0:v0 + vs.shape[-1]] += p
-        return o.to(v.dtype), ()
+        B, L, H, _ = q.shape
+        o = torch.empty(B, L, H, v.shape[-1], device=q.device, dtype=v.dtype)
+        launch(q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], self._arch_of(q))
+        return o, ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         v5 = bwd_version() == "v5"
         launch = _bwd_v5 if v5 else _bwd_v4
         B, L, H, K = q.shape
-        V = v.shape[-1]
-        arch, scale_half = self._arch_of(q), float(scale) * 0.5
         f32 = dict(device=q.device, dtype=torch.float32)
-        if K <= KT and V <= VT:  # gradients in float32; the shared layer casts
-            new = torch.zeros if v5 else torch.empty
-            dq, dk, dgf, dgb = (new(B, L, H, K, **f32) for _ in range(4))
-            dv = new(B, L, H, V, **f32)
-            launch(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, _DTYPES[q.dtype], arch)
-            return dq, dk, dv, dgf, dgb
-        # Slices as in forward: dq, dk and the gate gradients of a key slice sum over value
-        # slices; dv of a value slice sums over key slices.
-        dq, dk, dgf, dgb = (torch.zeros(B, L, H, K, **f32) for _ in range(4))
-        dv = torch.zeros(B, L, H, V, **f32)
-        for k0 in range(0, K, KT):
-            qs, ks, gfs, gbs = (_slice(t, k0, KT) for t in (q, k, g_fwd, g_bwd))
-            kd = qs.shape[-1]
-            for v0 in range(0, V, VT):
-                vs, dos = _slice(v, v0, VT), _slice(do, v0, VT)
-                parts = [torch.empty(B, L, H, kd, **f32) for _ in range(4)]
-                pv = torch.empty(B, L, H, vs.shape[-1], **f32)
-                launch(qs, ks, vs, gfs, gbs, dos, parts[0], parts[1], pv, parts[2], parts[3],
-                       scale_half, "float32", arch)
-                for acc, p in zip((dq, dk, dgf, dgb), parts):
-                    acc[..., k0:k0 + kd] += p
-                dv[..., v0:v0 + vs.shape[-1]] += pv
+        new = torch.zeros if v5 else torch.empty  # gradients in float32; the shared layer casts
+        dq, dk, dgf, dgb = (new(B, L, H, K, **f32) for _ in range(4))
+        dv = new(B, L, H, v.shape[-1], **f32)
+        launch(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5,
+               _DTYPES[q.dtype], self._arch_of(q))
         return dq, dk, dv, dgf, dgb
 
 
@@ -256,8 +226,3 @@ def _v4_bwd(kern, q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half):
         ws = torch.empty(sl.stop - sl.start, -(-L // CHUNK), H, 2, KT, VT, device=q.device,
                          dtype=torch.float32)
         kern(*(t[sl] for t in (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb)), ws, scale_half)
-
-
-def _slice(t, start, width):
-    """Channels [start, start + width) of the last dim, float32, contiguous."""
-    return t[..., start:start + width].float().contiguous()

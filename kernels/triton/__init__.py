@@ -15,7 +15,7 @@ from vig.backend import KernelBackend
 __all__ = ["TritonBackend"]
 
 CHUNK = 16  # tokens per chunk (the intra-chunk block is C x C)
-BK, BV = 32, 64  # the kernels' one tile size over key and value channels (larger heads: blocks)
+BK, BV = 32, 64  # the kernels' one tile size over key and value channels (larger heads: tiles)
 THR = 32.0  # per-channel gate range of a chunk under which the factorised fast path is used
 # Registers per thread of the bf16 forward kernel: the compiler alone takes 225 (2 programs of 4
 # warps per SM); capped at 128 it spills 40-60 bytes and 4 programs fit (H100: NOTES.md, v2.1,
@@ -37,11 +37,6 @@ except Exception as exc:  # triton missing or broken
 
 def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "") == "1"
-
-
-def _blocks(n: int, b: int) -> list:
-    """Slices cutting n channels into blocks of at most b."""
-    return [slice(i, min(i + b, n)) for i in range(0, n, b)]
 
 
 def _prec(dtype) -> str:
@@ -91,7 +86,7 @@ class TritonBackend(KernelBackend):
         "TRITON_INTERPRET=1 before importing triton to run its kernels on CPU tensors"
     )
     dtypes = (torch.float32, torch.float16, torch.bfloat16)
-    max_head_dim = 128  # parity proven up to 128 (v2.2: as blocks of 32 x 64 channels)
+    max_head_dim = 128  # parity proven up to 128 (as tiles of 32 x 64 channels)
 
     def __init__(self):
         self.device_types = ("cpu",) if _interpreting() else ("cuda",)
@@ -106,47 +101,22 @@ class TritonBackend(KernelBackend):
         return []
 
     # ------------------------------------------------------------------ entry points
-    # Head dims are cut into blocks of at most BK = 32 key and BV = 64 value channels (the op
-    # is a sum over key channels, each with its own gate, and separable over value channels):
-    # the kernels are compiled at one tile size whatever K and V are, so a dtype costs one JIT
-    # compile per kernel (the GPU hypothesis suite draws K, V in 16..128). K <= 32 and V <= 64
-    # (every ViG model) is one block pair written straight to the outputs; larger heads run the
-    # pairs into float32 buffers that are summed (dq, dk, dg over value blocks, dv and o over
-    # key blocks).
+    # The kernels are compiled at one tile size, BK = 32 key and BV = 64 value channels, whatever
+    # K and V are, so a dtype costs one JIT compile per kernel (the GPU hypothesis suite draws K,
+    # V in 16..128). Wider heads are cut into tiles by the shared layer (max_tile, vig/ops.py);
+    # every ViG model (K <= 32, V <= 64) is one tile.
+    max_tile = (BK, BV)
+
     def forward(self, q, k, v, g_fwd, g_bwd, scale):
-        B, L, H, K = q.shape
-        V = v.shape[-1]
-        kbs, vbs = _blocks(K, BK), _blocks(V, BV)
-        if len(kbs) == 1 and len(vbs) == 1:
-            o = torch.empty((B, L, H, V), dtype=v.dtype, device=v.device)
-            self._fwd(q, k, v, g_fwd, g_bwd, o, scale)
-            return o, ()
-        ot = torch.empty((len(kbs), B, L, H, V), dtype=torch.float32, device=v.device)
-        for i, ks in enumerate(kbs):
-            for vs in vbs:
-                self._fwd(q[..., ks], k[..., ks], v[..., vs], g_fwd[..., ks], g_bwd[..., ks],
-                          ot[i][..., vs], scale)
-        return ot.sum(0).to(v.dtype), ()
+        B, L, H, _ = q.shape
+        o = torch.empty((B, L, H, v.shape[-1]), dtype=v.dtype, device=v.device)
+        self._fwd(q, k, v, g_fwd, g_bwd, o, scale)
+        return o, ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
-        B, L, H, K = q.shape
-        V = v.shape[-1]
-        kbs, vbs = _blocks(K, BK), _blocks(V, BV)
-        if len(kbs) == 1 and len(vbs) == 1:
-            return self._bwd(q, k, v, g_fwd, g_bwd, do, scale, q.dtype)
-        f32 = dict(dtype=torch.float32, device=q.device)
-        dq, dk, dgf, dgb = (torch.zeros((B, L, H, K), **f32) for _ in range(4))
-        dv = torch.zeros((B, L, H, V), **f32)
-        for ks in kbs:
-            for vs in vbs:
-                g = self._bwd(q[..., ks], k[..., ks], v[..., vs], g_fwd[..., ks], g_bwd[..., ks],
-                              do[..., vs], scale, torch.float32)
-                for acc, part in zip((dq[..., ks], dk[..., ks], dv[..., vs], dgf[..., ks],
-                                      dgb[..., ks]), g):
-                    acc += part
-        return dq.to(q.dtype), dk.to(q.dtype), dv.to(q.dtype), dgf, dgb
+        return self._bwd(q, k, v, g_fwd, g_bwd, do, scale)
 
-    # ------------------------------------------------------------------ one block pair
+    # ------------------------------------------------------------------ one tile
     def _fwd(self, q, k, v, g_fwd, g_bwd, o, scale):
         """o (any float dtype, [B, L, H, V] strides) = the op on K <= BK, V <= BV channels."""
         B, L, H, K = q.shape
@@ -179,14 +149,14 @@ class TritonBackend(KernelBackend):
             num_warps=_warps("FWD"), **_nreg("FWD", q.dtype),
         )
 
-    def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale, out_dtype):
-        """(dq, dk, dv in out_dtype, dgf, dgb in float32), contiguous, on K <= BK, V <= BV."""
+    def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale):
+        """(dq, dk, dv in the inputs' dtype, dgf, dgb in float32), contiguous, K <= BK, V <= BV."""
         B, L, H, K = q.shape
         V = v.shape[-1]
         dev = q.device
-        dq = torch.empty((B, L, H, K), dtype=out_dtype, device=dev)
-        dk = torch.empty((B, L, H, K), dtype=out_dtype, device=dev)
-        dv = torch.empty((B, L, H, V), dtype=out_dtype, device=dev)
+        dq = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
+        dk = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
+        dv = torch.empty((B, L, H, V), dtype=q.dtype, device=dev)
         dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         BH = B * H

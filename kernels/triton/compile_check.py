@@ -23,14 +23,13 @@ import tempfile
 def _specs():
     """(kernel, dtype, out dtype, PREC) as launched: forward, forward segment states, backward,
     backward segment states, each at the one tile size (BK = 32, BV = 64; K and V are run-time
-    ints, larger heads run as blocks); forward and backward also with float32 outputs (the
-    blocks of larger heads), and the segment scan (fp32 only)."""
+    ints; larger heads run as float32 tiles cut by the shared layer), and the segment scan
+    (fp32 only)."""
     out = []
     for dt in ("bf16", "fp16", "fp32"):
         prec = "tf32" if dt == "bf16" else "ieee"
-        for odt in dict.fromkeys((dt, "fp32")):
-            out.append(("fwd", dt, odt, prec))
-            out.append(("bwd", dt, odt, prec))
+        out.append(("fwd", dt, dt, prec))
+        out.append(("bwd", dt, dt, prec))
         out.append(("seg", dt, dt, prec))
         out.append(("bseg", dt, dt, prec))
     out.append(("bscan", "fp32", "fp32", "ieee"))
