@@ -16,6 +16,24 @@ _NAMES = ("q", "k", "v", "g_fwd", "g_bwd")
 
 
 def _validate(q, k, v, g_fwd, g_bwd, scale):
+    """Return if the arguments meet the contract, else raise the error that names the problem.
+    The conjunction below is exactly _explain's rules, tested in one expression (the valid case
+    is every call's, and this runs on the host each time); _explain walks them one by one."""
+    if all(isinstance(t, torch.Tensor) for t in (q, k, v, g_fwd, g_bwd)):
+        s = q.shape
+        dev = q.device
+        if (len(s) == 4 and k.shape == s and g_fwd.shape == s and g_bwd.shape == s
+                and v.dim() == 4 and v.shape[:3] == s[:3]
+                and q.dtype in _DTYPES and k.dtype is q.dtype and v.dtype is q.dtype
+                and g_fwd.dtype in (torch.float32, q.dtype) and g_bwd.dtype in (torch.float32, q.dtype)
+                and k.device == dev and v.device == dev and g_fwd.device == dev and g_bwd.device == dev
+                and (scale is None or (isinstance(scale, numbers.Real) and not isinstance(scale, bool)))):
+            return
+    _explain(q, k, v, g_fwd, g_bwd, scale)
+
+
+def _explain(q, k, v, g_fwd, g_bwd, scale):
+    """Raise the error that names what is wrong (the slow path of _validate)."""
     tensors = dict(zip(_NAMES, (q, k, v, g_fwd, g_bwd)))
     for name, t in tensors.items():
         if not isinstance(t, torch.Tensor):
@@ -114,6 +132,12 @@ def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_
     return be.apply(q, k, v, g_fwd, g_bwd, float(scale))
 
 
+def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """t in dtype; t itself when it already is (no dispatcher round trip: this layer runs on
+    every call, and at the contract's small shapes the host's time per call is measurable)."""
+    return t if t.dtype is dtype else t.to(dtype)
+
+
 def _layout(t: torch.Tensor, contiguous: bool) -> torch.Tensor:
     """What kernel entry points are promised: stride(-1) == 1, or fully contiguous."""
     if contiguous or (t.stride(-1) != 1 and t.size(-1) != 1):
@@ -151,7 +175,7 @@ class _KernelFunction(torch.autograd.Function):
         c = backend.requires_contiguous
         gate_dtypes = (g_fwd.dtype, g_bwd.dtype)
         q, k, v = (_layout(t, c) for t in (q, k, v))
-        g_fwd, g_bwd = (_layout(g.float(), c) for g in (g_fwd, g_bwd))
+        g_fwd, g_bwd = (_layout(_as(g, torch.float32), c) for g in (g_fwd, g_bwd))
         tiles = _tiled(backend, q, v)
         if tiles is None:
             o, saved = backend.forward(q, k, v, g_fwd, g_bwd, scale)
@@ -172,7 +196,7 @@ class _KernelFunction(torch.autograd.Function):
     def backward(ctx, do):
         q, k, v, g_fwd, g_bwd, *saved = ctx.saved_tensors
         be = ctx.backend
-        do = _layout(do.to(v.dtype), be.requires_contiguous)
+        do = _layout(_as(do, v.dtype), be.requires_contiguous)
         tiles = _tiled(be, q, v)
         if tiles is None:
             dq, dk, dv, dgf, dgb = be.backward(q, k, v, g_fwd, g_bwd, ctx.scale, do, tuple(saved))
@@ -187,5 +211,5 @@ class _KernelFunction(torch.autograd.Function):
                     for acc, sl, part in zip((dq, dk, dv, dgf, dgb), (ks, ks, vs, ks, ks), parts):
                         acc[..., sl] += part
         gf_dt, gb_dt = ctx.gate_dtypes
-        return (None, None, dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype),
-                dgf.to(gf_dt), dgb.to(gb_dt))
+        return (None, None, _as(dq, q.dtype), _as(dk, k.dtype), _as(dv, v.dtype),
+                _as(dgf, gf_dt), _as(dgb, gb_dt))
