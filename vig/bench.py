@@ -105,7 +105,8 @@ def median_ms(fn, warmup_ms=25, rep_ms=200) -> float:
 
 
 def graphed(fn, warmup=3):
-    """A CUDA-graph replay of fn (forward-only callables)."""
+    """A CUDA-graph replay of fn: a forward, or a whole torch.autograd.grad (forward and
+    backward captured together; the graph owns the outputs and workspaces)."""
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
