@@ -29,6 +29,7 @@ pytestmark = [
 # bwd_st -> fwd_scan -> bwd_out; bf16 runs T.gemm on tensor cores; fp16 and fp32 share the exact
 # fp32 path (FMA products on fp32 tiles), checked through fp32; fwd_scan is all fp32 (one kernel
 # for every dtype). Every head dim runs on these K=32, V=64 tiles (larger ones as slices).
+# fwd_fused / bwd_states: v6 (one block per (b, h); VIG_TILELANG_FWD/BWD=v6).
 # fwd_res / bwd are the v4 kernels, kept as the VIG_TILELANG_FWD=v4 / VIG_TILELANG_BWD=v4 fallback.
 SPECS = [
     ("fwd_st", "bfloat16", "sm_90a"),
@@ -42,6 +43,9 @@ SPECS = [
     ("bwd_out", "float32", "sm_90a"),
     ("fwd_out", "bfloat16", "sm_80"),
     ("bwd_out", "bfloat16", "sm_80"),
+    ("fwd_fused", "bfloat16", "sm_90a"),  # v6 (VIG_TILELANG_FWD/BWD=v6)
+    ("bwd_states", "bfloat16", "sm_90a"),
+    ("fwd_fused", "float32", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -114,6 +118,11 @@ def test_import_without_gpu():
 
     be = TileLangBackend()
     assert be.name == "tilelang"
+    from vig_kernels import tilelang as tlb
+    from vig_kernels.tilelang import kernels
+
+    # the launcher's routing limit is the fused forward kernel's shared-memory sizing
+    assert tlb.V6_MAX_L == kernels.V6_MAX_L
     reasons = be.not_supported_reasons()
     import torch
 

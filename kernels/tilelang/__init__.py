@@ -6,9 +6,13 @@ larger head dims run as float32 tiles cut by the shared layer - and cached for t
 TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GPU by
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 
-Forward: v5 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) unless ``VIG_TILELANG_FWD=v4`` (one
-block per (b, h), two sweeps). Backward: v5 (chunk-parallel: bwd_st -> fwd_scan -> bwd_out) unless
-``VIG_TILELANG_BWD=v4`` (one block per (b, h), two sweeps).
+Forward: v6 (fwd_fused: one block per (b, h), one launch) for L <= 224 with head dims 32 / 64, v5
+(chunk-parallel: fwd_st -> fwd_scan -> fwd_out) otherwise; ``VIG_TILELANG_FWD=v5`` selects v5
+everywhere (the previous default), ``v6s`` adds the segmented fused forward for L > 224, ``v4``
+the old one-block-per-(b, h) kernel. Backward: v6 (bwd_states -> bwd_out) for L <= 224 with head
+dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise;
+``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. The variables are read once per process
+(``reload_env()`` re-reads them).
 """
 from __future__ import annotations
 
@@ -36,9 +40,15 @@ KT, VT = 32, 64
 CHUNK = 32
 
 
+_ARCH: dict = {}
+
+
 def _arch(device: torch.device) -> str:
-    major, minor = torch.cuda.get_device_capability(device)
-    return "sm_90a" if (major, minor) == (9, 0) else f"sm_{major}{minor}"
+    a = _ARCH.get(device.index)
+    if a is None:
+        major, minor = torch.cuda.get_device_capability(device)
+        a = _ARCH[device.index] = "sm_90a" if (major, minor) == (9, 0) else f"sm_{major}{minor}"
+    return a
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -46,6 +56,13 @@ def build(kind: str, K: int, V: int, dtype: str):
     "fwd_out" (v5 forward), "fwd_res" (v4 forward, L <= 256), "fwd_ws" (v4, longer L) or "bwd"; batch size, sequence length, heads and the true head dims (<= K, V) are dynamic."""
     from . import kernels
 
+    # dev variants: "fwd_fused:t128" (threads), "bwd_out:c16:t64" (chunk), "bwd_out:d0" (no
+    # diagonal sub-blocks: wrong results, for timing what they cost)
+    kind, *opts = kind.split(":")
+    if opts:
+        kw = {{"t": "threads", "c": "C", "d": "diag"}[o[0]]: int(o[1:]) for o in opts}
+        return {"fwd_fused": kernels.build_fwd_fused, "bwd_states": kernels.build_bwd_states,
+                "bwd_out": kernels.build_bwd_out}[kind](K, V, dtype, **kw)
     if kind in ("fwd_res", "fwd_ws"):
         return kernels.build_fwd(K, V, dtype, kind[4:])
     if kind == "bwd":
@@ -60,24 +77,56 @@ def build(kind: str, K: int, V: int, dtype: str):
         return kernels.build_bwd_st(K, V, dtype)
     if kind == "bwd_out":
         return kernels.build_bwd_out(K, V, dtype)
+    if kind == "fwd_fused":
+        return kernels.build_fwd_fused(K, V, dtype)
+    if kind == "bwd_states":
+        return kernels.build_bwd_states(K, V, dtype)
+    if kind == "fwd_segst":
+        return kernels.build_fwd_segst(K, V, dtype)
+    if kind == "fwd_fused_seg":
+        return kernels.build_fwd_fused_seg(K, V, dtype)
     raise ValueError(kind)
 
 
+_VERSIONS = ("v4", "v5", "v6", "v6s")
+_knobs: dict = {}
+
+
+def _knob(var: str, default=None):
+    """$var, read once per process (os.environ.get costs ~6 us of host time per call on the GPU
+    host); dev scripts that change the environment call reload_env()."""
+    try:
+        return _knobs[var]
+    except KeyError:
+        val = _knobs[var] = os.environ.get(var, default)
+        return val
+
+
+def reload_env() -> None:
+    """Forget the VIG_TILELANG_* values read so far (dev_bench switches versions in-process)."""
+    _knobs.clear()
+
+
 def _version(var: str) -> str:
-    v = os.environ.get(var, "v5")
-    if v not in ("v4", "v5"):
-        raise ValueError(f"{var}={v!r}: expected 'v5' (default) or 'v4'")
+    v = _knob(var, "v6")
+    if v not in _VERSIONS:
+        raise ValueError(f"{var}={v!r}: expected one of {_VERSIONS} (default 'v6')")
     return v
 
 
-#: forward kernels: "v5" (chunk-parallel, three launches; the default) or "v4" (one block per
-#: (b, h), two sweeps); $VIG_TILELANG_FWD picks, read at each call
+#: forward kernels, $VIG_TILELANG_FWD: "v6" (the default since the GPU run of 2026-11-25 16:35:
+#: parity 120/120, faster at every 224 px shape: fwd_fused, one block per (b, h), one launch, for
+#: L <= V6_MAX_L = 224 with head dims K = KT, V = VT; v5 otherwise), "v6s" (v6, and for L > 224
+#: the segmented fused forward: parity-proven, not yet timed), "v5" (chunk-parallel, three
+#: launches: the previous default) or "v4" (one block per (b, h), two sweeps)
 def fwd_version() -> str:
     return _version("VIG_TILELANG_FWD")
 
 
-#: backward kernels: "v5" (chunk-parallel; the default since its GPU run of 2026-11-25: parity
-#: 120/120, shared suite 17/17) or "v4" (one block per (b, h)); $VIG_TILELANG_BWD picks
+#: backward kernels, $VIG_TILELANG_BWD: "v6" (the default since the same run: bwd_states + v5's
+#: bwd_out for L <= V6_MAX_L with head dims K = KT, V = VT; v5 otherwise), "v6s" (bwd_states at
+#: every L: parity-proven, not yet timed at 1024 px), "v5" (fwd_st + fwd_scan + bwd_st + fwd_scan
+#: + bwd_out: the previous default) or "v4" (one block per (b, h))
 def bwd_version() -> str:
     return _version("VIG_TILELANG_BWD")
 
@@ -115,6 +164,43 @@ def _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
                                                    dq, dk, dv, dgf, dgb, scale_half)
 
 
+#: the v6 backward's bwd_states walks the whole sequence in one block per (b, h) (any L works;
+#: at 1024 px that is only B*H blocks, not timed yet): "v6" uses it up to this length, v5
+#: beyond; "v6s" at every length
+V6_BWD_MAX_L = 224
+
+
+def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: str, arch: str,
+            seg: bool = False):
+    """v5's bwd_out after one bwd_states launch (one block per (b, h), both ends at once)
+    instead of fwd_st + fwd_scan + bwd_st + fwd_scan; L <= V6_BWD_MAX_L and head dims exactly
+    KT, VT, else v5."""
+    B, L, H, KD = q.shape
+    if (L > V6_BWD_MAX_L and not seg) or KD != KT or v.shape[-1] != VT:
+        return _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype, arch)
+    if B > MAX_GRID_B:
+        for sl in _batch_pieces(B):
+            _bwd_v6(*(t[sl] for t in (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb)),
+                    scale_half, dtype, arch, seg)
+        return
+    c16 = dtype == "bfloat16" and _knob("VIG_TILELANG_BWD_C") == "16"  # dev variant
+    nc = -(-L // (16 if c16 else CHUNK))
+    ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.float32)
+    compile_kernel("bwd_states" + (":c16" if c16 else ""), KT, VT, dtype, arch)(
+        q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
+    compile_kernel("bwd_out" + (":c16:t64" if c16 else _thr("BWD_OUT", dtype)), KT, VT, dtype, arch)(
+        q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
+
+
+def _thr(which: str, dtype: str) -> str:
+    """Dev switch for the v6 launchers: $VIG_TILELANG_FUSED_THREADS / $VIG_TILELANG_BWD_OUT_THREADS
+    pick a thread-count variant of the bf16 fwd_fused / bwd_out (unset: the builders' defaults);
+    $VIG_TILELANG_BWD_C=16 runs the bf16 v6 backward on 16-token chunks (bwd_out on 64 threads:
+    8 x 8 diagonal blocks, half the per-element work per token)."""
+    t = _knob(f"VIG_TILELANG_{which}_THREADS") if dtype == "bfloat16" else None
+    return f":t{int(t)}" if t else ""
+
+
 def _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     """Chunk-parallel forward into ``o`` (head dims <= KT, VT). Workspace: float32
     [B, H, ceil(L / CHUNK), 2 KT, VT] states and [B, H, NC, 2 KT] decays."""
@@ -130,6 +216,42 @@ def _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     compile_kernel("fwd_st", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
     compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
     compile_kernel("fwd_out", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
+
+
+#: fwd_fused's longest sequence (= kernels.V6_MAX_L, its shared-memory size; a test checks)
+V6_MAX_L = 224
+
+
+def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bool = False):
+    """One block per (b, h), one launch, no workspace (L <= V6_MAX_L = 224; longer: v5, or with
+    ``seg`` ("v6s") segments, _fwd_v6_seg); head dims other than KT, VT run v5."""
+    B, L, H, KD = q.shape
+    if KD != KT or v.shape[-1] != VT or (L > V6_MAX_L and not seg):
+        return _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype, arch)
+    if L > V6_MAX_L:
+        for sl in _batch_pieces(B):
+            _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
+        return
+    kern = compile_kernel("fwd_fused" + _thr("FUSED", dtype), KT, VT, dtype, arch)
+    for sl in _batch_pieces(B):
+        kern(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half)
+
+
+def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
+    """L > V6_MAX_L: segments of V6_MAX_L tokens. fwd_segst (each segment's contribution and
+    decay) -> fwd_scan over the segments -> fwd_fused_seg (fwd_fused from the entering states).
+    Workspace float32 [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT]."""
+    B, L, H, _ = q.shape
+    nseg = -(-L // V6_MAX_L)
+    f32 = dict(device=q.device, dtype=torch.float32)
+    ws = torch.empty(B, H, nseg, 2 * KT, VT, **f32)
+    dw = torch.empty(B, H, nseg, 2 * KT, **f32)
+    compile_kernel("fwd_segst", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
+    compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
+    compile_kernel("fwd_fused_seg", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
+
+
+_FWD = {}  # filled below: version -> launcher
 
 
 def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
@@ -181,22 +303,32 @@ class TileLangBackend(KernelBackend):
     max_tile = (KT, VT)
 
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
-        launch = _fwd_v5 if fwd_version() == "v5" else _fwd_v4
+        ver = fwd_version()
         B, L, H, _ = q.shape
         o = torch.empty(B, L, H, v.shape[-1], device=q.device, dtype=v.dtype)
-        launch(q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], self._arch_of(q))
+        args = (q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], self._arch_of(q))
+        if ver in ("v6", "v6s"):
+            _fwd_v6(*args, seg=ver == "v6s")
+        else:
+            _FWD[ver](*args)
         return o, ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
-        v5 = bwd_version() == "v5"
-        launch = _bwd_v5 if v5 else _bwd_v4
+        ver = bwd_version()
         B, L, H, K = q.shape
+        V = v.shape[-1]
         f32 = dict(device=q.device, dtype=torch.float32)
-        new = torch.zeros if v5 else torch.empty  # gradients in float32; the shared layer casts
-        dq, dk, dgf, dgb = (new(B, L, H, K, **f32) for _ in range(4))
-        dv = new(B, L, H, v.shape[-1], **f32)
-        launch(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5,
-               _DTYPES[q.dtype], self._arch_of(q))
+        # gradients in float32 (the shared layer casts), one allocation (and one fill) for all five
+        n = B * L * H * K
+        buf = (torch.empty if ver == "v4" else torch.zeros)(4 * n + B * L * H * V, **f32)
+        dq, dk, dgf, dgb = (buf[i * n:(i + 1) * n].view(B, L, H, K) for i in range(4))
+        dv = buf[4 * n:].view(B, L, H, V)
+        args = (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5,
+                _DTYPES[q.dtype], self._arch_of(q))
+        if ver in ("v6", "v6s"):
+            _bwd_v6(*args, seg=ver == "v6s")
+        else:
+            (_bwd_v5 if ver == "v5" else _bwd_v4)(*args)
         return dq, dk, dv, dgf, dgb
 
 
@@ -226,3 +358,6 @@ def _v4_bwd(kern, q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half):
         ws = torch.empty(sl.stop - sl.start, -(-L // CHUNK), H, 2, KT, VT, device=q.device,
                          dtype=torch.float32)
         kern(*(t[sl] for t in (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb)), ws, scale_half)
+
+
+_FWD.update(v4=_fwd_v4, v5=_fwd_v5)

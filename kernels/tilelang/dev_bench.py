@@ -1,7 +1,14 @@
 """Time the tilelang backend at the contract's shapes without fla (its autotune costs minutes):
-fwd, fwd graphed, fwd+bwd, peak extra memory of fwd+bwd. Usage: python kernels/tilelang/dev_bench.py"""
+fwd, fwd graphed, fwd+bwd, peak extra memory of fwd+bwd; several kernel versions in one process
+(same inputs, same warm GPU).
+
+    python kernels/tilelang/dev_bench.py [--versions v5,v6,v6/f128/o256] [SHAPE ...]
+
+A version sets both VIG_TILELANG_FWD and VIG_TILELANG_BWD (v6 falls back to v5 where it does not
+apply: L > 224 / 256 or head dims other than 32 / 64); /fN, /oN: thread-count variants of the
+bf16 fwd_fused / bwd_out; /c16: the bf16 v6 backward on 16-token chunks."""
+import argparse
 import os
-import sys
 import time
 
 import torch
@@ -10,10 +17,14 @@ import vig
 from vig import bench
 from vig_kernels import tilelang as tlb
 
+p = argparse.ArgumentParser()
+p.add_argument("--versions", default="v5")
+p.add_argument("shapes", nargs="*")
+a = p.parse_args()
 t = time.perf_counter()
 bw = bench.copy_bandwidth()
 print(f"device {bench.device_name()}  copy {bw / 1e9:.0f} GB/s", flush=True)
-names = sys.argv[1:] or list(bench.SHAPES)
+names = a.shapes or list(bench.SHAPES)
 for shape_name in names:
     shape = bench.OpShape(*bench.SHAPES[shape_name])
     (q, k, v, gf, gb), _ = bench.make_inputs(shape, "cuda")
@@ -22,15 +33,27 @@ for shape_name in names:
     op = lambda *a: vig.bidirectional_gla(*a, backend="tilelang", check_gates=False)  # noqa: E731
     fwd = lambda: op(*(x.detach() for x in leaves))  # noqa: E731
     fb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
-    fwd()
-    fb()
-    torch.cuda.synchronize()
-    f, b = bench.median_ms(fwd), bench.median_ms(fb)
-    with torch.no_grad():
-        g = bench.median_ms(bench.graphed(fwd))
-    mem = bench.peak_extra_bytes(fb) / 2**20
     ff, fbf = bench.floor_ms(shape, bandwidth=bw), bench.floor_ms(shape, True, bandwidth=bw)
-    print(f"{shape_name:>11} fwd {f:.3f} (graphed {g:.3f}) = {f / ff:.1f}x floor {ff:.3f} | "
-          f"fwd+bwd {b:.3f} = {b / fbf:.1f}x floor {fbf:.3f} | peak extra fwd+bwd {mem:.0f} MiB", flush=True)
+    for ver in a.versions.split(","):
+        base, *opts = ver.split("/")  # e.g. v6/f128/o256: fwd_fused 128 threads, bwd_out 256
+        os.environ["VIG_TILELANG_FWD"] = os.environ["VIG_TILELANG_BWD"] = base
+        for var, pre in (("VIG_TILELANG_FUSED_THREADS", "f"), ("VIG_TILELANG_BWD_OUT_THREADS", "o"),
+                         ("VIG_TILELANG_BWD_C", "c")):
+            val = [o[1:] for o in opts if o.startswith(pre)]
+            if val:
+                os.environ[var] = val[0]
+            else:
+                os.environ.pop(var, None)
+        tlb.reload_env()
+        fwd()
+        fb()
+        torch.cuda.synchronize()
+        f, b = bench.median_ms(fwd), bench.median_ms(fb)
+        with torch.no_grad():
+            g = bench.median_ms(bench.graphed(fwd))
+        mem = bench.peak_extra_bytes(fb) / 2**20
+        print(f"{shape_name:>11} {ver} fwd {f:.3f} (graphed {g:.3f}) = {f / ff:.1f}x floor {ff:.3f} | "
+              f"fwd+bwd {b:.3f} = {b / fbf:.1f}x floor {fbf:.3f} | peak extra fwd+bwd {mem:.0f} MiB",
+              flush=True)
 print("compile log:", [(k[0], k[3], round(s, 2)) for k, s in tlb.compile_log], flush=True)
 print(f"total {time.perf_counter() - t:.0f} s")

@@ -28,9 +28,10 @@ def main():
     p.add_argument("--arch", default="sm_90a")
     p.add_argument("--dtypes", default="bfloat16,float16,float32")
     p.add_argument("--tiles", default="32x64", help="comma list of KxV tile dims")
-    p.add_argument("--kinds", default="fwd_st,fwd_scan,fwd_out,bwd,bwd_st,bwd_out",
-                   help="v5 (the defaults) and the v4 backward (bwd, VIG_TILELANG_BWD=v4); add "
-                        "fwd_res,fwd_ws for the v4 forward (VIG_TILELANG_FWD=v4)")
+    p.add_argument("--kinds", default="fwd_st,fwd_scan,fwd_out,bwd,bwd_st,bwd_out,fwd_fused,bwd_states,fwd_segst,fwd_fused_seg",
+                   help="v5 (fwd_st, fwd_scan, fwd_out, bwd_st, bwd_out), v6 (fwd_fused, fwd_segst, fwd_fused_seg, "
+                        "bwd_states: VIG_TILELANG_FWD/BWD=v6) and the v4 backward (bwd, "
+                        "VIG_TILELANG_BWD=v4); add fwd_res,fwd_ws for the v4 forward (VIG_TILELANG_FWD=v4)")
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args()
     assert os.environ.get("TILELANG_CACHE_DIR"), "set TILELANG_CACHE_DIR"

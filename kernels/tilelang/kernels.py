@@ -527,10 +527,14 @@ def build_bwd(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
 # Local cumsums: compensated (TwoSum), one thread per channel and direction, no barriers.
 # ------------------------------------------------------------------------------------------
 
-def _cumsums_thread(C: int, K: int):
+def _cumsums_thread(C: int, K: int, off: int = 0):
     """Both directions' compensated inclusive cumsums of [C, K] gate tiles, in place (hi in the
     gate tile, lo in the *_l tile): threads 0..K-1 scan gf left to right, K..2K-1 scan gb right
-    to left, each a serial loop in registers (no barrier per step)."""
+    to left, each a serial loop in registers (no barrier per step). ``off``: threads
+    off..off+2K-1 do it instead."""
+
+    if off:
+        return _cumsums_thread_off(C, K, off)
 
     @T.macro
     def f(gf_s, gfl_s, gb_s, gbl_s, hl):
@@ -559,6 +563,41 @@ def _cumsums_thread(C: int, K: int):
                 hl[0] = sm
                 gb_s[C - 2 - t, tx - K] = sm
                 gbl_s[C - 2 - t, tx - K] = hl[1]
+
+    return f
+
+
+def _cumsums_thread_off(C: int, K: int, off: int):
+    """_cumsums_thread on threads off..off+2K-1 (a separate macro so that the off = 0 kernels
+    keep their TIR, hence their cache keys)."""
+
+    @T.macro
+    def f(gf_s, gfl_s, gb_s, gbl_s, hl):
+        tx = T.get_thread_binding()
+        if tx >= off and tx < off + K:
+            hl[0] = gf_s[0, tx - off]
+            hl[1] = 0.0
+            gfl_s[0, tx - off] = 0.0
+            for t in T.serial(C - 1):
+                g = gf_s[t + 1, tx - off]
+                sm = _fadd(hl[0], g)
+                bp = _fsub(sm, hl[0])
+                hl[1] = hl[1] + _fadd(_fsub(hl[0], _fsub(sm, bp)), _fsub(g, bp))
+                hl[0] = sm
+                gf_s[t + 1, tx - off] = sm
+                gfl_s[t + 1, tx - off] = hl[1]
+        elif tx >= off + K and tx < off + 2 * K:
+            hl[0] = gb_s[C - 1, tx - off - K]
+            hl[1] = 0.0
+            gbl_s[C - 1, tx - off - K] = 0.0
+            for t in T.serial(C - 1):
+                g = gb_s[C - 2 - t, tx - off - K]
+                sm = _fadd(hl[0], g)
+                bp = _fsub(sm, hl[0])
+                hl[1] = hl[1] + _fadd(_fsub(hl[0], _fsub(sm, bp)), _fsub(g, bp))
+                hl[0] = sm
+                gb_s[C - 2 - t, tx - off - K] = sm
+                gbl_s[C - 2 - t, tx - off - K] = hl[1]
 
     return f
 
@@ -836,7 +875,7 @@ def build_bwd_st(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
     return bigla_bwd_st
 
 
-def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
+def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, diag: bool = True):
     """Every gradient of one chunk. Args (Q, Kt, Vt, GF, GB, DO, WS, WS2, DQ, DK, DV, DGF, DGB,
     scale): WS = [S_f_in; S_b_in], WS2 = [dS_b_in; dS_f_in] (scanned; dS carry ``scale``, the
     op's scale halved); gradients float32."""
@@ -963,7 +1002,7 @@ def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
                 dac_s[i, j] = T.Cast(cdt, da_f[i, j] * scale)
             # s A: off-diagonal sub-blocks on the tensor cores, diagonal ones per element
             T.clear(d_f)
-            for r in T.serial(K):
+            for r in T.serial(K if diag else 0):  # diag=False: timing only (wrong results)
                 for t, jj in T.Parallel(C, M):
                     j = (t // M) * M + jj
                     d_f[t, jj] += (
@@ -991,7 +1030,7 @@ def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
             T.clear(dqf)
             T.clear(dqb)
             T.clear(dqd)
-            for jj in T.serial(M):
+            for jj in T.serial(M if diag else 0):
                 for t, r in T.Parallel(C, K):
                     j = (t // M) * M + jj
                     w = da_s[t, j] * T.Cast(acc, k_s[j, r]) * ex(T.if_then_else(
@@ -1022,7 +1061,7 @@ def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
             T.clear(dkf)
             T.clear(dkb)
             T.clear(dkd)
-            for ii in T.serial(M):
+            for ii in T.serial(M if diag else 0):
                 for j, r in T.Parallel(C, K):  # j: the key
                     t = (j // M) * M + ii
                     w = da_s[t, j] * T.Cast(acc, q_s[t, r]) * ex(T.if_then_else(
@@ -1069,3 +1108,544 @@ def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
                     DGB[b, t0 + i, h, j] = (g5_s[i, j] - g2_s[i, j]) + g4_s[0, j] + e_s[K + j]
 
     return bigla_bwd_out
+
+
+# ------------------------------------------------------------------------------------------
+# v6 forward (VIG_TILELANG_FWD=v6 until it passes on the GPU): one block per (b, h) for
+# L <= RES_MAX_L, everything on chip, one launch.
+#   sweep 1, right to left: backward-scan state contributions only (k, v, gb; T.gemm), the state
+#            entering each chunk from the right kept in shared memory (compute dtype);
+#   sweep 2, left to right: fwd_out's chunk body (sub-chunk A, tensor-core off-diagonal blocks,
+#            per-element diagonal 16 x 16 blocks) with [S_f (fragment, carried) ; S_b_in(c)]
+#            as the inter-chunk operand, then the forward state advanced.
+# Static head dims (K, V = the tile: no column masks, vector loads); the launcher uses it only
+# when the true head dims equal the tile and L <= RES_MAX_L (else v5).
+# ------------------------------------------------------------------------------------------
+
+def _cumsum_b_thread(C: int, K: int):
+    """The backward direction's compensated cumsum only (threads 0..K-1, right to left)."""
+
+    @T.macro
+    def f(gb_s, gbl_s, hl):
+        tx = T.get_thread_binding()
+        if tx < K:
+            hl[0] = gb_s[C - 1, tx]
+            hl[1] = 0.0
+            gbl_s[C - 1, tx] = 0.0
+            for t in T.serial(C - 1):
+                g = gb_s[C - 2 - t, tx]
+                sm = _fadd(hl[0], g)
+                bp = _fsub(sm, hl[0])
+                hl[1] = hl[1] + _fadd(_fsub(hl[0], _fsub(sm, bp)), _fsub(g, bp))
+                hl[0] = sm
+                gb_s[C - 2 - t, tx] = sm
+                gbl_s[C - 2 - t, tx] = hl[1]
+
+    return f
+
+
+#: v6 fused forward: sequences up to this many tokens (ViG at 224 px: 196). 224 rather than 256
+#: keeps the bf16 kernel's shared memory under 74.5 KiB: three blocks per SM
+V6_MAX_L = 224
+
+
+def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
+                    LMAX: int = V6_MAX_L, diag: bool = True):
+    """v6 forward. Args (Q, Kt, Vt, GF, GB, O, scale), head dims exactly K, V; L <= LMAX;
+    ``scale`` is the op's scale halved."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NT = T.ceildiv(L, C)
+    NCM = (LMAX + C - 1) // C
+    M = C // 2
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K)
+    cumb = _cumsum_b_thread(C, K)
+    mmA = _mm(use_tc, C, C, 2 * K)    # [C,2K] @ [C,2K]^T
+    mmI = _mm(use_tc, C, V, K)        # [C,K] @ [K,V]
+    mmO = _mm(use_tc, C, V, C)        # [C,C] @ [C,V]
+    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+
+    @T.prim_func
+    def bigla_fwd_fused(
+        Q: T.Tensor([B, L, H, K], dt),
+        Kt: T.Tensor([B, L, H, K], dt),
+        Vt: T.Tensor([B, L, H, V], dt),
+        GF: T.Tensor([B, L, H, K], acc),
+        GB: T.Tensor([B, L, H, K], acc),
+        O: T.Tensor([B, L, H, V], dt),
+        scale: T.float32,
+    ):
+        with T.Kernel(H, B, threads=threads) as (h, b):
+            q_s = T.alloc_shared([C, K], cdt)
+            k_s = T.alloc_shared([C, K + 1], cdt)
+            v_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K + 1], acc)
+            gb_s = T.alloc_shared([C, K + 1], acc)
+            gfl_s = T.alloc_shared([C, K + 1], acc)
+            gbl_s = T.alloc_shared([C, K + 1], acc)
+            qef_s = T.alloc_shared([C, K], cdt)      # q exp(Gf): meets S_f
+            qeb_s = T.alloc_shared([C, K], cdt)      # q exp(Gb): meets S_b
+            qd_s = T.alloc_shared([C, 2 * K], cdt)
+            kd_s = T.alloc_shared([C, 2 * K], cdt)
+            ke_s = T.alloc_shared([C, K], cdt)       # state-update operand
+            sf_s = T.alloc_shared([K, V], cdt)
+            sb_s = T.alloc_shared([NCM * K, V], cdt)  # S_b entering each chunk from the right
+            a_s = T.alloc_shared([C, C], cdt)
+            a_f = T.alloc_fragment([C, C], acc)
+            d_f = T.alloc_fragment([C, M], acc)
+            o_f = T.alloc_fragment([C, V], acc)
+            s_f = T.alloc_fragment([K, V], acc)      # the carried state (S_b, then S_f)
+            u_f = T.alloc_fragment([K, V], acc)      # one chunk's contribution
+            hl = T.alloc_local([2], acc)
+
+            # ---- sweep 1, right to left: S_b entering each chunk ----
+            T.clear(s_f)
+            for ic in T.serial(NT):
+                c = NT - 1 - ic
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                for i, j in T.Parallel(K, V):
+                    sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
+                cumb(gb_s, gbl_s, hl)
+                for i, j in T.Parallel(C, K):
+                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                        (gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+                T.clear(u_f)
+                mmS[2](ke_s, v_s, u_f)
+                for i, j in T.Parallel(K, V):
+                    s_f[i, j] = s_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
+            # ---- sweep 2, left to right: outputs, forward state carried ----
+            T.clear(s_f)
+            for c in T.serial(NT):
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                    gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                for i, j in T.Parallel(K, V):
+                    sf_s[i, j] = T.Cast(cdt, s_f[i, j])
+                cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+                for i, j in T.Parallel(C, K):
+                    qf = T.Cast(acc, q_s[i, j])
+                    kf = T.Cast(acc, k_s[i, j])
+                    qef_s[i, j] = T.Cast(cdt, qf * T.exp(gf_s[i, j] + gfl_s[i, j]))
+                    qeb_s[i, j] = T.Cast(cdt, qf * T.exp(gb_s[i, j] + gbl_s[i, j]))
+                    qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * T.exp(T.min(
+                        (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                    kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * T.exp(T.min(
+                        (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                    qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * T.exp(T.min(
+                        (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                    kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * T.exp(T.min(
+                        (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+                    ke_s[i, j] = T.Cast(cdt, kf * T.exp(
+                        (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                T.clear(d_f)
+                for r in T.serial(K if diag else 0):  # diag=False: timing only (wrong results)
+                    for t, jj in T.Parallel(C, M):
+                        j = (t // M) * M + jj
+                        d_f[t, jj] += (
+                            T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
+                            * T.exp(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
+                            * T.if_then_else(t == j, 2.0, 1.0)
+                        )
+                T.clear(a_f)
+                mmA[1](qd_s, kd_s, a_f)
+                for i, j in T.Parallel(C, C):
+                    if (i // M) != (j // M):
+                        a_s[i, j] = T.Cast(cdt, a_f[i, j])
+                for t, jj in T.Parallel(C, M):
+                    a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
+                T.clear(o_f)
+                mmI[0](qef_s, sf_s, o_f)
+                if use_tc:
+                    T.gemm(qeb_s, sb_s[c * K:c * K + K, :], o_f)
+                else:
+                    for r in T.serial(K):
+                        for i, j in T.Parallel(C, V):
+                            o_f[i, j] += qeb_s[i, r] * sb_s[c * K + r, j]
+                mmO[0](a_s, v_s, o_f)
+                for i, j in T.Parallel(C, V):
+                    if t0 + i < L:
+                        O[b, t0 + i, h, j] = T.Cast(dt, o_f[i, j] * scale)
+                T.clear(u_f)
+                mmS[2](ke_s, v_s, u_f)
+                for i, j in T.Parallel(K, V):
+                    s_f[i, j] = s_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i]) + u_f[i, j]
+
+    return bigla_fwd_fused
+
+
+
+def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
+                        LMAX: int = V6_MAX_L):
+    """v6 forward for long sequences, step 3: fwd_fused on segments of LMAX tokens, grid
+    (segment, head, batch), the states entering each segment read from WS (fwd_segst +
+    fwd_scan). Args (Q, Kt, Vt, GF, GB, WS, O, scale); WS float32 [B, H, NSEG, 2K, V]."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NT = T.ceildiv(L, C)
+    NCM = (LMAX + C - 1) // C
+    NSEG = T.dynamic("NSEG")
+    M = C // 2
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K)
+    cumb = _cumsum_b_thread(C, K)
+    mmA = _mm(use_tc, C, C, 2 * K)    # [C,2K] @ [C,2K]^T
+    mmI = _mm(use_tc, C, V, K)        # [C,K] @ [K,V]
+    mmO = _mm(use_tc, C, V, C)        # [C,C] @ [C,V]
+    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+
+    @T.prim_func
+    def bigla_fwd_fused_seg(
+        Q: T.Tensor([B, L, H, K], dt),
+        Kt: T.Tensor([B, L, H, K], dt),
+        Vt: T.Tensor([B, L, H, V], dt),
+        GF: T.Tensor([B, L, H, K], acc),
+        GB: T.Tensor([B, L, H, K], acc),
+        WS: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+        O: T.Tensor([B, L, H, V], dt),
+        scale: T.float32,
+    ):
+        with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+            c0 = sg * NCM
+            n = T.min(NCM, NT - c0)
+            q_s = T.alloc_shared([C, K], cdt)
+            k_s = T.alloc_shared([C, K + 1], cdt)
+            v_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K + 1], acc)
+            gb_s = T.alloc_shared([C, K + 1], acc)
+            gfl_s = T.alloc_shared([C, K + 1], acc)
+            gbl_s = T.alloc_shared([C, K + 1], acc)
+            qef_s = T.alloc_shared([C, K], cdt)      # q exp(Gf): meets S_f
+            qeb_s = T.alloc_shared([C, K], cdt)      # q exp(Gb): meets S_b
+            qd_s = T.alloc_shared([C, 2 * K], cdt)
+            kd_s = T.alloc_shared([C, 2 * K], cdt)
+            ke_s = T.alloc_shared([C, K], cdt)       # state-update operand
+            sf_s = T.alloc_shared([K, V], cdt)
+            sb_s = T.alloc_shared([NCM * K, V], cdt)  # S_b entering each chunk from the right
+            a_s = T.alloc_shared([C, C], cdt)
+            a_f = T.alloc_fragment([C, C], acc)
+            d_f = T.alloc_fragment([C, M], acc)
+            o_f = T.alloc_fragment([C, V], acc)
+            s_f = T.alloc_fragment([K, V], acc)      # the carried state (S_b, then S_f)
+            u_f = T.alloc_fragment([K, V], acc)      # one chunk's contribution
+            hl = T.alloc_local([2], acc)
+
+            # ---- sweep 1, right to left: S_b entering each chunk ----
+            for i, j in T.Parallel(K, V):
+                s_f[i, j] = WS[b, h, sg, K + i, j]
+            for ic in T.serial(n):
+                c = c0 + n - 1 - ic
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                for i, j in T.Parallel(K, V):
+                    sb_s[(c - c0) * K + i, j] = T.Cast(cdt, s_f[i, j])
+                cumb(gb_s, gbl_s, hl)
+                for i, j in T.Parallel(C, K):
+                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                        (gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+                T.clear(u_f)
+                mmS[2](ke_s, v_s, u_f)
+                for i, j in T.Parallel(K, V):
+                    s_f[i, j] = s_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
+            # ---- sweep 2, left to right: outputs, forward state carried ----
+            for i, j in T.Parallel(K, V):
+                s_f[i, j] = WS[b, h, sg, i, j]
+            for ic in T.serial(n):
+                c = c0 + ic
+                t0 = c * C
+                for i, j in T.Parallel(C, K):
+                    q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                    gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                for i, j in T.Parallel(K, V):
+                    sf_s[i, j] = T.Cast(cdt, s_f[i, j])
+                cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+                for i, j in T.Parallel(C, K):
+                    qf = T.Cast(acc, q_s[i, j])
+                    kf = T.Cast(acc, k_s[i, j])
+                    qef_s[i, j] = T.Cast(cdt, qf * T.exp(gf_s[i, j] + gfl_s[i, j]))
+                    qeb_s[i, j] = T.Cast(cdt, qf * T.exp(gb_s[i, j] + gbl_s[i, j]))
+                    qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * T.exp(T.min(
+                        (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                    kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * T.exp(T.min(
+                        (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                    qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * T.exp(T.min(
+                        (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                    kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * T.exp(T.min(
+                        (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+                    ke_s[i, j] = T.Cast(cdt, kf * T.exp(
+                        (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                T.clear(d_f)
+                for r in T.serial(K):
+                    for t, jj in T.Parallel(C, M):
+                        j = (t // M) * M + jj
+                        d_f[t, jj] += (
+                            T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
+                            * T.exp(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
+                            * T.if_then_else(t == j, 2.0, 1.0)
+                        )
+                T.clear(a_f)
+                mmA[1](qd_s, kd_s, a_f)
+                for i, j in T.Parallel(C, C):
+                    if (i // M) != (j // M):
+                        a_s[i, j] = T.Cast(cdt, a_f[i, j])
+                for t, jj in T.Parallel(C, M):
+                    a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
+                T.clear(o_f)
+                mmI[0](qef_s, sf_s, o_f)
+                if use_tc:
+                    T.gemm(qeb_s, sb_s[(c - c0) * K:(c - c0) * K + K, :], o_f)
+                else:
+                    for r in T.serial(K):
+                        for i, j in T.Parallel(C, V):
+                            o_f[i, j] += qeb_s[i, r] * sb_s[(c - c0) * K + r, j]
+                mmO[0](a_s, v_s, o_f)
+                for i, j in T.Parallel(C, V):
+                    if t0 + i < L:
+                        O[b, t0 + i, h, j] = T.Cast(dt, o_f[i, j] * scale)
+                T.clear(u_f)
+                mmS[2](ke_s, v_s, u_f)
+                for i, j in T.Parallel(K, V):
+                    s_f[i, j] = s_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i]) + u_f[i, j]
+
+    return bigla_fwd_fused_seg
+
+
+def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
+                    LMAX: int = V6_MAX_L):
+    """v6 forward for long sequences, step 1: per segment of LMAX tokens, both directions'
+    contribution to the state at its far edge (the chunk recurrence from zero across the
+    segment's chunks, as fwd_scan sums them: contribution added after the decay) and the product
+    of its chunk decays. Args (Kt, Vt, GF, GB, WS, DW): WS float32 [B, H, NSEG, 2K, V] (rows
+    0..K-1 forward, K..2K-1 backward), DW [B, H, NSEG, 2K]; fwd_scan then turns WS into the
+    states entering each segment."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NSEG = T.dynamic("NSEG")
+    NT = T.ceildiv(L, C)
+    NCM = (LMAX + C - 1) // C
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums_l = _cumsums_thread(C, K, 0)
+    cums_r = _cumsums_thread(C, K, 2 * K)
+    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+
+    @T.prim_func
+    def bigla_fwd_segst(
+        Kt: T.Tensor([B, L, H, K], dt),
+        Vt: T.Tensor([B, L, H, V], dt),
+        GF: T.Tensor([B, L, H, K], acc),
+        GB: T.Tensor([B, L, H, K], acc),
+        WS: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+        DW: T.Tensor([B, H, NSEG, 2 * K], acc),
+    ):
+        with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+            c0 = sg * NCM
+            n = T.min(NCM, NT - c0)
+            kl_s = T.alloc_shared([C, K], cdt)
+            vl_s = T.alloc_shared([C, V], cdt)
+            gfl_s = T.alloc_shared([C, K], acc)
+            gbl_s = T.alloc_shared([C, K], acc)
+            gflo_s = T.alloc_shared([C, K], acc)
+            gblo_s = T.alloc_shared([C, K], acc)
+            xl_s = T.alloc_shared([C, K], cdt)
+            kr_s = T.alloc_shared([C, K], cdt)
+            vr_s = T.alloc_shared([C, V], cdt)
+            gfr_s = T.alloc_shared([C, K], acc)
+            gbr_s = T.alloc_shared([C, K], acc)
+            gfro_s = T.alloc_shared([C, K], acc)
+            gbro_s = T.alloc_shared([C, K], acc)
+            xr_s = T.alloc_shared([C, K], cdt)
+            dw_s = T.alloc_shared([2 * K], acc)
+            sf_f = T.alloc_fragment([K, V], acc)
+            sb_f = T.alloc_fragment([K, V], acc)
+            u1_f = T.alloc_fragment([K, V], acc)
+            u2_f = T.alloc_fragment([K, V], acc)
+            hl = T.alloc_local([2], acc)
+            T.clear(sf_f)
+            T.clear(sb_f)
+            for i in T.Parallel(2 * K):
+                dw_s[i] = 1.0
+            for it in T.serial(n):
+                cl = c0 + it
+                cr = c0 + n - 1 - it
+                tl = cl * C
+                tr = cr * C
+                for i, j in T.Parallel(C, K):
+                    kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
+                    gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
+                    gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
+                    kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
+                    gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
+                    gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
+                    vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
+                cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
+                cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
+                for i, j in T.Parallel(C, K):
+                    xl_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
+                        (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
+                    xr_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
+                        (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
+                T.clear(u1_f)
+                mmS[2](xl_s, vl_s, u1_f)
+                T.clear(u2_f)
+                mmS[2](xr_s, vr_s, u2_f)
+                for i, j in T.Parallel(K, V):
+                    sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
+                    sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u2_f[i, j]
+                for i in T.Parallel(K):
+                    dw_s[i] = dw_s[i] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i])
+                    dw_s[K + i] = dw_s[K + i] * T.exp(gbr_s[0, i] + gbro_s[0, i])
+            for i, j in T.Parallel(K, V):
+                WS[b, h, sg, i, j] = sf_f[i, j]
+                WS[b, h, sg, K + i, j] = sb_f[i, j]
+            for i in T.Parallel(2 * K):
+                DW[b, h, sg, i] = dw_s[i]
+
+    return bigla_fwd_segst
+
+def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256):
+    """v6 backward, step 1 (replaces fwd_st + fwd_scan + bwd_st + fwd_scan): one block per
+    (b, h) walks the chunks from both ends at once and writes the states entering each chunk,
+    in the layouts bwd_out reads: WS = [S_f_in (from the left); S_b_in (from the right)],
+    WS2 = [dS_b_in (from the left); dS_f_in (from the right)], float32 [B, H, NC, 2K, V].
+    Args (Q, Kt, Vt, GF, GB, DO, WS, WS2, scale); head dims exactly K, V; ``scale`` is the
+    op's scale halved. Same arithmetic as fwd_st / bwd_st / fwd_scan (the chunk's
+    contribution summed before it meets the state)."""
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NC = T.dynamic("NC")
+    NT = T.ceildiv(L, C)
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums_l = _cumsums_thread(C, K, 0)
+    cums_r = _cumsums_thread(C, K, 2 * K)
+    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+
+    @T.prim_func
+    def bigla_bwd_states(
+        Q: T.Tensor([B, L, H, K], dt),
+        Kt: T.Tensor([B, L, H, K], dt),
+        Vt: T.Tensor([B, L, H, V], dt),
+        GF: T.Tensor([B, L, H, K], acc),
+        GB: T.Tensor([B, L, H, K], acc),
+        DO: T.Tensor([B, L, H, V], dt),
+        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+        WS2: T.Tensor([B, H, NC, 2 * K, V], acc),
+        scale: T.float32,
+    ):
+        with T.Kernel(H, B, threads=threads) as (h, b):
+            # left walker (chunk it): S_f, dS_b; right walker (chunk NT-1-it): S_b, dS_f
+            ql_s = T.alloc_shared([C, K], cdt)
+            kl_s = T.alloc_shared([C, K], cdt)
+            vl_s = T.alloc_shared([C, V], cdt)
+            dol_s = T.alloc_shared([C, V], cdt)
+            gfl_s = T.alloc_shared([C, K], acc)
+            gbl_s = T.alloc_shared([C, K], acc)
+            gflo_s = T.alloc_shared([C, K], acc)
+            gblo_s = T.alloc_shared([C, K], acc)
+            xl1_s = T.alloc_shared([C, K], cdt)
+            xl2_s = T.alloc_shared([C, K], cdt)
+            qr_s = T.alloc_shared([C, K], cdt)
+            kr_s = T.alloc_shared([C, K], cdt)
+            vr_s = T.alloc_shared([C, V], cdt)
+            dor_s = T.alloc_shared([C, V], cdt)
+            gfr_s = T.alloc_shared([C, K], acc)
+            gbr_s = T.alloc_shared([C, K], acc)
+            gfro_s = T.alloc_shared([C, K], acc)
+            gbro_s = T.alloc_shared([C, K], acc)
+            xr1_s = T.alloc_shared([C, K], cdt)
+            xr2_s = T.alloc_shared([C, K], cdt)
+            sf_f = T.alloc_fragment([K, V], acc)
+            dsb_f = T.alloc_fragment([K, V], acc)
+            sb_f = T.alloc_fragment([K, V], acc)
+            dsf_f = T.alloc_fragment([K, V], acc)
+            u1_f = T.alloc_fragment([K, V], acc)
+            u2_f = T.alloc_fragment([K, V], acc)
+            u3_f = T.alloc_fragment([K, V], acc)
+            u4_f = T.alloc_fragment([K, V], acc)
+            hl = T.alloc_local([2], acc)
+            T.clear(sf_f)
+            T.clear(dsb_f)
+            T.clear(sb_f)
+            T.clear(dsf_f)
+            for it in T.serial(NT):
+                cl = it
+                cr = NT - 1 - it
+                tl = cl * C
+                tr = cr * C
+                for i, j in T.Parallel(C, K):
+                    ql_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Q[b, tl + i, h, j]), 0)
+                    kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
+                    gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
+                    gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
+                    qr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Q[b, tr + i, h, j]), 0)
+                    kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
+                    gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
+                    gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
+                    dol_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, DO[b, tl + i, h, j]), 0)
+                    vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
+                    dor_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, DO[b, tr + i, h, j]), 0)
+                # the states entering the chunks
+                for i, j in T.Parallel(K, V):
+                    WS[b, h, cl, i, j] = sf_f[i, j]
+                    WS2[b, h, cl, i, j] = dsb_f[i, j]
+                    WS[b, h, cr, K + i, j] = sb_f[i, j]
+                    WS2[b, h, cr, K + i, j] = dsf_f[i, j]
+                cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
+                cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
+                for i, j in T.Parallel(C, K):
+                    # S_f: k exp(Gf_tot - Gf); dS_b: s q exp(Gb_loc)
+                    xl1_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
+                        (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
+                    xl2_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * T.exp(gbl_s[i, j] + gblo_s[i, j]) * scale)
+                    # S_b: k exp(Gb_0 - Gb); dS_f: s q exp(Gf_loc)
+                    xr1_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
+                        (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
+                    xr2_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * T.exp(gfr_s[i, j] + gfro_s[i, j]) * scale)
+                T.clear(u1_f)
+                mmS[2](xl1_s, vl_s, u1_f)
+                T.clear(u2_f)
+                mmS[2](xl2_s, dol_s, u2_f)
+                T.clear(u3_f)
+                mmS[2](xr1_s, vr_s, u3_f)
+                T.clear(u4_f)
+                mmS[2](xr2_s, dor_s, u4_f)
+                for i, j in T.Parallel(K, V):
+                    sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
+                    dsb_f[i, j] = dsb_f[i, j] * T.exp(gbl_s[0, i] + gblo_s[0, i]) + u2_f[i, j]
+                    sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u3_f[i, j]
+                    dsf_f[i, j] = dsf_f[i, j] * T.exp(gfr_s[C - 1, i] + gfro_s[C - 1, i]) + u4_f[i, j]
+
+    return bigla_bwd_states
