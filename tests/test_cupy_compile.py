@@ -34,6 +34,11 @@ def _specs():
                 for vec in (1, 0):  # 16-byte loads (the models' aligned views) or scalar
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", vec)),
                                strict))
+            # the v2.4 / v2.5 chunked backwards (VIG_CUPY_BWD=v24 / v25): K <= 32, 16-byte rows
+            for k in (K, 16):
+                for bw4 in (1, 2):
+                    specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
+                                               ("BW4", bw4)), k == K))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
     # ptxas spills 40 bytes at that cap: only sm_90 (the H100, where it is tuned) must not spill.
     return [(src, defs, strict and (arch == "sm_90" or src != "bigla_tc.cu"), arch)
@@ -84,6 +89,22 @@ def test_chunked_plan_and_smem_formula():
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
     assert m.bwd_kind(x, torch.zeros(1, 8, 1, 64), torch.zeros(1, 8, 1, 64)) == "recurrent"  # fp32
+    y = torch.zeros(1, 8, 1, 32, dtype=torch.bfloat16)
+    yv = torch.zeros(1, 8, 1, 64, dtype=torch.bfloat16)
+    saved = os.environ.get("VIG_CUPY_BWD")
+    try:
+        for kind in m.BWD_KINDS:  # v24 is the chunked family with the BW4 kernel
+            os.environ["VIG_CUPY_BWD"] = kind
+            m.reload_env()  # the switches are read once
+            assert m.bwd_kind(y, yv, yv) == ("recurrent" if kind == "recurrent" else "chunked")
+            assert m.bwd_kind(y, yv, yv, y) == ("recurrent" if kind == "recurrent" else "chunked")
+    finally:
+        if saved is None:
+            os.environ.pop("VIG_CUPY_BWD", None)
+        else:
+            os.environ["VIG_CUPY_BWD"] = saved
+        m.reload_env()
+    assert m.bwd_variant() == m.BWD_DEFAULT or saved is not None
 
 
 def test_import_without_gpu_reports_reason():

@@ -16,7 +16,7 @@ import torch
 from vig.backend import KernelBackend
 
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_forward", "tc_plan", "fwd_kind",
-           "tc_backward", "bwd_kind"]
+           "tc_backward", "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ("bigla_fwd.cu", "bigla_bwd.cu", "bigla_tc.cu")
@@ -68,13 +68,18 @@ TC_MAX_SEG = int(os.environ.get("VIG_CUPY_MAX_SEG", "256"))
 if not (16 <= TC_MAX_SEG <= 256 and TC_MAX_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_MAX_SEG={TC_MAX_SEG}: expected a multiple of 16 in [16, 256]")
 TC_BLOCKS = 528     # aim: about 4 blocks per SM of an H100 (132 SMs)
+# the backward's own segment cap (VIG_CUPY_BWD_SEG, default TC_MAX_SEG; an experiment knob: shorter
+# segments give more blocks per (b, h) at the price of the state passes and scans)
+TC_BWD_SEG = int(os.environ.get("VIG_CUPY_BWD_SEG", str(TC_MAX_SEG)))
+if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
+    raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
 def fwd_kind(dtype) -> str:
     """Which forward runs for inputs of ``dtype``: "chunked" or "recurrent"."""
     if dtype == torch.float32:
         return "recurrent"
-    kind = os.environ.get("VIG_CUPY_FWD", FWD_DEFAULT)
+    kind = _ENV["fwd"]
     if kind not in ("chunked", "recurrent"):
         raise ValueError(f"VIG_CUPY_FWD={kind!r}: expected 'chunked' or 'recurrent'")
     return kind
@@ -94,12 +99,13 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
     return (("DTYPE", _DTYPE_CODE[dtype]), ("KT", kt), ("VEC", vec))
 
 
-def tc_vec(q, k, v) -> int:
-    """1 when every q, k, v row starts on 16 bytes and K, V are multiples of 8 (16-byte loads)."""
+def tc_vec(q, k, v, *more) -> int:
+    """1 when every q, k, v (and ``more``) row starts on 16 bytes and K, V are multiples of 8
+    (16-byte loads)."""
     K, V = q.shape[-1], v.shape[-1]
     if K % 8 or V % 8:
         return 0
-    for t in (q, k, v):
+    for t in (q, k, v) + more:
         if t.data_ptr() % 16 or any(st % 8 for st in t.stride()[:-1]):
             return 0
     return 1
@@ -113,12 +119,14 @@ def tc_dir_smem(kt: int) -> int:
     return 4 * floats + 2 * elems
 
 
-def tc_plan(B: int, H: int, L: int, V: int):
+def tc_plan(B: int, H: int, L: int, V: int, max_seg: int | None = None):
     """(value blocks, segment length, segments): one segment per (b, h) when that fills the GPU,
-    else segments of >= 64 tokens (a multiple of 16) until about TC_BLOCKS blocks exist."""
+    else segments of >= 64 tokens (a multiple of 16) until about TC_BLOCKS blocks exist; segments
+    of at most ``max_seg`` (default TC_MAX_SEG) tokens."""
+    max_seg = TC_MAX_SEG if max_seg is None else max_seg
     nvb = -(-V // TC_VB)
     units = B * H * nvb
-    seglen = L if L <= TC_MAX_SEG else TC_MAX_SEG
+    seglen = L if L <= max_seg else max_seg
     if units * (-(-L // seglen)) < TC_BLOCKS // 2 and L > 64:
         want = -(-TC_BLOCKS // units)
         seglen = min(seglen, max(64, TC_CHUNK * -(-L // (TC_CHUNK * want))))
@@ -126,9 +134,18 @@ def tc_plan(B: int, H: int, L: int, V: int):
     return nvb, seglen, nseg
 
 
-def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch):
+# VIG_CUPY_SAVE_STATES=1 (opt-in, not yet proven on the GPU): a segmented forward keeps its segment
+# states (after the scan: the state entering each segment) and gate sums for the backward, which
+# then skips its own forward state pass and scan (2 of its 6 launches at 1024 px; +12.6 MB held
+# between forward and backward at ViG-S@1024).
+def save_states() -> bool:
+    return _ENV["save"]
+
+
+def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch, keep_states: bool = False):
     """The chunked forward; ``launch(func, grid, block, args, smem, defines)`` runs one kernel of
-    bigla_tc.cu (on the GPU through CuPy; the development emulator passes its own)."""
+    bigla_tc.cu (on the GPU through CuPy; the development emulator passes its own). With
+    ``keep_states`` it returns (o, (st, gs)) ((o, ()) without segments)."""
     import numpy as np
 
     B, L, H, K = q.shape
@@ -159,6 +176,8 @@ def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch):
                 np.int32(0)), 0, defines)
     launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
            dsm + seglen * (TC_VB + 4) * 4, defines)
+    if keep_states:
+        return o, ((st, gs) if nseg > 1 else ())
     return o
 
 
@@ -166,21 +185,54 @@ def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch):
 # everything else takes the recurrent backward (bigla_bwd.cu). One segment per (b, h) for
 # L <= TC_MAX_SEG, segments beyond (VIG_CUPY_BWD_LONG=0 sends L > TC_MAX_SEG to the recurrent
 # backward, the previous default).
-BWD_DEFAULT = "chunked"
+BWD_DEFAULT = "v25"  # GPU 2026-11-25 16:3x (H100): 120/120, graphed f+b 22-33 % faster than v2.3
 
 
 def _bwd_long() -> bool:
-    return os.environ.get("VIG_CUPY_BWD_LONG", "1") == "1"
+    return _ENV["long"]
 
 
-def bwd_kind(q, v, do) -> str:
-    """Which backward runs: "chunked" or "recurrent"."""
-    kind = os.environ.get("VIG_CUPY_BWD", BWD_DEFAULT)
-    if kind not in ("chunked", "recurrent"):
-        raise ValueError(f"VIG_CUPY_BWD={kind!r}: expected 'chunked' or 'recurrent'")
+# VIG_CUPY_BWD: "v25" (the default: v2.4 + ldmatrix.trans instead of transposed shared-memory
+# copies), "v24" (the v2.4 chunked backward: balanced warps, parallel cumsums), "chunked" (the
+# v2.3 chunked backward, the previous default) or "recurrent" (v1).
+BWD_KINDS = ("chunked", "v24", "v25", "recurrent")
+_BW4 = {"v24": 1, "v25": 2}  # the -DBW4 level of each chunked-backward variant
+
+
+def bwd_variant() -> str:
+    """The VIG_CUPY_BWD setting (one of BWD_KINDS)."""
+    kind = _ENV["bwd"]
+    if kind not in BWD_KINDS:
+        raise ValueError(f"VIG_CUPY_BWD={kind!r}: expected one of {BWD_KINDS}")
+    return kind
+
+
+# The run-time switches VIG_CUPY_FWD / _BWD / _BWD_LONG / _SAVE_STATES, read once (each
+# os.environ read costs ~6 us of host time per call on the GPU host); reload_env() re-reads them
+# (dev_bench and the tests switch kernels through the environment).
+_ENV = {}
+
+
+def reload_env() -> None:
+    e = os.environ
+    _ENV.update(fwd=e.get("VIG_CUPY_FWD", FWD_DEFAULT), bwd=e.get("VIG_CUPY_BWD", BWD_DEFAULT),
+                long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
+                save=e.get("VIG_CUPY_SAVE_STATES", "0") == "1")
+
+
+reload_env()
+
+
+def bwd_kind(q, v, do, k=None) -> str:
+    """Which backward runs: "chunked" (v2.3, v2.4 or v2.5, see bwd_variant) or "recurrent"
+    (``k``: also require k's rows aligned, the condition of the chunked kernel's loads)."""
+    kind = bwd_variant()
+    if kind in _BW4:
+        kind = "chunked"
     B, L, H, K = q.shape
     if (kind == "chunked" and q.dtype != torch.float32 and K <= 32 and v.shape[-1] <= TC_VB
-            and (L <= TC_MAX_SEG or _bwd_long()) and tc_vec(q, v, do)):
+            and (L <= TC_MAX_SEG or _bwd_long())
+            and (tc_vec(q, v, do) if k is None else tc_vec(q, k, v, do))):
         return "chunked"
     return "recurrent"
 
@@ -191,42 +243,55 @@ def tc_bwd_smem(kt: int) -> int:
     return 856 * kpd + 13136
 
 
-def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch):
-    """The chunked backward: (dq, dk, dv, dg_fwd, dg_bwd), all float32."""
+def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
+    """The chunked backward: (dq, dk, dv, dg_fwd, dg_bwd), all float32. ``states``: the forward's
+    (st, gs) of the same segment plan (tc_forward with keep_states), or () to recompute them."""
     import numpy as np
 
     B, L, H, K = q.shape
     V = v.shape[-1]
     BH = B * H
     kt = tc_kt(K)
-    defines = _tc_defines(q.dtype, kt, 1)
+    fdefines = _tc_defines(q.dtype, kt, 1)  # the forward's state pass and the scans
+    bw4 = _BW4.get(bwd_variant(), 0)
+    defines = fdefines + ((("BW4", bw4),) if bw4 else ())
     f32 = dict(device=q.device, dtype=torch.float32)
-    dq = torch.empty((B, L, H, K), **f32)
-    dk = torch.empty((B, L, H, K), **f32)
-    dv = torch.empty((B, L, H, V), **f32)
+    # dq | dk | dv in one fp32 buffer (the two directions meet there), cast once at the end
+    nk, nv = B * L * H * K, B * L * H * V
+    flat = torch.empty(2 * nk + nv, **f32)
+    dq, dk, dv = (flat[:nk].view(B, L, H, K), flat[nk:2 * nk].view(B, L, H, K),
+                  flat[2 * nk:].view(B, L, H, V))
     dgf = torch.empty((B, L, H, K), **f32)
     dgb = torch.empty((B, L, H, K), **f32)
     kpd = 16 * kt
     yq = torch.empty((2, BH, L, kpd), **f32)
-    if L <= TC_MAX_SEG:
+    reuse = False
+    if L <= TC_BWD_SEG:
         seglen, nseg = L, 1
         sts = st_r = ytot = yq  # never touched with one segment
     else:
-        _, seglen, nseg = tc_plan(B, H, L, V)
-        sts = torch.empty((BH, nseg, 2, TC_VB, kpd), **f32)
+        _, seglen, nseg = tc_plan(B, H, L, V, TC_BWD_SEG)
         st_r = torch.empty((BH, nseg, 2, TC_VB, kpd), **f32)
-        gs = torch.empty((BH, nseg, 2, kpd), **f32)
         ytot = torch.empty((BH, nseg, 2, kpd), **f32)
+        reuse = (len(states) == 2 and tuple(states[0].shape) == (BH, nseg, 2, TC_VB, kpd)
+                 and tuple(states[1].shape) == (BH, nseg, 2, kpd)
+                 and tc_plan(B, H, L, V) == (1, seglen, nseg))
+        if reuse:
+            sts, gs = states
+        else:
+            sts = torch.empty((BH, nseg, 2, TC_VB, kpd), **f32)
+            gs = torch.empty((BH, nseg, 2, kpd), **f32)
+    total = BH * 2 * TC_VB * kpd
+    if nseg > 1 and not reuse:
         # S entering each segment: the forward's state pass (mode 0) and scan.
         fargs = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(dq), _ptr(sts),
                  _ptr(gs), np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
                  *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                  np.float32(scale / 2), np.int32(seglen), np.int32(0))
-        launch("bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs, 2 * tc_dir_smem(kt), defines)
-        total = BH * 2 * TC_VB * kpd
+        launch("bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs, 2 * tc_dir_smem(kt), fdefines)
         launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
                (_ptr(sts), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
-               0, defines)
+               0, fdefines)
     common = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(do),
               _ptr(dq), _ptr(dk), _ptr(dv), _ptr(dgf), _ptr(dgb), _ptr(yq),
               _ptr(sts), _ptr(st_r), _ptr(ytot),
@@ -240,13 +305,17 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch):
         launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(0),), smem, defines)
         launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
                (_ptr(st_r), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(1)),
-               0, defines)
+               0, fdefines)
     launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(1),), smem, defines)
     if nseg > 1:
         n = B * L * H * K
         launch("bigla_tc_dg_fix", (-(-n // 256), 1, 1), (256, 1, 1),
                (_ptr(dgf), _ptr(dgb), _ptr(ytot), np.int32(B), np.int32(L), np.int32(H),
                 np.int32(K), np.int32(seglen), np.int32(nseg)), 0, defines)
+    if q.dtype != torch.float32:  # one cast instead of three in the shared layer
+        flat = flat.to(q.dtype)
+        dq, dk, dv = (flat[:nk].view(B, L, H, K), flat[nk:2 * nk].view(B, L, H, K),
+                      flat[2 * nk:].view(B, L, H, V))
     return dq, dk, dv, dgf, dgb
 
 
@@ -305,7 +374,8 @@ class _Modules:
     def stream(self, device: int):
         import cupy
 
-        ptr = torch.cuda.current_stream(device).cuda_stream
+        ptr = (_raw_stream(device) if _raw_stream is not None
+               else torch.cuda.current_stream(device).cuda_stream)
         key = (device, ptr)
         s = self._streams.get(key)
         if s is None:
@@ -315,6 +385,9 @@ class _Modules:
 
 
 _MODULES = _Modules()
+# PyTorch's current stream of a device as a raw pointer, without building a Stream object (host
+# time per launch); the public path when this private hook is missing.
+_raw_stream = getattr(torch._C, "_cuda_getCurrentRawStream", None)
 
 
 def _ptr(t):
@@ -333,9 +406,14 @@ def _strides(t):
 def _launch(kern, device, grid, block, args, smem):
     import cupy
 
-    with cupy.cuda.Device(device):
-        with _MODULES.stream(device):
+    stream = _MODULES.stream(device)
+    if cupy.cuda.runtime.getDevice() == device:  # the usual case: no device switch to undo
+        with stream:
             kern(grid, block, args, shared_mem=smem)
+    else:
+        with cupy.cuda.Device(device):
+            with stream:
+                kern(grid, block, args, shared_mem=smem)
 
 
 def _device_index(device: torch.device) -> int:
@@ -386,6 +464,8 @@ class CuPyBackend(KernelBackend):
     # ------------------------------------------------------------------ forward
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         if fwd_kind(q.dtype) == "chunked":
+            if save_states():
+                return tc_forward(q, k, v, g_fwd, g_bwd, scale, _tc_launcher(q.device), True)
             return tc_forward(q, k, v, g_fwd, g_bwd, scale, _tc_launcher(q.device)), ()
         return self._forward_recurrent(q, k, v, g_fwd, g_bwd, scale)
 
@@ -414,8 +494,9 @@ class CuPyBackend(KernelBackend):
 
     # ----------------------------------------------------------------- backward
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
-        if bwd_kind(q, v, do) == "chunked" and tc_vec(q, k, v):
-            return tc_backward(q, k, v, g_fwd, g_bwd, scale, do, _tc_launcher(q.device))
+        if bwd_kind(q, v, do, k) == "chunked":
+            return tc_backward(q, k, v, g_fwd, g_bwd, scale, do, _tc_launcher(q.device),
+                               tuple(saved))
         return self._backward_recurrent(q, k, v, g_fwd, g_bwd, scale, do, saved)
 
     def _backward_recurrent(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):

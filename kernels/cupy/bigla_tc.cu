@@ -100,6 +100,31 @@ __device__ __forceinline__ void mma16816(float (&d)[4], const unsigned int (&a)[
 #endif
 #endif
 }
+// ldmatrix.x4.trans: r[j] = the B / A fragment pair of 8x8 matrix j, transposed, whose rows lanes
+// 8j..8j+7 point at (16-byte aligned rows of 8 16-bit values in shared memory).
+__device__ __forceinline__ void ldsm4t(unsigned int (&r)[4], const elem_t* p) {
+#ifdef VIG_EMU
+    emu_ldsm4t(r, p);
+#else
+    unsigned long long g;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(g) : "l"(p));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"((unsigned int)g));
+#endif
+}
+// The 128 threads of one direction (named barrier 1 or 2; immediate ids, so that ptxas counts
+// 3 barriers, not 16).
+__device__ __forceinline__ void bar_dir(int dir) {
+#ifdef VIG_EMU
+    emu_bar(1 + dir, 128);
+#else
+    if (dir)
+        asm volatile("bar.sync 2, 128;" ::: "memory");
+    else
+        asm volatile("bar.sync 1, 128;" ::: "memory");
+#endif
+}
 __device__ __forceinline__ unsigned int dyn_smem_bytes() {
 #ifdef VIG_EMU
     return emu_dyn_smem();
@@ -529,6 +554,9 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_scan(
 // the two directions run in lockstep, so the first visitor of a chunk stores and the second adds
 // (the middle chunk of an odd count: red.add onto zeros).
 #if KT <= 2
+#ifndef BW4
+#define BW4 0  // 1: the v2.4 backward (balanced warps, parallel cumsums; VIG_CUPY_BWD=v24)
+#endif
 #define VST (VB + 8)  // row stride of the [token][value] tiles (conflict-free fragment loads)
 struct BwdSmem {
     float g[CH][KPD], A[CH][KPD], Bx[CH][KPD];
@@ -600,8 +628,19 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     float* dgb_ = dgo + (long long)b * L * rowK + (long long)h * K;
     float* yqb = yq + ((long long)dir * B * H + bh) * (long long)L * KPD;
     const int vr = warp * 16;
+#if BW4
+    // v2.4: the channel-tile warps (dq, dk, state S) are warps 0..KT-1 of the forward direction
+    // and 4-KT..3 of the backward one, so that both directions' heavy warps do not share the
+    // schedulers (hardware warp % 4); the other direction-local warps are the helpers that
+    // compute the fast path's intra-chunk products (dP, then Kf^T dP^T / Qf^T dP) into D.X.
+    const int kw0 = dir ? 4 - KT : 0, hw0 = dir ? 0 : 4 - KT;
+    const bool kw = warp >= kw0 && warp < kw0 + KT;
+    const bool hw = warp >= hw0 && warp < hw0 + KT;
+    const int mt = kw ? warp - kw0 : warp - hw0;  // this warp's channel tile (kw or helper)
+#else
     const bool kw = warp < KT;  // the warps that own a 16-channel tile (dq, dk, state S)
     const int mt = warp;
+#endif
 
     // Zero the middle chunk's rows (the one both directions add to in the same step).
     if (mode == 1 && (nch & 1)) {
@@ -619,7 +658,18 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     constexpr int QV = CH * KPD / 8, C8 = KPD / 8;
     constexpr int QKPT = (2 * QV + NT - 1) / NT;
     u32x4 pqk[QKPT], pv4, po4;
+#if BW4
+    // v2.4: thread (grp, gch) owns the gates of scan positions grp * TPG + i of channel gch.
+    const int grp = lt / KPD, gch = lt % KPD;
+    float pg[TPG];
+    // and its own q, k elements (the elementwise tiles before (B)), two 16-bit values a register
+    unsigned int pq1[(TPG + 1) / 2], pk1[(TPG + 1) / 2];
+    auto el = [](const unsigned int (&w)[(TPG + 1) / 2], int i) {
+        return to_f((elem_t)((i & 1) ? (w[i >> 1] >> 16) : (w[i >> 1] & 0xffffu)));
+    };
+#else
     float pg[CH];
+#endif
     auto load = [&](int ci) {
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         const long long t0 = dir ? (c0 + n - 1) : c0;
@@ -640,12 +690,28 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             pv4 = ok ? *reinterpret_cast<const u32x4*>(vbp + tok * svl + 8 * c8) : u32x4{0u, 0u, 0u, 0u};
             po4 = ok ? *reinterpret_cast<const u32x4*>(ob + tok * sol + 8 * c8) : u32x4{0u, 0u, 0u, 0u};
         }
+#if BW4
+#pragma unroll
+        for (int i = 0; i < (TPG + 1) / 2; ++i) pq1[i] = pk1[i] = 0u;
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            const int p = grp * TPG + i;
+            const bool ok = p < n && gch < K;
+            const long long tok = t0 + tst * p;
+            pg[i] = ok ? gbase[tok * sgl + gch] : 0.f;
+            const unsigned int qx = ok ? (unsigned int)qb[tok * sql + gch] : 0u;
+            const unsigned int kx = ok ? (unsigned int)kb[tok * skl + gch] : 0u;
+            pq1[i >> 1] |= (i & 1) ? (qx << 16) : qx;
+            pk1[i >> 1] |= (i & 1) ? (kx << 16) : kx;
+        }
+#else
         if (lt < KPD) {
             const float* gp = gbase + t0 * sgl + lt;
             const bool okc = lt < K;
 #pragma unroll
             for (int p = 0; p < CH; ++p) pg[p] = (okc && p < n) ? gp[p * gstep] : 0.f;
         }
+#endif
     };
     // Stores the prefetched chunk and its cumulative gate sums; returns the chunk total.
     auto stage = [&]() -> float {
@@ -665,6 +731,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             *reinterpret_cast<u32x4*>(&D.dOr[p][8 * c8]) = po4;
             const unsigned int wv[4] = {pv4.x, pv4.y, pv4.z, pv4.w};
             const unsigned int wo[4] = {po4.x, po4.y, po4.z, po4.w};
+#if BW4 < 2  // v2.5: no transposed copies (ldmatrix.trans reads Vr / dOr instead)
 #pragma unroll
             for (int x = 0; x < 4; ++x) {
                 D.VT[8 * c8 + 2 * x][p] = (elem_t)(wv[x] & 0xffffu);
@@ -672,8 +739,24 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.dOT[8 * c8 + 2 * x][p] = (elem_t)(wo[x] & 0xffffu);
                 D.dOT[8 * c8 + 2 * x + 1][p] = (elem_t)(wo[x] >> 16);
             }
+#endif
+#if BW4
+            // v2.4: dP[p][p] (raw do . v) from the staged registers: this thread holds values
+            // 8 c8 .. 8 c8 + 7 of token p of both; 8 consecutive lanes per token.
+            float sd = 0.f;
+#pragma unroll
+            for (int x = 0; x < 4; ++x) {
+                sd = fmaf(to_f((elem_t)(wo[x] & 0xffffu)), to_f((elem_t)(wv[x] & 0xffffu)), sd);
+                sd = fmaf(to_f((elem_t)(wo[x] >> 16)), to_f((elem_t)(wv[x] >> 16)), sd);
+            }
+            sd += __shfl_xor_sync(FULL_MASK, sd, 1);
+            sd += __shfl_xor_sync(FULL_MASK, sd, 2);
+            sd += __shfl_xor_sync(FULL_MASK, sd, 4);
+            if (c8 == 0) D.dpd[p] = sd;
+#endif
         }
         float a = 0.f;
+#if !BW4
         if (lt < KPD) {
 #pragma unroll
             for (int p = 0; p < CH; ++p) {
@@ -695,8 +778,52 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             const unsigned int m = __ballot_sync(FULL_MASK, badc);
             if (lane == 0) D.bad[warp] = (m != 0u);
         }
+#endif
         return a;
     };
+#if BW4
+    // v2.4 gate cumsums (as the forward's v2.3): before barrier (A), each thread's local
+    // inclusive sums and its group total (in D.A[grp], free once the previous chunk is past
+    // (B)); after (A), A_p = earlier groups + local prefix, Bx_p = later groups + local suffix
+    // (sums, never differences), the chunk total = the group totals in a fixed order (every
+    // thread of a channel gets the same bits). Must run before load() refills pg.
+    auto gates_pre = [&](float (&Ar)[TPG]) {
+        float s = 0.f;
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            s += pg[i];
+            Ar[i] = s;
+        }
+        D.A[grp][gch] = s;
+    };
+    // Returns `fast` (every channel's chunk total >= -THR), the same in every warp of the
+    // direction: each warp's lanes cover every channel (KPD = 32: one group; 16: two).
+    auto gates_post = [&](float (&Ar)[TPG], float (&Br)[TPG], float& em) -> bool {
+        float a = 0.f, before = 0.f, after = 0.f;
+#pragma unroll
+        for (int x = 0; x < NGC; ++x) {
+            const float t = D.A[x][gch];
+            a += t;
+            if (x < grp) before += t;
+            if (x > grp) after += t;
+        }
+        float bx = after;
+#pragma unroll
+        for (int i = TPG - 1; i >= 0; --i) {
+            Br[i] = bx;
+            bx += pg[i];
+        }
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            Ar[i] += before;
+            D.g[grp * TPG + i][gch] = pg[i];
+        }
+        em = __expf(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
+        if (grp == 0) D.dec[gch] = __expf(a);
+        static_assert(KPD <= 32, "a warp must cover every channel");
+        return __ballot_sync(FULL_MASK, !(a >= -THR)) == 0u;
+    };
+#endif
     auto is_fast = [&]() {
         bool f = true;
 #pragma unroll
@@ -731,6 +858,461 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     };
     __syncthreads();
 
+#if BW4
+    // =========================== pass 1: dq (chunks in scan order) ===========================
+    // v2.4: per chunk, two block barriers instead of three. Between (A) and (B): the tiles, the
+    // gate cumsums by all 128 threads of the direction (thread (grp, gch): scan positions
+    // grp * TPG + i of channel gch, in registers), dP's diagonal from the staging registers, and
+    // the elementwise tiles from the thread's own q, k, gates (registers: nothing to wait for).
+    // After (B): the exact path (if any) into D.X, or the helper warps compute the fast path's
+    // intra-chunk dq (dP, Kf^T dP^T) into D.X while the channel warps compute the inter-chunk
+    // part (S_in do^T) and update S; a direction-local barrier; the channel warps write dq.
+    float S[8][4];  // S[ch = 16 mt + g8 + 8 (r >> 1)][v = nt * 8 + 2 tg + (r & 1)] (kw warps)
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r)
+            S[nt][r] = (nseg > 1 && kw)
+                ? sts[(sbase + nt * 8 + 2 * tg + (r & 1)) * KPD + 16 * mt + g8 + 8 * (r >> 1)]
+                : 0.f;
+    if (mode == 1) load(dir ? nch - 1 : 0);
+    for (int it = 0; it < (mode == 1 ? nch : 0); ++it) {
+        const int ci = dir ? nch - 1 - it : it;
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+        float Ar[TPG], Br[TPG], em;
+        gates_pre(Ar);
+        __syncthreads();  // (A)
+        stage();
+        const bool fast = gates_post(Ar, Br, em);
+        // The elementwise tiles from this thread's own registers (before (B): no third barrier).
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            const int p = grp * TPG + i, ch = gch;
+            // exp(m - A_p) = exp(Bx_p) exp(-m), exp(A_p - m) = exp(A_p) exp(-m)
+            const float ki = el(pk1, i) * __expf(Br[i]), e1 = __expf(Ar[i]);
+            D.T1[ch][p] = from_f(ki);
+            D.E1[p][ch] = e1;
+            if (fast) {
+                D.T2[ch][p] = from_f(ki * em);
+                D.E2[p][ch] = e1 * em;
+            }
+        }
+        if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);
+        __syncthreads();  // (B)
+        if (!fast) {
+            // Exact intra-chunk dq: thread (p, cg) walks j downward with running segment sums.
+            const int p = lt >> 3, cg = lt & 7;
+            constexpr int CPT = KPD / 8;
+            float s[CPT], acc[CPT];
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) s[i] = acc[i] = 0.f;
+            for (int jj = 1; jj < CH; ++jj) {
+                const int j = p - jj;
+                const float dpj = coop_dp(p, j < 0 ? 0 : j, cg);
+                if (j >= 0) {
+#pragma unroll
+                    for (int i = 0; i < CPT; ++i) {
+                        const int ch = cg + 8 * i;
+                        s[i] += D.g[j + 1][ch];
+                        acc[i] = fmaf(dpj * to_f(D.kr[j][ch]), __expf(s[i]), acc[i]);
+                    }
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) D.X[p][cg + 8 * i] = acc[i];
+        }
+        if (hw && fast) {
+            // Intra-chunk dq^T of channel tile mt: Kf^T (masked dP)^T, times exp(A_p - m).
+            float dP[2][4], Dn[2][4];
+#pragma unroll
+            for (int x = 0; x < 2; ++x)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) dP[x][r] = Dn[x][r] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                unsigned int ao[4];
+                ao[0] = ld32(&D.dOr[g8][16 * kk + 2 * tg]);
+                ao[1] = ld32(&D.dOr[g8 + 8][16 * kk + 2 * tg]);
+                ao[2] = ld32(&D.dOr[g8][16 * kk + 8 + 2 * tg]);
+                ao[3] = ld32(&D.dOr[g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+                    mma16816(dP[jn], ao, ld32(&D.Vr[jn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.Vr[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
+            }
+            // keep j < p (strictly: the diagonal is added on its own)
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r)
+                    if (jn * 8 + 2 * tg + (r & 1) >= g8 + 8 * (r >> 1)) dP[jn][r] = 0.f;
+            unsigned int ak[4];
+            ak[0] = ld32(&D.T2[16 * mt + g8][2 * tg]);
+            ak[1] = ld32(&D.T2[16 * mt + g8 + 8][2 * tg]);
+            ak[2] = ld32(&D.T2[16 * mt + g8][8 + 2 * tg]);
+            ak[3] = ld32(&D.T2[16 * mt + g8 + 8][8 + 2 * tg]);
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+                mma16816(Dn[tn], ak, pack2(dP[0][2 * tn], dP[0][2 * tn + 1]),
+                         pack2(dP[1][2 * tn], dP[1][2 * tn + 1]));
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int ch = 16 * mt + g8 + 8 * (r >> 1), p = tn * 8 + 2 * tg + (r & 1);
+                    D.X[p][ch] = Dn[tn][r] * D.E2[p][ch];
+                }
+        }
+        float Di[2][4];
+        if (kw) {
+            // Inter-chunk dq^T of channel tile mt: S_in do^T.
+#pragma unroll
+            for (int x = 0; x < 2; ++x)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) Di[x][r] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < 4; ++kk) {
+                unsigned int as[4];
+                as[0] = pack2(S[2 * kk][0], S[2 * kk][1]);
+                as[1] = pack2(S[2 * kk][2], S[2 * kk][3]);
+                as[2] = pack2(S[2 * kk + 1][0], S[2 * kk + 1][1]);
+                as[3] = pack2(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+                    mma16816(Di[tn], as, ld32(&D.dOr[tn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.dOr[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+            }
+            // S = diag(exp(T)) S + Ki^T V (S_in is no longer needed: before the barrier)
+            const float d0 = D.dec[16 * mt + g8], d1 = D.dec[16 * mt + g8 + 8];
+            unsigned int aki[4];
+            aki[0] = ld32(&D.T1[16 * mt + g8][2 * tg]);
+            aki[1] = ld32(&D.T1[16 * mt + g8 + 8][2 * tg]);
+            aki[2] = ld32(&D.T1[16 * mt + g8][8 + 2 * tg]);
+            aki[3] = ld32(&D.T1[16 * mt + g8 + 8][8 + 2 * tg]);
+#if BW4 >= 2
+            // B fragments (k = tokens, n = values) of V straight from Vr: ldmatrix.trans of the
+            // 8x8 blocks (tokens 0-7 | 8-15) x (values of n-tiles nt, nt + 1)
+#pragma unroll
+            for (int nt = 0; nt < 8; nt += 2) {
+                unsigned int bv[4];
+                ldsm4t(bv, &D.Vr[(lane & 7) + 8 * ((lane >> 3) & 1)][8 * (nt + (lane >> 4))]);
+#pragma unroll
+                for (int u = 0; u < 2; ++u) {
+                    S[nt + u][0] *= d0;
+                    S[nt + u][1] *= d0;
+                    S[nt + u][2] *= d1;
+                    S[nt + u][3] *= d1;
+                    mma16816(S[nt + u], aki, bv[2 * u], bv[2 * u + 1]);
+                }
+            }
+#else
+#pragma unroll
+            for (int nt = 0; nt < 8; ++nt) {
+                S[nt][0] *= d0;
+                S[nt][1] *= d0;
+                S[nt][2] *= d1;
+                S[nt][3] *= d1;
+                mma16816(S[nt], aki, ld32(&D.VT[nt * 8 + g8][2 * tg]),
+                         ld32(&D.VT[nt * 8 + g8][8 + 2 * tg]));
+            }
+#endif
+        }
+        bar_dir(dir);  // D.X complete (the helpers' fast path, or the exact path)
+        if (kw) {
+            // Element (ch, p) of dq^T.
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int ch = 16 * mt + g8 + 8 * (r >> 1), p = tn * 8 + 2 * tg + (r & 1);
+                    const float dqp = fmaf(Di[tn][r], D.E1[p][ch], D.X[p][ch]);
+                    if (p < n && ch < K) {
+                        const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                        yqb[(long long)tok * KPD + ch] = c * to_f(D.qr[p][ch]) * dqp;
+                        put(&dqb[tok * rowK + ch], c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp), it);
+                    }
+                }
+        }
+    }
+    __syncthreads();
+
+    // ================ pass 2: dk, dv, dg (chunks in reverse scan order) ================
+    // v2.4: as pass 1, the helper warps compute the fast path's intra-chunk dk (Qf^T dP) into
+    // D.X while the channel warps compute R_out V^T; the dg suffix sums are carried by the
+    // helper side's threads (fl below), not by a channel warp.
+    float R[2 * KT][4];  // R^T[v = vr + g8 + 8 (r >> 1)][ch = nt * 8 + 2 tg + (r & 1)]
+#pragma unroll
+    for (int nt = 0; nt < 2 * KT; ++nt)
+#pragma unroll
+        for (int r = 0; r < 4; ++r)
+            R[nt][r] = (mode == 1 && nseg > 1)
+                ? str[(sbase + vr + g8 + 8 * (r >> 1)) * KPD + nt * 8 + 2 * tg + (r & 1)]
+                : 0.f;
+    float carry = 0.f;  // dg suffix sum (thread fl in [0, KPD): channel fl)
+    const int fl = dir ? lt : lt - (NT - KPD);
+    const bool first_seg = dir ? (seg == nseg - 1) : (seg == 0);
+    // Suffix sums of the chunk whose Y was written last: scan positions 15..0.
+    auto flush_dg = [&](int ci_prev) {
+        if (mode == 1 && fl >= 0 && fl < KPD) {
+            const int c0 = s0 + ci_prev * CH, n = min(CH, s1 - c0);
+#pragma unroll
+            for (int p = CH - 1; p >= 0; --p) {
+                carry += D.Y[p][fl];
+                if (p < n && fl < K) {
+                    const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                    // the first scan token's gate meets a zero state: its gradient is 0
+                    dgb_[tok * rowK + fl] =
+                        (first_seg && ci_prev == (dir ? nch - 1 : 0) && p == 0) ? 0.f : carry;
+                }
+            }
+        }
+    };
+    load(dir ? 0 : nch - 1);
+    int ci_prev = -1;
+    for (int it = 0; it < nch; ++it) {
+        const int ci = dir ? it : nch - 1 - it;
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+        float Ar[TPG], Br[TPG], em;
+        gates_pre(Ar);
+        __syncthreads();  // (A)
+        if (ci_prev >= 0) flush_dg(ci_prev);
+        stage();
+        const bool fast = gates_post(Ar, Br, em);
+        // R_out (channels x values) for the dk products of the channel warps.
+        if (mode == 1) {
+#pragma unroll
+            for (int nt = 0; nt < 2 * KT; ++nt)
+#pragma unroll
+                for (int r = 0; r < 4; ++r)
+                    D.sR[nt * 8 + 2 * tg + (r & 1)][vr + g8 + 8 * (r >> 1)] = from_f(R[nt][r]);
+        }
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            const int p = grp * TPG + i, ch = gch;
+            const float qv = el(pq1, i), kv = el(pk1, i);
+            // exp(A_p - m) = exp(A_p) exp(-m), exp(m - A_p) = exp(Bx_p) exp(-m)
+            const float qi = qv * __expf(Ar[i]);
+            D.T1[ch][p] = from_f(qi);
+            if (mode == 0) continue;
+            const float e1 = __expf(Br[i]), ki = kv * e1;
+            D.R3[p][ch] = from_f(ki);
+            D.E1[p][ch] = e1;
+            if (fast) {
+                const elem_t qf = from_f(qi * em);
+                D.R1[p][ch] = qf;
+                D.T2[ch][p] = qf;
+                D.R2[p][ch] = from_f(ki * em);
+                D.E2[p][ch] = e1 * em;
+            }
+        }
+        if (it + 1 < nch) load(dir ? ci + 1 : ci - 1);
+        __syncthreads();  // (B)
+        if (mode == 1 && !fast) {
+            // Exact: thread (j, cg) walks p upward: pairs P[p][j] (p >= j) and the intra dk.
+            const int j = lt >> 3, cg = lt & 7;
+            constexpr int CPT = KPD / 8;
+            float s[CPT], kj[CPT], acc[CPT];
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) {
+                s[i] = acc[i] = 0.f;
+                kj[i] = to_f(D.kr[j][cg + 8 * i]);
+            }
+            for (int p = 0; p < CH; ++p) {
+                const float dpj = coop_dp(p, j, cg);
+                float pacc = 0.f;
+#pragma unroll
+                for (int i = 0; i < CPT; ++i) {
+                    const int ch = cg + 8 * i;
+                    if (p > j) s[i] += D.g[p][ch];
+                    const float w = to_f(D.qr[p][ch]) * __expf(s[i]);
+                    if (p >= j) pacc = fmaf(w, kj[i], pacc);
+                    if (p > j) acc[i] = fmaf(dpj, w, acc[i]);
+                }
+                pacc += __shfl_xor_sync(FULL_MASK, pacc, 1);
+                pacc += __shfl_xor_sync(FULL_MASK, pacc, 2);
+                pacc += __shfl_xor_sync(FULL_MASK, pacc, 4);
+                if (cg == 0) D.P[p][j] = pacc;
+            }
+#pragma unroll
+            for (int i = 0; i < CPT; ++i) D.X[j][cg + 8 * i] = acc[i];
+            bar_dir(dir);  // D.P complete (read below by every warp of the direction)
+        }
+        unsigned int ado[4];  // A fragments of dO^T (rows v of this warp, cols p)
+#if BW4 >= 2
+        // from dOr: ldmatrix.trans of (tokens 0-7 | 8-15) x (values vr.. | vr + 8..)
+        ldsm4t(ado, &D.dOr[(lane & 7) + 8 * (lane >> 4)][vr + 8 * ((lane >> 3) & 1)]);
+#else
+        ado[0] = ld32(&D.dOT[vr + g8][2 * tg]);
+        ado[1] = ld32(&D.dOT[vr + g8 + 8][2 * tg]);
+        ado[2] = ld32(&D.dOT[vr + g8][8 + 2 * tg]);
+        ado[3] = ld32(&D.dOT[vr + g8 + 8][8 + 2 * tg]);
+#endif
+        if (mode == 1) {
+            // P^T (rows j, cols p), kept for p >= j.
+            float PT[2][4];
+            if (fast) {
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) PT[tn][r] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < KT; ++kk) {
+                    unsigned int ak[4];
+                    ak[0] = ld32(&D.R2[g8][16 * kk + 2 * tg]);
+                    ak[1] = ld32(&D.R2[g8 + 8][16 * kk + 2 * tg]);
+                    ak[2] = ld32(&D.R2[g8][16 * kk + 8 + 2 * tg]);
+                    ak[3] = ld32(&D.R2[g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                    for (int tn = 0; tn < 2; ++tn)
+                        mma16816(PT[tn], ak, ld32(&D.R1[tn * 8 + g8][16 * kk + 2 * tg]),
+                                 ld32(&D.R1[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+                }
+            } else {
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        PT[tn][r] = D.P[tn * 8 + 2 * tg + (r & 1)][g8 + 8 * (r >> 1)];
+            }
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r)
+                    if (tn * 8 + 2 * tg + (r & 1) < g8 + 8 * (r >> 1)) PT[tn][r] = 0.f;
+            // dv^T (rows v of this warp, cols j) = R_out^T Ki^T + dO^T P
+            float DV[2][4];
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) DV[jn][r] = 0.f;
+#pragma unroll
+            for (int kk = 0; kk < KT; ++kk) {
+                unsigned int ar[4];
+                ar[0] = pack2(R[2 * kk][0], R[2 * kk][1]);
+                ar[1] = pack2(R[2 * kk][2], R[2 * kk][3]);
+                ar[2] = pack2(R[2 * kk + 1][0], R[2 * kk + 1][1]);
+                ar[3] = pack2(R[2 * kk + 1][2], R[2 * kk + 1][3]);
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+                    mma16816(DV[jn], ar, ld32(&D.R3[jn * 8 + g8][16 * kk + 2 * tg]),
+                             ld32(&D.R3[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
+            }
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+                mma16816(DV[jn], ado, pack2(PT[0][2 * jn], PT[0][2 * jn + 1]),
+                         pack2(PT[1][2 * jn], PT[1][2 * jn + 1]));
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int vv = vr + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                    if (j < n && vv < V) {
+                        const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                        put(&dvb[tok * rowV + vv], c * DV[jn][r], it);
+                    }
+                }
+        }
+        // R^T = R^T diag(exp(T)) + dO^T Qi
+#pragma unroll
+        for (int nt = 0; nt < 2 * KT; ++nt) {
+            const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
+            R[nt][0] *= d0;
+            R[nt][1] *= d1;
+            R[nt][2] *= d0;
+            R[nt][3] *= d1;
+            mma16816(R[nt], ado, ld32(&D.T1[nt * 8 + g8][2 * tg]),
+                     ld32(&D.T1[nt * 8 + g8][8 + 2 * tg]));
+        }
+        if (mode == 1) {
+            if (hw && fast) {
+                // Intra-chunk dk^T of channel tile mt: Qf^T (masked dP), times exp(m - A_j).
+                float dPT[2][4], KN[2][4];
+#pragma unroll
+                for (int x = 0; x < 2; ++x)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) dPT[x][r] = KN[x][r] = 0.f;
+#pragma unroll
+                for (int kk = 0; kk < 4; ++kk) {
+                    unsigned int av[4];
+                    av[0] = ld32(&D.Vr[g8][16 * kk + 2 * tg]);
+                    av[1] = ld32(&D.Vr[g8 + 8][16 * kk + 2 * tg]);
+                    av[2] = ld32(&D.Vr[g8][16 * kk + 8 + 2 * tg]);
+                    av[3] = ld32(&D.Vr[g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                    for (int tn = 0; tn < 2; ++tn)
+                        mma16816(dPT[tn], av, ld32(&D.dOr[tn * 8 + g8][16 * kk + 2 * tg]),
+                                 ld32(&D.dOr[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+                }
+                // keep p > j (strictly)
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        if (tn * 8 + 2 * tg + (r & 1) <= g8 + 8 * (r >> 1)) dPT[tn][r] = 0.f;
+                unsigned int aq[4];
+                aq[0] = ld32(&D.T2[16 * mt + g8][2 * tg]);
+                aq[1] = ld32(&D.T2[16 * mt + g8 + 8][2 * tg]);
+                aq[2] = ld32(&D.T2[16 * mt + g8][8 + 2 * tg]);
+                aq[3] = ld32(&D.T2[16 * mt + g8 + 8][8 + 2 * tg]);
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+                    mma16816(KN[jn], aq, pack2(dPT[0][2 * jn], dPT[0][2 * jn + 1]),
+                             pack2(dPT[1][2 * jn], dPT[1][2 * jn + 1]));
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) {
+                        const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                        D.X[j][ch] = KN[jn][r] * D.E2[j][ch];
+                    }
+            }
+            float yv[2][4], KI[2][4];
+            if (kw) {
+                // this thread's q dq' terms (written by itself in pass 1)
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) {
+                        const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                        const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                        yv[jn][r] = (j < n && ch < K) ? yqb[(long long)tok * KPD + ch] : 0.f;
+                        KI[jn][r] = 0.f;
+                    }
+                // Inter-chunk dk^T (rows ch of this warp's tile, cols j) = R_out V^T
+#pragma unroll
+                for (int kk = 0; kk < 4; ++kk) {
+                    unsigned int ar[4];
+                    ar[0] = ld32(&D.sR[16 * mt + g8][16 * kk + 2 * tg]);
+                    ar[1] = ld32(&D.sR[16 * mt + g8 + 8][16 * kk + 2 * tg]);
+                    ar[2] = ld32(&D.sR[16 * mt + g8][16 * kk + 8 + 2 * tg]);
+                    ar[3] = ld32(&D.sR[16 * mt + g8 + 8][16 * kk + 8 + 2 * tg]);
+#pragma unroll
+                    for (int jn = 0; jn < 2; ++jn)
+                        mma16816(KI[jn], ar, ld32(&D.Vr[jn * 8 + g8][16 * kk + 2 * tg]),
+                                 ld32(&D.Vr[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
+                }
+            }
+            bar_dir(dir);  // D.X complete
+            if (kw) {
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) {
+                        const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                        const float dkp = fmaf(KI[jn][r], D.E1[j][ch], D.X[j][ch]);
+                        float y = 0.f;
+                        if (j < n && ch < K) {
+                            const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                            y = yv[jn][r] - c * to_f(D.kr[j][ch]) * dkp;
+                            put(&dkb[tok * rowK + ch], c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp), it);
+                        }
+                        D.Y[j][ch] = y;
+                    }
+            }
+        }
+        ci_prev = ci;
+    }
+#else
     // =========================== pass 1: dq (chunks in scan order) ===========================
     float S[8][4];  // S[ch = 16 mt + g8 + 8 (r >> 1)][v = nt * 8 + 2 tg + (r & 1)] (kw warps)
 #pragma unroll
@@ -1118,6 +1700,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         }
         ci_prev = ci;
     }
+#endif  // BW4
     if (mode == 0) {
 #pragma unroll
         for (int nt = 0; nt < 2 * KT; ++nt)
@@ -1128,7 +1711,12 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     }
     __syncthreads();
     flush_dg(ci_prev);
+#if BW4
+    if (nseg > 1 && fl >= 0 && fl < KPD)
+        ytot[(((long long)bh * nseg + seg) * 2 + dir) * KPD + fl] = carry;
+#else
     if (nseg > 1 && lt < KPD) ytot[(((long long)bh * nseg + seg) * 2 + dir) * KPD + lt] = carry;
+#endif
 }
 
 // Adds to each gate gradient the gate terms of the later scan segments (segments > 1):

@@ -5,7 +5,8 @@ memory of forward + backward.
     python kernels/cupy/dev_bench.py [fwd kinds, comma-separated] [bwd kinds]
 
 fwd kinds: "chunked" (default), "recurrent"; bwd kinds: "chunked" (the default), "recurrent",
-"chunked-short" (chunked for L <= 256 only, VIG_CUPY_BWD_LONG=0)."""
+"chunked-short" (chunked for L <= 256 only, VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5
+backward), "v25s" (v2.5 with VIG_CUPY_SAVE_STATES=1)."""
 import os
 import sys
 
@@ -19,9 +20,20 @@ import vig_kernels.cupy as cp  # noqa: E402
 
 FWD_ENV = {"chunked": dict(VIG_CUPY_FWD="chunked"),
            "recurrent": dict(VIG_CUPY_FWD="recurrent")}
-BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1"),
-           "recurrent": dict(VIG_CUPY_BWD="recurrent", VIG_CUPY_BWD_LONG="1"),
-           "chunked-short": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="0")}
+_NS = dict(VIG_CUPY_SAVE_STATES="0")
+BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS),
+           "recurrent": dict(VIG_CUPY_BWD="recurrent", VIG_CUPY_BWD_LONG="1", **_NS),
+           "chunked-short": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="0", **_NS),
+           "v24": dict(VIG_CUPY_BWD="v24", VIG_CUPY_BWD_LONG="1", **_NS),
+           "v25": dict(VIG_CUPY_BWD="v25", VIG_CUPY_BWD_LONG="1", **_NS),
+           # v25 with the forward's segment states kept for the backward (1024 px: 2 launches less)
+           "v25s": dict(VIG_CUPY_BWD="v25", VIG_CUPY_BWD_LONG="1", VIG_CUPY_SAVE_STATES="1")}
+
+
+def setenv(d):
+    """Switch kernels: the backend reads its VIG_CUPY_* switches once, reload_env() re-reads them."""
+    os.environ.update(d)
+    cp.reload_env()
 
 
 def op(*a):
@@ -42,7 +54,7 @@ def main():
         fl, flb = bench.floor_ms(shape), bench.floor_ms(shape, True)
         outs = {}
         for kind in fwd_kinds:
-            os.environ.update(FWD_ENV[kind])
+            setenv(FWD_ENV[kind])
             f = lambda: op(*inputs)  # noqa: E731
             e = bench.median_ms(f)
             with torch.no_grad():
@@ -51,14 +63,19 @@ def main():
             d, m = _diff(outs[kind], outs[fwd_kinds[0]])
             print(f"{name:>11} fwd {kind:>10}: {e:.4f} ms (graphed {g:.4f}; {e / fl:.1f}x floor "
                   f"{fl:.4f})  max|o - o[{fwd_kinds[0]}]| {d:.2e} (|o| {m:.2f})", flush=True)
-        os.environ.update(FWD_ENV["chunked"])
+        setenv(FWD_ENV["chunked"])
         leaves = [t.detach().requires_grad_() for t in inputs]
         do = torch.randn_like(leaves[2])
         grads = {}
         for kind in bwd_kinds:
-            os.environ.update(BWD_ENV[kind])
+            setenv(BWD_ENV[kind])
             fb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
             ms = bench.median_ms(fb)
+            try:
+                gms = bench.median_ms(bench.graphed(fb))
+            except Exception as exc:  # report, keep the eager figures
+                print(f"graphed f+b of {kind} failed: {type(exc).__name__}: {exc}", flush=True)
+                gms = float("nan")
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
@@ -68,9 +85,10 @@ def main():
             diffs = " ".join(f"{n} {d:.1e}/{m:.1e}" for n, (d, m) in zip(
                 ("dq", "dk", "dv", "dgf", "dgb"),
                 (_diff(a, b) for a, b in zip(grads[kind], grads[bwd_kinds[0]]))))
-            print(f"{'':>11} f+b {kind:>13}: {ms:.4f} ms ({ms / flb:.1f}x floor {flb:.4f}), "
+            print(f"{'':>11} f+b {kind:>13}: {ms:.4f} ms (graphed {gms:.4f}; {gms / flb:.1f}x floor "
+                  f"{flb:.4f}), "
                   f"peak extra {peak:.0f} MiB; max diff/max vs {bwd_kinds[0]}: {diffs}", flush=True)
-        os.environ.update(BWD_ENV["chunked"])
+        setenv(BWD_ENV["chunked"])
 
 
 if __name__ == "__main__":

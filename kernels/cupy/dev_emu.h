@@ -24,6 +24,7 @@ struct EmuWarp {
     unsigned int a[32][4], b[32][2];
     float f[32];
     int vote[32];
+    const unsigned short* row[32];
 };
 struct EmuBlock {
     std::barrier<>* all;
@@ -123,4 +124,19 @@ inline void emu_mma(float (&d)[4], const unsigned int (&a)[4], unsigned int b0, 
         for (int kk = 0; kk < 16; ++kk) s += A[row][kk] * Bm[kk][col];
         d[r] = s;
     }
+}
+// ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16: lanes 8j..8j+7 give the row addresses of 8x8
+// matrix j (8 16-bit values each); lane l receives in r[j] the elements (2 (l % 4), l / 4) and
+// (2 (l % 4) + 1, l / 4) of matrix j (row, column), low half first.
+inline void emu_ldsm4t(unsigned int (&r)[4], const void* p) {
+    EmuWarp& X = emu_blk->wx[threadIdx.x / 32];
+    const int l = threadIdx.x % 32;
+    X.row[l] = static_cast<const unsigned short*>(p);
+    emu_warp_sync();
+    for (int j = 0; j < 4; ++j) {
+        const unsigned int lo = X.row[8 * j + 2 * (l % 4)][l / 4];
+        const unsigned int hi = X.row[8 * j + 2 * (l % 4) + 1][l / 4];
+        r[j] = lo | (hi << 16);
+    }
+    emu_warp_sync();
 }

@@ -70,13 +70,25 @@ def check(case):
     return ok
 
 
-def check_bwd(case):
+def check_bwd(case, save=False):
     from tests.parity import NAMES, oracle, parity_report, plain_pytorch, run_with_grads
 
     q, k, v, gf, gb, do = make_inputs(case, "cpu")
     gf, gb = gf.float(), gb.float()
     scale = case.K ** -0.5
-    got = list(cp.tc_backward(q, k, v, gf, gb, scale, do, launch))
+    if save:  # the forward's segment states, reused by the backward (VIG_CUPY_SAVE_STATES)
+        _, states = cp.tc_forward(q, k, v, gf, gb, scale, launch, True)
+        assert len(states) == 2, "expected a segmented forward"
+        names = []
+
+        def rec(func, *a):
+            names.append(func)
+            launch(func, *a)
+
+        got = list(cp.tc_backward(q, k, v, gf, gb, scale, do, rec, states))
+        assert "bigla_tc_fwd" not in names, names  # the states were reused
+    else:
+        got = list(cp.tc_backward(q, k, v, gf, gb, scale, do, launch))
     ref = oracle((q, k, v, gf, gb), do)
     base = plain_pytorch((q, k, v, gf, gb), do)
     rep = parity_report([ref[0]] + got, ref, base, q.dtype)[1:]
@@ -97,8 +109,17 @@ if __name__ == "__main__":
         cases = []
         if sys.argv[1] == "bwdquick":
             cases.append(Case(1, 20, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1))
+        elif sys.argv[1] == "bwdsave":  # 64-token segments, the forward's states reused
+            cp.TC_MAX_SEG = cp.TC_BWD_SEG = 64
+            for L in (65, 130, 200):
+                for dt in ("bfloat16", "float16"):
+                    for rg in ("model", "strong", "neg_inf", "mixed"):
+                        cases.append(Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L))
+            bad = sum(not check_bwd(c, save=True) for c in cases)
+            print(f"{len(cases) - bad} ok, {bad} fail")
+            sys.exit(0)
         elif sys.argv[1] == "bwdseg":  # the segmented backward, with 64-token segments
-            cp.TC_MAX_SEG = 64
+            cp.TC_MAX_SEG = cp.TC_BWD_SEG = 64
             for L in (65, 130, 200):
                 for dt in ("bfloat16", "float16"):
                     for rg in ("model", "strong", "zero", "neg_inf", "mixed"):
