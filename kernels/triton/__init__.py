@@ -35,14 +35,46 @@ except Exception as exc:  # triton missing or broken
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
 
 
+_ENV: dict = {}  # TRITON_INTERPRET and the VIG_TRITON_* knobs, read once (an environ read costs
+# ~6 us of host time per call on the GPU host); dev_bench.py calls reload_knobs() after changing them
+
+
+def reload_knobs() -> None:
+    """Re-read TRITON_INTERPRET and the VIG_TRITON_* measurement knobs from os.environ."""
+    _ENV.clear()
+    _ENV.update({k: v for k, v in os.environ.items()
+                 if k.startswith("VIG_TRITON_") or k == "TRITON_INTERPRET"})
+
+
+reload_knobs()
+
+
 def _interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "") == "1"
+    return _ENV.get("TRITON_INTERPRET", "") == "1"
 
 
 def _prec(dtype) -> str:
     # fp32 (and fp16) inputs: full fp32 products; bf16: tf32 products (10-bit mantissa, finer
     # than the bf16 data itself).
     return "tf32" if dtype == torch.bfloat16 else "ieee"
+
+
+DOT_BF16 = {"FWD": False, "BWD": False}  # bf16 inputs: bf16 dot operands in the main kernels
+
+
+def _dot_prec(which: str, dtype) -> str:
+    """PREC of the main forward / backward kernels: _prec's, except that bf16 inputs may round
+    the dot operands to bf16 instead of tf32 (VIG_TRITON_DOT_FWD / VIG_TRITON_DOT_BWD = bf16 or
+    tf32; NOTES.md v2.4). Segment-state kernels always use _prec."""
+    if dtype != torch.bfloat16:
+        return _prec(dtype)
+    val = _ENV.get(f"VIG_TRITON_DOT_{which}", "") or ("bf16" if DOT_BF16[which] else "tf32")
+    if val not in ("bf16", "tf32"):
+        raise ValueError(f"VIG_TRITON_DOT_{which}={val!r}: expected bf16 or tf32")
+    # the interpreter's tl.dot on bf16 operands returns garbage (triton 3.x); "bf16e" rounds the
+    # operands to bf16 and multiplies them in fp32: the same numbers (its fp32 -> bf16
+    # conversion truncates where the GPU rounds to nearest: a conservative check)
+    return "bf16e" if (val == "bf16" and _interpreting()) else val
 
 
 def _nreg(which: str, dtype) -> dict:
@@ -53,30 +85,55 @@ def _nreg(which: str, dtype) -> dict:
     if _interpreting():
         return {}
     default = FWD_MAXNREG if (which == "FWD" and dtype == torch.bfloat16) else 0
-    n = int(os.environ.get(f"VIG_TRITON_NREG_{which}", str(default)))
+    n = int(_ENV.get(f"VIG_TRITON_NREG_{which}", str(default)))
     return {"maxnreg": n} if n else {}
 
 
 def _warps(which: str) -> int:
     """num_warps of the main forward / backward kernel (measurement knobs VIG_TRITON_WARPS_FWD,
     VIG_TRITON_WARPS_BWD)."""
-    return int(os.environ.get(f"VIG_TRITON_WARPS_{which}", str(WARPS[which])))
+    return int(_ENV.get(f"VIG_TRITON_WARPS_{which}", str(WARPS[which])))
+
+
+BWD_MODES = ("v22", "dir", "par")
+BWD_DEFAULT = "v22"
+BWD_CHUNK = 16  # tokens per chunk of the by-direction backward kernels (dir, par)
+COMBINE_BL = 32  # token rows per program of the par backward's combine kernel
+
+
+def _bwd_mode() -> str:
+    """Backward kernel set (VIG_TRITON_BWD): "v22" = bigla_bwd_kernel, both directions per
+    program (the default); "dir" = one direction per program, two launches; "par" = one
+    direction per program, one launch of 2 x B*H programs and a combine (NOTES.md v2.3/v2.4)."""
+    mode = _ENV.get("VIG_TRITON_BWD", "") or BWD_DEFAULT
+    if mode not in BWD_MODES:
+        raise ValueError(f"VIG_TRITON_BWD={mode!r}: expected one of {BWD_MODES}")
+    return mode
+
+
+SEG_MIN_L = 512  # sequences up to this length are never cut into segments (knob VIG_TRITON_SEG_MIN_L)
 
 
 def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: int = 512):
     """(NS, LS): split long sequences into NS segments of LS tokens (a multiple of ``unit``, at
-    least ``min_chunks`` units) so that few (batch, head) pairs still give enough programs."""
-    if _interpreting() and os.environ.get("VIG_TRITON_SEGMENT", "") == "":
+    least ``min_chunks`` units) so that few (batch, head) pairs still give enough programs.
+    Not below SEG_MIN_L tokens: at L = 196 (ViG-T@224, B*H = 384) two segments cost three
+    launches and 0.13 ms of segment kernels (H100 profile, 2026-11-25 mid call) on a host-bound
+    call, for no fewer chunk steps per SM (NOTES.md v2.4)."""
+    if _interpreting() and _ENV.get("VIG_TRITON_SEGMENT", "") == "":
         want = 3  # few programs in the interpreter, but the segmented path still exercised
+    elif L <= int(_ENV.get("VIG_TRITON_SEG_MIN_L", "") or SEG_MIN_L):
+        want = int(_ENV.get("VIG_TRITON_SEGMENT", "0")) or 1
     else:
-        want = int(os.environ.get("VIG_TRITON_SEGMENT", "0")) or -(-progs // BH)
+        want = int(_ENV.get("VIG_TRITON_SEGMENT", "0")) or -(-progs // BH)
     NS = max(1, min(want, -(-L // (min_chunks * unit))))
     LS = -(-(-(-L // NS)) // unit) * unit
     return -(-L // LS), LS
 
 
 def _strides(t):
-    return t.stride(0), t.stride(1), t.stride(2)
+    st = t.stride()
+    return st[0], st[1], st[2]
 
 
 class TritonBackend(KernelBackend):
@@ -127,11 +184,10 @@ class TritonBackend(KernelBackend):
         NV = 1
         NS, LS = _segments(BH, L)
         prec = _prec(q.dtype)
-        if NS > 1:
-            hf = torch.empty((BH, NS, K, V), dtype=torch.float32, device=dev)
-            hb = torch.empty_like(hf)
-            tf = torch.empty((BH, NS, K), dtype=torch.float32, device=dev)
-            tb = torch.empty_like(tf)
+        if NS > 1:  # one allocation for the four segment buffers (host time), 256-byte aligned parts
+            n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
+            sbuf = torch.empty((2 * (n1 + n2),), dtype=torch.float32, device=dev)
+            hf, hb, tf, tb = sbuf[:n1], sbuf[n1:2 * n1], sbuf[2 * n1:2 * n1 + n2], sbuf[2 * n1 + n2:]
             _k.bigla_fwd_segstate_kernel[(NV, BH, NS)](
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
@@ -145,7 +201,7 @@ class TritonBackend(KernelBackend):
             *_strides(q), *_strides(k), *_strides(v),
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
             float(scale), L, H, LS, NS, K, V,
-            BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=prec,
+            BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
             num_warps=_warps("FWD"), **_nreg("FWD", q.dtype),
         )
 
@@ -160,10 +216,20 @@ class TritonBackend(KernelBackend):
         dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         BH = B * H
-        pq = torch.empty((BH, L, K), dtype=torch.float32, device=dev)
-        pk = torch.empty((BH, L, K), dtype=torch.float32, device=dev)
-        pv = torch.empty((BH, L, V), dtype=torch.float32, device=dev)
-        NS, LS = _segments(BH, L)
+        mode = _bwd_mode()
+        # fp32 scratch pq [BH, L, K], pk [BH, L, K], pv [BH, L, V] (par: a second set), one
+        # allocation (host time); the kernels index it from the base pointers, each part starts
+        # on a 256-byte boundary (the same pointer-alignment specialisation as separate buffers)
+        nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
+        nset = 2 if mode == "par" else 1
+        scr = torch.empty((nset * (2 * nK + nV),), dtype=torch.float32, device=dev)
+        pq, pk, pv = scr, scr[nK:], scr[2 * nK:]
+        # chunk of the by-direction kernels (knob VIG_TRITON_CHUNK_BWD, 16 or 32; the segment
+        # length is a multiple of it, the segment-state kernels keep CHUNK)
+        CB = int(_ENV.get("VIG_TRITON_CHUNK_BWD", "") or BWD_CHUNK) if mode != "v22" else CHUNK
+        if CB not in (16, 32):
+            raise ValueError(f"VIG_TRITON_CHUNK_BWD={CB}: expected 16 or 32")
+        NS, LS = _segments(BH, L, unit=CB)
         prec = _prec(q.dtype)
         strides = (*_strides(q), *_strides(k), *_strides(v),
                    *_strides(g_fwd), *_strides(g_bwd), *_strides(do))
@@ -183,12 +249,38 @@ class TritonBackend(KernelBackend):
             )
         else:
             sf = db = sb = df = cf = cb = pq  # unused
+        dprec = _dot_prec("BWD", q.dtype)
+        if mode == "dir":  # two launches, one direction each (NOTES.md, v2.3)
+            for d, g, st_, ds_, c_, dg in ((1, g_bwd, sb, db, cb, dgb), (0, g_fwd, sf, df, cf, dgf)):
+                _k.bigla_bwd_dir_kernel[(BH, NS)](
+                    q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, st_, ds_, c_,
+                    *_strides(q), *_strides(k), *_strides(v), *_strides(g), *_strides(do),
+                    float(scale), L, H, LS, NS, K, V,
+                    BK=BK, BV=BV, C=CB, THR=THR, PREC=dprec, SEG=int(NS > 1), DIR=d,
+                    num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
+                )
+            return dq, dk, dv, dgf, dgb
+        if mode == "par":  # one launch, both directions at once, then a combine (NOTES.md, v2.4)
+            o1 = 2 * nK + nV
+            pq1, pk1, pv1 = scr[o1:], scr[o1 + nK:], scr[o1 + 2 * nK:]
+            _k.bigla_bwd_par_kernel[(2, BH, NS)](
+                q, k, v, g_fwd, g_bwd, do, dgf, dgb, pq, pk, pv, pq1, pk1, pv1,
+                sf, df, cf, sb, db, cb, *strides,
+                float(scale), L, H, LS, NS, K, V,
+                BK=BK, BV=BV, C=CB, THR=THR, PREC=dprec, SEG=int(NS > 1),
+                num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
+            )
+            _k.bigla_bwd_combine_kernel[(-(-L // COMBINE_BL), BH)](
+                pq, pk, pv, pq1, pk1, pv1, dq, dk, dv, L, H, K, V,
+                BK=BK, BV=BV, BL=COMBINE_BL, num_warps=4,
+            )
+            return dq, dk, dv, dgf, dgb
         _k.bigla_bwd_kernel[(BH, NS)](
             q, k, v, g_fwd, g_bwd, do,
             dq, dk, dv, dgf, dgb, pq, pk, pv,
             sf, db, sb, df, cf, cb, *strides,
             float(scale), L, H, LS, NS, K, V,
-            BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec, SEG=int(NS > 1),
+            BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=dprec, SEG=int(NS > 1),
             num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
         )
         return dq, dk, dv, dgf, dgb

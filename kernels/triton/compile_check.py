@@ -5,6 +5,7 @@ a fresh ``TRITON_CACHE_DIR``)::
 
     python -m vig_kernels.triton.compile_check 90 80
     python -m vig_kernels.triton.compile_check --regs 90   # + ptxas's register/spill report
+    python -m vig_kernels.triton.compile_check --dir --regs 90   # the opt-in by-direction backward
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
@@ -25,14 +26,37 @@ def _specs():
     backward segment states, each at the one tile size (BK = 32, BV = 64; K and V are run-time
     ints; larger heads run as float32 tiles cut by the shared layer), and the segment scan
     (fp32 only)."""
+    from vig_kernels.triton import BWD_DEFAULT, DOT_BF16
+
     out = []
     for dt in ("bf16", "fp16", "fp32"):
         prec = "tf32" if dt == "bf16" else "ieee"
-        out.append(("fwd", dt, dt, prec))
-        out.append(("bwd", dt, dt, prec))
+        dots = {w: ("bf16" if (dt == "bf16" and DOT_BF16[w]) else prec) for w in DOT_BF16}
+        out.append(("fwd", dt, dt, dots["FWD"]))
+        if BWD_DEFAULT == "par":  # the shipped backward: by direction, one launch + combine
+            out.append(("bpar", dt, dt, dots["BWD"]))
+            out.append(("bcomb", dt, dt, prec))
+        elif BWD_DEFAULT == "dir":
+            out.append(("bdir0", dt, dt, dots["BWD"]))
+            out.append(("bdir1", dt, dt, dots["BWD"]))
+        else:
+            out.append(("bwd", dt, dt, dots["BWD"]))
         out.append(("seg", dt, dt, prec))
         out.append(("bseg", dt, dt, prec))
     out.append(("bscan", "fp32", "fp32", "ieee"))
+    return out
+
+
+def _dir_specs():
+    """The opt-in by-direction backward kernels (VIG_TRITON_BWD=dir / par; NOTES.md v2.3, v2.4):
+    compiled with --dir only."""
+    out = []
+    for dt in ("bf16", "fp16", "fp32"):
+        prec = "tf32" if dt == "bf16" else "ieee"
+        out += [("bdir0", dt, dt, prec), ("bdir1", dt, dt, prec), ("bpar", dt, dt, prec),
+                ("bcomb", dt, dt, prec)]
+        if dt == "bf16":
+            out += [("bwd", dt, dt, "bf16"), ("bpar", dt, dt, "bf16"), ("fwd", dt, dt, "bf16")]
     return out
 
 
@@ -57,7 +81,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False):
+def compile_all(archs, regs=False, dirs=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -66,7 +90,7 @@ def compile_all(archs, regs=False):
 
     import torch
 
-    from vig_kernels.triton import BK, BV, CHUNK, THR, _nreg, _warps
+    from vig_kernels.triton import BK, BV, BWD_CHUNK, CHUNK, COMBINE_BL, THR, _nreg, _warps
 
     _TORCH_DT = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     from vig_kernels.triton import kernels as k
@@ -74,8 +98,10 @@ def compile_all(archs, regs=False):
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        for kind, dt, odt, prec in _specs():
+        for kind, dt, odt, prec in (_dir_specs() if dirs else _specs()):
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
+            if kind in ("bdir0", "bdir1", "bpar"):
+                consts["C"] = int(os.environ.get("VIG_TRITON_CHUNK_BWD", "") or BWD_CHUNK)
             if kind == "fwd":
                 fn = k.bigla_fwd_kernel
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
@@ -101,6 +127,26 @@ def compile_all(archs, regs=False):
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, **{n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p")}}
                 nstr = 18
+            elif kind.startswith("bdir"):
+                fn = k.bigla_bwd_dir_kernel
+                consts["DIR"] = int(kind[4])
+                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "g_p": "fp32", "do_p": dt,
+                        "dq_p": odt, "dk_p": odt, "dv_p": odt,
+                        **{n: "fp32" for n in ("dg_p", "pq_p", "pk_p", "pv_p", "s_p", "ds_p", "c_p")}}
+                nstr = 15
+            elif kind == "bpar":
+                fn = k.bigla_bwd_par_kernel
+                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32", "do_p": dt,
+                        **{n: "fp32" for n in ("dgf_p", "dgb_p", "pq0_p", "pk0_p", "pv0_p", "pq1_p",
+                                               "pk1_p", "pv1_p", "sf_p", "df_p", "cf_p", "sb_p",
+                                               "db_p", "cb_p")}}
+                nstr = 18
+            elif kind == "bcomb":
+                fn = k.bigla_bwd_combine_kernel
+                consts = dict(BK=BK, BV=BV, BL=COMBINE_BL)
+                ptrs = {**{n: "fp32" for n in ("pq0_p", "pk0_p", "pv0_p", "pq1_p", "pk1_p", "pv1_p")},
+                        "dq_p": odt, "dk_p": odt, "dv_p": odt}
+                nstr = 0
             else:  # bscan
                 fn = k.bigla_bwd_segscan_kernel
                 consts = dict(BK=BK, BV=BV)
@@ -118,13 +164,14 @@ def compile_all(archs, regs=False):
                     sig[n] = "fp32"
                 else:
                     sig[n] = "i32"
-            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "bdi") else "")
+            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "bdi", "bpa") else "") \
+                + (" bf16-dots" if prec == "bf16" else "")
             assert sum(1 for n in names if n[0] == "s" and n[1:3] in (
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
                 "bl", "bh", "ob", "ol", "oh", "db", "dl", "dh", "gb", "gl", "gh")) == nstr, label
             try:
                 opts = {"num_warps": 4}
-                if kind in ("fwd", "bwd"):  # as launched: warps, caps
+                if kind in ("fwd", "bwd") or kind[:3] in ("bdi", "bpa"):  # as launched: warps, caps
                     w = "FWD" if kind == "fwd" else "BWD"
                     opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt])}
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,
@@ -146,6 +193,7 @@ def compile_all(archs, regs=False):
 if __name__ == "__main__":
     args = sys.argv[1:]
     want_regs = "--regs" in args
-    args = [a for a in args if a != "--regs"]
-    fails = compile_all(args or ["90", "80"], regs=want_regs)
+    want_dirs = "--dir" in args
+    args = [a for a in args if a not in ("--regs", "--dir")]
+    fails = compile_all(args or ["90", "80"], regs=want_regs, dirs=want_dirs)
     sys.exit(1 if fails else 0)

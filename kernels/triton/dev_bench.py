@@ -30,6 +30,7 @@ import vig  # noqa: E402
 from vig import bench  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
+REP_MS = 200  # do_bench's rep (ms) per timing; --rep-ms
 
 
 KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
@@ -38,10 +39,24 @@ KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
 
 def variant_env(name):
     """"new" (the tree's defaults), then "_wfN" / "_wbN" (warps of the forward / backward
-    kernel), "_fN" / "_bN" (their register caps, 0 = none). "old" is HEAD's backend as copied to
+    kernel), "_fN" / "_bN" (their register caps, 0 = none), "_dir" / "_par" / "_v22" (the
+    backward kernel set, VIG_TRITON_BWD; NOTES.md v2.3 / v2.4), "_dbf" / "_dbb" ("_dtf" / "_dtb"):
+    bf16 (tf32) dot operands in the forward / backward kernel for bf16 inputs (VIG_TRITON_DOT_*),
+    "_cbN": chunk N (16, 32) of the by-direction backward (VIG_TRITON_CHUNK_BWD).
+    "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
     for part in name.split("_")[1:]:
+        if part in ("dir", "par", "v22"):  # backward kernel set (VIG_TRITON_BWD)
+            env["VIG_TRITON_BWD"] = part
+            continue
+        if part.startswith("cb"):  # chunk of the by-direction backward
+            env["VIG_TRITON_CHUNK_BWD"] = part[2:]
+            continue
+        if part in ("dbf", "dbb", "dtf", "dtb"):  # dot operands of bf16 inputs: bf16 / tf32,
+            env["VIG_TRITON_DOT_" + ("FWD" if part[2] == "f" else "BWD")] = \
+                "bf16" if part[1] == "b" else "tf32"  # forward (f) or backward (b) kernel
+            continue
         for key in sorted(KNOBS, key=len, reverse=True):
             if part.startswith(key):
                 env[KNOBS[key]] = part[len(key):]
@@ -50,9 +65,13 @@ def variant_env(name):
 
 
 def set_env(env):
-    for k in KNOBS.values():
+    for k in (*KNOBS.values(), "VIG_TRITON_BWD", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD",
+              "VIG_TRITON_CHUNK_BWD"):
         os.environ.pop(k, None)
     os.environ.update(env)
+    from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
+
+    tb.reload_knobs()
 
 
 def op_for(var):
@@ -109,12 +128,20 @@ def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
 def timing(variants):
     rows = []
     bench.copy_bandwidth()
+    # warm the GPU up (clocks) before the first shape: ViG-T@224, timed first, read high before
+    a = torch.randn(4096, 4096, device=DEV, dtype=torch.bfloat16)
+    t0 = time.time()
+    while time.time() - t0 < 1.5:
+        for _ in range(20):
+            a @ a
+        torch.cuda.synchronize()
     for shape_name, dims in bench.SHAPES.items():
         shape = bench.OpShape(*dims)
         (q, k, v, gf, gb), _ = bench.make_inputs(shape, DEV)
         leaves = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
         do = torch.randn_like(leaves[2])
         ff, fb = bench.floor_ms(shape), bench.floor_ms(shape, True)
+        fwd_ms = {}
         for var in variants:
             set_env(variant_env(var))
             op = op_for(var)
@@ -124,8 +151,13 @@ def timing(variants):
             fwb()
             torch.cuda.synchronize()
             print(f"  first call (JIT) {var} {shape_name}: {time.time() - t0:.1f}s", flush=True)
-            a = bench.median_ms(fwd)
-            c = bench.median_ms(fwb)
+            # the forward is timed once per shape and forward configuration (backward-only
+            # variants share it)
+            fkey = tuple(sorted((k, v) for k, v in variant_env(var).items() if "FWD" in k))
+            if var == "old" or fkey not in fwd_ms:
+                fwd_ms[fkey if var != "old" else "old"] = bench.median_ms(fwd, rep_ms=REP_MS)
+            a = fwd_ms[fkey if var != "old" else "old"]
+            c = bench.median_ms(fwb, rep_ms=REP_MS)
             mem = bench.peak_extra_bytes(fwb) / 2**20
             rows.append((shape_name, var, a, c, ff, fb, mem))
             print(f"{shape_name:>11} {var:>14} fwd {a:.3f} ({a / ff:5.1f}x)  fwd+bwd {c:.3f} ({c / fb:5.1f}x)"
@@ -164,7 +196,9 @@ def main():
     p.add_argument("--lengths", default="")
     p.add_argument("--regimes", default="model,zero,mixed,strong,neg_inf,patchy")
     p.add_argument("--dtypes", default="float32,bfloat16")
+    p.add_argument("--rep-ms", type=int, default=REP_MS)
     a = p.parse_args()
+    globals()["REP_MS"] = a.rep_ms
     if a.lengths:
         lengths = [int(x) for x in a.lengths.split(",")]
     else:

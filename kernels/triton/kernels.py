@@ -37,6 +37,21 @@ import triton.language as tl
 
 
 @triton.jit
+def _dot(a, b, PREC: tl.constexpr):
+    """a @ b with fp32 accumulation. PREC "ieee" / "tf32": fp32 operands at that precision;
+    "bf16" (bf16 inputs, opt-in: VIG_TRITON_DOT_FWD / _BWD): operands rounded to bf16 (m16n8k16
+    bf16 MMAs: half the operand registers and shared-memory traffic of tf32)."""
+    if PREC == "bf16":
+        return tl.dot(a.to(tl.bfloat16), b.to(tl.bfloat16), out_dtype=tl.float32)
+    elif PREC == "bf16e":  # the same numbers for the interpreter (its bf16 tl.dot is wrong):
+        # bf16-rounded operands, exact products and fp32 sums
+        return tl.dot(a.to(tl.bfloat16).to(tl.float32), b.to(tl.bfloat16).to(tl.float32),
+                      input_precision="ieee")
+    else:
+        return tl.dot(a, b, input_precision=PREC)
+
+
+@triton.jit
 def _tile(ptr, rows, cols, sl, L, NCOL, lo):
     """[R, NC] fp32 tile of rows (token indices) and cols, zero outside [lo, L) x [0, NCOL)."""
     mask = (rows[:, None] >= lo) & (rows[:, None] < L) & (cols[None, :] < NCOL)
@@ -121,7 +136,7 @@ def _intra_A(q, k, g, p, m, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.con
     if ok:
         qe = q * tl.exp(p - m[None, :])
         ke = k * tl.exp(m[None, :] - p)
-        A = tl.dot(qe, tl.trans(ke), input_precision=PREC)
+        A = _dot(qe, tl.trans(ke), PREC)
     else:
         A = _exact_A(q, k, g, C, REV)
     return tl.where(_mask(C, REV), A, 0.0)
@@ -137,9 +152,9 @@ def _intra_bwd(q, k, g, p, m, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: 
         ek = tl.exp(m[None, :] - p)
         qe = q * eq
         ke = k * ek
-        A = tl.dot(qe, tl.trans(ke), input_precision=PREC)
-        dq = tl.dot(dA, ke, input_precision=PREC) * eq
-        dk = tl.dot(tl.trans(dA), qe, input_precision=PREC) * ek
+        A = _dot(qe, tl.trans(ke), PREC)
+        dq = _dot(dA, ke, PREC) * eq
+        dk = _dot(tl.trans(dA), qe, PREC) * ek
     else:
         A, dq, dk = _exact_bwd(q, k, g, dA, C, REV)
     return tl.where(_smask(C, REV), A, 0.0), dq, dk
@@ -220,8 +235,8 @@ def bigla_fwd_segstate_kernel(
         bf = tl.cumsum(gn, 0, reverse=True)
         eb = tl.cumsum(gp, 0) + cb[None, :]
         totf = tl.sum(gf, 0)
-        Hf = tl.exp(totf)[:, None] * Hf + tl.dot(tl.trans(k * tl.exp(bf)), v, input_precision=PREC)
-        Hb = Hb + tl.dot(tl.trans(k * tl.exp(eb)), v, input_precision=PREC)
+        Hf = tl.exp(totf)[:, None] * Hf + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
+        Hb = Hb + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
         cf += totf
         cb += tl.sum(gb, 0)
     o = (bh * NS + s).to(tl.int64)
@@ -278,10 +293,10 @@ def bigla_fwd_kernel(
         v = _tile(v_p, rows, cv, svl, L, V, 0)
         g, a, e, tot, p, m, ok = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         A = _intra_A(q, k, g, p, m, ok, C, 1, PREC)
-        ob = tl.dot(q * tl.exp(a), S, input_precision=PREC) + tl.dot(A, v, input_precision=PREC)
+        ob = _dot(q * tl.exp(a), S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
         tl.store(op_p + rows[:, None] * V + cv[None, :], ob, mask=omask)
-        S = tl.exp(tot)[:, None] * S + tl.dot(tl.trans(k * tl.exp(e)), v, input_precision=PREC)
+        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * tl.exp(e)), v, PREC)
 
     # Forward sweep: forward-direction state, final output.
     S = tl.zeros([BK, BV], dtype=tl.float32)
@@ -297,12 +312,12 @@ def bigla_fwd_kernel(
         v = _tile(v_p, rows, cv, svl, L, V, 0)
         g, a, bb, tot, p, m, ok = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
         A = _intra_A(q, k, g, p, m, ok, C, 0, PREC)
-        of = tl.dot(q * tl.exp(a), S, input_precision=PREC) + tl.dot(A, v, input_precision=PREC)
+        of = _dot(q * tl.exp(a), S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
         ob = tl.load(op_p + rows[:, None] * V + cv[None, :], mask=omask, other=0.0)
         o = (of + ob) * (scale * 0.5)
         tl.store(o_p + rows[:, None] * sol + cv[None, :], o.to(o_p.dtype.element_ty), mask=omask)
-        S = tl.exp(tot)[:, None] * S + tl.dot(tl.trans(k * tl.exp(bb)), v, input_precision=PREC)
+        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * tl.exp(bb)), v, PREC)
 
 
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
@@ -373,17 +388,17 @@ def bigla_bwd_kernel(
         do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
         gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
         gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        dA = tl.dot(do, tl.trans(v), input_precision=PREC)
+        dA = _dot(do, tl.trans(v), PREC)
         A_f, dqf_i, dkf_i = _intra_bwd(q, k, gf, pf, mf, okf, tl.where(_smask(C, 0), dA, 0.0), C, 0, PREC)
         # diagonal pairs (token with itself, once per direction, no gate)
         qk2 = 2.0 * tl.sum(q * k, 1)
         dv2 = 2.0 * tl.sum(do * v, 1)
-        dqb_x = tl.dot(do, tl.trans(S_b), input_precision=PREC) * tl.exp(ab)
+        dqb_x = _dot(do, tl.trans(S_b), PREC) * tl.exp(ab)
         ebf = tl.exp(bf)
-        dkf = dkf_i + tl.dot(v, tl.trans(dS_f), input_precision=PREC) * ebf
+        dkf = dkf_i + _dot(v, tl.trans(dS_f), PREC) * ebf
         kbf = k * ebf
-        pv = tl.dot(tl.trans(A_f), do, input_precision=PREC) + qk2[:, None] * do \
-            + tl.dot(kbf, dS_f, input_precision=PREC)
+        pv = _dot(tl.trans(A_f), do, PREC) + qk2[:, None] * do \
+            + _dot(kbf, dS_f, PREC)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
         tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb_x + dv2[:, None] * k, mask=mK)
@@ -391,8 +406,8 @@ def bigla_bwd_kernel(
         tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
         tl.store(dgf_p + rows[:, None] * sK + ck[None, :], q * dqf_i - k * dkf, mask=mK)
         tl.store(dgb_p + rows[:, None] * sK + ck[None, :], q * dqb_x, mask=mK)
-        S_b = tl.exp(totb)[:, None] * S_b + tl.dot(tl.trans(k * tl.exp(eb)), v, input_precision=PREC)
-        dS_f = tl.exp(totf)[:, None] * dS_f + tl.dot(tl.trans(q * tl.exp(af)), do, input_precision=PREC)
+        S_b = tl.exp(totb)[:, None] * S_b + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
+        dS_f = tl.exp(totf)[:, None] * dS_f + _dot(tl.trans(q * tl.exp(af)), do, PREC)
 
     # Forward sweep: S_f, dS_b; the backward direction's intra-chunk block; finish every
     # gradient; gate gradients as prefix sums.
@@ -417,14 +432,14 @@ def bigla_bwd_kernel(
         gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
-        dA = tl.dot(do, tl.trans(v), input_precision=PREC)
+        dA = _dot(do, tl.trans(v), PREC)
         A_b, dqb_i, dkb_i = _intra_bwd(q, k, gb, pb, mb, okb, tl.where(_smask(C, 1), dA, 0.0), C, 1, PREC)
-        dqf_x = tl.dot(do, tl.trans(S_f), input_precision=PREC) * tl.exp(af)
+        dqf_x = _dot(do, tl.trans(S_f), PREC) * tl.exp(af)
         eeb = tl.exp(eb)
-        dkb = dkb_i + tl.dot(v, tl.trans(dS_b), input_precision=PREC) * eeb
+        dkb = dkb_i + _dot(v, tl.trans(dS_b), PREC) * eeb
         keb = k * eeb
         dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
-            + tl.dot(tl.trans(A_b), do, input_precision=PREC) + tl.dot(keb, dS_b, input_precision=PREC)
+            + _dot(tl.trans(A_b), do, PREC) + _dot(keb, dS_b, PREC)
         dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqb_i + dqf_x
         dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb
         dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
@@ -442,8 +457,8 @@ def bigla_bwd_kernel(
         tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
         tl.store(dgf_p + rows[:, None] * sK + ck[None, :], dgf, mask=mK)
         tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dgb, mask=mK)
-        S_f = tl.exp(totf)[:, None] * S_f + tl.dot(tl.trans(k * tl.exp(bf)), v, input_precision=PREC)
-        dS_b = tl.exp(totb)[:, None] * dS_b + tl.dot(tl.trans(q * tl.exp(ab)), do, input_precision=PREC)
+        S_f = tl.exp(totf)[:, None] * S_f + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
+        dS_b = tl.exp(totb)[:, None] * dS_b + _dot(tl.trans(q * tl.exp(ab)), do, PREC)
 
 
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
@@ -498,10 +513,10 @@ def bigla_bwd_segstate_kernel(
         ab = tl.cumsum(gb, 0, reverse=True)
         totf = tl.sum(gf, 0)
         totb = tl.sum(gb, 0)
-        Hf = tl.exp(totf)[:, None] * Hf + tl.dot(tl.trans(k * tl.exp(bf)), v, input_precision=PREC)
-        Hb = Hb + tl.dot(tl.trans(k * tl.exp(eb)), v, input_precision=PREC)
-        Qf = Qf + tl.dot(tl.trans(q * tl.exp(af)), do, input_precision=PREC)
-        Qb = tl.exp(totb)[:, None] * Qb + tl.dot(tl.trans(q * tl.exp(ab)), do, input_precision=PREC)
+        Hf = tl.exp(totf)[:, None] * Hf + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
+        Hb = Hb + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
+        Qf = Qf + _dot(tl.trans(q * tl.exp(af)), do, PREC)
+        Qb = tl.exp(totb)[:, None] * Qb + _dot(tl.trans(q * tl.exp(ab)), do, PREC)
         cf += totf
         cb += totb
     o = (bh * NS + s).to(tl.int64)
@@ -561,3 +576,241 @@ def bigla_bwd_segscan_kernel(
         cb += tl.sum(sbi * qb, 1) - tl.sum(hb * dS_b, 1)
         S_f = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))[:, None] * S_f + hf
         dS_b = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))[:, None] * dS_b + qb
+
+
+# ---------------------------------------------------------------------------------------------
+# By-direction backward (v2.3 / v2.4, opt-in: VIG_TRITON_BWD=dir | par). One program computes
+# the gradients of ONE scan direction: one gate tile set and one K x V state per sweep, half the
+# live set of bigla_bwd_kernel. The two directions meet in one of two ways:
+#   dir (PAR = 0): two launches, DIR = 1 then DIR = 0; the second adds the first's fp32 partials
+#       (pq, pk, pv) and writes dq, dk, dv (v2.3, as written at b7c0edb).
+#   par (PAR = 1): ONE launch, grid (2, B*H, NS), both directions at once (program_id(0) is the
+#       direction, so the two programs of one (b, h) are neighbours and read the same q, k, v, dO
+#       tiles at the same time, mostly from L2); each writes its full dq, dk, dv contribution to
+#       its own fp32 scratch set; bigla_bwd_combine_kernel adds the two sets and casts.
+# ---------------------------------------------------------------------------------------------
+@triton.jit
+def _bwd_dir(
+    q_p, k_p, v_p, g_p, do_p,
+    dq_p, dk_p, dv_p, dg_p, pq_p, pk_p, pv_p,
+    s_p, ds_p, c_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sgb, sgl, sgh, sdb, sdl, sdh,
+    scale, L, H, LS, NS, K, V, bh, s,
+    BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, DIR: tl.constexpr,
+    PAR: tl.constexpr,
+):
+    """Gradients of one direction for program (bh, s). dg_p: the direction's gate gradient
+    (contiguous [B, L, H, K], fp32; partial dG between the sweeps). pq, pk, pv: fp32 scratch
+    [B*H, L, *]. With SEG, s_p / ds_p / c_p are the direction's entering state, state gradient
+    and gate-gradient carry from bigla_bwd_segscan_kernel (DIR 0: sf, df, cf; DIR 1: sb, db, cb).
+    DIR 1 leaves its full dq, dk, dv contributions in pq, pk, pv. DIR 0 with PAR = 0 adds those
+    and writes dq, dk, dv (input dtype); with PAR = 1 it leaves its own in pq, pk, pv (its
+    scratch set) and dq_p, dk_p, dv_p are not touched."""
+    b = bh // H
+    h = bh % H
+    q_p += b * sqb + h * sqh
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    g_p += b * sgb + h * sgh
+    do_p += b * sdb + h * sdh
+    oK = (b * L * H + h).to(tl.int64) * K
+    oV = (b * L * H + h).to(tl.int64) * V
+    dq_p += oK
+    dk_p += oK
+    dg_p += oK
+    dv_p += oV
+    pq_p += bh.to(tl.int64) * L * K
+    pk_p += bh.to(tl.int64) * L * K
+    pv_p += bh.to(tl.int64) * L * V
+    sK = H * K
+    sV = H * V
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    hs = scale * 0.5
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    so = (bh * NS + s).to(tl.int64)
+    smask = (ck[:, None] < K) & (cv[None, :] < V)
+    sidx = so * K * V + ck[:, None] * V + cv[None, :]
+
+    # Reverse sweep. DIR 1: state S_b (dq inter), the intra block; DIR 0: state gradient dS_f
+    # (dk, dv inter), the intra block, the diagonal pairs, dk and dv final.
+    if SEG != 0:
+        if DIR == 1:
+            X = tl.load(s_p + sidx, mask=smask, other=0.0)
+        else:
+            X = tl.load(ds_p + sidx, mask=smask, other=0.0)
+    else:
+        X = tl.zeros([BK, BV], dtype=tl.float32)
+    for ic in range(nch):
+        t0 = ts + (nch - 1 - ic) * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        mV = (rows[:, None] < L) & (cv[None, :] < V)
+        dA = _dot(do, tl.trans(v), PREC)
+        if DIR == 1:
+            g, a, e, tot, p, m, ok = _gates_b(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            A, dq_i, dk_i = _intra_bwd(q, k, g, p, m, ok, tl.where(_smask(C, 1), dA, 0.0), C, 1, PREC)
+            dq = dq_i + _dot(do, tl.trans(X), PREC) * tl.exp(a)
+            tl.store(pq_p + rows[:, None] * K + ck[None, :], dq, mask=mK)
+            tl.store(pk_p + rows[:, None] * K + ck[None, :], dk_i, mask=mK)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :],
+                     _dot(tl.trans(A), do, PREC), mask=mV)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], q * dq - k * dk_i, mask=mK)
+            X = tl.exp(tot)[:, None] * X + _dot(tl.trans(k * tl.exp(e)), v, PREC)
+        else:
+            g, a, bb, tot, p, m, ok = _gates_f(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            A, dq_i, dk_i = _intra_bwd(q, k, g, p, m, ok, tl.where(_smask(C, 0), dA, 0.0), C, 0, PREC)
+            eb = tl.exp(bb)
+            dk = dk_i + _dot(v, tl.trans(X), PREC) * eb
+            # diagonal pairs (token with itself, once per direction, no gate): added here
+            qk2 = 2.0 * tl.sum(q * k, 1)
+            dv2 = 2.0 * tl.sum(do * v, 1)
+            dv = _dot(tl.trans(A), do, PREC) \
+                + _dot(k * eb, X, PREC) + qk2[:, None] * do
+            dkt = dk + dv2[:, None] * q
+            pq = dq_i + dv2[:, None] * k
+            if PAR == 0:
+                dv += tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
+                dkt += tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
+                pq += tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
+                tl.store(dk_p + rows[:, None] * sK + ck[None, :], dkt.to(dk_p.dtype.element_ty), mask=mK)
+                tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+            else:
+                tl.store(pk_p + rows[:, None] * K + ck[None, :], dkt, mask=mK)
+                tl.store(pv_p + rows[:, None] * V + cv[None, :], dv, mask=mV)
+            tl.store(pq_p + rows[:, None] * K + ck[None, :], pq, mask=mK)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], q * dq_i - k * dk, mask=mK)
+            X = tl.exp(tot)[:, None] * X + _dot(tl.trans(q * tl.exp(a)), do, PREC)
+
+    # Forward sweep. DIR 1: state gradient dS_b (dk, dv inter); DIR 0: state S_f (dq inter, dq
+    # final). Gate gradients as prefix sums with a carry.
+    if SEG != 0:
+        if DIR == 1:
+            X = tl.load(ds_p + sidx, mask=smask, other=0.0)
+        else:
+            X = tl.load(s_p + sidx, mask=smask, other=0.0)
+        cg = tl.load(c_p + so * K + ck, mask=ck < K, other=0.0)
+    else:
+        X = tl.zeros([BK, BV], dtype=tl.float32)
+        cg = tl.zeros([BK], dtype=tl.float32)
+    for c in range(nch):
+        t0 = ts + c * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        mV = (rows[:, None] < L) & (cv[None, :] < V)
+        if DIR == 1:
+            g, a, e, tot, p, m, ok = _gates_b(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            ee = tl.exp(e)
+            dk_x = _dot(v, tl.trans(X), PREC) * ee
+            pk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dk_x
+            pv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
+                + _dot(k * ee, X, PREC)
+            tl.store(pk_p + rows[:, None] * K + ck[None, :], pk, mask=mK)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+            dG = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) - k * dk_x
+            dg = cg[None, :] + tl.cumsum(dG, 0)
+            cg += tl.sum(dG, 0)
+            # the last token's backward gate decays the empty state: exactly 0
+            dg = tl.where(rows[:, None] == L - 1, 0.0, dg)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], dg, mask=mK)
+            X = tl.exp(tot)[:, None] * X + _dot(tl.trans(q * tl.exp(a)), do, PREC)
+        else:
+            g, a, bb, tot, p, m, ok = _gates_f(g_p, rows, ck, sgl, L, K, t0, C, THR)
+            dq_x = _dot(do, tl.trans(X), PREC) * tl.exp(a)
+            dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dq_x
+            if PAR == 0:
+                tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
+            else:
+                tl.store(pq_p + rows[:, None] * K + ck[None, :], dq, mask=mK)
+            dG = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dq_x
+            dg = -(cg[None, :] + (tl.cumsum(dG, 0) - dG))
+            cg += tl.sum(dG, 0)
+            tl.store(dg_p + rows[:, None] * sK + ck[None, :], dg, mask=mK)
+            X = tl.exp(tot)[:, None] * X + _dot(tl.trans(k * tl.exp(bb)), v, PREC)
+
+
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
+def bigla_bwd_dir_kernel(
+    q_p, k_p, v_p, g_p, do_p,
+    dq_p, dk_p, dv_p, dg_p, pq_p, pk_p, pv_p,
+    s_p, ds_p, c_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sgb, sgl, sgh, sdb, sdl, sdh,
+    scale, L, H, LS, NS, K, V,
+    BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, DIR: tl.constexpr,
+):
+    """VIG_TRITON_BWD=dir: one direction per launch, DIR = 1 first, then DIR = 0 (see _bwd_dir)."""
+    _bwd_dir(q_p, k_p, v_p, g_p, do_p, dq_p, dk_p, dv_p, dg_p, pq_p, pk_p, pv_p, s_p, ds_p, c_p,
+             sqb, sql, sqh, skb, skl, skh, svb, svl, svh, sgb, sgl, sgh, sdb, sdl, sdh,
+             scale, L, H, LS, NS, K, V, tl.program_id(0), tl.program_id(1),
+             BK, BV, C, THR, PREC, SEG, DIR, 0)
+
+
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
+def bigla_bwd_par_kernel(
+    q_p, k_p, v_p, gf_p, gb_p, do_p, dgf_p, dgb_p,
+    pq0_p, pk0_p, pv0_p, pq1_p, pk1_p, pv1_p,
+    sf_p, df_p, cf_p, sb_p, db_p, cb_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
+    scale, L, H, LS, NS, K, V,
+    BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG,
+):
+    """VIG_TRITON_BWD=par: program (d, bh, s) computes direction d's gradients into scratch set d
+    (pq_d, pk_d, pv_d: fp32 [B*H, L, *]) and the final dgf (d = 0) / dgb (d = 1);
+    bigla_bwd_combine_kernel then writes dq, dk, dv."""
+    d = tl.program_id(0)
+    bh = tl.program_id(1)
+    s = tl.program_id(2)
+    if d == 0:
+        _bwd_dir(q_p, k_p, v_p, gf_p, do_p, pq0_p, pk0_p, pv0_p, dgf_p, pq0_p, pk0_p, pv0_p,
+                 sf_p, df_p, cf_p,
+                 sqb, sql, sqh, skb, skl, skh, svb, svl, svh, sfb, sfl, sfh, sdb, sdl, sdh,
+                 scale, L, H, LS, NS, K, V, bh, s, BK, BV, C, THR, PREC, SEG, 0, 1)
+    else:
+        _bwd_dir(q_p, k_p, v_p, gb_p, do_p, pq1_p, pk1_p, pv1_p, dgb_p, pq1_p, pk1_p, pv1_p,
+                 sb_p, db_p, cb_p,
+                 sqb, sql, sqh, skb, skl, skh, svb, svl, svh, sbb, sbl, sbh, sdb, sdl, sdh,
+                 scale, L, H, LS, NS, K, V, bh, s, BK, BV, C, THR, PREC, SEG, 1, 1)
+
+
+@triton.jit(do_not_specialize=["L", "H"])
+def bigla_bwd_combine_kernel(
+    pq0_p, pk0_p, pv0_p, pq1_p, pk1_p, pv1_p, dq_p, dk_p, dv_p,
+    L, H, K, V, BK: tl.constexpr, BV: tl.constexpr, BL: tl.constexpr,
+):
+    """dq, dk, dv (contiguous [B, L, H, *], their dtype) = the sums of the two directions'
+    fp32 scratch sets ([B*H, L, *]); program (row block, bh)."""
+    blk = tl.program_id(0)
+    bh = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    rows = blk * BL + tl.arange(0, BL)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    rl = bh.to(tl.int64) * L + rows  # scratch row
+    ro = (b.to(tl.int64) * L + rows) * H + h  # output row
+    mK = (rows[:, None] < L) & (ck[None, :] < K)
+    mV = (rows[:, None] < L) & (cv[None, :] < V)
+    iK = rl[:, None] * K + ck[None, :]
+    iV = rl[:, None] * V + cv[None, :]
+    x = tl.load(pq0_p + iK, mask=mK, other=0.0) + tl.load(pq1_p + iK, mask=mK, other=0.0)
+    tl.store(dq_p + ro[:, None] * K + ck[None, :], x.to(dq_p.dtype.element_ty), mask=mK)
+    x = tl.load(pk0_p + iK, mask=mK, other=0.0) + tl.load(pk1_p + iK, mask=mK, other=0.0)
+    tl.store(dk_p + ro[:, None] * K + ck[None, :], x.to(dk_p.dtype.element_ty), mask=mK)
+    x = tl.load(pv0_p + iV, mask=mV, other=0.0) + tl.load(pv1_p + iV, mask=mV, other=0.0)
+    tl.store(dv_p + ro[:, None] * V + cv[None, :], x.to(dv_p.dtype.element_ty), mask=mV)
