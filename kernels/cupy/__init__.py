@@ -13,7 +13,7 @@ import threading
 
 import torch
 
-from vig.backend import KernelBackend
+from vig.backend import KernelBackend, Knobs
 
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_forward", "tc_plan", "fwd_kind",
            "tc_backward", "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env"]
@@ -207,14 +207,16 @@ def bwd_variant() -> str:
     return kind
 
 
-# The run-time switches VIG_CUPY_FWD / _BWD / _BWD_LONG / _SAVE_STATES, read once (each
-# os.environ read costs ~6 us of host time per call on the GPU host); reload_env() re-reads them
-# (dev_bench and the tests switch kernels through the environment).
+# The run-time switches VIG_CUPY_FWD / _BWD / _BWD_LONG / _SAVE_STATES, read once (vig.backend.Knobs)
+# and parsed here; reload_env() re-reads them (dev_bench and the tests switch kernels through the
+# environment).
+_KNOBS = Knobs("VIG_CUPY_")
 _ENV = {}
 
 
 def reload_env() -> None:
-    e = os.environ
+    _KNOBS.reload()
+    e = _KNOBS
     _ENV.update(fwd=e.get("VIG_CUPY_FWD", FWD_DEFAULT), bwd=e.get("VIG_CUPY_BWD", BWD_DEFAULT),
                 long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
                 save=e.get("VIG_CUPY_SAVE_STATES", "0") == "1")

@@ -16,13 +16,12 @@ dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 
 import torch
 
-from vig.backend import KernelBackend
+from vig.backend import KernelBackend, Knobs
 
 __all__ = ["TileLangBackend", "compile_kernel", "compile_log"]
 
@@ -89,22 +88,13 @@ def build(kind: str, K: int, V: int, dtype: str):
 
 
 _VERSIONS = ("v4", "v5", "v6", "v6s")
-_knobs: dict = {}
-
-
-def _knob(var: str, default=None):
-    """$var, read once per process (os.environ.get costs ~6 us of host time per call on the GPU
-    host); dev scripts that change the environment call reload_env()."""
-    try:
-        return _knobs[var]
-    except KeyError:
-        val = _knobs[var] = os.environ.get(var, default)
-        return val
+_KNOBS = Knobs("VIG_TILELANG_")  # read once; dev scripts that change them call reload_env()
+_knob = _KNOBS.get
 
 
 def reload_env() -> None:
-    """Forget the VIG_TILELANG_* values read so far (dev_bench switches versions in-process)."""
-    _knobs.clear()
+    """Re-read the VIG_TILELANG_* values (dev_bench switches versions in-process)."""
+    _KNOBS.reload()
 
 
 def _version(var: str) -> str:

@@ -10,7 +10,7 @@ import os
 
 import torch
 
-from vig.backend import KernelBackend
+from vig.backend import KernelBackend, Knobs
 
 __all__ = ["TritonBackend"]
 
@@ -35,18 +35,12 @@ except Exception as exc:  # triton missing or broken
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
 
 
-_ENV: dict = {}  # TRITON_INTERPRET and the VIG_TRITON_* knobs, read once (an environ read costs
-# ~6 us of host time per call on the GPU host); dev_bench.py calls reload_knobs() after changing them
+_ENV = Knobs("VIG_TRITON_", "TRITON_INTERPRET")  # read once; dev_bench.py calls reload_knobs()
 
 
 def reload_knobs() -> None:
     """Re-read TRITON_INTERPRET and the VIG_TRITON_* measurement knobs from os.environ."""
-    _ENV.clear()
-    _ENV.update({k: v for k, v in os.environ.items()
-                 if k.startswith("VIG_TRITON_") or k == "TRITON_INTERPRET"})
-
-
-reload_knobs()
+    _ENV.reload()
 
 
 def _interpreting() -> bool:
