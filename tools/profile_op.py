@@ -6,8 +6,8 @@ the kernels themselves are slow.
 
     python tools/profile_op.py null,triton,cupy,tilelang [--shapes ViG-T@224,ViG-S@224] [--cprofile]
 
-"null" is a backend whose kernels are torch.empty: the host time of the shared layer
-(vig/ops.py) and autograd alone, the least any backend's call can cost on that host.
+"null" is vig.bench.HostFloorBackend, whose kernels are torch.empty: the host time of the shared
+layer (vig/ops.py) and autograd alone, the least any backend's call can cost on that host.
 """
 import argparse
 import json
@@ -23,23 +23,6 @@ from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import vig  # noqa: E402
 from vig import bench, registry  # noqa: E402
-from vig.backend import KernelBackend  # noqa: E402
-
-
-class NullBackend(KernelBackend):
-    """No kernels: outputs and gradients are torch.empty (timing of the layer around them)."""
-
-    name = "null"
-    device_types = ("cuda",)
-
-    def not_supported_reasons(self):
-        return []
-
-    def forward(self, q, k, v, g_fwd, g_bwd, scale):
-        return torch.empty(v.shape, dtype=v.dtype, device=v.device), ()
-
-    def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
-        return tuple(torch.empty_like(t) for t in (q, k, v, g_fwd, g_bwd))
 
 
 def kernels_of(fn, reps=5):
@@ -77,7 +60,7 @@ def main():
     p.add_argument("--cprofile", action="store_true",
                    help="also the host's own profile of 200 forward+backward calls (cProfile, top 30)")
     a = p.parse_args()
-    registry._REGISTRY.setdefault("null", "__main__:NullBackend")  # this run only, never the package's
+    registry._REGISTRY.setdefault("null", "vig.bench:HostFloorBackend")  # this run only, never the package's
     out = []
     for name in a.backends.split(","):
         for sname in a.shapes.split(","):

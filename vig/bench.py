@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .backend import KernelBackend
+
 # The contract's benchmark shapes (bidirectional-gla.md): bf16 q, k, v, o; float32 gates.
 SHAPES = {
     "ViG-T@224": (128, 3, 196, 32, 64),
@@ -48,6 +50,34 @@ class OpShape:
         if not backward:
             return fwd
         return fwd + (qkv + gates + o) + (qkv + gates)  # backward: read inputs and dO, write 5 grads
+
+
+class HostFloorBackend(KernelBackend):
+    """The shared op layer with no kernels: outputs and gradients come from torch.empty. Its eager
+    time is what the host spends per call (argument checks, layout, autograd) before any kernel
+    runs: at the small shapes no backend's eager call can be faster. A benchmark peer and a
+    profiling aid, never registered (its results are garbage)."""
+
+    name = "host_floor"
+    device_types = ("cuda", "cpu")
+
+    def forward(self, q, k, v, g_fwd, g_bwd, scale):
+        return torch.empty(v.shape, dtype=v.dtype, device=v.device), ()
+
+    def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
+        return tuple(torch.empty_like(t) for t in (q, k, v, g_fwd, g_bwd))
+
+
+_HOST_FLOOR = HostFloorBackend()
+
+
+def host_floor_op(q, k, v, g_fwd, g_bwd, scale=None):
+    """vig.bidirectional_gla's host path (its argument checks and the shared autograd wiring)
+    over HostFloorBackend, without the registry lookup: the eager host floor of one call."""
+    from .ops import _validate
+
+    _validate(q, k, v, g_fwd, g_bwd, scale)
+    return _HOST_FLOOR.apply(q, k, v, g_fwd, g_bwd, q.shape[-1] ** -0.5 if scale is None else float(scale))
 
 
 def make_inputs(shape: OpShape, device, dtype=torch.bfloat16, requires_grad=False, seed=0):

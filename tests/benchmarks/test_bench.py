@@ -1,6 +1,7 @@
 """Benchmarks: every registered backend at the contract's shapes, beside the memory floor and the
 peers (fla 0.6 chunk_gla run the official ViG way, eager and CUDA-graphed; SDPA at DeiT shapes),
-and a ViG-T training step.
+the host floor (the op's eager host path with no kernels: bench.host_floor_op) and a ViG-T
+training step.
 
 ``pytest --benchmark-only tests/benchmarks`` times them (pytest-benchmark's own clock, around a
 synchronized call); the figure reported is the CUDA-event median of triton.testing.do_bench, kept
@@ -39,6 +40,8 @@ def _impls(graphed=True):
             else:
                 gmarks = [pytest.mark.skip(reason=f"{name} graphed needs CUDA graphs: {name} on a GPU")]
             out.append(pytest.param(f"{name}_graphed", id=f"{name}_graphed", marks=gmarks))
+    # The host floor: the op's host path with no kernels (eager only: graphed it would be ~0).
+    out.append(pytest.param("host_floor", id="host_floor"))
     why = bench.fla_available()
     fla_marks = [pytest.mark.skip(reason=why)] if why else []
     out.append(pytest.param("fla_official", id="fla_official", marks=fla_marks))
@@ -54,6 +57,8 @@ def _setup(impl, shape, mode):
     base = impl.removesuffix("_graphed")
     if base == "fla_official":
         op = bench.fla_official
+    elif base == "host_floor":
+        op = bench.host_floor_op
     else:
         op = lambda *a: vig.bidirectional_gla(*a, backend=base, check_gates=False)  # noqa: E731
     if backward:
@@ -127,7 +132,8 @@ def test_sdpa_peer(benchmark, shape_name, mode):
     benchmark.pedantic(_sync(fn), rounds=20, warmup_rounds=3)
 
 
-@pytest.mark.parametrize("impl", [p for p in _impls(graphed=False) if not p.id.startswith("fla")])
+@pytest.mark.parametrize("impl", [p for p in _impls(graphed=False)
+                                  if not p.id.startswith(("fla", "host_floor"))])
 def test_vig_tiny_training_step(benchmark, impl):
     """One optimizer step of ViG-T (bf16 autocast on the GPU): batch 128 at 224 px on the GPU,
     batch 2 at 64 px on the CPU."""
