@@ -34,9 +34,15 @@ def _specs():
                 for vec in (1, 0):  # 16-byte loads (the models' aligned views) or scalar
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", vec)),
                                strict))
+            # the v2.6 forward tiles (VIG_CUPY_FWD=v26: token-major V / Ki, ldmatrix.trans, 16-byte
+            # output stores) at the models' K and the largest K
+            for k in (K, 128):
+                for vec in (1, 0):
+                    specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", vec),
+                                               ("FWL", 1)), k == K))
             # the v2.4 / v2.5 chunked backwards (VIG_CUPY_BWD=v24 / v25): K <= 32, 16-byte rows
             for k in (K, 16):
-                for bw4 in (1, 2):
+                for bw4 in (1, 2, 3, 4):  # v24, v25, v26, v26p
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
                                                ("BW4", bw4)), k == K))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
@@ -83,9 +89,12 @@ def test_chunked_plan_and_smem_formula():
         nvb, seglen, nseg = m.tc_plan(B, H, L, V)
         assert nvb * m.TC_VB >= V and (nseg - 1) * seglen < L <= nseg * seglen
         assert seglen <= m.TC_MAX_SEG and (nseg == 1 or seglen % m.TC_CHUNK == 0)
-    assert m.tc_dir_smem(2) == 18448  # sizeof(DirSmem) at K = 32 (checked by the emulator)
+    assert m.tc_dir_smem(2, False) == 18448  # sizeof(DirSmem) at K = 32 (checked by the emulator)
+    assert m.tc_dir_smem(2, True) == 17424  # the v2.6 layout (VIG_CUPY_FWD=v26)
     assert [m.tc_kt(k) for k in (1, 16, 17, 32, 48, 64, 100, 128)] == [1, 1, 2, 2, 4, 4, 8, 8]
-    assert m.tc_bwd_smem(2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
+    assert m.tc_bwd_smem(2, 2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
+    assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
+    assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
     assert m.bwd_kind(x, torch.zeros(1, 8, 1, 64), torch.zeros(1, 8, 1, 64)) == "recurrent"  # fp32

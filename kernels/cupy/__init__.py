@@ -16,6 +16,7 @@ import torch
 from vig.backend import KernelBackend, Knobs
 
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_forward", "tc_plan", "fwd_kind",
+           "fwd_variant", "FWD_KINDS", "scan_func",
            "tc_backward", "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,7 +60,9 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # ---- v2: the chunked tensor-core forward (bigla_tc.cu), fp16 / bf16 inputs ----------------------
 # "chunked" (the default once proven on the GPU) or "recurrent" (v1, the per-token recurrence);
 # fp32 inputs always take the recurrence (exact FMA path, no TF32).
-FWD_DEFAULT = "chunked"
+# "v26" since 2026-11-25 session 4 (mid call, H100: parity 120/120, graphed forward 28-32 % faster
+# than v2.3 at 224 px, bit-identical outputs); "chunked" gives v2.3's tiles.
+FWD_DEFAULT = "v26"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
@@ -75,14 +78,37 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
+FWD_KINDS = ("chunked", "v26", "recurrent")
+
+
+def fwd_variant() -> str:
+    """The VIG_CUPY_FWD setting (one of FWD_KINDS): "chunked" (v2.3 tiles), "v26" (the chunked
+    forward with natural-layout V / Ki tiles read by ldmatrix.trans) or "recurrent" (v1)."""
+    kind = _ENV["fwd"]
+    if kind not in FWD_KINDS:
+        raise ValueError(f"VIG_CUPY_FWD={kind!r}: expected one of {FWD_KINDS}")
+    return kind
+
+
 def fwd_kind(dtype) -> str:
-    """Which forward runs for inputs of ``dtype``: "chunked" or "recurrent"."""
+    """Which forward runs for inputs of ``dtype``: "chunked" (v2.3 or v2.6) or "recurrent"."""
     if dtype == torch.float32:
         return "recurrent"
-    kind = _ENV["fwd"]
-    if kind not in ("chunked", "recurrent"):
-        raise ValueError(f"VIG_CUPY_FWD={kind!r}: expected 'chunked' or 'recurrent'")
-    return kind
+    kind = fwd_variant()
+    return "recurrent" if kind == "recurrent" else "chunked"
+
+
+# VIG_CUPY_SCAN: "serial" (v2.3's bigla_tc_scan, one memory round trip per segment) or "batched"
+# (bigla_tc_scan2: the segments' loads issued ahead of the FMA chain, batches of 8, double-buffered;
+# bit-identical results).
+SCAN_DEFAULT = "batched"  # session 4 mid call: 7.5 instead of ~125 us per launch at ViG-T@1024
+
+
+def scan_func() -> str:
+    kind = _ENV["scan"]
+    if kind not in ("serial", "batched"):
+        raise ValueError(f"VIG_CUPY_SCAN={kind!r}: expected 'serial' or 'batched'")
+    return "bigla_tc_scan2" if kind == "batched" else "bigla_tc_scan"
 
 
 def tc_kt(K: int) -> int:
@@ -95,8 +121,14 @@ def tc_kt(K: int) -> int:
 
 def _tc_defines(dtype, kt: int, vec: int) -> tuple:
     """Compile-time specialization of bigla_tc.cu (the v2.3 chunk prologue; v2.2's, kept
-    selectable until v2.3 passed on the GPU, is in git history at 8ecb438)."""
-    return (("DTYPE", _DTYPE_CODE[dtype]), ("KT", kt), ("VEC", vec))
+    selectable until v2.3 passed on the GPU, is in git history at 8ecb438); FWL=1: the v2.6
+    forward tiles (VIG_CUPY_FWD=v26)."""
+    d = (("DTYPE", _DTYPE_CODE[dtype]), ("KT", kt), ("VEC", vec))
+    return d + (("FWL", 1),) if _fwl() else d
+
+
+def _fwl() -> bool:
+    return _ENV["fwd"] == "v26"
 
 
 def tc_vec(q, k, v, *more) -> int:
@@ -111,11 +143,16 @@ def tc_vec(q, k, v, *more) -> int:
     return 1
 
 
-def tc_dir_smem(kt: int) -> int:
-    """sizeof(DirSmem) in bigla_tc.cu (the kernel traps if this is out of date)."""
+def tc_dir_smem(kt: int, fwl: bool | None = None) -> int:
+    """sizeof(DirSmem) in bigla_tc.cu (the kernel traps if this is out of date); ``fwl``: the v2.6
+    layout (default: the VIG_CUPY_FWD setting)."""
+    fwl = _fwl() if fwl is None else fwl
     kpd, qs, ts = 16 * kt, 16 * kt + 8, 24
     floats = 3 * TC_CHUNK * kpd + TC_CHUNK * TC_CHUNK + 2 * kpd + 4
-    elems = 5 * TC_CHUNK * qs + kpd * ts + TC_VB * ts
+    if fwl:  # Ki [CH][QS] and V [CH][VB + 8] in token-major layout
+        elems = 6 * TC_CHUNK * qs + TC_CHUNK * (TC_VB + 8)
+    else:
+        elems = 5 * TC_CHUNK * qs + kpd * ts + TC_VB * ts
     return 4 * floats + 2 * elems
 
 
@@ -134,10 +171,11 @@ def tc_plan(B: int, H: int, L: int, V: int, max_seg: int | None = None):
     return nvb, seglen, nseg
 
 
-# VIG_CUPY_SAVE_STATES=1 (opt-in, not yet proven on the GPU): a segmented forward keeps its segment
-# states (after the scan: the state entering each segment) and gate sums for the backward, which
-# then skips its own forward state pass and scan (2 of its 6 launches at 1024 px; +12.6 MB held
-# between forward and backward at ViG-S@1024).
+# VIG_CUPY_SAVE_STATES (default "1" since session 4; parity 120/120 in session 3's proof call and
+# session 4's mid call; graphed f+b -8 / -9 % at ViG-T / S@1024; "0" recomputes): a segmented
+# forward keeps its segment states (after the scan: the state entering each segment) and gate sums
+# for the backward, which then skips its own forward state pass and scan (2 of its 6 launches at
+# 1024 px; +12.6 MB held between forward and backward at ViG-S@1024).
 def save_states() -> bool:
     return _ENV["save"]
 
@@ -171,7 +209,7 @@ def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch, keep_states: bool = 
     if nseg > 1:
         launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm, defines)
         total = BH * 2 * nvb * TC_VB * kpd
-        launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
+        launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                (_ptr(st), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
                 np.int32(0)), 0, defines)
     launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
@@ -185,7 +223,10 @@ def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch, keep_states: bool = 
 # everything else takes the recurrent backward (bigla_bwd.cu). One segment per (b, h) for
 # L <= TC_MAX_SEG, segments beyond (VIG_CUPY_BWD_LONG=0 sends L > TC_MAX_SEG to the recurrent
 # backward, the previous default).
-BWD_DEFAULT = "v25"  # GPU 2026-11-25 16:3x (H100): 120/120, graphed f+b 22-33 % faster than v2.3
+# "v26p" since 2026-11-25 session 4 (mid call, H100: parity 120/120 (v26 and v26p), memcheck and
+# racecheck clean, graphed f+b 23-40 % faster than v2.5 with the v2.6 forward and scan, bit-identical
+# gradients; v26p 1-7 % faster than v26); "v25" was the default of session 3.
+BWD_DEFAULT = "v26p"
 
 
 def _bwd_long() -> bool:
@@ -195,8 +236,11 @@ def _bwd_long() -> bool:
 # VIG_CUPY_BWD: "v25" (the default: v2.4 + ldmatrix.trans instead of transposed shared-memory
 # copies), "v24" (the v2.4 chunked backward: balanced warps, parallel cumsums), "chunked" (the
 # v2.3 chunked backward, the previous default) or "recurrent" (v1).
-BWD_KINDS = ("chunked", "v24", "v25", "recurrent")
-_BW4 = {"v24": 1, "v25": 2}  # the -DBW4 level of each chunked-backward variant
+# "v26" (v2.5 + token-major Ki / Kf / Qi tiles read by ldmatrix.trans and padded fp32 tiles: no
+# bank-conflicted transposed stores; not yet GPU-proven), "v26p" (v26 with pass 2's Qi / Qf
+# fragments packed from 16-bit loads instead of ldmatrix: ptxas spills 64 instead of 100 bytes).
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "recurrent")
+_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4}  # the -DBW4 level of each chunked-backward variant
 
 
 def bwd_variant() -> str:
@@ -218,8 +262,9 @@ def reload_env() -> None:
     _KNOBS.reload()
     e = _KNOBS
     _ENV.update(fwd=e.get("VIG_CUPY_FWD", FWD_DEFAULT), bwd=e.get("VIG_CUPY_BWD", BWD_DEFAULT),
+                scan=e.get("VIG_CUPY_SCAN", SCAN_DEFAULT),
                 long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
-                save=e.get("VIG_CUPY_SAVE_STATES", "0") == "1")
+                save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1")
 
 
 reload_env()
@@ -239,9 +284,13 @@ def bwd_kind(q, v, do, k=None) -> str:
     return "recurrent"
 
 
-def tc_bwd_smem(kt: int) -> int:
-    """sizeof(BwdSmem) in bigla_tc.cu (the kernel traps if this is out of date)."""
+def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
+    """sizeof(BwdSmem) in bigla_tc.cu (the kernel traps if this is out of date); ``bw4``: the
+    variant's -DBW4 level (default: the VIG_CUPY_BWD setting's)."""
+    bw4 = _BW4.get(bwd_variant(), 0) if bw4 is None else bw4
     kpd = 16 * kt
+    if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles
+        return 824 * kpd + 8528
     return 856 * kpd + 13136
 
 
@@ -256,6 +305,8 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
     kt = tc_kt(K)
     fdefines = _tc_defines(q.dtype, kt, 1)  # the forward's state pass and the scans
     bw4 = _BW4.get(bwd_variant(), 0)
+    if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
+        bw4 = 2  # v2.6 indexes its gradient buffers with 32-bit offsets: v2.5 beyond that
     defines = fdefines + ((("BW4", bw4),) if bw4 else ())
     f32 = dict(device=q.device, dtype=torch.float32)
     # dq | dk | dv in one fp32 buffer (the two directions meet there), cast once at the end
@@ -291,7 +342,7 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
                  *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                  np.float32(scale / 2), np.int32(seglen), np.int32(0))
         launch("bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs, 2 * tc_dir_smem(kt), fdefines)
-        launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
+        launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                (_ptr(sts), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
                0, fdefines)
     common = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(do),
@@ -300,12 +351,12 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
               np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
               *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
               *_strides(do), np.float32(scale / 2), np.int32(seglen))
-    smem = 2 * tc_bwd_smem(kt)
+    smem = 2 * tc_bwd_smem(kt, bw4)
     if nseg > 1:
         # R entering each segment from the later scan positions: local pass (mode 0), then the
         # scan in the opposite order.
         launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(0),), smem, defines)
-        launch("bigla_tc_scan", (-(-total // 256), 1, 1), (256, 1, 1),
+        launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                (_ptr(st_r), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(1)),
                0, fdefines)
     launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(1),), smem, defines)

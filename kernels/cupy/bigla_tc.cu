@@ -45,6 +45,9 @@
 #ifndef VEC
 #define VEC 0             // 1: q, k, v rows are 16-byte aligned (K, V multiples of 8): 16-byte loads
 #endif
+#ifndef FWL
+#define FWL 0             // 1: v2.6 forward tiles (V, Ki token-major, ldmatrix.trans; VIG_CUPY_FWD=v26):
+#endif                    //    conflict-free stores instead of v2.3's transposed 16-bit stores
 #if (KT & (KT - 1)) != 0
 #error "KT must be a power of two"
 #endif
@@ -64,18 +67,47 @@ struct DirSmem {
     int bad[4];          // per channel-warp: some channel's chunk total < -THR (or NaN)
     elem_t qr[CH][QS], kr[CH][QS];  // raw q, k (scan order)
     elem_t Qi[CH][QS], Qf[CH][QS], Kf[CH][QS];
+#if FWL
+    elem_t Ki[CH][QS];   // token-major; the B fragments of Ki come from ldmatrix.trans
+    elem_t Vn[CH][VB + 8];  // token-major; the A fragments of V^T come from ldmatrix.trans
+#else
     elem_t KiT[KPD][TS];
     elem_t VT[VB][TS];
+#endif
 };
 
 #ifdef VIG_EMU
 struct alignas(16) u32x4 { unsigned int x, y, z, w; };
+struct alignas(16) f32x4 { float x, y, z, w; };
 #else
 struct __align__(16) u32x4 { unsigned int x, y, z, w; };
+struct __align__(16) f32x4 { float x, y, z, w; };
 #endif
 __device__ __forceinline__ unsigned int ld32(const elem_t* p) {
     return *reinterpret_cast<const unsigned int*>(p);
 }
+// The 16 bits of a shared-memory element (v2.6p fragment packing).
+__device__ __forceinline__ unsigned short u16of(const elem_t& x) {
+    return *reinterpret_cast<const unsigned short*>(&x);
+}
+// exp(x) as one multiply and ex2.approx.ftz (v2.6): __expf is ex2.approx without .ftz, which
+// sm_90 expands with a range check and two conditional multiplies to produce denormal results;
+// here those (|result| < 2^-126) flush to 0 (exp(-inf) = 0, NaN stays NaN, as before).
+__device__ __forceinline__ float fexp(float x) {
+#ifdef VIG_EMU
+    const float y = __expf(x);
+    return (y < 1.17549435e-38f) ? 0.f : y;
+#else
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x * 1.44269504088896341f));
+    return y;
+#endif
+}
+#if FWL
+#define FEXP fexp      // the v2.6 forward
+#else
+#define FEXP __expf
+#endif
 __device__ __forceinline__ unsigned int pack2(float lo, float hi) {
     return (unsigned int)from_f(lo) | ((unsigned int)from_f(hi) << 16);
 }
@@ -211,12 +243,23 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     float pg[TPG];
     auto load_gates = [&](int ci) {
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+#if FWL
+        // v2.6: one 64-bit address per chunk (32-bit token index), then one step per position
+        const int p0 = grp * TPG;
+        const float* gp = gbase + (long long)(dir ? (c0 + n - 1 - p0) : (c0 + p0)) * sgl + gch;
+        const bool okc = gch < K;
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            pg[i] = (p0 + i < n && okc) ? gp[i * gstep] : 0.f;
+        }
+#else
 #pragma unroll
         for (int i = 0; i < TPG; ++i) {
             const int p = grp * TPG + i;
             const long long tok = dir ? (c0 + n - 1 - p) : (c0 + p);
             pg[i] = (p < n && gch < K) ? gbase[tok * sgl + gch] : 0.f;
         }
+#endif
     };
 #if VEC
     // 16-byte vectors: q then k (CH * KPD / 8 each), then v (CH * VB / 8 = NT): one v vector and
@@ -226,6 +269,25 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     u32x4 pqk[QKPT], pv4;
     auto load = [&](int ci) {
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+#if FWL
+        // v2.6: 32-bit token indices, one 64 x 32-bit product per address
+        const int t0 = dir ? (c0 + n - 1) : c0, tst = dir ? -1 : 1;
+#pragma unroll
+        for (int i = 0; i < QKPT; ++i) {
+            const int e = lt + NT * i;
+            const bool isk = e >= QV;
+            const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
+            const bool ok = e < 2 * QV && p < n && 8 * c8 < K;
+            const elem_t* src = (isk ? kb : qb) + (long long)(t0 + tst * p) * (isk ? skl : sql);
+            pqk[i] = ok ? *reinterpret_cast<const u32x4*>(src + 8 * c8) : u32x4{0u, 0u, 0u, 0u};
+        }
+        {
+            const int p = lt >> 3, c8 = lt & 7, col = vblk * VB + 8 * c8;
+            const bool ok = p < n && col < V;
+            pv4 = ok ? *reinterpret_cast<const u32x4*>(vbp + (long long)(t0 + tst * p) * svl + col)
+                     : u32x4{0u, 0u, 0u, 0u};
+        }
+#else
         const long long t0 = dir ? (c0 + n - 1) : c0;
         const long long tst = dir ? -1 : 1;
 #pragma unroll
@@ -243,6 +305,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             pv4 = ok ? *reinterpret_cast<const u32x4*>(vbp + (t0 + tst * p) * svl + col)
                      : u32x4{0u, 0u, 0u, 0u};
         }
+#endif
         load_gates(ci);
     };
     auto stage = [&]() {
@@ -257,12 +320,16 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             }
         }
         const int p = lt >> 3, c8 = lt & 7;
+#if FWL
+        *reinterpret_cast<u32x4*>(&D.Vn[p][8 * c8]) = pv4;
+#else
         const unsigned int w[4] = {pv4.x, pv4.y, pv4.z, pv4.w};
 #pragma unroll
         for (int x = 0; x < 4; ++x) {
             D.VT[8 * c8 + 2 * x][p] = (elem_t)(w[x] & 0xffffu);
             D.VT[8 * c8 + 2 * x + 1][p] = (elem_t)(w[x] >> 16);
         }
+#endif
     };
 #else
     constexpr int VPT = CH * VB / NT;
@@ -296,7 +363,11 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
 #pragma unroll
         for (int i = 0; i < VPT; ++i) {
             const int e = lt + NT * i, p = e / VB, vv = e % VB;
+#if FWL
+            D.Vn[p][vv] = pv[i];
+#else
             D.VT[vv][p] = pv[i];
+#endif
         }
     };
 #endif
@@ -345,9 +416,9 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 D.g[grp * TPG + i][gch] = pg[i];
             }
         }
-        const float em = __expf(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
+        const float em = FEXP(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
         if (grp == 0) {
-            D.dec[gch] = __expf(a);
+            D.dec[gch] = FEXP(a);
             gsum += a;
         }
         if (warp < NWK) {  // warps 0..NWK-1 cover every channel
@@ -366,10 +437,14 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             const float qv = to_f(D.qr[p][ch]), kv = to_f(D.kr[p][ch]);
             // Two exps per element: Qf = q exp(A_p - m) = Qi exp(-m) and Kf = k exp(m - A_p) =
             // Ki exp(-m) (Bx_p = A_15 - A_p, m = A_15 / 2), products of the fp32 values.
-            const float ki = kv * __expf(Br[i]);
+            const float ki = kv * FEXP(Br[i]);
+#if FWL
+            D.Ki[p][ch] = from_f(ki);
+#else
             D.KiT[ch][p] = from_f(ki);
+#endif
             if (mode == 1) {
-                const float qi = qv * __expf(Ap);
+                const float qi = qv * FEXP(Ap);
                 D.Qi[p][ch] = from_f(qi);
                 if (fast) {
                     D.Qf[p][ch] = from_f(qi * em);
@@ -394,7 +469,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 for (int i = 0; i < CPT; ++i) {
                     const int ch = cg + 8 * i;
                     if (p > j) s[i] += D.g[p][ch];
-                    if (p >= j) acc = fmaf(to_f(D.qr[p][ch]) * kj[i], __expf(s[i]), acc);
+                    if (p >= j) acc = fmaf(to_f(D.qr[p][ch]) * kj[i], FEXP(s[i]), acc);
                 }
                 acc += __shfl_xor_sync(FULL_MASK, acc, 1);
                 acc += __shfl_xor_sync(FULL_MASK, acc, 2);
@@ -405,10 +480,15 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         __syncthreads();  // (C)
 
         unsigned int av[4];  // A fragments of V^T (rows vr.., cols j)
+#if FWL
+        // matrix x = lane / 8: tokens 8 (x >> 1).., values vr + 8 (x & 1)..
+        ldsm4t(av, &D.Vn[(lane & 7) + 8 * (lane >> 4)][vr + 8 * ((lane >> 3) & 1)]);
+#else
         av[0] = ld32(&D.VT[vr + g8][2 * tg]);
         av[1] = ld32(&D.VT[vr + g8 + 8][2 * tg]);
         av[2] = ld32(&D.VT[vr + g8][8 + 2 * tg]);
         av[3] = ld32(&D.VT[vr + g8 + 8][8 + 2 * tg]);
+#endif
 
         if (mode == 1) {
             float P[2][4];
@@ -466,6 +546,40 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             for (int tn = 0; tn < 2; ++tn)
                 mma16816(Oc[tn], av, pack2(P[0][2 * tn], P[0][2 * tn + 1]),
                          pack2(P[1][2 * tn], P[1][2 * tn + 1]));
+#if FWL
+            // v2.6: the 4 row addresses once, the (warp-uniform) first / second / both-visitors
+            // choice once per chunk instead of per element.
+            float* rowp[2][2];
+            bool okp[2][2];
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int h2 = 0; h2 < 2; ++h2) {
+                    const int p = tn * 8 + 2 * tg + h2;
+                    okp[tn][h2] = p < n;
+                    rowp[tn][h2] = sO + (c0 - s0 + (dir ? n - 1 - p : p)) * OS + vr + g8;
+                }
+            const int other = nch - 1 - it;
+            if (it < other) {
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        if (okp[tn][r & 1]) rowp[tn][r & 1][8 * (r >> 1)] = c * Oc[tn][r];
+            } else if (it > other) {
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        if (okp[tn][r & 1]) rowp[tn][r & 1][8 * (r >> 1)] += c * Oc[tn][r];
+            } else {
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        if (okp[tn][r & 1]) atomicAdd(&rowp[tn][r & 1][8 * (r >> 1)], c * Oc[tn][r]);
+            }
+#else
 #pragma unroll
             for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
@@ -479,8 +593,28 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                         else atomicAdd(dst, c * Oc[tn][r]);
                     }
                 }
+#endif
         }
         // State: S^T = S^T diag(exp(A_15)) + V^T Ki.
+#if FWL
+#pragma unroll
+        for (int n2 = 0; n2 < KT; ++n2) {
+            // matrix x = lane / 8: tokens 8 (x & 1).., channels 16 n2 + 8 (x >> 1)..: the B
+            // fragments of channel tiles 2 n2 (bk[0], bk[1]) and 2 n2 + 1 (bk[2], bk[3])
+            unsigned int bk[4];
+            ldsm4t(bk, &D.Ki[(lane & 7) + 8 * ((lane >> 3) & 1)][16 * n2 + 8 * (lane >> 4)]);
+#pragma unroll
+            for (int h2 = 0; h2 < 2; ++h2) {
+                const int nt = 2 * n2 + h2;
+                const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
+                S[nt][0] *= d0;
+                S[nt][1] *= d1;
+                S[nt][2] *= d0;
+                S[nt][3] *= d1;
+                mma16816(S[nt], av, bk[2 * h2], bk[2 * h2 + 1]);
+            }
+        }
+#else
 #pragma unroll
         for (int nt = 0; nt < 2 * KT; ++nt) {
             const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
@@ -491,6 +625,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             mma16816(S[nt], av, ld32(&D.KiT[nt * 8 + g8][2 * tg]),
                      ld32(&D.KiT[nt * 8 + g8][8 + 2 * tg]));
         }
+#endif
     }
 
     if (mode == 0) {
@@ -506,10 +641,36 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         return;
     }
     __syncthreads();
+#if FWL && VEC
+    // v2.6: 8 values per thread and step, one 16-byte store (o is contiguous, V % 8 == 0); the
+    // two 16-byte shared loads of a lane go in the order that keeps each quarter warp
+    // conflict-free (lanes c8 >= 4 read their upper half first).
+    {
+        elem_t* ob = o + ((long long)b * L * H + h) * V + vblk * VB;
+        const long long orow = (long long)H * V;
+        for (int e = tid; e < (s1 - s0) * (VB / 8); e += 256) {
+            const int t = e >> 3, c8 = e & 7, col = vblk * VB + 8 * c8;
+            if (col < V) {
+                const int hi = (c8 >> 2) & 1;
+                const float* src = &sO[t * OS + 8 * c8];
+                const f32x4 x0 = *reinterpret_cast<const f32x4*>(src + 4 * hi);
+                const f32x4 x1 = *reinterpret_cast<const f32x4*>(src + 4 - 4 * hi);
+                const f32x4 lo4 = hi ? x1 : x0, hi4 = hi ? x0 : x1;
+                u32x4 w;
+                w.x = pack2(lo4.x, lo4.y);
+                w.y = pack2(lo4.z, lo4.w);
+                w.z = pack2(hi4.x, hi4.y);
+                w.w = pack2(hi4.z, hi4.w);
+                *reinterpret_cast<u32x4*>(ob + (s0 + t) * orow + 8 * c8) = w;
+            }
+        }
+    }
+#else
     for (int e = tid; e < (s1 - s0) * VB; e += 256) {
         const int t = e / VB, vv = e % VB, col = vblk * VB + vv;
         if (col < V) o[(((long long)b * L + s0 + t) * H + h) * V + col] = from_f(sO[t * OS + vv]);
     }
+#endif
 }
 
 // The state entering each segment, in place over the segments' local states:
@@ -538,6 +699,69 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_scan(
     }
 }
 
+// The same scan with its loads issued ahead of the serial FMA chain (v2.6, VIG_CUPY_SCAN=batched):
+// the loop above cannot hoist a load over the previous step's store to the same array, so each
+// step waited one full memory round trip (ncu: 122-126 us per launch at ViG-T@1024, 16 segments,
+// long_scoreboard 300 cycles per issued instruction). Here batches of SCB segments are loaded into
+// registers, double-buffered: batch b + 1 is loaded before batch b's stores and FMAs, so at
+// nseg <= 2 SCB every load is in flight at once. Same arithmetic in the same order (bit-identical).
+#ifndef SCB
+#define SCB 8
+#endif
+extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
+    float* __restrict__ st, const float* __restrict__ gs, int BH, int nseg, int Vp, int flip) {
+    const long long total = (long long)BH * 2 * Vp * KPD;
+    const long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= total) return;
+    const int ch = (int)(e % KPD);
+    long long r = e / KPD;
+    const int row = (int)(r % Vp);
+    r /= Vp;
+    const int dir = (int)(r % 2);
+    const long long bh = r / 2;
+    const bool rev = (dir ^ flip) != 0;
+    // segment s: state element at ((bh * nseg + s) * 2 + dir) * Vp * KPD + row * KPD + ch,
+    // gate sum at ((bh * nseg + s) * 2 + dir) * KPD + ch
+    float* sp = st + ((bh * nseg) * 2 + dir) * (long long)Vp * KPD + (long long)row * KPD + ch;
+    const float* gp = gs + ((bh * nseg) * 2 + dir) * (long long)KPD + ch;
+    const int sstep = 2 * Vp * KPD, gstep = 2 * KPD;  // 32-bit offsets (registers)
+    float ua[SCB], da[SCB], ub[SCB], db[SCB];
+    auto load = [&](float (&u)[SCB], float (&d)[SCB], int i0) {
+#pragma unroll
+        for (int j = 0; j < SCB; ++j) {
+            const int i = i0 + j;
+            const int s = rev ? nseg - 1 - i : i;
+            u[j] = 0.f;
+            d[j] = 0.f;
+            if (i < nseg) {
+                u[j] = sp[s * sstep];
+                d[j] = gp[s * gstep];
+            }
+        }
+    };
+    float S = 0.f;
+    auto step = [&](const float (&u)[SCB], const float (&d)[SCB], int i0) {
+#pragma unroll
+        for (int j = 0; j < SCB; ++j) {
+            const int i = i0 + j;
+            if (i < nseg) {
+                const int s = rev ? nseg - 1 - i : i;
+                sp[s * sstep] = S;
+                S = fmaf(expf(d[j]), S, u[j]);
+            }
+        }
+    };
+    load(ua, da, 0);
+    for (int i0 = 0; i0 < nseg; i0 += 2 * SCB) {
+        if (i0 + SCB < nseg) load(ub, db, i0 + SCB);
+        step(ua, da, i0);
+        if (i0 + SCB < nseg) {
+            if (i0 + 2 * SCB < nseg) load(ua, da, i0 + 2 * SCB);
+            step(ub, db, i0 + SCB);
+        }
+    }
+}
+
 // =============================================================================================
 // Chunked tensor-core backward (fp16 / bf16; one block per (b, h) and segment of <= 256 tokens,
 // segments as described in NOTES.md; K <= 32, V <= 64; 16-byte aligned q, k, v, do). See NOTES.md ("chunked backward"). Per direction, in scan order,
@@ -557,22 +781,40 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_scan(
 #ifndef BW4
 #define BW4 0  // 1: the v2.4 backward (balanced warps, parallel cumsums; VIG_CUPY_BWD=v24)
 #endif
+#if BW4 >= 3
+#define BEXP fexp      // the v2.6 backwards
+#else
+#define BEXP __expf
+#endif
 #define VST (VB + 8)  // row stride of the [token][value] tiles (conflict-free fragment loads)
+#if BW4 >= 3
+#define FP (KPD + 4)  // row stride of the fp32 [token][channel] tiles (v2.6)
+#else
+#define FP KPD
+#endif
 struct BwdSmem {
     float g[CH][KPD], A[CH][KPD], Bx[CH][KPD];
-    float E1[CH][KPD];  // pass 1: exp(A_p);      pass 2: exp(Bx_j)
-    float E2[CH][KPD];  // pass 1: exp(A_p - m);  pass 2: exp(m - A_j)   (fast path)
-    float X[CH][KPD];   // exact path: the intra-chunk dq (pass 1) / dk (pass 2), final
-    float Y[CH][KPD];   // pass 2: this chunk's gate-gradient terms
+    // (v2.6, BW4 = 3: rows padded to KPD + 4 floats, so that the mma-layout accesses (8 rows x
+    // 4 columns per instruction) hit 32 banks instead of 8)
+    float E1[CH][FP];  // pass 1: exp(A_p);      pass 2: exp(Bx_j)
+    float E2[CH][FP];  // pass 1: exp(A_p - m);  pass 2: exp(m - A_j)   (fast path)
+    float X[CH][FP];   // exact path: the intra-chunk dq (pass 1) / dk (pass 2), final
+    float Y[CH][FP];   // pass 2: this chunk's gate-gradient terms
     float P[CH][CH];    // pass 2, exact path: pairs P[p][j]
     float dpd[CH];      // dP[p][p]
     float dec[KPD], mid[KPD];
     int bad[4];
     elem_t qr[CH][QS], kr[CH][QS];
     elem_t Vr[CH][VST], dOr[CH][VST];
+#if BW4 >= 3
+    // v2.6: token-major, read by ldmatrix.trans (16-bit stores along channels: conflict-free)
+    elem_t N1[CH][QS];   // pass 1: Ki      pass 2: Qi
+    elem_t N2[CH][QS];   // pass 1: Kf      (pass 2: Qf is R1)
+#else
     elem_t VT[VB][TS], dOT[VB][TS];
     elem_t T1[KPD][TS];  // pass 1: Ki^T   pass 2: Qi^T
     elem_t T2[KPD][TS];  // pass 1: Kf^T   pass 2: Qf^T
+#endif
     elem_t R1[CH][QS];   // pass 2: Qf
     elem_t R2[CH][QS];   // pass 2: Kf
     elem_t R3[CH][QS];   // pass 2: Ki
@@ -627,6 +869,26 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     float* dvb = dv + (long long)b * L * rowV + (long long)h * V;
     float* dgb_ = dgo + (long long)b * L * rowK + (long long)h * K;
     float* yqb = yq + ((long long)dir * B * H + bh) * (long long)L * KPD;
+#if BW4 >= 3
+    // v2.6: 32-bit element offsets from the kernel's pointer arguments (the launcher takes this
+    // variant only when every buffer has fewer than 2^31 elements): at the 128-register cap
+    // ptxas rematerialized the 64-bit per-block bases above for every element (~40 instructions
+    // per gradient element in the dq / dk / dv epilogues).
+    const int rowKi = H * K, rowVi = H * V;
+    const int oqk = b * L * rowKi + h * K, ovv = b * L * rowVi + h * V;
+    const int oyq = (dir * B * H + bh) * L * KPD;
+#define GYQ(t, ch) yq[oyq + (t) * KPD + (ch)]
+#define GDQ(t, ch) dq[oqk + (t) * rowKi + (ch)]
+#define GDK(t, ch) dk[oqk + (t) * rowKi + (ch)]
+#define GDV(t, vv) dv[ovv + (t) * rowVi + (vv)]
+#define GDG(t, ch) dgo[oqk + (t) * rowKi + (ch)]
+#else
+#define GYQ(t, ch) yqb[(long long)(t) * KPD + (ch)]
+#define GDQ(t, ch) dqb[(t) * rowK + (ch)]
+#define GDK(t, ch) dkb[(t) * rowK + (ch)]
+#define GDV(t, vv) dvb[(t) * rowV + (vv)]
+#define GDG(t, ch) dgb_[(t) * rowK + (ch)]
+#endif
     const int vr = warp * 16;
 #if BW4
     // v2.4: the channel-tile warps (dq, dk, state S) are warps 0..KT-1 of the forward direction
@@ -818,8 +1080,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             Ar[i] += before;
             D.g[grp * TPG + i][gch] = pg[i];
         }
-        em = __expf(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
-        if (grp == 0) D.dec[gch] = __expf(a);
+        em = BEXP(-0.5f * a);  // exp(-m): the fast path only (a >= -THR)
+        if (grp == 0) D.dec[gch] = BEXP(a);
         static_assert(KPD <= 32, "a warp must cover every channel");
         return __ballot_sync(FULL_MASK, !(a >= -THR)) == 0u;
     };
@@ -889,11 +1151,19 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         for (int i = 0; i < TPG; ++i) {
             const int p = grp * TPG + i, ch = gch;
             // exp(m - A_p) = exp(Bx_p) exp(-m), exp(A_p - m) = exp(A_p) exp(-m)
-            const float ki = el(pk1, i) * __expf(Br[i]), e1 = __expf(Ar[i]);
+            const float ki = el(pk1, i) * BEXP(Br[i]), e1 = BEXP(Ar[i]);
+#if BW4 >= 3
+            D.N1[p][ch] = from_f(ki);
+#else
             D.T1[ch][p] = from_f(ki);
+#endif
             D.E1[p][ch] = e1;
             if (fast) {
+#if BW4 >= 3
+                D.N2[p][ch] = from_f(ki * em);
+#else
                 D.T2[ch][p] = from_f(ki * em);
+#endif
                 D.E2[p][ch] = e1 * em;
             }
         }
@@ -914,7 +1184,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     for (int i = 0; i < CPT; ++i) {
                         const int ch = cg + 8 * i;
                         s[i] += D.g[j + 1][ch];
-                        acc[i] = fmaf(dpj * to_f(D.kr[j][ch]), __expf(s[i]), acc[i]);
+                        acc[i] = fmaf(dpj * to_f(D.kr[j][ch]), BEXP(s[i]), acc[i]);
                     }
                 }
             }
@@ -947,10 +1217,15 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 for (int r = 0; r < 4; ++r)
                     if (jn * 8 + 2 * tg + (r & 1) >= g8 + 8 * (r >> 1)) dP[jn][r] = 0.f;
             unsigned int ak[4];
+#if BW4 >= 3
+            // A fragments of Kf^T (rows: channels of tile mt, cols: tokens) from token-major Kf
+            ldsm4t(ak, &D.N2[(lane & 7) + 8 * (lane >> 4)][16 * mt + 8 * ((lane >> 3) & 1)]);
+#else
             ak[0] = ld32(&D.T2[16 * mt + g8][2 * tg]);
             ak[1] = ld32(&D.T2[16 * mt + g8 + 8][2 * tg]);
             ak[2] = ld32(&D.T2[16 * mt + g8][8 + 2 * tg]);
             ak[3] = ld32(&D.T2[16 * mt + g8 + 8][8 + 2 * tg]);
+#endif
 #pragma unroll
             for (int tn = 0; tn < 2; ++tn)
                 mma16816(Dn[tn], ak, pack2(dP[0][2 * tn], dP[0][2 * tn + 1]),
@@ -985,10 +1260,14 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             // S = diag(exp(T)) S + Ki^T V (S_in is no longer needed: before the barrier)
             const float d0 = D.dec[16 * mt + g8], d1 = D.dec[16 * mt + g8 + 8];
             unsigned int aki[4];
+#if BW4 >= 3
+            ldsm4t(aki, &D.N1[(lane & 7) + 8 * (lane >> 4)][16 * mt + 8 * ((lane >> 3) & 1)]);
+#else
             aki[0] = ld32(&D.T1[16 * mt + g8][2 * tg]);
             aki[1] = ld32(&D.T1[16 * mt + g8 + 8][2 * tg]);
             aki[2] = ld32(&D.T1[16 * mt + g8][8 + 2 * tg]);
             aki[3] = ld32(&D.T1[16 * mt + g8 + 8][8 + 2 * tg]);
+#endif
 #if BW4 >= 2
             // B fragments (k = tokens, n = values) of V straight from Vr: ldmatrix.trans of the
             // 8x8 blocks (tokens 0-7 | 8-15) x (values of n-tiles nt, nt + 1)
@@ -1020,6 +1299,31 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         bar_dir(dir);  // D.X complete (the helpers' fast path, or the exact path)
         if (kw) {
             // Element (ch, p) of dq^T.
+#if BW4 >= 3
+            // v2.6: the row addresses once per token, the (warp-uniform) first / second visitor
+            // choice once per chunk
+            const bool first = it < nch - 1 - it;
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int h2 = 0; h2 < 2; ++h2) {
+                    const int p = tn * 8 + 2 * tg + h2;
+                    if (p >= n) continue;
+                    const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                    float* yrow = yq + (oyq + tok * KPD);
+                    float* qrow = dq + (oqk + tok * rowKi);
+#pragma unroll
+                    for (int hi = 0; hi < 2; ++hi) {
+                        const int r = 2 * hi + h2, ch = 16 * mt + g8 + 8 * hi;
+                        if (ch >= K) continue;
+                        const float dqp = fmaf(Di[tn][r], D.E1[p][ch], D.X[p][ch]);
+                        yrow[ch] = c * to_f(D.qr[p][ch]) * dqp;
+                        const float val = c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp);
+                        if (first) qrow[ch] = val;
+                        else atomicAdd(&qrow[ch], val);
+                    }
+                }
+#else
 #pragma unroll
             for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
@@ -1028,10 +1332,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     const float dqp = fmaf(Di[tn][r], D.E1[p][ch], D.X[p][ch]);
                     if (p < n && ch < K) {
                         const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
-                        yqb[(long long)tok * KPD + ch] = c * to_f(D.qr[p][ch]) * dqp;
-                        put(&dqb[tok * rowK + ch], c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp), it);
+                        GYQ(tok, ch) = c * to_f(D.qr[p][ch]) * dqp;
+                        put(&GDQ(tok, ch), c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp), it);
                     }
                 }
+#endif
         }
     }
     __syncthreads();
@@ -1061,7 +1366,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 if (p < n && fl < K) {
                     const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
                     // the first scan token's gate meets a zero state: its gradient is 0
-                    dgb_[tok * rowK + fl] =
+                    GDG(tok, fl) =
                         (first_seg && ci_prev == (dir ? nch - 1 : 0) && p == 0) ? 0.f : carry;
                 }
             }
@@ -1091,16 +1396,22 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             const int p = grp * TPG + i, ch = gch;
             const float qv = el(pq1, i), kv = el(pk1, i);
             // exp(A_p - m) = exp(A_p) exp(-m), exp(m - A_p) = exp(Bx_p) exp(-m)
-            const float qi = qv * __expf(Ar[i]);
+            const float qi = qv * BEXP(Ar[i]);
+#if BW4 >= 3
+            D.N1[p][ch] = from_f(qi);
+#else
             D.T1[ch][p] = from_f(qi);
+#endif
             if (mode == 0) continue;
-            const float e1 = __expf(Br[i]), ki = kv * e1;
+            const float e1 = BEXP(Br[i]), ki = kv * e1;
             D.R3[p][ch] = from_f(ki);
             D.E1[p][ch] = e1;
             if (fast) {
                 const elem_t qf = from_f(qi * em);
                 D.R1[p][ch] = qf;
+#if BW4 < 3
                 D.T2[ch][p] = qf;
+#endif
                 D.R2[p][ch] = from_f(ki * em);
                 D.E2[p][ch] = e1 * em;
             }
@@ -1124,7 +1435,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 for (int i = 0; i < CPT; ++i) {
                     const int ch = cg + 8 * i;
                     if (p > j) s[i] += D.g[p][ch];
-                    const float w = to_f(D.qr[p][ch]) * __expf(s[i]);
+                    const float w = to_f(D.qr[p][ch]) * BEXP(s[i]);
                     if (p >= j) pacc = fmaf(w, kj[i], pacc);
                     if (p > j) acc[i] = fmaf(dpj, w, acc[i]);
                 }
@@ -1208,11 +1519,38 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     const int vv = vr + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
                     if (j < n && vv < V) {
                         const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
-                        put(&dvb[tok * rowV + vv], c * DV[jn][r], it);
+                        put(&GDV(tok, vv), c * DV[jn][r], it);
                     }
                 }
         }
         // R^T = R^T diag(exp(T)) + dO^T Qi
+#if BW4 >= 3
+#pragma unroll
+        for (int n2 = 0; n2 < KT; ++n2) {
+            // B fragments of Qi (k = tokens, n = channels) of channel tiles 2 n2, 2 n2 + 1
+            unsigned int bq[4];
+#if BW4 == 4
+            // (v2.6p: two 16-bit loads per register instead of ldmatrix: fewer spills in ptxas)
+#pragma unroll
+            for (int x = 0; x < 4; ++x) {
+                const int t0 = 2 * tg + 8 * (x & 1), cc = 16 * n2 + 8 * (x >> 1) + g8;
+                bq[x] = (unsigned int)u16of(D.N1[t0][cc]) | ((unsigned int)u16of(D.N1[t0 + 1][cc]) << 16);
+            }
+#else
+            ldsm4t(bq, &D.N1[(lane & 7) + 8 * ((lane >> 3) & 1)][16 * n2 + 8 * (lane >> 4)]);
+#endif
+#pragma unroll
+            for (int u = 0; u < 2; ++u) {
+                const int nt = 2 * n2 + u;
+                const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
+                R[nt][0] *= d0;
+                R[nt][1] *= d1;
+                R[nt][2] *= d0;
+                R[nt][3] *= d1;
+                mma16816(R[nt], ado, bq[2 * u], bq[2 * u + 1]);
+            }
+        }
+#else
 #pragma unroll
         for (int nt = 0; nt < 2 * KT; ++nt) {
             const float d0 = D.dec[nt * 8 + 2 * tg], d1 = D.dec[nt * 8 + 2 * tg + 1];
@@ -1223,6 +1561,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             mma16816(R[nt], ado, ld32(&D.T1[nt * 8 + g8][2 * tg]),
                      ld32(&D.T1[nt * 8 + g8][8 + 2 * tg]));
         }
+#endif
         if (mode == 1) {
             if (hw && fast) {
                 // Intra-chunk dk^T of channel tile mt: Qf^T (masked dP), times exp(m - A_j).
@@ -1250,10 +1589,23 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     for (int r = 0; r < 4; ++r)
                         if (tn * 8 + 2 * tg + (r & 1) <= g8 + 8 * (r >> 1)) dPT[tn][r] = 0.f;
                 unsigned int aq[4];
+#if BW4 >= 3
+                // A fragments of Qf^T from token-major Qf (R1)
+#if BW4 == 4
+#pragma unroll
+                for (int x = 0; x < 4; ++x) {
+                    const int t0 = 2 * tg + 8 * (x >> 1), cc = 16 * mt + 8 * (x & 1) + g8;
+                    aq[x] = (unsigned int)u16of(D.R1[t0][cc]) | ((unsigned int)u16of(D.R1[t0 + 1][cc]) << 16);
+                }
+#else
+                ldsm4t(aq, &D.R1[(lane & 7) + 8 * (lane >> 4)][16 * mt + 8 * ((lane >> 3) & 1)]);
+#endif
+#else
                 aq[0] = ld32(&D.T2[16 * mt + g8][2 * tg]);
                 aq[1] = ld32(&D.T2[16 * mt + g8 + 8][2 * tg]);
                 aq[2] = ld32(&D.T2[16 * mt + g8][8 + 2 * tg]);
                 aq[3] = ld32(&D.T2[16 * mt + g8 + 8][8 + 2 * tg]);
+#endif
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
                     mma16816(KN[jn], aq, pack2(dPT[0][2 * jn], dPT[0][2 * jn + 1]),
@@ -1275,7 +1627,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     for (int r = 0; r < 4; ++r) {
                         const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
                         const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
-                        yv[jn][r] = (j < n && ch < K) ? yqb[(long long)tok * KPD + ch] : 0.f;
+                        yv[jn][r] = (j < n && ch < K) ? GYQ(tok, ch) : 0.f;
                         KI[jn][r] = 0.f;
                     }
                 // Inter-chunk dk^T (rows ch of this warp's tile, cols j) = R_out V^T
@@ -1304,7 +1656,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         if (j < n && ch < K) {
                             const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
                             y = yv[jn][r] - c * to_f(D.kr[j][ch]) * dkp;
-                            put(&dkb[tok * rowK + ch], c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp), it);
+                            put(&GDK(tok, ch), c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp), it);
                         }
                         D.Y[j][ch] = y;
                     }
@@ -1722,6 +2074,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 // Adds to each gate gradient the gate terms of the later scan segments (segments > 1):
 // dg_fwd of segment s gets sum_{s' > s} ytot[s', 0], dg_bwd sum_{s' < s} ytot[s', 1]; the first
 // scan token of each direction keeps its exact 0. One thread per (b, t, h, channel < K).
+#undef GYQ
+#undef GDQ
+#undef GDK
+#undef GDV
+#undef GDG
 extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix(
     float* __restrict__ dgf, float* __restrict__ dgb, const float* __restrict__ ytot,
     int B, int L, int H, int K, int seglen, int nseg) {

@@ -4,9 +4,15 @@ memory of forward + backward.
 
     python kernels/cupy/dev_bench.py [fwd kinds, comma-separated] [bwd kinds]
 
-fwd kinds: "chunked" (default), "recurrent"; bwd kinds: "chunked" (the default), "recurrent",
-"chunked-short" (chunked for L <= 256 only, VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5
-backward), "v25s" (v2.5 with VIG_CUPY_SAVE_STATES=1)."""
+fwd kinds: "chunked" (v2.3 tiles, serial scan), "chunkedb" (v2.3 tiles, batched scan), "v26"
+(v2.6 tiles + batched scan), "recurrent"; bwd kinds (each sets every switch, the forward included):
+"chunked" (v2.3 backward), "recurrent", "chunked-short" (chunked for L <= 256 only,
+VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5 backward, v2.3 forward, serial scan), "v25s"
+(v2.5 with VIG_CUPY_SAVE_STATES=1), "v25b" (v2.5 with the batched scan), "v26" / "v26p" (the v2.6
+backwards with the v2.6 forward and the batched scan), "v26s" / "v26ps" (those with saved states).
+A kind "NAME@N" runs NAME with segments of at most N tokens (TC_MAX_SEG = TC_BWD_SEG = N, set in
+this process for that kind only; 224-px shapes then take the segmented path too when N < 196).
+Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
 
@@ -18,22 +24,43 @@ import vig  # noqa: E402
 from vig import bench  # noqa: E402
 import vig_kernels.cupy as cp  # noqa: E402
 
-FWD_ENV = {"chunked": dict(VIG_CUPY_FWD="chunked"),
+_OLDF = dict(VIG_CUPY_FWD="chunked", VIG_CUPY_SCAN="serial")
+_NEWF = dict(VIG_CUPY_FWD="v26", VIG_CUPY_SCAN="batched")
+FWD_ENV = {"chunked": _OLDF,
+           "chunkedb": dict(VIG_CUPY_FWD="chunked", VIG_CUPY_SCAN="batched"),
+           "v26": _NEWF,
            "recurrent": dict(VIG_CUPY_FWD="recurrent")}
 _NS = dict(VIG_CUPY_SAVE_STATES="0")
-BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS),
-           "recurrent": dict(VIG_CUPY_BWD="recurrent", VIG_CUPY_BWD_LONG="1", **_NS),
-           "chunked-short": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="0", **_NS),
-           "v24": dict(VIG_CUPY_BWD="v24", VIG_CUPY_BWD_LONG="1", **_NS),
-           "v25": dict(VIG_CUPY_BWD="v25", VIG_CUPY_BWD_LONG="1", **_NS),
+_SS = dict(VIG_CUPY_SAVE_STATES="1")
+BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS, **_OLDF),
+           "recurrent": dict(VIG_CUPY_BWD="recurrent", VIG_CUPY_BWD_LONG="1", **_NS, **_OLDF),
+           "chunked-short": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="0", **_NS, **_OLDF),
+           "v24": dict(VIG_CUPY_BWD="v24", VIG_CUPY_BWD_LONG="1", **_NS, **_OLDF),
+           "v25": dict(VIG_CUPY_BWD="v25", VIG_CUPY_BWD_LONG="1", **_NS, **_OLDF),
            # v25 with the forward's segment states kept for the backward (1024 px: 2 launches less)
-           "v25s": dict(VIG_CUPY_BWD="v25", VIG_CUPY_BWD_LONG="1", VIG_CUPY_SAVE_STATES="1")}
+           "v25s": dict(VIG_CUPY_BWD="v25", VIG_CUPY_BWD_LONG="1", **_SS, **_OLDF),
+           "v25b": dict(VIG_CUPY_BWD="v25", VIG_CUPY_BWD_LONG="1", **_NS,
+                        VIG_CUPY_FWD="chunked", VIG_CUPY_SCAN="batched"),
+           "v26": dict(VIG_CUPY_BWD="v26", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v26p": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v26s": dict(VIG_CUPY_BWD="v26", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           "v26ps": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+
+
+_SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)
 
 
 def setenv(d):
     """Switch kernels: the backend reads its VIG_CUPY_* switches once, reload_env() re-reads them."""
     os.environ.update(d)
     cp.reload_env()
+
+
+def use(table, kind):
+    """Set the switches of ``kind`` ("NAME" or "NAME@N": segments of at most N tokens)."""
+    name, _, seg = kind.partition("@")
+    setenv(table[name])
+    cp.TC_MAX_SEG, cp.TC_BWD_SEG = (int(seg), int(seg)) if seg else _SEG0
 
 
 def op(*a):
@@ -47,14 +74,15 @@ def _diff(a, b):
 def main():
     fwd_kinds = (sys.argv[1] if len(sys.argv) > 1 else "chunked,recurrent").split(",")
     bwd_kinds = (sys.argv[2] if len(sys.argv) > 2 else "chunked,chunked-short").split(",")
+    names = sys.argv[3].split(",") if len(sys.argv) > 3 else list(bench.SHAPES)
     print("device:", bench.device_name(), flush=True)
-    for name, dims in bench.SHAPES.items():
-        shape = bench.OpShape(*dims)
+    for name in names:
+        shape = bench.OpShape(*bench.SHAPES[name])
         inputs, _ = bench.make_inputs(shape, "cuda")
         fl, flb = bench.floor_ms(shape), bench.floor_ms(shape, True)
         outs = {}
         for kind in fwd_kinds:
-            setenv(FWD_ENV[kind])
+            use(FWD_ENV, kind)
             f = lambda: op(*inputs)  # noqa: E731
             e = bench.median_ms(f)
             with torch.no_grad():
@@ -63,12 +91,11 @@ def main():
             d, m = _diff(outs[kind], outs[fwd_kinds[0]])
             print(f"{name:>11} fwd {kind:>10}: {e:.4f} ms (graphed {g:.4f}; {e / fl:.1f}x floor "
                   f"{fl:.4f})  max|o - o[{fwd_kinds[0]}]| {d:.2e} (|o| {m:.2f})", flush=True)
-        setenv(FWD_ENV["chunked"])
         leaves = [t.detach().requires_grad_() for t in inputs]
         do = torch.randn_like(leaves[2])
         grads = {}
         for kind in bwd_kinds:
-            setenv(BWD_ENV[kind])
+            use(BWD_ENV, kind)
             fb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
             ms = bench.median_ms(fb)
             try:
@@ -88,7 +115,7 @@ def main():
             print(f"{'':>11} f+b {kind:>13}: {ms:.4f} ms (graphed {gms:.4f}; {gms / flb:.1f}x floor "
                   f"{flb:.4f}), "
                   f"peak extra {peak:.0f} MiB; max diff/max vs {bwd_kinds[0]}: {diffs}", flush=True)
-        setenv(BWD_ENV["chunked"])
+    use(BWD_ENV, "chunked")
 
 
 if __name__ == "__main__":

@@ -85,5 +85,11 @@ extern "C" int emu_launch(const char* name, int gx, int gy, int gz, int bx, unsi
         });
         return 0;
     }
+    if (n == "bigla_tc_scan2") {
+        run_grid(gx, gy, gz, bx, smem, [&]() {
+            bigla_tc_scan2(P(float*, 0), P(const float*, 1), I(2), I(3), I(4), I(5));
+        });
+        return 0;
+    }
     return 1;
 }

@@ -1,7 +1,8 @@
 """Development only: run the chunked forward (bigla_tc.cu) on the CPU through the host emulation
 of dev_emu.h and compare it with the float64 oracle by the contract's parity rule (output only).
 Exercises indexing, fragment layouts, barriers, segments and both paths; proves nothing about the
-GPU. Usage: python kernels/cupy/dev_emu.py [quick]"""
+GPU. Usage: python kernels/cupy/dev_emu.py [quick | scan | bwd | bwdquick | bwdseg | bwdsave]
+(VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN pick the variants, as on the GPU)."""
 import ctypes
 import os
 import subprocess
@@ -104,7 +105,37 @@ def _grid(lengths):
             for dt in ("bfloat16", "float16") for rg in ("model", "strong", "zero", "neg_inf", "mixed")]
 
 
+def check_scan():
+    """bigla_tc_scan2 (batched loads) against bigla_tc_scan: bit-identical states, any nseg
+    (across and beyond the batch of 16), both orders, -inf gate sums included."""
+    bad = 0
+    defines = (("DTYPE", 2), ("KT", 2), ("VEC", 1))
+    for BH, nseg, Vp in ((1, 1, 64), (2, 5, 64), (1, 16, 64), (2, 17, 64), (1, 40, 64), (3, 33, 128)):
+        for flip in (0, 1):
+            g = torch.Generator().manual_seed(nseg * 10 + flip)
+            st = torch.randn(BH, nseg, 2, Vp, 32, generator=g)
+            gs = -torch.rand(BH, nseg, 2, 32, generator=g) * 30
+            gs[..., 3] = -float("inf")
+            gs[:, ::3, :, 5] = 0.0
+            outs = []
+            for func in ("bigla_tc_scan", "bigla_tc_scan2"):
+                x = st.clone()
+                total = BH * 2 * Vp * 32
+                launch(func, (-(-total // 256), 1, 1), (256, 1, 1),
+                       (np.uint64(x.data_ptr()), np.uint64(gs.data_ptr()), np.int32(BH),
+                        np.int32(nseg), np.int32(Vp), np.int32(flip)), 0, defines)
+                outs.append(x)
+            same = torch.equal(outs[0], outs[1]) and not torch.equal(outs[0], st)
+            bad += not same
+            print(f"{'ok  ' if same else 'FAIL'} scan BH={BH} nseg={nseg} Vp={Vp} flip={flip}",
+                  flush=True)
+    print(f"{12 - bad} ok, {bad} fail")
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "scan":
+        check_scan()
+        sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1].startswith("bwd"):
         cases = []
         if sys.argv[1] == "bwdquick":
