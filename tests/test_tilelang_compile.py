@@ -46,6 +46,8 @@ SPECS = [
     ("fwd_fused", "bfloat16", "sm_90a"),  # v6 (VIG_TILELANG_FWD/BWD=v6)
     ("bwd_states", "bfloat16", "sm_90a"),
     ("fwd_fused", "float32", "sm_90a"),
+    ("bwd_out2:t256", "bfloat16", "sm_90a"),  # the bf16 default since session 4 (bwd_out2, 256 threads)
+    ("bwd_out2", "bfloat16", "sm_90a"),  # its 128-thread build (VIG_TILELANG_BWD_OUT_THREADS=128)
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -102,6 +104,8 @@ def test_kernel_compiles(compiled, spec):
     if kind == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
         assert "mma" not in src
         return
+    if kind.startswith("bwd_out2"):  # the diagonal pass's warp reduce-scatter of A's rows
+        assert src.count("__shfl_xor_sync") >= 5
     if dtype == "bfloat16":
         assert "mma" in src  # T.gemm lowered to tensor-core instructions
     else:

@@ -10,7 +10,8 @@ Forward: v6 (fwd_fused: one block per (b, h), one launch) for L <= 224 with head
 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) otherwise; ``VIG_TILELANG_FWD=v5`` selects v5
 everywhere (the previous default), ``v6s`` adds the segmented fused forward for L > 224, ``v4``
 the old one-block-per-(b, h) kernel. Backward: v6 (bwd_states -> bwd_out) for L <= 224 with head
-dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise;
+dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise, bwd_out being
+bwd_out2 (256 threads) for bf16 with head dims 32 / 64 ($VIG_TILELANG_BWD_OUT=v1: bwd_out);
 ``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. The variables are read once per process
 (``reload_env()`` re-reads them).
 """
@@ -59,9 +60,9 @@ def build(kind: str, K: int, V: int, dtype: str):
     # diagonal sub-blocks: wrong results, for timing what they cost)
     kind, *opts = kind.split(":")
     if opts:
-        kw = {{"t": "threads", "c": "C", "d": "diag"}[o[0]]: int(o[1:]) for o in opts}
+        kw = {{"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided"}[o[0]]: int(o[1:]) for o in opts}
         return {"fwd_fused": kernels.build_fwd_fused, "bwd_states": kernels.build_bwd_states,
-                "bwd_out": kernels.build_bwd_out}[kind](K, V, dtype, **kw)
+                "bwd_out": kernels.build_bwd_out, "bwd_out2": kernels.build_bwd_out2}[kind](K, V, dtype, **kw)
     if kind in ("fwd_res", "fwd_ws"):
         return kernels.build_fwd(K, V, dtype, kind[4:])
     if kind == "bwd":
@@ -76,6 +77,8 @@ def build(kind: str, K: int, V: int, dtype: str):
         return kernels.build_bwd_st(K, V, dtype)
     if kind == "bwd_out":
         return kernels.build_bwd_out(K, V, dtype)
+    if kind == "bwd_out2":
+        return kernels.build_bwd_out2(K, V, dtype)
     if kind == "fwd_fused":
         return kernels.build_fwd_fused(K, V, dtype)
     if kind == "bwd_states":
@@ -150,8 +153,9 @@ def _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
     scan(ws, dw)
     compile_kernel("bwd_st", KT, VT, dtype, arch)(q, do, g_fwd, g_bwd, ws2, dw2, scale_half)
     scan(ws2, dw2)
-    compile_kernel("bwd_out", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, do, ws, ws2,
-                                                   dq, dk, dv, dgf, dgb, scale_half)
+    static_dims = q.shape[-1] == KT and v.shape[-1] == VT
+    compile_kernel(_bwd_out_kind(dtype, static_dims), KT, VT, dtype, arch)(
+        q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
 
 
 #: the v6 backward's bwd_states walks the whole sequence in one block per (b, h) (any L works;
@@ -176,10 +180,66 @@ def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
     c16 = dtype == "bfloat16" and _knob("VIG_TILELANG_BWD_C") == "16"  # dev variant
     nc = -(-L // (16 if c16 else CHUNK))
     ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.float32)
-    compile_kernel("bwd_states" + (":c16" if c16 else ""), KT, VT, dtype, arch)(
+    s1 = ":s1" if _bwd_views(dtype, L, KD, v.shape[-1]) else ""  # reads views (VIG_TILELANG_STRIDED)
+    compile_kernel("bwd_states" + (":c16" if c16 else s1), KT, VT, dtype, arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
-    compile_kernel("bwd_out" + (":c16:t64" if c16 else _thr("BWD_OUT", dtype)), KT, VT, dtype, arch)(
+    compile_kernel(("bwd_out:c16:t64" if c16 else _bwd_out_kind(dtype, True) + s1), KT, VT, dtype, arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
+
+
+#: defaults of the switches (a switch set in the environment wins). Session 4 mid call (H100,
+#: .device/2/tilelang): bwd_out2 parity 90/90 at L = 1..300 (128 threads), fwd+bwd ViG-S@224
+#: 1.994 -> 1.066 ms with bwd_out2 on 256 threads, ViG-T@1024 1.882 -> 1.262; hence
+#: $VIG_TILELANG_BWD_OUT "v2" (bf16 with head dims KT / VT: bwd_out2; "v1": bwd_out, the
+#: previous default) on BWD_OUT2_THREADS = 256 ($VIG_TILELANG_BWD_OUT_THREADS=128: the
+#: 128-thread build) and $VIG_TILELANG_GRAD_EMPTY "1" (no zero fill of the gradients: -0.044 ms;
+#: "0" restores it). Measured slower, kept opt-in: $VIG_TILELANG_FUSED_DIAG ("m3" / "m2": the
+#: lane pass in fwd_fused: forward 0.349 -> 0.463 ms) and $VIG_TILELANG_STRIDED ("1": views
+#: into the v6 kernels: fwd+bwd +0.14 ms).
+BWD_OUT_DEFAULT = "v2"
+BWD_OUT2_THREADS = 256
+FUSED_DIAG_DEFAULT = ""
+GRAD_EMPTY_DEFAULT = "1"
+STRIDED_DEFAULT = "0"
+
+
+def _strided() -> bool:
+    return _knob("VIG_TILELANG_STRIDED", STRIDED_DEFAULT) == "1"
+
+
+def _bwd_views(dtype: str, L: int, KD: int, VD: int) -> bool:
+    """Whether the v6 backward reads its inputs as views ($VIG_TILELANG_STRIDED=1, bf16,
+    L <= V6_BWD_MAX_L, head dims KT / VT, bwd_out2 selected: bwd_states:s1 + bwd_out2:s1)."""
+    return (_strided() and dtype == "bfloat16" and L <= V6_BWD_MAX_L and KD == KT and VD == VT
+            and _knob("VIG_TILELANG_BWD_C") != "16" and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
+
+
+def _contig(*ts):
+    return tuple(t.contiguous() for t in ts)
+
+
+def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
+    """The backward's per-chunk kernel: "bwd_out", or "bwd_out2" (bf16 with head dims exactly
+    KT, VT; $VIG_TILELANG_BWD_OUT=v2, default BWD_OUT_DEFAULT): the diagonal sub-blocks as
+    running decay products in a lane-per-key-channel pass (kernels.build_bwd_out2); either with
+    the $VIG_TILELANG_BWD_OUT_THREADS variant (bwd_out2's default: BWD_OUT2_THREADS)."""
+    v = _knob("VIG_TILELANG_BWD_OUT", BWD_OUT_DEFAULT)
+    if v not in ("v1", "v2"):
+        raise ValueError(f"VIG_TILELANG_BWD_OUT={v!r}: expected 'v1' or 'v2'")
+    if v == "v2" and dtype == "bfloat16" and static_dims:
+        t = int(_knob("VIG_TILELANG_BWD_OUT_THREADS") or BWD_OUT2_THREADS)
+        return "bwd_out2" + (f":t{t}" if t != 128 else "")
+    return "bwd_out" + _thr("BWD_OUT", dtype)
+
+
+def _fused_diag(dtype: str) -> str:
+    """$VIG_TILELANG_FUSED_DIAG=m3 / m2 (bf16; default FUSED_DIAG_DEFAULT): fwd_fused with the
+    diagonal sub-blocks of A built as bwd_out2 builds them ("fwd_fused:l1"), compiled for at
+    least 3 (80 registers, some spills) / 2 blocks per SM; "": the per-element loop."""
+    d = _knob("VIG_TILELANG_FUSED_DIAG", FUSED_DIAG_DEFAULT)
+    if d not in ("", "m2", "m3"):
+        raise ValueError(f"VIG_TILELANG_FUSED_DIAG={d!r}: expected m2 or m3 (or empty)")
+    return f":l1:{d}" if d and dtype == "bfloat16" else ""
 
 
 def _thr(which: str, dtype: str) -> str:
@@ -222,7 +282,8 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         for sl in _batch_pieces(B):
             _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
         return
-    kern = compile_kernel("fwd_fused" + _thr("FUSED", dtype), KT, VT, dtype, arch)
+    kern = compile_kernel("fwd_fused" + _thr("FUSED", dtype) + _fused_diag(dtype)
+                          + (":s1" if _strided() and dtype == "bfloat16" else ""), KT, VT, dtype, arch)
     for sl in _batch_pieces(B):
         kern(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half)
 
@@ -271,7 +332,13 @@ class TileLangBackend(KernelBackend):
     name = "tilelang"
     device_types = ("cuda",)
     install_hint = "pip install 'vig[tilelang]' (tilelang==0.1.15) and run on a CUDA GPU"
-    requires_contiguous = True
+    @property
+    def requires_contiguous(self) -> bool:
+        """True (the shared layer hands every kernel contiguous copies) unless
+        $VIG_TILELANG_STRIDED=1 (on trial, default STRIDED_DEFAULT): then the bf16 v6 forward
+        reads q, k, v and the gates as the views they are (ViG: slices of one projection) and
+        every other path makes its own contiguous copies (_contig)."""
+        return not _strided()
 
     def not_supported_reasons(self) -> list[str]:
         reasons = []
@@ -295,6 +362,9 @@ class TileLangBackend(KernelBackend):
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         ver = fwd_version()
         B, L, H, _ = q.shape
+        if _strided() and not (ver in ("v6", "v6s") and q.dtype == torch.bfloat16 and L <= V6_MAX_L
+                               and q.shape[-1] == KT and v.shape[-1] == VT):
+            q, k, v, g_fwd, g_bwd = _contig(q, k, v, g_fwd, g_bwd)
         o = torch.empty(B, L, H, v.shape[-1], device=q.device, dtype=v.dtype)
         args = (q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], self._arch_of(q))
         if ver in ("v6", "v6s"):
@@ -306,11 +376,16 @@ class TileLangBackend(KernelBackend):
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         ver = bwd_version()
         B, L, H, K = q.shape
+        if _strided() and not (ver in ("v6", "v6s") and _bwd_views(_DTYPES[q.dtype], L, K, v.shape[-1])):
+            q, k, v, g_fwd, g_bwd, do = _contig(q, k, v, g_fwd, g_bwd, do)
         V = v.shape[-1]
         f32 = dict(device=q.device, dtype=torch.float32)
-        # gradients in float32 (the shared layer casts), one allocation (and one fill) for all five
+        # gradients in float32 (the shared layer casts), one allocation (and one fill) for all five;
+        # $VIG_TILELANG_GRAD_EMPTY=1 (on trial, default GRAD_EMPTY_DEFAULT): no fill (bwd_out /
+        # bwd_out2 write every element of every gradient for t < L, j < the head dim)
         n = B * L * H * K
-        buf = (torch.empty if ver == "v4" else torch.zeros)(4 * n + B * L * H * V, **f32)
+        empty = ver == "v4" or _knob("VIG_TILELANG_GRAD_EMPTY", GRAD_EMPTY_DEFAULT) == "1"
+        buf = (torch.empty if empty else torch.zeros)(4 * n + B * L * H * V, **f32)
         dq, dk, dgf, dgb = (buf[i * n:(i + 1) * n].view(B, L, H, K) for i in range(4))
         dv = buf[4 * n:].view(B, L, H, V)
         args = (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, float(scale) * 0.5,

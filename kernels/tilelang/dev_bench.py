@@ -6,7 +6,10 @@ fwd, fwd graphed, fwd+bwd, peak extra memory of fwd+bwd; several kernel versions
 
 A version sets both VIG_TILELANG_FWD and VIG_TILELANG_BWD (v6 falls back to v5 where it does not
 apply: L > 224 / 256 or head dims other than 32 / 64); /fN, /oN: thread-count variants of the
-bf16 fwd_fused / bwd_out; /c16: the bf16 v6 backward on 16-token chunks."""
+bf16 fwd_fused / bwd_out; /c16: the bf16 v6 backward on 16-token chunks; /b2: bwd_out2
+(VIG_TILELANG_BWD_OUT=v2, bf16, at every L), /b1: bwd_out; /m3, /m2: fwd_fused with the lane-pass
+diagonal (VIG_TILELANG_FUSED_DIAG); /e1: gradients not zero-filled (VIG_TILELANG_GRAD_EMPTY=1);
+/s1: the bf16 v6 forward reads q, k, v, gates as views (VIG_TILELANG_STRIDED=1)."""
 import argparse
 import os
 import time
@@ -38,8 +41,10 @@ for shape_name in names:
         base, *opts = ver.split("/")  # e.g. v6/f128/o256: fwd_fused 128 threads, bwd_out 256
         os.environ["VIG_TILELANG_FWD"] = os.environ["VIG_TILELANG_BWD"] = base
         for var, pre in (("VIG_TILELANG_FUSED_THREADS", "f"), ("VIG_TILELANG_BWD_OUT_THREADS", "o"),
-                         ("VIG_TILELANG_BWD_C", "c")):
-            val = [o[1:] for o in opts if o.startswith(pre)]
+                         ("VIG_TILELANG_BWD_C", "c"), ("VIG_TILELANG_BWD_OUT", "b"),
+                         ("VIG_TILELANG_FUSED_DIAG", "m"), ("VIG_TILELANG_GRAD_EMPTY", "e"),
+                         ("VIG_TILELANG_STRIDED", "s")):
+            val = [("v" if pre == "b" else "m" if pre == "m" else "") + o[1:] for o in opts if o.startswith(pre)]
             if val:
                 os.environ[var] = val[0]
             else:

@@ -1111,6 +1111,347 @@ def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, d
 
 
 # ------------------------------------------------------------------------------------------
+# bwd_out v2 (bf16 only; VIG_TILELANG_BWD_OUT=v2 until it passes on the GPU): bwd_out with its
+# three per-element diagonal loops (A, dq, dk over the 16 x 16 diagonal sub-blocks, one expf per
+# (t, j, k) in each: 3 x 16384 exps per chunk) replaced by one warp-per-rows pass with the lanes
+# on the key channel: the decay exp(G_t - G_j) of a pair in a 16-token sub-block is a product of
+# the per-token decays between them (exp(g), one expf per token and channel), built by a running
+# product as j walks away from t (forward pairs: prod_{i=j+1..t} df_i, backward pairs:
+# prod_{i=t..j-1} db_i); dq and dk accumulate in the lane (no cross-thread sum), the A row's sum
+# over channels is a warp reduce-scatter (16 values over 32 lanes: 16 shuffles). Shared loads
+# are lane-consecutive (no bank conflicts); the fp32 tiles read in fragment layout are padded.
+# ------------------------------------------------------------------------------------------
+
+def _in_types(strided: int, B, L, H, K: int, V: int, dt, acc):
+    """Parameter types of the six inputs (q, k, v, gf, gb, do): contiguous tensors, or with
+    ``strided`` views with unit channel stride and dynamic other strides (T.StridedTensor)."""
+    def one(name, D, ty):
+        if not strided:
+            return T.Tensor([B, L, H, D], ty)
+        return T.StridedTensor([B, L, H, D], [T.dynamic(f"{name}_s{i}") for i in range(3)] + [1], ty)
+    return (one("q", K, dt), one("k", K, dt), one("v", V, dt), one("gf", K, acc), one("gb", K, acc),
+            one("do", V, dt))
+
+
+def _min_blocks(n: int):
+    from tilelang.language.annotations import annotate_min_blocks_per_sm
+
+    return annotate_min_blocks_per_sm(n)
+
+
+def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, strided: int = 0):
+    """bwd_out (same arguments, same results up to rounding) with the diagonal sub-blocks as
+    running decay products in a lane-per-key-channel pass. bf16 only, K = 32 (one lane per
+    channel), C = 32 (two 16-token sub-blocks); head dims exactly K, V (static: no column
+    masks, vector loads and stores; the launcher uses bwd_out for other head dims)."""
+    assert dtype == "bfloat16" and K == 32 and C == 32 and threads in (128, 256)
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NC = T.dynamic("NC")
+    NT = T.ceildiv(L, C)
+    M = C // 2
+    NW = threads // 32
+    RPW = C // NW          # rows (queries in the dq pass, keys in the dk pass) per warp
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K)
+    mmCCV = _mm(use_tc, C, C, V)   # do v^T
+    mmCCK = _mm(use_tc, C, C, K)   # qd kd^T
+    mmCKC = _mm(use_tc, C, K, C)   # dA kd, dA^T qd
+    mmCKV = _mm(use_tc, C, K, V)   # do S^T, v dS^T
+    mmCVC = _mm(use_tc, C, V, C)   # A^T do
+    mmCVK = _mm(use_tc, C, V, K)   # ke dS
+
+    def fexp(x):  # ex2.approx(x log2 e): relative error ~1e-6 for the exponents here (bf16 only)
+        return T.call_extern("float32", "__expf", x)
+
+    def ex(x):
+        return fexp(T.min(x, 0.0))
+
+    IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
+
+    @T.prim_func
+    def bigla_bwd_out2(
+        Q: IQ if strided else T.Tensor([B, L, H, K], dt),
+        Kt: IK if strided else T.Tensor([B, L, H, K], dt),
+        Vt: IV if strided else T.Tensor([B, L, H, V], dt),
+        GF: IGF if strided else T.Tensor([B, L, H, K], acc),
+        GB: IGB if strided else T.Tensor([B, L, H, K], acc),
+        DO: IDO if strided else T.Tensor([B, L, H, V], dt),
+        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+        WS2: T.Tensor([B, H, NC, 2 * K, V], acc),
+        DQ: T.Tensor([B, L, H, K], acc),
+        DK: T.Tensor([B, L, H, K], acc),
+        DV: T.Tensor([B, L, H, V], acc),
+        DGF: T.Tensor([B, L, H, K], acc),
+        DGB: T.Tensor([B, L, H, K], acc),
+        scale: T.float32,
+    ):
+        with T.Kernel(NT, H, B, threads=threads) as (c, h, b):
+            if threads == 256:
+                _min_blocks(2)  # <= 128 registers: two blocks of 8 warps per SM
+            t0 = c * C
+            q_s = T.alloc_shared([C, K], cdt)
+            k_s = T.alloc_shared([C, K + 1], cdt)
+            v_s = T.alloc_shared([C, V], cdt)
+            do_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K + 1], acc)
+            gb_s = T.alloc_shared([C, K + 1], acc)
+            gfl_s = T.alloc_shared([C, K + 1], acc)
+            gbl_s = T.alloc_shared([C, K + 1], acc)
+            df_s = T.alloc_shared([C, K], acc)      # per-token decays exp(gf), exp(gb)
+            db_s = T.alloc_shared([C, K], acc)
+            qdf_s = T.alloc_shared([C, K], cdt)
+            qdb_s = T.alloc_shared([C, K], cdt)
+            kdf_s = T.alloc_shared([C, K], cdt)
+            kdb_s = T.alloc_shared([C, K], cdt)
+            kef_s = T.alloc_shared([C, K], cdt)
+            keb_s = T.alloc_shared([C, K], cdt)
+            sf_s = T.alloc_shared([K, V], cdt)
+            sb_s = T.alloc_shared([K, V], cdt)
+            dsf_s = T.alloc_shared([K, V], cdt)
+            dsb_s = T.alloc_shared([K, V], cdt)
+            da_s = T.alloc_shared([C, C + 1], acc)
+            dac_s = T.alloc_shared([C, C], cdt)
+            a_s = T.alloc_shared([C, C], cdt)
+            ad_s = T.alloc_shared([C, M], acc)      # diagonal sub-blocks of A (unscaled)
+            xqf_s = T.alloc_shared([C, K + 1], acc)  # diagonal sub-blocks' dq_f, dq_b, dk_f, dk_b
+            xqb_s = T.alloc_shared([C, K + 1], acc)
+            xkf_s = T.alloc_shared([C, K + 1], acc)
+            xkb_s = T.alloc_shared([C, K + 1], acc)
+            g1_s = T.alloc_shared([C, K + 1], acc)
+            g2_s = T.alloc_shared([C, K + 1], acc)
+            g3_s = T.alloc_shared([C, K + 1], acc)
+            g4_s = T.alloc_shared([C, K + 1], acc)
+            g5_s = T.alloc_shared([C, K + 1], acc)
+            e_s = T.alloc_shared([2 * K], acc)
+            hl = T.alloc_local([2], acc)
+            dfr = T.alloc_local([M], acc)
+            dbr = T.alloc_local([M], acc)
+            xr = T.alloc_local([M], acc)     # k (dq pass) / q (dk pass) of the sub-block's tokens
+            dar = T.alloc_local([M], acc)
+            er = T.alloc_local([M], acc)
+            pr = T.alloc_local([M], acc)
+            run = T.alloc_local([4], acc)    # ef, eb, acc_f, acc_b
+            da_f = T.alloc_fragment([C, C], acc)
+            a_f = T.alloc_fragment([C, C], acc)
+            dv_f = T.alloc_fragment([C, V], acc)
+            t_f = T.alloc_fragment([C, K], acc)
+            dqf = T.alloc_fragment([C, K], acc)
+            dqb = T.alloc_fragment([C, K], acc)
+            dkf = T.alloc_fragment([C, K], acc)
+            dkb = T.alloc_fragment([C, K], acc)
+            pr_f = T.alloc_fragment([2 * K, V], acc)
+            e_f = T.alloc_fragment([2 * K], acc)
+
+            for i, j in T.Parallel(C, K):
+                q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+            for i, j in T.Parallel(C, V):
+                v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                do_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
+            for i, j in T.Parallel(K, V):
+                sf_s[i, j] = T.Cast(cdt, WS[b, h, c, i, j])
+                sb_s[i, j] = T.Cast(cdt, WS[b, h, c, K + i, j])
+                dsb_s[i, j] = T.Cast(cdt, WS2[b, h, c, i, j])
+                dsf_s[i, j] = T.Cast(cdt, WS2[b, h, c, K + i, j])
+            for i, j in T.Parallel(2 * K, V):
+                pr_f[i, j] = WS[b, h, c, i, j] * WS2[b, h, c, (i + K) % (2 * K), j]
+            T.reduce_sum(pr_f, e_f, dim=1)
+            for i, j in T.Parallel(C, K):
+                df_s[i, j] = fexp(gf_s[i, j])
+                db_s[i, j] = fexp(gb_s[i, j])
+            T.sync_threads()
+            cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+            for i in T.Parallel(2 * K):
+                e_s[i] = e_f[i] * T.if_then_else(
+                    i < K, fexp(gf_s[C - 1, i % K] + gfl_s[C - 1, i % K]), fexp(gb_s[0, i % K] + gbl_s[0, i % K]))
+            for i, j in T.Parallel(C, K):
+                qf = T.Cast(acc, q_s[i, j])
+                kf = T.Cast(acc, k_s[i, j])
+                qdf_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]))), 0)
+                kdf_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]))), 0)
+                qdb_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]))), 0)
+                kdb_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]))), 0)
+                kef_s[i, j] = T.Cast(cdt, kf * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                keb_s[i, j] = T.Cast(cdt, kf * fexp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+            # dA = s do v^T
+            T.clear(da_f)
+            mmCCV[1](do_s, v_s, da_f)
+            for i, j in T.Parallel(C, C):
+                da_s[i, j] = da_f[i, j] * scale
+                dac_s[i, j] = T.Cast(cdt, da_f[i, j] * scale)
+            T.sync_threads()
+            # ---- diagonal sub-blocks, lane r = key channel, warp w = rows w*RPW .. w*RPW+RPW-1
+            tx = T.get_thread_binding()
+            r = tx % 32
+            w0 = (tx // 32) * RPW            # first row of this warp
+            base = (w0 // M) * M             # its sub-block
+            for u in T.unroll(M):
+                dfr[u] = df_s[base + u, r]
+                dbr[u] = db_s[base + u, r]
+                xr[u] = T.Cast(acc, k_s[base + u, r])
+            # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
+            for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                    for i in T.unroll(RPW):
+                        tt = hb * RPW + i
+                        qt = T.Cast(acc, q_s[w0 + i, r])
+                        for u in T.unroll(M):
+                            dar[u] = da_s[w0 + i, base + u]
+                        run[0] = 1.0
+                        for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
+                            jj = M - 1 - u
+                            run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
+                            er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
+                        run[1] = 1.0
+                        for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
+                            run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
+                            er[u] = T.if_then_else(u > tt, run[1], er[u])
+                        run[2] = 0.0
+                        run[3] = 0.0
+                        for u in T.unroll(M):
+                            wv = dar[u] * xr[u] * er[u]
+                            run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
+                            run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
+                            pr[u] = qt * xr[u] * er[u]
+                        xqf_s[w0 + i, r] = run[2]
+                        xqb_s[w0 + i, r] = run[3]
+                        # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
+                        # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
+                        for m in T.unroll(8):
+                            kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
+                            sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
+                            pr[m] = kp + T.shfl_xor(sd, 16)
+                        for m in T.unroll(4):
+                            kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
+                            sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
+                            pr[m] = kp + T.shfl_xor(sd, 8)
+                        for m in T.unroll(2):
+                            kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
+                            sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
+                            pr[m] = kp + T.shfl_xor(sd, 4)
+                        kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
+                        sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
+                        pr[0] = kp1 + T.shfl_xor(sd1, 2)
+                        pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
+                        if r % 2 == 0:
+                            ad_s[w0 + i, r // 2] = pr[0]
+            # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
+            for u in T.unroll(M):
+                xr[u] = T.Cast(acc, q_s[base + u, r])
+            for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                    for i in T.unroll(RPW):
+                        jk = hb * RPW + i
+                        for u in T.unroll(M):
+                            dar[u] = da_s[base + u, w0 + i]
+                        run[0] = 1.0
+                        for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
+                            run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
+                            er[u] = T.if_then_else(u == jk, 2.0, run[0])
+                        run[1] = 1.0
+                        for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
+                            tq = M - 1 - u
+                            run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
+                            er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
+                        run[2] = 0.0
+                        run[3] = 0.0
+                        for u in T.unroll(M):
+                            wv = dar[u] * xr[u] * er[u]
+                            run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
+                            run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
+                        xkf_s[w0 + i, r] = run[2]
+                        xkb_s[w0 + i, r] = run[3]
+            T.sync_threads()
+            # s A: off-diagonal sub-blocks on the tensor cores, diagonal ones from the pass above
+            T.clear(a_f)
+            mmCCK[1](qdf_s, kdf_s, a_f)
+            mmCCK[1](qdb_s, kdb_s, a_f)
+            for i, j in T.Parallel(C, C):
+                if (i // M) != (j // M):
+                    a_s[i, j] = T.Cast(cdt, a_f[i, j] * scale)
+            for t, jj in T.Parallel(C, M):
+                a_s[t, (t // M) * M + jj] = T.Cast(cdt, ad_s[t, jj] * scale)
+            # dv = (s A)^T do + k exp(..) dS (both directions)
+            T.clear(dv_f)
+            mmCVC[2](a_s, do_s, dv_f)
+            mmCVK[0](kef_s, dsf_s, dv_f)
+            mmCVK[0](keb_s, dsb_s, dv_f)
+            for i, j in T.Parallel(C, V):
+                if t0 + i < L:
+                    DV[b, t0 + i, h, j] = dv_f[i, j]
+            for i, j in T.Parallel(C, K):
+                dqf[i, j] = xqf_s[i, j]
+                dqb[i, j] = xqb_s[i, j]
+            # dq, off-diagonal sub-blocks: (s dA) @ kd, times the query's decay to the reference
+            T.clear(t_f)
+            mmCKC[0](dac_s, kdf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dqf[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j])), 0.0)
+            T.clear(t_f)
+            mmCKC[0](dac_s, kdb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dqb[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j])), 0.0)
+            # dq, inter-chunk: s exp(G) (do S^T)
+            T.clear(t_f)
+            mmCKV[1](do_s, sf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dqf[i, j] += t_f[i, j] * fexp(gf_s[i, j] + gfl_s[i, j]) * scale
+            T.clear(t_f)
+            mmCKV[1](do_s, sb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                g4_s[i, j] = T.Cast(acc, q_s[i, j]) * (t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale)
+                dqb[i, j] += t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale
+            for i, j in T.Parallel(C, K):
+                dkf[i, j] = xkf_s[i, j]
+                dkb[i, j] = xkb_s[i, j]
+            # dk, off-diagonal sub-blocks: (s dA)^T @ qd, times the key's decay from the reference
+            T.clear(t_f)
+            mmCKC[2](dac_s, qdf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dkf[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j])), 0.0)
+            T.clear(t_f)
+            mmCKC[2](dac_s, qdb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dkb[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j])), 0.0)
+            # dk, inter-chunk: exp(..) (v dS^T)
+            T.clear(t_f)
+            mmCKV[1](v_s, dsf_s, t_f)
+            for i, j in T.Parallel(C, K):
+                g3_s[i, j] = T.Cast(acc, k_s[i, j]) * (t_f[i, j] * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                dkf[i, j] += t_f[i, j] * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
+            T.clear(t_f)
+            mmCKV[1](v_s, dsb_s, t_f)
+            for i, j in T.Parallel(C, K):
+                dkb[i, j] += t_f[i, j] * fexp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j]))
+            # outputs (diagonal terms t = j: 2 dA_tt k_t / 2 dA_tt q_t); gate gradients as bwd_out
+            for i, j in T.Parallel(C, K):
+                qf = T.Cast(acc, q_s[i, j])
+                kf = T.Cast(acc, k_s[i, j])
+                g1_s[i, j] = qf * dqf[i, j] - kf * dkf[i, j]
+                g2_s[i, j] = qf * dqb[i, j] - kf * dkb[i, j]
+                g5_s[i, j] = qf * dqb[i, j] - kf * dkb[i, j]
+                if t0 + i < L:
+                    DQ[b, t0 + i, h, j] = dqf[i, j] + dqb[i, j] + 2.0 * da_s[i, i] * kf
+                    DK[b, t0 + i, h, j] = dkf[i, j] + dkb[i, j] + 2.0 * da_s[i, i] * qf
+            T.cumsum(g1_s, dim=0, reverse=True)
+            T.cumsum(g2_s, dim=0, reverse=True)
+            T.cumsum(g3_s, dim=0, reverse=True)
+            T.cumsum(g4_s, dim=0, reverse=True)
+            for i, j in T.Parallel(C, K):
+                if t0 + i < L:
+                    DGF[b, t0 + i, h, j] = g1_s[i, j] + g3_s[0, j] + e_s[j]
+                    DGB[b, t0 + i, h, j] = (g5_s[i, j] - g2_s[i, j]) + g4_s[0, j] + e_s[K + j]
+
+    return bigla_bwd_out2
+
+
+# ------------------------------------------------------------------------------------------
 # v6 forward (VIG_TILELANG_FWD=v6 until it passes on the GPU): one block per (b, h) for
 # L <= RES_MAX_L, everything on chip, one launch.
 #   sweep 1, right to left: backward-scan state contributions only (k, v, gb; T.gemm), the state
@@ -1150,9 +1491,18 @@ V6_MAX_L = 224
 
 
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
-                    LMAX: int = V6_MAX_L, diag: bool = True):
+                    LMAX: int = V6_MAX_L, diag: bool = True, lanes: int = 0, minb: int = 0,
+                    strided: int = 0):
     """v6 forward. Args (Q, Kt, Vt, GF, GB, O, scale), head dims exactly K, V; L <= LMAX;
-    ``scale`` is the op's scale halved."""
+    ``scale`` is the op's scale halved. ``lanes=1`` (bf16, K = 32, C = 32; on trial, kind
+    "fwd_fused:l1"): the diagonal sub-blocks of A as bwd_out2 builds them (lane = key channel,
+    running products of per-token decays, warp reduce-scatter) instead of one exp per (t, j, k);
+    ``minb``: __launch_bounds__ minimum blocks per SM. ``strided=1`` ("fwd_fused:s1"; on trial):
+    q, k, v and the gates may be any views with unit channel stride (ViG's slices of one qkv /
+    gate projection: no contiguous copies before the launch)."""
+    assert not lanes or (dtype == "bfloat16" and K == 32 and C == 32)
+    if strided and not minb:
+        minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -1168,18 +1518,27 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     mmI = _mm(use_tc, C, V, K)        # [C,K] @ [K,V]
     mmO = _mm(use_tc, C, V, C)        # [C,C] @ [C,V]
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+    NW = threads // 32
+    RPW = C // NW
+
+    def fexp(x):
+        return T.call_extern("float32", "__expf", x)
+
+    st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
 
     @T.prim_func
     def bigla_fwd_fused(
-        Q: T.Tensor([B, L, H, K], dt),
-        Kt: T.Tensor([B, L, H, K], dt),
-        Vt: T.Tensor([B, L, H, V], dt),
-        GF: T.Tensor([B, L, H, K], acc),
-        GB: T.Tensor([B, L, H, K], acc),
+        Q: T.StridedTensor([B, L, H, K], st["q"], dt) if strided else T.Tensor([B, L, H, K], dt),
+        Kt: T.StridedTensor([B, L, H, K], st["k"], dt) if strided else T.Tensor([B, L, H, K], dt),
+        Vt: T.StridedTensor([B, L, H, V], st["v"], dt) if strided else T.Tensor([B, L, H, V], dt),
+        GF: T.StridedTensor([B, L, H, K], st["gf"], acc) if strided else T.Tensor([B, L, H, K], acc),
+        GB: T.StridedTensor([B, L, H, K], st["gb"], acc) if strided else T.Tensor([B, L, H, K], acc),
         O: T.Tensor([B, L, H, V], dt),
         scale: T.float32,
     ):
         with T.Kernel(H, B, threads=threads) as (h, b):
+            if minb:
+                _min_blocks(minb)
             q_s = T.alloc_shared([C, K], cdt)
             k_s = T.alloc_shared([C, K + 1], cdt)
             v_s = T.alloc_shared([C, V], cdt)
@@ -1201,6 +1560,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             s_f = T.alloc_fragment([K, V], acc)      # the carried state (S_b, then S_f)
             u_f = T.alloc_fragment([K, V], acc)      # one chunk's contribution
             hl = T.alloc_local([2], acc)
+            kr = T.alloc_local([M if lanes else 1], acc)
+            pr = T.alloc_local([M if lanes else 1], acc)
+            run = T.alloc_local([1], acc)
 
             # ---- sweep 1, right to left: S_b entering each chunk ----
             T.clear(s_f)
@@ -1251,8 +1613,47 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
                     ke_s[i, j] = T.Cast(cdt, kf * T.exp(
                         (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
-                T.clear(d_f)
-                for r in T.serial(K if diag else 0):  # diag=False: timing only (wrong results)
+                if lanes:
+                    # diagonal sub-blocks of A: lane r = key channel, warp rows w0..w0+RPW-1
+                    tx = T.get_thread_binding()
+                    r = tx % 32
+                    w0 = (tx // 32) * RPW
+                    base = (w0 // M) * M
+                    for u in T.unroll(M):
+                        kr[u] = T.Cast(acc, k_s[base + u, r])
+                    for hb in T.unroll(M // RPW):  # static row index once unrolled (warp-uniform)
+                        if w0 - base == hb * RPW:
+                            for i in T.unroll(RPW):
+                                tt = hb * RPW + i
+                                qt = T.Cast(acc, q_s[w0 + i, r])
+                                run[0] = 1.0
+                                for u in T.unroll(M):  # j = tt-1 down: prod_{i=j+1..t} df_i
+                                    jj = M - 1 - u
+                                    run[0] = T.if_then_else(jj < tt, run[0] * fexp(T.if_then_else(
+                                        t0 + base + jj + 1 < L, T.max(GF[b, t0 + base + T.min(jj + 1, M - 1), h, r], GATE_MIN), 0.0)), 1.0)
+                                    pr[jj] = qt * kr[jj] * T.if_then_else(jj == tt, 2.0, run[0])
+                                run[0] = 1.0
+                                for u in T.unroll(M):  # j = tt+1 up: prod_{i=t..j-1} db_i
+                                    run[0] = T.if_then_else(u > tt, run[0] * fexp(T.if_then_else(
+                                        t0 + base + u - 1 < L, T.max(GB[b, t0 + base + T.max(u - 1, 0), h, r], GATE_MIN), 0.0)), 1.0)
+                                    pr[u] = T.if_then_else(u > tt, qt * kr[u] * run[0], pr[u])
+                                for m in T.unroll(8):
+                                    pr[m] = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m]) + T.shfl_xor(
+                                        T.if_then_else((r & 16) != 0, pr[m], pr[8 + m]), 16)
+                                for m in T.unroll(4):
+                                    pr[m] = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m]) + T.shfl_xor(
+                                        T.if_then_else((r & 8) != 0, pr[m], pr[4 + m]), 8)
+                                for m in T.unroll(2):
+                                    pr[m] = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m]) + T.shfl_xor(
+                                        T.if_then_else((r & 4) != 0, pr[m], pr[2 + m]), 4)
+                                pr[0] = T.if_then_else((r & 2) != 0, pr[1], pr[0]) + T.shfl_xor(
+                                    T.if_then_else((r & 2) != 0, pr[0], pr[1]), 2)
+                                pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
+                                if r % 2 == 0:
+                                    a_s[w0 + i, base + r // 2] = T.Cast(cdt, pr[0])
+                if not lanes:
+                    T.clear(d_f)
+                for r in T.serial(K if diag and not lanes else 0):  # diag=False: timing only (wrong results)
                     for t, jj in T.Parallel(C, M):
                         j = (t // M) * M + jj
                         d_f[t, jj] += (
@@ -1265,8 +1666,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 for i, j in T.Parallel(C, C):
                     if (i // M) != (j // M):
                         a_s[i, j] = T.Cast(cdt, a_f[i, j])
-                for t, jj in T.Parallel(C, M):
-                    a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
+                if not lanes:
+                    for t, jj in T.Parallel(C, M):
+                        a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
                 T.clear(o_f)
                 mmI[0](qef_s, sf_s, o_f)
                 if use_tc:
@@ -1531,7 +1933,7 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
 
     return bigla_fwd_segst
 
-def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256):
+def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256, strided: int = 0):
     """v6 backward, step 1 (replaces fwd_st + fwd_scan + bwd_st + fwd_scan): one block per
     (b, h) walks the chunks from both ends at once and writes the states entering each chunk,
     in the layouts bwd_out reads: WS = [S_f_in (from the left); S_b_in (from the right)],
@@ -1551,19 +1953,23 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
     cums_r = _cumsums_thread(C, K, 2 * K)
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
 
+    IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
+
     @T.prim_func
     def bigla_bwd_states(
-        Q: T.Tensor([B, L, H, K], dt),
-        Kt: T.Tensor([B, L, H, K], dt),
-        Vt: T.Tensor([B, L, H, V], dt),
-        GF: T.Tensor([B, L, H, K], acc),
-        GB: T.Tensor([B, L, H, K], acc),
-        DO: T.Tensor([B, L, H, V], dt),
+        Q: IQ if strided else T.Tensor([B, L, H, K], dt),
+        Kt: IK if strided else T.Tensor([B, L, H, K], dt),
+        Vt: IV if strided else T.Tensor([B, L, H, V], dt),
+        GF: IGF if strided else T.Tensor([B, L, H, K], acc),
+        GB: IGB if strided else T.Tensor([B, L, H, K], acc),
+        DO: IDO if strided else T.Tensor([B, L, H, V], dt),
         WS: T.Tensor([B, H, NC, 2 * K, V], acc),
         WS2: T.Tensor([B, H, NC, 2 * K, V], acc),
         scale: T.float32,
     ):
         with T.Kernel(H, B, threads=threads) as (h, b):
+            if strided:
+                _min_blocks(2)  # the strided index math took 248 registers (1 block per SM)
             # left walker (chunk it): S_f, dS_b; right walker (chunk NT-1-it): S_b, dS_f
             ql_s = T.alloc_shared([C, K], cdt)
             kl_s = T.alloc_shared([C, K], cdt)
