@@ -32,7 +32,7 @@ def test_triton_kernels_compile_for_sm90_and_sm80(tmp_path):
 
     for arch, _, out in report:
         # 3 dtypes x (fwd, the default backward's kernels, fwd segment states, bwd segment
-        # states) + the segment scan: 13 with the v2.2 backward
+        # states) + the segment scan (+ the carry prefix with v2.6's segment kernels): 14
         assert out.count("ok   ") == len(_specs()), msg
         if arch == "90":
             assert "bf16" in out and "mma" in out, msg
@@ -63,3 +63,49 @@ def test_head_dims_beyond_one_tile_run_as_blocks(K, V, dtype, regime, L):
     assert got[0].dtype == v.dtype
     assert_parity(got, oracle((q, k, v, gf, gb), do), plain_pytorch((q, k, v, gf, gb), do), q.dtype,
                   context=f"[triton blocks: {case}]")
+
+
+def test_v26_segment_kernels_compile_for_sm90(tmp_path):
+    """The v2.6 segment kernels (VIG_TRITON_BSEG=v26, the default since v2.6; the opt-in
+    VIG_TRITON_FSCAN and VIG_TRITON_FPIPE; NOTES.md v2.6) compile for sm_90: the two-state backward segment kernel, the forward kernel
+    with the pipelined and the scanned segment assembly (three dtypes each), the backward scan,
+    carry and forward scan kernels."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--v26", "90"],
+                       env=env, capture_output=True, text=True, timeout=1200)
+    from vig_kernels.triton.compile_check import _v26_specs
+
+    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_v26_specs()), r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("knobs", [{"VIG_TRITON_BSEG": "v26", "VIG_TRITON_FSCAN": "1"},
+                                   {"VIG_TRITON_BSEG": "v26", "VIG_TRITON_FPIPE": "3"}])
+def test_v26_segmented_path(knobs, monkeypatch):
+    """The v2.6 segment machinery against the float64 oracle, in the interpreter (which cuts
+    every sequence into 3 segments) or on a GPU with segments forced (VIG_TRITON_SEGMENT=3,
+    VIG_TRITON_SEG_MIN_L=16); gates with -inf and strong entries so the carries matter."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    from .parity import assert_parity, oracle, plain_pytorch, run_with_grads
+    from .strategies import Case, make_inputs
+
+    if vig.available_backends()["triton"]:
+        pytest.skip(vig.available_backends()["triton"])
+    for key, val in {**knobs, "VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16"}.items():
+        monkeypatch.setenv(key, val)
+    tb.reload_knobs()
+    try:
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="neg_inf", layout="fused",
+                    gate_dtype="float32", seed=5)
+        q, k, v, gf, gb, do = make_inputs(case, dev)
+        got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                             (q, k, v, gf, gb), do)
+        assert_parity(got, oracle((q, k, v, gf, gb), do), plain_pytorch((q, k, v, gf, gb), do),
+                      q.dtype, context=f"[triton v2.6 {knobs}: {case}]")
+    finally:
+        monkeypatch.undo()
+        tb.reload_knobs()

@@ -53,7 +53,10 @@ def _prec(dtype) -> str:
     return "tf32" if dtype == torch.bfloat16 else "ieee"
 
 
-DOT_BF16 = {"FWD": False, "BWD": False}  # bf16 inputs: bf16 dot operands in the main kernels
+# bf16 inputs: bf16 dot operands in the main kernels. The backward's since v2.6 (H100, session 4
+# mid call, CUDA-graphed fwd+bwd: ViG-S@224 0.868 -> 0.732 ms, ViG-B@224 1.694 -> 1.425, ViG-T@1024
+# 0.722 -> 0.638, ViG-T@224 0.529 -> 0.448; NOTES.md v2.6); VIG_TRITON_DOT_BWD=tf32 restores v2.2's.
+DOT_BF16 = {"FWD": False, "BWD": True}
 
 
 def _dot_prec(which: str, dtype) -> str:
@@ -105,18 +108,64 @@ def _bwd_mode() -> str:
     return mode
 
 
+BSEG_MODES = ("v22", "v26")
+BSEG_DEFAULT = "v26"  # since v2.6 (VIG_TRITON_BSEG=v22 restores v2.2's segment kernels)
+BSEG_NVS = 4  # value-column slices of the v2.6 backward segment scan (BV / 4 = 16 columns each)
+BSEG_STAGES = 3  # software-pipelining depth of the v2.6 scan and carry loops
+BSEG_WARPS = 2  # warps per program of the v2.6 scan (ptxas sm_90a: 1 warp 255 registers / 88 B spill, 2 warps 154 / 0 B)
+
+
+def _bseg_mode() -> str:
+    """Segment machinery of the backward for long sequences (VIG_TRITON_BSEG): "v22" = one
+    four-state segment kernel per (b, h, segment) and a serial scan per (b, h); "v26" (the
+    default) = two states per program, a scan per (b, h, direction pair, 16 value columns) with
+    its loads pipelined, and a carry prefix kernel (NOTES.md v2.6)."""
+    mode = _ENV.get("VIG_TRITON_BSEG", "") or BSEG_DEFAULT
+    if mode not in BSEG_MODES:
+        raise ValueError(f"VIG_TRITON_BSEG={mode!r}: expected one of {BSEG_MODES}")
+    return mode
+
+
+FPIPE = 0  # pipelining depth of the forward's segment-state assembly loops (0: plain, v2.2)
+
+
+FSCAN = 0  # 1: the forward's entering segment states by bigla_fwd_segscan_kernel (v2.6)
+
+
+def _fscan() -> bool:
+    return int(_ENV.get("VIG_TRITON_FSCAN", "") or FSCAN) != 0
+
+
+def _fpipe(NS: int) -> dict:
+    """FSC / FST of bigla_fwd_kernel (knobs VIG_TRITON_FSCAN=1: the entering states come from a
+    parallel scan launch; else VIG_TRITON_FPIPE=N, e.g. 3: the assembly loops pipelined N deep;
+    NOTES.md v2.6): only passed when segments are used, so the unsegmented forward compiles as
+    before."""
+    if NS <= 1:
+        return {}
+    if _fscan():
+        return {"FSC": 1}
+    n = int(_ENV.get("VIG_TRITON_FPIPE", "") or FPIPE)
+    return {"FST": n} if n > 1 else {}
+
+
 SEG_MIN_L = 512  # sequences up to this length are never cut into segments (knob VIG_TRITON_SEG_MIN_L)
 
 
-def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: int = 512):
+def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: int = 512,
+              bwd: bool = False):
     """(NS, LS): split long sequences into NS segments of LS tokens (a multiple of ``unit``, at
     least ``min_chunks`` units) so that few (batch, head) pairs still give enough programs.
     Not below SEG_MIN_L tokens: at L = 196 (ViG-T@224, B*H = 384) two segments cost three
     launches and 0.13 ms of segment kernels (H100 profile, 2026-11-25 mid call) on a host-bound
-    call, for no fewer chunk steps per SM (NOTES.md v2.4)."""
+    call, for no fewer chunk steps per SM (NOTES.md v2.4). The backward may have its own
+    threshold (knob VIG_TRITON_SEG_MIN_L_BWD, measurement only; NOTES.md v2.6)."""
+    min_l = _ENV.get("VIG_TRITON_SEG_MIN_L", "")
+    if bwd:
+        min_l = _ENV.get("VIG_TRITON_SEG_MIN_L_BWD", "") or min_l
     if _interpreting() and _ENV.get("VIG_TRITON_SEGMENT", "") == "":
         want = 3  # few programs in the interpreter, but the segmented path still exercised
-    elif L <= int(_ENV.get("VIG_TRITON_SEG_MIN_L", "") or SEG_MIN_L):
+    elif L <= int(min_l or SEG_MIN_L):
         want = int(_ENV.get("VIG_TRITON_SEGMENT", "0")) or 1
     else:
         want = int(_ENV.get("VIG_TRITON_SEGMENT", "0")) or -(-progs // BH)
@@ -188,6 +237,11 @@ class TritonBackend(KernelBackend):
                 L, H, LS, NS, K, V,
                 BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
             )
+            if _fscan():  # v2.6: entering states by a parallel scan, in place
+                _k.bigla_fwd_segscan_kernel[(BH, 2, BSEG_NVS)](
+                    hf, hb, tf, tb, NS, K, V,
+                    BK=BK, BVS=BV // BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,
+                )
         else:
             hf = hb = tf = tb = op  # unused
         _k.bigla_fwd_kernel[(NV, BH, NS)](
@@ -196,7 +250,7 @@ class TritonBackend(KernelBackend):
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
             float(scale), L, H, LS, NS, K, V,
             BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype),
+            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS),
         )
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale):
@@ -223,24 +277,43 @@ class TritonBackend(KernelBackend):
         CB = int(_ENV.get("VIG_TRITON_CHUNK_BWD", "") or BWD_CHUNK) if mode != "v22" else CHUNK
         if CB not in (16, 32):
             raise ValueError(f"VIG_TRITON_CHUNK_BWD={CB}: expected 16 or 32")
-        NS, LS = _segments(BH, L, unit=CB)
+        NS, LS = _segments(BH, L, unit=CB, bwd=True)
         prec = _prec(q.dtype)
         strides = (*_strides(q), *_strides(k), *_strides(v),
                    *_strides(g_fwd), *_strides(g_bwd), *_strides(do))
         if NS > 1:
+            v26 = _bseg_mode() == "v26"
             st = torch.empty((8, BH * NS, K, V), dtype=torch.float32, device=dev)
-            tt = torch.empty((4, BH * NS, K), dtype=torch.float32, device=dev)
+            # gate sums, carries (v2.6: + the scan's carry parts, 2 * NVS x 2 rows), one allocation
+            tt = torch.empty((4 + (4 * BSEG_NVS if v26 else 0), BH * NS, K), dtype=torch.float32,
+                             device=dev)
             hf, hb, qf, qb, sf, db, sb, df = st.unbind(0)
-            tf, tb, cf, cb = tt.unbind(0)
-            _k.bigla_bwd_segstate_kernel[(BH, NS)](
-                q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
-                float(scale), L, H, LS, NS, K, V,
-                BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
-            )
-            _k.bigla_bwd_segscan_kernel[(BH,)](
-                hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS, K, V,
-                BK=BK, BV=BV, num_warps=4,
-            )
+            tf, tb, cf, cb = tt[:4].unbind(0)
+            if v26:  # NOTES.md v2.6: split segment states, parallel scan, carry prefix
+                _k.bigla_bwd_segstate2_kernel[(BH, NS, 2)](
+                    q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
+                    float(scale), L, H, LS, NS, K, V,
+                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
+                )
+                pt = tt[4:]
+                _k.bigla_bwd_segscan2_kernel[(BH, 2, BSEG_NVS)](
+                    hf, hb, qf, qb, tf, tb, sf, db, sb, df, pt, NS, BH, K, V,
+                    BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,
+                )
+                _k.bigla_bwd_segcarry_kernel[(BH, 2)](
+                    pt, cf, cb, NS, BH, K,
+                    BK=BK, NP=2 * BSEG_NVS, STAGES=BSEG_STAGES, num_warps=1,
+                )
+            else:
+                _k.bigla_bwd_segstate_kernel[(BH, NS)](
+                    q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
+                    float(scale), L, H, LS, NS, K, V,
+                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
+                )
+                _k.bigla_bwd_segscan_kernel[(BH,)](
+                    hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS, K, V,
+                    BK=BK, BV=BV, num_warps=4,
+                )
         else:
             sf = db = sb = df = cf = cb = pq  # unused
         dprec = _dot_prec("BWD", q.dtype)

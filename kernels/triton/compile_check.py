@@ -6,6 +6,7 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check 90 80
     python -m vig_kernels.triton.compile_check --regs 90   # + ptxas's register/spill report
     python -m vig_kernels.triton.compile_check --dir --regs 90   # the opt-in by-direction backward
+    python -m vig_kernels.triton.compile_check --v26 --regs 90   # the opt-in v2.6 segment kernels
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
@@ -25,8 +26,8 @@ def _specs():
     """(kernel, dtype, out dtype, PREC) as launched: forward, forward segment states, backward,
     backward segment states, each at the one tile size (BK = 32, BV = 64; K and V are run-time
     ints; larger heads run as float32 tiles cut by the shared layer), and the segment scan
-    (fp32 only)."""
-    from vig_kernels.triton import BWD_DEFAULT, DOT_BF16
+    (fp32 only; v2.6: the scan and the carry prefix)."""
+    from vig_kernels.triton import BSEG_DEFAULT, BWD_DEFAULT, DOT_BF16
 
     out = []
     for dt in ("bf16", "fp16", "fp32"):
@@ -42,7 +43,9 @@ def _specs():
         else:
             out.append(("bwd", dt, dt, dots["BWD"]))
         out.append(("seg", dt, dt, prec))
-        out.append(("bseg", dt, dt, prec))
+        out.append(("bseg2" if BSEG_DEFAULT == "v26" else "bseg", dt, dt, prec))
+    if BSEG_DEFAULT == "v26":  # v2.6: scan per direction pair and value slice, carry prefix
+        return out + [("bscan2", "fp32", "fp32", "ieee"), ("bcarry", "fp32", "fp32", "ieee")]
     out.append(("bscan", "fp32", "fp32", "ieee"))
     return out
 
@@ -58,6 +61,20 @@ def _dir_specs():
         if dt == "bf16":
             out += [("bwd", dt, dt, "bf16"), ("bpar", dt, dt, "bf16"), ("fwd", dt, dt, "bf16")]
     return out
+
+
+def _v26_specs():
+    """The v2.6 segment kernels (NOTES.md v2.6), compiled with --v26: the two-state backward
+    segment kernel per dtype, the backward scan and carry (these three are the defaults since
+    v2.6 and in _specs too), and the opt-in forward variants: FPIPE (fwdp), FSCAN (fwds) and
+    its scan kernel (fscan)."""
+    out = [("bseg2", dt, dt, "tf32" if dt == "bf16" else "ieee") for dt in ("bf16", "fp16", "fp32")]
+    if os.environ.get("VIG_CC_SCAN_ONLY"):  # dev: the scan and carry only
+        out = []
+    out += [("fwdp", dt, dt, "tf32" if dt == "bf16" else "ieee") for dt in ("bf16", "fp16", "fp32")]
+    out += [("fwds", dt, dt, "tf32" if dt == "bf16" else "ieee") for dt in ("bf16", "fp16", "fp32")]
+    return out + [("bscan2", "fp32", "fp32", "ieee"), ("bcarry", "fp32", "fp32", "ieee"),
+                  ("fscan", "fp32", "fp32", "ieee")]
 
 
 def _ptxas_report(ptx, arch):
@@ -81,7 +98,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False, dirs=False):
+def compile_all(archs, regs=False, dirs=False, v26=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -90,7 +107,8 @@ def compile_all(archs, regs=False, dirs=False):
 
     import torch
 
-    from vig_kernels.triton import BK, BV, BWD_CHUNK, CHUNK, COMBINE_BL, THR, _nreg, _warps
+    from vig_kernels.triton import (BK, BSEG_NVS, BSEG_STAGES, BV, BWD_CHUNK, CHUNK, COMBINE_BL,
+                                    THR, _nreg, _warps)
 
     _TORCH_DT = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     from vig_kernels.triton import kernels as k
@@ -98,12 +116,15 @@ def compile_all(archs, regs=False, dirs=False):
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        for kind, dt, odt, prec in (_dir_specs() if dirs else _specs()):
+        for kind, dt, odt, prec in (_v26_specs() if v26 else _dir_specs() if dirs else _specs()):
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
             if kind in ("bdir0", "bdir1", "bpar"):
                 consts["C"] = int(os.environ.get("VIG_TRITON_CHUNK_BWD", "") or BWD_CHUNK)
-            if kind == "fwd":
+            if kind in ("fwd", "fwdp", "fwds"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
                 fn = k.bigla_fwd_kernel
+                consts["FST"] = int(os.environ.get("VIG_TRITON_FPIPE", "") or BSEG_STAGES) \
+                    if kind == "fwdp" else 0
+                consts["FSC"] = int(kind == "fwds")
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "o_p": odt, "op_p": "fp32", "hf_p": "fp32", "hb_p": "fp32",
                         "tf_p": "fp32", "tb_p": "fp32"}
@@ -121,8 +142,8 @@ def compile_all(archs, regs=False, dirs=False):
                         "dgb_p": "fp32", "pq_p": "fp32", "pk_p": "fp32", "pv_p": "fp32",
                         **{n: "fp32" for n in ("sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}}
                 nstr = 18
-            elif kind == "bseg":
-                fn = k.bigla_bwd_segstate_kernel
+            elif kind in ("bseg", "bseg2"):
+                fn = k.bigla_bwd_segstate_kernel if kind == "bseg" else k.bigla_bwd_segstate2_kernel
                 consts.pop("THR")
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, **{n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p")}}
@@ -146,6 +167,22 @@ def compile_all(archs, regs=False, dirs=False):
                 consts = dict(BK=BK, BV=BV, BL=COMBINE_BL)
                 ptrs = {**{n: "fp32" for n in ("pq0_p", "pk0_p", "pv0_p", "pq1_p", "pk1_p", "pv1_p")},
                         "dq_p": odt, "dk_p": odt, "dv_p": odt}
+                nstr = 0
+            elif kind == "bscan2":
+                fn = k.bigla_bwd_segscan2_kernel
+                consts = dict(BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES)
+                ptrs = {n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p",
+                                            "sf_p", "db_p", "sb_p", "df_p", "pt_p")}
+                nstr = 0
+            elif kind == "fscan":
+                fn = k.bigla_fwd_segscan_kernel
+                consts = dict(BK=BK, BVS=BV // BSEG_NVS, STAGES=BSEG_STAGES)
+                ptrs = {n: "fp32" for n in ("hf_p", "hb_p", "tf_p", "tb_p")}
+                nstr = 0
+            elif kind == "bcarry":
+                fn = k.bigla_bwd_segcarry_kernel
+                consts = dict(BK=BK, NP=2 * BSEG_NVS, STAGES=BSEG_STAGES)
+                ptrs = {n: "fp32" for n in ("pt_p", "cf_p", "cb_p")}
                 nstr = 0
             else:  # bscan
                 fn = k.bigla_bwd_segscan_kernel
@@ -171,8 +208,11 @@ def compile_all(archs, regs=False, dirs=False):
                 "bl", "bh", "ob", "ol", "oh", "db", "dl", "dh", "gb", "gl", "gh")) == nstr, label
             try:
                 opts = {"num_warps": 4}
-                if kind in ("fwd", "bwd") or kind[:3] in ("bdi", "bpa"):  # as launched: warps, caps
-                    w = "FWD" if kind == "fwd" else "BWD"
+                if kind in ("bscan2", "bcarry", "fscan"):
+                    from vig_kernels.triton import BSEG_WARPS
+                    opts = {"num_warps": 1 if kind == "bcarry" else BSEG_WARPS}
+                if kind in ("fwd", "fwdp", "fwds", "bwd") or kind[:3] in ("bdi", "bpa"):  # as launched
+                    w = "FWD" if kind[:3] == "fwd" else "BWD"
                     opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt])}
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,
                                     options=opts)
@@ -194,6 +234,7 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     want_regs = "--regs" in args
     want_dirs = "--dir" in args
-    args = [a for a in args if a not in ("--regs", "--dir")]
-    fails = compile_all(args or ["90", "80"], regs=want_regs, dirs=want_dirs)
+    want_v26 = "--v26" in args
+    args = [a for a in args if a not in ("--regs", "--dir", "--v26")]
+    fails = compile_all(args or ["90", "80"], regs=want_regs, dirs=want_dirs, v26=want_v26)
     sys.exit(1 if fails else 0)

@@ -31,10 +31,13 @@ from vig import bench  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 REP_MS = 200  # do_bench's rep (ms) per timing; --rep-ms
+WARM_N = 4096  # the clock warm-up's matrix size
 
 
 KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
-         "f": "VIG_TRITON_NREG_FWD", "b": "VIG_TRITON_NREG_BWD"}
+         "f": "VIG_TRITON_NREG_FWD", "b": "VIG_TRITON_NREG_BWD",
+         "ns": "VIG_TRITON_SEGMENT", "sm": "VIG_TRITON_SEG_MIN_L", "fp": "VIG_TRITON_FPIPE",
+         "bsm": "VIG_TRITON_SEG_MIN_L_BWD"}
 
 
 def variant_env(name):
@@ -42,11 +45,22 @@ def variant_env(name):
     kernel), "_fN" / "_bN" (their register caps, 0 = none), "_dir" / "_par" / "_v22" (the
     backward kernel set, VIG_TRITON_BWD; NOTES.md v2.3 / v2.4), "_dbf" / "_dbb" ("_dtf" / "_dtb"):
     bf16 (tf32) dot operands in the forward / backward kernel for bf16 inputs (VIG_TRITON_DOT_*),
-    "_cbN": chunk N (16, 32) of the by-direction backward (VIG_TRITON_CHUNK_BWD).
+    "_cbN": chunk N (16, 32) of the by-direction backward (VIG_TRITON_CHUNK_BWD), "_v26" /
+    "_s22": the backward's segment machinery v2.6 / v2.2 (VIG_TRITON_BSEG), "_nsN": N segments
+    (VIG_TRITON_SEGMENT), "_smN": segments above L = N (VIG_TRITON_SEG_MIN_L), "_fpN": the
+    forward's segment assembly pipelined N deep (VIG_TRITON_FPIPE), "_bsmN": segments in the
+    backward only above L = N (VIG_TRITON_SEG_MIN_L_BWD), "_fsc": the forward's
+    entering segment states by a scan launch (VIG_TRITON_FSCAN=1).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
     for part in name.split("_")[1:]:
+        if part == "fsc":  # the forward's entering segment states by a scan launch
+            env["VIG_TRITON_FSCAN"] = "1"
+            continue
+        if part in ("v26", "s22"):  # segment machinery of the backward (VIG_TRITON_BSEG)
+            env["VIG_TRITON_BSEG"] = "v22" if part == "s22" else part
+            continue
         if part in ("dir", "par", "v22"):  # backward kernel set (VIG_TRITON_BWD)
             env["VIG_TRITON_BWD"] = part
             continue
@@ -66,7 +80,7 @@ def variant_env(name):
 
 def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_BWD", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD",
-              "VIG_TRITON_CHUNK_BWD"):
+              "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_BSEG", "VIG_TRITON_FSCAN"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
@@ -125,17 +139,28 @@ def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
     return n_ok == n
 
 
-def timing(variants):
+FWD_KEYS = ("VIG_TRITON_FPIPE", "VIG_TRITON_FSCAN", "VIG_TRITON_SEGMENT", "VIG_TRITON_SEG_MIN_L")  # + "*FWD*"
+
+
+def _fkey(var):
+    return tuple(sorted((k, v) for k, v in variant_env(var).items() if "FWD" in k or k in FWD_KEYS))
+
+
+def timing(variants, shapes=None, graph=True):
+    """Per shape, every variant in turn (one process): forward eager (once per forward
+    configuration), fwd+bwd eager, peak extra memory, and with ``graph`` the CUDA-graphed
+    forward and fwd+bwd (bench.graphed: the kernels' own time without the host's work)."""
     rows = []
     bench.copy_bandwidth()
     # warm the GPU up (clocks) before the first shape: ViG-T@224, timed first, read high before
-    a = torch.randn(4096, 4096, device=DEV, dtype=torch.bfloat16)
+    a = torch.randn(WARM_N, WARM_N, device=DEV, dtype=torch.bfloat16)
     t0 = time.time()
     while time.time() - t0 < 1.5:
         for _ in range(20):
             a @ a
         torch.cuda.synchronize()
-    for shape_name, dims in bench.SHAPES.items():
+    for shape_name in (shapes or list(bench.SHAPES)):  # in the order given
+        dims = bench.SHAPES[shape_name]
         shape = bench.OpShape(*dims)
         (q, k, v, gf, gb), _ = bench.make_inputs(shape, DEV)
         leaves = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
@@ -153,19 +178,34 @@ def timing(variants):
             print(f"  first call (JIT) {var} {shape_name}: {time.time() - t0:.1f}s", flush=True)
             # the forward is timed once per shape and forward configuration (backward-only
             # variants share it)
-            fkey = tuple(sorted((k, v) for k, v in variant_env(var).items() if "FWD" in k))
-            if var == "old" or fkey not in fwd_ms:
-                fwd_ms[fkey if var != "old" else "old"] = bench.median_ms(fwd, rep_ms=REP_MS)
-            a = fwd_ms[fkey if var != "old" else "old"]
+            fkey = _fkey(var) if var != "old" else "old"
+            if fkey not in fwd_ms:
+                fg = float("nan")
+                if graph:
+                    try:
+                        fg = bench.median_ms(bench.graphed(fwd), rep_ms=REP_MS)
+                    except Exception as exc:  # capture failure: say so, keep going
+                        print(f"  graph capture failed (fwd {var}): {type(exc).__name__}: {exc}", flush=True)
+                fwd_ms[fkey] = (bench.median_ms(fwd, rep_ms=REP_MS), fg)
+            a, ag = fwd_ms[fkey]
             c = bench.median_ms(fwb, rep_ms=REP_MS)
+            cg = float("nan")
+            if graph:
+                try:
+                    cg = bench.median_ms(bench.graphed(fwb), rep_ms=REP_MS)
+                except Exception as exc:
+                    print(f"  graph capture failed (fwd+bwd {var}): {type(exc).__name__}: {exc}", flush=True)
             mem = bench.peak_extra_bytes(fwb) / 2**20
-            rows.append((shape_name, var, a, c, ff, fb, mem))
+            rows.append((shape_name, var, a, c, ff, fb, mem, ag, cg))
             print(f"{shape_name:>11} {var:>14} fwd {a:.3f} ({a / ff:5.1f}x)  fwd+bwd {c:.3f} ({c / fb:5.1f}x)"
+                  f"  graphed fwd {ag:.3f} ({ag / ff:5.1f}x) fwd+bwd {cg:.3f} ({cg / fb:5.1f}x)"
                   f"  peak {mem:.0f} MiB", flush=True)
     set_env({})
-    print("\n| shape | variant | fwd ms | x floor | fwd+bwd ms | x floor | peak MiB |\n|---|---|---|---|---|---|---|")
+    print("\n| shape | variant | fwd ms | x floor | fwd+bwd ms | x floor | graphed fwd | graphed fwd+bwd "
+          "| x floor | peak MiB |\n|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[2] / r[4]:.1f} | {r[3]:.3f} | {r[3] / r[5]:.1f} | {r[6]:.0f} |")
+        print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[2] / r[4]:.1f} | {r[3]:.3f} | {r[3] / r[5]:.1f} "
+              f"| {r[7]:.3f} | {r[8]:.3f} | {r[8] / r[5]:.1f} | {r[6]:.0f} |")
     return rows
 
 
@@ -180,7 +220,7 @@ def choose(rows, path):
         fwd[var] = fwd.get(var, 0.0) + a
         bwd[var] = bwd.get(var, 0.0) + c - a
     bf, bb = min(fwd, key=fwd.get), min(bwd, key=bwd.get)
-    env = {k: v for k, v in variant_env(bf).items() if "FWD" in k}
+    env = {k: v for k, v in variant_env(bf).items() if "FWD" in k or k in FWD_KEYS}
     env.update({k: v for k, v in variant_env(bb).items() if "BWD" in k})
     print(f"sum fwd {fwd}\nsum bwd {bwd}\nchosen: forward of {bf}, backward of {bb}: {env}", flush=True)
     with open(path, "w") as f:
@@ -197,6 +237,8 @@ def main():
     p.add_argument("--regimes", default="model,zero,mixed,strong,neg_inf,patchy")
     p.add_argument("--dtypes", default="float32,bfloat16")
     p.add_argument("--rep-ms", type=int, default=REP_MS)
+    p.add_argument("--shapes", default="", help="comma-separated bench.SHAPES names (default: all)")
+    p.add_argument("--no-graph", action="store_true", help="eager timings only")
     a = p.parse_args()
     globals()["REP_MS"] = a.rep_ms
     if a.lengths:
@@ -209,7 +251,7 @@ def main():
         print(f"--- parity {var} {variant_env(var)}", flush=True)
         ok &= parity(lengths, a.regimes.split(","), a.dtypes.split(","))
     if DEV == "cuda" and not a.parity_only:
-        rows = timing(a.variants.split(","))
+        rows = timing(a.variants.split(","), [x for x in a.shapes.split(",") if x], not a.no_graph)
         if a.choose:
             choose(rows, a.choose)
     sys.exit(0 if ok else 1)

@@ -254,11 +254,16 @@ def bigla_fwd_kernel(
     sfb, sfl, sfh, sbb, sbl, sbh, sob, sol, soh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, FST: tl.constexpr = 0,
+    FSC: tl.constexpr = 0,
 ):
     """Output. Program (iv, bh, s): V block iv of (batch, head) bh over segment s of LS tokens
     (NS segments; NS == 1: the whole sequence). With NS > 1 the states entering the segment
-    are assembled from the segment states of bigla_fwd_segstate_kernel."""
+    are assembled from the segment states of bigla_fwd_segstate_kernel. FST > 1 (v2.6, opt-in:
+    VIG_TRITON_FPIPE): those assembly loops are software-pipelined FST deep (their loads do not
+    depend on the carried state); 0: plain loops (v2.2). FSC = 1 (v2.6, opt-in:
+    VIG_TRITON_FSCAN): hf / hb already hold the states entering each segment
+    (bigla_fwd_segscan_kernel): one load each, no assembly loop."""
     iv = tl.program_id(0)
     bh = tl.program_id(1)
     s = tl.program_id(2)
@@ -281,10 +286,18 @@ def bigla_fwd_kernel(
 
     # Reverse sweep: backward-direction state, partial outputs to op (fp32 scratch).
     S = tl.zeros([BK, BV], dtype=tl.float32)
-    for i in range(NS - 1 - s):  # segments after this one, far to near
-        o2 = sbase + NS - 1 - i
-        S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-            + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    if FSC != 0:
+        S = tl.load(hb_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    elif FST > 1:
+        for i in tl.range(0, NS - 1 - s, num_stages=FST):  # segments after this one, far to near
+            o2 = sbase + NS - 1 - i
+            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+                + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    else:
+        for i in range(NS - 1 - s):  # segments after this one, far to near
+            o2 = sbase + NS - 1 - i
+            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+                + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     for ic in range(nch):
         t0 = ts + (nch - 1 - ic) * C
         rows = t0 + ti
@@ -300,10 +313,18 @@ def bigla_fwd_kernel(
 
     # Forward sweep: forward-direction state, final output.
     S = tl.zeros([BK, BV], dtype=tl.float32)
-    for i in range(s):  # segments before this one, far to near
-        o2 = sbase + i
-        S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-            + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    if FSC != 0:
+        S = tl.load(hf_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    elif FST > 1:
+        for i in tl.range(0, s, num_stages=FST):  # segments before this one, far to near
+            o2 = sbase + i
+            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+                + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
+    else:
+        for i in range(s):  # segments before this one, far to near
+            o2 = sbase + i
+            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+                + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     for c in range(nch):
         t0 = ts + c * C
         rows = t0 + ti
@@ -814,3 +835,210 @@ def bigla_bwd_combine_kernel(
     tl.store(dk_p + ro[:, None] * K + ck[None, :], x.to(dk_p.dtype.element_ty), mask=mK)
     x = tl.load(pv0_p + iV, mask=mV, other=0.0) + tl.load(pv1_p + iV, mask=mV, other=0.0)
     tl.store(dv_p + ro[:, None] * V + cv[None, :], x.to(dv_p.dtype.element_ty), mask=mV)
+
+
+# ---------------------------------------------------------------------------------------------
+# v2.6 segment machinery of the backward (opt-in: VIG_TRITON_BSEG=v26). v2.2's segment-state
+# kernel keeps four K x V states per program (250 registers, 2 programs per SM) and its scan runs
+# one program per (b, h) (24 programs at ViG-T@1024: 6 % of the warps active, each step waiting
+# on its loads). Here:
+#   * bigla_bwd_segstate2_kernel, grid (B*H, NS, 2): program w = 0 the key-side states Hf, Hb
+#     (and the gate sums Tf, Tb), w = 1 the query-side states Qf, Qb: two states per program;
+#   * bigla_bwd_segscan2_kernel, grid (B*H, 2, V / BVS): one direction pair per program (d = 0:
+#     S_b and dS_f from the right; d = 1: S_f and dS_b from the left) on BVS value columns; the
+#     loads do not depend on the carried states, so the loop is software-pipelined (STAGES) and
+#     the chain per step is two FMAs. Each program leaves its column slice's share of the
+#     segment's gate-gradient sum (the leaving / entering pair terms) in a parts buffer;
+#   * bigla_bwd_segcarry_kernel, grid (B*H, 2): the carries cf, cb = prefix sums over the
+#     segments of the parts (summed over slices and direction pairs).
+# Same sums as v2.2 (the carry's terms are added per column slice first, then over slices).
+# ---------------------------------------------------------------------------------------------
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
+def bigla_bwd_segstate2_kernel(
+    q_p, k_p, v_p, gf_p, gb_p, do_p, hf_p, hb_p, qf_p, qb_p, tf_p, tb_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
+    scale, L, H, LS, NS,
+    K, V, BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, PREC: tl.constexpr,
+):
+    """bigla_bwd_segstate_kernel's states, two per program (bh, s, w): w = 0: Hf, Hb, Tf, Tb;
+    w = 1: Qf, Qb."""
+    bh = tl.program_id(0)
+    s = tl.program_id(1)
+    w = tl.program_id(2)
+    b = bh // H
+    h = bh % H
+    gf_p += b * sfb + h * sfh
+    gb_p += b * sbb + h * sbh
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    o = (bh * NS + s).to(tl.int64)
+    sm = (ck[:, None] < K) & (cv[None, :] < V)
+    idx = o * K * V + ck[:, None] * V + cv[None, :]
+    X1 = tl.zeros([BK, BV], dtype=tl.float32)
+    X2 = tl.zeros([BK, BV], dtype=tl.float32)
+    cf = tl.zeros([BK], dtype=tl.float32)
+    cb = tl.zeros([BK], dtype=tl.float32)
+    if w == 0:
+        k_p += b * skb + h * skh
+        v_p += b * svb + h * svh
+        for c in range(nch):
+            t0 = ts + c * C
+            rows = t0 + ti
+            k = _tile(k_p, rows, ck, skl, L, K, 0)
+            v = _tile(v_p, rows, cv, svl, L, V, 0)
+            gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
+            gn = _tile(gf_p, rows + 1, ck, sfl, tl.minimum(L, t0 + C), K, 0)
+            gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
+            gp = _tile(gb_p, rows - 1, ck, sbl, L, K, t0)
+            bf = tl.cumsum(gn, 0, reverse=True)
+            eb = tl.cumsum(gp, 0) + cb[None, :]
+            totf = tl.sum(gf, 0)
+            X1 = tl.exp(totf)[:, None] * X1 + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
+            X2 = X2 + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
+            cf += totf
+            cb += tl.sum(gb, 0)
+        tl.store(hf_p + idx, X1, mask=sm)
+        tl.store(hb_p + idx, X2, mask=sm)
+        tl.store(tf_p + o * K + ck, cf, mask=ck < K)
+        tl.store(tb_p + o * K + ck, cb, mask=ck < K)
+    else:
+        q_p += b * sqb + h * sqh
+        do_p += b * sdb + h * sdh
+        hs = scale * 0.5
+        for c in range(nch):
+            t0 = ts + c * C
+            rows = t0 + ti
+            q = _tile(q_p, rows, ck, sql, L, K, 0)
+            do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+            gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
+            gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
+            af = tl.cumsum(gf, 0) + cf[None, :]
+            ab = tl.cumsum(gb, 0, reverse=True)
+            totb = tl.sum(gb, 0)
+            X1 = X1 + _dot(tl.trans(q * tl.exp(af)), do, PREC)
+            X2 = tl.exp(totb)[:, None] * X2 + _dot(tl.trans(q * tl.exp(ab)), do, PREC)
+            cf += tl.sum(gf, 0)
+        tl.store(qf_p + idx, X1, mask=sm)
+        tl.store(qb_p + idx, X2, mask=sm)
+
+
+@triton.jit(do_not_specialize=["NS", "NBH"])
+def bigla_bwd_segscan2_kernel(
+    hf_p, hb_p, qf_p, qb_p, tf_p, tb_p, sf_p, db_p, sb_p, df_p, pt_p, NS, NBH,
+    K, V, BK: tl.constexpr, BVS: tl.constexpr, NVS: tl.constexpr, STAGES: tl.constexpr,
+):
+    """Program (bh, d, j) on value columns [j*BVS, (j+1)*BVS): d = 0 walks the segments right to
+    left carrying S_b (from Hb, Tb) and dS_f (from Qf, Tf); d = 1 left to right carrying S_f
+    (Hf, Tf) and dS_b (Qb, Tb); each stores the states entering every segment. Parts
+    pt [2 * NVS, 2, NBH * NS, K] (row d * NVS + j; 0: the cf term, 1: the cb term): this slice's
+    share of a segment's dG sum, rowsum(S_in * Q) - rowsum(H * dS_in), split by direction pair."""
+    bh = tl.program_id(0)
+    d = tl.program_id(1)
+    j = tl.program_id(2)
+    ck = tl.arange(0, BK)
+    cv = j * BVS + tl.arange(0, BVS)
+    sm = (ck[:, None] < K) & (cv[None, :] < V)
+    km = ck < K
+    mat = ck[:, None] * V + cv[None, :]
+    base = (bh * NS).to(tl.int64)
+    nt = (NBH * NS).to(tl.int64) * K  # one part row
+    pf_p = pt_p + ((d * NVS + j) * 2).to(tl.int64) * nt  # cf term of this slice
+    pb_p = pf_p + nt  # cb term
+    X1 = tl.zeros([BK, BVS], dtype=tl.float32)
+    X2 = tl.zeros([BK, BVS], dtype=tl.float32)
+    if d == 0:
+        for i in tl.range(0, NS, num_stages=STAGES):
+            o = base + NS - 1 - i
+            hb = tl.load(hb_p + o * K * V + mat, mask=sm, other=0.0)
+            qf = tl.load(qf_p + o * K * V + mat, mask=sm, other=0.0)
+            qb = tl.load(qb_p + o * K * V + mat, mask=sm, other=0.0)
+            hf = tl.load(hf_p + o * K * V + mat, mask=sm, other=0.0)
+            eb = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))
+            ef = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))
+            tl.store(sb_p + o * K * V + mat, X1, mask=sm)
+            tl.store(df_p + o * K * V + mat, X2, mask=sm)
+            tl.store(pb_p + o * K + ck, tl.sum(X1 * qb, 1), mask=km)
+            tl.store(pf_p + o * K + ck, -tl.sum(hf * X2, 1), mask=km)
+            X1 = eb[:, None] * X1 + hb
+            X2 = ef[:, None] * X2 + qf
+    else:
+        for i in tl.range(0, NS, num_stages=STAGES):
+            o = base + i
+            hf = tl.load(hf_p + o * K * V + mat, mask=sm, other=0.0)
+            qb = tl.load(qb_p + o * K * V + mat, mask=sm, other=0.0)
+            qf = tl.load(qf_p + o * K * V + mat, mask=sm, other=0.0)
+            hb = tl.load(hb_p + o * K * V + mat, mask=sm, other=0.0)
+            ef = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))
+            eb = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))
+            tl.store(sf_p + o * K * V + mat, X1, mask=sm)
+            tl.store(db_p + o * K * V + mat, X2, mask=sm)
+            tl.store(pf_p + o * K + ck, tl.sum(X1 * qf, 1), mask=km)
+            tl.store(pb_p + o * K + ck, -tl.sum(hb * X2, 1), mask=km)
+            X1 = ef[:, None] * X1 + hf
+            X2 = eb[:, None] * X2 + qb
+
+
+@triton.jit(do_not_specialize=["NS", "NBH"])
+def bigla_bwd_segcarry_kernel(
+    pt_p, cf_p, cb_p, NS, NBH,
+    K, BK: tl.constexpr, NP: tl.constexpr, STAGES: tl.constexpr,
+):
+    """Program (bh, w): the gate-gradient carry entering each segment, cf (w = 0) / cb (w = 1)
+    = sum over the earlier segments of their parts (NP = 2 * NVS rows of bigla_bwd_segscan2)."""
+    bh = tl.program_id(0)
+    w = tl.program_id(1)
+    ck = tl.arange(0, BK)
+    rp = tl.arange(0, NP)
+    km = ck < K
+    base = (bh * NS).to(tl.int64)
+    nt = (NBH * NS).to(tl.int64) * K
+    prow = (rp * 2 + w).to(tl.int64) * nt
+    if w == 0:
+        c_p = cf_p
+    else:
+        c_p = cb_p
+    c = tl.zeros([BK], dtype=tl.float32)
+    for i in tl.range(0, NS, num_stages=STAGES):
+        o = base + i
+        t = tl.load(pt_p + prow[:, None] + o * K + ck[None, :], mask=km[None, :], other=0.0)
+        tl.store(c_p + o * K + ck, c, mask=km)
+        c += tl.sum(t, 0)
+
+
+@triton.jit(do_not_specialize=["NS"])
+def bigla_fwd_segscan_kernel(
+    hf_p, hb_p, tf_p, tb_p, NS,
+    K, V, BK: tl.constexpr, BVS: tl.constexpr, STAGES: tl.constexpr,
+):
+    """v2.6 (opt-in, VIG_TRITON_FSCAN): program (bh, d, j) replaces each segment's local state by
+    the state entering it, in place (d = 0: S_f from the left, S = exp(Tf) * S + Hf; d = 1: S_b
+    from the right, with Tb, Hb), on BVS value columns j. A slot is loaded before it is
+    overwritten (same thread, same address); the loads do not depend on the carried state, so
+    the loop is software-pipelined (STAGES)."""
+    bh = tl.program_id(0)
+    d = tl.program_id(1)
+    ck = tl.arange(0, BK)
+    cv = tl.program_id(2) * BVS + tl.arange(0, BVS)
+    sm = (ck[:, None] < K) & (cv[None, :] < V)
+    km = ck < K
+    mat = ck[:, None] * V + cv[None, :]
+    base = (bh * NS).to(tl.int64)
+    if d == 0:
+        h_p = hf_p
+        t_p = tf_p
+    else:
+        h_p = hb_p
+        t_p = tb_p
+    S = tl.zeros([BK, BVS], dtype=tl.float32)
+    for i in tl.range(0, NS, num_stages=STAGES):
+        n = tl.where(d == 0, i, NS - 1 - i)
+        o = base + n
+        Hn = tl.load(h_p + o * K * V + mat, mask=sm, other=0.0)
+        Tn = tl.load(t_p + o * K + ck, mask=km, other=0.0)
+        tl.store(h_p + o * K * V + mat, S, mask=sm)
+        S = tl.exp(Tn)[:, None] * S + Hn
