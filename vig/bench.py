@@ -56,7 +56,9 @@ class HostFloorBackend(KernelBackend):
     """The shared op layer with no kernels: outputs and gradients come from torch.empty. Its eager
     time is what the host spends per call (argument checks, layout, autograd) before any kernel
     runs: at the small shapes no backend's eager call can be faster. A benchmark peer and a
-    profiling aid, never registered (its results are garbage)."""
+    profiling aid, never registered (its results are garbage). Under do_bench the timed call
+    starts while the GPU still clears the L2 (do_bench's flush), so host time shorter than that
+    flush (an eager forward's) reads as ~0; forward+backward's host time shows."""
 
     name = "host_floor"
     device_types = ("cuda", "cpu")
