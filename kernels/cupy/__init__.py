@@ -58,8 +58,8 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 
 
 # ---- v2: the chunked tensor-core forward (bigla_tc.cu), fp16 / bf16 inputs ----------------------
-# "chunked" (the default once proven on the GPU) or "recurrent" (v1, the per-token recurrence);
-# fp32 inputs always take the recurrence (exact FMA path, no TF32).
+# VIG_CUPY_FWD: "v26" (the default), "chunked" (v2.3) or "recurrent" (v1, the per-token
+# recurrence); fp32 inputs always take the recurrence (exact FMA path, no TF32).
 # "v26" since 2026-11-25 session 4 (mid call, H100: parity 120/120, graphed forward 28-32 % faster
 # than v2.3 at 224 px, bit-identical outputs); "chunked" gives v2.3's tiles.
 FWD_DEFAULT = "v26"
@@ -233,12 +233,11 @@ def _bwd_long() -> bool:
     return _ENV["long"]
 
 
-# VIG_CUPY_BWD: "v25" (the default: v2.4 + ldmatrix.trans instead of transposed shared-memory
-# copies), "v24" (the v2.4 chunked backward: balanced warps, parallel cumsums), "chunked" (the
-# v2.3 chunked backward, the previous default) or "recurrent" (v1).
-# "v26" (v2.5 + token-major Ki / Kf / Qi tiles read by ldmatrix.trans and padded fp32 tiles: no
-# bank-conflicted transposed stores; not yet GPU-proven), "v26p" (v26 with pass 2's Qi / Qf
-# fragments packed from 16-bit loads instead of ldmatrix: ptxas spills 64 instead of 100 bytes).
+# VIG_CUPY_BWD: "v26p" (the default: v26 with pass 2's Qi / Qf fragments packed from 16-bit loads
+# instead of ldmatrix), "v26" (v2.5 + token-major Ki / Kf / Qi tiles read by ldmatrix.trans and
+# padded fp32 tiles: no bank-conflicted transposed stores), "v25" (v2.4 + ldmatrix.trans instead of
+# transposed shared-memory copies; session 3's default), "v24" (balanced warps, parallel cumsums),
+# "chunked" (v2.3) or "recurrent" (v1). All GPU-proven (parity 120/120 on an H100).
 BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "recurrent")
 _BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4}  # the -DBW4 level of each chunked-backward variant
 

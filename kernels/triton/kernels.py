@@ -193,6 +193,37 @@ def _gates_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
     return g, a, e, tot, p, m, ok
 
 
+@triton.jit
+def _kv_seg_states(k_p, v_p, gf_p, gb_p, ck, cv, ts, nch, skl, svl, sfl, sbl, L, K, V,
+                   BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr, PREC: tl.constexpr):
+    """One segment's key/value states from zero (pointers at this (b, h)), over its nch chunks
+    from token ts: Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T (forward state at its end),
+    Hb = sum_j exp(sum_{start<=i<j} gb_i) k_j v_j^T (backward state at its start), and the
+    per-channel gate sums (Tf, Tb) of the segment."""
+    ti = tl.arange(0, C)
+    Hf = tl.zeros([BK, BV], dtype=tl.float32)
+    Hb = tl.zeros([BK, BV], dtype=tl.float32)
+    cf = tl.zeros([BK], dtype=tl.float32)
+    cb = tl.zeros([BK], dtype=tl.float32)
+    for c in range(nch):
+        t0 = ts + c * C
+        rows = t0 + ti
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
+        gn = _tile(gf_p, rows + 1, ck, sfl, tl.minimum(L, t0 + C), K, 0)
+        gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
+        gp = _tile(gb_p, rows - 1, ck, sbl, L, K, t0)
+        bf = tl.cumsum(gn, 0, reverse=True)
+        eb = tl.cumsum(gp, 0) + cb[None, :]
+        totf = tl.sum(gf, 0)
+        Hf = tl.exp(totf)[:, None] * Hf + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
+        Hb = Hb + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
+        cf += totf
+        cb += tl.sum(gb, 0)
+    return Hf, Hb, cf, cb
+
+
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
 def bigla_fwd_segstate_kernel(
     k_p, v_p, gf_p, gb_p, hf_p, hb_p, tf_p, tb_p,
@@ -214,31 +245,12 @@ def bigla_fwd_segstate_kernel(
     v_p += b * svb + h * svh
     gf_p += b * sfb + h * sfh
     gb_p += b * sbb + h * sbh
-    ti = tl.arange(0, C)
     ck = tl.arange(0, BK)
     cv = iv * BV + tl.arange(0, BV)
     ts = s * LS
     nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    Hf = tl.zeros([BK, BV], dtype=tl.float32)
-    Hb = tl.zeros([BK, BV], dtype=tl.float32)
-    cf = tl.zeros([BK], dtype=tl.float32)
-    cb = tl.zeros([BK], dtype=tl.float32)
-    for c in range(nch):
-        t0 = ts + c * C
-        rows = t0 + ti
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
-        gn = _tile(gf_p, rows + 1, ck, sfl, tl.minimum(L, t0 + C), K, 0)
-        gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
-        gp = _tile(gb_p, rows - 1, ck, sbl, L, K, t0)
-        bf = tl.cumsum(gn, 0, reverse=True)
-        eb = tl.cumsum(gp, 0) + cb[None, :]
-        totf = tl.sum(gf, 0)
-        Hf = tl.exp(totf)[:, None] * Hf + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
-        Hb = Hb + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
-        cf += totf
-        cb += tl.sum(gb, 0)
+    Hf, Hb, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ck, cv, ts, nch, skl, svl, sfl, sbl,
+                                    L, K, V, BK, BV, C, PREC)
     o = (bh * NS + s).to(tl.int64)
     sm = (ck[:, None] < K) & (cv[None, :] < V)
     tl.store(hf_p + o * K * V + ck[:, None] * V + cv[None, :], Hf, mask=sm)
@@ -879,34 +891,19 @@ def bigla_bwd_segstate2_kernel(
     o = (bh * NS + s).to(tl.int64)
     sm = (ck[:, None] < K) & (cv[None, :] < V)
     idx = o * K * V + ck[:, None] * V + cv[None, :]
-    X1 = tl.zeros([BK, BV], dtype=tl.float32)
-    X2 = tl.zeros([BK, BV], dtype=tl.float32)
-    cf = tl.zeros([BK], dtype=tl.float32)
-    cb = tl.zeros([BK], dtype=tl.float32)
     if w == 0:
         k_p += b * skb + h * skh
         v_p += b * svb + h * svh
-        for c in range(nch):
-            t0 = ts + c * C
-            rows = t0 + ti
-            k = _tile(k_p, rows, ck, skl, L, K, 0)
-            v = _tile(v_p, rows, cv, svl, L, V, 0)
-            gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
-            gn = _tile(gf_p, rows + 1, ck, sfl, tl.minimum(L, t0 + C), K, 0)
-            gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
-            gp = _tile(gb_p, rows - 1, ck, sbl, L, K, t0)
-            bf = tl.cumsum(gn, 0, reverse=True)
-            eb = tl.cumsum(gp, 0) + cb[None, :]
-            totf = tl.sum(gf, 0)
-            X1 = tl.exp(totf)[:, None] * X1 + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
-            X2 = X2 + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
-            cf += totf
-            cb += tl.sum(gb, 0)
+        X1, X2, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ck, cv, ts, nch, skl, svl, sfl, sbl,
+                                        L, K, V, BK, BV, C, PREC)
         tl.store(hf_p + idx, X1, mask=sm)
         tl.store(hb_p + idx, X2, mask=sm)
         tl.store(tf_p + o * K + ck, cf, mask=ck < K)
         tl.store(tb_p + o * K + ck, cb, mask=ck < K)
     else:
+        X1 = tl.zeros([BK, BV], dtype=tl.float32)
+        X2 = tl.zeros([BK, BV], dtype=tl.float32)
+        cf = tl.zeros([BK], dtype=tl.float32)
         q_p += b * sqb + h * sqh
         do_p += b * sdb + h * sdh
         hs = scale * 0.5
