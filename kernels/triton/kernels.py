@@ -194,13 +194,12 @@ def _gates_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
 
 
 @triton.jit
-def _kv_seg_states(k_p, v_p, gf_p, gb_p, ck, cv, ts, nch, skl, svl, sfl, sbl, L, K, V,
+def _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl, L, K, V,
                    BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr, PREC: tl.constexpr):
     """One segment's key/value states from zero (pointers at this (b, h)), over its nch chunks
     from token ts: Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T (forward state at its end),
     Hb = sum_j exp(sum_{start<=i<j} gb_i) k_j v_j^T (backward state at its start), and the
-    per-channel gate sums (Tf, Tb) of the segment."""
-    ti = tl.arange(0, C)
+    per-channel gate sums (Tf, Tb) of the segment. ti = tl.arange(0, C)."""
     Hf = tl.zeros([BK, BV], dtype=tl.float32)
     Hb = tl.zeros([BK, BV], dtype=tl.float32)
     cf = tl.zeros([BK], dtype=tl.float32)
@@ -245,11 +244,12 @@ def bigla_fwd_segstate_kernel(
     v_p += b * svb + h * svh
     gf_p += b * sfb + h * sfh
     gb_p += b * sbb + h * sbh
+    ti = tl.arange(0, C)
     ck = tl.arange(0, BK)
     cv = iv * BV + tl.arange(0, BV)
     ts = s * LS
     nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    Hf, Hb, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ck, cv, ts, nch, skl, svl, sfl, sbl,
+    Hf, Hb, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl,
                                     L, K, V, BK, BV, C, PREC)
     o = (bh * NS + s).to(tl.int64)
     sm = (ck[:, None] < K) & (cv[None, :] < V)
@@ -894,8 +894,8 @@ def bigla_bwd_segstate2_kernel(
     if w == 0:
         k_p += b * skb + h * skh
         v_p += b * svb + h * svh
-        X1, X2, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ck, cv, ts, nch, skl, svl, sfl, sbl,
-                                        L, K, V, BK, BV, C, PREC)
+        X1, X2, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl,
+                                        sfl, sbl, L, K, V, BK, BV, C, PREC)
         tl.store(hf_p + idx, X1, mask=sm)
         tl.store(hb_p + idx, X2, mask=sm)
         tl.store(tf_p + o * K + ck, cf, mask=ck < K)
