@@ -35,8 +35,9 @@ _REGISTRY: dict[str, str] = {
 }
 
 # "auto" on CUDA tensors takes the first usable of these (fastest first, by the committed
-# benchmark results: results/2026-11-25d-h100/final, CuPy's forward+backward is the fastest at
-# every shape, eager and graphed), then the reference.
+# benchmark results: results/2026-11-25d-h100/final, CuPy's forward and forward+backward are the
+# fastest CUDA-graphed at every shape; eager, where the host dominates, the order varies), then the
+# reference.
 AUTO_ORDER: tuple[str, ...] = ("cupy", "triton", "tilelang")
 
 ENV_VAR = "VIG_BACKEND"
