@@ -92,20 +92,14 @@ def _warps(which: str) -> int:
     return int(_ENV.get(f"VIG_TRITON_WARPS_{which}", str(WARPS[which])))
 
 
-BWD_MODES = ("v22", "dir", "par")
-BWD_DEFAULT = "v22"
-BWD_CHUNK = 16  # tokens per chunk of the by-direction backward kernels (dir, par)
-COMBINE_BL = 32  # token rows per program of the par backward's combine kernel
-
-
-def _bwd_mode() -> str:
-    """Backward kernel set (VIG_TRITON_BWD): "v22" = bigla_bwd_kernel, both directions per
-    program (the default); "dir" = one direction per program, two launches; "par" = one
-    direction per program, one launch of 2 x B*H programs and a combine (NOTES.md v2.3/v2.4)."""
-    mode = _ENV.get("VIG_TRITON_BWD", "") or BWD_DEFAULT
-    if mode not in BWD_MODES:
-        raise ValueError(f"VIG_TRITON_BWD={mode!r}: expected one of {BWD_MODES}")
-    return mode
+# The by-direction backwards (VIG_TRITON_BWD=dir | par, NOTES.md v2.3 / v2.4) were removed in
+# session 4: correct on the GPU, slower than bigla_bwd_kernel at ViG-S/B@224 and ViG-T@1024
+# (results/2026-11-25d-h100/mid/out/triton/triton.log); last present at commit 9a4b465.
+def _check_bwd_knob():
+    mode = _ENV.get("VIG_TRITON_BWD", "")
+    if mode not in ("", "v22"):
+        raise ValueError(f"VIG_TRITON_BWD={mode!r}: the by-direction backwards (dir, par) were "
+                         "removed (slower; kernels/triton/NOTES.md); unset it")
 
 
 BSEG_MODES = ("v22", "v26")
@@ -264,20 +258,14 @@ class TritonBackend(KernelBackend):
         dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         BH = B * H
-        mode = _bwd_mode()
-        # fp32 scratch pq [BH, L, K], pk [BH, L, K], pv [BH, L, V] (par: a second set), one
-        # allocation (host time); the kernels index it from the base pointers, each part starts
-        # on a 256-byte boundary (the same pointer-alignment specialisation as separate buffers)
+        _check_bwd_knob()
+        # fp32 scratch pq [BH, L, K], pk [BH, L, K], pv [BH, L, V], one allocation (host time);
+        # the kernels index it from the base pointers, each part starts on a 256-byte boundary
+        # (the same pointer-alignment specialisation as separate buffers)
         nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
-        nset = 2 if mode == "par" else 1
-        scr = torch.empty((nset * (2 * nK + nV),), dtype=torch.float32, device=dev)
+        scr = torch.empty((2 * nK + nV,), dtype=torch.float32, device=dev)
         pq, pk, pv = scr, scr[nK:], scr[2 * nK:]
-        # chunk of the by-direction kernels (knob VIG_TRITON_CHUNK_BWD, 16 or 32; the segment
-        # length is a multiple of it, the segment-state kernels keep CHUNK)
-        CB = int(_ENV.get("VIG_TRITON_CHUNK_BWD", "") or BWD_CHUNK) if mode != "v22" else CHUNK
-        if CB not in (16, 32):
-            raise ValueError(f"VIG_TRITON_CHUNK_BWD={CB}: expected 16 or 32")
-        NS, LS = _segments(BH, L, unit=CB, bwd=True)
+        NS, LS = _segments(BH, L, unit=CHUNK, bwd=True)
         prec = _prec(q.dtype)
         strides = (*_strides(q), *_strides(k), *_strides(v),
                    *_strides(g_fwd), *_strides(g_bwd), *_strides(do))
@@ -317,31 +305,6 @@ class TritonBackend(KernelBackend):
         else:
             sf = db = sb = df = cf = cb = pq  # unused
         dprec = _dot_prec("BWD", q.dtype)
-        if mode == "dir":  # two launches, one direction each (NOTES.md, v2.3)
-            for d, g, st_, ds_, c_, dg in ((1, g_bwd, sb, db, cb, dgb), (0, g_fwd, sf, df, cf, dgf)):
-                _k.bigla_bwd_dir_kernel[(BH, NS)](
-                    q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, st_, ds_, c_,
-                    *_strides(q), *_strides(k), *_strides(v), *_strides(g), *_strides(do),
-                    float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CB, THR=THR, PREC=dprec, SEG=int(NS > 1), DIR=d,
-                    num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
-                )
-            return dq, dk, dv, dgf, dgb
-        if mode == "par":  # one launch, both directions at once, then a combine (NOTES.md, v2.4)
-            o1 = 2 * nK + nV
-            pq1, pk1, pv1 = scr[o1:], scr[o1 + nK:], scr[o1 + 2 * nK:]
-            _k.bigla_bwd_par_kernel[(2, BH, NS)](
-                q, k, v, g_fwd, g_bwd, do, dgf, dgb, pq, pk, pv, pq1, pk1, pv1,
-                sf, df, cf, sb, db, cb, *strides,
-                float(scale), L, H, LS, NS, K, V,
-                BK=BK, BV=BV, C=CB, THR=THR, PREC=dprec, SEG=int(NS > 1),
-                num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
-            )
-            _k.bigla_bwd_combine_kernel[(-(-L // COMBINE_BL), BH)](
-                pq, pk, pv, pq1, pk1, pv1, dq, dk, dv, L, H, K, V,
-                BK=BK, BV=BV, BL=COMBINE_BL, num_warps=4,
-            )
-            return dq, dk, dv, dgf, dgb
         _k.bigla_bwd_kernel[(BH, NS)](
             q, k, v, g_fwd, g_bwd, do,
             dq, dk, dv, dgf, dgb, pq, pk, pv,

@@ -5,7 +5,6 @@ a fresh ``TRITON_CACHE_DIR``)::
 
     python -m vig_kernels.triton.compile_check 90 80
     python -m vig_kernels.triton.compile_check --regs 90   # + ptxas's register/spill report
-    python -m vig_kernels.triton.compile_check --dir --regs 90   # the opt-in by-direction backward
     python -m vig_kernels.triton.compile_check --v26 --regs 90   # the opt-in v2.6 segment kernels
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
@@ -27,39 +26,19 @@ def _specs():
     backward segment states, each at the one tile size (BK = 32, BV = 64; K and V are run-time
     ints; larger heads run as float32 tiles cut by the shared layer), and the segment scan
     (fp32 only; v2.6: the scan and the carry prefix)."""
-    from vig_kernels.triton import BSEG_DEFAULT, BWD_DEFAULT, DOT_BF16
+    from vig_kernels.triton import BSEG_DEFAULT, DOT_BF16
 
     out = []
     for dt in ("bf16", "fp16", "fp32"):
         prec = "tf32" if dt == "bf16" else "ieee"
         dots = {w: ("bf16" if (dt == "bf16" and DOT_BF16[w]) else prec) for w in DOT_BF16}
         out.append(("fwd", dt, dt, dots["FWD"]))
-        if BWD_DEFAULT == "par":  # the shipped backward: by direction, one launch + combine
-            out.append(("bpar", dt, dt, dots["BWD"]))
-            out.append(("bcomb", dt, dt, prec))
-        elif BWD_DEFAULT == "dir":
-            out.append(("bdir0", dt, dt, dots["BWD"]))
-            out.append(("bdir1", dt, dt, dots["BWD"]))
-        else:
-            out.append(("bwd", dt, dt, dots["BWD"]))
+        out.append(("bwd", dt, dt, dots["BWD"]))
         out.append(("seg", dt, dt, prec))
         out.append(("bseg2" if BSEG_DEFAULT == "v26" else "bseg", dt, dt, prec))
     if BSEG_DEFAULT == "v26":  # v2.6: scan per direction pair and value slice, carry prefix
         return out + [("bscan2", "fp32", "fp32", "ieee"), ("bcarry", "fp32", "fp32", "ieee")]
     out.append(("bscan", "fp32", "fp32", "ieee"))
-    return out
-
-
-def _dir_specs():
-    """The opt-in by-direction backward kernels (VIG_TRITON_BWD=dir / par; NOTES.md v2.3, v2.4):
-    compiled with --dir only."""
-    out = []
-    for dt in ("bf16", "fp16", "fp32"):
-        prec = "tf32" if dt == "bf16" else "ieee"
-        out += [("bdir0", dt, dt, prec), ("bdir1", dt, dt, prec), ("bpar", dt, dt, prec),
-                ("bcomb", dt, dt, prec)]
-        if dt == "bf16":
-            out += [("bwd", dt, dt, "bf16"), ("bpar", dt, dt, "bf16"), ("fwd", dt, dt, "bf16")]
     return out
 
 
@@ -98,7 +77,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False, dirs=False, v26=False):
+def compile_all(archs, regs=False, v26=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -107,8 +86,7 @@ def compile_all(archs, regs=False, dirs=False, v26=False):
 
     import torch
 
-    from vig_kernels.triton import (BK, BSEG_NVS, BSEG_STAGES, BV, BWD_CHUNK, CHUNK, COMBINE_BL,
-                                    THR, _nreg, _warps)
+    from vig_kernels.triton import BK, BSEG_NVS, BSEG_STAGES, BV, CHUNK, THR, _nreg, _warps
 
     _TORCH_DT = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     from vig_kernels.triton import kernels as k
@@ -116,10 +94,8 @@ def compile_all(archs, regs=False, dirs=False, v26=False):
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        for kind, dt, odt, prec in (_v26_specs() if v26 else _dir_specs() if dirs else _specs()):
+        for kind, dt, odt, prec in (_v26_specs() if v26 else _specs()):
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
-            if kind in ("bdir0", "bdir1", "bpar"):
-                consts["C"] = int(os.environ.get("VIG_TRITON_CHUNK_BWD", "") or BWD_CHUNK)
             if kind in ("fwd", "fwdp", "fwds"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
                 fn = k.bigla_fwd_kernel
                 consts["FST"] = int(os.environ.get("VIG_TRITON_FPIPE", "") or BSEG_STAGES) \
@@ -148,26 +124,6 @@ def compile_all(archs, regs=False, dirs=False, v26=False):
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, **{n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p")}}
                 nstr = 18
-            elif kind.startswith("bdir"):
-                fn = k.bigla_bwd_dir_kernel
-                consts["DIR"] = int(kind[4])
-                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "g_p": "fp32", "do_p": dt,
-                        "dq_p": odt, "dk_p": odt, "dv_p": odt,
-                        **{n: "fp32" for n in ("dg_p", "pq_p", "pk_p", "pv_p", "s_p", "ds_p", "c_p")}}
-                nstr = 15
-            elif kind == "bpar":
-                fn = k.bigla_bwd_par_kernel
-                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32", "do_p": dt,
-                        **{n: "fp32" for n in ("dgf_p", "dgb_p", "pq0_p", "pk0_p", "pv0_p", "pq1_p",
-                                               "pk1_p", "pv1_p", "sf_p", "df_p", "cf_p", "sb_p",
-                                               "db_p", "cb_p")}}
-                nstr = 18
-            elif kind == "bcomb":
-                fn = k.bigla_bwd_combine_kernel
-                consts = dict(BK=BK, BV=BV, BL=COMBINE_BL)
-                ptrs = {**{n: "fp32" for n in ("pq0_p", "pk0_p", "pv0_p", "pq1_p", "pk1_p", "pv1_p")},
-                        "dq_p": odt, "dk_p": odt, "dv_p": odt}
-                nstr = 0
             elif kind == "bscan2":
                 fn = k.bigla_bwd_segscan2_kernel
                 consts = dict(BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES)
@@ -201,7 +157,7 @@ def compile_all(archs, regs=False, dirs=False, v26=False):
                     sig[n] = "fp32"
                 else:
                     sig[n] = "i32"
-            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "bdi", "bpa") else "") \
+            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd") else "") \
                 + (" bf16-dots" if prec == "bf16" else "")
             assert sum(1 for n in names if n[0] == "s" and n[1:3] in (
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
@@ -211,7 +167,7 @@ def compile_all(archs, regs=False, dirs=False, v26=False):
                 if kind in ("bscan2", "bcarry", "fscan"):
                     from vig_kernels.triton import BSEG_WARPS
                     opts = {"num_warps": 1 if kind == "bcarry" else BSEG_WARPS}
-                if kind in ("fwd", "fwdp", "fwds", "bwd") or kind[:3] in ("bdi", "bpa"):  # as launched
+                if kind in ("fwd", "fwdp", "fwds", "bwd"):  # as launched
                     w = "FWD" if kind[:3] == "fwd" else "BWD"
                     opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt])}
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,
@@ -233,8 +189,7 @@ def compile_all(archs, regs=False, dirs=False, v26=False):
 if __name__ == "__main__":
     args = sys.argv[1:]
     want_regs = "--regs" in args
-    want_dirs = "--dir" in args
     want_v26 = "--v26" in args
-    args = [a for a in args if a not in ("--regs", "--dir", "--v26")]
-    fails = compile_all(args or ["90", "80"], regs=want_regs, dirs=want_dirs, v26=want_v26)
+    args = [a for a in args if a not in ("--regs", "--v26")]
+    fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26)
     sys.exit(1 if fails else 0)

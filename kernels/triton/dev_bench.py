@@ -42,10 +42,9 @@ KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
 
 def variant_env(name):
     """"new" (the tree's defaults), then "_wfN" / "_wbN" (warps of the forward / backward
-    kernel), "_fN" / "_bN" (their register caps, 0 = none), "_dir" / "_par" / "_v22" (the
-    backward kernel set, VIG_TRITON_BWD; NOTES.md v2.3 / v2.4), "_dbf" / "_dbb" ("_dtf" / "_dtb"):
+    kernel), "_fN" / "_bN" (their register caps, 0 = none), "_dbf" / "_dbb" ("_dtf" / "_dtb"):
     bf16 (tf32) dot operands in the forward / backward kernel for bf16 inputs (VIG_TRITON_DOT_*),
-    "_cbN": chunk N (16, 32) of the by-direction backward (VIG_TRITON_CHUNK_BWD), "_v26" /
+    "_v26" /
     "_s22": the backward's segment machinery v2.6 / v2.2 (VIG_TRITON_BSEG), "_nsN": N segments
     (VIG_TRITON_SEGMENT), "_smN": segments above L = N (VIG_TRITON_SEG_MIN_L), "_fpN": the
     forward's segment assembly pipelined N deep (VIG_TRITON_FPIPE), "_bsmN": segments in the
@@ -61,12 +60,6 @@ def variant_env(name):
         if part in ("v26", "s22"):  # segment machinery of the backward (VIG_TRITON_BSEG)
             env["VIG_TRITON_BSEG"] = "v22" if part == "s22" else part
             continue
-        if part in ("dir", "par", "v22"):  # backward kernel set (VIG_TRITON_BWD)
-            env["VIG_TRITON_BWD"] = part
-            continue
-        if part.startswith("cb"):  # chunk of the by-direction backward
-            env["VIG_TRITON_CHUNK_BWD"] = part[2:]
-            continue
         if part in ("dbf", "dbb", "dtf", "dtb"):  # dot operands of bf16 inputs: bf16 / tf32,
             env["VIG_TRITON_DOT_" + ("FWD" if part[2] == "f" else "BWD")] = \
                 "bf16" if part[1] == "b" else "tf32"  # forward (f) or backward (b) kernel
@@ -79,8 +72,8 @@ def variant_env(name):
 
 
 def set_env(env):
-    for k in (*KNOBS.values(), "VIG_TRITON_BWD", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD",
-              "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_BSEG", "VIG_TRITON_FSCAN"):
+    for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
+              "VIG_TRITON_FSCAN"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
