@@ -51,43 +51,28 @@ def _arch(device: torch.device) -> str:
     return a
 
 
+# kernel kinds built by kernels.build_<kind>(K, V, dtype, ...) ("fwd_scan" takes no dtype)
+_KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd_fused",
+          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd")
+# ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
+# "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
+_OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided"}
+
+
 def build(kind: str, K: int, V: int, dtype: str):
-    """The TileLang prim_func of one kernel (no compilation). ``kind``: "fwd_st", "fwd_scan",
-    "fwd_out" (v5 forward), "fwd_res" (v4 forward, L <= 256), "fwd_ws" (v4, longer L) or "bwd"; batch size, sequence length, heads and the true head dims (<= K, V) are dynamic."""
+    """The TileLang prim_func of one kernel (no compilation). ``kind``: one of ``_KINDS``, or
+    "fwd_res" / "fwd_ws" (v4 forward), with optional ":<letter><int>" options (``_OPTS``); batch
+    size, sequence length, heads and the true head dims (<= K, V) are dynamic."""
     from . import kernels
 
-    # dev variants: "fwd_fused:t128" (threads), "bwd_out:c16:t64" (chunk), "bwd_out:d0" (no
-    # diagonal sub-blocks: wrong results, for timing what they cost)
     kind, *opts = kind.split(":")
-    if opts:
-        kw = {{"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided"}[o[0]]: int(o[1:]) for o in opts}
-        return {"fwd_fused": kernels.build_fwd_fused, "bwd_states": kernels.build_bwd_states,
-                "bwd_out": kernels.build_bwd_out, "bwd_out2": kernels.build_bwd_out2}[kind](K, V, dtype, **kw)
+    kw = {_OPTS[o[0]]: int(o[1:]) for o in opts}
     if kind in ("fwd_res", "fwd_ws"):
-        return kernels.build_fwd(K, V, dtype, kind[4:])
-    if kind == "bwd":
-        return kernels.build_bwd(K, V, dtype)
-    if kind == "fwd_st":
-        return kernels.build_fwd_st(K, V, dtype)
-    if kind == "fwd_scan":
-        return kernels.build_fwd_scan(K, V)
-    if kind == "fwd_out":
-        return kernels.build_fwd_out(K, V, dtype)
-    if kind == "bwd_st":
-        return kernels.build_bwd_st(K, V, dtype)
-    if kind == "bwd_out":
-        return kernels.build_bwd_out(K, V, dtype)
-    if kind == "bwd_out2":
-        return kernels.build_bwd_out2(K, V, dtype)
-    if kind == "fwd_fused":
-        return kernels.build_fwd_fused(K, V, dtype)
-    if kind == "bwd_states":
-        return kernels.build_bwd_states(K, V, dtype)
-    if kind == "fwd_segst":
-        return kernels.build_fwd_segst(K, V, dtype)
-    if kind == "fwd_fused_seg":
-        return kernels.build_fwd_fused_seg(K, V, dtype)
-    raise ValueError(kind)
+        return kernels.build_fwd(K, V, dtype, kind[4:], **kw)
+    if kind not in _KINDS:
+        raise ValueError(kind)
+    fn = getattr(kernels, f"build_{kind}")
+    return fn(K, V, **kw) if kind == "fwd_scan" else fn(K, V, dtype, **kw)
 
 
 _VERSIONS = ("v4", "v5", "v6", "v6s")
