@@ -48,6 +48,10 @@ SPECS = [
     ("fwd_fused", "float32", "sm_90a"),
     ("bwd_out2:t256", "bfloat16", "sm_90a"),  # the bf16 default since session 4 (bwd_out2, 256 threads)
     ("bwd_out2", "bfloat16", "sm_90a"),  # its 128-thread build (VIG_TILELANG_BWD_OUT_THREADS=128)
+    # VIG_TILELANG_LOWMEM=1 (session 5): bf16 workspaces, bf16 dq / dk / dv
+    ("bwd_states:w1", "bfloat16", "sm_90a"),
+    ("bwd_out2:t256:w1", "bfloat16", "sm_90a"),
+    ("fwd_scan:w1", "float32", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -101,7 +105,16 @@ def test_kernel_compiles(compiled, spec):
     # (The v4 forward, kept only as the VIG_TILELANG_FWD=v4 fallback, is left as it was proven.)
     if kind not in ("fwd_res", "fwd_ws"):
         assert "% ((int64_t)H)" not in src and "/ ((int64_t)H)" not in src
-    if kind == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
+    if kind.endswith(":w1"):  # LOWMEM: the workspaces (and bwd_out2's dq / dk / dv) are bf16
+        if kind.startswith("bwd_out2"):
+            for arg in ("WS", "WS2", "DQ", "DK", "DV"):
+                assert f"bfloat16_t* __restrict__ {arg}," in src, arg
+            assert "float* __restrict__ DGF" in src  # gate gradients stay float32
+        elif kind.startswith("bwd_states"):
+            assert "bfloat16_t* __restrict__ WS," in src and "bfloat16_t* __restrict__ WS2," in src
+        else:
+            assert "const float* __restrict__ WS," in src and "bfloat16_t* __restrict__ WSB" in src
+    if kind.split(":")[0] == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
         assert "mma" not in src
         return
     if kind.startswith("bwd_out2"):  # the diagonal pass's warp reduce-scatter of A's rows

@@ -12,8 +12,10 @@ everywhere (the previous default), ``v6s`` adds the segmented fused forward for 
 the old one-block-per-(b, h) kernel. Backward: v6 (bwd_states -> bwd_out) for L <= 224 with head
 dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise, bwd_out being
 bwd_out2 (256 threads) for bf16 with head dims 32 / 64 ($VIG_TILELANG_BWD_OUT=v1: bwd_out);
-``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. The variables are read once per process
-(``reload_env()`` re-reads them).
+``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM=1`` (on trial, session 5):
+that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk / dv in bf16
+(``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's). The variables are read once per
+process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
 
@@ -56,7 +58,8 @@ _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd
           "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd")
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
-_OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided"}
+_OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
+         "w": "lowmem"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -85,10 +88,16 @@ def reload_env() -> None:
     _KNOBS.reload()
 
 
-def _version(var: str) -> str:
-    v = _knob(var, "v6")
+#: the versions used when $VIG_TILELANG_FWD / $VIG_TILELANG_BWD are unset ("v6s" for the forward
+#: would run the segmented fused forward at L > 224: timed in session 5's mid call)
+FWD_DEFAULT = "v6"
+BWD_DEFAULT = "v6"
+
+
+def _version(var: str, default: str) -> str:
+    v = _knob(var, default)
     if v not in _VERSIONS:
-        raise ValueError(f"{var}={v!r}: expected one of {_VERSIONS} (default 'v6')")
+        raise ValueError(f"{var}={v!r}: expected one of {_VERSIONS} (default {default!r})")
     return v
 
 
@@ -98,7 +107,7 @@ def _version(var: str) -> str:
 #: the segmented fused forward: parity-proven, not yet timed), "v5" (chunk-parallel, three
 #: launches: the previous default) or "v4" (one block per (b, h), two sweeps)
 def fwd_version() -> str:
-    return _version("VIG_TILELANG_FWD")
+    return _version("VIG_TILELANG_FWD", FWD_DEFAULT)
 
 
 #: backward kernels, $VIG_TILELANG_BWD: "v6" (the default since the same run: bwd_states + v5's
@@ -106,7 +115,7 @@ def fwd_version() -> str:
 #: every L: parity-proven, not yet timed at 1024 px), "v5" (fwd_st + fwd_scan + bwd_st + fwd_scan
 #: + bwd_out: the previous default) or "v4" (one block per (b, h))
 def bwd_version() -> str:
-    return _version("VIG_TILELANG_BWD")
+    return _version("VIG_TILELANG_BWD", BWD_DEFAULT)
 
 
 #: the v5 kernels and the v4 backward take the batch from a grid dimension (y or z: at most
@@ -186,6 +195,62 @@ BWD_OUT2_THREADS = 256
 FUSED_DIAG_DEFAULT = ""
 GRAD_EMPTY_DEFAULT = "1"
 STRIDED_DEFAULT = "0"
+#: $VIG_TILELANG_LOWMEM (session 5, on trial; "1": _bwd_lowmem, "0": the float32 workspaces and
+#: gradients of before). Not the default until the GPU has proven it (parity) and timed it.
+LOWMEM_DEFAULT = "0"
+
+
+def _lowmem(dtype: str, B: int, L: int, KD: int, VD: int) -> bool:
+    """Whether the backward runs _bwd_lowmem: $VIG_TILELANG_LOWMEM=1 (default LOWMEM_DEFAULT),
+    bf16, head dims exactly KT / VT, bwd_out2 selected (not the 16-token dev variant), and one
+    batch piece."""
+    return (_knob("VIG_TILELANG_LOWMEM", LOWMEM_DEFAULT) == "1" and dtype == "bfloat16"
+            and KD == KT and VD == VT and B <= MAX_GRID_B and _knob("VIG_TILELANG_BWD_C") != "16"
+            and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
+
+
+def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: str):
+    """The v5 / v6 backward (bf16, head dims KT / VT, bwd_out2) at about 0.4x fla's peak memory
+    instead of 0.59x: the states entering each chunk are kept in bf16 (what bwd_out2's T.gemm
+    operands were cast to anyway) and dq / dk / dv are written in bf16 by bwd_out2 (no float32
+    buffers, no casts by the shared layer); the gradients are allocated only after the states
+    (v5: the float32 scan workspaces are freed first). Returns (dq, dk, dv, dg_fwd, dg_bwd).
+    Peak extra of fwd+bwd (bytes on paper, NOTES.md "Peak memory"): ViG-T@224 185 -> 125 MiB,
+    ViG-S@1024 459 -> 314 MiB."""
+    B, L, H, K = q.shape
+    V = v.shape[-1]
+    dev = q.device
+    nc = -(-L // CHUNK)
+    bf = dict(device=dev, dtype=torch.bfloat16)
+    if ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
+        ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
+        compile_kernel("bwd_states" + s1 + ":w1", KT, VT, "bfloat16", arch)(
+            q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
+    else:
+        ws = _states_bf16("fwd_st", (k, v, g_fwd, g_bwd), (), nc, arch)
+        ws2 = _states_bf16("bwd_st", (q, do, g_fwd, g_bwd), (scale_half,), nc, arch)
+    n = B * L * H * K
+    gb = torch.empty(2 * n + B * L * H * V, **bf)
+    gg = torch.empty(2 * n, device=dev, dtype=torch.float32)
+    dq, dk = (gb[i * n:(i + 1) * n].view(B, L, H, K) for i in range(2))
+    dv = gb[2 * n:].view(B, L, H, V)
+    dgf, dgb = (gg[i * n:(i + 1) * n].view(B, L, H, K) for i in range(2))
+    compile_kernel(_bwd_out_kind("bfloat16", True) + s1 + ":w1", KT, VT, "bfloat16", arch)(
+        q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
+    return dq, dk, dv, dgf, dgb
+
+
+def _states_bf16(st_kind: str, ins, extra, nc: int, arch: str):
+    """v5's chunk contributions (fwd_st / bwd_st, float32) scanned by fwd_scan:w1 into a bf16
+    [B, H, NC, 2 KT, VT] workspace; the float32 one is freed on return."""
+    B, _, H, _ = ins[0].shape
+    f32 = dict(device=ins[0].device, dtype=torch.float32)
+    ws = torch.empty(B, H, nc, 2 * KT, VT, **f32)
+    dw = torch.empty(B, H, nc, 2 * KT, **f32)
+    compile_kernel(st_kind, KT, VT, "bfloat16", arch)(*ins, ws, dw, *extra)
+    wsb = torch.empty(B, H, nc, 2 * KT, VT, device=ws.device, dtype=torch.bfloat16)
+    compile_kernel("fwd_scan:w1", KT, VT, "float32", arch)(ws, dw, wsb)
+    return wsb
 
 
 def _strided() -> bool:
@@ -364,6 +429,9 @@ class TileLangBackend(KernelBackend):
         if _strided() and not (ver in ("v6", "v6s") and _bwd_views(_DTYPES[q.dtype], L, K, v.shape[-1])):
             q, k, v, g_fwd, g_bwd, do = _contig(q, k, v, g_fwd, g_bwd, do)
         V = v.shape[-1]
+        if ver != "v4" and _lowmem(_DTYPES[q.dtype], B, L, K, V):
+            s1 = ":s1" if ver in ("v6", "v6s") and _bwd_views("bfloat16", L, K, V) else ""
+            return _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, float(scale) * 0.5, self._arch_of(q), ver, s1)
         f32 = dict(device=q.device, dtype=torch.float32)
         # gradients in float32 (the shared layer casts), one allocation (and one fill) for all five;
         # $VIG_TILELANG_GRAD_EMPTY=1 (on trial, default GRAD_EMPTY_DEFAULT): no fill (bwd_out /

@@ -9,7 +9,10 @@ apply: L > 224 / 256 or head dims other than 32 / 64); /fN, /oN: thread-count va
 bf16 fwd_fused / bwd_out; /c16: the bf16 v6 backward on 16-token chunks; /b2: bwd_out2
 (VIG_TILELANG_BWD_OUT=v2, bf16, at every L), /b1: bwd_out; /m3, /m2: fwd_fused with the lane-pass
 diagonal (VIG_TILELANG_FUSED_DIAG); /e1: gradients not zero-filled (VIG_TILELANG_GRAD_EMPTY=1);
-/s1: the bf16 v6 forward reads q, k, v, gates as views (VIG_TILELANG_STRIDED=1)."""
+/s1: the bf16 v6 forward reads q, k, v, gates as views (VIG_TILELANG_STRIDED=1); /w1: the bf16
+backward with bf16 workspaces and gradients (VIG_TILELANG_LOWMEM=1). "F+B" as the base sets the
+forward and the backward apart (e.g. v6s+v6: the segmented forward at L > 224, the default
+backward). Prints fwd eager (graphed) and fwd+bwd eager (graphed)."""
 import argparse
 import os
 import time
@@ -39,11 +42,11 @@ for shape_name in names:
     ff, fbf = bench.floor_ms(shape, bandwidth=bw), bench.floor_ms(shape, True, bandwidth=bw)
     for ver in a.versions.split(","):
         base, *opts = ver.split("/")  # e.g. v6/f128/o256: fwd_fused 128 threads, bwd_out 256
-        os.environ["VIG_TILELANG_FWD"] = os.environ["VIG_TILELANG_BWD"] = base
+        os.environ["VIG_TILELANG_FWD"], os.environ["VIG_TILELANG_BWD"] = (base.split("+") * 2)[:2]
         for var, pre in (("VIG_TILELANG_FUSED_THREADS", "f"), ("VIG_TILELANG_BWD_OUT_THREADS", "o"),
                          ("VIG_TILELANG_BWD_C", "c"), ("VIG_TILELANG_BWD_OUT", "b"),
                          ("VIG_TILELANG_FUSED_DIAG", "m"), ("VIG_TILELANG_GRAD_EMPTY", "e"),
-                         ("VIG_TILELANG_STRIDED", "s")):
+                         ("VIG_TILELANG_STRIDED", "s"), ("VIG_TILELANG_LOWMEM", "w")):
             val = [("v" if pre == "b" else "m" if pre == "m" else "") + o[1:] for o in opts if o.startswith(pre)]
             if val:
                 os.environ[var] = val[0]
@@ -57,8 +60,9 @@ for shape_name in names:
         with torch.no_grad():
             g = bench.median_ms(bench.graphed(fwd))
         mem = bench.peak_extra_bytes(fb) / 2**20
+        gb = bench.median_ms(bench.graphed(fb))
         print(f"{shape_name:>11} {ver} fwd {f:.3f} (graphed {g:.3f}) = {f / ff:.1f}x floor {ff:.3f} | "
-              f"fwd+bwd {b:.3f} = {b / fbf:.1f}x floor {fbf:.3f} | peak extra fwd+bwd {mem:.0f} MiB",
+              f"fwd+bwd {b:.3f} (graphed {gb:.3f}) = {b / fbf:.1f}x floor {fbf:.3f} | peak extra fwd+bwd {mem:.0f} MiB",
               flush=True)
 print("compile log:", [(k[0], k[3], round(s, 2)) for k, s in tlb.compile_log], flush=True)
 print(f"total {time.perf_counter() - t:.0f} s")

@@ -38,7 +38,7 @@ def main():
     specs = [(kind, int(t.split("x")[0]), int(t.split("x")[1]), dt, a.arch)
              for t in a.tiles.split(",") for dt in a.dtypes.split(",") for kind in a.kinds.split(",")]
     # the scan is all float32: one kernel for every dtype
-    specs = list(dict.fromkeys((k, K, V, "float32" if k == "fwd_scan" else d, ar) for k, K, V, d, ar in specs))
+    specs = list(dict.fromkeys((k, K, V, "float32" if k.split(":")[0] == "fwd_scan" else d, ar) for k, K, V, d, ar in specs))
     with cf.ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")) as ex:
         for spec, sec in ex.map(_one, specs):
             print(f"{sec:7.2f} s  {spec}", flush=True)

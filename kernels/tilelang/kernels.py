@@ -662,18 +662,51 @@ def build_fwd_st(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
     return bigla_fwd_st
 
 
-def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8):
+def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8, lowmem: int = 0):
     """v5 step 2, in place on WS: chunk c's contribution is replaced by the state entering the
     chunk (forward scan: from the left, rows 0..K-1; backward scan: from the right, rows
     K..2K-1). The chunk's contribution is added to the running state after its decay, so the
     state never takes more roundings than one per chunk. One block per (V-slice of VS columns,
     head, batch x direction); U chunks per step, all their loads issued before the stores (the
-    loop is latency bound: at L = 4096 a direction has 128 chunks)."""
+    loop is latency bound: at L = 4096 a direction has 128 chunks).
+    ``lowmem`` ("fwd_scan:w1", VIG_TILELANG_LOWMEM=1): the states go to a third argument WSB,
+    bf16 [B, H, NC, 2K, V] (what bwd_out2's T.gemm reads anyway), WS is only read (the caller
+    frees the float32 workspace after the scan: the backward's peak memory)."""
     B = T.dynamic("B")
     H = T.dynamic("H")
     NC = T.dynamic("NC")
     acc = T.float32
     assert V % VS == 0
+
+    if lowmem:
+        @T.prim_func
+        def bigla_fwd_scan_w(
+            WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+            DW: T.Tensor([B, H, NC, 2 * K], acc),
+            WSB: T.Tensor([B, H, NC, 2 * K, V], T.bfloat16),
+        ):
+            with T.Kernel(V // VS, H, B * 2, threads=threads) as (iv, h, bz):
+                b = bz // 2
+                d = bz % 2
+                s_f = T.alloc_fragment([K, VS], acc)
+                u_f = T.alloc_fragment([U, K, VS], acc)
+                e_f = T.alloc_fragment([U, K, VS], acc)
+                T.clear(s_f)
+                for ic in T.serial(T.ceildiv(NC, U)):
+                    for u, i, j in T.Parallel(U, K, VS):
+                        cu = ic * U + u
+                        cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                        u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, h, cc, d * K + i, iv * VS + j], 0.0)
+                        e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, h, cc, d * K + i], 1.0)
+                    for i, j in T.Parallel(K, VS):
+                        for u in T.unroll(U):
+                            cu = ic * U + u
+                            cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                            if cu < NC:
+                                WSB[b, h, cc, d * K + i, iv * VS + j] = T.Cast(T.bfloat16, s_f[i, j])
+                            s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+
+        return bigla_fwd_scan_w
 
     @T.prim_func
     def bigla_fwd_scan(
@@ -1139,11 +1172,15 @@ def _min_blocks(n: int):
     return annotate_min_blocks_per_sm(n)
 
 
-def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, strided: int = 0):
+def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, strided: int = 0,
+                   lowmem: int = 0):
     """bwd_out (same arguments, same results up to rounding) with the diagonal sub-blocks as
     running decay products in a lane-per-key-channel pass. bf16 only, K = 32 (one lane per
     channel), C = 32 (two 16-token sub-blocks); head dims exactly K, V (static: no column
-    masks, vector loads and stores; the launcher uses bwd_out for other head dims)."""
+    masks, vector loads and stores; the launcher uses bwd_out for other head dims).
+    ``lowmem`` (":w1", VIG_TILELANG_LOWMEM=1): WS / WS2 in bf16 (the values the T.gemm operands
+    were cast to anyway; the boundary terms E read them in bf16 too) and DQ / DK / DV in the
+    input dtype (each is stored once, from float32: the same rounding as the shared layer's cast)."""
     assert dtype == "bfloat16" and K == 32 and C == 32 and threads in (128, 256)
     B = T.dynamic("B")
     L = T.dynamic("L")
@@ -1155,6 +1192,14 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
     RPW = C // NW          # rows (queries in the dq pass, keys in the dk pass) per warp
     dt = _DT[dtype]
     acc = T.float32
+    wdt = T.bfloat16 if lowmem else acc   # workspaces WS / WS2
+    gdt = dt if lowmem else acc           # DQ / DK / DV
+
+    def wf(x):  # a workspace value in float32
+        return T.Cast(acc, x) if lowmem else x
+
+    def og(x):  # a float32 result stored as DQ / DK / DV
+        return T.Cast(dt, x) if lowmem else x
     use_tc, cdt = _compute(dtype)
     cums = _cumsums_thread(C, K)
     mmCCV = _mm(use_tc, C, C, V)   # do v^T
@@ -1180,11 +1225,11 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
         GF: IGF if strided else T.Tensor([B, L, H, K], acc),
         GB: IGB if strided else T.Tensor([B, L, H, K], acc),
         DO: IDO if strided else T.Tensor([B, L, H, V], dt),
-        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
-        WS2: T.Tensor([B, H, NC, 2 * K, V], acc),
-        DQ: T.Tensor([B, L, H, K], acc),
-        DK: T.Tensor([B, L, H, K], acc),
-        DV: T.Tensor([B, L, H, V], acc),
+        WS: T.Tensor([B, H, NC, 2 * K, V], wdt),
+        WS2: T.Tensor([B, H, NC, 2 * K, V], wdt),
+        DQ: T.Tensor([B, L, H, K], gdt),
+        DK: T.Tensor([B, L, H, K], gdt),
+        DV: T.Tensor([B, L, H, V], gdt),
         DGF: T.Tensor([B, L, H, K], acc),
         DGB: T.Tensor([B, L, H, K], acc),
         scale: T.float32,
@@ -1260,7 +1305,7 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
                 dsb_s[i, j] = T.Cast(cdt, WS2[b, h, c, i, j])
                 dsf_s[i, j] = T.Cast(cdt, WS2[b, h, c, K + i, j])
             for i, j in T.Parallel(2 * K, V):
-                pr_f[i, j] = WS[b, h, c, i, j] * WS2[b, h, c, (i + K) % (2 * K), j]
+                pr_f[i, j] = wf(WS[b, h, c, i, j]) * wf(WS2[b, h, c, (i + K) % (2 * K), j])
             T.reduce_sum(pr_f, e_f, dim=1)
             for i, j in T.Parallel(C, K):
                 df_s[i, j] = fexp(gf_s[i, j])
@@ -1384,7 +1429,7 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             mmCVK[0](keb_s, dsb_s, dv_f)
             for i, j in T.Parallel(C, V):
                 if t0 + i < L:
-                    DV[b, t0 + i, h, j] = dv_f[i, j]
+                    DV[b, t0 + i, h, j] = og(dv_f[i, j])
             for i, j in T.Parallel(C, K):
                 dqf[i, j] = xqf_s[i, j]
                 dqb[i, j] = xqb_s[i, j]
@@ -1437,8 +1482,8 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
                 g2_s[i, j] = qf * dqb[i, j] - kf * dkb[i, j]
                 g5_s[i, j] = qf * dqb[i, j] - kf * dkb[i, j]
                 if t0 + i < L:
-                    DQ[b, t0 + i, h, j] = dqf[i, j] + dqb[i, j] + 2.0 * da_s[i, i] * kf
-                    DK[b, t0 + i, h, j] = dkf[i, j] + dkb[i, j] + 2.0 * da_s[i, i] * qf
+                    DQ[b, t0 + i, h, j] = og(dqf[i, j] + dqb[i, j] + 2.0 * da_s[i, i] * kf)
+                    DK[b, t0 + i, h, j] = og(dkf[i, j] + dkb[i, j] + 2.0 * da_s[i, i] * qf)
             T.cumsum(g1_s, dim=0, reverse=True)
             T.cumsum(g2_s, dim=0, reverse=True)
             T.cumsum(g3_s, dim=0, reverse=True)
@@ -1933,14 +1978,17 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
 
     return bigla_fwd_segst
 
-def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256, strided: int = 0):
+def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256, strided: int = 0,
+                     lowmem: int = 0):
     """v6 backward, step 1 (replaces fwd_st + fwd_scan + bwd_st + fwd_scan): one block per
     (b, h) walks the chunks from both ends at once and writes the states entering each chunk,
     in the layouts bwd_out reads: WS = [S_f_in (from the left); S_b_in (from the right)],
     WS2 = [dS_b_in (from the left); dS_f_in (from the right)], float32 [B, H, NC, 2K, V].
     Args (Q, Kt, Vt, GF, GB, DO, WS, WS2, scale); head dims exactly K, V; ``scale`` is the
     op's scale halved. Same arithmetic as fwd_st / bwd_st / fwd_scan (the chunk's
-    contribution summed before it meets the state)."""
+    contribution summed before it meets the state). ``lowmem`` (":w1", bf16,
+    VIG_TILELANG_LOWMEM=1): WS / WS2 in bf16 (the fragments rounded as bwd_out2's loads
+    rounded them), for bwd_out2:w1."""
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -1948,6 +1996,11 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
     NT = T.ceildiv(L, C)
     dt = _DT[dtype]
     acc = T.float32
+    assert not lowmem or dtype == "bfloat16"
+    wdt = T.bfloat16 if lowmem else acc
+
+    def ow(x):  # a float32 state stored in the workspace
+        return T.Cast(wdt, x) if lowmem else x
     use_tc, cdt = _compute(dtype)
     cums_l = _cumsums_thread(C, K, 0)
     cums_r = _cumsums_thread(C, K, 2 * K)
@@ -1963,13 +2016,15 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
         GF: IGF if strided else T.Tensor([B, L, H, K], acc),
         GB: IGB if strided else T.Tensor([B, L, H, K], acc),
         DO: IDO if strided else T.Tensor([B, L, H, V], dt),
-        WS: T.Tensor([B, H, NC, 2 * K, V], acc),
-        WS2: T.Tensor([B, H, NC, 2 * K, V], acc),
+        WS: T.Tensor([B, H, NC, 2 * K, V], wdt),
+        WS2: T.Tensor([B, H, NC, 2 * K, V], wdt),
         scale: T.float32,
     ):
         with T.Kernel(H, B, threads=threads) as (h, b):
             if strided:
                 _min_blocks(2)  # the strided index math took 248 registers (1 block per SM)
+            if lowmem:
+                _min_blocks(2)  # the bf16 stores took 131 registers (1 block per SM): cap at 128
             # left walker (chunk it): S_f, dS_b; right walker (chunk NT-1-it): S_b, dS_f
             ql_s = T.alloc_shared([C, K], cdt)
             kl_s = T.alloc_shared([C, K], cdt)
@@ -2025,10 +2080,10 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
                     dor_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, DO[b, tr + i, h, j]), 0)
                 # the states entering the chunks
                 for i, j in T.Parallel(K, V):
-                    WS[b, h, cl, i, j] = sf_f[i, j]
-                    WS2[b, h, cl, i, j] = dsb_f[i, j]
-                    WS[b, h, cr, K + i, j] = sb_f[i, j]
-                    WS2[b, h, cr, K + i, j] = dsf_f[i, j]
+                    WS[b, h, cl, i, j] = ow(sf_f[i, j])
+                    WS2[b, h, cl, i, j] = ow(dsb_f[i, j])
+                    WS[b, h, cr, K + i, j] = ow(sb_f[i, j])
+                    WS2[b, h, cr, K + i, j] = ow(dsf_f[i, j])
                 cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
                 cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
                 for i, j in T.Parallel(C, K):
