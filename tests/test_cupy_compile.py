@@ -126,3 +126,145 @@ def test_import_without_gpu_reports_reason():
     assert isinstance(reasons, list)
     if not torch.cuda.is_available():
         assert reasons and all(isinstance(r, str) and r for r in reasons)
+
+
+def _knobs(**env):
+    """Set VIG_CUPY_* switches for a test (the backend reads them once: reload_env)."""
+    import vig_kernels.cupy as m
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    m.reload_env()
+    return saved
+
+
+def _restore(saved):
+    import vig_kernels.cupy as m
+
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    m.reload_env()
+
+
+def test_seg128_rule():
+    """VIG_CUPY_SEG128=1: 128-token segments exactly where L > 256 and 256-token segments give
+    fewer than TC_BLOCKS blocks (of the contract's shapes only ViG-T@1024); off by default."""
+    import vig_kernels.cupy as m
+
+    assert m.tc_plan(8, 3, 4096, 64) == (1, 256, 16)
+    saved = _knobs(VIG_CUPY_SEG128="1")
+    try:
+        assert m.tc_plan(8, 3, 4096, 64) == (1, 128, 32)     # ViG-T@1024: 384 blocks -> 768
+        assert m.tc_plan(8, 3, 3000, 64) == (1, 128, 24)     # partial last segment
+        assert m.tc_plan(8, 6, 4096, 64) == (1, 256, 16)     # ViG-S@1024: 768 blocks already
+        assert m.tc_plan(128, 3, 196, 64) == (1, 196, 1)     # 224 px: one segment
+        assert m.tc_plan(2, 3, 300, 64) == (1, 64, 5)        # few blocks: the >= 64-token rule
+        assert m.tc_plan(8, 3, 4096, 64, 64) == (1, 64, 64)  # a lower cap (tests) wins
+    finally:
+        _restore(saved)
+    assert m.tc_plan(8, 3, 4096, 64) == (1, 256, 16)
+
+
+def _record_both(B, H, L, keep, max_seg=None, K=32, V=64):
+    """The launches of tc_forward / tc_backward (legacy) and of plan_forward / plan_backward (the
+    cupy Function mocked: nothing runs), on CPU tensors."""
+    import numpy as np
+
+    import vig_kernels.cupy as m
+
+    g = torch.Generator().manual_seed(L)
+    q, k, gf, gb = (torch.randn(B, L, H, K, generator=g) for _ in range(4))
+    v, do = (torch.randn(B, L, H, V, generator=g) for _ in range(2))
+    q, k, v, do = (t.to(torch.bfloat16) for t in (q, k, v, do))
+    gf, gb = -gf.abs(), -gb.abs()
+    legacy, planned = [], []
+
+    def rec(func, grid, block, args, smem, defines):
+        nptr = next(i for i, a in enumerate(args) if not isinstance(a, np.uint64))
+        legacy.append((func, tuple(grid), tuple(block), smem, defines,
+                       [int(a) for a in args[:nptr]], [a.tobytes() for a in args[nptr:]]))
+
+    class Kern:
+        def __init__(self, func, defines):
+            self.func, self.defines = func, defines
+
+    def function(kern, dev):
+        def fn(grid, block, cargs, smem, stream):
+            import ctypes
+
+            vals = [ctypes.c_uint64.from_address(c.ptr).value for c in cargs]
+            planned.append((kern.func, tuple(grid), tuple(block), smem, kern.defines, vals))
+        return fn
+
+    saved = (m._MODULES.kernel_defs, m._MODULES.stream, m._function, m._current_device,
+             m.TC_MAX_SEG, m.TC_BWD_SEG)
+    try:
+        m._MODULES.kernel_defs = lambda src, func, dev, defines, smem: Kern(func, defines)
+        m._MODULES.stream = lambda dev: None
+        m._function = function
+        m._current_device = lambda: -1
+        if max_seg:
+            m.TC_MAX_SEG = m.TC_BWD_SEG = max_seg
+        scale = K ** -0.5
+        r1 = m.tc_forward(q, k, v, gf, gb, scale, rec, keep)
+        r2 = m.plan_forward(q, k, v, gf, gb, scale, keep)
+        st1, st2 = (r1[1], r2[1]) if keep else ((), ())
+        if m.bwd_kind(q, v, do, k) == "chunked":
+            g1 = m.tc_backward(q, k, v, gf, gb, scale, do, rec, st1)
+            g2 = m.plan_backward(q, k, v, gf, gb, scale, do, st2)
+        else:  # the recurrent backward (V > 64, unaligned rows): the plan declines
+            g1, g2 = (), m.plan_backward(q, k, v, gf, gb, scale, do, st2)
+            assert g2 is None
+            g2 = ()
+    finally:
+        (m._MODULES.kernel_defs, m._MODULES.stream, m._function, m._current_device,
+         m.TC_MAX_SEG, m.TC_BWD_SEG) = saved
+        m._PLANS.clear()
+    inputs = [t.data_ptr() for t in (q, k, v, gf, gb, do)]
+    return legacy, planned, inputs, (st1, st2), (r2[0] if keep else r2), (g1, g2)
+
+
+@pytest.mark.parametrize("B,H,L,keep,max_seg,K,V", [
+    (128, 3, 196, True, None, 32, 64), (2, 3, 196, True, None, 32, 64),
+    (2, 3, 196, False, None, 32, 64), (1, 2, 130, True, 64, 32, 64), (1, 2, 130, False, 64, 32, 64),
+    (8, 3, 600, True, None, 32, 64), (1, 2, 40, True, None, 128, 128), (1, 1, 300, True, None, 16, 80),
+    (2, 2, 50, False, None, 20, 24)])
+def test_plan_launcher_matches_legacy(B, H, L, keep, max_seg, K, V):
+    """VIG_CUPY_LAUNCH=plan launches what the legacy launcher launches: the same kernels, grids,
+    blocks, shared memory, defines and non-pointer argument bytes (each in its own 8-byte slot,
+    zero-padded); the same input / saved-state pointers in the same positions; workspace pointers
+    distinct from the inputs; the returned gradients shaped, typed and strided as before. (The
+    values: `python kernels/cupy/dev_emu.py plan` runs both through the emulator, bit-identical.)"""
+    pytest.importorskip("cupy")  # the plan wraps its argument slots in cupy's CNumpyArray
+    legacy, planned, inputs, (st1, st2), o, (g1, g2) = _record_both(B, H, L, keep, max_seg, K, V)
+    assert len(legacy) == len(planned) >= 1
+    nf = 3 if len(planned) > 1 and planned[1][0].startswith("bigla_tc_scan") else 1  # forward's
+    same = {p: p for p in inputs}  # legacy pointer -> the plan's, where both must agree
+    same.update({a.data_ptr(): b.data_ptr() for a, b in zip(st1, st2)})  # the kept states
+    ws, wsr = {}, {}
+    for i, (a, b) in enumerate(zip(legacy, planned)):
+        if i == nf:  # the backward's buffers (the legacy forward's freed ones may be reused)
+            ws.clear(), wsr.clear()
+        assert a[:5] == b[:5]
+        nptr = len(a[5])
+        assert len(b[5]) == nptr + len(a[6])
+        for c, x in zip(a[6], b[5][nptr:]):
+            assert int(x).to_bytes(8, "little") == c + bytes(8 - len(c))
+        for j, (pa, pb) in enumerate(zip(a[5], b[5][:nptr])):
+            if pa in same:
+                assert pb == same[pa], (a[0], j)
+            else:  # a workspace: never an input or a kept state, one legacy buffer <-> one plan's
+                assert pb not in inputs and pb not in same.values() and pb != 0, (a[0], j)
+                assert ws.setdefault(pa, pb) == pb and wsr.setdefault(pb, pa) == pa, (a[0], j)
+    assert o.data_ptr() == planned[nf - 1][5][5] and planned[nf - 1][0] == "bigla_tc_fwd"
+    assert [tuple(s.shape) for s in st1] == [tuple(s.shape) for s in st2]
+    for x, y in zip(g1, g2):
+        assert x.shape == y.shape and x.dtype == y.dtype and x.stride() == y.stride()
+    if st2 and "bigla_tc_dg_fix" in [b[0] for b in planned]:
+        # a segmented backward reused the forward's kept states (no state pass of its own)
+        assert [b[0] for b in planned].count("bigla_tc_fwd") == 2
+        assert all(st2[0].data_ptr() in b[5] for b in planned[3:] if b[0] == "bigla_tc_bwd")
+        assert any(st2[1].data_ptr() in b[5] for b in planned[3:] if "scan" in b[0])

@@ -8,8 +8,10 @@ wiring live in :mod:`vig.ops`; this module only launches kernels. Design: NOTES.
 """
 from __future__ import annotations
 
+import operator
 import os
 import threading
+from threading import get_ident as _get_ident
 
 import torch
 
@@ -17,7 +19,8 @@ from vig.backend import KernelBackend, Knobs
 
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_forward", "tc_plan", "fwd_kind",
            "fwd_variant", "FWD_KINDS", "scan_func",
-           "tc_backward", "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env"]
+           "tc_backward", "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env", "plan_forward",
+           "plan_backward", "LAUNCH_KINDS"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ("bigla_fwd.cu", "bigla_bwd.cu", "bigla_tc.cu")
@@ -164,6 +167,12 @@ def tc_plan(B: int, H: int, L: int, V: int, max_seg: int | None = None):
     nvb = -(-V // TC_VB)
     units = B * H * nvb
     seglen = L if L <= max_seg else max_seg
+    if (_ENV["seg128"] and L > max_seg > 128
+            and units * (-(-L // max_seg)) < TC_BLOCKS):
+        # VIG_CUPY_SEG128=1 (session 5, not yet a default): long sequences that give fewer than
+        # TC_BLOCKS blocks at max_seg take 128-token segments (of the contract's shapes only
+        # ViG-T@1024: 384 -> 768 blocks; session 4 timed it -10 % graphed f+b there)
+        seglen = 128
     if units * (-(-L // seglen)) < TC_BLOCKS // 2 and L > 64:
         want = -(-TC_BLOCKS // units)
         seglen = min(seglen, max(64, TC_CHUNK * -(-L // (TC_CHUNK * want))))
@@ -255,6 +264,13 @@ def bwd_variant() -> str:
 # environment).
 _KNOBS = Knobs("VIG_CUPY_")
 _ENV = {}
+# VIG_CUPY_LAUNCH (session 5): "legacy" (the default: tc_forward / tc_backward through _launch, every
+# argument converted per launch) or "plan" (plan_forward / plan_backward: per call signature a cached
+# plan of cupy Functions, grids and pre-packed arguments; a call only fills the pointers; the same
+# kernels with the same arguments, one workspace allocation where the legacy backward makes several).
+LAUNCH_KINDS = ("legacy", "plan")
+LAUNCH_DEFAULT = "legacy"
+_PLANS = {}
 
 
 def reload_env() -> None:
@@ -263,7 +279,12 @@ def reload_env() -> None:
     _ENV.update(fwd=e.get("VIG_CUPY_FWD", FWD_DEFAULT), bwd=e.get("VIG_CUPY_BWD", BWD_DEFAULT),
                 scan=e.get("VIG_CUPY_SCAN", SCAN_DEFAULT),
                 long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
-                save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1")
+                save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1",
+                seg128=e.get("VIG_CUPY_SEG128", "0") == "1",
+                launch=e.get("VIG_CUPY_LAUNCH", LAUNCH_DEFAULT))
+    if _ENV["launch"] not in LAUNCH_KINDS:
+        raise ValueError(f"VIG_CUPY_LAUNCH={_ENV['launch']!r}: expected one of {LAUNCH_KINDS}")
+    _PLANS.clear()  # plans hold kernels, segment plans and launch arguments of the old switches
 
 
 reload_env()
@@ -369,6 +390,299 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
         dq, dk, dv = (flat[:nk].view(B, L, H, K), flat[nk:2 * nk].view(B, L, H, K),
                       flat[2 * nk:].view(B, L, H, V))
     return dq, dk, dv, dgf, dgb
+
+
+# ---- the plan launcher (VIG_CUPY_LAUNCH=plan, session 5) ---------------------------------------
+# The legacy path spends most of an eager call's host time on the launch machinery, not the kernels:
+# per launch ~40 numpy scalars built (_ptr / _strides / np.int32) and converted again by CuPy,
+# RawKernel's device lookup, the `with stream:` context and getDevice(); per call tc_vec, the
+# segment plan and (backward) four to eight torch.empty. A plan is built once per call signature
+# (thread, device, dtype, shapes, strides, 16-byte alignment, scale, saved-state shapes, the
+# segment caps); it holds each launch's cupy Function, grid, block, shared memory and one argument
+# block (uint64 slots, the constants packed once, the same bytes the legacy path passes), so a call
+# allocates, packs its pointers with one struct.pack_into per launch and calls the Function on an
+# explicit stream. Same kernels, same arguments: bit-identical results (dev_bench checks max diff 0;
+# dev_emu.py plan checks it on the CPU through the emulator).
+class _Slot:
+    """A pointer argument of a planned launch: index ``i`` of the call's pointer tuple."""
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+
+def _function(kern, dev):
+    """The cupy.cuda.function.Function of a RawKernel on device ``dev`` (tests replace this)."""
+    import cupy
+
+    with cupy.cuda.Device(dev):
+        return kern.kernel
+
+
+class _Call:
+    """One planned launch."""
+    __slots__ = ("fn", "grid", "block", "smem", "buf", "cargs", "pack", "get", "name")
+
+    def __init__(self, dev, func, grid, block, args, smem, defines):
+        import struct
+
+        import numpy as np
+        from cupy.cuda.function import CNumpyArray
+
+        kern = _MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem)
+        self.fn = _function(kern, dev)
+        self.name = func
+        self.grid, self.block, self.smem = tuple(grid), tuple(block), smem
+        slots = []
+        for a in args:  # the pointers come first in every bigla_tc.cu kernel
+            if not isinstance(a, _Slot):
+                break
+            slots.append(a.i)
+        n = len(args)
+        self.buf = np.zeros(n, np.uint64)
+        raw = self.buf.view(np.uint8)
+        for j, a in enumerate(args[len(slots):], len(slots)):
+            if not isinstance(a, (np.int32, np.int64, np.float32)):
+                raise TypeError(f"{func}: argument {j} is {type(a).__name__}")
+            b = np.frombuffer(a.tobytes(), np.uint8)  # the bytes the legacy launch passes
+            raw[8 * j:8 * j + b.size] = b
+        self.cargs = [CNumpyArray(self.buf[j:j + 1]) for j in range(n)]
+        self.pack = struct.Struct(f"<{len(slots)}Q").pack_into
+        self.get = operator.itemgetter(*slots) if len(slots) > 1 else (lambda P: (P[slots[0]],))
+
+    def __call__(self, P, stream):
+        self.pack(self.buf, 0, *self.get(P))
+        self.fn(self.grid, self.block, self.cargs, self.smem, stream)
+
+
+def _run(calls, P, dev):
+    """Launch ``calls`` with pointer tuple ``P`` on PyTorch's current stream of ``dev``."""
+    stream = _MODULES.stream(dev)
+    if _current_device() == dev:
+        for c in calls:
+            c(P, stream)
+    else:
+        import cupy
+
+        with cupy.cuda.Device(dev):
+            for c in calls:
+                c(P, stream)
+
+
+def _current_device() -> int:
+    import cupy
+
+    return cupy.cuda.runtime.getDevice()
+
+
+def _strided(shape):
+    """(shape, contiguous strides) for as_strided."""
+    st, n = [], 1
+    for d in reversed(shape):
+        st.append(n)
+        n *= d
+    return tuple(shape), tuple(reversed(st)), n
+
+
+class _FwdPlan:
+    __slots__ = ("calls", "o_shape", "nseg", "n_ws", "st", "gs")
+
+
+def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
+    """The launches of tc_forward (same kernels, grids, shared memory and arguments); pointer slots
+    0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 o, 6 st, 7 gs."""
+    import numpy as np
+
+    B, L, H, K = q.shape
+    V = v.shape[-1]
+    BH = B * H
+    kt = tc_kt(K)
+    kpd = 16 * kt
+    defines = _tc_defines(q.dtype, kt, vec)
+    nvb, seglen, nseg = tc_plan(B, H, L, V)
+    dsm = 2 * tc_dir_smem(kt)
+    Q, Kk, Vv, GF, GB, O, ST, GS = (_Slot(i) for i in range(8))
+    if nseg == 1:
+        ST = GS = O
+    common = (Q, Kk, Vv, GF, GB, O, ST, GS,
+              np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+              *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+              np.float32(scale / 2), np.int32(seglen))
+    grid = (BH, nseg, nvb)
+    calls = []
+    if nseg > 1:
+        calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm,
+                           defines))
+        total = BH * 2 * nvb * TC_VB * kpd
+        calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
+                           (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
+                            np.int32(0)), 0, defines))
+    calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
+                       dsm + seglen * (TC_VB + 4) * 4, defines))
+    p = _FwdPlan()
+    p.calls, p.o_shape, p.nseg = tuple(calls), (B, L, H, V), nseg
+    p.st = _strided((BH, nseg, 2, nvb * TC_VB, kpd))
+    p.gs = _strided((BH, nseg, 2, kpd))
+    p.n_ws = p.st[2] + p.gs[2]  # st | gs in one fp32 allocation (both kept for the backward)
+    return p
+
+
+def _plans_full():
+    if len(_PLANS) > 512:  # many signatures (or threads): start over rather than grow
+        _PLANS.clear()
+
+
+def plan_forward(q, k, v, g_fwd, g_bwd, scale: float, keep_states: bool = False):
+    """tc_forward through a cached plan (VIG_CUPY_LAUNCH=plan); the same return values."""
+    pq, pk, pv = q.data_ptr(), k.data_ptr(), v.data_ptr()
+    vec = 1 if not (pq | pk | pv) & 15 else 0
+    dev = q.get_device()
+    key = ("f", _get_ident(), dev, q.dtype, q.shape, v.shape[3], q.stride(), k.stride(),
+           v.stride(), g_fwd.stride(), g_bwd.stride(), vec, scale, TC_MAX_SEG)
+    p = _PLANS.get(key)
+    if p is None:
+        _plans_full()
+        p = _PLANS[key] = _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale,
+                                     vec and tc_vec(q, k, v))
+    o = torch.empty(p.o_shape, device=q.device, dtype=v.dtype)
+    po = o.data_ptr()
+    if p.nseg > 1:
+        ws = torch.empty(p.n_ws, device=q.device, dtype=torch.float32)
+        st = ws.as_strided(p.st[0], p.st[1], 0)
+        gs = ws.as_strided(p.gs[0], p.gs[1], p.st[2])
+        pw = ws.data_ptr()
+        _run(p.calls, (pq, pk, pv, g_fwd.data_ptr(), g_bwd.data_ptr(), po, pw, pw + 4 * p.st[2]),
+             dev)
+        return (o, (st, gs)) if keep_states else o
+    _run(p.calls, (pq, pk, pv, g_fwd.data_ptr(), g_bwd.data_ptr(), po, po, po), dev)
+    return (o, ()) if keep_states else o
+
+
+class _BwdPlan:
+    __slots__ = ("calls", "chunked", "n_ws", "n_flat", "offs", "reuse", "dg", "dq", "dk", "dv")
+
+
+def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
+    """The launches of tc_backward; pointer slots 0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 do, 6 dq,
+    7 dk, 8 dv, 9 dgf, 10 dgb, 11 yq, 12 sts, 13 st_r, 14 ytot, 15 gs. One fp32 workspace holds
+    dq | dk | dv (contiguous, cast once at the end as before) | yq | st_r | ytot [| sts | gs], each
+    part on a 256-byte boundary; dgf | dgb share a second allocation (both returned)."""
+    import numpy as np
+
+    p = _BwdPlan()
+    p.chunked = chunked
+    if not chunked:
+        return p
+    B, L, H, K = q.shape
+    V = v.shape[-1]
+    BH = B * H
+    kt = tc_kt(K)
+    kpd = 16 * kt
+    fdefines = _tc_defines(q.dtype, kt, 1)
+    bw4 = _BW4.get(bwd_variant(), 0)
+    if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
+        bw4 = 2
+    defines = fdefines + ((("BW4", bw4),) if bw4 else ())
+    nk, nv = B * L * H * K, B * L * H * V
+    rnd = lambda n: -(-n // 64) * 64  # noqa: E731
+    sizes = [2 * nk + nv, 2 * BH * L * kpd]  # flat, yq
+    reuse = False
+    if L <= TC_BWD_SEG:
+        seglen, nseg = L, 1
+    else:
+        _, seglen, nseg = tc_plan(B, H, L, V, TC_BWD_SEG)
+        n_st, n_gs = BH * nseg * 2 * TC_VB * kpd, BH * nseg * 2 * kpd
+        sizes += [n_st, n_gs]  # st_r, ytot
+        reuse = (len(states) == 2 and tuple(states[0].shape) == (BH, nseg, 2, TC_VB, kpd)
+                 and tuple(states[1].shape) == (BH, nseg, 2, kpd)
+                 and tc_plan(B, H, L, V) == (1, seglen, nseg))
+        if not reuse:
+            sizes += [n_st, n_gs]  # sts, gs
+    offs = [0]
+    for n in sizes[:-1]:
+        offs.append(offs[-1] + rnd(n))
+    p.n_ws = offs[-1] + sizes[-1]
+    p.offs = tuple(4 * o for o in offs)  # bytes
+    p.n_flat, p.reuse = 2 * nk + nv, reuse
+    p.dq = _strided((B, L, H, K))[:2] + (0,)
+    p.dk = _strided((B, L, H, K))[:2] + (nk,)
+    p.dv = _strided((B, L, H, V))[:2] + (2 * nk,)
+    p.dg = _strided((B, L, H, K))[:2] + (nk,)
+    Q, Kk, Vv, GF, GB, DO, DQ, DK, DV, DGF, DGB, YQ, STS, STR, YT, GS = (_Slot(i) for i in range(16))
+    if nseg == 1:
+        STS = STR = YT = YQ
+    total = BH * 2 * TC_VB * kpd
+    calls = []
+    if nseg > 1 and not reuse:
+        fargs = (Q, Kk, Vv, GF, GB, DQ, STS, GS,
+                 np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+                 *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+                 np.float32(scale / 2), np.int32(seglen), np.int32(0))
+        calls.append(_Call(dev, "bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs,
+                           2 * tc_dir_smem(kt), fdefines))
+        calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
+                           (STS, GS, np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
+                           0, fdefines))
+    common = (Q, Kk, Vv, GF, GB, DO, DQ, DK, DV, DGF, DGB, YQ, STS, STR, YT,
+              np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
+              *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
+              *_strides(do), np.float32(scale / 2), np.int32(seglen))
+    smem = 2 * tc_bwd_smem(kt, bw4)
+    if nseg > 1:
+        calls.append(_Call(dev, "bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(0),),
+                           smem, defines))
+        calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
+                           (STR, GS, np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(1)),
+                           0, fdefines))
+    calls.append(_Call(dev, "bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(1),),
+                       smem, defines))
+    if nseg > 1:
+        n = B * L * H * K
+        calls.append(_Call(dev, "bigla_tc_dg_fix", (-(-n // 256), 1, 1), (256, 1, 1),
+                           (DGF, DGB, YT, np.int32(B), np.int32(L), np.int32(H),
+                            np.int32(K), np.int32(seglen), np.int32(nseg)), 0, defines))
+    p.calls = tuple(calls)
+    return p
+
+
+def plan_backward(q, k, v, g_fwd, g_bwd, scale: float, do, states=()):
+    """tc_backward through a cached plan (VIG_CUPY_LAUNCH=plan); None where bwd_kind would pick the
+    recurrent backward."""
+    pq, pk, pv, pdo = q.data_ptr(), k.data_ptr(), v.data_ptr(), do.data_ptr()
+    dev = q.get_device()
+    aligned = not (pq | pk | pv | pdo) & 15
+    key = ("b", _get_ident(), dev, q.dtype, q.shape, v.shape[3], q.stride(), k.stride(),
+           v.stride(), g_fwd.stride(), g_bwd.stride(), do.stride(), aligned, scale,
+           TC_MAX_SEG, TC_BWD_SEG,
+           tuple(s.shape for s in states) if len(states) == 2 else len(states))
+    p = _PLANS.get(key)
+    if p is None:
+        _plans_full()
+        p = _PLANS[key] = _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states,
+                                     aligned and bwd_kind(q, v, do, k) == "chunked")
+    if not p.chunked:
+        return None
+    ws = torch.empty(p.n_ws, device=q.device, dtype=torch.float32)
+    dg = torch.empty(2 * p.dg[2], device=q.device, dtype=torch.float32)
+    w, d = ws.data_ptr(), dg.data_ptr()
+    o = p.offs
+    if p.reuse:
+        s0, s1 = states[0].data_ptr(), states[1].data_ptr()
+    elif len(o) > 4:
+        s0, s1 = w + o[4], w + o[5]
+    else:
+        s0 = s1 = 0  # one segment: never read
+    dqo, dko, dvo = (w, w + 4 * p.dk[2], w + 4 * p.dv[2])
+    yq = w + o[1]
+    if len(o) > 2:
+        st_r, yt = w + o[2], w + o[3]
+    else:
+        st_r = yt = yq
+    _run(p.calls, (pq, pk, pv, g_fwd.data_ptr(), g_bwd.data_ptr(), pdo, dqo, dko, dvo, d,
+                   d + 4 * p.dg[2], yq, s0 if len(o) > 2 else yq, st_r, yt, s1), dev)
+    flat = ws[:p.n_flat].to(q.dtype)
+    return (flat.as_strided(*p.dq), flat.as_strided(*p.dk), flat.as_strided(*p.dv),
+            dg.as_strided(p.dg[0], p.dg[1], 0), dg.as_strided(*p.dg))
 
 
 def _fwd_wide(kp: int, dtype) -> int:
@@ -516,6 +830,10 @@ class CuPyBackend(KernelBackend):
     # ------------------------------------------------------------------ forward
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         if fwd_kind(q.dtype) == "chunked":
+            if _ENV["launch"] == "plan":
+                if _ENV["save"]:
+                    return plan_forward(q, k, v, g_fwd, g_bwd, scale, True)
+                return plan_forward(q, k, v, g_fwd, g_bwd, scale), ()
             if save_states():
                 return tc_forward(q, k, v, g_fwd, g_bwd, scale, _tc_launcher(q.device), True)
             return tc_forward(q, k, v, g_fwd, g_bwd, scale, _tc_launcher(q.device)), ()
@@ -546,6 +864,11 @@ class CuPyBackend(KernelBackend):
 
     # ----------------------------------------------------------------- backward
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
+        if _ENV["launch"] == "plan":
+            r = plan_backward(q, k, v, g_fwd, g_bwd, scale, do, tuple(saved))
+            if r is not None:
+                return r
+            return self._backward_recurrent(q, k, v, g_fwd, g_bwd, scale, do, saved)
         if bwd_kind(q, v, do, k) == "chunked":
             return tc_backward(q, k, v, g_fwd, g_bwd, scale, do, _tc_launcher(q.device),
                                tuple(saved))

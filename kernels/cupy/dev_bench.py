@@ -12,9 +12,15 @@ VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5 backward, v2.3 forward, ser
 backwards with the v2.6 forward and the batched scan), "v26s" / "v26ps" (those with saved states).
 A kind "NAME@N" runs NAME with segments of at most N tokens (TC_MAX_SEG = TC_BWD_SEG = N, set in
 this process for that kind only; 224-px shapes then take the segmented path too when N < 196).
+Modifiers (session 5), appended to a kind: "+L" VIG_CUPY_LAUNCH=plan (the plan launcher; without it
+every kind runs the legacy launcher), "+Q" VIG_CUPY_SEG128=1 (the 128-token planner rule). A kind
+"X+L" must match the kind "X" bit for bit (same kernels): its max diff against X is checked, the
+exit status is 1 on a mismatch. Each line also gives the host time to enqueue one call ("host",
+us: mean of 50 calls without synchronization, as tools/profile_op.py).
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -56,10 +62,17 @@ def setenv(d):
     cp.reload_env()
 
 
+_MODS = {"L": dict(VIG_CUPY_LAUNCH="plan"), "Q": dict(VIG_CUPY_SEG128="1")}
+
+
 def use(table, kind):
-    """Set the switches of ``kind`` ("NAME" or "NAME@N": segments of at most N tokens)."""
+    """Set the switches of ``kind`` ("NAME[+L][+Q]" or "NAME@N": segments of at most N tokens)."""
     name, _, seg = kind.partition("@")
-    setenv(table[name])
+    name, *mods = name.split("+")
+    env = dict(VIG_CUPY_LAUNCH="legacy", VIG_CUPY_SEG128="0", **table[name])
+    for m in mods:
+        env.update(_MODS[m])
+    setenv(env)
     cp.TC_MAX_SEG, cp.TC_BWD_SEG = (int(seg), int(seg)) if seg else _SEG0
 
 
@@ -69,6 +82,29 @@ def op(*a):
 
 def _diff(a, b):
     return (a.float() - b.float()).abs().max().item(), a.float().abs().max().item()
+
+
+def host_us(fn, n=50):
+    """Host time to enqueue one call (no synchronization inside the loop), us."""
+    fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    t1 = time.perf_counter()
+    torch.cuda.synchronize()
+    return (t1 - t0) / n * 1e6
+
+
+BAD = []
+
+
+def _twin(kind, done):
+    """The legacy-launcher twin of a "+L" kind, when it ran already."""
+    if "+L" not in kind:
+        return None
+    t = kind.replace("+L", "")
+    return t if t in done else None
 
 
 def main():
@@ -87,10 +123,20 @@ def main():
             e = bench.median_ms(f)
             with torch.no_grad():
                 g = bench.median_ms(bench.graphed(f))
+            with torch.no_grad():
+                h = host_us(f)
             outs[kind] = f()
             d, m = _diff(outs[kind], outs[fwd_kinds[0]])
-            print(f"{name:>11} fwd {kind:>10}: {e:.4f} ms (graphed {g:.4f}; {e / fl:.1f}x floor "
-                  f"{fl:.4f})  max|o - o[{fwd_kinds[0]}]| {d:.2e} (|o| {m:.2f})", flush=True)
+            tw = _twin(kind, outs)
+            same = ""
+            if tw is not None:
+                dt = _diff(outs[kind], outs[tw])[0]
+                same = f"  vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
+                if dt != 0:
+                    BAD.append((name, kind))
+            print(f"{name:>11} fwd {kind:>10}: {e:.4f} ms (graphed {g:.4f}; host {h:.0f} us; "
+                  f"{e / fl:.1f}x floor {fl:.4f})  max|o - o[{fwd_kinds[0]}]| {d:.2e} "
+                  f"(|o| {m:.2f}){same}", flush=True)
         leaves = [t.detach().requires_grad_() for t in inputs]
         do = torch.randn_like(leaves[2])
         grads = {}
@@ -103,6 +149,7 @@ def main():
             except Exception as exc:  # report, keep the eager figures
                 print(f"graphed f+b of {kind} failed: {type(exc).__name__}: {exc}", flush=True)
                 gms = float("nan")
+            h = host_us(fb)
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
@@ -112,10 +159,22 @@ def main():
             diffs = " ".join(f"{n} {d:.1e}/{m:.1e}" for n, (d, m) in zip(
                 ("dq", "dk", "dv", "dgf", "dgb"),
                 (_diff(a, b) for a, b in zip(grads[kind], grads[bwd_kinds[0]]))))
-            print(f"{'':>11} f+b {kind:>13}: {ms:.4f} ms (graphed {gms:.4f}; {gms / flb:.1f}x floor "
-                  f"{flb:.4f}), "
-                  f"peak extra {peak:.0f} MiB; max diff/max vs {bwd_kinds[0]}: {diffs}", flush=True)
+            tw = _twin(kind, grads)
+            same = ""
+            if tw is not None:
+                dt = max(_diff(a, b)[0] for a, b in zip(grads[kind], grads[tw]))
+                same = f"; vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
+                if dt != 0:
+                    BAD.append((name, kind))
+            print(f"{'':>11} f+b {kind:>13}: {ms:.4f} ms (graphed {gms:.4f}; host {h:.0f} us; "
+                  f"{gms / flb:.1f}x floor {flb:.4f}), "
+                  f"peak extra {peak:.0f} MiB; max diff/max vs {bwd_kinds[0]}: {diffs}{same}",
+                  flush=True)
     use(BWD_ENV, "chunked")
+    print(f"launcher bit-identity: {'MISMATCH ' + str(BAD) if BAD else 'all +L kinds BITEXACT'}",
+          flush=True)
+    if BAD:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

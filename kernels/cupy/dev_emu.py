@@ -99,6 +99,73 @@ def check_bwd(case, save=False):
     return ok
 
 
+def check_plan(case, seg=None):
+    """VIG_CUPY_LAUNCH=plan on the CPU: plan_forward / plan_backward (the cupy Function replaced by
+    the emulator, reading the planned argument block through the same pointers the driver gets)
+    against tc_forward / tc_backward: outputs, kept states and gradients bit-identical; the launches
+    (kernel, grid, block, shared memory, defines, every non-pointer argument byte) identical."""
+    q, k, v, gf, gb, do = make_inputs(case, "cpu")
+    gf, gb = gf.float(), gb.float()
+    scale = case.K ** -0.5
+    legacy, planned = [], []
+
+    def rec(func, grid, block, args, smem, defines):
+        nptr = next(i for i, a in enumerate(args) if not isinstance(a, np.uint64))
+        legacy.append((func, tuple(grid), tuple(block), smem, defines, nptr,
+                       [a.tobytes() for a in args[nptr:]]))
+        launch(func, grid, block, args, smem, defines)
+
+    class Kern:
+        def __init__(self, func, defines):
+            self.func, self.defines = func, defines
+
+    def function(kern, dev):
+        def fn(grid, block, cargs, smem, stream):
+            import ctypes as C
+            arr = (C.c_void_p * len(cargs))(*[c.ptr for c in cargs])
+            vals = [C.c_uint64.from_address(c.ptr).value for c in cargs]
+            planned.append((kern.func, tuple(grid), tuple(block), smem, kern.defines, vals))
+            rc = lib(kern.defines).emu_launch(kern.func.encode(), grid[0], grid[1], grid[2],
+                                              block[0], smem, arr)
+            assert rc == 0
+        return fn
+
+    cp._MODULES.kernel_defs = lambda src, func, dev, defines, smem: Kern(func, defines)
+    cp._MODULES.stream = lambda dev: None
+    cp._function = function
+    cp._current_device = lambda: -1
+    if seg:
+        cp.TC_MAX_SEG = cp.TC_BWD_SEG = seg
+    ok = True
+    for save in (False, True):
+        legacy.clear(), planned.clear()
+        if save:
+            o1, st1 = cp.tc_forward(q, k, v, gf, gb, scale, rec, True)
+            o2, st2 = cp.plan_forward(q, k, v, gf, gb, scale, True)
+            ok &= len(st1) == len(st2) and all(torch.equal(a, b) for a, b in zip(st1, st2))
+        else:
+            o1, st1 = cp.tc_forward(q, k, v, gf, gb, scale, rec), ()
+            o2, st2 = cp.plan_forward(q, k, v, gf, gb, scale), ()
+        ok &= torch.equal(o1, o2)
+        if cp.bwd_kind(q, v, do, k) != "chunked":  # V > 64 etc.: the plan says so, no launches
+            ok &= cp.plan_backward(q, k, v, gf, gb, scale, do, st2) is None
+            ok &= len(legacy) == len(planned) and all(a[:5] == b[:5] for a, b in zip(legacy, planned))
+            continue
+        g1 = cp.tc_backward(q, k, v, gf, gb, scale, do, rec, st1)
+        g2 = cp.plan_backward(q, k, v, gf, gb, scale, do, st2)
+        ok &= g2 is not None and all(a.shape == b.shape and a.dtype == b.dtype and a.stride() ==
+                                     b.stride() and torch.equal(a, b) for a, b in zip(g1, g2))
+        # the same launches; non-pointer argument bytes equal
+        ok &= len(legacy) == len(planned)
+        for a, b in zip(legacy, planned):
+            ok &= a[:5] == b[:5] and len(b[5]) == a[5] + len(a[6])
+            # legacy constant j (after the pointers) sits in slot nptr + j, low bytes, rest zero
+            for c, x in zip(a[6], b[5][a[5]:]):
+                ok &= int(x).to_bytes(8, "little") == c + bytes(8 - len(c))
+    print(f"{'ok  ' if ok else 'FAIL'} plan seg={seg} launches={len(planned)} {case}", flush=True)
+    return ok
+
+
 def _grid(lengths):
     """ViG head dims (K 32, V 64) at each length, both 16-bit dtypes, every gate regime."""
     return [Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L) for L in lengths
@@ -135,6 +202,17 @@ def check_scan():
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "scan":
         check_scan()
+        sys.exit(0)
+    if len(sys.argv) > 1 and sys.argv[1] == "plan":
+        cases = [(Case(1, 20, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1), None),
+                 (Case(2, 33, 1, 32, 64, "float16", "mixed", "contiguous", "float32", 2), None),
+                 (Case(1, 130, 1, 32, 64, "bfloat16", "strong", "fused", "float32", 3), 64),
+                 (Case(1, 65, 2, 32, 64, "float16", "neg_inf", "fused", "float32", 4), 64),
+                 (Case(2, 40, 1, 16, 16, "bfloat16", "mixed", "contiguous", "float32", 5), None),
+                 (Case(1, 40, 2, 64, 128, "float16", "model", "contiguous", "float32", 6), None),
+                 (Case(1, 70, 2, 32, 20, "bfloat16", "model", "fused", "float32", 7), None)]
+        bad = sum(not check_plan(c, seg) for c, seg in cases)
+        print(f"{len(cases) - bad} ok, {bad} fail")
         sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1].startswith("bwd"):
         cases = []

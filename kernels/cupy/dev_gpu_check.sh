@@ -1,85 +1,113 @@
 #!/usr/bin/env bash
-# CuPy backend, GPU check (session 4, issue #6: v2.6 = the batched segment scan, the forward's
-# token-major V / Ki tiles + 16-byte output stores, the backward's token-major tiles + padded fp32
-# tiles; VIG_CUPY_SCAN=batched, VIG_CUPY_FWD=v26, VIG_CUPY_BWD=v26 | v26p).
+# CuPy backend, GPU check (session 5, issue #6: the plan launcher VIG_CUPY_LAUNCH=plan and the
+# 128-token planner rule VIG_CUPY_SEG128=1; kernels unchanged).
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
-# and $OUT/cupy/cupy-check.json (the parity cases of the first parity process).
-#   CUPY_CHECK_FINAL=0 (the mid call, <= 150 s): parity of the new variants (two processes)
-#     beside memcheck and racecheck of the new kernels (segments forced), then dev_bench old vs new
-#     in one process at all five shapes (eager and CUDA-graphed), then a short ncu if time is left.
-#   CUPY_CHECK_FINAL=1 (default since the mid call; the final call, <= 110 s, no timing): parity of
-#     the shipped defaults (every VIG_CUPY_* unset: v26 forward, batched scan, v26p backward, saved
-#     states) and of the previous defaults (CUPY_FINAL_ALT), memcheck and racecheck of the shipped
-#     defaults on --small with VIG_CUPY_MAX_SEG=64, four processes side by side.
+# and $OUT/cupy/cupy-check.json (the parity cases of the first parity process): 2 files.
+# Mode: CUPY_CHECK_FINAL (or FINAL when that is unset) = 0 / 1 (default 1).
+#   MID (0, <= 170 s): side by side (the GPU host has 16 cores): A parity (the contract's 120 cases)
+#     with VIG_CUPY_LAUNCH=plan, B the SEG128 parity (dev_parity.py: 20 cases at B=8 H=3 L=4096 /
+#     3000, where the rule gives 128-token segments; with the plan launcher), C / D memcheck of the
+#     plan launcher with 64-token segments, kept states on / off (--small: every workspace offset
+#     of the segmented forward and backward);
+#     then dev_bench in ONE process: legacy vs plan launcher (eager, CUDA-graphed, host enqueue
+#     time; bit-identity checked: exit 1 on any difference), plan + SEG128, the T@224 shape first;
+#     then, if time is left, tools/profile_op.py --cprofile of the plan launcher at ViG-T@224.
+#   FINAL (1, <= 110 s, no timing): parity of the shipped defaults (every VIG_CUPY_* unset) and of
+#     the alternative (CUPY_FINAL_ALT; default: the previous defaults VIG_CUPY_LAUNCH=legacy
+#     VIG_CUPY_SEG128=0 once either is flipped, else the new switches), memcheck and racecheck of
+#     the shipped defaults on --small with VIG_CUPY_MAX_SEG=64, four processes side by side; plus
+#     dev_parity.py when the shipped SEG128 rule is on.
 set -u
 D=${OUT:-/tmp/out}/cupy
 mkdir -p "$D"
 LOG=$D/cupy-gpu.log
 T0=$SECONDS
 el() { echo $(( SECONDS - T0 )); }
-left() { echo $(( 145 - (SECONDS - T0) )); }
-FINAL=${CUPY_CHECK_FINAL:-1}
+FINAL=${CUPY_CHECK_FINAL:-${FINAL:-1}}
+if [ "$FINAL" = "1" ]; then BOX=105; else BOX=165; fi
+left() { echo $(( BOX - (SECONDS - T0) )); }
 S=/tmp/cupy-side
-rm -rf $S; mkdir -p $S/a $S/b $S/mc $S/rc
+rm -rf $S; mkdir -p $S/a $S/b $S/mc $S/rc $S/e
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
-  VIG_CUPY_BWD_LONG
-# the variants under test (mid call) / the alternative to the shipped defaults (final call)
-NEWA="VIG_CUPY_FWD=v26 VIG_CUPY_SCAN=batched VIG_CUPY_BWD=v26 VIG_CUPY_SAVE_STATES=1"
-NEWB="VIG_CUPY_FWD=v26 VIG_CUPY_SCAN=batched VIG_CUPY_BWD=v26p VIG_CUPY_SAVE_STATES=0"
-if [ "$FINAL" = "1" ]; then
-  NEWA=""                                   # the shipped defaults
-  # the previous defaults (v2.3 forward, serial scan, v2.5 backward, no saved states): the
-  # fallback must stay correct
-  NEWB=${CUPY_FINAL_ALT-"VIG_CUPY_FWD=chunked VIG_CUPY_SCAN=serial VIG_CUPY_BWD=v25 VIG_CUPY_SAVE_STATES=0"}
-fi
+  VIG_CUPY_BWD_LONG VIG_CUPY_LAUNCH VIG_CUPY_SEG128
+SHIP_PLAN=0; grep -q '^LAUNCH_DEFAULT = "plan"' kernels/cupy/__init__.py && SHIP_PLAN=1
+SHIP_Q=0; grep -q 'e.get("VIG_CUPY_SEG128", "1")' kernels/cupy/__init__.py && SHIP_Q=1
 {
-echo "== 0 device ($(el) s), final=$FINAL"
+echo "== 0 device ($(el) s), final=$FINAL, shipped: plan launcher=$SHIP_PLAN seg128=$SHIP_Q"
 nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader
 git log -1 --format='HEAD %h %s' 2>/dev/null | cut -c1-100
 git status --short kernels/cupy tests/test_cupy_compile.py 2>/dev/null | head -20
-grep -E '^(FWD|BWD|SCAN)_DEFAULT|VIG_CUPY_SAVE_STATES", "' kernels/cupy/__init__.py
+grep -E '^(FWD|BWD|SCAN|LAUNCH)_DEFAULT|VIG_CUPY_(SAVE_STATES|SEG128)", "' kernels/cupy/__init__.py
 
-# 1. parity first (the contract's 120 cases; fp32 stays v1): A = "$NEWA" here, B = "$NEWB" beside it,
-# memcheck and racecheck of A's kernels on --small with 64-token segments (L = 65: two segments in
-# the forward and the backward, every scan, the state passes), four processes side by side.
-echo "== 1 parity A [$NEWA] | parity B [$NEWB] | memcheck A | racecheck A ($(el) s)"
-( env $NEWB OUT=$S/b timeout 100 python tools/check_backend.py cupy --parity \
-    > $S/parity-b.log 2>&1; echo "parity B rc=$?" >> $S/parity-b.log ) &
-P1=$!
-( env $NEWA VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
-    timeout 100 compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
-    > $S/memcheck.log 2>&1; echo "memcheck rc=$?" >> $S/memcheck.log ) &
-P2=$!
-( env $NEWA VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
-    timeout 100 compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
-    > $S/racecheck.log 2>&1; echo "racecheck rc=$?" >> $S/racecheck.log ) &
-P3=$!
-env $NEWA OUT=$D timeout 100 python tools/check_backend.py cupy --parity
-echo "parity A rc=$? ($(el) s)"
-wait $P1 $P2 $P3
-echo "== 1b parity B [$NEWB] (done at $(el) s)"
-grep -v "^ok " $S/parity-b.log | tail -n 30
-echo "== 1c memcheck"; tail -n 12 $S/memcheck.log
-echo "== 1d racecheck"; tail -n 12 $S/racecheck.log
+if [ "$FINAL" = "1" ]; then
+  NEWA=""                                   # the shipped defaults
+  # the previous defaults once either switch is flipped; while neither is, the new switches
+  ALT="VIG_CUPY_LAUNCH=legacy VIG_CUPY_SEG128=0"
+  if [ $SHIP_PLAN = 0 ] && [ $SHIP_Q = 0 ]; then ALT="VIG_CUPY_LAUNCH=plan VIG_CUPY_SEG128=1"; fi
+  NEWB=${CUPY_FINAL_ALT-$ALT}
+  echo "== 1 parity A [shipped] | parity B [$NEWB] | memcheck A | racecheck A$([ $SHIP_Q = 1 ] && echo ' | seg128 parity A') ($(el) s)"
+  ( env $NEWB OUT=$S/b timeout 100 python tools/check_backend.py cupy --parity \
+      > $S/parity-b.log 2>&1; echo "parity B rc=$?" >> $S/parity-b.log ) &
+  P1=$!
+  ( env VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
+      timeout 100 compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
+      > $S/memcheck.log 2>&1; echo "memcheck rc=$?" >> $S/memcheck.log ) &
+  P2=$!
+  ( env VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
+      timeout 100 compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
+      > $S/racecheck.log 2>&1; echo "racecheck rc=$?" >> $S/racecheck.log ) &
+  P3=$!
+  P4=
+  if [ $SHIP_Q = 1 ]; then
+    ( timeout 100 python kernels/cupy/dev_parity.py --expect-seg 128 > $S/seg128.log 2>&1; \
+      echo "seg128 parity rc=$?" >> $S/seg128.log ) &
+    P4=$!
+  fi
+  OUT=$D timeout 100 python tools/check_backend.py cupy --parity
+  echo "parity A rc=$? ($(el) s)"
+  wait $P1 $P2 $P3 $P4
+  echo "== 1b parity B [$NEWB] (done at $(el) s)"
+  grep -v "^ok " $S/parity-b.log | tail -n 30
+  echo "== 1c memcheck"; tail -n 12 $S/memcheck.log
+  echo "== 1d racecheck"; tail -n 12 $S/racecheck.log
+  if [ $SHIP_Q = 1 ]; then echo "== 1e seg128 parity"; grep -v "^ok " $S/seg128.log | tail -n 30; fi
+else
+  NEWA="VIG_CUPY_LAUNCH=plan"
+  NEWB="VIG_CUPY_LAUNCH=plan VIG_CUPY_SEG128=1"
+  echo "== 1 parity A [$NEWA] | seg128 parity B [$NEWB] (dev_parity.py) | memcheck A, 64-token segments, kept states on | off ($(el) s)"
+  ( env $NEWB timeout 95 python kernels/cupy/dev_parity.py --expect-seg 128 \
+      > $S/seg128.log 2>&1; echo "seg128 parity B rc=$?" >> $S/seg128.log ) &
+  P1=$!
+  ( env $NEWA VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
+      timeout 95 compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
+      > $S/memcheck.log 2>&1; echo "memcheck rc=$?" >> $S/memcheck.log ) &
+  P2=$!
+  # kept states off: the backward's own state pass, its sts | gs in the plan's workspace
+  ( env $NEWA VIG_CUPY_MAX_SEG=64 VIG_CUPY_SAVE_STATES=0 PYTORCH_NO_CUDA_MEMORY_CACHING=1 \
+      OUT=$S/rc timeout 95 compute-sanitizer --tool memcheck python tools/check_backend.py cupy \
+      --small > $S/memcheck0.log 2>&1; echo "memcheck (no kept states) rc=$?" >> $S/memcheck0.log ) &
+  P3=$!
+  env $NEWA OUT=$D timeout 95 python tools/check_backend.py cupy --parity
+  echo "parity A rc=$? ($(el) s)"
+  wait $P1 $P2 $P3
+  echo "== 1b seg128 parity B (done at $(el) s)"
+  cat $S/seg128.log | tail -n 25
+  echo "== 1c memcheck"; tail -n 12 $S/memcheck.log
+  echo "== 1d memcheck, no kept states"; tail -n 12 $S/memcheck0.log
 
-if [ "$FINAL" != "1" ]; then
-  # 2. timing, old vs new in one process (eager and CUDA-graphed), the 1024-px shapes first:
-  # forward v2.3 (serial scan), v2.3 + batched scan, v2.6 (tiles + batched scan), v2.6 with
-  # 128-token segments;
-  # f+b v2.5 (the shipped default) vs v2.5 + batched scan, v2.6, v2.6p, v2.6 + saved states, and
-  # that with 128-token segments (each kind sets its own forward, see dev_bench).
+  # 2. timing in one process: legacy vs plan launcher (twice, interleaved: the eager figures are
+  # host-bound and jitter), plan + SEG128 (changes only ViG-T@1024's plan); ViG-T@224 first.
   echo "== 2 bench ($(el) s, $(left) s left)"
-  timeout $(( $(left) > 78 ? 78 : $(left) )) python kernels/cupy/dev_bench.py chunked,chunkedb,v26,v26@128 \
-    v25,v25b,v26,v26p,v26s,v26s@128 ViG-T@1024,ViG-S@1024,ViG-S@224,ViG-T@224,ViG-B@224
+  timeout $(( $(left) > 90 ? 90 : ($(left) > 5 ? $(left) : 5) )) python kernels/cupy/dev_bench.py \
+    v26,v26+L,v26+Q+L,v26,v26+L v26ps,v26ps+L,v26ps+Q+L,v26ps,v26ps+L \
+    ViG-T@224,ViG-T@1024,ViG-S@224,ViG-S@1024,ViG-B@224
   echo "bench rc=$? ($(el) s)"
-  # 3. a short profile of the new scan and forward at ViG-T@1024 (mode 0, scan, mode 1).
-  if [ "$(left)" -gt 22 ] && command -v ncu >/dev/null; then
-    echo "== 3 ncu bigla_tc_fwd / bigla_tc_scan2 (v26, ViG-T@1024) ($(el) s, $(left) s left)"
-    env $NEWA timeout $(( $(left) - 3 )) ncu --section SpeedOfLight --section WarpStateStats \
-      --section LaunchStats --section MemoryWorkloadAnalysis_Tables -k regex:bigla_tc_ -c 3 \
-      python kernels/cupy/dev_prof.py ViG-T@1024 2>&1 | grep -v "^    ---" \
-      | grep -E "bigla|Duration|Registers|Warp Cycles|Issue|Bank|bank|Throughput|Stall|stall" | head -60
+  # 3. where the host time goes with the plan launcher (ViG-T@224, torch.profiler + cProfile)
+  if [ "$(left)" -gt 25 ]; then
+    echo "== 3 profile_op cupy (plan launcher) ViG-T@224 --cprofile ($(el) s, $(left) s left)"
+    env $NEWA OUT=$S timeout $(( $(left) - 3 )) python tools/profile_op.py cupy --shapes ViG-T@224 \
+      --cprofile 2>&1 | grep -v Warning | head -45
   fi
 fi
 echo "== done ($(el) s)"
