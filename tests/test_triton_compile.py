@@ -109,3 +109,138 @@ def test_v26_segmented_path(knobs, monkeypatch):
     finally:
         monkeypatch.undo()
         tb.reload_knobs()
+
+
+_DIRECT_LAUNCH_SCRIPT = r'''
+import inspect, os, sys
+os.environ.pop("TRITON_INTERPRET", None)
+import torch
+import triton
+from triton.runtime.jit import JITFunction
+from vig_kernels import triton as tb
+from vig_kernels.triton import launch as la
+
+log = []
+
+def rec(a):
+    if isinstance(a, torch.Tensor):
+        return ("T", a.dtype, tuple(a.shape), a.stride(), a.storage_offset(), a.data_ptr() % 16 == 0)
+    return (type(a).__name__, a)
+
+class Fake:  # a CompiledKernel as JITFunction.run returns it (its launcher records the call)
+    def __init__(self, name):
+        self.function, self.packed_metadata = ("fn", name), ("pm", name)
+    def run(self, g0, g1, g2, stream, function, packed, meta, enter, exit_, *args):
+        assert function == self.function and packed == self.packed_metadata and stream == 77
+        assert meta is None and enter is None and exit_ is None
+        log.append(("direct", function[1], (g0, g1, g2), [rec(a) for a in args]))
+
+def fake_run(self, *args, grid, warmup, **kwargs):  # Triton's binding: every parameter, in order
+    names = list(inspect.signature(self.fn).parameters)
+    b = inspect.signature(self.fn).bind(*args, **{k: v for k, v in kwargs.items() if k in names})
+    b.apply_defaults()
+    g = tuple(grid) + (1,) * (3 - len(grid))
+    log.append(("jit", self.fn.__name__, g, [rec(a) for a in b.arguments.values()]))
+    return Fake(self.fn.__name__)
+
+la._check_triton()  # the installed Triton's run (before it is replaced below)
+JITFunction.run = fake_run
+torch.cuda.current_device = lambda: 0
+torch._C._cuda_getCurrentRawStream = lambda dev: 77
+be = tb.TritonBackend()
+
+def calls(mode, L, dtype):
+    os.environ["VIG_TRITON_LAUNCH"] = mode
+    tb.reload_knobs()
+    B, H, K, V = 2, 3, 32, 64
+    g = torch.Generator().manual_seed(L)
+    q, k = (torch.randn(B, L, H, K, generator=g).to(dtype) for _ in range(2))
+    v, do = (torch.randn(B, L, H, V, generator=g).to(dtype) for _ in range(2))
+    gf, gb = (-torch.rand(B, L, H, K, generator=g) for _ in range(2))
+    out = []
+    for _ in range(3):  # the first call of a key misses, the next two hit
+        del log[:]
+        o = torch.empty(B, L, H, V, dtype=dtype)
+        be._fwd(q, k, v, gf, gb, o, 0.17)
+        be._bwd(q, k, v, gf, gb, do, 0.17)
+        out.append(list(log))
+    return out
+
+for L, dtype in ((196, torch.bfloat16), (2000, torch.bfloat16), (300, torch.float32)):
+    ref = calls("jit", L, dtype)
+    la.stats.update(hit=0, miss=0)
+    got = calls("direct", L, dtype)
+    n = len(ref[0])
+    assert n >= 2 and all(len(x) == n for x in ref + got), (n, [len(x) for x in got])
+    assert [c[0] for c in got[0]] == ["jit"] * n, got[0]
+    assert all(c[0] == "direct" for c in got[1] + got[2])
+    for r, d in zip(ref[0], got[1]):
+        # tensors: same dtype / shape / strides / offset / alignment; ints, floats, strings: same values
+        assert r[1:] == d[1:], (r, d)
+    assert la.stats["miss"] == n and la.stats["hit"] == 2 * n, la.stats
+    print("ok", L, dtype, n, "launches", la.stats)
+print("direct launch: all ok")
+'''
+
+
+def test_direct_launch_passes_what_triton_passes(tmp_path):
+    """VIG_TRITON_LAUNCH=direct (launch.py; NOTES.md v2.7), on a machine without a GPU: with
+    JITFunction.run replaced by a recorder that binds the arguments as Triton does (every
+    parameter in signature order, constexprs and defaults included) and returns a fake
+    CompiledKernel, the backend's forward and backward (L 196 unsegmented, L 2000 segmented,
+    bf16 and fp32) miss once per kernel and then launch directly with exactly the arguments,
+    grid and order Triton's own launch receives. Also checks that the installed Triton's
+    JITFunction.run has the calling convention launch.py relies on."""
+    script = tmp_path / "direct.py"
+    script.write_text(_DIRECT_LAUNCH_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    r = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0 and "direct launch: all ok" in r.stdout, r.stdout + r.stderr
+
+
+def test_jscan_kernels_compile_for_sm90(tmp_path):
+    """VIG_TRITON_JSCAN=1 (joined scans, NOTES.md v2.7): the main forward and backward kernels
+    with JS = 1 compile for sm_90 at the three dtypes (tl.join / tl.split / 3-D cumsum)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--js", "90"],
+                       env=env, capture_output=True, text=True, timeout=1500)
+    from vig_kernels.triton.compile_check import _js_specs
+
+    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_js_specs()), r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("knobs", [{"VIG_TRITON_JSCAN": "1", "VIG_TRITON_GRADBUF": "1"},
+                                   {"VIG_TRITON_DOT_FWD": "bf16"}])
+def test_v27_switches(knobs, monkeypatch):
+    """The v2.7 opt-in switches (NOTES.md v2.7) against the float64 oracle, segmented (the
+    interpreter cuts 3 segments; on a GPU VIG_TRITON_SEGMENT=3 forces them) and, on a GPU, with
+    the direct launch (VIG_TRITON_LAUNCH=direct; the interpreter always launches normally) and
+    a second call that hits its cache: JSCAN + GRADBUF, and bf16 dot operands in the forward."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    from .parity import assert_parity, oracle, plain_pytorch, run_with_grads
+    from .strategies import Case, make_inputs
+
+    if vig.available_backends()["triton"]:
+        pytest.skip(vig.available_backends()["triton"])
+    for key, val in {**knobs, "VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16",
+                     "VIG_TRITON_LAUNCH": "direct"}.items():
+        monkeypatch.setenv(key, val)
+    tb.reload_knobs()
+    try:
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+        case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="neg_inf", layout="fused",
+                    gate_dtype="float32", seed=7)
+        q, k, v, gf, gb, do = make_inputs(case, dev)
+        for _ in range(2 if dev == "cuda" else 1):
+            got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                                 (q, k, v, gf, gb), do)
+        assert_parity(got, oracle((q, k, v, gf, gb), do), plain_pytorch((q, k, v, gf, gb), do),
+                      q.dtype, context=f"[triton v2.7 {knobs}: {case}]")
+    finally:
+        monkeypatch.undo()
+        tb.reload_knobs()

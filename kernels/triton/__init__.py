@@ -28,10 +28,11 @@ try:  # pragma: no cover - depends on the environment
     import triton  # noqa: F401
 
     from . import kernels as _k
+    from . import launch as _launch
 
     _IMPORT_ERROR = None
 except Exception as exc:  # triton missing or broken
-    _k = None
+    _k = _launch = None
     _IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
 
 
@@ -168,6 +169,44 @@ def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: in
     return -(-L // LS), LS
 
 
+LAUNCH_MODES = ("jit", "direct")
+LAUNCH_DEFAULT = "jit"  # "direct": launch.py's cached direct launch (v2.7, opt-in until the GPU says)
+
+
+def _launch_mode() -> str:
+    """VIG_TRITON_LAUNCH: "jit" (kernel[grid](...) through JITFunction.run every call) or
+    "direct" (launch.py: the CompiledKernel's launcher called directly after the first launch
+    per specialisation key; GPU only, the interpreter always takes "jit"). NOTES.md v2.7."""
+    mode = _ENV.get("VIG_TRITON_LAUNCH", "") or LAUNCH_DEFAULT
+    if mode not in LAUNCH_MODES:
+        raise ValueError(f"VIG_TRITON_LAUNCH={mode!r}: expected one of {LAUNCH_MODES}")
+    return mode
+
+
+GRADBUF = 0  # 1: the backward's dq / dk and dgf / dgb pairs one allocation each (v2.7, opt-in)
+
+
+def _gradbuf() -> bool:
+    return int(_ENV.get("VIG_TRITON_GRADBUF", "") or GRADBUF) != 0
+
+
+JSCAN = 0  # 1: joined cumsums / sums in the main kernels' gate code (v2.7, opt-in)
+
+
+def _js() -> dict:
+    """JS of the main forward / backward kernels (VIG_TRITON_JSCAN=1: forward-order and
+    reverse-order cumsums of a chunk joined into one scan each, their sums into one reduction;
+    NOTES.md v2.7); not passed when off, so the default kernels compile as before."""
+    return {"JS": 1} if int(_ENV.get("VIG_TRITON_JSCAN", "") or JSCAN) else {}
+
+
+def _kern(fn, grid):
+    """fn[grid], or its cached direct launch (VIG_TRITON_LAUNCH=direct, not interpreting)."""
+    if _launch_mode() == "direct" and not _interpreting():
+        return lambda *a, **kw: _launch.launch(fn, grid, a, kw)
+    return fn[grid]
+
+
 def _strides(t):
     st = t.stride()
     return st[0], st[1], st[2]
@@ -225,26 +264,26 @@ class TritonBackend(KernelBackend):
             n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
             sbuf = torch.empty((2 * (n1 + n2),), dtype=torch.float32, device=dev)
             hf, hb, tf, tb = sbuf[:n1], sbuf[n1:2 * n1], sbuf[2 * n1:2 * n1 + n2], sbuf[2 * n1 + n2:]
-            _k.bigla_fwd_segstate_kernel[(NV, BH, NS)](
+            _kern(_k.bigla_fwd_segstate_kernel, (NV, BH, NS))(
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                 L, H, LS, NS, K, V,
                 BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
             )
             if _fscan():  # v2.6: entering states by a parallel scan, in place
-                _k.bigla_fwd_segscan_kernel[(BH, 2, BSEG_NVS)](
+                _kern(_k.bigla_fwd_segscan_kernel, (BH, 2, BSEG_NVS))(
                     hf, hb, tf, tb, NS, K, V,
                     BK=BK, BVS=BV // BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,
                 )
         else:
             hf = hb = tf = tb = op  # unused
-        _k.bigla_fwd_kernel[(NV, BH, NS)](
+        _kern(_k.bigla_fwd_kernel, (NV, BH, NS))(
             q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb,
             *_strides(q), *_strides(k), *_strides(v),
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
             float(scale), L, H, LS, NS, K, V,
             BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS),
+            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS), **_js(),
         )
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale):
@@ -252,11 +291,18 @@ class TritonBackend(KernelBackend):
         B, L, H, K = q.shape
         V = v.shape[-1]
         dev = q.device
-        dq = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
-        dk = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
+        if _gradbuf() and (B * L * H * K) % 64 == 0:
+            # v2.7 (VIG_TRITON_GRADBUF=1): dq / dk and dgf / dgb each one allocation (host time);
+            # only where the second half starts 128-byte aligned, so the kernels' pointer
+            # specialisation is that of separate buffers
+            dq, dk = torch.empty((2, B, L, H, K), dtype=q.dtype, device=dev).unbind(0)
+            dgf, dgb = torch.empty((2, B, L, H, K), dtype=torch.float32, device=dev).unbind(0)
+        else:
+            dq = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
+            dk = torch.empty((B, L, H, K), dtype=q.dtype, device=dev)
+            dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
+            dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         dv = torch.empty((B, L, H, V), dtype=q.dtype, device=dev)
-        dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
-        dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         BH = B * H
         _check_bwd_knob()
         # fp32 scratch pq [BH, L, K], pk [BH, L, K], pv [BH, L, V], one allocation (host time);
@@ -278,39 +324,39 @@ class TritonBackend(KernelBackend):
             hf, hb, qf, qb, sf, db, sb, df = st.unbind(0)
             tf, tb, cf, cb = tt[:4].unbind(0)
             if v26:  # NOTES.md v2.6: split segment states, parallel scan, carry prefix
-                _k.bigla_bwd_segstate2_kernel[(BH, NS, 2)](
+                _kern(_k.bigla_bwd_segstate2_kernel, (BH, NS, 2))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
                     float(scale), L, H, LS, NS, K, V,
                     BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
                 )
                 pt = tt[4:]
-                _k.bigla_bwd_segscan2_kernel[(BH, 2, BSEG_NVS)](
+                _kern(_k.bigla_bwd_segscan2_kernel, (BH, 2, BSEG_NVS))(
                     hf, hb, qf, qb, tf, tb, sf, db, sb, df, pt, NS, BH, K, V,
                     BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,
                 )
-                _k.bigla_bwd_segcarry_kernel[(BH, 2)](
+                _kern(_k.bigla_bwd_segcarry_kernel, (BH, 2))(
                     pt, cf, cb, NS, BH, K,
                     BK=BK, NP=2 * BSEG_NVS, STAGES=BSEG_STAGES, num_warps=1,
                 )
             else:
-                _k.bigla_bwd_segstate_kernel[(BH, NS)](
+                _kern(_k.bigla_bwd_segstate_kernel, (BH, NS))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
                     float(scale), L, H, LS, NS, K, V,
                     BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
                 )
-                _k.bigla_bwd_segscan_kernel[(BH,)](
+                _kern(_k.bigla_bwd_segscan_kernel, (BH,))(
                     hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS, K, V,
                     BK=BK, BV=BV, num_warps=4,
                 )
         else:
             sf = db = sb = df = cf = cb = pq  # unused
         dprec = _dot_prec("BWD", q.dtype)
-        _k.bigla_bwd_kernel[(BH, NS)](
+        _kern(_k.bigla_bwd_kernel, (BH, NS))(
             q, k, v, g_fwd, g_bwd, do,
             dq, dk, dv, dgf, dgb, pq, pk, pv,
             sf, db, sb, df, cf, cb, *strides,
             float(scale), L, H, LS, NS, K, V,
             BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=dprec, SEG=int(NS > 1),
-            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
+            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_js(),
         )
         return dq, dk, dv, dgf, dgb

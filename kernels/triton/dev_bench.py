@@ -31,7 +31,8 @@ from vig import bench  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 REP_MS = 200  # do_bench's rep (ms) per timing; --rep-ms
-WARM_N = 4096  # the clock warm-up's matrix size
+WARM_N = 4096
+REPEAT = 1  # calls per parity case (--repeat)  # the clock warm-up's matrix size
 
 
 KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
@@ -49,11 +50,22 @@ def variant_env(name):
     (VIG_TRITON_SEGMENT), "_smN": segments above L = N (VIG_TRITON_SEG_MIN_L), "_fpN": the
     forward's segment assembly pipelined N deep (VIG_TRITON_FPIPE), "_bsmN": segments in the
     backward only above L = N (VIG_TRITON_SEG_MIN_L_BWD), "_fsc": the forward's
-    entering segment states by a scan launch (VIG_TRITON_FSCAN=1).
+    entering segment states by a scan launch (VIG_TRITON_FSCAN=1), "_dl": the cached direct
+    launch (VIG_TRITON_LAUNCH=direct), "_gb": one allocation per gradient pair
+    (VIG_TRITON_GRADBUF=1), "_js": joined scans in the main kernels (VIG_TRITON_JSCAN=1).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
     for part in name.split("_")[1:]:
+        if part == "dl":  # v2.7: the cached direct launch (VIG_TRITON_LAUNCH=direct)
+            env["VIG_TRITON_LAUNCH"] = "direct"
+            continue
+        if part == "js":  # v2.7: joined scans in the main kernels (VIG_TRITON_JSCAN=1)
+            env["VIG_TRITON_JSCAN"] = "1"
+            continue
+        if part == "gb":  # v2.7: the backward's gradient pairs one allocation each
+            env["VIG_TRITON_GRADBUF"] = "1"
+            continue
         if part == "fsc":  # the forward's entering segment states by a scan launch
             env["VIG_TRITON_FSCAN"] = "1"
             continue
@@ -73,7 +85,7 @@ def variant_env(name):
 
 def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
-              "VIG_TRITON_FSCAN"):
+              "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_JSCAN"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
@@ -114,8 +126,10 @@ def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
                     ins = patchy(ins, L)
                 q, k, v, gf, gb, do = ins
                 t0 = time.time()
-                got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
-                                     (q, k, v, gf, gb), do)
+                for _ in range(REPEAT):  # --repeat 2: the second call's results (the direct
+                    # launch's cache hits, VIG_TRITON_LAUNCH=direct) are the ones checked
+                    got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                                         (q, k, v, gf, gb), do)
                 dt = time.time() - t0
                 ref = oracle((q, k, v, gf, gb), do, naive=L <= 300)
                 base = plain_pytorch((q, k, v, gf, gb), do)
@@ -132,7 +146,8 @@ def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
     return n_ok == n
 
 
-FWD_KEYS = ("VIG_TRITON_FPIPE", "VIG_TRITON_FSCAN", "VIG_TRITON_SEGMENT", "VIG_TRITON_SEG_MIN_L")  # + "*FWD*"
+FWD_KEYS = ("VIG_TRITON_FPIPE", "VIG_TRITON_FSCAN", "VIG_TRITON_SEGMENT", "VIG_TRITON_SEG_MIN_L",
+            "VIG_TRITON_LAUNCH", "VIG_TRITON_JSCAN")  # + "*FWD*"
 
 
 def _fkey(var):
@@ -202,6 +217,71 @@ def timing(variants, shapes=None, graph=True):
     return rows
 
 
+def host(variants, shapes, n=200, rounds=2, profile=False):
+    """Host time of eager calls (v2.7): per shape, per variant (interleaved, ``rounds`` times),
+    n fwd+bwd calls back to back with one torch.cuda.synchronize at the end (ms per call; when
+    the host is slower than the GPU this is the host's time per call), the same for n forwards;
+    then a bit-identity check of every variant's outputs and gradients against the first
+    variant's on the same inputs."""
+    sync = torch.cuda.synchronize if DEV == "cuda" else (lambda: None)
+    import triton
+    print(f"host(): triton {triton.__version__}, torch {torch.__version__}, {DEV}", flush=True)
+    for shape_name in shapes:
+        shape = bench.OpShape(*{**bench.SHAPES, **bench.CPU_SHAPES}[shape_name])
+        (q, k, v, gf, gb), _ = bench.make_inputs(shape, DEV)
+        leaves = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
+        do = torch.randn_like(leaves[2])
+        res = {var: ([], []) for var in variants}
+        outs = {}
+        for r in range(rounds):
+            for var in variants:
+                set_env(variant_env(var))
+                op = op_for(var)
+                fwd = lambda: op(*(t.detach() for t in leaves))  # noqa: E731
+                fwb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
+                for _ in range(3):
+                    fwb()
+                sync()
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fwb()
+                sync()
+                res[var][1].append((time.perf_counter() - t0) / n * 1e3)
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    fwd()
+                sync()
+                res[var][0].append((time.perf_counter() - t0) / n * 1e3)
+                if r == 0:
+                    outs[var] = [fwd().clone()] + [t.clone() for t in fwb()]
+        for var in variants:
+            f, fb = res[var]
+            same = all(torch.equal(a, b) for a, b in zip(outs[var], outs[variants[0]]))
+            print(f"host {shape_name:>11} {var:>14} {n} eager calls: fwd {min(f):.3f} ms/call "
+                  f"(rounds {', '.join(f'{x:.3f}' for x in f)})  fwd+bwd {min(fb):.3f} ms/call "
+                  f"(rounds {', '.join(f'{x:.3f}' for x in fb)})  outputs+grads bit-identical to "
+                  f"{variants[0]}: {same}", flush=True)
+    if profile:  # where the host time of the last variant's eager fwd+bwd goes (last shape)
+        import cProfile
+        import io
+        import pstats
+        pr = cProfile.Profile()
+        pr.enable()
+        for _ in range(50):
+            fwb()
+        sync()
+        pr.disable()
+        buf = io.StringIO()
+        pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(18)
+        print(f"cProfile of 50 eager fwd+bwd, {variants[-1]} at {shapes[-1]}:\n{buf.getvalue()}", flush=True)
+    try:
+        from vig_kernels.triton import launch as la
+        print(f"direct launch stats: {la.stats}", flush=True)
+    except Exception:
+        pass
+    set_env({})
+
+
 def choose(rows, path):
     """Pick the forward knobs by the summed forward time and the backward knobs by the summed
     backward time (fwd+bwd - fwd) over the shapes, among the "new" variants; write them to
@@ -232,18 +312,29 @@ def main():
     p.add_argument("--rep-ms", type=int, default=REP_MS)
     p.add_argument("--shapes", default="", help="comma-separated bench.SHAPES names (default: all)")
     p.add_argument("--no-graph", action="store_true", help="eager timings only")
+    p.add_argument("--host", default="", help="variants for host() (eager host time + bit identity) "
+                   "at --host-shapes, before the timing of --variants (none: exit after it)")
+    p.add_argument("--host-shapes", default="ViG-T@224,ViG-T@1024")
+    p.add_argument("--host-n", type=int, default=200)
+    p.add_argument("--host-profile", action="store_true", help="+ a cProfile of 50 eager fwd+bwd calls")
+    p.add_argument("--repeat", type=int, default=1, help="calls per parity case, the last checked")
     a = p.parse_args()
     globals()["REP_MS"] = a.rep_ms
+    globals()["REPEAT"] = a.repeat
     if a.lengths:
         lengths = [int(x) for x in a.lengths.split(",")]
     else:
         lengths = (1, 63, 64, 65, 196, 300, 1000) if DEV == "cuda" else (17, 65, 200)
+    if a.host:
+        host(a.host.split(","), [x for x in a.host_shapes.split(",") if x], a.host_n, profile=a.host_profile)
+        if not a.variants:
+            return
     ok = True
     for var in [x for x in a.parity_variants.split(",") if x]:
         set_env(variant_env(var))
         print(f"--- parity {var} {variant_env(var)}", flush=True)
         ok &= parity(lengths, a.regimes.split(","), a.dtypes.split(","))
-    if DEV == "cuda" and not a.parity_only:
+    if DEV == "cuda" and not a.parity_only and a.variants:
         rows = timing(a.variants.split(","), [x for x in a.shapes.split(",") if x], not a.no_graph)
         if a.choose:
             choose(rows, a.choose)
