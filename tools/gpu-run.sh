@@ -1,40 +1,75 @@
 #!/usr/bin/env bash
 # The GPU run: on the lent GPU machine (the device tool), from the project root,
 #
-#   VIG_COMMIT=<git rev-parse HEAD> bash tools/gpu-run.sh [tests|bench|all] [pytest args...]   (carry .device-deps)
+#   VIG_COMMIT=<git rev-parse HEAD> bash tools/gpu-run.sh STEP [STEP ...] [-- pytest args...]
+#   (carry .device-deps, and .tilelang-cache when it exists)
 #
-# runs the GPU tests (the whole suite, unskipped, Triton compiled), then the benchmarks
-# (pytest --benchmark-only; fla's peer in a second invocation, skipped with VIG_SKIP_FLA=1), and
-# writes under $OUT (default results/run): tests.log, tests.xml, bench.json and bench-fla.json
-# (pytest-benchmark), results.json (machine-readable) and results.md (the table).
+# STEP is one of
+#   tests   the GPU tests (the whole suite, unskipped, Triton compiled; VIG_TESTS=path narrows it,
+#           e.g. tests/test_backends.py): tests.log, tests.xml
+#   bench   the benchmarks (pytest --benchmark-only; fla's peer in a second invocation, left out
+#           with VIG_SKIP_FLA=1), then the report: bench.json, bench-fla.json, results.json and
+#           results.md (the table)
+#   checks  each backend's own GPU check, kernels/<b>/dev_gpu_check.sh, for b in $VIG_CHECKS
+#           (default: cupy triton tilelang), each under `timeout $VIG_CHECK_S` (default 175 s);
+#           the scripts read FINAL (0: new variants, parity then old-vs-new timing; 1, the default:
+#           parity and sanitizers of the shipped kernels) and write under $OUT/<b>/
+#   all     tests, then bench
+# and writes under $OUT (default results/run). With VIG_DEADLINE=N (seconds), a step that starts
+# is cut N seconds after the script began (a 600 s device call: N = 575 or so), so what ran
+# still comes back. pytest args (after --) reach the tests and both benchmark invocations,
+# e.g. `gpu-run.sh tests -- -k triton`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source tools/device-setup.sh || exit 1
 OUT=${OUT:-results/run}
 mkdir -p "$OUT"
-what=${1:-all}
-shift || true
-extra=("$@")  # e.g. -k "not tilelang": split the run over several device calls
-export HYPOTHESIS_PROFILE=gpu
+[[ -d .tilelang-cache ]] && export TILELANG_CACHE_DIR=${TILELANG_CACHE_DIR:-$PWD/.tilelang-cache}
+export HYPOTHESIS_PROFILE=gpu VIG_COMMIT=${VIG_COMMIT:-unknown}
+steps=()
+while [[ $# -gt 0 && $1 != -- ]]; do steps+=("$1"); shift; done
+[[ ${1:-} == -- ]] && shift
+extra=("$@")
+[[ ${#steps[@]} == 0 ]] && steps=(all)
+[[ ${steps[*]} == all ]] && steps=(tests bench)
+LOG=$OUT/gpu-run.log
+say() { echo "== $* (${SECONDS} s)" | tee -a "$LOG"; }
+# timeout for the next command: the rest of VIG_DEADLINE, less a reserve of $1 s for what follows
+box() { if [[ -n ${VIG_DEADLINE:-} ]]; then echo $(( VIG_DEADLINE - SECONDS - ${1:-0} > 1 ? VIG_DEADLINE - SECONDS - ${1:-0} : 1 )); else echo 86400; fi; }
+say "device: $(nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader 2>/dev/null); commit $VIG_COMMIT"
 rc=0
-if [[ $what == tests || $what == all ]]; then
-  python3 -m pytest tests -p no:cacheprovider --benchmark-skip -q -x --junitxml="$OUT/tests.xml" \
-    "${extra[@]}" 2>&1 | tee "$OUT/tests.log"
-  rc=${PIPESTATUS[0]}
-fi
-if [[ $what == bench || $what == all ]]; then
-  # Two pytest invocations, one report: our backends first (about a minute), then fla's peer, whose
-  # autotuning takes about 5 minutes on its first call per shape; a cut-off fla part loses nothing else.
-  python3 -m pytest tests/benchmarks -p no:cacheprovider --benchmark-only -q -k "not fla" \
-    --benchmark-json="$OUT/bench.json" "${extra[@]}" 2>&1 | tee -a "$OUT/tests.log"
-  [[ ${PIPESTATUS[0]} == 0 ]] || rc=1
-  files=("$OUT/bench.json")
-  if [[ -z ${VIG_SKIP_FLA:-} ]]; then
-    python3 -m pytest tests/benchmarks -p no:cacheprovider --benchmark-only -v -k "fla" \
-      --benchmark-json="$OUT/bench-fla.json" "${extra[@]}" 2>&1 | tee -a "$OUT/tests.log"
-    [[ ${PIPESTATUS[0]} == 0 ]] || rc=1
-    [[ -s $OUT/bench-fla.json ]] && files+=("$OUT/bench-fla.json")
-  fi
-  python3 tools/report.py "${files[@]}" --tests "$OUT/tests.xml" --out "$OUT/results" || rc=1
-fi
+for step in "${steps[@]}"; do
+  case $step in
+    checks)
+      for b in ${VIG_CHECKS:-cupy triton tilelang}; do
+        say "check $b (FINAL=${FINAL:-1})"
+        mkdir -p "$OUT/$b"
+        t=$(box); (( t > ${VIG_CHECK_S:-175} )) && t=${VIG_CHECK_S:-175}
+        OUT=$OUT FINAL=${FINAL:-1} CUPY_CHECK_FINAL=${FINAL:-1} timeout "$t" bash "kernels/$b/dev_gpu_check.sh" >/dev/null 2>&1
+        r=$?; say "check $b: rc $r"; [[ $r == 0 ]] || rc=1
+      done ;;
+    tests)
+      say "tests"
+      timeout "$(box)" python3 -m pytest ${VIG_TESTS:-tests} -p no:cacheprovider --benchmark-skip -q \
+        --junitxml="$OUT/tests.xml" "${extra[@]}" 2>&1 | tee "$OUT/tests.log" | grep -E "passed|failed|error" | tee -a "$LOG"
+      [[ ${PIPESTATUS[0]} == 0 ]] || rc=1 ;;
+    bench)
+      # Two pytest invocations, one report: our backends first (about 3 minutes), then fla's peer,
+      # whose autotuning takes about 5 minutes; a cut-off fla part loses nothing else.
+      say "bench"
+      timeout "$(box 60)" python3 -m pytest tests/benchmarks -p no:cacheprovider --benchmark-only -q -k "not fla" \
+        --benchmark-json="$OUT/bench.json" "${extra[@]}" >> "$OUT/bench.log" 2>&1 || rc=1
+      files=("$OUT/bench.json")
+      if [[ -z ${VIG_SKIP_FLA:-} ]]; then
+        say "bench fla"
+        timeout "$(box 10)" python3 -m pytest tests/benchmarks -p no:cacheprovider --benchmark-only -v -k "fla" \
+          --benchmark-json="$OUT/bench-fla.json" "${extra[@]}" >> "$OUT/bench.log" 2>&1 || rc=1
+        [[ -s $OUT/bench-fla.json ]] && files+=("$OUT/bench-fla.json")
+      fi
+      tests=(); [[ -s $OUT/tests.xml ]] && tests=(--tests "$OUT/tests.xml")
+      python3 tools/report.py "${files[@]}" "${tests[@]}" --out "$OUT/results" >> "$LOG" 2>&1 || rc=1 ;;
+    *) echo "gpu-run.sh: unknown step $step (tests, bench, checks, all)"; exit 2 ;;
+  esac
+done
+say "done, rc $rc"
 exit $rc
