@@ -247,8 +247,10 @@ def _bwd_long() -> bool:
 # padded fp32 tiles: no bank-conflicted transposed stores), "v25" (v2.4 + ldmatrix.trans instead of
 # transposed shared-memory copies; session 3's default), "v24" (balanced warps, parallel cumsums),
 # "chunked" (v2.3) or "recurrent" (v1). All GPU-proven (parity 120/120 on an H100).
-BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "recurrent")
-_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4}  # the -DBW4 level of each chunked-backward variant
+# "v27" (session 5, on trial, not GPU-proven): v26p whose pass 1 keeps each chunk's masked dP and P^T
+# (bf16, in shared memory, +16 KB per direction) for pass 2 instead of recomputing them there.
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v27", "recurrent")
+_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v27": 5}  # the -DBW4 level of each chunked-backward variant
 
 
 def bwd_variant() -> str:
@@ -309,8 +311,8 @@ def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
     variant's -DBW4 level (default: the VIG_CUPY_BWD setting's)."""
     bw4 = _BW4.get(bwd_variant(), 0) if bw4 is None else bw4
     kpd = 16 * kt
-    if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles
-        return 824 * kpd + 8528
+    if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles; v2.7: + the kept dP / P^T tiles
+        return 824 * kpd + 8528 + (16384 if bw4 >= 5 else 0)
     return 856 * kpd + 13136
 
 

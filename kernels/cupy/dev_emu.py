@@ -1,8 +1,9 @@
 """Development only: run the chunked forward (bigla_tc.cu) on the CPU through the host emulation
 of dev_emu.h and compare it with the float64 oracle by the contract's parity rule (output only).
 Exercises indexing, fragment layouts, barriers, segments and both paths; proves nothing about the
-GPU. Usage: python kernels/cupy/dev_emu.py [quick | scan | bwd | bwdquick | bwdseg | bwdsave]
-(VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN pick the variants, as on the GPU)."""
+GPU. Usage: python kernels/cupy/dev_emu.py [quick | scan | bwd | bwdquick | bwdlong | bwdseg | bwdsave]
+(VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN pick the variants, as on the GPU; VIG_EMU_SAME=<variant>:
+the backward modes also require gradients bit-identical to that VIG_CUPY_BWD variant's)."""
 import ctypes
 import os
 import subprocess
@@ -72,6 +73,8 @@ def check(case):
 
 
 def check_bwd(case, save=False):
+    """Gradients against the oracle by the contract's rule; with VIG_EMU_SAME=<variant> also
+    bit-identical to that VIG_CUPY_BWD variant's (e.g. v27 against v26p)."""
     from tests.parity import NAMES, oracle, parity_report, plain_pytorch, run_with_grads
 
     q, k, v, gf, gb, do = make_inputs(case, "cpu")
@@ -79,6 +82,7 @@ def check_bwd(case, save=False):
     scale = case.K ** -0.5
     if save:  # the forward's segment states, reused by the backward (VIG_CUPY_SAVE_STATES)
         _, states = cp.tc_forward(q, k, v, gf, gb, scale, launch, True)
+        states = tuple(states)
         assert len(states) == 2, "expected a segmented forward"
         names = []
 
@@ -94,8 +98,24 @@ def check_bwd(case, save=False):
     base = plain_pytorch((q, k, v, gf, gb), do)
     rep = parity_report([ref[0]] + got, ref, base, q.dtype)[1:]
     ok = all(e <= b for _, e, b in rep)
+    same = ""
+    if os.environ.get("VIG_EMU_SAME"):  # also bit-identical to this VIG_CUPY_BWD variant's gradients?
+        mine = os.environ.get("VIG_CUPY_BWD")
+        os.environ["VIG_CUPY_BWD"] = os.environ["VIG_EMU_SAME"]
+        cp.reload_env()
+        try:
+            other = list(cp.tc_backward(q, k, v, gf, gb, scale, do, launch, states if save else ()))
+        finally:
+            if mine is None:
+                os.environ.pop("VIG_CUPY_BWD")
+            else:
+                os.environ["VIG_CUPY_BWD"] = mine
+            cp.reload_env()
+        eq = all(torch.equal(a, b) for a, b in zip(got, other))
+        ok &= eq
+        same = f" same-as-{os.environ['VIG_EMU_SAME']}:{'yes' if eq else 'NO'}"
     print(f"{'ok  ' if ok else 'FAIL'} bwd " + " ".join(f"{n}:{e / b:.3f}" for n, e, b in rep)
-          + f"  {case}", flush=True)
+          + same + f"  {case}", flush=True)
     return ok
 
 
@@ -227,6 +247,12 @@ if __name__ == "__main__":
             bad = sum(not check_bwd(c, save=True) for c in cases)
             print(f"{len(cases) - bad} ok, {bad} fail")
             sys.exit(0)
+        elif sys.argv[1] == "bwdlong":  # one segment of 13 / 16 chunks (ViG@224's L; the 256 cap)
+            cases += [Case(1, 196, 1, 32, 64, "bfloat16", "model", "fused", "float32", 11),
+                      Case(1, 256, 1, 32, 64, "float16", "mixed", "fused", "float32", 12),
+                      Case(1, 256, 1, 32, 64, "bfloat16", "strong", "fused", "float32", 13),
+                      Case(1, 241, 1, 32, 64, "bfloat16", "neg_inf", "fused", "float32", 14),
+                      Case(1, 256, 1, 16, 16, "bfloat16", "model", "contiguous", "float32", 15)]
         elif sys.argv[1] == "bwdseg":  # the segmented backward, with 64-token segments
             cp.TC_MAX_SEG = cp.TC_BWD_SEG = 64
             for L in (65, 130, 200):
