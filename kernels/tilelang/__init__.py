@@ -14,7 +14,11 @@ dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise
 bwd_out2 (256 threads) for bf16 with head dims 32 / 64 ($VIG_TILELANG_BWD_OUT=v1: bwd_out);
 ``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM=1`` (on trial, session 5):
 that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk / dv in bf16
-(``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's). The variables are read once per
+(``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's). ``VIG_TILELANG_BWD_PIPE=1`` (on
+trial, session 5): bwd_states (and its bf16-workspace variant) prefetches each chunk's loads one
+chunk ahead by cp.async (kinds bwd_states:p2, bwd_states:p2:w1); ``VIG_TILELANG_FUSED_EXP=fast``
+/ ``pairs`` (on trial): the bf16 fwd_fused with __expf (fwd_fused:m3:x1), and its diagonal
+sub-blocks pair by pair (fwd_fused:m3:x2). The variables are read once per
 process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
@@ -59,7 +63,7 @@ _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
-         "w": "lowmem"}
+         "w": "lowmem", "p": "pipe", "x": "fastexp"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -175,7 +179,7 @@ def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
     nc = -(-L // (16 if c16 else CHUNK))
     ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.float32)
     s1 = ":s1" if _bwd_views(dtype, L, KD, v.shape[-1]) else ""  # reads views (VIG_TILELANG_STRIDED)
-    compile_kernel("bwd_states" + (":c16" if c16 else s1), KT, VT, dtype, arch)(
+    compile_kernel("bwd_states" + (":c16" if c16 else s1 or _pipe(dtype)), KT, VT, dtype, arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
     compile_kernel(("bwd_out:c16:t64" if c16 else _bwd_out_kind(dtype, True) + s1), KT, VT, dtype, arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
@@ -198,6 +202,18 @@ STRIDED_DEFAULT = "0"
 #: $VIG_TILELANG_LOWMEM (session 5, on trial; "1": _bwd_lowmem, "0": the float32 workspaces and
 #: gradients of before). Not the default until the GPU has proven it (parity) and timed it.
 LOWMEM_DEFAULT = "0"
+
+
+#: $VIG_TILELANG_BWD_PIPE (session 5 phase 2, on trial; "1": bwd_states:p2 / bwd_states:p2:w1,
+#: the chunk loads of bwd_states prefetched one chunk ahead by cp.async; "0": the plain kinds).
+#: bf16 only, not with the strided (":s1") or 16-token (VIG_TILELANG_BWD_C=16) variants. Not the
+#: default until the GPU has proven it (parity) and timed it faster.
+BWD_PIPE_DEFAULT = "0"
+
+
+def _pipe(dtype: str) -> str:
+    """The bwd_states option of $VIG_TILELANG_BWD_PIPE: ":p2" (bf16, switch on) or ""."""
+    return ":p2" if dtype == "bfloat16" and _knob("VIG_TILELANG_BWD_PIPE", BWD_PIPE_DEFAULT) == "1" else ""
 
 
 def _lowmem(dtype: str, B: int, L: int, KD: int, VD: int) -> bool:
@@ -224,7 +240,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     bf = dict(device=dev, dtype=torch.bfloat16)
     if ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
         ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
-        compile_kernel("bwd_states" + s1 + ":w1", KT, VT, "bfloat16", arch)(
+        compile_kernel("bwd_states" + (s1 or _pipe("bfloat16")) + ":w1", KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
     else:
         ws = _states_bf16("fwd_st", (k, v, g_fwd, g_bwd), (), nc, arch)
@@ -292,6 +308,26 @@ def _fused_diag(dtype: str) -> str:
     return f":l1:{d}" if d and dtype == "bfloat16" else ""
 
 
+#: $VIG_TILELANG_FUSED_EXP (session 5 phase 2, on trial): "fast": the bf16 fwd_fused with every
+#: exp as __expf ("fwd_fused:m3:x1": ~1e-6 relative, 2 instructions instead of expf's ~10; built
+#: for 3 blocks per SM: 70 registers, no stack; unbounded it took 86, i.e. 2 blocks per SM);
+#: "pairs": that, and the diagonal sub-blocks of A computed pair by pair with no divergent gate
+#: branch ("fwd_fused:m3:x2", 71 registers); "" (default): expf and the per-element loop. Not the
+#: default until the GPU has proven it (parity) and timed it faster.
+FUSED_EXP_DEFAULT = ""
+
+
+def _fused_exp(dtype: str, diag: str = "") -> str:
+    """The fwd_fused options of $VIG_TILELANG_FUSED_EXP (``diag``: _fused_diag's, which already
+    sets the minimum blocks per SM)."""
+    e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT)
+    if e not in ("", "fast", "pairs"):
+        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast' or 'pairs' (or empty)")
+    if not e or dtype != "bfloat16" or (diag and e == "pairs"):  # pairs replaces the per-element loop only
+        return ""
+    return ("" if diag else ":m3") + (":x1" if e == "fast" else ":x2")
+
+
 def _thr(which: str, dtype: str) -> str:
     """Dev switch for the v6 launchers: $VIG_TILELANG_FUSED_THREADS / $VIG_TILELANG_BWD_OUT_THREADS
     pick a thread-count variant of the bf16 fwd_fused / bwd_out (unset: the builders' defaults);
@@ -332,8 +368,10 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         for sl in _batch_pieces(B):
             _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
         return
-    kern = compile_kernel("fwd_fused" + _thr("FUSED", dtype) + _fused_diag(dtype)
-                          + (":s1" if _strided() and dtype == "bfloat16" else ""), KT, VT, dtype, arch)
+    diag = _fused_diag(dtype)
+    kern = compile_kernel("fwd_fused" + _thr("FUSED", dtype) + diag
+                          + (":s1" if _strided() and dtype == "bfloat16" else "") + _fused_exp(dtype, diag),
+                          KT, VT, dtype, arch)
     for sl in _batch_pieces(B):
         kern(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half)
 
@@ -355,6 +393,18 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
 _FWD = {}  # filled below: version -> launcher
 
 
+def compile_options(kind: str) -> dict:
+    """Extra tilelang.compile arguments of a kind: the software-pipelined ":p<stages>" kinds
+    (T.Pipelined with T.copy) are built without warp specialization and TMA (cp.async, 256
+    threads, no producer warp group: two blocks per SM keep their 128 registers); every other
+    kind compiles as before (no argument: its cache key is unchanged)."""
+    if any(o.startswith("p") for o in kind.split(":")[1:]):
+        from .kernels import _PASS_CONFIGS
+
+        return {"pass_configs": dict(_PASS_CONFIGS)}
+    return {}
+
+
 def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
     """Compiled kernel for a signature, from the in-process cache or compiled now (timed)."""
     key = (kind, K, V, dtype, arch)
@@ -372,6 +422,7 @@ def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
                 build(kind, K, V, dtype),
                 target=Target({"kind": "cuda", "arch": arch}),
                 execution_backend="tvm_ffi",
+                **compile_options(kind),
             )
             compile_log.append((key, time.perf_counter() - t))
             _cache[key] = kern

@@ -1537,14 +1537,21 @@ V6_MAX_L = 224
 
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     LMAX: int = V6_MAX_L, diag: bool = True, lanes: int = 0, minb: int = 0,
-                    strided: int = 0):
+                    strided: int = 0, fastexp: int = 0):
     """v6 forward. Args (Q, Kt, Vt, GF, GB, O, scale), head dims exactly K, V; L <= LMAX;
     ``scale`` is the op's scale halved. ``lanes=1`` (bf16, K = 32, C = 32; on trial, kind
     "fwd_fused:l1"): the diagonal sub-blocks of A as bwd_out2 builds them (lane = key channel,
     running products of per-token decays, warp reduce-scatter) instead of one exp per (t, j, k);
     ``minb``: __launch_bounds__ minimum blocks per SM. ``strided=1`` ("fwd_fused:s1"; on trial):
     q, k, v and the gates may be any views with unit channel stride (ViG's slices of one qkv /
-    gate projection: no contiguous copies before the launch)."""
+    gate projection: no contiguous copies before the launch). ``fastexp=1`` ("fwd_fused:x1", bf16,
+    VIG_TILELANG_FUSED_EXP=fast; session 5, on trial): every exp as __expf (ex2.approx of x log2 e:
+    2 instructions instead of expf's ~10; relative error ~1e-6 for the arguments here, all <= 0,
+    against bf16's 4e-3), chiefly in the per-element diagonal loop (64 exps per thread and chunk)."""
+    assert not fastexp or dtype == "bfloat16"
+    # fastexp=2 ("fwd_fused:x2"): also the diagonal sub-blocks pair by pair (see below)
+    assert fastexp != 2 or (C == 32 and threads == 256 and diag and not lanes)
+    pairs = fastexp == 2
     assert not lanes or (dtype == "bfloat16" and K == 32 and C == 32)
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
@@ -1569,6 +1576,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     def fexp(x):
         return T.call_extern("float32", "__expf", x)
 
+    ex = fexp if fastexp else T.exp
+
     st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
 
     @T.prim_func
@@ -1584,7 +1593,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
         with T.Kernel(H, B, threads=threads) as (h, b):
             if minb:
                 _min_blocks(minb)
-            q_s = T.alloc_shared([C, K], cdt)
+            q_s = T.alloc_shared([C, K + 1 if pairs else K], cdt)  # pairs: rows of a warp differ (padded: no bank conflicts)
             k_s = T.alloc_shared([C, K + 1], cdt)
             v_s = T.alloc_shared([C, V], cdt)
             gf_s = T.alloc_shared([C, K + 1], acc)
@@ -1608,6 +1617,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             kr = T.alloc_local([M if lanes else 1], acc)
             pr = T.alloc_local([M if lanes else 1], acc)
             run = T.alloc_local([1], acc)
+            if pairs:
+                dacc = T.alloc_local([2], acc)
+                ab = T.alloc_local([4], "int32")
 
             # ---- sweep 1, right to left: S_b entering each chunk ----
             T.clear(s_f)
@@ -1623,12 +1635,12 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
                 cumb(gb_s, gbl_s, hl)
                 for i, j in T.Parallel(C, K):
-                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * ex(
                         (gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
                 T.clear(u_f)
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
-                    s_f[i, j] = s_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
+                    s_f[i, j] = s_f[i, j] * ex(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
             # ---- sweep 2, left to right: outputs, forward state carried ----
             T.clear(s_f)
             for c in T.serial(NT):
@@ -1646,17 +1658,17 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 for i, j in T.Parallel(C, K):
                     qf = T.Cast(acc, q_s[i, j])
                     kf = T.Cast(acc, k_s[i, j])
-                    qef_s[i, j] = T.Cast(cdt, qf * T.exp(gf_s[i, j] + gfl_s[i, j]))
-                    qeb_s[i, j] = T.Cast(cdt, qf * T.exp(gb_s[i, j] + gbl_s[i, j]))
-                    qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * T.exp(T.min(
+                    qef_s[i, j] = T.Cast(cdt, qf * ex(gf_s[i, j] + gfl_s[i, j]))
+                    qeb_s[i, j] = T.Cast(cdt, qf * ex(gb_s[i, j] + gbl_s[i, j]))
+                    qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
                         (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
-                    kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * T.exp(T.min(
+                    kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
                         (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
-                    qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * T.exp(T.min(
+                    qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
                         (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
-                    kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * T.exp(T.min(
+                    kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
                         (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
-                    ke_s[i, j] = T.Cast(cdt, kf * T.exp(
+                    ke_s[i, j] = T.Cast(cdt, kf * ex(
                         (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
                 if lanes:
                     # diagonal sub-blocks of A: lane r = key channel, warp rows w0..w0+RPW-1
@@ -1696,14 +1708,41 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                                 pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
                                 if r % 2 == 0:
                                     a_s[w0 + i, base + r // 2] = T.Cast(cdt, pr[0])
-                if not lanes:
+                if pairs:
+                    # thread p < 240: the pair (t, j), j < t, of diagonal block p // 120 (index
+                    # p % 120 = t (t - 1) / 2 + j): A[t][j] from the forward gates and A[j][t]
+                    # from the backward ones, from the same 12 loads, no divergence (the
+                    # per-element loop runs both gate branches in every warp); threads 240..255:
+                    # the diagonal elements (d, d) and (d + 1, d + 1), 2 q k (exponents 0). One
+                    # code path for all (row a, column b of element 0 / 1; no thread branch).
+                    tx = T.get_thread_binding()
+                    pidx = tx % 120
+                    pt = T.Cast("int32", T.floor((1.0 + T.sqrt(T.Cast(acc, 1 + 8 * pidx))) * 0.5))
+                    pj = pidx - pt * (pt - 1) // 2
+                    dd = (tx - 240) * 2
+                    ab[0] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd)
+                    ab[1] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd)
+                    ab[2] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd + 1)
+                    ab[3] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd + 1)
+                    a0 = ab[0]
+                    b0 = ab[1]
+                    a1 = ab[2]
+                    b1 = ab[3]
+                    dacc[0] = 0.0
+                    dacc[1] = 0.0
+                    for r in T.serial(K):
+                        dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
+                            (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
+                        dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
+                            (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
+                if not lanes and not pairs:
                     T.clear(d_f)
-                for r in T.serial(K if diag and not lanes else 0):  # diag=False: timing only (wrong results)
+                for r in T.serial(K if diag and not lanes and not pairs else 0):  # diag=False: timing only (wrong results)
                     for t, jj in T.Parallel(C, M):
                         j = (t // M) * M + jj
                         d_f[t, jj] += (
                             T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
-                            * T.exp(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
+                            * ex(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
                             * T.if_then_else(t == j, 2.0, 1.0)
                         )
                 T.clear(a_f)
@@ -1711,7 +1750,10 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 for i, j in T.Parallel(C, C):
                     if (i // M) != (j // M):
                         a_s[i, j] = T.Cast(cdt, a_f[i, j])
-                if not lanes:
+                if pairs:
+                    a_s[a0, b0] = T.Cast(cdt, dacc[0] * T.if_then_else(tx < 240, 1.0, 2.0))
+                    a_s[a1, b1] = T.Cast(cdt, dacc[1] * T.if_then_else(tx < 240, 1.0, 2.0))
+                if not lanes and not pairs:
                     for t, jj in T.Parallel(C, M):
                         a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
                 T.clear(o_f)
@@ -1729,7 +1771,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 T.clear(u_f)
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
-                    s_f[i, j] = s_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i]) + u_f[i, j]
+                    s_f[i, j] = s_f[i, j] * ex(gf_s[C - 1, i] + gfl_s[C - 1, i]) + u_f[i, j]
 
     return bigla_fwd_fused
 
@@ -1979,7 +2021,7 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     return bigla_fwd_segst
 
 def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256, strided: int = 0,
-                     lowmem: int = 0):
+                     lowmem: int = 0, pipe: int = 0):
     """v6 backward, step 1 (replaces fwd_st + fwd_scan + bwd_st + fwd_scan): one block per
     (b, h) walks the chunks from both ends at once and writes the states entering each chunk,
     in the layouts bwd_out reads: WS = [S_f_in (from the left); S_b_in (from the right)],
@@ -1988,7 +2030,10 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
     op's scale halved. Same arithmetic as fwd_st / bwd_st / fwd_scan (the chunk's
     contribution summed before it meets the state). ``lowmem`` (":w1", bf16,
     VIG_TILELANG_LOWMEM=1): WS / WS2 in bf16 (the fragments rounded as bwd_out2's loads
-    rounded them), for bwd_out2:w1."""
+    rounded them), for bwd_out2:w1. ``pipe`` (":p2", bf16, session 5): the chunk loads
+    software-pipelined (build_bwd_states_pipe)."""
+    if pipe:
+        return build_bwd_states_pipe(K, V, dtype, C, threads, lowmem, pipe)
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -2110,3 +2155,167 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
                     dsf_f[i, j] = dsf_f[i, j] * T.exp(gfr_s[C - 1, i] + gfro_s[C - 1, i]) + u4_f[i, j]
 
     return bigla_bwd_states
+
+
+
+def build_bwd_states_pipe(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
+                          lowmem: int = 0, stages: int = 2):
+    """bwd_states (and its ":w1") with the per-chunk global loads prefetched one chunk ahead
+    (":p2", VIG_TILELANG_BWD_PIPE=1; session 5, on trial). Session 4's ncu found bwd_states
+    long_scoreboard-bound: each chunk's loads were issued and waited for before any of its
+    work. Here the q, k, v, dO and gate tiles of chunk it+1 (both walkers) go to raw shared
+    tiles by cp.async (T.async_copy) right after chunk it's raw tiles were taken over, and fly
+    while chunk it is computed. The take-over pass is the plain kind's load expression with
+    the raw tile in place of global memory (rows past L -> 0, gates clamped at GATE_MIN, cast
+    to the compute type), so everything after it is the plain kind's arithmetic.
+    (T.Pipelined with T.copy was tried first: on sm_90a it turned warp-specialized with TMA
+    (384 threads, setmaxnreg 240: no two blocks per SM), and without those its planner
+    refuses the in-place clamp / cumsum of a pipelined gate tile; double-buffered raw tiles
+    plus the gate work tiles would need 120 KiB per block.) Shared memory: 40 KiB raw +
+    64 KiB as the plain kind = 104 KiB per block (two blocks per SM fit in 228 KiB). bf16
+    only; compiled without TMA / warp specialization (``compile_options``)."""
+    assert dtype == "bfloat16" and stages == 2
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NC = T.dynamic("NC")
+    NT = T.ceildiv(L, C)
+    dt = _DT[dtype]
+    acc = T.float32
+    wdt = T.bfloat16 if lowmem else acc
+
+    def ow(x):
+        return T.Cast(wdt, x) if lowmem else x
+    use_tc, cdt = _compute(dtype)
+    cums_l = _cumsums_thread(C, K, 0)
+    cums_r = _cumsums_thread(C, K, 2 * K)
+    mmS = _mm(use_tc, K, V, C)
+
+    @T.macro
+    def fetch(Q, Kt, Vt, GF, GB, DO, b, h, t0, q_r, k_r, v_r, do_r, gf_r, gb_r):
+        T.async_copy(Q[b, t0:t0 + C, h, 0:K], q_r)
+        T.async_copy(Kt[b, t0:t0 + C, h, 0:K], k_r)
+        T.async_copy(Vt[b, t0:t0 + C, h, 0:V], v_r)
+        T.async_copy(DO[b, t0:t0 + C, h, 0:V], do_r)
+        T.async_copy(GF[b, t0:t0 + C, h, 0:K], gf_r)
+        T.async_copy(GB[b, t0:t0 + C, h, 0:K], gb_r)
+
+    @T.prim_func
+    def bigla_bwd_states_pipe(
+        Q: T.Tensor([B, L, H, K], dt),
+        Kt: T.Tensor([B, L, H, K], dt),
+        Vt: T.Tensor([B, L, H, V], dt),
+        GF: T.Tensor([B, L, H, K], acc),
+        GB: T.Tensor([B, L, H, K], acc),
+        DO: T.Tensor([B, L, H, V], dt),
+        WS: T.Tensor([B, H, NC, 2 * K, V], wdt),
+        WS2: T.Tensor([B, H, NC, 2 * K, V], wdt),
+        scale: T.float32,
+    ):
+        with T.Kernel(H, B, threads=threads) as (h, b):
+            _min_blocks(2)
+            # raw tiles (cp.async targets), left and right walker
+            ql_r = T.alloc_shared([C, K], dt)
+            kl_r = T.alloc_shared([C, K], dt)
+            vl_r = T.alloc_shared([C, V], dt)
+            dol_r = T.alloc_shared([C, V], dt)
+            gfl_r = T.alloc_shared([C, K], acc)
+            gbl_r = T.alloc_shared([C, K], acc)
+            qr_r = T.alloc_shared([C, K], dt)
+            kr_r = T.alloc_shared([C, K], dt)
+            vr_r = T.alloc_shared([C, V], dt)
+            dor_r = T.alloc_shared([C, V], dt)
+            gfr_r = T.alloc_shared([C, K], acc)
+            gbr_r = T.alloc_shared([C, K], acc)
+            ql_s = T.alloc_shared([C, K], cdt)
+            kl_s = T.alloc_shared([C, K], cdt)
+            vl_s = T.alloc_shared([C, V], cdt)
+            dol_s = T.alloc_shared([C, V], cdt)
+            gfl_s = T.alloc_shared([C, K], acc)
+            gbl_s = T.alloc_shared([C, K], acc)
+            gflo_s = T.alloc_shared([C, K], acc)
+            gblo_s = T.alloc_shared([C, K], acc)
+            xl1_s = T.alloc_shared([C, K], cdt)
+            xl2_s = T.alloc_shared([C, K], cdt)
+            qr_s = T.alloc_shared([C, K], cdt)
+            kr_s = T.alloc_shared([C, K], cdt)
+            vr_s = T.alloc_shared([C, V], cdt)
+            dor_s = T.alloc_shared([C, V], cdt)
+            gfr_s = T.alloc_shared([C, K], acc)
+            gbr_s = T.alloc_shared([C, K], acc)
+            gfro_s = T.alloc_shared([C, K], acc)
+            gbro_s = T.alloc_shared([C, K], acc)
+            xr1_s = T.alloc_shared([C, K], cdt)
+            xr2_s = T.alloc_shared([C, K], cdt)
+            sf_f = T.alloc_fragment([K, V], acc)
+            dsb_f = T.alloc_fragment([K, V], acc)
+            sb_f = T.alloc_fragment([K, V], acc)
+            dsf_f = T.alloc_fragment([K, V], acc)
+            u1_f = T.alloc_fragment([K, V], acc)
+            u2_f = T.alloc_fragment([K, V], acc)
+            u3_f = T.alloc_fragment([K, V], acc)
+            u4_f = T.alloc_fragment([K, V], acc)
+            hl = T.alloc_local([2], acc)
+            T.clear(sf_f)
+            T.clear(dsb_f)
+            T.clear(sb_f)
+            T.clear(dsf_f)
+            fetch(Q, Kt, Vt, GF, GB, DO, b, h, 0, ql_r, kl_r, vl_r, dol_r, gfl_r, gbl_r)
+            fetch(Q, Kt, Vt, GF, GB, DO, b, h, (NT - 1) * C, qr_r, kr_r, vr_r, dor_r, gfr_r, gbr_r)
+            for it in T.serial(NT):
+                cl = it
+                cr = NT - 1 - it
+                tl = cl * C
+                tr = cr * C
+                T.ptx_wait_group(0)
+                T.sync_threads()
+                for i, j in T.Parallel(C, K):
+                    ql_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, ql_r[i, j]), 0)
+                    kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, kl_r[i, j]), 0)
+                    gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(gfl_r[i, j], GATE_MIN), 0)
+                    gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(gbl_r[i, j], GATE_MIN), 0)
+                    qr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, qr_r[i, j]), 0)
+                    kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, kr_r[i, j]), 0)
+                    gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(gfr_r[i, j], GATE_MIN), 0)
+                    gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(gbr_r[i, j], GATE_MIN), 0)
+                for i, j in T.Parallel(C, V):
+                    vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, vl_r[i, j]), 0)
+                    dol_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, dol_r[i, j]), 0)
+                    vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, vr_r[i, j]), 0)
+                    dor_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, dor_r[i, j]), 0)
+                T.sync_threads()
+                if it + 1 < NT:
+                    fetch(Q, Kt, Vt, GF, GB, DO, b, h, tl + C, ql_r, kl_r, vl_r, dol_r, gfl_r, gbl_r)
+                    fetch(Q, Kt, Vt, GF, GB, DO, b, h, tr - C, qr_r, kr_r, vr_r, dor_r, gfr_r, gbr_r)
+                # the states entering the chunks
+                for i, j in T.Parallel(K, V):
+                    WS[b, h, cl, i, j] = ow(sf_f[i, j])
+                    WS2[b, h, cl, i, j] = ow(dsb_f[i, j])
+                    WS[b, h, cr, K + i, j] = ow(sb_f[i, j])
+                    WS2[b, h, cr, K + i, j] = ow(dsf_f[i, j])
+                cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
+                cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
+                for i, j in T.Parallel(C, K):
+                    # S_f: k exp(Gf_tot - Gf); dS_b: s q exp(Gb_loc)
+                    xl1_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
+                        (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
+                    xl2_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * T.exp(gbl_s[i, j] + gblo_s[i, j]) * scale)
+                    # S_b: k exp(Gb_0 - Gb); dS_f: s q exp(Gf_loc)
+                    xr1_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
+                        (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
+                    xr2_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * T.exp(gfr_s[i, j] + gfro_s[i, j]) * scale)
+                T.clear(u1_f)
+                mmS[2](xl1_s, vl_s, u1_f)
+                T.clear(u2_f)
+                mmS[2](xl2_s, dol_s, u2_f)
+                T.clear(u3_f)
+                mmS[2](xr1_s, vr_s, u3_f)
+                T.clear(u4_f)
+                mmS[2](xr2_s, dor_s, u4_f)
+                for i, j in T.Parallel(K, V):
+                    sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
+                    dsb_f[i, j] = dsb_f[i, j] * T.exp(gbl_s[0, i] + gblo_s[0, i]) + u2_f[i, j]
+                    sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u3_f[i, j]
+                    dsf_f[i, j] = dsf_f[i, j] * T.exp(gfr_s[C - 1, i] + gfro_s[C - 1, i]) + u4_f[i, j]
+
+    return bigla_bwd_states_pipe
