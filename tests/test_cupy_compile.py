@@ -42,7 +42,7 @@ def _specs():
                                                ("FWL", 1)), k == K))
             # the v2.4 / v2.5 chunked backwards (VIG_CUPY_BWD=v24 / v25): K <= 32, 16-byte rows
             for k in (K, 16):
-                for bw4 in (1, 2, 3, 4, 5):  # v24, v25, v26, v26p, v27
+                for bw4 in (1, 2, 3, 4, 5, 6):  # v24, v25, v26, v26p, v27, v28
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
                                                ("BW4", bw4)), k == K))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
@@ -98,6 +98,7 @@ def test_chunked_plan_and_smem_formula():
     # v2.7 (VIG_CUPY_BWD=v27): + the kept dP / P^T tiles, 16 chunks x 2 x 512 B (host sizeof, g++)
     assert m.tc_bwd_smem(2, 5) == 51280 and m.tc_bwd_smem(1, 5) == 38096
     assert 2 * 2 * m.tc_bwd_smem(2, 5) + 2 * 1024 <= 228 * 1024  # still 2 blocks per H100 SM
+    assert m.tc_bwd_smem(2, 6) == 51280 and m.tc_bwd_smem(1, 6) == 38096  # v2.8: v2.7's layout
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
     assert m.bwd_kind(x, torch.zeros(1, 8, 1, 64), torch.zeros(1, 8, 1, 64)) == "recurrent"  # fp32

@@ -249,8 +249,10 @@ def _bwd_long() -> bool:
 # "chunked" (v2.3) or "recurrent" (v1). All GPU-proven (parity 120/120 on an H100).
 # "v27" (session 5, on trial, not GPU-proven): v26p whose pass 1 keeps each chunk's masked dP and P^T
 # (bf16, in shared memory, +16 KB per direction) for pass 2 instead of recomputing them there.
-BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v27", "recurrent")
-_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v27": 5}  # the -DBW4 level of each chunked-backward variant
+# "v28" (session 5, phase 3, on trial, not GPU-proven): v27 whose pass-2 dk epilogue (after the
+# direction barrier) is done by all four warps of a direction instead of the two channel warps.
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v27", "v28", "recurrent")
+_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v27": 5, "v28": 6}  # the -DBW4 level of each chunked-backward variant
 
 
 def bwd_variant() -> str:

@@ -1725,6 +1725,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
             float yv[2][4], KI[2][4];
             if (kw) {
+#if BW4 < 6
                 // this thread's q dq' terms (written by itself in pass 1)
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
@@ -1735,6 +1736,12 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         yv[jn][r] = (j < n && ch < K) ? GYQ(tok, ch) : 0.f;
                         KI[jn][r] = 0.f;
                     }
+#else
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) KI[jn][r] = 0.f;
+#endif
                 // Inter-chunk dk^T (rows ch of this warp's tile, cols j) = R_out V^T
 #pragma unroll
                 for (int kk = 0; kk < 4; ++kk) {
@@ -1748,8 +1755,56 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         mma16816(KI[jn], ar, ld32(&D.Vr[jn * 8 + g8][16 * kk + 2 * tg]),
                                  ld32(&D.Vr[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
                 }
+#if BW4 >= 6
+                // the raw KI for the spread epilogue (D.Y is free after (B))
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        D.Y[jn * 8 + 2 * tg + (r & 1)][16 * mt + g8 + 8 * (r >> 1)] = KI[jn][r];
+#endif
             }
-            bar_dir(dir);  // D.X complete
+#if BW4 >= 6
+            // v2.8 (VIG_CUPY_BWD=v28): the dk epilogue is spread over the direction's 128
+            // threads (it was the 2 channel warps'): thread lt owns elements e = lt + NT i of the
+            // CH x KPD tile (j = e / KPD, ch = e % KPD: one dk / yq row segment per warp, coalesced).
+            // Its yq loads are issued here, after the mma work and before the barrier (latency
+            // hidden by the wait). The channel warps left their raw inter-chunk products KI in D.Y (free:
+            // flush_dg read it before (B)); after the barrier, dkp = fmaf(KI, E1, X) as before
+            // (the same operands and order: the same bits).
+            constexpr int EPT = CH * KPD / NT;
+            float yv6[EPT];
+#pragma unroll
+            for (int i = 0; i < EPT; ++i) {
+                const int e = lt + NT * i, j = e / KPD, ch = e % KPD;
+                const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                yv6[i] = (j < n && ch < K) ? GYQ(tok, ch) : 0.f;
+            }
+#endif
+            bar_dir(dir);  // D.X complete (v2.8: and D.Y = KI)
+#if BW4 >= 6
+            {
+                const bool first = it < nch - 1 - it;
+                // (the token as base + step j: with dir ? c0 + n - 1 - j : c0 + j here ptxas
+                // spilled 36-44 B at sm_90; this form: 8 B, outside the chunk loop's stores)
+                const int tb = dir ? (c0 + n - 1) : c0, ts = dir ? -1 : 1;
+#pragma unroll
+                for (int i = 0; i < EPT; ++i) {
+                    const int e = lt + NT * i, j = e / KPD, ch = e % KPD;
+                    const float dkp = fmaf(D.Y[j][ch], D.E1[j][ch], D.X[j][ch]);
+                    float y = 0.f;
+                    if (j < n && ch < K) {
+                        const int tok = tb + ts * j;
+                        y = yv6[i] - c * to_f(D.kr[j][ch]) * dkp;
+                        const float val = c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp);
+                        float* dst = &GDK(tok, ch);
+                        if (first) *dst = val;
+                        else atomicAdd(dst, val);
+                    }
+                    D.Y[j][ch] = y;
+                }
+            }
+#else
             if (kw) {
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
@@ -1766,6 +1821,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         D.Y[j][ch] = y;
                     }
             }
+#endif
         }
         ci_prev = ci;
     }

@@ -11,6 +11,7 @@ VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5 backward, v2.3 forward, ser
 (v2.5 with VIG_CUPY_SAVE_STATES=1), "v25b" (v2.5 with the batched scan), "v26" / "v26p" (the v2.6
 backwards with the v2.6 forward and the batched scan), "v26s" / "v26ps" (those with saved states),
 "v27" / "v27s" (session 5: the v2.7 backward, v2.6 forward, batched scan; without / with saved states).
+"v28" / "v28s" (session 5, phase 3: the v2.8 backward = v2.7 + the dk epilogue over all four warps).
 A kind "NAME@N" runs NAME with segments of at most N tokens (TC_MAX_SEG = TC_BWD_SEG = N, set in
 this process for that kind only; 224-px shapes then take the segmented path too when N < 196).
 Modifiers (session 5), appended to a kind: "+L" VIG_CUPY_LAUNCH=plan (the plan launcher; without it
@@ -54,7 +55,10 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v26ps": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
            # session 5: v2.7 (pass 2 reuses pass 1's dP / P^T tiles), with / without kept states
            "v27": dict(VIG_CUPY_BWD="v27", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v27s": dict(VIG_CUPY_BWD="v27", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           "v27s": dict(VIG_CUPY_BWD="v27", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           # session 5, phase 3: v2.8 (v2.7 + the dk epilogue spread over all four warps)
+           "v28": dict(VIG_CUPY_BWD="v28", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v28s": dict(VIG_CUPY_BWD="v28", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)

@@ -15,6 +15,11 @@
 #     time; bit-identity checked: exit 1 on any difference), v27 vs v26p (kept states on; the
 #     gradient diffs against v26ps are printed: expected 0), plan + SEG128, the T@224 shape first;
 #     then, if time is left, tools/profile_op.py --cprofile of the plan launcher at ViG-T@224.
+#     Session 5, phase 3: + H parity (120 cases) of VIG_CUPY_BWD=v28, I / J its memcheck and
+#     racecheck (--small, 64-token segments), side by side with A-G; v28s in the bench.
+#     CUPY_MID_ONLY=v28 (for a mid call after the one that ran A-G): only H, I, J side by side, then
+#     dev_bench v26 | v26ps,v27s,v28s,v27s,v28s (v28s against v27s and v26ps in one process; the
+#     gradient diffs against v26ps are printed: expected 0 for both).
 #   FINAL (1, <= 110 s, no timing): parity of the shipped defaults (every VIG_CUPY_* unset) and of
 #     the alternative (CUPY_FINAL_ALT; default: the previous defaults VIG_CUPY_LAUNCH=legacy
 #     VIG_CUPY_SEG128=0 once either is flipped, else the new switches; plus VIG_CUPY_BWD=v26p once
@@ -31,14 +36,16 @@ FINAL=${CUPY_CHECK_FINAL:-${FINAL:-1}}
 if [ "$FINAL" = "1" ]; then BOX=105; else BOX=165; fi
 left() { echo $(( BOX - (SECONDS - T0) )); }
 S=/tmp/cupy-side
-rm -rf $S; mkdir -p $S/a $S/b $S/mc $S/rc $S/e/mc $S/e/rc
+rm -rf $S; mkdir -p $S/a $S/b $S/mc $S/rc $S/e/mc $S/e/rc $S/h/mc $S/h/rc
+ONLY=${CUPY_MID_ONLY:-}
+NEWH="VIG_CUPY_BWD=v28"
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
   VIG_CUPY_BWD_LONG VIG_CUPY_LAUNCH VIG_CUPY_SEG128
 SHIP_PLAN=0; grep -q '^LAUNCH_DEFAULT = "plan"' kernels/cupy/__init__.py && SHIP_PLAN=1
 SHIP_Q=0; grep -q 'e.get("VIG_CUPY_SEG128", "1")' kernels/cupy/__init__.py && SHIP_Q=1
-SHIP_27=0; grep -q '^BWD_DEFAULT = "v27"' kernels/cupy/__init__.py && SHIP_27=1
+SHIP_27=0; grep -qE '^BWD_DEFAULT = "v2[78]"' kernels/cupy/__init__.py && SHIP_27=1  # v27 or v28 shipped
 {
-echo "== 0 device ($(el) s), final=$FINAL, shipped: plan launcher=$SHIP_PLAN seg128=$SHIP_Q v27=$SHIP_27"
+echo "== 0 device ($(el) s), final=$FINAL, mid_only=${ONLY:-no}, shipped: plan launcher=$SHIP_PLAN seg128=$SHIP_Q v27|v28=$SHIP_27"
 nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader
 git log -1 --format='HEAD %h %s' 2>/dev/null | cut -c1-100
 git status --short kernels/cupy tests/test_cupy_compile.py 2>/dev/null | head -20
@@ -77,6 +84,26 @@ if [ "$FINAL" = "1" ]; then
   echo "== 1c memcheck"; tail -n 12 $S/memcheck.log
   echo "== 1d racecheck"; tail -n 12 $S/racecheck.log
   if [ $SHIP_Q = 1 ]; then echo "== 1e seg128 parity"; grep -v "^ok " $S/seg128.log | tail -n 30; fi
+elif [ "$ONLY" = "v28" ]; then
+  echo "== 1 parity H [$NEWH] | memcheck I | racecheck J (64-token segments) ($(el) s)"
+  ( env $NEWH VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/h/mc \
+      timeout 95 compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
+      > $S/memcheck-h.log 2>&1; echo "memcheck H rc=$?" >> $S/memcheck-h.log ) &
+  P8=$!
+  ( env $NEWH VIG_CUPY_MAX_SEG=64 OUT=$S/h/rc \
+      timeout 95 compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
+      > $S/racecheck-h.log 2>&1; echo "racecheck H rc=$?" >> $S/racecheck-h.log ) &
+  P9=$!
+  env $NEWH OUT=$D timeout 95 python tools/check_backend.py cupy --parity
+  echo "parity H rc=$? ($(el) s)"
+  wait $P8 $P9
+  echo "== 1i memcheck H (done at $(el) s)"; tail -n 12 $S/memcheck-h.log
+  echo "== 1j racecheck H"; tail -n 12 $S/racecheck-h.log
+  # 2. timing in one process: v28 vs v27 vs v26p (kept states on), interleaved repeats
+  echo "== 2 bench ($(el) s, $(left) s left)"
+  timeout $(( $(left) > 5 ? $(left) : 5 )) python kernels/cupy/dev_bench.py \
+    v26 v26ps,v27s,v28s,v27s,v28s ViG-T@224,ViG-T@1024,ViG-S@224,ViG-S@1024,ViG-B@224
+  echo "bench rc=$? ($(el) s)"
 else
   NEWA="VIG_CUPY_LAUNCH=plan"
   NEWB="VIG_CUPY_LAUNCH=plan VIG_CUPY_SEG128=1"
@@ -93,6 +120,17 @@ else
       timeout 95 compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
       > $S/racecheck-e.log 2>&1; echo "racecheck E rc=$?" >> $S/racecheck-e.log ) &
   P7=$!
+  ( env $NEWH OUT=$S/h timeout 95 python tools/check_backend.py cupy --parity \
+      > $S/parity-h.log 2>&1; echo "parity H rc=$?" >> $S/parity-h.log ) &
+  P10=$!
+  ( env $NEWH VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/h/mc \
+      timeout 95 compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
+      > $S/memcheck-h.log 2>&1; echo "memcheck H rc=$?" >> $S/memcheck-h.log ) &
+  P8=$!
+  ( env $NEWH VIG_CUPY_MAX_SEG=64 OUT=$S/h/rc \
+      timeout 95 compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
+      > $S/racecheck-h.log 2>&1; echo "racecheck H rc=$?" >> $S/racecheck-h.log ) &
+  P9=$!
   ( env $NEWB timeout 95 python kernels/cupy/dev_parity.py --expect-seg 128 \
       > $S/seg128.log 2>&1; echo "seg128 parity B rc=$?" >> $S/seg128.log ) &
   P1=$!
@@ -107,7 +145,7 @@ else
   P3=$!
   env $NEWA OUT=$D timeout 95 python tools/check_backend.py cupy --parity
   echo "parity A rc=$? ($(el) s)"
-  wait $P1 $P2 $P3 $P5 $P6 $P7
+  wait $P1 $P2 $P3 $P5 $P6 $P7 $P8 $P9 $P10
   echo "== 1b seg128 parity B (done at $(el) s)"
   cat $S/seg128.log | tail -n 25
   echo "== 1c memcheck"; tail -n 12 $S/memcheck.log
@@ -115,13 +153,16 @@ else
   echo "== 1e parity E [$NEWE]"; grep -v "^ok " $S/parity-e.log | tail -n 30
   echo "== 1f memcheck E"; tail -n 12 $S/memcheck-e.log
   echo "== 1g racecheck E"; tail -n 12 $S/racecheck-e.log
+  echo "== 1h parity H [$NEWH]"; grep -v "^ok " $S/parity-h.log | tail -n 30
+  echo "== 1i memcheck H"; tail -n 12 $S/memcheck-h.log
+  echo "== 1j racecheck H"; tail -n 12 $S/racecheck-h.log
 
   # 2. timing in one process: legacy vs plan launcher (interleaved: the eager figures are
   # host-bound and jitter), v27 vs v26p (legacy and plan launcher; kept states on, the defaults),
   # plan + SEG128 (changes only ViG-T@1024's plan); ViG-T@224 first.
   echo "== 2 bench ($(el) s, $(left) s left)"
   timeout $(( $(left) > 90 ? 90 : ($(left) > 5 ? $(left) : 5) )) python kernels/cupy/dev_bench.py \
-    v26,v26+L,v26+Q+L,v26,v26+L v26ps,v26ps+L,v27s,v27s+L,v26ps+Q+L,v26ps+L \
+    v26,v26+L,v26+Q+L,v26,v26+L v26ps,v26ps+L,v27s,v27s+L,v28s,v26ps+Q+L \
     ViG-T@224,ViG-T@1024,ViG-S@224,ViG-S@1024,ViG-B@224
   echo "bench rc=$? ($(el) s)"
   # 3. where the host time goes with the plan launcher (ViG-T@224, torch.profiler + cProfile)
