@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections import defaultdict
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -39,18 +38,6 @@ def kernels_of(fn, reps=5):
             agg[e.name][0] += 1
             agg[e.name][1] += e.device_time_total if hasattr(e, "device_time_total") else e.cuda_time_total
     return {n: (c / reps, us / reps) for n, (c, us) in agg.items()}
-
-
-def host_us(fn, n=50):
-    """Host time to enqueue one call (no synchronization inside the loop)."""
-    fn()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    t1 = time.perf_counter()
-    torch.cuda.synchronize()
-    return (t1 - t0) / n * 1e6
 
 
 def main():
@@ -81,7 +68,7 @@ def main():
                 ks = kernels_of(fn)
                 total = sum(us for _, us in ks.values())
                 r = {"backend": name, "shape": sname, "mode": mode, "median_ms": bench.median_ms(fn),
-                     "kernel_sum_ms": total / 1000, "host_ms": host_us(fn) / 1000,
+                     "kernel_sum_ms": total / 1000, "host_ms": bench.host_us(fn) / 1000,
                      "floor_ms": bench.floor_ms(shape, mode != "fwd"),
                      "kernels": {n: {"per_call": c, "ms": us / 1000} for n, (c, us) in ks.items()}}
                 out.append(r)

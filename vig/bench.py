@@ -136,6 +136,20 @@ def median_ms(fn, warmup_ms=25, rep_ms=200) -> float:
     return statistics.median(times)
 
 
+def host_us(fn, n=50) -> float:
+    """Host time to enqueue one call of fn in microseconds: n calls back to back, no
+    synchronization inside the loop (GPU only). Far below the median_ms of the same call, the
+    call is kernel-bound; near it, host-bound."""
+    fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    t1 = time.perf_counter()
+    torch.cuda.synchronize()
+    return (t1 - t0) / n * 1e6
+
+
 def graphed(fn, warmup=3):
     """A CUDA-graph replay of fn: a forward, or a whole torch.autograd.grad (forward and
     backward captured together; the graph owns the outputs and workspaces)."""

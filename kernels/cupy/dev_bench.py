@@ -22,7 +22,6 @@ us: mean of 50 calls without synchronization, as tools/profile_op.py).
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -92,18 +91,6 @@ def _diff(a, b):
     return (a.float() - b.float()).abs().max().item(), a.float().abs().max().item()
 
 
-def host_us(fn, n=50):
-    """Host time to enqueue one call (no synchronization inside the loop), us."""
-    fn()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    t1 = time.perf_counter()
-    torch.cuda.synchronize()
-    return (t1 - t0) / n * 1e6
-
-
 BAD = []
 
 
@@ -132,7 +119,7 @@ def main():
             with torch.no_grad():
                 g = bench.median_ms(bench.graphed(f))
             with torch.no_grad():
-                h = host_us(f)
+                h = bench.host_us(f)
             outs[kind] = f()
             d, m = _diff(outs[kind], outs[fwd_kinds[0]])
             tw = _twin(kind, outs)
@@ -157,7 +144,7 @@ def main():
             except Exception as exc:  # report, keep the eager figures
                 print(f"graphed f+b of {kind} failed: {type(exc).__name__}: {exc}", flush=True)
                 gms = float("nan")
-            h = host_us(fb)
+            h = bench.host_us(fb)
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
