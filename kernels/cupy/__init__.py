@@ -169,9 +169,10 @@ def tc_plan(B: int, H: int, L: int, V: int, max_seg: int | None = None):
     seglen = L if L <= max_seg else max_seg
     if (_ENV["seg128"] and L > max_seg > 128
             and units * (-(-L // max_seg)) < TC_BLOCKS):
-        # VIG_CUPY_SEG128=1 (session 5, not yet a default): long sequences that give fewer than
-        # TC_BLOCKS blocks at max_seg take 128-token segments (of the contract's shapes only
-        # ViG-T@1024: 384 -> 768 blocks; session 4 timed it -10 % graphed f+b there)
+        # VIG_CUPY_SEG128 (default "1" since session 5's mid call: H100 parity 20/20 + 120/120,
+        # graphed f+b ViG-T@1024 0.492 -> 0.451 ms; "0" = the rule off): long sequences that give
+        # fewer than TC_BLOCKS blocks at max_seg take 128-token segments (of the contract's shapes
+        # only ViG-T@1024: 384 -> 768 blocks)
         seglen = 128
     if units * (-(-L // seglen)) < TC_BLOCKS // 2 and L > 64:
         want = -(-TC_BLOCKS // units)
@@ -247,12 +248,11 @@ def _bwd_long() -> bool:
 # padded fp32 tiles: no bank-conflicted transposed stores), "v25" (v2.4 + ldmatrix.trans instead of
 # transposed shared-memory copies; session 3's default), "v24" (balanced warps, parallel cumsums),
 # "chunked" (v2.3) or "recurrent" (v1). All GPU-proven (parity 120/120 on an H100).
-# "v27" (session 5, on trial, not GPU-proven): v26p whose pass 1 keeps each chunk's masked dP and P^T
-# (bf16, in shared memory, +16 KB per direction) for pass 2 instead of recomputing them there.
-# "v28" (session 5, phase 3, on trial, not GPU-proven): v27 whose pass-2 dk epilogue (after the
-# direction barrier) is done by all four warps of a direction instead of the two channel warps.
-BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v27", "v28", "recurrent")
-_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v27": 5, "v28": 6}  # the -DBW4 level of each chunked-backward variant
+# (Session 5 tried "v27" (pass 2 reuses pass 1's dP / P^T tiles) and "v28" (v27 + the dk epilogue
+# over four warps): correct but slower graphed at every shape; removed, see NOTES.md, commits 5167f70
+# and cf18f0b.)
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "recurrent")
+_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4}  # the -DBW4 level of each chunked-backward variant
 
 
 def bwd_variant() -> str:
@@ -268,12 +268,14 @@ def bwd_variant() -> str:
 # environment).
 _KNOBS = Knobs("VIG_CUPY_")
 _ENV = {}
-# VIG_CUPY_LAUNCH (session 5): "legacy" (the default: tc_forward / tc_backward through _launch, every
-# argument converted per launch) or "plan" (plan_forward / plan_backward: per call signature a cached
-# plan of cupy Functions, grids and pre-packed arguments; a call only fills the pointers; the same
-# kernels with the same arguments, one workspace allocation where the legacy backward makes several).
+# VIG_CUPY_LAUNCH (session 5): "plan" (the default since session 5's mid call: plan_forward /
+# plan_backward: per call signature a cached plan of cupy Functions, grids and pre-packed arguments;
+# a call only fills the pointers; the same kernels with the same arguments, one workspace allocation
+# where the legacy backward makes several; H100 parity 120/120, eager fwd+bwd ViG-T@224 0.697 ->
+# 0.476 ms, S@224 0.860 -> 0.440, T@1024 0.991 -> 0.570) or "legacy" (tc_forward / tc_backward
+# through _launch, every argument converted per launch; the default before).
 LAUNCH_KINDS = ("legacy", "plan")
-LAUNCH_DEFAULT = "legacy"
+LAUNCH_DEFAULT = "plan"
 _PLANS = {}
 
 
@@ -284,7 +286,7 @@ def reload_env() -> None:
                 scan=e.get("VIG_CUPY_SCAN", SCAN_DEFAULT),
                 long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
                 save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1",
-                seg128=e.get("VIG_CUPY_SEG128", "0") == "1",
+                seg128=e.get("VIG_CUPY_SEG128", "1") == "1",
                 launch=e.get("VIG_CUPY_LAUNCH", LAUNCH_DEFAULT))
     if _ENV["launch"] not in LAUNCH_KINDS:
         raise ValueError(f"VIG_CUPY_LAUNCH={_ENV['launch']!r}: expected one of {LAUNCH_KINDS}")
@@ -313,8 +315,8 @@ def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
     variant's -DBW4 level (default: the VIG_CUPY_BWD setting's)."""
     bw4 = _BW4.get(bwd_variant(), 0) if bw4 is None else bw4
     kpd = 16 * kt
-    if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles; v2.7: + the kept dP / P^T tiles
-        return 824 * kpd + 8528 + (16384 if bw4 >= 5 else 0)
+    if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles
+        return 824 * kpd + 8528
     return 856 * kpd + 13136
 
 

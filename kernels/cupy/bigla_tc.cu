@@ -819,12 +819,6 @@ struct BwdSmem {
     elem_t R2[CH][QS];   // pass 2: Kf
     elem_t R3[CH][QS];   // pass 2: Ki
     elem_t sR[KPD][VST];  // pass 2: R_out (channels x values)
-#if BW4 >= 5
-    // v2.7 (VIG_CUPY_BWD=v27): pass 1 keeps, per chunk of the segment (<= 16), the two 16 x 16
-    // tiles pass 2 used to recompute (bf16, as the mma operands were rounded anyway):
-    u32x4 sdp[16][32];  // masked dP[p][j] (j < p), row-major, 16-byte halves swizzled by (p >> 2) & 1
-    u32x4 spt[16][32];  // masked P^T (p >= j): each lane's four packed B fragments of dv's dO^T P
-#endif
 };
 
 extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
@@ -860,9 +854,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     const long long sbase = (((long long)bh * nseg + seg) * 2 + dir) * (long long)VB;
     BwdSmem& D = reinterpret_cast<BwdSmem*>(smem)[dir];
     if (dyn_smem_bytes() < 2u * (unsigned int)sizeof(BwdSmem)) __trap();
-#if BW4 >= 5
-    if (s1 - s0 > 16 * CH) __trap();  // the kept tiles hold 16 chunks (segments <= 256 tokens)
-#endif
 
     const elem_t* qb = q + b * sqb + h * sqh;
     const elem_t* kb = k + b * skb + h * skh;
@@ -1174,10 +1165,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.T2[ch][p] = from_f(ki * em);
 #endif
                 D.E2[p][ch] = e1 * em;
-#if BW4 >= 5
-                // Qf (pass 2's R1, the same bits: qi = q exp(A_p), times exp(-m)) for P^T below
-                D.R1[p][ch] = from_f(el(pq1, i) * e1 * em);
-#endif
             }
         }
         if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);
@@ -1229,20 +1216,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
                 for (int r = 0; r < 4; ++r)
                     if (jn * 8 + 2 * tg + (r & 1) >= g8 + 8 * (r >> 1)) dP[jn][r] = 0.f;
-#if BW4 >= 5
-            if (mt == 0) {
-                // keep the masked dP for pass 2 (row p = g8 + 8 hh, columns j = 8 jn + 2 tg, + 1)
-                elem_t* t = reinterpret_cast<elem_t*>(&D.sdp[ci][0]);
-#pragma unroll
-                for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                    for (int hh = 0; hh < 2; ++hh) {
-                        const int p = g8 + 8 * hh;
-                        *reinterpret_cast<unsigned int*>(t + 16 * p + 8 * (jn ^ ((p >> 2) & 1)) + 2 * tg) =
-                            pack2(dP[jn][2 * hh], dP[jn][2 * hh + 1]);
-                    }
-            }
-#endif
             unsigned int ak[4];
 #if BW4 >= 3
             // A fragments of Kf^T (rows: channels of tile mt, cols: tokens) from token-major Kf
@@ -1265,37 +1238,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     D.X[p][ch] = Dn[tn][r] * D.E2[p][ch];
                 }
         }
-#if BW4 >= 5
-        // P^T of this chunk (rows j, cols p; kept for p >= j) for pass 2's dv, by the second
-        // helper warp (K <= 16: warp 1, which has no other job), stored as every lane's four
-        // packed B fragments: the same mma, operands and rounding as v2.6's pass 2.
-        if (fast && (KT > 1 ? (hw && mt == 1) : (warp == 1))) {
-            float PT[2][4];
-#pragma unroll
-            for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                for (int r = 0; r < 4; ++r) PT[tn][r] = 0.f;
-#pragma unroll
-            for (int kk = 0; kk < KT; ++kk) {
-                unsigned int ak[4];
-                ak[0] = ld32(&D.N2[g8][16 * kk + 2 * tg]);
-                ak[1] = ld32(&D.N2[g8 + 8][16 * kk + 2 * tg]);
-                ak[2] = ld32(&D.N2[g8][16 * kk + 8 + 2 * tg]);
-                ak[3] = ld32(&D.N2[g8 + 8][16 * kk + 8 + 2 * tg]);
-#pragma unroll
-                for (int tn = 0; tn < 2; ++tn)
-                    mma16816(PT[tn], ak, ld32(&D.R1[tn * 8 + g8][16 * kk + 2 * tg]),
-                             ld32(&D.R1[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
-            }
-#pragma unroll
-            for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                for (int r = 0; r < 4; ++r)
-                    if (tn * 8 + 2 * tg + (r & 1) < g8 + 8 * (r >> 1)) PT[tn][r] = 0.f;
-            D.spt[ci][lane] = u32x4{pack2(PT[0][0], PT[0][1]), pack2(PT[1][0], PT[1][1]),
-                                    pack2(PT[0][2], PT[0][3]), pack2(PT[1][2], PT[1][3])};
-        }
-#endif
         float Di[2][4];
         if (kw) {
             // Inter-chunk dq^T of channel tile mt: S_in do^T.
@@ -1518,28 +1460,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #endif
         if (mode == 1) {
             // P^T (rows j, cols p), kept for p >= j.
-#if BW4 >= 5
-            unsigned int pb[4];  // its B fragments (n-tile jn: pb[2 jn], pb[2 jn + 1])
-            if (fast) {
-                const u32x4 w = D.spt[ci][lane];  // kept by pass 1
-                pb[0] = w.x;
-                pb[1] = w.y;
-                pb[2] = w.z;
-                pb[3] = w.w;
-            } else {
-                float PT[2][4];
-#pragma unroll
-                for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r)
-                        PT[tn][r] = (tn * 8 + 2 * tg + (r & 1) < g8 + 8 * (r >> 1))
-                            ? 0.f : D.P[tn * 8 + 2 * tg + (r & 1)][g8 + 8 * (r >> 1)];
-                pb[0] = pack2(PT[0][0], PT[0][1]);
-                pb[1] = pack2(PT[1][0], PT[1][1]);
-                pb[2] = pack2(PT[0][2], PT[0][3]);
-                pb[3] = pack2(PT[1][2], PT[1][3]);
-            }
-#else
             float PT[2][4];
             if (fast) {
 #pragma unroll
@@ -1570,7 +1490,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
                 for (int r = 0; r < 4; ++r)
                     if (tn * 8 + 2 * tg + (r & 1) < g8 + 8 * (r >> 1)) PT[tn][r] = 0.f;
-#endif
             // dv^T (rows v of this warp, cols j) = R_out^T Ki^T + dO^T P
             float DV[2][4];
 #pragma unroll
@@ -1591,12 +1510,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
 #pragma unroll
             for (int jn = 0; jn < 2; ++jn)
-#if BW4 >= 5
-                mma16816(DV[jn], ado, pb[2 * jn], pb[2 * jn + 1]);
-#else
                 mma16816(DV[jn], ado, pack2(PT[0][2 * jn], PT[0][2 * jn + 1]),
                          pack2(PT[1][2 * jn], PT[1][2 * jn + 1]));
-#endif
 #pragma unroll
             for (int jn = 0; jn < 2; ++jn)
 #pragma unroll
@@ -1650,21 +1565,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         if (mode == 1) {
             if (hw && fast) {
                 // Intra-chunk dk^T of channel tile mt: Qf^T (masked dP), times exp(m - A_j).
-#if BW4 >= 5
-                // v2.7: the masked dP kept by pass 1; B fragments (k = p, n = j) by ldmatrix.trans
-                // of its 8x8 blocks (p 0-7 | 8-15) x (j 0-7 | 8-15)
-                float KN[2][4];
-#pragma unroll
-                for (int x = 0; x < 2; ++x)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r) KN[x][r] = 0.f;
-                unsigned int bdp[4];
-                {
-                    const int p = (lane & 7) + 8 * ((lane >> 3) & 1), jh = lane >> 4;
-                    ldsm4t(bdp, reinterpret_cast<const elem_t*>(&D.sdp[ci][0]) + 16 * p +
-                                    8 * (jh ^ ((p >> 2) & 1)));
-                }
-#else
                 float dPT[2][4], KN[2][4];
 #pragma unroll
                 for (int x = 0; x < 2; ++x)
@@ -1688,7 +1588,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
                     for (int r = 0; r < 4; ++r)
                         if (tn * 8 + 2 * tg + (r & 1) <= g8 + 8 * (r >> 1)) dPT[tn][r] = 0.f;
-#endif
                 unsigned int aq[4];
 #if BW4 >= 3
                 // A fragments of Qf^T from token-major Qf (R1)
@@ -1709,12 +1608,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #endif
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
-#if BW4 >= 5
-                    mma16816(KN[jn], aq, bdp[2 * jn], bdp[2 * jn + 1]);
-#else
                     mma16816(KN[jn], aq, pack2(dPT[0][2 * jn], dPT[0][2 * jn + 1]),
                              pack2(dPT[1][2 * jn], dPT[1][2 * jn + 1]));
-#endif
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
 #pragma unroll
@@ -1725,7 +1620,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
             float yv[2][4], KI[2][4];
             if (kw) {
-#if BW4 < 6
                 // this thread's q dq' terms (written by itself in pass 1)
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
@@ -1736,12 +1630,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         yv[jn][r] = (j < n && ch < K) ? GYQ(tok, ch) : 0.f;
                         KI[jn][r] = 0.f;
                     }
-#else
-#pragma unroll
-                for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r) KI[jn][r] = 0.f;
-#endif
                 // Inter-chunk dk^T (rows ch of this warp's tile, cols j) = R_out V^T
 #pragma unroll
                 for (int kk = 0; kk < 4; ++kk) {
@@ -1755,56 +1643,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         mma16816(KI[jn], ar, ld32(&D.Vr[jn * 8 + g8][16 * kk + 2 * tg]),
                                  ld32(&D.Vr[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
                 }
-#if BW4 >= 6
-                // the raw KI for the spread epilogue (D.Y is free after (B))
-#pragma unroll
-                for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r)
-                        D.Y[jn * 8 + 2 * tg + (r & 1)][16 * mt + g8 + 8 * (r >> 1)] = KI[jn][r];
-#endif
             }
-#if BW4 >= 6
-            // v2.8 (VIG_CUPY_BWD=v28): the dk epilogue is spread over the direction's 128
-            // threads (it was the 2 channel warps'): thread lt owns elements e = lt + NT i of the
-            // CH x KPD tile (j = e / KPD, ch = e % KPD: one dk / yq row segment per warp, coalesced).
-            // Its yq loads are issued here, after the mma work and before the barrier (latency
-            // hidden by the wait). The channel warps left their raw inter-chunk products KI in D.Y (free:
-            // flush_dg read it before (B)); after the barrier, dkp = fmaf(KI, E1, X) as before
-            // (the same operands and order: the same bits).
-            constexpr int EPT = CH * KPD / NT;
-            float yv6[EPT];
-#pragma unroll
-            for (int i = 0; i < EPT; ++i) {
-                const int e = lt + NT * i, j = e / KPD, ch = e % KPD;
-                const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
-                yv6[i] = (j < n && ch < K) ? GYQ(tok, ch) : 0.f;
-            }
-#endif
-            bar_dir(dir);  // D.X complete (v2.8: and D.Y = KI)
-#if BW4 >= 6
-            {
-                const bool first = it < nch - 1 - it;
-                // (the token as base + step j: with dir ? c0 + n - 1 - j : c0 + j here ptxas
-                // spilled 36-44 B at sm_90; this form: 8 B, outside the chunk loop's stores)
-                const int tb = dir ? (c0 + n - 1) : c0, ts = dir ? -1 : 1;
-#pragma unroll
-                for (int i = 0; i < EPT; ++i) {
-                    const int e = lt + NT * i, j = e / KPD, ch = e % KPD;
-                    const float dkp = fmaf(D.Y[j][ch], D.E1[j][ch], D.X[j][ch]);
-                    float y = 0.f;
-                    if (j < n && ch < K) {
-                        const int tok = tb + ts * j;
-                        y = yv6[i] - c * to_f(D.kr[j][ch]) * dkp;
-                        const float val = c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp);
-                        float* dst = &GDK(tok, ch);
-                        if (first) *dst = val;
-                        else atomicAdd(dst, val);
-                    }
-                    D.Y[j][ch] = y;
-                }
-            }
-#else
+            bar_dir(dir);  // D.X complete
             if (kw) {
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
@@ -1821,7 +1661,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         D.Y[j][ch] = y;
                     }
             }
-#endif
         }
         ci_prev = ci;
     }

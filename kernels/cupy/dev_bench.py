@@ -9,13 +9,13 @@ fwd kinds: "chunked" (v2.3 tiles, serial scan), "chunkedb" (v2.3 tiles, batched 
 "chunked" (v2.3 backward), "recurrent", "chunked-short" (chunked for L <= 256 only,
 VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5 backward, v2.3 forward, serial scan), "v25s"
 (v2.5 with VIG_CUPY_SAVE_STATES=1), "v25b" (v2.5 with the batched scan), "v26" / "v26p" (the v2.6
-backwards with the v2.6 forward and the batched scan), "v26s" / "v26ps" (those with saved states),
-"v27" / "v27s" (session 5: the v2.7 backward, v2.6 forward, batched scan; without / with saved states).
-"v28" / "v28s" (session 5, phase 3: the v2.8 backward = v2.7 + the dk epilogue over all four warps).
+backwards with the v2.6 forward and the batched scan), "v26s" / "v26ps" (those with saved states).
+(Session 5's "v27s" / "v28s" kinds went with the v2.7 / v2.8 backwards: commits 5167f70, cf18f0b.)
 A kind "NAME@N" runs NAME with segments of at most N tokens (TC_MAX_SEG = TC_BWD_SEG = N, set in
 this process for that kind only; 224-px shapes then take the segmented path too when N < 196).
 Modifiers (session 5), appended to a kind: "+L" VIG_CUPY_LAUNCH=plan (the plan launcher; without it
-every kind runs the legacy launcher), "+Q" VIG_CUPY_SEG128=1 (the 128-token planner rule). A kind
+every kind runs the legacy launcher), "+Q" VIG_CUPY_SEG128=1 (the 128-token planner rule); both
+are the backend's defaults since session 5, so "NAME+Q+L" is what ships and "NAME" the old path. A kind
 "X+L" must match the kind "X" bit for bit (same kernels): its max diff against X is checked, the
 exit status is 1 on a mismatch. Each line also gives the host time to enqueue one call ("host",
 us: mean of 50 calls without synchronization, as tools/profile_op.py).
@@ -51,13 +51,7 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v26": dict(VIG_CUPY_BWD="v26", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v26p": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v26s": dict(VIG_CUPY_BWD="v26", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           "v26ps": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           # session 5: v2.7 (pass 2 reuses pass 1's dP / P^T tiles), with / without kept states
-           "v27": dict(VIG_CUPY_BWD="v27", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v27s": dict(VIG_CUPY_BWD="v27", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           # session 5, phase 3: v2.8 (v2.7 + the dk epilogue spread over all four warps)
-           "v28": dict(VIG_CUPY_BWD="v28", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v28s": dict(VIG_CUPY_BWD="v28", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           "v26ps": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)

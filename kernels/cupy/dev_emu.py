@@ -74,7 +74,7 @@ def check(case):
 
 def check_bwd(case, save=False):
     """Gradients against the oracle by the contract's rule; with VIG_EMU_SAME=<variant> also
-    bit-identical to that VIG_CUPY_BWD variant's (e.g. v27 against v26p)."""
+    bit-identical to that VIG_CUPY_BWD variant's (e.g. v26p against v26)."""
     from tests.parity import NAMES, oracle, parity_report, plain_pytorch, run_with_grads
 
     q, k, v, gf, gb, do = make_inputs(case, "cpu")

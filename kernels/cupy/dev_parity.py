@@ -4,7 +4,7 @@ VIG_CUPY_SEG128 planner rule changes the segment plan (L > 256 and fewer than TC
 bf16 / fp16, every gate regime (tools/check_backend.py's cases have B=2, H=3, where the existing
 "fewer than TC_BLOCKS / 2 blocks -> >= 64-token segments" rule decides instead).
 
-    VIG_CUPY_SEG128=1 python kernels/cupy/dev_parity.py [--expect-seg 128]
+    python kernels/cupy/dev_parity.py [--expect-seg 128]   (the rule is on by default since session 5)
 
 --expect-seg N: fail unless the plan of every case has N-token segments (proves the rule ran)."""
 import os
@@ -43,7 +43,7 @@ def main():
                 del got, ref, base
                 torch.cuda.empty_cache()
     print(f"cupy seg128 parity: {n - bad} pass, {bad} fail "
-          f"(VIG_CUPY_SEG128={os.environ.get('VIG_CUPY_SEG128', '0')}, "
+          f"(seg128 rule {'on' if cp._ENV['seg128'] else 'off'}, "
           f"VIG_CUPY_LAUNCH={cp._ENV['launch']})", flush=True)
     sys.exit(1 if bad else 0)
 
