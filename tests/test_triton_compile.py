@@ -199,25 +199,15 @@ def test_direct_launch_passes_what_triton_passes(tmp_path):
     assert r.returncode == 0 and "direct launch: all ok" in r.stdout, r.stdout + r.stderr
 
 
-def test_jscan_kernels_compile_for_sm90(tmp_path):
-    """VIG_TRITON_JSCAN=1 (joined scans, NOTES.md v2.7): the main forward and backward kernels
-    with JS = 1 compile for sm_90 at the three dtypes (tl.join / tl.split / 3-D cumsum)."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
-    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--js", "90"],
-                       env=env, capture_output=True, text=True, timeout=1500)
-    from vig_kernels.triton.compile_check import _js_specs
-
-    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_js_specs()), r.stdout + r.stderr
-
-
-@pytest.mark.parametrize("knobs", [{"VIG_TRITON_JSCAN": "1", "VIG_TRITON_GRADBUF": "1"},
-                                   {"VIG_TRITON_DOT_FWD": "bf16"}])
+@pytest.mark.parametrize("knobs", [{},
+                                   {"VIG_TRITON_LAUNCH": "jit", "VIG_TRITON_GRADBUF": "0",
+                                    "VIG_TRITON_DOT_FWD": "tf32"}])
 def test_v27_switches(knobs, monkeypatch):
-    """The v2.7 opt-in switches (NOTES.md v2.7) against the float64 oracle, segmented (the
-    interpreter cuts 3 segments; on a GPU VIG_TRITON_SEGMENT=3 forces them) and, on a GPU, with
-    the direct launch (VIG_TRITON_LAUNCH=direct; the interpreter always launches normally) and
-    a second call that hits its cache: JSCAN + GRADBUF, and bf16 dot operands in the forward."""
+    """The v2.7 defaults (direct launch, GRADBUF=1, bf16 forward dot operands; knobs {}) and the
+    previous defaults (LAUNCH=jit, GRADBUF=0, DOT_FWD=tf32) against the float64 oracle,
+    segmented (the interpreter cuts 3 segments; on a GPU VIG_TRITON_SEGMENT=3 forces them) and,
+    on a GPU, a second call (the direct launch's cache hits; the interpreter always launches
+    normally)."""
     import torch
     import vig
     from vig_kernels import triton as tb
@@ -227,8 +217,9 @@ def test_v27_switches(knobs, monkeypatch):
 
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
-    for key, val in {**knobs, "VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16",
-                     "VIG_TRITON_LAUNCH": "direct"}.items():
+    for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD"):
+        monkeypatch.delenv(key, raising=False)
+    for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
     tb.reload_knobs()
     try:

@@ -57,7 +57,10 @@ def _prec(dtype) -> str:
 # bf16 inputs: bf16 dot operands in the main kernels. The backward's since v2.6 (H100, session 4
 # mid call, CUDA-graphed fwd+bwd: ViG-S@224 0.868 -> 0.732 ms, ViG-B@224 1.694 -> 1.425, ViG-T@1024
 # 0.722 -> 0.638, ViG-T@224 0.529 -> 0.448; NOTES.md v2.6); VIG_TRITON_DOT_BWD=tf32 restores v2.2's.
-DOT_BF16 = {"FWD": False, "BWD": True}
+# The forward's since v2.7 (H100, session 5 mid call: parity 120/120; CUDA-graphed forward ViG-T@224
+# 0.096 -> 0.083 ms, S@224 0.184 -> 0.174, B@224 0.335 -> 0.282, T@1024 0.168 -> 0.152, S@1024
+# 0.290 -> 0.259; NOTES.md v2.7); VIG_TRITON_DOT_FWD=tf32 restores the previous forward.
+DOT_BF16 = {"FWD": True, "BWD": True}
 
 
 def _dot_prec(which: str, dtype) -> str:
@@ -170,7 +173,9 @@ def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: in
 
 
 LAUNCH_MODES = ("jit", "direct")
-LAUNCH_DEFAULT = "jit"  # "direct": launch.py's cached direct launch (v2.7, opt-in until the GPU says)
+# "direct" (launch.py's cached direct launch) since v2.7: bit-identical, eager fwd+bwd ViG-T@224
+# 0.653 -> 0.446 ms on the H100 (session 5 mid call); VIG_TRITON_LAUNCH=jit restores the previous.
+LAUNCH_DEFAULT = "direct"
 
 
 def _launch_mode() -> str:
@@ -183,21 +188,11 @@ def _launch_mode() -> str:
     return mode
 
 
-GRADBUF = 0  # 1: the backward's dq / dk and dgf / dgb pairs one allocation each (v2.7, opt-in)
+GRADBUF = 1  # the backward's dq / dk and dgf / dgb pairs one allocation each (v2.7); 0: six allocations
 
 
 def _gradbuf() -> bool:
     return int(_ENV.get("VIG_TRITON_GRADBUF", "") or GRADBUF) != 0
-
-
-JSCAN = 0  # 1: joined cumsums / sums in the main kernels' gate code (v2.7, opt-in)
-
-
-def _js() -> dict:
-    """JS of the main forward / backward kernels (VIG_TRITON_JSCAN=1: forward-order and
-    reverse-order cumsums of a chunk joined into one scan each, their sums into one reduction;
-    NOTES.md v2.7); not passed when off, so the default kernels compile as before."""
-    return {"JS": 1} if int(_ENV.get("VIG_TRITON_JSCAN", "") or JSCAN) else {}
 
 
 def _kern(fn, grid):
@@ -283,7 +278,7 @@ class TritonBackend(KernelBackend):
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
             float(scale), L, H, LS, NS, K, V,
             BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS), **_js(),
+            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS),
         )
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale):
@@ -357,6 +352,6 @@ class TritonBackend(KernelBackend):
             sf, db, sb, df, cf, cb, *strides,
             float(scale), L, H, LS, NS, K, V,
             BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=dprec, SEG=int(NS > 1),
-            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_js(),
+            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
         )
         return dq, dk, dv, dgf, dgb

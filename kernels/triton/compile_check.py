@@ -6,7 +6,6 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check 90 80
     python -m vig_kernels.triton.compile_check --regs 90   # + ptxas's register/spill report
     python -m vig_kernels.triton.compile_check --v26 --regs 90   # the opt-in v2.6 segment kernels
-    python -m vig_kernels.triton.compile_check --js --regs 90    # v2.7 joined scans (VIG_TRITON_JSCAN)
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
@@ -57,15 +56,6 @@ def _v26_specs():
                   ("fscan", "fp32", "fp32", "ieee")]
 
 
-def _js_specs():
-    """The main kernels with VIG_TRITON_JSCAN=1 (joined scans, NOTES.md v2.7): --js."""
-    out = []
-    for dt in ("bf16", "fp16", "fp32"):
-        prec = "tf32" if dt == "bf16" else "ieee"
-        out += [("fwdj", dt, dt, prec), ("bwdj", dt, dt, "bf16" if dt == "bf16" else prec)]
-    return out
-
-
 def _ptxas_report(ptx, arch):
     """ptxas -v on the PTX: 'N regs, S B spill' (or why not)."""
     exe = shutil.which("ptxas")
@@ -87,7 +77,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False, v26=False, js=False):
+def compile_all(archs, regs=False, v26=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -104,13 +94,9 @@ def compile_all(archs, regs=False, v26=False, js=False):
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        for kind, dt, odt, prec in (_js_specs() if js else _v26_specs() if v26 else _specs()):
+        for kind, dt, odt, prec in (_v26_specs() if v26 else _specs()):
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
-            if kind in ("fwd", "fwdp", "fwds", "bwd"):  # v2.7's JS constexpr at its default
-                consts["JS"] = 0
-            if kind in ("fwdj", "bwdj"):  # v2.7: VIG_TRITON_JSCAN=1
-                consts["JS"] = 1
-            if kind in ("fwd", "fwdp", "fwds", "fwdj"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
+            if kind in ("fwd", "fwdp", "fwds"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
                 fn = k.bigla_fwd_kernel
                 consts["FST"] = int(os.environ.get("VIG_TRITON_FPIPE", "") or BSEG_STAGES) \
                     if kind == "fwdp" else 0
@@ -125,7 +111,7 @@ def compile_all(archs, regs=False, v26=False, js=False):
                 ptrs = {"k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32", "hf_p": "fp32",
                         "hb_p": "fp32", "tf_p": "fp32", "tb_p": "fp32"}
                 nstr = 12
-            elif kind in ("bwd", "bwdj"):
+            elif kind == "bwd":
                 fn = k.bigla_bwd_kernel
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, "dq_p": odt, "dk_p": odt, "dv_p": odt, "dgf_p": "fp32",
@@ -181,7 +167,7 @@ def compile_all(archs, regs=False, v26=False, js=False):
                 if kind in ("bscan2", "bcarry", "fscan"):
                     from vig_kernels.triton import BSEG_WARPS
                     opts = {"num_warps": 1 if kind == "bcarry" else BSEG_WARPS}
-                if kind in ("fwd", "fwdp", "fwds", "bwd", "fwdj", "bwdj"):  # as launched
+                if kind in ("fwd", "fwdp", "fwds", "bwd"):  # as launched
                     w = "FWD" if kind[:3] == "fwd" else "BWD"
                     opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt])}
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,
@@ -206,7 +192,6 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     want_regs = "--regs" in args
     want_v26 = "--v26" in args
-    want_js = "--js" in args
-    args = [a for a in args if a not in ("--regs", "--v26", "--js")]
-    fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26, js=want_js)
+    args = [a for a in args if a not in ("--regs", "--v26")]
+    fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26)
     sys.exit(1 if fails else 0)

@@ -50,9 +50,10 @@ def variant_env(name):
     (VIG_TRITON_SEGMENT), "_smN": segments above L = N (VIG_TRITON_SEG_MIN_L), "_fpN": the
     forward's segment assembly pipelined N deep (VIG_TRITON_FPIPE), "_bsmN": segments in the
     backward only above L = N (VIG_TRITON_SEG_MIN_L_BWD), "_fsc": the forward's
-    entering segment states by a scan launch (VIG_TRITON_FSCAN=1), "_dl": the cached direct
-    launch (VIG_TRITON_LAUNCH=direct), "_gb": one allocation per gradient pair
-    (VIG_TRITON_GRADBUF=1), "_js": joined scans in the main kernels (VIG_TRITON_JSCAN=1).
+    entering segment states by a scan launch (VIG_TRITON_FSCAN=1), "_dl" / "_jit": the cached
+    direct launch (VIG_TRITON_LAUNCH=direct, the default since v2.7) / the normal JITFunction.run
+    launch, "_gb" / "_gb0": one allocation per gradient pair (VIG_TRITON_GRADBUF=1, the default
+    since v2.7) / six. The previous (session 4) defaults: "new_jit_gb0_dtf".
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
@@ -60,11 +61,11 @@ def variant_env(name):
         if part == "dl":  # v2.7: the cached direct launch (VIG_TRITON_LAUNCH=direct)
             env["VIG_TRITON_LAUNCH"] = "direct"
             continue
-        if part == "js":  # v2.7: joined scans in the main kernels (VIG_TRITON_JSCAN=1)
-            env["VIG_TRITON_JSCAN"] = "1"
+        if part == "jit":  # the normal launch through JITFunction.run (the default before v2.7)
+            env["VIG_TRITON_LAUNCH"] = "jit"
             continue
-        if part == "gb":  # v2.7: the backward's gradient pairs one allocation each
-            env["VIG_TRITON_GRADBUF"] = "1"
+        if part in ("gb", "gb0"):  # v2.7: the backward's gradient pairs one allocation each (or not)
+            env["VIG_TRITON_GRADBUF"] = "0" if part == "gb0" else "1"
             continue
         if part == "fsc":  # the forward's entering segment states by a scan launch
             env["VIG_TRITON_FSCAN"] = "1"
@@ -85,7 +86,7 @@ def variant_env(name):
 
 def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
-              "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_JSCAN"):
+              "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
@@ -147,7 +148,7 @@ def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
 
 
 FWD_KEYS = ("VIG_TRITON_FPIPE", "VIG_TRITON_FSCAN", "VIG_TRITON_SEGMENT", "VIG_TRITON_SEG_MIN_L",
-            "VIG_TRITON_LAUNCH", "VIG_TRITON_JSCAN")  # + "*FWD*"
+            "VIG_TRITON_LAUNCH")  # + "*FWD*"
 
 
 def _fkey(var):

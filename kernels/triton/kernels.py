@@ -194,65 +194,6 @@ def _gates_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
 
 
 @triton.jit
-def _gates_fj(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """_gates_f with its two forward-order scans (a, p) as one scan of the joined tiles and its
-    two sums (tot, lo) as one reduction (v2.7, opt-in VIG_TRITON_JSCAN=1): the same sums, fewer
-    cross-warp scans (shared-memory round trips and bar.sync) per chunk step."""
-    ti = tl.arange(0, C)
-    g = _tile(gf_p, rows, ck, sgf, L, K, 0)
-    gn = _tile(gf_p, rows + 1, ck, sgf, tl.minimum(L, t0 + C), K, 0)
-    gz = tl.where(ti[:, None] == 0, 0.0, g)
-    gg = tl.join(g, gz)  # [C, BK, 2]
-    a, p = tl.split(tl.cumsum(gg, 0))  # sum_{start..t}, sum_{start+1..t}
-    b = tl.cumsum(gn, 0, reverse=True)  # sum_{t+1..end}
-    tot, lo = tl.split(tl.sum(gg, 0))
-    m = 0.5 * lo
-    ok = tl.min(lo, 0) >= -THR
-    return g, a, b, tot, p, m, ok
-
-
-@triton.jit
-def _gates_bj(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """_gates_b with its two sums (tot, lo) as one reduction (v2.7, VIG_TRITON_JSCAN=1); its
-    scans run in opposite orders and stay two."""
-    g = _tile(gb_p, rows, ck, sgb, L, K, 0)
-    gp = _tile(gb_p, rows - 1, ck, sgb, L, K, t0)
-    a = tl.cumsum(g, 0, reverse=True)  # sum_{t..end}
-    e = tl.cumsum(gp, 0)  # sum_{start..t-1}
-    tot, lo = tl.split(tl.sum(tl.join(g, gp), 0))
-    p = -e
-    m = -0.5 * lo
-    ok = tl.min(lo, 0) >= -THR
-    return g, a, e, tot, p, m, ok
-
-
-@triton.jit
-def _gates_fbj(gf_p, gb_p, rows, ck, sfl, sbl, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """_gates_f and _gates_b of one chunk (the backward kernel's sweeps need both) with joined
-    scans (v2.7, VIG_TRITON_JSCAN=1): forward order (af, pf) one scan + eb, reverse order
-    (bf, ab) one scan, the four sums one reduction: 3 scans + 1 reduction instead of 5 + 4."""
-    ti = tl.arange(0, C)
-    gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
-    gn = _tile(gf_p, rows + 1, ck, sfl, tl.minimum(L, t0 + C), K, 0)
-    gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
-    gp = _tile(gb_p, rows - 1, ck, sbl, L, K, t0)
-    gz = tl.where(ti[:, None] == 0, 0.0, gf)
-    gfz = tl.join(gf, gz)
-    gbp = tl.join(gb, gp)
-    af, pf = tl.split(tl.cumsum(gfz, 0))
-    eb = tl.cumsum(gp, 0)
-    bf, ab = tl.split(tl.cumsum(tl.join(gn, gb), 0, reverse=True))
-    s_f, s_b = tl.split(tl.sum(tl.join(gfz, gbp), 0))  # [BK, 2] each
-    totf, lof = tl.split(s_f)
-    totb, lob = tl.split(s_b)
-    mf = 0.5 * lof
-    okf = tl.min(lof, 0) >= -THR
-    mb = -0.5 * lob
-    okb = tl.min(lob, 0) >= -THR
-    return gf, af, bf, totf, pf, mf, okf, gb, ab, eb, totb, -eb, mb, okb
-
-
-@triton.jit
 def _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl, L, K, V,
                    BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr, PREC: tl.constexpr):
     """One segment's key/value states from zero (pointers at this (b, h)), over its nch chunks
@@ -326,7 +267,7 @@ def bigla_fwd_kernel(
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, FST: tl.constexpr = 0,
-    FSC: tl.constexpr = 0, JS: tl.constexpr = 0,
+    FSC: tl.constexpr = 0,
 ):
     """Output. Program (iv, bh, s): V block iv of (batch, head) bh over segment s of LS tokens
     (NS segments; NS == 1: the whole sequence). With NS > 1 the states entering the segment
@@ -375,10 +316,7 @@ def bigla_fwd_kernel(
         q = _tile(q_p, rows, ck, sql, L, K, 0)
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
-        if JS != 0:  # v2.7: joined sums
-            g, a, e, tot, p, m, ok = _gates_bj(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        else:
-            g, a, e, tot, p, m, ok = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
+        g, a, e, tot, p, m, ok = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         A = _intra_A(q, k, g, p, m, ok, C, 1, PREC)
         ob = _dot(q * tl.exp(a), S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
@@ -405,10 +343,7 @@ def bigla_fwd_kernel(
         q = _tile(q_p, rows, ck, sql, L, K, 0)
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
-        if JS != 0:  # v2.7: joined scans and sums
-            g, a, bb, tot, p, m, ok = _gates_fj(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-        else:
-            g, a, bb, tot, p, m, ok = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
+        g, a, bb, tot, p, m, ok = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
         A = _intra_A(q, k, g, p, m, ok, C, 0, PREC)
         of = _dot(q * tl.exp(a), S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
@@ -427,7 +362,7 @@ def bigla_bwd_kernel(
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, JS: tl.constexpr = 0,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG,
 ):
     """Gradients. Outputs dq, dk, dv, dgf, dgb are contiguous [B, L, H, *]; pq, pk, pv are fp32
     scratch [B*H, L, *]; dgf/dgb hold the partial dG between the two sweeps.
@@ -484,12 +419,8 @@ def bigla_bwd_kernel(
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
         do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-        if JS != 0:  # v2.7: joined scans and sums
-            gf, af, bf, totf, pf, mf, okf, gb, ab, eb, totb, pb, mb, okb = _gates_fbj(
-                gf_p, gb_p, rows, ck, sfl, sbl, L, K, t0, C, THR)
-        else:
-            gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-            gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
+        gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
+        gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         dA = _dot(do, tl.trans(v), PREC)
         A_f, dqf_i, dkf_i = _intra_bwd(q, k, gf, pf, mf, okf, tl.where(_smask(C, 0), dA, 0.0), C, 0, PREC)
         # diagonal pairs (token with itself, once per direction, no gate)
@@ -530,12 +461,8 @@ def bigla_bwd_kernel(
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
         do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-        if JS != 0:  # v2.7: joined scans and sums
-            gf, af, bf, totf, pf, mf, okf, gb, ab, eb, totb, pb, mb, okb = _gates_fbj(
-                gf_p, gb_p, rows, ck, sfl, sbl, L, K, t0, C, THR)
-        else:
-            gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-            gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
+        gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
+        gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
         dA = _dot(do, tl.trans(v), PREC)
@@ -550,20 +477,11 @@ def bigla_bwd_kernel(
         dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb
         dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
         dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqb_i - k * dkb
-        if JS != 0:  # v2.7: the two prefix sums as one scan, the two totals as one reduction
-            dGfb = tl.join(dGf, dGb)
-            csf, csb = tl.split(tl.cumsum(dGfb, 0))
-            tf_, tb_ = tl.split(tl.sum(dGfb, 0))
-            dgf = -(cf[None, :] + (csf - dGf))
-            cf += tf_
-            dgb = cb[None, :] + csb
-            cb += tb_
-        else:
-            csf = tl.cumsum(dGf, 0)
-            dgf = -(cf[None, :] + (csf - dGf))
-            cf += tl.sum(dGf, 0)
-            dgb = cb[None, :] + tl.cumsum(dGb, 0)
-            cb += tl.sum(dGb, 0)
+        csf = tl.cumsum(dGf, 0)
+        dgf = -(cf[None, :] + (csf - dGf))
+        cf += tl.sum(dGf, 0)
+        dgb = cb[None, :] + tl.cumsum(dGb, 0)
+        cb += tl.sum(dGb, 0)
         # the last token's backward gate decays the empty state: exactly 0 (the prefix form
         # would leave the rounding of a zero total there)
         dgb = tl.where(rows[:, None] == L - 1, 0.0, dgb)

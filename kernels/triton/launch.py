@@ -1,4 +1,4 @@
-"""Cached direct launch of the Triton kernels (opt-in: VIG_TRITON_LAUNCH=direct; NOTES.md v2.7).
+"""Cached direct launch of the Triton kernels (default since v2.7; VIG_TRITON_LAUNCH=jit: the normal path).
 
 ``kernel[grid](*args, **kw)`` goes through ``JITFunction.run`` on every call: the binder calls
 ``native_specialize_impl`` once per argument (32-40 here), builds the cache key string, checks the
