@@ -6,20 +6,21 @@ larger head dims run as float32 tiles cut by the shared layer - and cached for t
 TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GPU by
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 
-Forward: v6 (fwd_fused: one block per (b, h), one launch) for L <= 224 with head dims 32 / 64, v5
-(chunk-parallel: fwd_st -> fwd_scan -> fwd_out) otherwise; ``VIG_TILELANG_FWD=v5`` selects v5
-everywhere (the previous default), ``v6s`` adds the segmented fused forward for L > 224, ``v4``
+Forward: v6s (the default since session 5's mid call): v6 (fwd_fused: one block per (b, h), one
+launch; bf16: fwd_fused:m3:x2, __expf and the diagonal sub-blocks pair by pair) for L <= 224 with
+head dims 32 / 64, the segmented fused forward (fwd_segst -> fwd_scan -> fwd_fused_seg) for
+L > 224, v5 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) for other head dims;
+``VIG_TILELANG_FWD=v6`` runs v5 at L > 224 (the previous default), ``v5`` v5 everywhere, ``v4``
 the old one-block-per-(b, h) kernel. Backward: v6 (bwd_states -> bwd_out) for L <= 224 with head
 dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise, bwd_out being
 bwd_out2 (256 threads) for bf16 with head dims 32 / 64 ($VIG_TILELANG_BWD_OUT=v1: bwd_out);
-``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM=1`` (on trial, session 5):
-that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk / dv in bf16
-(``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's). ``VIG_TILELANG_BWD_PIPE=1`` (on
-trial, session 5): bwd_states (and its bf16-workspace variant) prefetches each chunk's loads one
-chunk ahead by cp.async (kinds bwd_states:p2, bwd_states:p2:w1); ``VIG_TILELANG_FUSED_EXP=fast``
-/ ``pairs`` (on trial): the bf16 fwd_fused with __expf (fwd_fused:m3:x1), and its diagonal
-sub-blocks pair by pair (fwd_fused:m3:x2). The variables are read once per
-process (``reload_env()`` re-reads them).
+``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM`` (default "1" since
+session 5's mid call): that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk /
+dv in bf16 (``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's; "0": float32, the
+previous default). ``VIG_TILELANG_FUSED_EXP`` (default "pairs" since then): the bf16 fwd_fused
+with __expf and its diagonal sub-blocks pair by pair (fwd_fused:m3:x2); "fast": __expf only
+(fwd_fused:m3:x1); "": expf and the per-element loop (the previous default). The variables are
+read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
-         "w": "lowmem", "p": "pipe", "x": "fastexp"}
+         "w": "lowmem", "x": "fastexp"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -92,9 +93,10 @@ def reload_env() -> None:
     _KNOBS.reload()
 
 
-#: the versions used when $VIG_TILELANG_FWD / $VIG_TILELANG_BWD are unset ("v6s" for the forward
-#: would run the segmented fused forward at L > 224: timed in session 5's mid call)
-FWD_DEFAULT = "v6"
+#: the versions used when $VIG_TILELANG_FWD / $VIG_TILELANG_BWD are unset. Forward "v6s" since
+#: session 5's mid call (H100, results/2026-12-05-h100/mid/tilelang: parity 120/120; graphed fwd
+#: ViG-T@1024 0.490 -> 0.359 ms, S@1024 0.921 -> 0.674; the previous default "v6")
+FWD_DEFAULT = "v6s"
 BWD_DEFAULT = "v6"
 
 
@@ -107,9 +109,9 @@ def _version(var: str, default: str) -> str:
 
 #: forward kernels, $VIG_TILELANG_FWD: "v6" (the default since the GPU run of 2026-11-25 16:35:
 #: parity 120/120, faster at every 224 px shape: fwd_fused, one block per (b, h), one launch, for
-#: L <= V6_MAX_L = 224 with head dims K = KT, V = VT; v5 otherwise), "v6s" (v6, and for L > 224
-#: the segmented fused forward: parity-proven, not yet timed), "v5" (chunk-parallel, three
-#: launches: the previous default) or "v4" (one block per (b, h), two sweeps)
+#: L <= V6_MAX_L = 224 with head dims K = KT, V = VT; v5 otherwise: the default until session 5),
+#: "v6s" (v6, and for L > 224 the segmented fused forward: the default since session 5's mid
+#: call), "v5" (chunk-parallel, three launches) or "v4" (one block per (b, h), two sweeps)
 def fwd_version() -> str:
     return _version("VIG_TILELANG_FWD", FWD_DEFAULT)
 
@@ -179,7 +181,7 @@ def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
     nc = -(-L // (16 if c16 else CHUNK))
     ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.float32)
     s1 = ":s1" if _bwd_views(dtype, L, KD, v.shape[-1]) else ""  # reads views (VIG_TILELANG_STRIDED)
-    compile_kernel("bwd_states" + (":c16" if c16 else s1 or _pipe(dtype)), KT, VT, dtype, arch)(
+    compile_kernel("bwd_states" + (":c16" if c16 else s1), KT, VT, dtype, arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
     compile_kernel(("bwd_out:c16:t64" if c16 else _bwd_out_kind(dtype, True) + s1), KT, VT, dtype, arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
@@ -199,21 +201,11 @@ BWD_OUT2_THREADS = 256
 FUSED_DIAG_DEFAULT = ""
 GRAD_EMPTY_DEFAULT = "1"
 STRIDED_DEFAULT = "0"
-#: $VIG_TILELANG_LOWMEM (session 5, on trial; "1": _bwd_lowmem, "0": the float32 workspaces and
-#: gradients of before). Not the default until the GPU has proven it (parity) and timed it.
-LOWMEM_DEFAULT = "0"
-
-
-#: $VIG_TILELANG_BWD_PIPE (session 5 phase 2, on trial; "1": bwd_states:p2 / bwd_states:p2:w1,
-#: the chunk loads of bwd_states prefetched one chunk ahead by cp.async; "0": the plain kinds).
-#: bf16 only, not with the strided (":s1") or 16-token (VIG_TILELANG_BWD_C=16) variants. Not the
-#: default until the GPU has proven it (parity) and timed it faster.
-BWD_PIPE_DEFAULT = "0"
-
-
-def _pipe(dtype: str) -> str:
-    """The bwd_states option of $VIG_TILELANG_BWD_PIPE: ":p2" (bf16, switch on) or ""."""
-    return ":p2" if dtype == "bfloat16" and _knob("VIG_TILELANG_BWD_PIPE", BWD_PIPE_DEFAULT) == "1" else ""
+#: $VIG_TILELANG_LOWMEM ("1": _bwd_lowmem, the default since session 5's mid call: parity
+#: 120/120, peak extra of fwd+bwd 185 / 370 / 740 / 230 / 460 -> 125 / 249 / 499 / 157 / 314 MiB at
+#: ViG-T/S/B@224, T/S@1024, time equal or better (graphed f+b T@1024 1.204 -> 1.114 ms); "0": the
+#: float32 workspaces and gradients of before, the previous default).
+LOWMEM_DEFAULT = "1"
 
 
 def _lowmem(dtype: str, B: int, L: int, KD: int, VD: int) -> bool:
@@ -240,7 +232,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     bf = dict(device=dev, dtype=torch.bfloat16)
     if ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
         ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
-        compile_kernel("bwd_states" + (s1 or _pipe("bfloat16")) + ":w1", KT, VT, "bfloat16", arch)(
+        compile_kernel("bwd_states" + s1 + ":w1", KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
     else:
         ws = _states_bf16("fwd_st", (k, v, g_fwd, g_bwd), (), nc, arch)
@@ -308,13 +300,14 @@ def _fused_diag(dtype: str) -> str:
     return f":l1:{d}" if d and dtype == "bfloat16" else ""
 
 
-#: $VIG_TILELANG_FUSED_EXP (session 5 phase 2, on trial): "fast": the bf16 fwd_fused with every
-#: exp as __expf ("fwd_fused:m3:x1": ~1e-6 relative, 2 instructions instead of expf's ~10; built
-#: for 3 blocks per SM: 70 registers, no stack; unbounded it took 86, i.e. 2 blocks per SM);
-#: "pairs": that, and the diagonal sub-blocks of A computed pair by pair with no divergent gate
-#: branch ("fwd_fused:m3:x2", 71 registers); "" (default): expf and the per-element loop. Not the
-#: default until the GPU has proven it (parity) and timed it faster.
-FUSED_EXP_DEFAULT = ""
+#: $VIG_TILELANG_FUSED_EXP: "fast": the bf16 fwd_fused with every exp as __expf
+#: ("fwd_fused:m3:x1": ~1e-6 relative, 2 instructions instead of expf's ~10; built for 3 blocks
+#: per SM: 70 registers, no stack; unbounded it took 86, i.e. 2 blocks per SM); "pairs" (the
+#: default since session 5's mid call: parity 120/120; graphed fwd ViG-T@224 0.184 -> 0.158 ms,
+#: S@224 0.341 -> 0.286, B@224 0.641 -> 0.543): that, and the diagonal sub-blocks of A computed
+#: pair by pair with no divergent gate branch ("fwd_fused:m3:x2", 71 registers, built on x1's
+#: __expf); "": expf and the per-element loop (the previous default).
+FUSED_EXP_DEFAULT = "pairs"
 
 
 def _fused_exp(dtype: str, diag: str = "") -> str:
@@ -393,18 +386,6 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
 _FWD = {}  # filled below: version -> launcher
 
 
-def compile_options(kind: str) -> dict:
-    """Extra tilelang.compile arguments of a kind: the software-pipelined ":p<stages>" kinds
-    (T.Pipelined with T.copy) are built without warp specialization and TMA (cp.async, 256
-    threads, no producer warp group: two blocks per SM keep their 128 registers); every other
-    kind compiles as before (no argument: its cache key is unchanged)."""
-    if any(o.startswith("p") for o in kind.split(":")[1:]):
-        from .kernels import _PASS_CONFIGS
-
-        return {"pass_configs": dict(_PASS_CONFIGS)}
-    return {}
-
-
 def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
     """Compiled kernel for a signature, from the in-process cache or compiled now (timed)."""
     key = (kind, K, V, dtype, arch)
@@ -422,7 +403,6 @@ def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
                 build(kind, K, V, dtype),
                 target=Target({"kind": "cuda", "arch": arch}),
                 execution_backend="tvm_ffi",
-                **compile_options(kind),
             )
             compile_log.append((key, time.perf_counter() - t))
             _cache[key] = kern

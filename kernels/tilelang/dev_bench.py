@@ -10,10 +10,10 @@ bf16 fwd_fused / bwd_out; /c16: the bf16 v6 backward on 16-token chunks; /b2: bw
 (VIG_TILELANG_BWD_OUT=v2, bf16, at every L), /b1: bwd_out; /m3, /m2: fwd_fused with the lane-pass
 diagonal (VIG_TILELANG_FUSED_DIAG); /e1: gradients not zero-filled (VIG_TILELANG_GRAD_EMPTY=1);
 /s1: the bf16 v6 forward reads q, k, v, gates as views (VIG_TILELANG_STRIDED=1); /w1: the bf16
-backward with bf16 workspaces and gradients (VIG_TILELANG_LOWMEM=1); /p1: bwd_states with its chunk
-loads prefetched one chunk ahead (VIG_TILELANG_BWD_PIPE=1, kinds bwd_states:p2[:w1]); /x1: the bf16
-fwd_fused with __expf (VIG_TILELANG_FUSED_EXP=fast, fwd_fused:m3:x1), /x2: and its diagonal
-sub-blocks pair by pair (VIG_TILELANG_FUSED_EXP=pairs, fwd_fused:m3:x2). "F+B" as the base sets the
+backward with bf16 workspaces and gradients (VIG_TILELANG_LOWMEM=1, the default since session 5;
+/w0: float32); /x1: the bf16 fwd_fused with __expf (VIG_TILELANG_FUSED_EXP=fast, fwd_fused:m3:x1),
+/x2: and its diagonal sub-blocks pair by pair (VIG_TILELANG_FUSED_EXP=pairs, fwd_fused:m3:x2, the
+default since session 5), /x0: expf and the per-element loop (VIG_TILELANG_FUSED_EXP=""). "F+B" as the base sets the
 forward and the backward apart (e.g. v6s+v6: the segmented forward at L > 224, the default
 backward). Prints fwd eager (graphed) and fwd+bwd eager (graphed)."""
 import argparse
@@ -45,10 +45,9 @@ for shape_name in names:
     ff, fbf = bench.floor_ms(shape, bandwidth=bw), bench.floor_ms(shape, True, bandwidth=bw)
     for ver in a.versions.split(","):
         base, *opts = ver.split("/")  # e.g. v6/f128/o256: fwd_fused 128 threads, bwd_out 256
-        # /p changes bwd_states only, /x fwd_fused only: where they do not run, the version is its base
-        if ((any(o.startswith("p") for o in opts) and shape.L > tlb.V6_BWD_MAX_L and (base.split("+") * 2)[1] != "v6s")
-                or (any(o.startswith("x") for o in opts) and shape.L > tlb.V6_MAX_L)):
-            print(f"{shape_name:>11} {ver} skipped: at L {shape.L} bwd_states (/p) or fwd_fused (/x) does not "
+        # /x changes fwd_fused only: where it does not run, a version with no other option is its base
+        if opts and all(o.startswith("x") for o in opts) and shape.L > tlb.V6_MAX_L:
+            print(f"{shape_name:>11} {ver} skipped: at L {shape.L} fwd_fused (/x) does not "
                   f"run (same kernels as without)", flush=True)
             continue
         os.environ["VIG_TILELANG_FWD"], os.environ["VIG_TILELANG_BWD"] = (base.split("+") * 2)[:2]
@@ -56,9 +55,9 @@ for shape_name in names:
                          ("VIG_TILELANG_BWD_C", "c"), ("VIG_TILELANG_BWD_OUT", "b"),
                          ("VIG_TILELANG_FUSED_DIAG", "m"), ("VIG_TILELANG_GRAD_EMPTY", "e"),
                          ("VIG_TILELANG_STRIDED", "s"), ("VIG_TILELANG_LOWMEM", "w"),
-                         ("VIG_TILELANG_BWD_PIPE", "p"), ("VIG_TILELANG_FUSED_EXP", "x")):
+                         ("VIG_TILELANG_FUSED_EXP", "x")):
             val = [("v" if pre == "b" else "m" if pre == "m" else "") + o[1:] for o in opts if o.startswith(pre)]
-            val = [{"1": "fast", "2": "pairs"}[v] if pre == "x" else v for v in val]
+            val = [{"0": "", "1": "fast", "2": "pairs"}[v] if pre == "x" else v for v in val]
             if val:
                 os.environ[var] = val[0]
             else:

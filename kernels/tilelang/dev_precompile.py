@@ -29,11 +29,12 @@ def main():
     p.add_argument("--dtypes", default="bfloat16,float16,float32")
     p.add_argument("--tiles", default="32x64", help="comma list of KxV tile dims")
     p.add_argument("--kinds", default="fwd_st,fwd_scan,fwd_out,bwd,bwd_st,bwd_out,fwd_fused,bwd_states,fwd_segst,fwd_fused_seg,"
-                                      "bwd_states:p2,bwd_states:p2:w1,fwd_fused:m3:x1,fwd_fused:m3:x2",
+                                      "bwd_states:w1,bwd_out2:t256,bwd_out2:t256:w1,fwd_scan:w1,fwd_fused:m3:x1,fwd_fused:m3:x2",
                    help="v5 (fwd_st, fwd_scan, fwd_out, bwd_st, bwd_out), v6 (fwd_fused, fwd_segst, fwd_fused_seg, "
                         "bwd_states: VIG_TILELANG_FWD/BWD=v6) and the v4 backward (bwd, "
-                        "VIG_TILELANG_BWD=v4), bwd_states:p2[:w1] (VIG_TILELANG_BWD_PIPE=1), fwd_fused:m3:x1[x2] "
-                        "(VIG_TILELANG_FUSED_EXP=fast[pairs]; bf16 only, as every ':w' / ':p' / ':x' kind: skipped for the other dtypes); add fwd_res,fwd_ws for the v4 forward "
+                        "VIG_TILELANG_BWD=v4), bwd_states:w1, bwd_out2:t256[:w1], fwd_scan:w1 (VIG_TILELANG_LOWMEM=1, "
+                        "the default), fwd_fused:m3:x1[x2] (VIG_TILELANG_FUSED_EXP=fast[pairs], the default pairs; bf16 "
+                        "only, as every bwd_out2 / ':w' / ':x' kind: skipped for the other dtypes); add fwd_res,fwd_ws for the v4 forward "
                         "(VIG_TILELANG_FWD=v4)")
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args()
@@ -42,9 +43,9 @@ def main():
              for t in a.tiles.split(",") for dt in a.dtypes.split(",") for kind in a.kinds.split(",")]
     # the scan is all float32: one kernel for every dtype
     specs = list(dict.fromkeys((k, K, V, "float32" if k.split(":")[0] == "fwd_scan" else d, ar) for k, K, V, d, ar in specs))
-    # the ":w" (bf16 workspaces), ":p" (prefetching) and ":x" (__expf) variants of the other kinds exist in bf16 only
+    # bwd_out2 and the ":w" (bf16 workspaces) and ":x" (__expf) variants of the other kinds exist in bf16 only
     specs = [s for s in specs if s[3] == "bfloat16" or s[0].split(":")[0] == "fwd_scan"
-             or not any(o[0] in "wpx" for o in s[0].split(":")[1:])]
+             or (s[0].split(":")[0] != "bwd_out2" and not any(o[0] in "wx" for o in s[0].split(":")[1:]))]
     with cf.ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")) as ex:
         for spec, sec in ex.map(_one, specs):
             print(f"{sec:7.2f} s  {spec}", flush=True)

@@ -2021,7 +2021,7 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     return bigla_fwd_segst
 
 def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256, strided: int = 0,
-                     lowmem: int = 0, pipe: int = 0):
+                     lowmem: int = 0):
     """v6 backward, step 1 (replaces fwd_st + fwd_scan + bwd_st + fwd_scan): one block per
     (b, h) walks the chunks from both ends at once and writes the states entering each chunk,
     in the layouts bwd_out reads: WS = [S_f_in (from the left); S_b_in (from the right)],
@@ -2030,10 +2030,7 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
     op's scale halved. Same arithmetic as fwd_st / bwd_st / fwd_scan (the chunk's
     contribution summed before it meets the state). ``lowmem`` (":w1", bf16,
     VIG_TILELANG_LOWMEM=1): WS / WS2 in bf16 (the fragments rounded as bwd_out2's loads
-    rounded them), for bwd_out2:w1. ``pipe`` (":p2", bf16, session 5): the chunk loads
-    software-pipelined (build_bwd_states_pipe)."""
-    if pipe:
-        return build_bwd_states_pipe(K, V, dtype, C, threads, lowmem, pipe)
+    rounded them), for bwd_out2:w1."""
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -2155,167 +2152,3 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
                     dsf_f[i, j] = dsf_f[i, j] * T.exp(gfr_s[C - 1, i] + gfro_s[C - 1, i]) + u4_f[i, j]
 
     return bigla_bwd_states
-
-
-
-def build_bwd_states_pipe(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
-                          lowmem: int = 0, stages: int = 2):
-    """bwd_states (and its ":w1") with the per-chunk global loads prefetched one chunk ahead
-    (":p2", VIG_TILELANG_BWD_PIPE=1; session 5, on trial). Session 4's ncu found bwd_states
-    long_scoreboard-bound: each chunk's loads were issued and waited for before any of its
-    work. Here the q, k, v, dO and gate tiles of chunk it+1 (both walkers) go to raw shared
-    tiles by cp.async (T.async_copy) right after chunk it's raw tiles were taken over, and fly
-    while chunk it is computed. The take-over pass is the plain kind's load expression with
-    the raw tile in place of global memory (rows past L -> 0, gates clamped at GATE_MIN, cast
-    to the compute type), so everything after it is the plain kind's arithmetic.
-    (T.Pipelined with T.copy was tried first: on sm_90a it turned warp-specialized with TMA
-    (384 threads, setmaxnreg 240: no two blocks per SM), and without those its planner
-    refuses the in-place clamp / cumsum of a pipelined gate tile; double-buffered raw tiles
-    plus the gate work tiles would need 120 KiB per block.) Shared memory: 40 KiB raw +
-    64 KiB as the plain kind = 104 KiB per block (two blocks per SM fit in 228 KiB). bf16
-    only; compiled without TMA / warp specialization (``compile_options``)."""
-    assert dtype == "bfloat16" and stages == 2
-    B = T.dynamic("B")
-    L = T.dynamic("L")
-    H = T.dynamic("H")
-    NC = T.dynamic("NC")
-    NT = T.ceildiv(L, C)
-    dt = _DT[dtype]
-    acc = T.float32
-    wdt = T.bfloat16 if lowmem else acc
-
-    def ow(x):
-        return T.Cast(wdt, x) if lowmem else x
-    use_tc, cdt = _compute(dtype)
-    cums_l = _cumsums_thread(C, K, 0)
-    cums_r = _cumsums_thread(C, K, 2 * K)
-    mmS = _mm(use_tc, K, V, C)
-
-    @T.macro
-    def fetch(Q, Kt, Vt, GF, GB, DO, b, h, t0, q_r, k_r, v_r, do_r, gf_r, gb_r):
-        T.async_copy(Q[b, t0:t0 + C, h, 0:K], q_r)
-        T.async_copy(Kt[b, t0:t0 + C, h, 0:K], k_r)
-        T.async_copy(Vt[b, t0:t0 + C, h, 0:V], v_r)
-        T.async_copy(DO[b, t0:t0 + C, h, 0:V], do_r)
-        T.async_copy(GF[b, t0:t0 + C, h, 0:K], gf_r)
-        T.async_copy(GB[b, t0:t0 + C, h, 0:K], gb_r)
-
-    @T.prim_func
-    def bigla_bwd_states_pipe(
-        Q: T.Tensor([B, L, H, K], dt),
-        Kt: T.Tensor([B, L, H, K], dt),
-        Vt: T.Tensor([B, L, H, V], dt),
-        GF: T.Tensor([B, L, H, K], acc),
-        GB: T.Tensor([B, L, H, K], acc),
-        DO: T.Tensor([B, L, H, V], dt),
-        WS: T.Tensor([B, H, NC, 2 * K, V], wdt),
-        WS2: T.Tensor([B, H, NC, 2 * K, V], wdt),
-        scale: T.float32,
-    ):
-        with T.Kernel(H, B, threads=threads) as (h, b):
-            _min_blocks(2)
-            # raw tiles (cp.async targets), left and right walker
-            ql_r = T.alloc_shared([C, K], dt)
-            kl_r = T.alloc_shared([C, K], dt)
-            vl_r = T.alloc_shared([C, V], dt)
-            dol_r = T.alloc_shared([C, V], dt)
-            gfl_r = T.alloc_shared([C, K], acc)
-            gbl_r = T.alloc_shared([C, K], acc)
-            qr_r = T.alloc_shared([C, K], dt)
-            kr_r = T.alloc_shared([C, K], dt)
-            vr_r = T.alloc_shared([C, V], dt)
-            dor_r = T.alloc_shared([C, V], dt)
-            gfr_r = T.alloc_shared([C, K], acc)
-            gbr_r = T.alloc_shared([C, K], acc)
-            ql_s = T.alloc_shared([C, K], cdt)
-            kl_s = T.alloc_shared([C, K], cdt)
-            vl_s = T.alloc_shared([C, V], cdt)
-            dol_s = T.alloc_shared([C, V], cdt)
-            gfl_s = T.alloc_shared([C, K], acc)
-            gbl_s = T.alloc_shared([C, K], acc)
-            gflo_s = T.alloc_shared([C, K], acc)
-            gblo_s = T.alloc_shared([C, K], acc)
-            xl1_s = T.alloc_shared([C, K], cdt)
-            xl2_s = T.alloc_shared([C, K], cdt)
-            qr_s = T.alloc_shared([C, K], cdt)
-            kr_s = T.alloc_shared([C, K], cdt)
-            vr_s = T.alloc_shared([C, V], cdt)
-            dor_s = T.alloc_shared([C, V], cdt)
-            gfr_s = T.alloc_shared([C, K], acc)
-            gbr_s = T.alloc_shared([C, K], acc)
-            gfro_s = T.alloc_shared([C, K], acc)
-            gbro_s = T.alloc_shared([C, K], acc)
-            xr1_s = T.alloc_shared([C, K], cdt)
-            xr2_s = T.alloc_shared([C, K], cdt)
-            sf_f = T.alloc_fragment([K, V], acc)
-            dsb_f = T.alloc_fragment([K, V], acc)
-            sb_f = T.alloc_fragment([K, V], acc)
-            dsf_f = T.alloc_fragment([K, V], acc)
-            u1_f = T.alloc_fragment([K, V], acc)
-            u2_f = T.alloc_fragment([K, V], acc)
-            u3_f = T.alloc_fragment([K, V], acc)
-            u4_f = T.alloc_fragment([K, V], acc)
-            hl = T.alloc_local([2], acc)
-            T.clear(sf_f)
-            T.clear(dsb_f)
-            T.clear(sb_f)
-            T.clear(dsf_f)
-            fetch(Q, Kt, Vt, GF, GB, DO, b, h, 0, ql_r, kl_r, vl_r, dol_r, gfl_r, gbl_r)
-            fetch(Q, Kt, Vt, GF, GB, DO, b, h, (NT - 1) * C, qr_r, kr_r, vr_r, dor_r, gfr_r, gbr_r)
-            for it in T.serial(NT):
-                cl = it
-                cr = NT - 1 - it
-                tl = cl * C
-                tr = cr * C
-                T.ptx_wait_group(0)
-                T.sync_threads()
-                for i, j in T.Parallel(C, K):
-                    ql_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, ql_r[i, j]), 0)
-                    kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, kl_r[i, j]), 0)
-                    gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(gfl_r[i, j], GATE_MIN), 0)
-                    gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(gbl_r[i, j], GATE_MIN), 0)
-                    qr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, qr_r[i, j]), 0)
-                    kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, kr_r[i, j]), 0)
-                    gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(gfr_r[i, j], GATE_MIN), 0)
-                    gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(gbr_r[i, j], GATE_MIN), 0)
-                for i, j in T.Parallel(C, V):
-                    vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, vl_r[i, j]), 0)
-                    dol_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, dol_r[i, j]), 0)
-                    vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, vr_r[i, j]), 0)
-                    dor_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, dor_r[i, j]), 0)
-                T.sync_threads()
-                if it + 1 < NT:
-                    fetch(Q, Kt, Vt, GF, GB, DO, b, h, tl + C, ql_r, kl_r, vl_r, dol_r, gfl_r, gbl_r)
-                    fetch(Q, Kt, Vt, GF, GB, DO, b, h, tr - C, qr_r, kr_r, vr_r, dor_r, gfr_r, gbr_r)
-                # the states entering the chunks
-                for i, j in T.Parallel(K, V):
-                    WS[b, h, cl, i, j] = ow(sf_f[i, j])
-                    WS2[b, h, cl, i, j] = ow(dsb_f[i, j])
-                    WS[b, h, cr, K + i, j] = ow(sb_f[i, j])
-                    WS2[b, h, cr, K + i, j] = ow(dsf_f[i, j])
-                cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
-                cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
-                for i, j in T.Parallel(C, K):
-                    # S_f: k exp(Gf_tot - Gf); dS_b: s q exp(Gb_loc)
-                    xl1_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
-                        (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
-                    xl2_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * T.exp(gbl_s[i, j] + gblo_s[i, j]) * scale)
-                    # S_b: k exp(Gb_0 - Gb); dS_f: s q exp(Gf_loc)
-                    xr1_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
-                        (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
-                    xr2_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * T.exp(gfr_s[i, j] + gfro_s[i, j]) * scale)
-                T.clear(u1_f)
-                mmS[2](xl1_s, vl_s, u1_f)
-                T.clear(u2_f)
-                mmS[2](xl2_s, dol_s, u2_f)
-                T.clear(u3_f)
-                mmS[2](xr1_s, vr_s, u3_f)
-                T.clear(u4_f)
-                mmS[2](xr2_s, dor_s, u4_f)
-                for i, j in T.Parallel(K, V):
-                    sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
-                    dsb_f[i, j] = dsb_f[i, j] * T.exp(gbl_s[0, i] + gblo_s[0, i]) + u2_f[i, j]
-                    sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u3_f[i, j]
-                    dsf_f[i, j] = dsf_f[i, j] * T.exp(gfr_s[C - 1, i] + gfro_s[C - 1, i]) + u4_f[i, j]
-
-    return bigla_bwd_states_pipe
