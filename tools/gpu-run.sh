@@ -13,7 +13,8 @@
 #   checks  each backend's own GPU check, kernels/<b>/dev_gpu_check.sh, for b in $VIG_CHECKS
 #           (default: cupy triton tilelang), each under `timeout $VIG_CHECK_S` (default 175 s);
 #           the scripts read FINAL (0: new variants, parity then old-vs-new timing; 1, the default:
-#           parity and sanitizers of the shipped kernels) and write under $OUT/<b>/
+#           parity and sanitizers of the shipped kernels) and write under $OUT/<b>/; their
+#           parity / sanitizer summary lines and a FAILED verdict go to gpu-run.log
 #   all     tests, then bench
 # and writes under $OUT (default results/run). With VIG_DEADLINE=N (seconds), a step that starts
 # is cut N seconds after the script began (a 600 s device call: N = 575 or so), so what ran
@@ -48,6 +49,14 @@ for step in "${steps[@]}"; do
         t=$(box); (( t > ${VIG_CHECK_S:-175} )) && t=${VIG_CHECK_S:-175}
         OUT=$OUT FINAL=${FINAL:-1} CUPY_CHECK_FINAL=${FINAL:-1} timeout "$t" bash "kernels/$b/dev_gpu_check.sh" >/dev/null 2>&1
         r=$?; say "check $b: rc $r"; [[ $r == 0 ]] || rc=1
+        # the verdict, from the check's own log (its exit code says only that it ran): every
+        # parity / sanitizer summary line, and FAILED when a case failed, a sanitizer found
+        # something or a step hit its time box; it lands in gpu-run.log, which always comes back
+        grep -hE "parity cases pass|parity: [0-9]+/[0-9]+|: [0-9]+ pass, [0-9]+ fail|ERROR SUMMARY|RACECHECK SUMMARY| ok, [0-9]+ FAIL|exit 124|rc=124" \
+          "$OUT/$b"/*.log 2>/dev/null | sed "s/^/   $b: /" | tee -a "$LOG"
+        if grep -qE "^FAIL| [1-9][0-9]* fail\b| [1-9][0-9]* FAIL|ERROR SUMMARY: [1-9]|\([1-9][0-9]* errors|exit 124|rc=124" "$OUT/$b"/*.log 2>/dev/null; then
+          say "check $b: FAILED (see its log)"; rc=1
+        fi
       done ;;
     tests)
       say "tests"
@@ -72,5 +81,11 @@ for step in "${steps[@]}"; do
     *) echo "gpu-run.sh: unknown step $step (tests, bench, checks, all)"; exit 2 ;;
   esac
 done
+# the device returns at most 8 files: past that, the checks' logs are merged into one
+if (( $(find "$OUT" -type f | wc -l) > 8 )); then
+  for f in "$OUT"/*/*.log; do echo "==== $f"; cat "$f"; done > "$OUT/checks.log" 2>/dev/null
+  rm -f "$OUT"/*/*.log
+  (( $(find "$OUT" -type f | wc -l) > 8 )) && rm -f "$OUT"/*/*.json
+fi
 say "done, rc $rc"
 exit $rc
