@@ -678,6 +678,34 @@ def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8,
     acc = T.float32
     assert V % VS == 0
 
+    @T.macro
+    def scan(WS, DW, OUT, bx, by, bz):
+        # (bx, by, bz) = (V-slice, head, batch x direction), named as T.Kernel names them, so the
+        # TIR is the one of the former two bodies; OUT: WS itself (in place), or the bf16 WSB
+        # of "fwd_scan:w1"
+        b = bz // 2
+        d = bz % 2
+        s_f = T.alloc_fragment([K, VS], acc)
+        u_f = T.alloc_fragment([U, K, VS], acc)
+        e_f = T.alloc_fragment([U, K, VS], acc)
+        T.clear(s_f)
+        for ic in T.serial(T.ceildiv(NC, U)):
+            for u, i, j in T.Parallel(U, K, VS):
+                cu = ic * U + u
+                cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, by, cc, d * K + i, bx * VS + j], 0.0)
+                e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, by, cc, d * K + i], 1.0)
+            for i, j in T.Parallel(K, VS):
+                for u in T.unroll(U):
+                    cu = ic * U + u
+                    cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                    if cu < NC:
+                        if lowmem:
+                            OUT[b, by, cc, d * K + i, bx * VS + j] = T.Cast(T.bfloat16, s_f[i, j])
+                        else:
+                            OUT[b, by, cc, d * K + i, bx * VS + j] = s_f[i, j]
+                    s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+
     if lowmem:
         @T.prim_func
         def bigla_fwd_scan_w(
@@ -686,25 +714,7 @@ def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8,
             WSB: T.Tensor([B, H, NC, 2 * K, V], T.bfloat16),
         ):
             with T.Kernel(V // VS, H, B * 2, threads=threads) as (iv, h, bz):
-                b = bz // 2
-                d = bz % 2
-                s_f = T.alloc_fragment([K, VS], acc)
-                u_f = T.alloc_fragment([U, K, VS], acc)
-                e_f = T.alloc_fragment([U, K, VS], acc)
-                T.clear(s_f)
-                for ic in T.serial(T.ceildiv(NC, U)):
-                    for u, i, j in T.Parallel(U, K, VS):
-                        cu = ic * U + u
-                        cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
-                        u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, h, cc, d * K + i, iv * VS + j], 0.0)
-                        e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, h, cc, d * K + i], 1.0)
-                    for i, j in T.Parallel(K, VS):
-                        for u in T.unroll(U):
-                            cu = ic * U + u
-                            cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
-                            if cu < NC:
-                                WSB[b, h, cc, d * K + i, iv * VS + j] = T.Cast(T.bfloat16, s_f[i, j])
-                            s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+                scan(WS, DW, WSB, iv, h, bz)
 
         return bigla_fwd_scan_w
 
@@ -714,25 +724,7 @@ def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8,
         DW: T.Tensor([B, H, NC, 2 * K], acc),
     ):
         with T.Kernel(V // VS, H, B * 2, threads=threads) as (iv, h, bz):
-            b = bz // 2
-            d = bz % 2
-            s_f = T.alloc_fragment([K, VS], acc)
-            u_f = T.alloc_fragment([U, K, VS], acc)
-            e_f = T.alloc_fragment([U, K, VS], acc)
-            T.clear(s_f)
-            for ic in T.serial(T.ceildiv(NC, U)):
-                for u, i, j in T.Parallel(U, K, VS):
-                    cu = ic * U + u
-                    cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
-                    u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, h, cc, d * K + i, iv * VS + j], 0.0)
-                    e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, h, cc, d * K + i], 1.0)
-                for i, j in T.Parallel(K, VS):
-                    for u in T.unroll(U):
-                        cu = ic * U + u
-                        cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
-                        if cu < NC:
-                            WS[b, h, cc, d * K + i, iv * VS + j] = s_f[i, j]
-                        s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+            scan(WS, DW, WS, iv, h, bz)
 
     return bigla_fwd_scan
 
