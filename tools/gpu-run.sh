@@ -14,7 +14,8 @@
 #           (default: cupy triton tilelang), each under `timeout $VIG_CHECK_S` (default 175 s);
 #           the scripts read FINAL (0: new variants, parity then old-vs-new timing; 1, the default:
 #           parity and sanitizers of the shipped kernels) and write under $OUT/<b>/; their
-#           parity / sanitizer summary lines and a FAILED verdict go to gpu-run.log
+#           parity / sanitizer summary lines and a FAILED verdict go to gpu-run.log;
+#           VIG_CHECKS_PARALLEL=1 runs the backends' checks side by side (FINAL mode times nothing)
 #   all     tests, then bench
 # and writes under $OUT (default results/run). With VIG_DEADLINE=N (seconds), a step that starts
 # is cut N seconds after the script began (a 600 s device call: N = 575 or so), so what ran
@@ -43,12 +44,19 @@ rc=0
 for step in "${steps[@]}"; do
   case $step in
     checks)
+      # VIG_CHECKS_PARALLEL=1: the backends' checks side by side (they time nothing in FINAL mode;
+      # the GPU host has 16 cores), each in its own time box; otherwise one after another
+      declare -A pid=()
       for b in ${VIG_CHECKS:-cupy triton tilelang}; do
         say "check $b (FINAL=${FINAL:-1})"
         mkdir -p "$OUT/$b"
         t=$(box); (( t > ${VIG_CHECK_S:-175} )) && t=${VIG_CHECK_S:-175}
-        OUT=$OUT FINAL=${FINAL:-1} CUPY_CHECK_FINAL=${FINAL:-1} timeout "$t" bash "kernels/$b/dev_gpu_check.sh" >/dev/null 2>&1
-        r=$?; say "check $b: rc $r"; [[ $r == 0 ]] || rc=1
+        OUT=$OUT FINAL=${FINAL:-1} CUPY_CHECK_FINAL=${FINAL:-1} timeout "$t" bash "kernels/$b/dev_gpu_check.sh" >/dev/null 2>&1 &
+        pid[$b]=$!
+        [[ ${VIG_CHECKS_PARALLEL:-0} == 1 ]] || wait "${pid[$b]}"
+      done
+      for b in ${VIG_CHECKS:-cupy triton tilelang}; do
+        wait "${pid[$b]}"; r=$?; say "check $b: rc $r"; [[ $r == 0 ]] || rc=1
         # the verdict, from the check's own log (its exit code says only that it ran): every
         # parity / sanitizer summary line, and FAILED when a case failed, a sanitizer found
         # something or a step hit its time box; it lands in gpu-run.log, which always comes back
