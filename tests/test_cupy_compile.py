@@ -40,9 +40,15 @@ def _specs():
                 for vec in (1, 0):
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", vec),
                                                ("FWL", 1)), k == K))
+            # session 6: the state-pass-only module of the segmented forward (VIG_CUPY_FWD0=m0:
+            # -DFWM0=1 -DMINB=3, K <= 32), both forward layouts; no spills at the models' K
+            for k in (K, 16):
+                for fwl in ((), (("FWL", 1),)):
+                    specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1))
+                               + fwl + (("FWM0", 1), ("MINB", 3)), k == K))
             # the v2.4 / v2.5 chunked backwards (VIG_CUPY_BWD=v24 / v25): K <= 32, 16-byte rows
             for k in (K, 16):
-                for bw4 in (1, 2, 3, 4):  # v24, v25, v26, v26p
+                for bw4 in (1, 2, 3, 4, 7, 8):  # v24, v25, v26, v26p, v29, v29q (session 6)
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
                                                ("BW4", bw4)), k == K))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
@@ -94,6 +100,8 @@ def test_chunked_plan_and_smem_formula():
     assert [m.tc_kt(k) for k in (1, 16, 17, 32, 48, 64, 100, 128)] == [1, 1, 2, 2, 4, 4, 8, 8]
     assert m.tc_bwd_smem(2, 2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
+    for bw4 in (7, 8):  # v29, v29q: v26p's BwdSmem
+        assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
@@ -171,6 +179,60 @@ def test_seg128_rule():
         assert m.tc_plan(128, 3, 196, 64) == (1, 196, 1)     # 224 px: one segment
         assert m.tc_plan(2, 3, 300, 64) == (1, 64, 5)        # few blocks: the >= 64-token rule
         assert m.tc_plan(8, 3, 4096, 64, 64) == (1, 64, 64)  # a lower cap (tests) wins
+    finally:
+        _restore(saved)
+
+
+def test_fwd0_defines():
+    """VIG_CUPY_FWD0 (session 6): "generic" (the default) keeps the mode-0 launches' defines; "m0"
+    adds FWM0=1 MINB=3 for K <= 32 (kt <= 2) only."""
+    import vig_kernels.cupy as m
+
+    d = (("DTYPE", 2), ("KT", 2), ("VEC", 1), ("FWL", 1))
+    if "VIG_CUPY_FWD0" not in os.environ:
+        assert m.fwd0_defines(d, 2) == d
+    saved = _knobs(VIG_CUPY_FWD0="m0")
+    try:
+        assert m.fwd0_defines(d, 2) == d + (("FWM0", 1), ("MINB", 3))
+        assert m.fwd0_defines(d, 1) == d + (("FWM0", 1), ("MINB", 3))
+        assert m.fwd0_defines(d, 4) == d  # K > 32: the generic module
+    finally:
+        _restore(saved)
+
+
+def test_dgfix_launch():
+    """VIG_CUPY_DGFIX (session 6): "scalar" (the default) launches bigla_tc_dg_fix over every
+    element; "vec" launches bigla_tc_dg_fix4 with blocks of rs rows x H*K/4 float4 columns (rs a power
+    of two, <= 256 threads), 4 rs rows a block, grid (segment blocks, segments, batch) covering every
+    row of every segment once; K % 4 != 0 or H*K > 1024 falls back to the scalar kernel."""
+    import vig_kernels.cupy as m
+
+    if "VIG_CUPY_DGFIX" not in os.environ:
+        assert m.dgfix_launch(8, 4096, 3, 32, 128, 32)[:3] == ("bigla_tc_dg_fix", (12288, 1, 1),
+                                                              (256, 1, 1))
+    saved = _knobs(VIG_CUPY_DGFIX="vec")
+    try:
+        f, grid, block, consts = m.dgfix_launch(8, 4096, 3, 32, 128, 32)  # ViG-T@1024
+        assert (f, grid, block, int(consts[-1])) == ("bigla_tc_dg_fix4", (4, 32, 8), (192, 1, 1), 8)
+        f, grid, block, consts = m.dgfix_launch(8, 4096, 6, 32, 256, 16)  # ViG-S@1024
+        assert (f, grid, block, int(consts[-1])) == ("bigla_tc_dg_fix4", (16, 16, 8), (192, 1, 1), 4)
+        for B, L, H, K, seglen in ((2, 300, 3, 32, 64), (1, 100, 3, 12, 48), (1, 70, 32, 32, 64),
+                                   (3, 1000, 1, 8, 256)):
+            nseg = -(-L // seglen)
+            f, grid, block, consts = m.dgfix_launch(B, L, H, K, seglen, nseg)
+            rs = int(consts[-1])
+            assert f == "bigla_tc_dg_fix4" and rs & (rs - 1) == 0 and block[0] == rs * H * K // 4 <= 256
+            assert 2 * block[0] > 256  # the largest power of two that fits
+            assert grid[1:] == (nseg, B) and (grid[0] - 1) * 4 * rs < seglen <= grid[0] * 4 * rs
+        assert m.dgfix_launch(1, 100, 2, 18, 32, 4)[0] == "bigla_tc_dg_fix"    # K % 4 != 0
+        assert m.dgfix_launch(1, 100, 33, 32, 32, 4)[0] == "bigla_tc_dg_fix"   # H * K > 1024
+    finally:
+        _restore(saved)
+    saved = {"VIG_CUPY_DGFIX": os.environ.get("VIG_CUPY_DGFIX")}
+    os.environ["VIG_CUPY_DGFIX"] = "bogus"
+    try:
+        with pytest.raises(ValueError):
+            m.reload_env()
     finally:
         _restore(saved)
 

@@ -20,7 +20,8 @@ from vig.backend import KernelBackend, Knobs
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_forward", "tc_plan", "fwd_kind",
            "fwd_variant", "FWD_KINDS", "scan_func",
            "tc_backward", "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env", "plan_forward",
-           "plan_backward", "LAUNCH_KINDS"]
+           "plan_backward", "LAUNCH_KINDS", "DGFIX_KINDS", "dgfix_launch",
+           "FWD0_KINDS", "fwd0_defines"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = ("bigla_fwd.cu", "bigla_bwd.cu", "bigla_tc.cu")
@@ -217,7 +218,8 @@ def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch, keep_states: bool = 
               np.float32(scale / 2), np.int32(seglen))
     grid = (BH, nseg, nvb)
     if nseg > 1:
-        launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm, defines)
+        launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm,
+               fwd0_defines(defines, kt))
         total = BH * 2 * nvb * TC_VB * kpd
         launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                (_ptr(st), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
@@ -251,8 +253,12 @@ def _bwd_long() -> bool:
 # (Session 5 tried "v27" (pass 2 reuses pass 1's dP / P^T tiles) and "v28" (v27 + the dk epilogue
 # over four warps): correct but slower graphed at every shape; removed, see NOTES.md, commits 5167f70
 # and cf18f0b.)
-BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "recurrent")
-_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4}  # the -DBW4 level of each chunked-backward variant
+# "v29" (session 6, on trial, -DBW4=7): v26p with direction-local chunk-step barriers (one block
+# barrier per pass, where the gradient rows' first and second visitors meet); gradients
+# bit-identical to v26p (emulator), not yet run on a GPU. "v29q" (-DBW4=8): v29 whose pass 2 loads
+# the q dq' terms (yq) at the top of each chunk step instead of just before the direction barrier.
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "recurrent")
+_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8}  # the -DBW4 level of each chunked-backward variant
 
 
 def bwd_variant() -> str:
@@ -277,6 +283,50 @@ _ENV = {}
 LAUNCH_KINDS = ("legacy", "plan")
 LAUNCH_DEFAULT = "plan"
 _PLANS = {}
+# VIG_CUPY_DGFIX (session 6, on trial): the segmented backward's gate-gradient fix-up. "scalar" (the
+# default): bigla_tc_dg_fix, one thread per element, every thread re-sums the other segments' totals
+# (ncu, ViG-T@1024: 48.7 us, 37.4 M warp instructions, instruction-bound); "vec": bigla_tc_dg_fix4,
+# 16-byte accesses, the totals summed once per thread for 4 rows (same additions in the same order:
+# bit-identical dg, emulator-checked: dev_emu.py dgfix); "vec" needs K % 4 == 0 and H * K <= 1024,
+# else the scalar kernel runs.
+DGFIX_KINDS = ("scalar", "vec")
+DGFIX_DEFAULT = "scalar"
+
+
+def dgfix_launch(B: int, L: int, H: int, K: int, seglen: int, nseg: int):
+    """(kernel, grid, block, non-pointer arguments) of the dg fix-up (after the pointers dgf, dgb,
+    ytot) under the VIG_CUPY_DGFIX setting."""
+    import numpy as np
+
+    hk4 = H * K // 4
+    if _ENV["dgfix"] == "vec" and K % 4 == 0 and 1 <= hk4 <= 256:
+        rs = 1
+        while 2 * rs * hk4 <= 256:
+            rs *= 2  # rows per step: a power of two (4 rs rows a block divide 128-token segments)
+        return ("bigla_tc_dg_fix4", (-(-seglen // (4 * rs)), nseg, B), (rs * hk4, 1, 1),
+                (np.int32(L), np.int32(H), np.int32(K), np.int32(seglen), np.int32(nseg),
+                 np.int32(rs)))
+    n = B * L * H * K
+    return ("bigla_tc_dg_fix", (-(-n // 256), 1, 1), (256, 1, 1),
+            (np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(seglen), np.int32(nseg)))
+
+
+# VIG_CUPY_FWD0 (session 6, on trial): the segmented forward's state pass (bigla_tc_fwd mode 0, in
+# the forward and in the backward's own state pass). "generic" (the default): the same module as
+# mode 1 (115 registers at K = 32: 2 blocks per SM; ncu ViG-T@1024: 44 us, 23 % warps active, 768
+# blocks = 2.9 waves); "m0": a module compiled for mode 0 only (-DFWM0=1 -DMINB=3: 80 registers,
+# 3 blocks per SM, 768 blocks = 1.9 waves); K <= 32 only (else generic). Same source arithmetic;
+# bit-identity of the states depends on ptxas contracting the same mul / add pairs (the bench
+# checks it; parity decides).
+FWD0_KINDS = ("generic", "m0")
+FWD0_DEFAULT = "generic"
+
+
+def fwd0_defines(defines: tuple, kt: int) -> tuple:
+    """The defines of the forward's mode-0 launches (state pass) under VIG_CUPY_FWD0."""
+    if _ENV["fwd0"] == "m0" and kt <= 2:
+        return defines + (("FWM0", 1), ("MINB", 3))
+    return defines
 
 
 def reload_env() -> None:
@@ -287,7 +337,13 @@ def reload_env() -> None:
                 long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
                 save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1",
                 seg128=e.get("VIG_CUPY_SEG128", "1") == "1",
-                launch=e.get("VIG_CUPY_LAUNCH", LAUNCH_DEFAULT))
+                launch=e.get("VIG_CUPY_LAUNCH", LAUNCH_DEFAULT),
+                dgfix=e.get("VIG_CUPY_DGFIX", DGFIX_DEFAULT),
+                fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT))
+    if _ENV["fwd0"] not in FWD0_KINDS:
+        raise ValueError(f"VIG_CUPY_FWD0={_ENV['fwd0']!r}: expected one of {FWD0_KINDS}")
+    if _ENV["dgfix"] not in DGFIX_KINDS:
+        raise ValueError(f"VIG_CUPY_DGFIX={_ENV['dgfix']!r}: expected one of {DGFIX_KINDS}")
     if _ENV["launch"] not in LAUNCH_KINDS:
         raise ValueError(f"VIG_CUPY_LAUNCH={_ENV['launch']!r}: expected one of {LAUNCH_KINDS}")
     _PLANS.clear()  # plans hold kernels, segment plans and launch arguments of the old switches
@@ -367,7 +423,8 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
                  _ptr(gs), np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
                  *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                  np.float32(scale / 2), np.int32(seglen), np.int32(0))
-        launch("bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs, 2 * tc_dir_smem(kt), fdefines)
+        launch("bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs, 2 * tc_dir_smem(kt),
+               fwd0_defines(fdefines, kt))
         launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                (_ptr(sts), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
                0, fdefines)
@@ -387,10 +444,8 @@ def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
                0, fdefines)
     launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(1),), smem, defines)
     if nseg > 1:
-        n = B * L * H * K
-        launch("bigla_tc_dg_fix", (-(-n // 256), 1, 1), (256, 1, 1),
-               (_ptr(dgf), _ptr(dgb), _ptr(ytot), np.int32(B), np.int32(L), np.int32(H),
-                np.int32(K), np.int32(seglen), np.int32(nseg)), 0, defines)
+        func, grid, block, consts = dgfix_launch(B, L, H, K, seglen, nseg)
+        launch(func, grid, block, (_ptr(dgf), _ptr(dgb), _ptr(ytot)) + consts, 0, defines)
     if q.dtype != torch.float32:  # one cast instead of three in the shared layer
         flat = flat.to(q.dtype)
         dq, dk, dv = (flat[:nk].view(B, L, H, K), flat[nk:2 * nk].view(B, L, H, K),
@@ -518,7 +573,7 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
     calls = []
     if nseg > 1:
         calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm,
-                           defines))
+                           fwd0_defines(defines, kt)))
         total = BH * 2 * nvb * TC_VB * kpd
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
@@ -625,7 +680,7 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
                  *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                  np.float32(scale / 2), np.int32(seglen), np.int32(0))
         calls.append(_Call(dev, "bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs,
-                           2 * tc_dir_smem(kt), fdefines))
+                           2 * tc_dir_smem(kt), fwd0_defines(fdefines, kt)))
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (STS, GS, np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
                            0, fdefines))
@@ -643,10 +698,8 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     calls.append(_Call(dev, "bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(1),),
                        smem, defines))
     if nseg > 1:
-        n = B * L * H * K
-        calls.append(_Call(dev, "bigla_tc_dg_fix", (-(-n // 256), 1, 1), (256, 1, 1),
-                           (DGF, DGB, YT, np.int32(B), np.int32(L), np.int32(H),
-                            np.int32(K), np.int32(seglen), np.int32(nseg)), 0, defines))
+        func, grid, block, consts = dgfix_launch(B, L, H, K, seglen, nseg)
+        calls.append(_Call(dev, func, grid, block, (DGF, DGB, YT) + consts, 0, defines))
     p.calls = tuple(calls)
     return p
 

@@ -157,6 +157,23 @@ __device__ __forceinline__ void bar_dir(int dir) {
         asm volatile("bar.sync 1, 128;" ::: "memory");
 #endif
 }
+// The direction barrier without a branch (v29): bar.sync with a register id (1 + tid / 128,
+// computed inside the asm statement from %tid.x). A C-level `if (dir)` around immediate-id
+// bar.syncs (bar_dir, or two predicated bar.sync in one asm statement), placed before shuffles and
+// ballots as v29's (A) and (B) are, made ptxas treat those as possibly divergent: +17 ENDCOLLECTIVE,
+// +29 WARPSYNC, +15 SHFL, 5368-5392 SASS instructions against v26p's 4840; this form: 4944 (the
+// step loops +34 / +19 static instructions, mostly constant reloads of the gate strides). ptxas
+// reports 16 barriers for a register id (as for CUTLASS's named barriers).
+__device__ __forceinline__ void bar_dir_t() {
+#ifdef VIG_EMU
+    emu_bar(1 + (int)(threadIdx.x >> 7), 128);
+#else
+    asm volatile(
+        "{\n\t.reg .u32 t;\n\tmov.u32 t, %%tid.x;\n\tshr.u32 t, t, %0;\n\tadd.u32 t, t, 1;\n\t"
+        "bar.sync t, %1;\n\t}" ::"n"(7), "n"(NT)
+        : "memory");
+#endif
+}
 __device__ __forceinline__ unsigned int dyn_smem_bytes() {
 #ifdef VIG_EMU
     return emu_dyn_smem();
@@ -183,6 +200,12 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     long long sfb, long long sfl, long long sfh,
     long long sbb, long long sbl, long long sbh,
     float c, int seglen, int mode) {
+#ifdef FWM0
+    // Session 6 (VIG_CUPY_FWD0=m0): a module for the segmented state pass only (the launcher passes
+    // mode 0): the output code is dead, ~90 instead of 115 registers, compiled with MINB=3 (3 blocks
+    // of 256 threads per SM instead of 2; ptxas sm_90: 80 registers, no spills).
+    mode = 0;
+#endif
 #ifdef VIG_EMU
     float* smem = emu_smem();
 #else
@@ -781,6 +804,29 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 #ifndef BW4
 #define BW4 0  // 1: the v2.4 backward (balanced warps, parallel cumsums; VIG_CUPY_BWD=v24)
 #endif
+// BW4 = 7 (VIG_CUPY_BWD=v29, session 6): v26p (BW4 = 4) whose chunk-step barriers (A) and (B) and
+// the pass boundary are direction-local (named barriers 1 / 2, 128 threads): the two directions
+// share no shared memory (each has its own BwdSmem), only the global dq / dk / dv rows they meet
+// in, whose first-store / second-add order needs ONE block barrier per pass, between the last
+// first-visitor step (nch / 2 - 1) and the first second-visitor step (nch - nch / 2): it is
+// (A) of step nch / 2. Same arithmetic, same order: gradients bit-identical to v26p.
+#if BW4 == 4 || BW4 == 7 || BW4 == 8
+#define BW4P 1         // v2.6p fragment packing (pass 2's Qi / Qf from 16-bit loads)
+#else
+#define BW4P 0
+#endif
+#if BW4 == 8
+#define YQP 1          // v29q: pass 2's yq loads issued at the top of the chunk step
+#else
+#define YQP 0
+#endif
+#if BW4 == 7 || BW4 == 8
+#define BDEC 1         // direction-local chunk-step barriers (v29)
+#define BAR_DIR() bar_dir_t()
+#else
+#define BDEC 0
+#define BAR_DIR() bar_dir(dir)
+#endif
 #if BW4 >= 3
 #define BEXP fexp      // the v2.6 backwards
 #else
@@ -1143,7 +1189,13 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         float Ar[TPG], Br[TPG], em;
         gates_pre(Ar);
+#if BDEC
+        // (A): direction-local, except at step nch / 2 (the dq rows' first / second visitors)
+        if (it == (nch >> 1)) __syncthreads();  // block-uniform branch
+        BAR_DIR();
+#else
         __syncthreads();  // (A)
+#endif
         stage();
         const bool fast = gates_post(Ar, Br, em);
         // The elementwise tiles from this thread's own registers (before (B): no third barrier).
@@ -1168,7 +1220,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
         }
         if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);
+#if BDEC
+        BAR_DIR();  // (B), direction-local: the tiles are this direction's
+#else
         __syncthreads();  // (B)
+#endif
         if (!fast) {
             // Exact intra-chunk dq: thread (p, cg) walks j downward with running segment sums.
             const int p = lt >> 3, cg = lt & 7;
@@ -1296,7 +1352,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
 #endif
         }
-        bar_dir(dir);  // D.X complete (the helpers' fast path, or the exact path)
+        BAR_DIR();  // D.X complete (the helpers' fast path, or the exact path)
         if (kw) {
             // Element (ch, p) of dq^T.
 #if BW4 >= 3
@@ -1339,7 +1395,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #endif
         }
     }
+#if BDEC
+    BAR_DIR();  // pass 2 reuses this direction's tiles only (dq's visitors met at nch / 2)
+#else
     __syncthreads();
+#endif
 
     // ================ pass 2: dk, dv, dg (chunks in reverse scan order) ================
     // v2.4: as pass 1, the helper warps compute the fast path's intra-chunk dk (Qf^T dP) into
@@ -1378,8 +1438,29 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         const int ci = dir ? it : nch - 1 - it;
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         float Ar[TPG], Br[TPG], em;
+#if YQP
+        // v29q: this thread's q dq' terms (written by itself in pass 1), loaded here so that the
+        // whole (A) - (B) stretch covers their latency (L2: 1 - 2 k cycles after 13 chunk steps)
+        float yv[2][4];
+        if (mode == 1 && kw) {
+#pragma unroll
+            for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r) {
+                    const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                    const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
+                    yv[jn][r] = (j < n && ch < K) ? GYQ(tok, ch) : 0.f;
+                }
+        }
+#endif
         gates_pre(Ar);
+#if BDEC
+        // (A): direction-local, except at step nch / 2 (the dk / dv rows' visitors)
+        if (it == (nch >> 1)) __syncthreads();  // block-uniform branch
+        BAR_DIR();
+#else
         __syncthreads();  // (A)
+#endif
         if (ci_prev >= 0) flush_dg(ci_prev);
         stage();
         const bool fast = gates_post(Ar, Br, em);
@@ -1417,7 +1498,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
         }
         if (it + 1 < nch) load(dir ? ci + 1 : ci - 1);
+#if BDEC
+        BAR_DIR();  // (B), direction-local
+#else
         __syncthreads();  // (B)
+#endif
         if (mode == 1 && !fast) {
             // Exact: thread (j, cg) walks p upward: pairs P[p][j] (p >= j) and the intra dk.
             const int j = lt >> 3, cg = lt & 7;
@@ -1446,7 +1531,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
 #pragma unroll
             for (int i = 0; i < CPT; ++i) D.X[j][cg + 8 * i] = acc[i];
-            bar_dir(dir);  // D.P complete (read below by every warp of the direction)
+            BAR_DIR();  // D.P complete (read below by every warp of the direction)
         }
         unsigned int ado[4];  // A fragments of dO^T (rows v of this warp, cols p)
 #if BW4 >= 2
@@ -1529,7 +1614,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         for (int n2 = 0; n2 < KT; ++n2) {
             // B fragments of Qi (k = tokens, n = channels) of channel tiles 2 n2, 2 n2 + 1
             unsigned int bq[4];
-#if BW4 == 4
+#if BW4P
             // (v2.6p: two 16-bit loads per register instead of ldmatrix: fewer spills in ptxas)
 #pragma unroll
             for (int x = 0; x < 4; ++x) {
@@ -1591,7 +1676,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 unsigned int aq[4];
 #if BW4 >= 3
                 // A fragments of Qf^T from token-major Qf (R1)
-#if BW4 == 4
+#if BW4P
 #pragma unroll
                 for (int x = 0; x < 4; ++x) {
                     const int t0 = 2 * tg + 8 * (x >> 1), cc = 16 * mt + 8 * (x & 1) + g8;
@@ -1618,6 +1703,14 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         D.X[j][ch] = KN[jn][r] * D.E2[j][ch];
                     }
             }
+#if YQP
+            float KI[2][4];
+            if (kw) {
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) KI[jn][r] = 0.f;
+#else
             float yv[2][4], KI[2][4];
             if (kw) {
                 // this thread's q dq' terms (written by itself in pass 1)
@@ -1630,6 +1723,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         yv[jn][r] = (j < n && ch < K) ? GYQ(tok, ch) : 0.f;
                         KI[jn][r] = 0.f;
                     }
+#endif
                 // Inter-chunk dk^T (rows ch of this warp's tile, cols j) = R_out V^T
 #pragma unroll
                 for (int kk = 0; kk < 4; ++kk) {
@@ -1644,7 +1738,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                                  ld32(&D.Vr[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
                 }
             }
-            bar_dir(dir);  // D.X complete
+            BAR_DIR();  // D.X complete
             if (kw) {
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
@@ -2061,7 +2155,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 str[(sbase + vr + g8 + 8 * (r >> 1)) * KPD + nt * 8 + 2 * tg + (r & 1)] = R[nt][r];
         return;
     }
+#if BDEC
+    BAR_DIR();  // D.Y is this direction's
+#else
     __syncthreads();
+#endif
     flush_dg(ci_prev);
 #if BW4
     if (nseg > 1 && fl >= 0 && fl < KPD)
@@ -2098,5 +2196,67 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix(
     for (int i = 0; i < s; ++i) cb += ytot[((bh * nseg + i) * 2 + 1) * KPD + ch];
     if (t != 0) dgf[e] += cf;
     if (t != L - 1) dgb[e] += cb;
+}
+
+// Session 6 (VIG_CUPY_DGFIX=vec): bigla_tc_dg_fix with 16-byte accesses. Block (x, s, b) covers
+// rows t in [s * seglen + x * 4 * rs, ... + 4 * rs) of segment s of batch b (clipped to the segment
+// and to L); the segment's rows of dg are contiguous (layout B, L, H, K), H * K / 4 float4 a row.
+// Thread = (row r0 < rs, float4 column c4 < hk4 = H * K / 4), blockDim.x = rs * hk4: its column is
+// the same in every row it visits (rows r0, r0 + rs, r0 + 2 rs, r0 + 3 rs), so the later / earlier
+// segments' totals of its 4 channels are summed once (same additions, same order as
+// bigla_tc_dg_fix: 0 + y[s+1] + ... + y[nseg-1], 0 + y[0] + ... + y[s-1]) and kept in registers;
+// the 4 rows' loads are issued before their adds and stores. Requires K % 4 == 0 and hk4 <= 256
+// (the launcher falls back to bigla_tc_dg_fix otherwise); bit-identical results.
+extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix4(
+    float* __restrict__ dgf, float* __restrict__ dgb, const float* __restrict__ ytot,
+    int L, int H, int K, int seglen, int nseg, int rs) {
+    const int hk4 = (H * K) >> 2;
+    const int r0 = threadIdx.x / hk4;
+    const int c4 = threadIdx.x - r0 * hk4;
+    const int b = blockIdx.z, s = blockIdx.y;
+    const int tb = s * seglen + blockIdx.x * 4 * rs + r0;  // this thread's first row
+    const int te = min((s + 1) * seglen, L);               // end of the segment
+    if (r0 >= rs || tb >= te) return;
+    const int h = (4 * c4) / K;
+    const int ch = 4 * c4 - h * K;
+    // the rows' loads first (DRAM latency under the totals' L2 round trips)
+    const size_t o = ((size_t)b * L + tb) * hk4 + c4;  // float4 offset of (b, tb, column c4)
+    f32x4* pf = reinterpret_cast<f32x4*>(dgf) + o;
+    f32x4* pb = reinterpret_cast<f32x4*>(dgb) + o;
+    const int st = rs * hk4;  // float4 between this thread's rows
+    f32x4 xf[4], xb[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+        if (tb + j * rs < te) {
+            xf[j] = pf[j * st];
+            xb[j] = pb[j * st];
+        }
+    const f32x4* yt = reinterpret_cast<const f32x4*>(
+        ytot + (size_t)(b * H + h) * nseg * 2 * KPD + ch);  // + (i * 2 + dir) * KPD / 4 float4
+    f32x4 cf = {0.f, 0.f, 0.f, 0.f}, cb = {0.f, 0.f, 0.f, 0.f};
+#pragma unroll 8
+    for (int i = s + 1; i < nseg; ++i) {
+        const f32x4 y = yt[(i * 2) * (KPD / 4)];
+        cf.x += y.x; cf.y += y.y; cf.z += y.z; cf.w += y.w;
+    }
+#pragma unroll 8
+    for (int i = 0; i < s; ++i) {
+        const f32x4 y = yt[(i * 2 + 1) * (KPD / 4)];
+        cb.x += y.x; cb.y += y.y; cb.z += y.z; cb.w += y.w;
+    }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const int t = tb + j * rs;
+        if (t < te) {
+            if (t != 0) {
+                xf[j].x += cf.x; xf[j].y += cf.y; xf[j].z += cf.z; xf[j].w += cf.w;
+                pf[j * st] = xf[j];
+            }
+            if (t != L - 1) {
+                xb[j].x += cb.x; xb[j].y += cb.y; xb[j].z += cb.z; xb[j].w += cb.w;
+                pb[j * st] = xb[j];
+            }
+        }
+    }
 }
 #endif  // KT <= 2

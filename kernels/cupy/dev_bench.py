@@ -11,6 +11,10 @@ VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5 backward, v2.3 forward, ser
 (v2.5 with VIG_CUPY_SAVE_STATES=1), "v25b" (v2.5 with the batched scan), "v26" / "v26p" (the v2.6
 backwards with the v2.6 forward and the batched scan), "v26s" / "v26ps" (those with saved states).
 (Session 5's "v27s" / "v28s" kinds went with the v2.7 / v2.8 backwards: commits 5167f70, cf18f0b.)
+"v29" / "v29s" (session 6): the v29 backward (v26p with direction-local chunk-step barriers);
+"v29q" / "v29qs": v29 with pass 2's yq loads at the top of the chunk step.
+DEV_BENCH_BWD=1 (session 6): each backward kind also times CuPyBackend.backward alone (one forward's
+saved tensors, the same do; eager and CUDA-graphed: the backward's kernels, workspace and cast).
 A kind "NAME@N" runs NAME with segments of at most N tokens (TC_MAX_SEG = TC_BWD_SEG = N, set in
 this process for that kind only; 224-px shapes then take the segmented path too when N < 196).
 Modifiers (session 5), appended to a kind: "+L" VIG_CUPY_LAUNCH=plan (the plan launcher; without it
@@ -19,6 +23,15 @@ are the backend's defaults since session 5, so "NAME+Q+L" is what ships and "NAM
 "X+L" must match the kind "X" bit for bit (same kernels): its max diff against X is checked, the
 exit status is 1 on a mismatch. Each line also gives the host time to enqueue one call ("host",
 us: mean of 50 calls without synchronization, as tools/profile_op.py).
+Session 6, round 2: modifier "+D" VIG_CUPY_DGFIX=vec (the 16-byte dg fix-up, bigla_tc_dg_fix4;
+without it "scalar", the shipped bigla_tc_dg_fix); it changes only segmented backwards, so a "+D"
+kind is skipped at shapes without segments (L <= TC_BWD_SEG) and must match its kind without "+D"
+bit for bit (checked like "+L"). DEV_BENCH_DGFIX=1: at segmented shapes, also the dg fix-up kernel
+alone, scalar vs vec (CUDA-graphed median of one launch on random dg / segment totals, the backward's
+launch parameters under the shipped segment plan), with a bit-identity check. Modifier "+M"
+VIG_CUPY_FWD0=m0 (the segmented forward's state pass from its own module, -DFWM0=1 -DMINB=3; without
+it "generic"): fwd and f+b kinds, skipped without segments; compared with the kind without "+M"
+(printed BITEXACT / DIFF, not an error: ptxas may contract differently; parity decides).
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -51,7 +64,12 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v26": dict(VIG_CUPY_BWD="v26", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v26p": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v26s": dict(VIG_CUPY_BWD="v26", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           "v26ps": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           "v26ps": dict(VIG_CUPY_BWD="v26p", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           # session 6: v29 = v26p with direction-local chunk-step barriers (-DBW4=7)
+           "v29": dict(VIG_CUPY_BWD="v29", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v29s": dict(VIG_CUPY_BWD="v29", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           "v29q": dict(VIG_CUPY_BWD="v29q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v29qs": dict(VIG_CUPY_BWD="v29q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)
@@ -63,14 +81,16 @@ def setenv(d):
     cp.reload_env()
 
 
-_MODS = {"L": dict(VIG_CUPY_LAUNCH="plan"), "Q": dict(VIG_CUPY_SEG128="1")}
+_MODS = {"L": dict(VIG_CUPY_LAUNCH="plan"), "Q": dict(VIG_CUPY_SEG128="1"),
+         "D": dict(VIG_CUPY_DGFIX="vec"), "M": dict(VIG_CUPY_FWD0="m0")}
 
 
 def use(table, kind):
     """Set the switches of ``kind`` ("NAME[+L][+Q]" or "NAME@N": segments of at most N tokens)."""
     name, _, seg = kind.partition("@")
     name, *mods = name.split("+")
-    env = dict(VIG_CUPY_LAUNCH="legacy", VIG_CUPY_SEG128="0", **table[name])
+    env = dict(VIG_CUPY_LAUNCH="legacy", VIG_CUPY_SEG128="0", VIG_CUPY_DGFIX="scalar",
+               VIG_CUPY_FWD0="generic", **table[name])
     for m in mods:
         env.update(_MODS[m])
     setenv(env)
@@ -88,12 +108,58 @@ def _diff(a, b):
 BAD = []
 
 
+def _unsegmented(shape):
+    """True when neither the forward nor the backward runs segments at this shape (the current
+    switches' plan)."""
+    return (shape.L <= cp.TC_BWD_SEG
+            and cp.tc_plan(shape.B, shape.H, shape.L, shape.V)[2] == 1)
+
+
 def _twin(kind, done):
-    """The legacy-launcher twin of a "+L" kind, when it ran already."""
-    if "+L" not in kind:
-        return None
-    t = kind.replace("+L", "")
-    return t if t in done else None
+    """The legacy-launcher twin of a "+L" kind (else the scalar-fix-up twin of a "+D" kind), when
+    it ran already."""
+    for m in ("+M", "+L", "+D"):
+        if m in kind and kind.replace(m, "") in done:
+            return kind.replace(m, "")
+    return None
+
+
+def dgfix_bench(name, shape):
+    """The dg fix-up alone at a segmented shape: scalar (bigla_tc_dg_fix) vs vec (bigla_tc_dg_fix4)."""
+    B, H, L, K, V = shape.B, shape.H, shape.L, shape.K, shape.V
+    setenv(dict(VIG_CUPY_SEG128="1", VIG_CUPY_DGFIX="scalar"))
+    _, seglen, nseg = cp.tc_plan(B, H, L, V, cp.TC_BWD_SEG)
+    if nseg == 1:
+        return
+    import numpy as np
+    g = torch.Generator(device="cuda").manual_seed(1)
+    dg = torch.randn(2, B, L, H, K, device="cuda", generator=g)
+    yt = torch.randn(B * H, nseg, 2, 16 * cp.tc_kt(K), device="cuda", generator=g)
+    launch = cp._tc_launcher(dg.device)
+    defines = cp._tc_defines(torch.bfloat16, cp.tc_kt(K), 1) + (("BW4", 4),)
+    res = {}
+    for kind in ("scalar", "vec"):
+        setenv(dict(VIG_CUPY_DGFIX=kind))
+        func, grid, block, consts = cp.dgfix_launch(B, L, H, K, seglen, nseg)
+        x = dg.clone()
+        args = (np.uint64(x[0].data_ptr()), np.uint64(x[1].data_ptr()), np.uint64(yt.data_ptr())) + consts
+        f = lambda: launch(func, grid, block, args, 0, defines)  # noqa: E731
+        f()
+        torch.cuda.synchronize()
+        out = x.clone()
+        ms = bench.median_ms(f)
+        try:
+            gms = bench.median_ms(bench.graphed(f))
+        except Exception as exc:
+            print(f"graphed dg fix-up {kind} failed: {type(exc).__name__}: {exc}", flush=True)
+            gms = float("nan")
+        res[kind] = out
+        print(f"{name:>11} dgfix {kind:>6} {func} grid {grid} block {block[0]}: {1000 * ms:.1f} us "
+              f"(graphed {1000 * gms:.1f} us)", flush=True)
+    same = torch.equal(res["scalar"], res["vec"]) and not torch.equal(res["scalar"], dg)
+    print(f"{name:>11} dgfix vec vs scalar: {'BITEXACT' if same else 'MISMATCH'}", flush=True)
+    if not same:
+        BAD.append((name, "dgfix"))
 
 
 def main():
@@ -108,6 +174,9 @@ def main():
         outs = {}
         for kind in fwd_kinds:
             use(FWD_ENV, kind)
+            if "+M" in kind and _unsegmented(shape):
+                print(f"{name:>11} fwd {kind:>10}: skipped (no segments)", flush=True)
+                continue
             f = lambda: op(*inputs)  # noqa: E731
             e = bench.median_ms(f)
             with torch.no_grad():
@@ -121,7 +190,9 @@ def main():
             if tw is not None:
                 dt = _diff(outs[kind], outs[tw])[0]
                 same = f"  vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
-                if dt != 0:
+                if dt != 0 and "+M" in kind:
+                    same = same.replace("MISMATCH", "DIFF")
+                elif dt != 0:
                     BAD.append((name, kind))
             print(f"{name:>11} fwd {kind:>10}: {e:.4f} ms (graphed {g:.4f}; host {h:.0f} us; "
                   f"{e / fl:.1f}x floor {fl:.4f})  max|o - o[{fwd_kinds[0]}]| {d:.2e} "
@@ -131,6 +202,10 @@ def main():
         grads = {}
         for kind in bwd_kinds:
             use(BWD_ENV, kind)
+            if ("+D" in kind or "+M" in kind) and _unsegmented(shape):
+                print(f"{'':>11} f+b {kind:>13}: skipped (no segments: the same kernels as without "
+                      f"+D / +M)", flush=True)
+                continue
             fb = lambda: torch.autograd.grad(op(*leaves), leaves, do)  # noqa: E731
             ms = bench.median_ms(fb)
             try:
@@ -153,14 +228,33 @@ def main():
             if tw is not None:
                 dt = max(_diff(a, b)[0] for a, b in zip(grads[kind], grads[tw]))
                 same = f"; vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
-                if dt != 0:
+                if dt != 0 and "+M" in kind:
+                    same = same.replace("MISMATCH", "DIFF")
+                elif dt != 0:
                     BAD.append((name, kind))
             print(f"{'':>11} f+b {kind:>13}: {ms:.4f} ms (graphed {gms:.4f}; host {h:.0f} us; "
                   f"{gms / flb:.1f}x floor {flb:.4f}), "
                   f"peak extra {peak:.0f} MiB; max diff/max vs {bwd_kinds[0]}: {diffs}{same}",
                   flush=True)
+            if os.environ.get("DEV_BENCH_BWD") == "1":
+                try:
+                    be = cp.CuPyBackend()
+                    scale = shape.K ** -0.5
+                    with torch.no_grad():
+                        _, saved = be.forward(*inputs, scale)
+                        bo = lambda: be.backward(*inputs, scale, do, saved)  # noqa: E731
+                        be_ms = bench.median_ms(bo)
+                        bg_ms = bench.median_ms(bench.graphed(bo))
+                    print(f"{'':>11} bwd {kind:>13}: {be_ms:.4f} ms (graphed {bg_ms:.4f})", flush=True)
+                except Exception as exc:  # report, keep the rest
+                    print(f"bwd-only timing of {kind} failed: {type(exc).__name__}: {exc}", flush=True)
+        if os.environ.get("DEV_BENCH_DGFIX") == "1":
+            try:
+                dgfix_bench(name, shape)
+            except Exception as exc:  # report, keep the rest
+                print(f"dg fix-up timing failed: {type(exc).__name__}: {exc}", flush=True)
     use(BWD_ENV, "chunked")
-    print(f"launcher bit-identity: {'MISMATCH ' + str(BAD) if BAD else 'all +L kinds BITEXACT'}",
+    print(f"launcher bit-identity: {'MISMATCH ' + str(BAD) if BAD else 'all +L / +D kinds (and dg fix-ups) BITEXACT'}",
           flush=True)
     if BAD:
         sys.exit(1)

@@ -1,8 +1,8 @@
 """Development only: run the chunked forward (bigla_tc.cu) on the CPU through the host emulation
 of dev_emu.h and compare it with the float64 oracle by the contract's parity rule (output only).
 Exercises indexing, fragment layouts, barriers, segments and both paths; proves nothing about the
-GPU. Usage: python kernels/cupy/dev_emu.py [quick | scan | bwd | bwdquick | bwdlong | bwdseg | bwdsave]
-(VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN pick the variants, as on the GPU; VIG_EMU_SAME=<variant>:
+GPU. Usage: python kernels/cupy/dev_emu.py [quick | scan | dgfix | fwd0 | bwd | bwdquick | bwdlong | bwdseg | bwdsave | plan]
+(VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN / VIG_CUPY_DGFIX / VIG_CUPY_FWD0 pick the variants, as on the GPU; VIG_EMU_SAME=<variant>:
 the backward modes also require gradients bit-identical to that VIG_CUPY_BWD variant's)."""
 import ctypes
 import os
@@ -219,7 +219,97 @@ def check_scan():
     print(f"{12 - bad} ok, {bad} fail")
 
 
+def check_dgfix():
+    """bigla_tc_dg_fix4 (VIG_CUPY_DGFIX=vec, session 6) against bigla_tc_dg_fix: bit-identical dg
+    (random dg incl. -0.0 and mixed magnitudes, random segment totals), the launches taken from
+    dgfix_launch as the backward takes them; partial blocks, L not a multiple of the segment, K < 32,
+    H * K from 12 to 384 (1 to 32 rows a step); K % 4 != 0 must fall back to the scalar kernel."""
+    bad = n = 0
+    for B, L, H, K, seglen in ((1, 65, 1, 32, 64), (2, 200, 3, 32, 64), (2, 300, 6, 16, 128),
+                               (1, 1000, 6, 32, 128), (1, 300, 12, 32, 64), (2, 100, 2, 20, 32),
+                               (1, 100, 3, 12, 48), (1, 520, 3, 32, 256), (3, 64, 1, 8, 16)):
+        nseg = -(-L // seglen)
+        kt = cp.tc_kt(K)
+        defines = (("DTYPE", 2), ("KT", kt), ("VEC", 1))
+        g = torch.Generator().manual_seed(L * 7 + H)
+        dg = torch.randn(2, B, L, H, K, generator=g) * torch.exp(3 * torch.randn(2, B, L, H, K, generator=g))
+        dg[dg.abs() < 0.05] = -0.0
+        yt = torch.randn(B * H, nseg, 2, 16 * kt, generator=g) * torch.exp(4 * torch.randn(B * H, nseg, 2, 16 * kt, generator=g))
+        outs = []
+        for kind in ("scalar", "vec"):
+            os.environ["VIG_CUPY_DGFIX"] = kind
+            cp.reload_env()
+            func, grid, block, consts = cp.dgfix_launch(B, L, H, K, seglen, nseg)
+            x = dg.clone()
+            launch(func, grid, block, (np.uint64(x[0].data_ptr()), np.uint64(x[1].data_ptr()),
+                                       np.uint64(yt.data_ptr())) + consts, 0, defines)
+            outs.append((func, x))
+        os.environ.pop("VIG_CUPY_DGFIX")
+        cp.reload_env()
+        (f0, x0), (f1, x1) = outs
+        same = (f0 == "bigla_tc_dg_fix" and f1 == "bigla_tc_dg_fix4" and torch.equal(x0, x1)
+                and torch.equal(x0.signbit(), x1.signbit()) and not torch.equal(x0, dg))
+        n += 1
+        bad += not same
+        print(f"{'ok  ' if same else 'FAIL'} dgfix B={B} L={L} H={H} K={K} seglen={seglen} "
+              f"nseg={nseg} {f1} grid={grid} block={block}", flush=True)
+    os.environ["VIG_CUPY_DGFIX"] = "vec"
+    cp.reload_env()
+    fb = cp.dgfix_launch(1, 100, 2, 18, 32, 4)[0]
+    os.environ.pop("VIG_CUPY_DGFIX")
+    cp.reload_env()
+    n += 1
+    bad += fb != "bigla_tc_dg_fix"
+    print(f"{'ok  ' if fb == 'bigla_tc_dg_fix' else 'FAIL'} dgfix K=18 falls back: {fb}")
+    print(f"{n - bad} ok, {bad} fail")
+    return bad == 0
+
+
+def check_fwd0():
+    """VIG_CUPY_FWD0=m0 (session 6): the segmented forward (64-token segments) with the mode-0-only
+    module against the oracle (check) and bit-identical to VIG_CUPY_FWD0=generic (outputs and the
+    kept states), and that the m0 run really launched the FWM0 module."""
+    cp.TC_MAX_SEG = cp.TC_BWD_SEG = 64
+    bad = n = 0
+    for L in (65, 130, 200):
+        for dt in ("bfloat16", "float16"):
+            for rg in ("model", "neg_inf", "mixed"):
+                case = Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L)
+                q, k, v, gf, gb, _ = make_inputs(case, "cpu")
+                gf, gb = gf.float(), gb.float()
+                outs, used = [], []
+
+                def rec(func, grid, block, args, smem, defines):
+                    used.append(dict(defines).get("FWM0", 0))
+                    launch(func, grid, block, args, smem, defines)
+
+                for kind in ("generic", "m0"):
+                    os.environ["VIG_CUPY_FWD0"] = kind
+                    cp.reload_env()
+                    o, st = cp.tc_forward(q, k, v, gf, gb, case.K ** -0.5, rec, True)
+                    outs.append((o, st))
+                os.environ["VIG_CUPY_FWD0"] = "m0"
+                cp.reload_env()
+                ok = check(case)
+                os.environ.pop("VIG_CUPY_FWD0")
+                cp.reload_env()
+                (o0, s0), (o1, s1) = outs
+                same = (torch.equal(o0, o1) and len(s0) == len(s1) == 2
+                        and all(torch.equal(a, b) for a, b in zip(s0, s1)))
+                ok = ok and same and used.count(1) == 1
+                n += 1
+                bad += not ok
+                print(f"{'ok  ' if ok else 'FAIL'} fwd0 m0 same-as-generic:{'yes' if same else 'NO'} "
+                      f"FWM0 launches {used.count(1)}  {case}", flush=True)
+    print(f"{n - bad} ok, {bad} fail")
+    return bad == 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "fwd0":
+        sys.exit(0 if check_fwd0() else 1)
+    if len(sys.argv) > 1 and sys.argv[1] == "dgfix":
+        sys.exit(0 if check_dgfix() else 1)
     if len(sys.argv) > 1 and sys.argv[1] == "scan":
         check_scan()
         sys.exit(0)
