@@ -79,11 +79,12 @@ def test_v26_segment_kernels_compile_for_sm90(tmp_path):
     assert r.returncode == 0 and r.stdout.count("ok   ") == len(_v26_specs()), r.stdout + r.stderr
 
 
-def _segmented_parity(monkeypatch, knobs, seed, label, calls=1):
+def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf", edit=None):
     """Triton with ``knobs`` set against the float64 oracle on one segmented case (the interpreter
     cuts every sequence into 3 segments; on a GPU VIG_TRITON_SEGMENT=3, VIG_TRITON_SEG_MIN_L=16
     force them), gates with -inf and strong entries so the carries matter; on a GPU the op runs
-    ``calls`` times and the last call is judged."""
+    ``calls`` times and the last call is judged. ``edit(gf, gb)``, if given, changes the gates in
+    place before the run."""
     import torch
     import vig
     from vig_kernels import triton as tb
@@ -93,16 +94,19 @@ def _segmented_parity(monkeypatch, knobs, seed, label, calls=1):
 
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
-    for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD"):
+    for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DX_FWD",
+                "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD"):
         monkeypatch.delenv(key, raising=False)
     for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
     tb.reload_knobs()
     try:
         dev = "cuda" if torch.cuda.is_available() else "cpu"
-        case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="neg_inf", layout="fused",
+        case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime=regime, layout="fused",
                     gate_dtype="float32", seed=seed)
         q, k, v, gf, gb, do = make_inputs(case, dev)
+        if edit is not None:
+            edit(gf, gb)
         for _ in range(calls if dev == "cuda" else 1):
             got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
                                  (q, k, v, gf, gb), do)
@@ -220,3 +224,81 @@ def test_v27_switches(knobs, monkeypatch):
     on a GPU, a second call (the direct launch's cache hits; the interpreter always launches
     normally)."""
     _segmented_parity(monkeypatch, knobs, seed=7, label="v2.7", calls=2)
+
+
+def test_dx_kernels_compile_for_sm90(tmp_path):
+    """v2.8 (opt-in VIG_TRITON_DX_FWD / VIG_TRITON_DX_BWD = 1; NOTES.md v2.8): the derived-exp
+    forward and backward kernels compile for sm_90, three dtypes each, with the shipped kernels'
+    dot precisions and launch options."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--dx", "90"],
+                       env=env, capture_output=True, text=True, timeout=1200)
+    from vig_kernels.triton.compile_check import _dx_specs
+
+    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_dx_specs()) == 6, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("regime", ["neg_inf", "model"])
+def test_dx_switches(regime, monkeypatch):
+    """The derived-exp kernels (VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1) against the float64
+    oracle, segmented (3 segments), all five gradients: "neg_inf" mixes fast-path and exact-path
+    chunks (the exact path keeps the direct sums), "model" runs every chunk on the fast path (the
+    derived exps)."""
+    _segmented_parity(monkeypatch, {"VIG_TRITON_DX_FWD": "1", "VIG_TRITON_DX_BWD": "1"}, seed=11,
+                      label="v2.8", regime=regime)
+
+
+def test_fo_kernels_compile_for_sm90(tmp_path):
+    """v2.9 (opt-in VIG_TRITON_FO_FWD / VIG_TRITON_FO_BWD = 1; NOTES.md v2.9): the fast-only (MODE 1)
+    and exact-capable (MODE 2) launches of the split forward and backward kernels compile for
+    sm_90, three dtypes each, with the shipped kernels' dot precisions and launch options."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--fo", "90"],
+                       env=env, capture_output=True, text=True, timeout=1200)
+    from vig_kernels.triton.compile_check import _fo_specs
+
+    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_fo_specs()) == 12, r.stdout + r.stderr
+
+
+def _plant(gf, gb):
+    """Head 1 only: a -inf forward gate at tokens 60..63, strong backward gates at 66..69 (the
+    middle segment) and -inf backward gates at 110..113 (the last segment: a backward-direction
+    flag alone); those chunks fail the fast-path test; head 0 keeps the model regime."""
+    gf[0, 60:64, 1, :4] = float("-inf")
+    gb[0, 66:70, 1, 3:9] = -30.0
+    gb[0, 110:114, 1, 20:22] = float("-inf")
+
+
+@pytest.mark.parametrize("regime", ["model", "planted", "neg_inf"])
+def test_fo_switches(regime, monkeypatch):
+    """The fast-only / exact split (VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1) against the float64
+    oracle, segmented (3 segments), all five gradients: "model" (every program fast: MODE 2 does
+    nothing), "planted" (head 1 has exact-path chunks in one segment: those programs are flagged
+    by MODE 1 and redone by MODE 2, the rest are not; both flag values must occur in each
+    direction of the pass), "neg_inf" (exact-path chunks everywhere)."""
+    from vig_kernels import triton as tb
+
+    flags = []
+    kern = tb._kern
+
+    def spy(fn, grid):
+        launch = kern(fn, grid)
+
+        def run(*a, **kw):
+            out = launch(*a, **kw)
+            if kw.get("MODE") == 2:  # the flags MODE 1 wrote (the launches are stream-ordered)
+                flags.append((fn.__name__, a[11 if "fwd" in fn.__name__ else 20].clone().cpu()))
+            return out
+        return run
+
+    monkeypatch.setattr(tb, "_kern", spy)
+    _segmented_parity(monkeypatch, {"VIG_TRITON_FO_FWD": "1", "VIG_TRITON_FO_BWD": "1"}, seed=13,
+                      label="v2.9", regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)
+    assert sorted(n for n, _ in flags) == ["bigla_bwd_fo_kernel", "bigla_fwd_fo_kernel"], flags
+    for name, fl in flags:
+        seen = set(fl.tolist())
+        want = {"model": {0}, "planted": {0, 1}, "neg_inf": {1}}[regime]
+        assert seen == want, (name, regime, fl.tolist())

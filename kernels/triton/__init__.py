@@ -90,6 +90,48 @@ def _nreg(which: str, dtype) -> dict:
     return {"maxnreg": n} if n else {}
 
 
+# v2.8 (session 6, opt-in until the GPU has proven and timed them; NOTES.md v2.8): the main kernels
+# with "derived exps" (kernels.bigla_fwd_dx_kernel / bigla_bwd_dx_kernel): on fast-path chunks every
+# decay tile comes from the intra block's two factor tiles times a per-channel vector (one cumsum
+# per chunk and direction instead of two or three, 4 exp tiles per backward sweep instead of 6).
+# VIG_TRITON_DX_FWD=1 / VIG_TRITON_DX_BWD=1 select them (0: the shipped kernels).
+DX = {"FWD": False, "BWD": False}
+
+
+def _dx(which: str) -> bool:
+    val = _ENV.get(f"VIG_TRITON_DX_{which}", "")
+    if val not in ("", "0", "1"):
+        raise ValueError(f"VIG_TRITON_DX_{which}={val!r}: expected 0 or 1")
+    return (val == "1") if val else DX[which]
+
+
+# v2.9 (session 6 round 2, opt-in until the GPU has proven and timed it; NOTES.md v2.9): the
+# derived-exp kernels split in two launches of one source (kernels.bigla_fwd_fo_kernel /
+# bigla_bwd_fo_kernel): MODE 1 has no exact path in its code (ptxas sm_90a bf16: forward 128 regs,
+# 0 B spill, 48 bar.sync vs v2.8's 12 B / 72; backward 255 regs, 28 B spill, 158 bar.sync vs 176 B /
+# 202), computes every chunk in the factorised form and flags its program if any chunk failed the
+# fast-path test; MODE 2 (v2.8's exact-capable code) then redoes only the flagged programs.
+# VIG_TRITON_FO_FWD=1 / VIG_TRITON_FO_BWD=1 select them (they imply the derived exps: DX is
+# not consulted for that pass); 0: DX / the shipped kernels as before.
+FO = {"FWD": False, "BWD": False}
+
+
+def _fo(which: str) -> bool:
+    val = _ENV.get(f"VIG_TRITON_FO_{which}", "")
+    if val not in ("", "0", "1"):
+        raise ValueError(f"VIG_TRITON_FO_{which}={val!r}: expected 0 or 1")
+    return (val == "1") if val else FO[which]
+
+
+def _stages(which: str) -> dict:
+    """num_stages launch option of the main forward / backward kernel (measurement knobs
+    VIG_TRITON_STAGES_FWD / VIG_TRITON_STAGES_BWD; unset: Triton's default, not passed). ptxas
+    (sm_90a, bf16, the shipped backward): default 255 regs / 176 B spill / 20 kB shared,
+    num_stages=1 255 / 104 B / 8 kB. Not passed in the interpreter."""
+    n = _ENV.get(f"VIG_TRITON_STAGES_{which}", "")
+    return {"num_stages": int(n)} if (n and not _interpreting()) else {}
+
+
 def _warps(which: str) -> int:
     """num_warps of the main forward / backward kernel (measurement knobs VIG_TRITON_WARPS_FWD,
     VIG_TRITON_WARPS_BWD)."""
@@ -251,9 +293,16 @@ class TritonBackend(KernelBackend):
         V = v.shape[-1]
         BH = B * H
         dev = v.device
-        op = torch.empty((BH, L, V), dtype=torch.float32, device=dev)
         NV = 1
         NS, LS = _segments(BH, L)
+        fo = _fo("FWD")
+        if fo:  # v2.9: one int32 flag per program after op, one allocation (256-byte aligned part)
+            nop = -(-BH * L * V // 64) * 64
+            obuf = torch.empty((nop + NV * BH * NS,), dtype=torch.float32, device=dev)
+            op = obuf[:BH * L * V].view(BH, L, V)
+            fl = obuf[nop:].view(torch.int32)
+        else:
+            op = torch.empty((BH, L, V), dtype=torch.float32, device=dev)
         prec = _prec(q.dtype)
         if NS > 1:  # one allocation for the four segment buffers (host time), 256-byte aligned parts
             n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
@@ -272,13 +321,25 @@ class TritonBackend(KernelBackend):
                 )
         else:
             hf = hb = tf = tb = op  # unused
-        _kern(_k.bigla_fwd_kernel, (NV, BH, NS))(
+        if fo:  # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs
+            for mode in (1, 2):
+                _kern(_k.bigla_fwd_fo_kernel, (NV, BH, NS))(
+                    q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb, fl,
+                    *_strides(q), *_strides(k), *_strides(v),
+                    *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
+                    float(scale), L, H, LS, NS, K, V,
+                    BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
+                    **_fpipe(NS), MODE=mode,
+                    num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_stages("FWD"),
+                )
+            return
+        _kern(_k.bigla_fwd_dx_kernel if _dx("FWD") else _k.bigla_fwd_kernel, (NV, BH, NS))(
             q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb,
             *_strides(q), *_strides(k), *_strides(v),
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
             float(scale), L, H, LS, NS, K, V,
             BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS),
+            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS), **_stages("FWD"),
         )
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale):
@@ -304,9 +365,10 @@ class TritonBackend(KernelBackend):
         # the kernels index it from the base pointers, each part starts on a 256-byte boundary
         # (the same pointer-alignment specialisation as separate buffers)
         nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
-        scr = torch.empty((2 * nK + nV,), dtype=torch.float32, device=dev)
-        pq, pk, pv = scr, scr[nK:], scr[2 * nK:]
         NS, LS = _segments(BH, L, unit=CHUNK, bwd=True)
+        fo = _fo("BWD")  # v2.9: one int32 flag per program after the scratch (same allocation)
+        scr = torch.empty((2 * nK + nV + (BH * NS if fo else 0),), dtype=torch.float32, device=dev)
+        pq, pk, pv = scr, scr[nK:], scr[2 * nK:]
         prec = _prec(q.dtype)
         strides = (*_strides(q), *_strides(k), *_strides(v),
                    *_strides(g_fwd), *_strides(g_bwd), *_strides(do))
@@ -346,12 +408,24 @@ class TritonBackend(KernelBackend):
         else:
             sf = db = sb = df = cf = cb = pq  # unused
         dprec = _dot_prec("BWD", q.dtype)
-        _kern(_k.bigla_bwd_kernel, (BH, NS))(
+        if fo:  # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs
+            fl = scr[2 * nK + nV:].view(torch.int32)
+            for mode in (1, 2):
+                _kern(_k.bigla_bwd_fo_kernel, (BH, NS))(
+                    q, k, v, g_fwd, g_bwd, do,
+                    dq, dk, dv, dgf, dgb, pq, pk, pv,
+                    sf, db, sb, df, cf, cb, fl, *strides,
+                    float(scale), L, H, LS, NS, K, V,
+                    BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=mode,
+                    num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
+                )
+            return dq, dk, dv, dgf, dgb
+        _kern(_k.bigla_bwd_dx_kernel if _dx("BWD") else _k.bigla_bwd_kernel, (BH, NS))(
             q, k, v, g_fwd, g_bwd, do,
             dq, dk, dv, dgf, dgb, pq, pk, pv,
             sf, db, sb, df, cf, cb, *strides,
             float(scale), L, H, LS, NS, K, V,
             BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=dprec, SEG=int(NS > 1),
-            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype),
+            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
         )
         return dq, dk, dv, dgf, dgb

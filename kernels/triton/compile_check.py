@@ -6,6 +6,8 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check 90 80
     python -m vig_kernels.triton.compile_check --regs 90   # + ptxas's register/spill report
     python -m vig_kernels.triton.compile_check --v26 --regs 90   # the opt-in v2.6 segment kernels
+    python -m vig_kernels.triton.compile_check --dx --regs 90    # the opt-in v2.8 derived-exp kernels
+    python -m vig_kernels.triton.compile_check --fo --regs 90    # the opt-in v2.9 fast-only / exact split
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
@@ -56,6 +58,36 @@ def _v26_specs():
                   ("fscan", "fp32", "fp32", "ieee")]
 
 
+def _dx_specs():
+    """v2.8 (opt-in, VIG_TRITON_DX_FWD / _BWD = 1; NOTES.md v2.8): the forward and backward
+    kernels with derived exps, per dtype, with the shipped kernels' dot precisions and launch
+    options (--dx)."""
+    from vig_kernels.triton import DOT_BF16
+
+    out = []
+    for dt in ("bf16", "fp16", "fp32"):
+        prec = "tf32" if dt == "bf16" else "ieee"
+        dots = {w: ("bf16" if (dt == "bf16" and DOT_BF16[w]) else prec) for w in DOT_BF16}
+        out.append(("fwdx", dt, dt, dots["FWD"]))
+        out.append(("bwdx", dt, dt, dots["BWD"]))
+    return out
+
+
+def _fo_specs():
+    """v2.9 (opt-in, VIG_TRITON_FO_FWD / _BWD = 1; NOTES.md v2.9): the fast-only / exact split of
+    the derived-exp kernels, MODE 1 (fast only) and MODE 2 (exact-capable) per dtype (--fo)."""
+    from vig_kernels.triton import DOT_BF16
+
+    out = []
+    for dt in ("bf16", "fp16", "fp32"):
+        prec = "tf32" if dt == "bf16" else "ieee"
+        dots = {w: ("bf16" if (dt == "bf16" and DOT_BF16[w]) else prec) for w in DOT_BF16}
+        for mode in (1, 2):
+            out.append((f"fwfo{mode}", dt, dt, dots["FWD"]))
+            out.append((f"bwfo{mode}", dt, dt, dots["BWD"]))
+    return out
+
+
 def _ptxas_report(ptx, arch):
     """ptxas -v on the PTX: 'N regs, S B spill' (or why not)."""
     exe = shutil.which("ptxas")
@@ -77,7 +109,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False, v26=False):
+def compile_all(archs, regs=False, v26=False, dx=False, fo=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -86,7 +118,7 @@ def compile_all(archs, regs=False, v26=False):
 
     import torch
 
-    from vig_kernels.triton import BK, BSEG_NVS, BSEG_STAGES, BV, CHUNK, THR, _nreg, _warps
+    from vig_kernels.triton import BK, BSEG_NVS, BSEG_STAGES, BV, CHUNK, THR, _nreg, _stages, _warps
 
     _TORCH_DT = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     from vig_kernels.triton import kernels as k
@@ -94,16 +126,20 @@ def compile_all(archs, regs=False, v26=False):
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        for kind, dt, odt, prec in (_v26_specs() if v26 else _specs()):
+        for kind, dt, odt, prec in (_fo_specs() if fo else _dx_specs() if dx else _v26_specs() if v26 else _specs()):
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
-            if kind in ("fwd", "fwdp", "fwds"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
-                fn = k.bigla_fwd_kernel
+            if kind[:4] in ("fwfo", "bwfo"):  # v2.9: MODE 1 / 2
+                consts["MODE"] = int(kind[4])
+            if kind in ("fwd", "fwdp", "fwds", "fwdx", "fwfo1", "fwfo2"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
+                fn = k.bigla_fwd_dx_kernel if kind == "fwdx" else k.bigla_fwd_kernel
+                if kind[:4] == "fwfo":
+                    fn = k.bigla_fwd_fo_kernel
                 consts["FST"] = int(os.environ.get("VIG_TRITON_FPIPE", "") or BSEG_STAGES) \
                     if kind == "fwdp" else 0
                 consts["FSC"] = int(kind == "fwds")
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "o_p": odt, "op_p": "fp32", "hf_p": "fp32", "hb_p": "fp32",
-                        "tf_p": "fp32", "tb_p": "fp32"}
+                        "tf_p": "fp32", "tb_p": "fp32", "fl_p": "i32"}
                 nstr = 18
             elif kind == "seg":
                 fn = k.bigla_fwd_segstate_kernel
@@ -111,12 +147,15 @@ def compile_all(archs, regs=False, v26=False):
                 ptrs = {"k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32", "hf_p": "fp32",
                         "hb_p": "fp32", "tf_p": "fp32", "tb_p": "fp32"}
                 nstr = 12
-            elif kind == "bwd":
-                fn = k.bigla_bwd_kernel
+            elif kind in ("bwd", "bwdx", "bwfo1", "bwfo2"):
+                fn = k.bigla_bwd_dx_kernel if kind == "bwdx" else k.bigla_bwd_kernel
+                if kind[:4] == "bwfo":
+                    fn = k.bigla_bwd_fo_kernel
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, "dq_p": odt, "dk_p": odt, "dv_p": odt, "dgf_p": "fp32",
                         "dgb_p": "fp32", "pq_p": "fp32", "pk_p": "fp32", "pv_p": "fp32",
-                        **{n: "fp32" for n in ("sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}}
+                        **{n: "fp32" for n in ("sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")},
+                        "fl_p": "i32"}
                 nstr = 18
             elif kind in ("bseg", "bseg2"):
                 fn = k.bigla_bwd_segstate_kernel if kind == "bseg" else k.bigla_bwd_segstate2_kernel
@@ -157,7 +196,7 @@ def compile_all(archs, regs=False, v26=False):
                     sig[n] = "fp32"
                 else:
                     sig[n] = "i32"
-            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd") else "") \
+            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "fwf", "bwf") else "") \
                 + (" bf16-dots" if prec == "bf16" else "")
             assert sum(1 for n in names if n[0] == "s" and n[1:3] in (
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
@@ -167,9 +206,10 @@ def compile_all(archs, regs=False, v26=False):
                 if kind in ("bscan2", "bcarry", "fscan"):
                     from vig_kernels.triton import BSEG_WARPS
                     opts = {"num_warps": 1 if kind == "bcarry" else BSEG_WARPS}
-                if kind in ("fwd", "fwdp", "fwds", "bwd"):  # as launched
-                    w = "FWD" if kind[:3] == "fwd" else "BWD"
-                    opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt])}
+                if kind in ("fwd", "fwdp", "fwds", "bwd", "fwdx", "bwdx", "fwfo1", "fwfo2", "bwfo1",
+                            "bwfo2"):  # as launched
+                    w = "FWD" if kind[:2] == "fw" else "BWD"
+                    opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt]), **_stages(w)}
                 ck = triton.compile(ASTSource(fn, sig, constexprs=consts), target=target,
                                     options=opts)
                 asm = ck.asm
@@ -192,6 +232,8 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     want_regs = "--regs" in args
     want_v26 = "--v26" in args
-    args = [a for a in args if a not in ("--regs", "--v26")]
-    fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26)
+    want_dx = "--dx" in args
+    want_fo = "--fo" in args
+    args = [a for a in args if a not in ("--regs", "--v26", "--dx", "--fo")]
+    fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26, dx=want_dx, fo=want_fo)
     sys.exit(1 if fails else 0)

@@ -38,7 +38,8 @@ REPEAT = 1  # calls per parity case (--repeat)  # the clock warm-up's matrix siz
 KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
          "f": "VIG_TRITON_NREG_FWD", "b": "VIG_TRITON_NREG_BWD",
          "ns": "VIG_TRITON_SEGMENT", "sm": "VIG_TRITON_SEG_MIN_L", "fp": "VIG_TRITON_FPIPE",
-         "bsm": "VIG_TRITON_SEG_MIN_L_BWD"}
+         "bsm": "VIG_TRITON_SEG_MIN_L_BWD", "stb": "VIG_TRITON_STAGES_BWD",
+         "stf": "VIG_TRITON_STAGES_FWD"}
 
 
 def variant_env(name):
@@ -54,6 +55,12 @@ def variant_env(name):
     direct launch (VIG_TRITON_LAUNCH=direct, the default since v2.7) / the normal JITFunction.run
     launch, "_gb" / "_gb0": one allocation per gradient pair (VIG_TRITON_GRADBUF=1, the default
     since v2.7) / six. The previous (session 4) defaults: "new_jit_gb0_dtf".
+    v2.8 (session 6): "_dx" / "_dxf" / "_dxb": the derived-exp kernels, both / forward only /
+    backward only (VIG_TRITON_DX_FWD, VIG_TRITON_DX_BWD = 1; "_dx0": both 0), "_stbN" / "_stfN":
+    num_stages N of the backward / forward kernel (VIG_TRITON_STAGES_BWD / _FWD).
+    v2.9 (session 6 round 2): "_fo" / "_fof" / "_fob": the fast-only / exact split of the
+    derived-exp kernels, both / forward only / backward only (VIG_TRITON_FO_FWD, _BWD = 1;
+    "_fo0": both 0).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
@@ -66,6 +73,18 @@ def variant_env(name):
             continue
         if part in ("gb", "gb0"):  # v2.7: the backward's gradient pairs one allocation each (or not)
             env["VIG_TRITON_GRADBUF"] = "0" if part == "gb0" else "1"
+            continue
+        if part in ("dx", "dxf", "dxb", "dx0"):  # v2.8: derived exps (forward / backward kernel)
+            if part in ("dx", "dxf", "dx0"):
+                env["VIG_TRITON_DX_FWD"] = "0" if part == "dx0" else "1"
+            if part in ("dx", "dxb", "dx0"):
+                env["VIG_TRITON_DX_BWD"] = "0" if part == "dx0" else "1"
+            continue
+        if part in ("fo", "fof", "fob", "fo0"):  # v2.9: fast-only / exact split (forward / backward)
+            if part in ("fo", "fof", "fo0"):
+                env["VIG_TRITON_FO_FWD"] = "0" if part == "fo0" else "1"
+            if part in ("fo", "fob", "fo0"):
+                env["VIG_TRITON_FO_BWD"] = "0" if part == "fo0" else "1"
             continue
         if part == "fsc":  # the forward's entering segment states by a scan launch
             env["VIG_TRITON_FSCAN"] = "1"
@@ -86,7 +105,8 @@ def variant_env(name):
 
 def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
-              "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF"):
+              "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DX_FWD",
+              "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
@@ -113,7 +133,7 @@ def patchy(inputs, L):
     return q, k, v, gf, gb, do
 
 
-def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
+def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64, label=""):
     n_ok = n = 0
     worst = 0.0
     for L in lengths:
@@ -143,7 +163,8 @@ def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64):
                 bad = "" if ok else "  " + "; ".join(f"{nm} {e:.2e}>{b:.2e}" for nm, e, b in rep if not e <= b)
                 print(f"{'ok  ' if ok else 'FAIL'} {w:7.3f} L={L} {dtype} {regime} K={K} V={V} ({dt:.1f}s){bad}",
                       flush=True)
-    print(f"parity: {n_ok}/{n} pass, worst err/bound {worst:.3f}", flush=True)
+    # one grep-able line per run: "parity: N/M LABEL" (the lead's gpu-run.sh greps it)
+    print(f"parity: {n_ok}/{n} {label or 'dev_bench'} pass, worst err/bound {worst:.3f}", flush=True)
     return n_ok == n
 
 
@@ -334,7 +355,7 @@ def main():
     for var in [x for x in a.parity_variants.split(",") if x]:
         set_env(variant_env(var))
         print(f"--- parity {var} {variant_env(var)}", flush=True)
-        ok &= parity(lengths, a.regimes.split(","), a.dtypes.split(","))
+        ok &= parity(lengths, a.regimes.split(","), a.dtypes.split(","), label=var)
     if DEV == "cuda" and not a.parity_only and a.variants:
         rows = timing(a.variants.split(","), [x for x in a.shapes.split(",") if x], not a.no_graph)
         if a.choose:
