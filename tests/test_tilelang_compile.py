@@ -55,6 +55,14 @@ SPECS = [
     # VIG_TILELANG_FUSED_EXP=fast (session 5): fwd_fused with __expf, 3 blocks per SM
     ("fwd_fused:m3:x1", "bfloat16", "sm_90a"),
     ("fwd_fused:m3:x2", "bfloat16", "sm_90a"),  # =pairs, the bf16 default since session 5
+    # VIG_TILELANG_FUSED_EXP=ref (session 6): the diagonal sub-blocks through a per-channel
+    # midpoint on the tensor cores, in fwd_fused and in fwd_fused_seg (L > 224, forward v6s)
+    ("fwd_fused:m3:x3", "bfloat16", "sm_90a"),
+    ("fwd_fused_seg:m3:x3", "bfloat16", "sm_90a"),
+    ("fwd_fused:m3:x4", "bfloat16", "sm_90a"),  # =ref2: and the cumsums by all threads
+    ("fwd_fused_seg:m3:x4", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_BWD_OUT=ref (session 6): bwd_out2's diagonal sub-blocks through the same midpoint
+    ("bwd_out2:t256:x3:w1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -117,11 +125,25 @@ def test_kernel_compiles(compiled, spec):
             assert "bfloat16_t* __restrict__ WS," in src and "bfloat16_t* __restrict__ WS2," in src
         else:
             assert "const float* __restrict__ WS," in src and "bfloat16_t* __restrict__ WSB" in src
-    if any(o.startswith("x") for o in kind.split(":")[1:]):  # every exp of fwd_fused as __expf
+    if kind.startswith("bwd_out2") and kind.split(":")[2:3] == ["x3"]:  # BWD_OUT=ref
+        assert "__launch_bounds__(256, 2)" in src and "expf(" not in src.replace("__expf(", "")
+        # the lane pass (and its loads) only when the chunk has a slow channel, fast lanes read 0
+        assert src.count("if (((int*)any_s)[0] != 0)") >= 4
+        assert src.count("(((int*)sl_s)[(((int)threadIdx.x) & 31)] != 0)") >= 2
+        # forward / backward pairs in two accumulators, the masked halves of s dA
+        assert "a2_f" in src and "dacb_s" in src and src.count("tl::mma_sync") >= 17
+    if kind.startswith("fwd") and any(o.startswith("x") for o in kind.split(":")[1:]):  # every exp of fwd_fused as __expf
         assert src.count("__expf(") >= 11 and "expf(" not in src.replace("__expf(", "")
         assert "__launch_bounds__(256, 3)" in src
         if kind.endswith(":x2"):  # the pairs' diagonal loop: one gate set per element, no branch
             assert "sqrtf(" in src and src.count("__expf(") >= 11
+        if kind.endswith(":x4"):  # x3 + the parallel cumsums: part totals scanned by shuffles
+            assert src.count("__shfl_up_sync") >= 3 and src.count("__shfl_down_sync") >= 6
+        if kind.endswith((":x3", ":x4")):  # midpoint reference: a per-channel slow flag, the pair loop
+            # only for slow channels, the forward / backward pair matrices as two gemms
+            assert "sl_s" in src and "sqrtf(" in src
+            assert "(((int*)sl_s)[r] != 0)" in src
+            assert src.count("tl::mma_sync") >= 6
     if kind.split(":")[0] == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
         assert "mma" not in src
         return
@@ -134,6 +156,9 @@ def test_kernel_compiles(compiled, spec):
         assert "tf32" not in src.lower() and "mma" not in src
     # the compensated (TwoSum) local cumsums survive TVM's simplifier, which folds a plain
     # float TwoSum's error term to 0 (it did, before the rounding intrinsics)
+    if kind.endswith(":x4"):  # bf16-only plain cumsums by design (no compensation terms)
+        assert "__fadd_rn" not in src
+        return
     assert src.count("__fadd_rn") >= 3 and src.count("__fsub_rn") >= 4
 
 

@@ -280,13 +280,16 @@ def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     """The backward's per-chunk kernel: "bwd_out", or "bwd_out2" (bf16 with head dims exactly
     KT, VT; $VIG_TILELANG_BWD_OUT=v2, default BWD_OUT_DEFAULT): the diagonal sub-blocks as
     running decay products in a lane-per-key-channel pass (kernels.build_bwd_out2); either with
-    the $VIG_TILELANG_BWD_OUT_THREADS variant (bwd_out2's default: BWD_OUT2_THREADS)."""
+    the $VIG_TILELANG_BWD_OUT_THREADS variant (bwd_out2's default: BWD_OUT2_THREADS).
+    $VIG_TILELANG_BWD_OUT=ref (session 6, on trial): bwd_out2 ":x3", the diagonal sub-blocks on the
+    tensor cores through a per-channel midpoint of the chunk's cumsum (the lane pass only for
+    channels whose cumsum spreads > kernels.REF_THR over the chunk, and only in chunks that have one)."""
     v = _knob("VIG_TILELANG_BWD_OUT", BWD_OUT_DEFAULT)
-    if v not in ("v1", "v2"):
-        raise ValueError(f"VIG_TILELANG_BWD_OUT={v!r}: expected 'v1' or 'v2'")
-    if v == "v2" and dtype == "bfloat16" and static_dims:
+    if v not in ("v1", "v2", "ref"):
+        raise ValueError(f"VIG_TILELANG_BWD_OUT={v!r}: expected 'v1', 'v2' or 'ref'")
+    if v in ("v2", "ref") and dtype == "bfloat16" and static_dims:
         t = int(_knob("VIG_TILELANG_BWD_OUT_THREADS") or BWD_OUT2_THREADS)
-        return "bwd_out2" + (f":t{t}" if t != 128 else "")
+        return "bwd_out2" + (f":t{t}" if t != 128 else "") + (":x3" if v == "ref" else "")
     return "bwd_out" + _thr("BWD_OUT", dtype)
 
 
@@ -306,7 +309,12 @@ def _fused_diag(dtype: str) -> str:
 #: default since session 5's mid call: parity 120/120; graphed fwd ViG-T@224 0.184 -> 0.158 ms,
 #: S@224 0.341 -> 0.286, B@224 0.641 -> 0.543): that, and the diagonal sub-blocks of A computed
 #: pair by pair with no divergent gate branch ("fwd_fused:m3:x2", 71 registers, built on x1's
-#: __expf); "": expf and the per-element loop (the previous default).
+#: __expf); "": expf and the per-element loop (the previous default). "ref" (session 6, on
+#: trial): "pairs", and the diagonal sub-blocks on the tensor cores through a per-channel midpoint
+#: reference of the chunk's cumsum ("fwd_fused:m3:x3"; channels whose cumsum spreads more than
+#: kernels.REF_THR = 32 over the chunk keep the exact pair loop); "ref2": "ref", and the gate cumsums
+#: by all 256 threads in plain fp32 ("fwd_fused:m3:x4"; the serial compensated scans of 64 / 32
+#: threads before). Both also apply to fwd_fused_seg (L > 224 under the v6s forward).
 FUSED_EXP_DEFAULT = "pairs"
 
 
@@ -314,11 +322,11 @@ def _fused_exp(dtype: str, diag: str = "") -> str:
     """The fwd_fused options of $VIG_TILELANG_FUSED_EXP (``diag``: _fused_diag's, which already
     sets the minimum blocks per SM)."""
     e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT)
-    if e not in ("", "fast", "pairs"):
-        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast' or 'pairs' (or empty)")
-    if not e or dtype != "bfloat16" or (diag and e == "pairs"):  # pairs replaces the per-element loop only
+    if e not in ("", "fast", "pairs", "ref", "ref2"):
+        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast', 'pairs', 'ref' or 'ref2' (or empty)")
+    if not e or dtype != "bfloat16" or (diag and e in ("pairs", "ref", "ref2")):  # they replace the per-element loop only
         return ""
-    return ("" if diag else ":m3") + (":x1" if e == "fast" else ":x2")
+    return ("" if diag else ":m3") + {"fast": ":x1", "pairs": ":x2", "ref": ":x3", "ref2": ":x4"}[e]
 
 
 def _thr(which: str, dtype: str) -> str:
@@ -372,7 +380,8 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
 def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     """L > V6_MAX_L: segments of V6_MAX_L tokens. fwd_segst (each segment's contribution and
     decay) -> fwd_scan over the segments -> fwd_fused_seg (fwd_fused from the entering states).
-    Workspace float32 [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT]."""
+    Workspace float32 [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT]. $VIG_TILELANG_FUSED_EXP=ref / ref2
+    (bf16): fwd_fused_seg:m3:x3 / :m3:x4 (fwd_fused's chunk body; other values: fwd_fused_seg as is)."""
     B, L, H, _ = q.shape
     nseg = -(-L // V6_MAX_L)
     f32 = dict(device=q.device, dtype=torch.float32)
@@ -380,7 +389,9 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     dw = torch.empty(B, H, nseg, 2 * KT, **f32)
     compile_kernel("fwd_segst", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
     compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
-    compile_kernel("fwd_fused_seg", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
+    e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) if dtype == "bfloat16" else ""
+    seg = {"ref": ":m3:x3", "ref2": ":m3:x4"}.get(e, "")
+    compile_kernel("fwd_fused_seg" + seg, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
 
 
 _FWD = {}  # filled below: version -> launcher

@@ -22,6 +22,9 @@ import tilelang
 import tilelang.language as T
 
 GATE_MIN = -40.0
+#: fwd_fused:x3: a channel whose chunk cumsum spreads more than this (either direction) takes the
+#: exact pair loop; below it, the midpoint reference keeps every operand factor in e^(+-REF_THR/2)
+REF_THR = 32.0
 
 _PASS_CONFIGS = {
     tilelang.PassConfigKey.TL_DISABLE_WARP_SPECIALIZED: True,
@@ -1165,15 +1168,25 @@ def _min_blocks(n: int):
 
 
 def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, strided: int = 0,
-                   lowmem: int = 0):
+                   lowmem: int = 0, fastexp: int = 0):
     """bwd_out (same arguments, same results up to rounding) with the diagonal sub-blocks as
     running decay products in a lane-per-key-channel pass. bf16 only, K = 32 (one lane per
     channel), C = 32 (two 16-token sub-blocks); head dims exactly K, V (static: no column
     masks, vector loads and stores; the launcher uses bwd_out for other head dims).
     ``lowmem`` (":w1", VIG_TILELANG_LOWMEM=1): WS / WS2 in bf16 (the values the T.gemm operands
     were cast to anyway; the boundary terms E read them in bf16 too) and DQ / DK / DV in the
-    input dtype (each is stored once, from float32: the same rounding as the shared layer's cast)."""
+    input dtype (each is stored once, from float32: the same rounding as the shared layer's cast).
+    ``fastexp`` 3 (":x3", VIG_TILELANG_BWD_OUT=ref, session 6): fwd_fused:x3's per-channel midpoint
+    reference in the backward. A channel whose chunk cumsum spreads <= REF_THR (both directions)
+    enters the four pair operands for ALL tokens of the chunk (q e^(G_t - m), k e^(m - G_j)), so the
+    tensor-core products cover the diagonal sub-blocks too: A = tril(qdf kdf^T) + triu(qdb kdb^T)
+    (the diagonal 2 q.k from both), dq_f = e^(G_t - m) (tril_strict(s dA) kdf), dk_f = e^(m - G_j)
+    (tril_strict(s dA)^T qdf), backward with triu_strict. A slow channel keeps the exact operands
+    (reference token, zero in the diagonal sub-blocks) and the lane pass (lanes of fast channels
+    read k = q = 0); the pass runs only when some channel of the chunk is slow (block flag)."""
     assert dtype == "bfloat16" and K == 32 and C == 32 and threads in (128, 256)
+    assert fastexp in (0, 3)
+    refd = fastexp == 3
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -1206,6 +1219,19 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
 
     def ex(x):
         return fexp(T.min(x, 0.0))
+
+    # fastexp=3: the factor of channel j's pair operand at token i (fwd: forward pairs; qside: the
+    # query side e^(x), else the key side e^(-x)); fast channel: x = G_i - midpoint; slow: x2's
+    # reference token (M - 1 forward, M backward), clamped at 0, zero inside the diagonal sub-blocks
+    def rfac(gs, gls, mr_s, sl_s, i, j, fwd, qside):
+        sl = sl_s[j] != 0
+        ref_t = M - 1 if fwd else M
+        x = (gs[i, j] - T.if_then_else(sl, gs[ref_t, j], mr_s[0 if fwd else 1, j])) + (
+            gls[i, j] - T.if_then_else(sl, gls[ref_t, j], 0.0))
+        if not qside:
+            x = -x
+        live = (i >= M) if fwd == qside else (i < M)  # the slow channel's nonzero rows
+        return T.if_then_else(sl, T.if_then_else(live, fexp(T.min(x, 0.0)), 0.0), fexp(x))
 
     IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
 
@@ -1282,6 +1308,13 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             dkb = T.alloc_fragment([C, K], acc)
             pr_f = T.alloc_fragment([2 * K, V], acc)
             e_f = T.alloc_fragment([2 * K], acc)
+            if refd:
+                dacb_s = T.alloc_shared([C, C], cdt)  # triu_strict(s dA); dac_s: tril_strict
+                a2_f = T.alloc_fragment([C, C], acc)  # backward pairs
+                mr_s = T.alloc_shared([2, K], acc)    # midpoints (forward, backward)
+                sl_s = T.alloc_shared([K], "int32")   # 1: the channel's chunk spread > REF_THR
+                any_s = T.alloc_shared([1], "int32")  # 1: some channel of the chunk is slow
+                any_s[0] = 0
 
             for i, j in T.Parallel(C, K):
                 q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
@@ -1307,113 +1340,225 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             for i in T.Parallel(2 * K):
                 e_s[i] = e_f[i] * T.if_then_else(
                     i < K, fexp(gf_s[C - 1, i % K] + gfl_s[C - 1, i % K]), fexp(gb_s[0, i % K] + gbl_s[0, i % K]))
-            for i, j in T.Parallel(C, K):
-                qf = T.Cast(acc, q_s[i, j])
-                kf = T.Cast(acc, k_s[i, j])
-                qdf_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]))), 0)
-                kdf_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]))), 0)
-                qdb_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]))), 0)
-                kdb_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]))), 0)
-                kef_s[i, j] = T.Cast(cdt, kf * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
-                keb_s[i, j] = T.Cast(cdt, kf * fexp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+            if refd:  # per channel: midpoints, slow flag (gates <= 0: the cumsums are monotone)
+                for j in T.Parallel(K):
+                    mr_s[0, j] = 0.5 * (gf_s[0, j] + (gf_s[C - 1, j] + gfl_s[C - 1, j]))
+                    mr_s[1, j] = 0.5 * ((gb_s[0, j] + gbl_s[0, j]) + gb_s[C - 1, j])
+                    sl_s[j] = T.if_then_else(gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR, 1,
+                                             T.if_then_else(gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR, 1, 0))
+                    if gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR or gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR:
+                        any_s[0] = 1
+                for i, j in T.Parallel(C, K):
+                    qf = T.Cast(acc, q_s[i, j])
+                    kf = T.Cast(acc, k_s[i, j])
+                    qdf_s[i, j] = T.Cast(cdt, qf * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, True))
+                    kdf_s[i, j] = T.Cast(cdt, kf * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, False))
+                    qdb_s[i, j] = T.Cast(cdt, qf * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, True))
+                    kdb_s[i, j] = T.Cast(cdt, kf * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, False))
+                    kef_s[i, j] = T.Cast(cdt, kf * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                    keb_s[i, j] = T.Cast(cdt, kf * fexp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+            else:
+                for i, j in T.Parallel(C, K):
+                    qf = T.Cast(acc, q_s[i, j])
+                    kf = T.Cast(acc, k_s[i, j])
+                    qdf_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]))), 0)
+                    kdf_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]))), 0)
+                    qdb_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]))), 0)
+                    kdb_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]))), 0)
+                    kef_s[i, j] = T.Cast(cdt, kf * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                    keb_s[i, j] = T.Cast(cdt, kf * fexp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
             # dA = s do v^T
             T.clear(da_f)
             mmCCV[1](do_s, v_s, da_f)
-            for i, j in T.Parallel(C, C):
-                da_s[i, j] = da_f[i, j] * scale
-                dac_s[i, j] = T.Cast(cdt, da_f[i, j] * scale)
+            if refd:  # the masked halves for the all-token operands
+                for i, j in T.Parallel(C, C):
+                    da_s[i, j] = da_f[i, j] * scale
+                    dac_s[i, j] = T.Cast(cdt, T.if_then_else(j < i, da_f[i, j] * scale, 0.0))
+                    dacb_s[i, j] = T.Cast(cdt, T.if_then_else(j > i, da_f[i, j] * scale, 0.0))
+            else:
+                for i, j in T.Parallel(C, C):
+                    da_s[i, j] = da_f[i, j] * scale
+                    dac_s[i, j] = T.Cast(cdt, da_f[i, j] * scale)
             T.sync_threads()
             # ---- diagonal sub-blocks, lane r = key channel, warp w = rows w*RPW .. w*RPW+RPW-1
             tx = T.get_thread_binding()
             r = tx % 32
             w0 = (tx // 32) * RPW            # first row of this warp
             base = (w0 // M) * M             # its sub-block
-            for u in T.unroll(M):
-                dfr[u] = df_s[base + u, r]
-                dbr[u] = db_s[base + u, r]
-                xr[u] = T.Cast(acc, k_s[base + u, r])
-            # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
-            for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-                if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                    for i in T.unroll(RPW):
-                        tt = hb * RPW + i
-                        qt = T.Cast(acc, q_s[w0 + i, r])
-                        for u in T.unroll(M):
-                            dar[u] = da_s[w0 + i, base + u]
-                        run[0] = 1.0
-                        for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
-                            jj = M - 1 - u
-                            run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
-                            er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
-                        run[1] = 1.0
-                        for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
-                            run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
-                            er[u] = T.if_then_else(u > tt, run[1], er[u])
-                        run[2] = 0.0
-                        run[3] = 0.0
-                        for u in T.unroll(M):
-                            wv = dar[u] * xr[u] * er[u]
-                            run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
-                            run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
-                            pr[u] = qt * xr[u] * er[u]
-                        xqf_s[w0 + i, r] = run[2]
-                        xqb_s[w0 + i, r] = run[3]
-                        # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
-                        # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
-                        for m in T.unroll(8):
-                            kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
-                            sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
-                            pr[m] = kp + T.shfl_xor(sd, 16)
-                        for m in T.unroll(4):
-                            kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
-                            sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
-                            pr[m] = kp + T.shfl_xor(sd, 8)
-                        for m in T.unroll(2):
-                            kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
-                            sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
-                            pr[m] = kp + T.shfl_xor(sd, 4)
-                        kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
-                        sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
-                        pr[0] = kp1 + T.shfl_xor(sd1, 2)
-                        pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
-                        if r % 2 == 0:
-                            ad_s[w0 + i, r // 2] = pr[0]
-            # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
-            for u in T.unroll(M):
-                xr[u] = T.Cast(acc, q_s[base + u, r])
-            for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-                if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                    for i in T.unroll(RPW):
-                        jk = hb * RPW + i
-                        for u in T.unroll(M):
-                            dar[u] = da_s[base + u, w0 + i]
-                        run[0] = 1.0
-                        for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
-                            run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
-                            er[u] = T.if_then_else(u == jk, 2.0, run[0])
-                        run[1] = 1.0
-                        for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
-                            tq = M - 1 - u
-                            run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
-                            er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
-                        run[2] = 0.0
-                        run[3] = 0.0
-                        for u in T.unroll(M):
-                            wv = dar[u] * xr[u] * er[u]
-                            run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
-                            run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
-                        xkf_s[w0 + i, r] = run[2]
-                        xkb_s[w0 + i, r] = run[3]
+            if refd:  # slow channels only (fast lanes contribute 0), skipped when the chunk has none
+                if any_s[0] != 0:
+                    for u in T.unroll(M):
+                        dfr[u] = df_s[base + u, r]
+                        dbr[u] = db_s[base + u, r]
+                        xr[u] = T.if_then_else(sl_s[r] != 0, T.Cast(acc, k_s[base + u, r]), 0.0)  # fast lane: 0
+                    # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
+                    for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                        if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                            for i in T.unroll(RPW):
+                                tt = hb * RPW + i
+                                qt = T.Cast(acc, q_s[w0 + i, r])
+                                for u in T.unroll(M):
+                                    dar[u] = da_s[w0 + i, base + u]
+                                run[0] = 1.0
+                                for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
+                                    jj = M - 1 - u
+                                    run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
+                                    er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
+                                run[1] = 1.0
+                                for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
+                                    run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
+                                    er[u] = T.if_then_else(u > tt, run[1], er[u])
+                                run[2] = 0.0
+                                run[3] = 0.0
+                                for u in T.unroll(M):
+                                    wv = dar[u] * xr[u] * er[u]
+                                    run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
+                                    run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
+                                    pr[u] = qt * xr[u] * er[u]
+                                xqf_s[w0 + i, r] = run[2]
+                                xqb_s[w0 + i, r] = run[3]
+                                # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
+                                # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
+                                for m in T.unroll(8):
+                                    kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
+                                    sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
+                                    pr[m] = kp + T.shfl_xor(sd, 16)
+                                for m in T.unroll(4):
+                                    kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
+                                    sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
+                                    pr[m] = kp + T.shfl_xor(sd, 8)
+                                for m in T.unroll(2):
+                                    kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
+                                    sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
+                                    pr[m] = kp + T.shfl_xor(sd, 4)
+                                kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
+                                sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
+                                pr[0] = kp1 + T.shfl_xor(sd1, 2)
+                                pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
+                                if r % 2 == 0:
+                                    ad_s[w0 + i, r // 2] = pr[0]
+                    # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
+                    for u in T.unroll(M):
+                        xr[u] = T.if_then_else(sl_s[r] != 0, T.Cast(acc, q_s[base + u, r]), 0.0)
+                    for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                        if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                            for i in T.unroll(RPW):
+                                jk = hb * RPW + i
+                                for u in T.unroll(M):
+                                    dar[u] = da_s[base + u, w0 + i]
+                                run[0] = 1.0
+                                for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
+                                    run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
+                                    er[u] = T.if_then_else(u == jk, 2.0, run[0])
+                                run[1] = 1.0
+                                for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
+                                    tq = M - 1 - u
+                                    run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
+                                    er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
+                                run[2] = 0.0
+                                run[3] = 0.0
+                                for u in T.unroll(M):
+                                    wv = dar[u] * xr[u] * er[u]
+                                    run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
+                                    run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
+                                xkf_s[w0 + i, r] = run[2]
+                                xkb_s[w0 + i, r] = run[3]
+            else:
+                for u in T.unroll(M):
+                    dfr[u] = df_s[base + u, r]
+                    dbr[u] = db_s[base + u, r]
+                    xr[u] = T.Cast(acc, k_s[base + u, r])
+                # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
+                for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                    if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                        for i in T.unroll(RPW):
+                            tt = hb * RPW + i
+                            qt = T.Cast(acc, q_s[w0 + i, r])
+                            for u in T.unroll(M):
+                                dar[u] = da_s[w0 + i, base + u]
+                            run[0] = 1.0
+                            for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
+                                jj = M - 1 - u
+                                run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
+                                er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
+                            run[1] = 1.0
+                            for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
+                                run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
+                                er[u] = T.if_then_else(u > tt, run[1], er[u])
+                            run[2] = 0.0
+                            run[3] = 0.0
+                            for u in T.unroll(M):
+                                wv = dar[u] * xr[u] * er[u]
+                                run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
+                                run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
+                                pr[u] = qt * xr[u] * er[u]
+                            xqf_s[w0 + i, r] = run[2]
+                            xqb_s[w0 + i, r] = run[3]
+                            # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
+                            # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
+                            for m in T.unroll(8):
+                                kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
+                                sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
+                                pr[m] = kp + T.shfl_xor(sd, 16)
+                            for m in T.unroll(4):
+                                kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
+                                sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
+                                pr[m] = kp + T.shfl_xor(sd, 8)
+                            for m in T.unroll(2):
+                                kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
+                                sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
+                                pr[m] = kp + T.shfl_xor(sd, 4)
+                            kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
+                            sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
+                            pr[0] = kp1 + T.shfl_xor(sd1, 2)
+                            pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
+                            if r % 2 == 0:
+                                ad_s[w0 + i, r // 2] = pr[0]
+                # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
+                for u in T.unroll(M):
+                    xr[u] = T.Cast(acc, q_s[base + u, r])
+                for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                    if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                        for i in T.unroll(RPW):
+                            jk = hb * RPW + i
+                            for u in T.unroll(M):
+                                dar[u] = da_s[base + u, w0 + i]
+                            run[0] = 1.0
+                            for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
+                                run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
+                                er[u] = T.if_then_else(u == jk, 2.0, run[0])
+                            run[1] = 1.0
+                            for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
+                                tq = M - 1 - u
+                                run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
+                                er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
+                            run[2] = 0.0
+                            run[3] = 0.0
+                            for u in T.unroll(M):
+                                wv = dar[u] * xr[u] * er[u]
+                                run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
+                                run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
+                            xkf_s[w0 + i, r] = run[2]
+                            xkb_s[w0 + i, r] = run[3]
             T.sync_threads()
             # s A: off-diagonal sub-blocks on the tensor cores, diagonal ones from the pass above
-            T.clear(a_f)
-            mmCCK[1](qdf_s, kdf_s, a_f)
-            mmCCK[1](qdb_s, kdb_s, a_f)
-            for i, j in T.Parallel(C, C):
-                if (i // M) != (j // M):
-                    a_s[i, j] = T.Cast(cdt, a_f[i, j] * scale)
-            for t, jj in T.Parallel(C, M):
-                a_s[t, (t // M) * M + jj] = T.Cast(cdt, ad_s[t, jj] * scale)
+            if refd:  # A = tril(forward pairs) + triu(backward pairs) + the slow channels' diagonal blocks
+                T.clear(a_f)
+                mmCCK[1](qdf_s, kdf_s, a_f)
+                T.clear(a2_f)
+                mmCCK[1](qdb_s, kdb_s, a2_f)
+                for i, j in T.Parallel(C, C):
+                    a_s[i, j] = T.Cast(cdt, (T.if_then_else(j <= i, a_f[i, j], 0.0) + T.if_then_else(j >= i, a2_f[i, j], 0.0)
+                                             + T.if_then_else(any_s[0] != 0 and i // M == j // M, ad_s[i, j % M], 0.0)) * scale)
+            else:
+                T.clear(a_f)
+                mmCCK[1](qdf_s, kdf_s, a_f)
+                mmCCK[1](qdb_s, kdb_s, a_f)
+                for i, j in T.Parallel(C, C):
+                    if (i // M) != (j // M):
+                        a_s[i, j] = T.Cast(cdt, a_f[i, j] * scale)
+                for t, jj in T.Parallel(C, M):
+                    a_s[t, (t // M) * M + jj] = T.Cast(cdt, ad_s[t, jj] * scale)
             # dv = (s A)^T do + k exp(..) dS (both directions)
             T.clear(dv_f)
             mmCVC[2](a_s, do_s, dv_f)
@@ -1422,18 +1567,31 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             for i, j in T.Parallel(C, V):
                 if t0 + i < L:
                     DV[b, t0 + i, h, j] = og(dv_f[i, j])
-            for i, j in T.Parallel(C, K):
-                dqf[i, j] = xqf_s[i, j]
-                dqb[i, j] = xqb_s[i, j]
-            # dq, off-diagonal sub-blocks: (s dA) @ kd, times the query's decay to the reference
-            T.clear(t_f)
-            mmCKC[0](dac_s, kdf_s, t_f)
-            for i, j in T.Parallel(C, K):
-                dqf[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j])), 0.0)
-            T.clear(t_f)
-            mmCKC[0](dac_s, kdb_s, t_f)
-            for i, j in T.Parallel(C, K):
-                dqb[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j])), 0.0)
+            if refd:  # the masked dA halves against the all-token operands (see the docstring)
+                for i, j in T.Parallel(C, K):
+                    dqf[i, j] = T.if_then_else(any_s[0] != 0, xqf_s[i, j], 0.0)
+                    dqb[i, j] = T.if_then_else(any_s[0] != 0, xqb_s[i, j], 0.0)
+                T.clear(t_f)
+                mmCKC[0](dac_s, kdf_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dqf[i, j] += t_f[i, j] * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, True)
+                T.clear(t_f)
+                mmCKC[0](dacb_s, kdb_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dqb[i, j] += t_f[i, j] * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, True)
+            else:
+                for i, j in T.Parallel(C, K):
+                    dqf[i, j] = xqf_s[i, j]
+                    dqb[i, j] = xqb_s[i, j]
+                # dq, off-diagonal sub-blocks: (s dA) @ kd, times the query's decay to the reference
+                T.clear(t_f)
+                mmCKC[0](dac_s, kdf_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dqf[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j])), 0.0)
+                T.clear(t_f)
+                mmCKC[0](dac_s, kdb_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dqb[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j])), 0.0)
             # dq, inter-chunk: s exp(G) (do S^T)
             T.clear(t_f)
             mmCKV[1](do_s, sf_s, t_f)
@@ -1444,18 +1602,31 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             for i, j in T.Parallel(C, K):
                 g4_s[i, j] = T.Cast(acc, q_s[i, j]) * (t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale)
                 dqb[i, j] += t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale
-            for i, j in T.Parallel(C, K):
-                dkf[i, j] = xkf_s[i, j]
-                dkb[i, j] = xkb_s[i, j]
-            # dk, off-diagonal sub-blocks: (s dA)^T @ qd, times the key's decay from the reference
-            T.clear(t_f)
-            mmCKC[2](dac_s, qdf_s, t_f)
-            for i, j in T.Parallel(C, K):
-                dkf[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j])), 0.0)
-            T.clear(t_f)
-            mmCKC[2](dac_s, qdb_s, t_f)
-            for i, j in T.Parallel(C, K):
-                dkb[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j])), 0.0)
+            if refd:
+                for i, j in T.Parallel(C, K):
+                    dkf[i, j] = T.if_then_else(any_s[0] != 0, xkf_s[i, j], 0.0)
+                    dkb[i, j] = T.if_then_else(any_s[0] != 0, xkb_s[i, j], 0.0)
+                T.clear(t_f)
+                mmCKC[2](dac_s, qdf_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dkf[i, j] += t_f[i, j] * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, False)
+                T.clear(t_f)
+                mmCKC[2](dacb_s, qdb_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dkb[i, j] += t_f[i, j] * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, False)
+            else:
+                for i, j in T.Parallel(C, K):
+                    dkf[i, j] = xkf_s[i, j]
+                    dkb[i, j] = xkb_s[i, j]
+                # dk, off-diagonal sub-blocks: (s dA)^T @ qd, times the key's decay from the reference
+                T.clear(t_f)
+                mmCKC[2](dac_s, qdf_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dkf[i, j] += T.if_then_else(i < M, t_f[i, j] * ex((gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j])), 0.0)
+                T.clear(t_f)
+                mmCKC[2](dac_s, qdb_s, t_f)
+                for i, j in T.Parallel(C, K):
+                    dkb[i, j] += T.if_then_else(i >= M, t_f[i, j] * ex((gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j])), 0.0)
             # dk, inter-chunk: exp(..) (v dS^T)
             T.clear(t_f)
             mmCKV[1](v_s, dsf_s, t_f)
@@ -1527,6 +1698,59 @@ def _cumsum_b_thread(C: int, K: int):
 V6_MAX_L = 224
 
 
+def _cumsums_par(C: int, K: int, threads: int, fwd: bool):
+    """fwd_fused:x4 (bf16 only): the chunk's inclusive gate cumsums by every thread, plain fp32
+    sums (no TwoSum: bf16 results cannot see the difference; the *_l tiles stay zero). ``fwd``:
+    both directions, threads [0, threads / 2) scan gf left to right, the rest gb right to left;
+    else gb only, by all threads. Thread (channel, part) owns TPP consecutive tokens of one
+    channel: local sums in registers, then the part totals scanned across the P lanes of the
+    channel by shuffles (P adjacent lanes, width P; the direction is warp-uniform)."""
+    ND = 2 if fwd else 1
+    P = threads // (ND * K)
+    TPP = C // P
+    assert P * TPP == C and P in (4, 8) and threads == ND * K * P
+
+    @T.macro
+    def f(gf_s, gb_s, loc, sc):
+        tx = T.get_thread_binding()
+        part = tx % P
+        ch = (tx // P) % K
+        if fwd and tx < K * P:
+            for u in T.unroll(TPP):
+                loc[u] = gf_s[part * TPP + u, ch]
+            for u in T.unroll(TPP - 1):
+                loc[u + 1] = loc[u + 1] + loc[u]
+            sc[0] = loc[TPP - 1]
+            sc[1] = T.shfl_up(sc[0], 1, P)
+            sc[0] = sc[0] + T.if_then_else(part >= 1, sc[1], 0.0)
+            sc[1] = T.shfl_up(sc[0], 2, P)
+            sc[0] = sc[0] + T.if_then_else(part >= 2, sc[1], 0.0)
+            if P == 8:
+                sc[1] = T.shfl_up(sc[0], 4, P)
+                sc[0] = sc[0] + T.if_then_else(part >= 4, sc[1], 0.0)
+            sc[1] = T.shfl_up(sc[0], 1, P)   # the earlier parts' total
+            for u in T.unroll(TPP):
+                gf_s[part * TPP + u, ch] = loc[u] + T.if_then_else(part >= 1, sc[1], 0.0)
+        else:
+            for u in T.unroll(TPP):
+                loc[u] = gb_s[part * TPP + u, ch]
+            for u in T.unroll(TPP - 1):
+                loc[TPP - 2 - u] = loc[TPP - 2 - u] + loc[TPP - 1 - u]
+            sc[0] = loc[0]
+            sc[1] = T.shfl_down(sc[0], 1, P)
+            sc[0] = sc[0] + T.if_then_else(part + 1 < P, sc[1], 0.0)
+            sc[1] = T.shfl_down(sc[0], 2, P)
+            sc[0] = sc[0] + T.if_then_else(part + 2 < P, sc[1], 0.0)
+            if P == 8:
+                sc[1] = T.shfl_down(sc[0], 4, P)
+                sc[0] = sc[0] + T.if_then_else(part + 4 < P, sc[1], 0.0)
+            sc[1] = T.shfl_down(sc[0], 1, P)   # the later parts' total
+            for u in T.unroll(TPP):
+                gb_s[part * TPP + u, ch] = loc[u] + T.if_then_else(part + 1 < P, sc[1], 0.0)
+
+    return f
+
+
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     LMAX: int = V6_MAX_L, diag: bool = True, lanes: int = 0, minb: int = 0,
                     strided: int = 0, fastexp: int = 0):
@@ -1542,8 +1766,13 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     against bf16's 4e-3), chiefly in the per-element diagonal loop (64 exps per thread and chunk)."""
     assert not fastexp or dtype == "bfloat16"
     # fastexp=2 ("fwd_fused:x2"): also the diagonal sub-blocks pair by pair (see below)
-    assert fastexp != 2 or (C == 32 and threads == 256 and diag and not lanes)
-    pairs = fastexp == 2
+    # fastexp=3 ("fwd_fused:x3", session 6): x2, and the diagonal sub-blocks on the tensor cores
+    # through a per-channel reference point (see below); x2's pair loop only for "slow" channels
+    # fastexp=4 ("fwd_fused:x4", session 6): x3, and the gate cumsums by every thread (_cumsums_par)
+    assert fastexp < 2 or (C == 32 and threads == 256 and diag and not lanes)
+    pairs = fastexp >= 2
+    refp = fastexp >= 3
+    parc = fastexp == 4
     assert not lanes or (dtype == "bfloat16" and K == 32 and C == 32)
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
@@ -1558,6 +1787,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     use_tc, cdt = _compute(dtype)
     cums = _cumsums_thread(C, K)
     cumb = _cumsum_b_thread(C, K)
+    if parc:
+        pcs = _cumsums_par(C, K, threads, True)
+        pcb = _cumsums_par(C, K, threads, False)
     mmA = _mm(use_tc, C, C, 2 * K)    # [C,2K] @ [C,2K]^T
     mmI = _mm(use_tc, C, V, K)        # [C,K] @ [K,V]
     mmO = _mm(use_tc, C, V, C)        # [C,C] @ [C,V]
@@ -1594,13 +1826,22 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             gbl_s = T.alloc_shared([C, K + 1], acc)
             qef_s = T.alloc_shared([C, K], cdt)      # q exp(Gf): meets S_f
             qeb_s = T.alloc_shared([C, K], cdt)      # q exp(Gb): meets S_b
-            qd_s = T.alloc_shared([C, 2 * K], cdt)
-            kd_s = T.alloc_shared([C, 2 * K], cdt)
+            qd_s = T.alloc_shared([2 * C, K] if refp else [C, 2 * K], cdt)
+            kd_s = T.alloc_shared([2 * C, K] if refp else [C, 2 * K], cdt)
             ke_s = T.alloc_shared([C, K], cdt)       # state-update operand
             sf_s = T.alloc_shared([K, V], cdt)
             sb_s = T.alloc_shared([NCM * K, V], cdt)  # S_b entering each chunk from the right
             a_s = T.alloc_shared([C, C], cdt)
             a_f = T.alloc_fragment([C, C], acc)
+            if refp:
+                a2_f = T.alloc_fragment([C, C], acc)  # backward pairs
+                mr_s = T.alloc_shared([2, K], acc)     # reference points (forward, backward)
+                sl_s = T.alloc_shared([K], "int32")    # 1: the channel's chunk spread > REF_THR
+                any_s = T.alloc_shared([1], "int32")   # 1: some channel of the chunk is slow
+                nl = T.alloc_local([1], "int32")
+            if parc:
+                ploc = T.alloc_local([C // 4], acc)
+                psc = T.alloc_local([2], acc)
             d_f = T.alloc_fragment([C, M], acc)
             o_f = T.alloc_fragment([C, V], acc)
             s_f = T.alloc_fragment([K, V], acc)      # the carried state (S_b, then S_f)
@@ -1614,6 +1855,10 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 ab = T.alloc_local([4], "int32")
 
             # ---- sweep 1, right to left: S_b entering each chunk ----
+            if parc:  # no compensation terms: the *_l tiles stay zero
+                for i, j in T.Parallel(C, K + 1):
+                    gfl_s[i, j] = 0.0
+                    gbl_s[i, j] = 0.0
             T.clear(s_f)
             for ic in T.serial(NT):
                 c = NT - 1 - ic
@@ -1625,7 +1870,10 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
-                cumb(gb_s, gbl_s, hl)
+                if parc:
+                    pcb(gf_s, gb_s, ploc, psc)
+                else:
+                    cumb(gb_s, gbl_s, hl)
                 for i, j in T.Parallel(C, K):
                     ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * ex(
                         (gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
@@ -1635,6 +1883,16 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     s_f[i, j] = s_f[i, j] * ex(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
             # ---- sweep 2, left to right: outputs, forward state carried ----
             T.clear(s_f)
+            if refp:  # the pair of each thread (see below), once: it does not depend on the chunk
+                txp = T.get_thread_binding()
+                pidx = txp % 120
+                pt = T.Cast("int32", T.floor((1.0 + T.sqrt(T.Cast(acc, 1 + 8 * pidx))) * 0.5))
+                pj = pidx - pt * (pt - 1) // 2
+                dd = (txp - 240) * 2
+                ab[0] = T.if_then_else(txp < 240, (txp // 120) * M + pt, dd)
+                ab[1] = T.if_then_else(txp < 240, (txp // 120) * M + pj, dd)
+                ab[2] = T.if_then_else(txp < 240, (txp // 120) * M + pj, dd + 1)
+                ab[3] = T.if_then_else(txp < 240, (txp // 120) * M + pt, dd + 1)
             for c in T.serial(NT):
                 t0 = c * C
                 for i, j in T.Parallel(C, K):
@@ -1646,20 +1904,55 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
-                cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+                if refp:
+                    any_s[0] = 0
+                if parc:
+                    pcs(gf_s, gb_s, ploc, psc)
+                else:
+                    cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+                if refp:
+                    for j in T.Parallel(K):
+                        # forward cumsum non-increasing (gates <= 0): spread G_0 - G_{C-1};
+                        # backward (right to left) non-decreasing: G_{C-1} - G_0
+                        mr_s[0, j] = 0.5 * (gf_s[0, j] + (gf_s[C - 1, j] + gfl_s[C - 1, j]))
+                        mr_s[1, j] = 0.5 * ((gb_s[0, j] + gbl_s[0, j]) + gb_s[C - 1, j])
+                        sl_s[j] = T.if_then_else(gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR, 1,
+                                                 T.if_then_else(gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR, 1, 0))
+                        if gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR or gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR:
+                            any_s[0] = 1  # every writer stores the same value
                 for i, j in T.Parallel(C, K):
                     qf = T.Cast(acc, q_s[i, j])
                     kf = T.Cast(acc, k_s[i, j])
                     qef_s[i, j] = T.Cast(cdt, qf * ex(gf_s[i, j] + gfl_s[i, j]))
                     qeb_s[i, j] = T.Cast(cdt, qf * ex(gb_s[i, j] + gbl_s[i, j]))
-                    qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
-                        (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
-                    kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
-                        (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
-                    qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
-                        (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
-                    kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
-                        (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+                    if refp:
+                        # channel j fast (sl_s[j] = 0): every pair of the chunk through the
+                        # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
+                        # exponents in [-REF_THR / 2, REF_THR / 2]; slow: x2's exact operands of
+                        # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
+                        # the diagonal sub-blocks zeroed: those come from the pair loop)
+                        sl = sl_s[j]
+                        xf = (gf_s[i, j] - T.if_then_else(sl != 0, gf_s[M - 1, j], mr_s[0, j])) + (
+                            gfl_s[i, j] - T.if_then_else(sl != 0, gfl_s[M - 1, j], 0.0))
+                        xb = (gb_s[i, j] - T.if_then_else(sl != 0, gb_s[M, j], mr_s[1, j])) + (
+                            gbl_s[i, j] - T.if_then_else(sl != 0, gbl_s[M, j], 0.0))
+                        qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
+                            T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
+                        kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
+                            T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
+                        qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
+                            T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
+                        kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
+                            T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+                    else:
+                        qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
+                            (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                        kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
+                            (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                        qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
+                            (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                        kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
+                            (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
                     ke_s[i, j] = T.Cast(cdt, kf * ex(
                         (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
                 if lanes:
@@ -1708,25 +2001,35 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     # the diagonal elements (d, d) and (d + 1, d + 1), 2 q k (exponents 0). One
                     # code path for all (row a, column b of element 0 / 1; no thread branch).
                     tx = T.get_thread_binding()
-                    pidx = tx % 120
-                    pt = T.Cast("int32", T.floor((1.0 + T.sqrt(T.Cast(acc, 1 + 8 * pidx))) * 0.5))
-                    pj = pidx - pt * (pt - 1) // 2
-                    dd = (tx - 240) * 2
-                    ab[0] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd)
-                    ab[1] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd)
-                    ab[2] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd + 1)
-                    ab[3] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd + 1)
+                    if not refp:
+                        pidx = tx % 120
+                        pt = T.Cast("int32", T.floor((1.0 + T.sqrt(T.Cast(acc, 1 + 8 * pidx))) * 0.5))
+                        pj = pidx - pt * (pt - 1) // 2
+                        dd = (tx - 240) * 2
+                        ab[0] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd)
+                        ab[1] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd)
+                        ab[2] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd + 1)
+                        ab[3] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd + 1)
                     a0 = ab[0]
                     b0 = ab[1]
                     a1 = ab[2]
                     b1 = ab[3]
                     dacc[0] = 0.0
                     dacc[1] = 0.0
-                    for r in T.serial(K):
-                        dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
-                            (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
-                        dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
-                            (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
+                    if refp:
+                        nl[0] = T.if_then_else(any_s[0] != 0, K, 0)
+                    for r in T.serial(nl[0] if refp else K):
+                        if refp:  # x3: slow channels only (r is warp-uniform: no divergence)
+                            if sl_s[r] != 0:
+                                dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
+                                    (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
+                                dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
+                                    (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
+                        else:
+                            dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
+                                (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
+                            dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
+                                (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
                 if not lanes and not pairs:
                     T.clear(d_f)
                 for r in T.serial(K if diag and not lanes and not pairs else 0):  # diag=False: timing only (wrong results)
@@ -1737,14 +2040,29 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                             * ex(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
                             * T.if_then_else(t == j, 2.0, 1.0)
                         )
-                T.clear(a_f)
-                mmA[1](qd_s, kd_s, a_f)
-                for i, j in T.Parallel(C, C):
-                    if (i // M) != (j // M):
-                        a_s[i, j] = T.Cast(cdt, a_f[i, j])
-                if pairs:
-                    a_s[a0, b0] = T.Cast(cdt, dacc[0] * T.if_then_else(tx < 240, 1.0, 2.0))
-                    a_s[a1, b1] = T.Cast(cdt, dacc[1] * T.if_then_else(tx < 240, 1.0, 2.0))
+                if refp:
+                    # the slow channels' diagonal sub-block terms first (0 when none is slow),
+                    # then forward pairs (j <= t) from a_f, backward (j >= t) from a2_f, the
+                    # diagonal from both, added in place (each element by its fragment owner)
+                    for e in T.unroll(2):  # one statement: no barrier between the two stores
+                        a_s[ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[e] * T.if_then_else(tx < 240, 1.0, 2.0))
+                    T.clear(a_f)
+                    T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
+                    T.clear(a2_f)
+                    T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
+                    for i, j in T.Parallel(C, C):
+                        a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M, T.Cast(acc, a_s[i, j]), 0.0)
+                                           + T.if_then_else(j <= i, a_f[i, j], 0.0)
+                                           + T.if_then_else(j >= i, a2_f[i, j], 0.0))
+                else:
+                    T.clear(a_f)
+                    mmA[1](qd_s, kd_s, a_f)
+                    for i, j in T.Parallel(C, C):
+                        if (i // M) != (j // M):
+                            a_s[i, j] = T.Cast(cdt, a_f[i, j])
+                    if pairs:
+                        a_s[a0, b0] = T.Cast(cdt, dacc[0] * T.if_then_else(tx < 240, 1.0, 2.0))
+                        a_s[a1, b1] = T.Cast(cdt, dacc[1] * T.if_then_else(tx < 240, 1.0, 2.0))
                 if not lanes and not pairs:
                     for t, jj in T.Parallel(C, M):
                         a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
@@ -1770,10 +2088,21 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
 
 
 def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
-                        LMAX: int = V6_MAX_L):
+                        LMAX: int = V6_MAX_L, minb: int = 0, fastexp: int = 0):
     """v6 forward for long sequences, step 3: fwd_fused on segments of LMAX tokens, grid
     (segment, head, batch), the states entering each segment read from WS (fwd_segst +
-    fwd_scan). Args (Q, Kt, Vt, GF, GB, WS, O, scale); WS float32 [B, H, NSEG, 2K, V]."""
+    fwd_scan). Args (Q, Kt, Vt, GF, GB, WS, O, scale); WS float32 [B, H, NSEG, 2K, V].
+    ``fastexp=3`` ("fwd_fused_seg:m3:x3", bf16, session 6, on trial): fwd_fused:m3:x3's chunk
+    body (__expf, diagonal sub-blocks through the per-channel midpoint on the tensor cores, the
+    pair loop for slow channels only); ``minb``: __launch_bounds__ minimum blocks per SM."""
+    assert fastexp in (0, 3, 4) and (not fastexp or (dtype == "bfloat16" and C == 32 and threads == 256))
+    refp = fastexp >= 3
+    parc = fastexp == 4  # fwd_fused:x4's cumsums
+
+    def fexp(x):
+        return T.call_extern("float32", "__expf", x)
+
+    ex = fexp if fastexp else T.exp
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -1786,6 +2115,9 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
     use_tc, cdt = _compute(dtype)
     cums = _cumsums_thread(C, K)
     cumb = _cumsum_b_thread(C, K)
+    if parc:
+        pcs = _cumsums_par(C, K, threads, True)
+        pcb = _cumsums_par(C, K, threads, False)
     mmA = _mm(use_tc, C, C, 2 * K)    # [C,2K] @ [C,2K]^T
     mmI = _mm(use_tc, C, V, K)        # [C,K] @ [K,V]
     mmO = _mm(use_tc, C, V, C)        # [C,C] @ [C,V]
@@ -1803,9 +2135,11 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
         scale: T.float32,
     ):
         with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+            if minb:
+                _min_blocks(minb)
             c0 = sg * NCM
             n = T.min(NCM, NT - c0)
-            q_s = T.alloc_shared([C, K], cdt)
+            q_s = T.alloc_shared([C, K + 1 if refp else K], cdt)
             k_s = T.alloc_shared([C, K + 1], cdt)
             v_s = T.alloc_shared([C, V], cdt)
             gf_s = T.alloc_shared([C, K + 1], acc)
@@ -1814,20 +2148,36 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
             gbl_s = T.alloc_shared([C, K + 1], acc)
             qef_s = T.alloc_shared([C, K], cdt)      # q exp(Gf): meets S_f
             qeb_s = T.alloc_shared([C, K], cdt)      # q exp(Gb): meets S_b
-            qd_s = T.alloc_shared([C, 2 * K], cdt)
-            kd_s = T.alloc_shared([C, 2 * K], cdt)
+            qd_s = T.alloc_shared([2 * C, K] if refp else [C, 2 * K], cdt)
+            kd_s = T.alloc_shared([2 * C, K] if refp else [C, 2 * K], cdt)
             ke_s = T.alloc_shared([C, K], cdt)       # state-update operand
             sf_s = T.alloc_shared([K, V], cdt)
             sb_s = T.alloc_shared([NCM * K, V], cdt)  # S_b entering each chunk from the right
             a_s = T.alloc_shared([C, C], cdt)
             a_f = T.alloc_fragment([C, C], acc)
-            d_f = T.alloc_fragment([C, M], acc)
+            if refp:
+                a2_f = T.alloc_fragment([C, C], acc)
+                mr_s = T.alloc_shared([2, K], acc)
+                sl_s = T.alloc_shared([K], "int32")
+                any_s = T.alloc_shared([1], "int32")
+                nl = T.alloc_local([1], "int32")
+                dacc = T.alloc_local([2], acc)
+                ab = T.alloc_local([4], "int32")
+            else:
+                d_f = T.alloc_fragment([C, M], acc)
+            if parc:
+                ploc = T.alloc_local([C // 4], acc)
+                psc = T.alloc_local([2], acc)
             o_f = T.alloc_fragment([C, V], acc)
             s_f = T.alloc_fragment([K, V], acc)      # the carried state (S_b, then S_f)
             u_f = T.alloc_fragment([K, V], acc)      # one chunk's contribution
             hl = T.alloc_local([2], acc)
 
             # ---- sweep 1, right to left: S_b entering each chunk ----
+            if parc:
+                for i, j in T.Parallel(C, K + 1):
+                    gfl_s[i, j] = 0.0
+                    gbl_s[i, j] = 0.0
             for i, j in T.Parallel(K, V):
                 s_f[i, j] = WS[b, h, sg, K + i, j]
             for ic in T.serial(n):
@@ -1840,17 +2190,30 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
                     v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sb_s[(c - c0) * K + i, j] = T.Cast(cdt, s_f[i, j])
-                cumb(gb_s, gbl_s, hl)
+                if parc:
+                    pcb(gf_s, gb_s, ploc, psc)
+                else:
+                    cumb(gb_s, gbl_s, hl)
                 for i, j in T.Parallel(C, K):
-                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * ex(
                         (gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
                 T.clear(u_f)
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
-                    s_f[i, j] = s_f[i, j] * T.exp(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
+                    s_f[i, j] = s_f[i, j] * ex(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
             # ---- sweep 2, left to right: outputs, forward state carried ----
             for i, j in T.Parallel(K, V):
                 s_f[i, j] = WS[b, h, sg, i, j]
+            if refp:  # each thread's pair (build_fwd_fused), once
+                tx = T.get_thread_binding()
+                pidx = tx % 120
+                pt = T.Cast("int32", T.floor((1.0 + T.sqrt(T.Cast(acc, 1 + 8 * pidx))) * 0.5))
+                pj = pidx - pt * (pt - 1) // 2
+                dd = (tx - 240) * 2
+                ab[0] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd)
+                ab[1] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd)
+                ab[2] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd + 1)
+                ab[3] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd + 1)
             for ic in T.serial(n):
                 c = c0 + ic
                 t0 = c * C
@@ -1863,38 +2226,95 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
                     v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
-                cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+                if refp:
+                    any_s[0] = 0
+                if parc:
+                    pcs(gf_s, gb_s, ploc, psc)
+                else:
+                    cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+                if refp:
+                    for j in T.Parallel(K):
+                        mr_s[0, j] = 0.5 * (gf_s[0, j] + (gf_s[C - 1, j] + gfl_s[C - 1, j]))
+                        mr_s[1, j] = 0.5 * ((gb_s[0, j] + gbl_s[0, j]) + gb_s[C - 1, j])
+                        sl_s[j] = T.if_then_else(gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR, 1,
+                                                 T.if_then_else(gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR, 1, 0))
+                        if gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR or gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR:
+                            any_s[0] = 1
                 for i, j in T.Parallel(C, K):
                     qf = T.Cast(acc, q_s[i, j])
                     kf = T.Cast(acc, k_s[i, j])
-                    qef_s[i, j] = T.Cast(cdt, qf * T.exp(gf_s[i, j] + gfl_s[i, j]))
-                    qeb_s[i, j] = T.Cast(cdt, qf * T.exp(gb_s[i, j] + gbl_s[i, j]))
-                    qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * T.exp(T.min(
-                        (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
-                    kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * T.exp(T.min(
-                        (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
-                    qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * T.exp(T.min(
-                        (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
-                    kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * T.exp(T.min(
-                        (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
-                    ke_s[i, j] = T.Cast(cdt, kf * T.exp(
-                        (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
-                T.clear(d_f)
-                for r in T.serial(K):
+                    qef_s[i, j] = T.Cast(cdt, qf * ex(gf_s[i, j] + gfl_s[i, j]))
+                    qeb_s[i, j] = T.Cast(cdt, qf * ex(gb_s[i, j] + gbl_s[i, j]))
+                    if refp:  # as fwd_fused:x3
+                        sl = sl_s[j]
+                        xf = (gf_s[i, j] - T.if_then_else(sl != 0, gf_s[M - 1, j], mr_s[0, j])) + (
+                            gfl_s[i, j] - T.if_then_else(sl != 0, gfl_s[M - 1, j], 0.0))
+                        xb = (gb_s[i, j] - T.if_then_else(sl != 0, gb_s[M, j], mr_s[1, j])) + (
+                            gbl_s[i, j] - T.if_then_else(sl != 0, gbl_s[M, j], 0.0))
+                        qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
+                            T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
+                        kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
+                            T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
+                        qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
+                            T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
+                        kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
+                            T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+                        ke_s[i, j] = T.Cast(cdt, kf * ex(
+                            (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                    else:
+                        qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * T.exp(T.min(
+                            (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                        kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * T.exp(T.min(
+                            (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                        qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * T.exp(T.min(
+                            (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                        kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * T.exp(T.min(
+                            (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+                        ke_s[i, j] = T.Cast(cdt, kf * T.exp(
+                            (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                if refp:
+                    # fwd_fused:x3's diagonal: the pair (t, j) of thread p (see build_fwd_fused),
+                    # slow channels only, stored first; the fragments added in place
+                    a0 = ab[0]
+                    b0 = ab[1]
+                    a1 = ab[2]
+                    b1 = ab[3]
+                    dacc[0] = 0.0
+                    dacc[1] = 0.0
+                    nl[0] = T.if_then_else(any_s[0] != 0, K, 0)
+                    for r in T.serial(nl[0]):
+                        if sl_s[r] != 0:
+                            dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
+                                (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
+                            dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
+                                (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
+                    for e in T.unroll(2):
+                        a_s[ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[e] * T.if_then_else(tx < 240, 1.0, 2.0))
+                    T.clear(a_f)
+                    T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
+                    T.clear(a2_f)
+                    T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
+                    for i, j in T.Parallel(C, C):
+                        a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M, T.Cast(acc, a_s[i, j]), 0.0)
+                                           + T.if_then_else(j <= i, a_f[i, j], 0.0)
+                                           + T.if_then_else(j >= i, a2_f[i, j], 0.0))
+                else:
+                    T.clear(d_f)
+                    for r in T.serial(K):
+                        for t, jj in T.Parallel(C, M):
+                            j = (t // M) * M + jj
+                            d_f[t, jj] += (
+                                T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
+                                * T.exp(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
+                                * T.if_then_else(t == j, 2.0, 1.0)
+                            )
+                    T.clear(a_f)
+                    mmA[1](qd_s, kd_s, a_f)
+                    for i, j in T.Parallel(C, C):
+                        if (i // M) != (j // M):
+                            a_s[i, j] = T.Cast(cdt, a_f[i, j])
                     for t, jj in T.Parallel(C, M):
-                        j = (t // M) * M + jj
-                        d_f[t, jj] += (
-                            T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
-                            * T.exp(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
-                            * T.if_then_else(t == j, 2.0, 1.0)
-                        )
-                T.clear(a_f)
-                mmA[1](qd_s, kd_s, a_f)
-                for i, j in T.Parallel(C, C):
-                    if (i // M) != (j // M):
-                        a_s[i, j] = T.Cast(cdt, a_f[i, j])
-                for t, jj in T.Parallel(C, M):
-                    a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
+                        a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
                 T.clear(o_f)
                 mmI[0](qef_s, sf_s, o_f)
                 if use_tc:
@@ -1910,7 +2330,7 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
                 T.clear(u_f)
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
-                    s_f[i, j] = s_f[i, j] * T.exp(gf_s[C - 1, i] + gfl_s[C - 1, i]) + u_f[i, j]
+                    s_f[i, j] = s_f[i, j] * ex(gf_s[C - 1, i] + gfl_s[C - 1, i]) + u_f[i, j]
 
     return bigla_fwd_fused_seg
 
