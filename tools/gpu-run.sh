@@ -18,6 +18,9 @@
 #           parity and sanitizers of the shipped kernels) and write under $OUT/<b>/; their
 #           parity / sanitizer summary lines and a FAILED verdict go to gpu-run.log;
 #           VIG_CHECKS_PARALLEL=1 runs the backends' checks side by side (FINAL mode times nothing)
+#           In MID mode the scripts also read MID_PHASE=parity|timing (default both), MID_BOX (their
+#           total box) and MID_PAR_S (each parity process's box): parity of every backend side by side,
+#           then the timing alone, one backend after another (results/2026-12-06-h100/mid/run.sh)
 #   all     tests, then bench
 # and writes under $OUT (default results/run). With VIG_DEADLINE=N (seconds), a step that starts
 # is cut N seconds after the script began (a 600 s device call: N = 575 or so), so what ran

@@ -42,7 +42,7 @@ LOG=$D/cupy-gpu.log
 T0=$SECONDS
 el() { echo $(( SECONDS - T0 )); }
 FINAL=${CUPY_CHECK_FINAL:-${FINAL:-1}}
-if [ "$FINAL" = "1" ]; then BOX=105; else BOX=170; fi
+if [ "$FINAL" = "1" ]; then BOX=105; else BOX=170; fi; BOX=${MID_BOX:-$BOX}
 left() { echo $(( BOX - (SECONDS - T0) )); }
 S=/tmp/cupy-side
 rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0
@@ -84,7 +84,8 @@ else
 # ---------------- MID (session 6): v29 / v29q against the shipped v26p ----------------
 NEW="VIG_CUPY_BWD=v29q"
 R2="VIG_CUPY_DGFIX=vec VIG_CUPY_FWD0=m0"
-TO=80
+TO=${MID_PAR_S:-80}
+if [ "${MID_PHASE:-both}" != timing ]; then
 echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v29] | A3 [$R2] | memcheck B | racecheck C [$NEW $R2, --small, MAX_SEG=64] | seg128 parity D [$NEW] | D2 [$R2] ($(el) s)"
 ( env VIG_CUPY_BWD=v29 OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
     > $S/parity-a2.log 2>&1; echo "parity A2 [v29] rc=$?" >> $S/parity-a2.log ) &
@@ -115,6 +116,8 @@ echo "== 1b memcheck [$NEW $R2]"; tail -n 12 $S/memcheck.log
 echo "== 1c racecheck [$NEW $R2]"; tail -n 12 $S/racecheck.log
 echo "== 1d seg128 parity [$NEW]"; grep -v "^ok " $S/seg128.log | tail -n 30
 echo "== 1d2 seg128 parity [$R2]"; grep -v "^ok " $S/seg128-d2.log | tail -n 30
+fi
+if [ "${MID_PHASE:-both}" != parity ]; then
 echo "== 2 bench, one process: v26ps+Q+L (shipped) | +D | +D+M | v29s+Q+L | v29qs+Q+L | +D, then v26ps+Q+L | v29qs+Q+L again ($(el) s, $(left) s left)"
 DEV_BENCH_BWD=1 DEV_BENCH_DGFIX=1 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
   v26+Q+L,v26+Q+L+M v26ps+Q+L,v26ps+Q+L+D,v26ps+Q+L+D+M,v29s+Q+L,v29qs+Q+L,v29qs+Q+L+D,v26ps+Q+L,v29qs+Q+L \
@@ -152,5 +155,6 @@ for V in v26p v29q; do
     | grep '"bigla_tc_bwd' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
 done
 fi
+fi
 echo "== done ($(el) s)"
-} 2>&1 | tee "$LOG"
+} 2>&1 | tee -a "$LOG"

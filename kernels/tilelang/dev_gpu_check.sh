@@ -39,7 +39,7 @@ unset VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWMEM VIG_TILELANG_STRIDED
 D=${OUT:-/tmp}/tilelang
 mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-ref /tmp/tl-ref2 /tmp/tl-bref
 FINAL=${FINAL:-0}
-if [ "$FINAL" = 1 ]; then BUDGET=106; else BUDGET=168; fi
+if [ "$FINAL" = 1 ]; then BUDGET=106; else BUDGET=168; fi; BUDGET=${MID_BOX:-$BUDGET}
 left() { echo $(( BUDGET - SECONDS )); }
 lim() { local l; l=$(left); echo $(( l < $1 ? (l > 1 ? l : 1) : $1 )); }
 tag() { sed -u "s/^/[$1] /"; }
@@ -67,8 +67,9 @@ if [ "$FINAL" = 1 ]; then
   echo "== 2 memcheck --small, shipped defaults ($SECONDS s, $(left) s left)"
   [ "$(left)" -gt 12 ] && OUT=/tmp timeout $(lim 36) compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 | tail -5
 else
+  if [ "${MID_PHASE:-both}" != timing ]; then
   echo "== 1 parity side by side: FUSED_EXP=ref | ref2 | BWD_OUT=ref (120 each) | each at L=17,31,33,224,225,449 ($SECONDS s)"
-  T=$(lim 78)
+  T=$(lim ${MID_PAR_S:-78})
   for E in ref ref2 bref; do
     if [ $E = bref ]; then SW="VIG_TILELANG_BWD_OUT=ref"; else SW="VIG_TILELANG_FUSED_EXP=$E"; fi
     ( env $SW OUT=/tmp/tl-$E timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
@@ -86,9 +87,12 @@ else
   summ /tmp/tl-ref/edge.log "tilelang FUSED_EXP=ref edge lengths 17,31,33,224,225,449"
   summ /tmp/tl-ref2/edge.log "tilelang FUSED_EXP=ref2 edge lengths 17,31,33,224,225,449"
   summ /tmp/tl-bref/edge.log "tilelang BWD_OUT=ref edge lengths 17,31,33,224,225,449"
+  fi
+  if [ "${MID_PHASE:-both}" != parity ]; then
   echo "== 2 timing, one process: shipped v6s+v6 | /x3 (FUSED_EXP=ref) | /x4 (ref2) | /b3 (BWD_OUT=ref) | /x3/b3 ($SECONDS s, $(left) s left)"
   [ "$(left)" -gt 20 ] && timeout $(lim 88) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/b3,v6s+v6/x3,v6s+v6/x3/b3,v6s+v6/x4 \
       ViG-S@224 ViG-T@1024 ViG-S@1024 ViG-T@224 ViG-B@224
+  fi
 fi
 echo "done ($SECONDS s)"
-} 2>&1 | tee "$D/tilelang.log"
+} 2>&1 | tee -a "$D/tilelang.log"

@@ -30,7 +30,8 @@ set -u
 D=${OUT:-/tmp}/triton
 mkdir -p "$D"
 FINAL=${FINAL:-0}
-if [ "$FINAL" = "1" ]; then BOX=108; else BOX=168; fi
+if [ "$FINAL" = "1" ]; then BOX=108; else BOX=168; fi; BOX=${MID_BOX:-$BOX}
+PS=${MID_PAR_S:-100}  # the MID parity processes' box
 NCASE=120  # the contract's parity cases (tools/check_backend.py --parity)
 left() { echo $(( BOX - SECONDS )); }
 unset VIG_TRITON_LAUNCH VIG_TRITON_GRADBUF VIG_TRITON_DOT_FWD VIG_TRITON_DOT_BWD VIG_TRITON_FSCAN \
@@ -79,16 +80,19 @@ if [ "$FINAL" = "1" ]; then
   collect "pA:$NCASE:shipped defaults" "pB:$NCASE:$PLAB" "pC:-:memcheck --small (segments forced)"
   echo "done ($SECONDS s)"
 else
+  if [ "${MID_PHASE:-both}" != timing ]; then
   echo "== M1 side by side: pA parity DX (both kernels, 120 cases), pB DX + STAGES_BWD=1 (18), pC DX + forward cap 96, DX + backward 8 warps at 128 regs (9 + 9), pD parity FO (both kernels, 120 cases)"
-  par pA 100 PYTHONUNBUFFERED=1 VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1 -- python tools/check_backend.py triton --parity
-  par pB 100 PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_dx_stb1 \
+  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1 -- python tools/check_backend.py triton --parity
+  par pB $PS PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_dx_stb1 \
     --lengths 65,300,4096 --dtypes bfloat16,float32 --regimes model,neg_inf,patchy
-  par pC 100 PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_dx_f96,new_dx_wb8_b128 \
+  par pC $PS PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_dx_f96,new_dx_wb8_b128 \
     --lengths 65,300,4096 --dtypes bfloat16 --regimes model,neg_inf,patchy
-  par pD 100 PYTHONUNBUFFERED=1 VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 -- python tools/check_backend.py triton --parity
+  par pD $PS PYTHONUNBUFFERED=1 VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 -- python tools/check_backend.py triton --parity
   collect "pA:$NCASE:new_dx (VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1, check_backend)" \
     "pB:18:new_dx_stb1 (dev_bench)" "pC:18:new_dx_f96 + new_dx_wb8_b128 (dev_bench, bf16, 9 cases each)" \
     "pD:$NCASE:new_fo (VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1, check_backend)"
+  fi
+  if [ "${MID_PHASE:-both}" != parity ]; then
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 15 ]; then
     timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
@@ -96,8 +100,9 @@ else
       --shapes ViG-S@224,ViG-B@224,ViG-S@1024,ViG-T@224,ViG-T@1024
     echo "== M2 exit $? ($SECONDS s)"
   fi
+  fi
   echo "done ($SECONDS s)"
 fi
 echo "== status $(cat "$ST") (0: every parity run complete and passing)"
-} 2>&1 | tee "$D/triton.log"
+} 2>&1 | tee -a "$D/triton.log"
 exit "$(cat "$ST")"
