@@ -15,5 +15,5 @@ X=$OUT/extra-memcheck.log
 FINAL=0 MID_PHASE=parity MID_PAR_S=105 MID_BOX=115 VIG_CHECKS_PARALLEL=1 VIG_CHECKS="tilelang triton cupy" \
   VIG_CHECK_S=118 VIG_DEADLINE=190 bash tools/gpu-run.sh checks
 wait; cat /tmp/xm-t.log /tmp/xm-l.log > $X; grep -h "ERROR SUMMARY\|==" $X | tee -a $OUT/gpu-run.log
-FINAL=0 MID_PHASE=timing MID_BOX=72 VIG_CHECKS="tilelang triton" VIG_CHECK_S=74 VIG_DEADLINE=160 bash tools/gpu-run.sh checks
 FINAL=0 MID_PHASE=timing MID_BOX=80 VIG_CHECKS="cupy" VIG_CHECK_S=82 VIG_DEADLINE=90 bash tools/gpu-run.sh checks
+FINAL=0 MID_PHASE=timing MID_BOX=72 VIG_CHECKS="tilelang triton" VIG_CHECK_S=74 VIG_DEADLINE=160 bash tools/gpu-run.sh checks
