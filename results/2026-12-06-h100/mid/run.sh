@@ -8,12 +8,12 @@ export TILELANG_CACHE_DIR=${TILELANG_CACHE_DIR:-$PWD/.tilelang-cache}
 X=$OUT/extra-memcheck.log
 ( echo "== memcheck triton FO+DX (VIG_TRITON_FO_*=1 VIG_TRITON_DX_*=1, segments forced) --small"
   VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1 VIG_TRITON_SEG_MIN_L=32 OUT=/tmp/xm-t \
-    timeout 110 compute-sanitizer --tool memcheck python tools/check_backend.py triton --small 2>&1 | tail -n 6 ) > /tmp/xm-t.log 2>&1 &
+    timeout 95 compute-sanitizer --tool memcheck python tools/check_backend.py triton --small 2>&1 | tail -n 6 ) > /tmp/xm-t.log 2>&1 &
 ( echo "== memcheck tilelang FUSED_EXP=ref BWD_OUT=ref --small"
   VIG_TILELANG_FUSED_EXP=ref VIG_TILELANG_BWD_OUT=ref OUT=/tmp/xm-l \
-    timeout 110 compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 | tail -n 6 ) > /tmp/xm-l.log 2>&1 &
-FINAL=0 MID_PHASE=parity MID_PAR_S=105 MID_BOX=115 VIG_CHECKS_PARALLEL=1 VIG_CHECKS="tilelang triton cupy" \
-  VIG_CHECK_S=118 VIG_DEADLINE=190 bash tools/gpu-run.sh checks
+    timeout 95 compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 | tail -n 6 ) > /tmp/xm-l.log 2>&1 &
+FINAL=0 MID_PHASE=parity MID_PAR_S=92 MID_BOX=98 VIG_CHECKS_PARALLEL=1 VIG_CHECKS="tilelang triton cupy" \
+  VIG_CHECK_S=100 VIG_DEADLINE=170 bash tools/gpu-run.sh checks
 wait; cat /tmp/xm-t.log /tmp/xm-l.log > $X; grep -h "ERROR SUMMARY\|==" $X | tee -a $OUT/gpu-run.log
-FINAL=0 MID_PHASE=timing MID_BOX=80 VIG_CHECKS="cupy" VIG_CHECK_S=82 VIG_DEADLINE=90 bash tools/gpu-run.sh checks
-FINAL=0 MID_PHASE=timing MID_BOX=72 VIG_CHECKS="tilelang triton" VIG_CHECK_S=74 VIG_DEADLINE=160 bash tools/gpu-run.sh checks
+FINAL=0 MID_PHASE=timing MID_BOX=72 VIG_CHECKS="cupy" VIG_CHECK_S=74 VIG_DEADLINE=82 bash tools/gpu-run.sh checks
+FINAL=0 MID_PHASE=timing MID_BOX=62 VIG_CHECKS="tilelang triton" VIG_CHECK_S=64 VIG_DEADLINE=140 bash tools/gpu-run.sh checks
