@@ -15,5 +15,5 @@ X=$OUT/extra-memcheck.log
 FINAL=0 MID_PHASE=parity MID_PAR_S=92 MID_BOX=98 VIG_CHECKS_PARALLEL=1 VIG_CHECKS="tilelang triton cupy" \
   VIG_CHECK_S=100 VIG_DEADLINE=170 bash tools/gpu-run.sh checks
 wait; cat /tmp/xm-t.log /tmp/xm-l.log > $X; grep -h "ERROR SUMMARY\|==" $X | tee -a $OUT/gpu-run.log
-FINAL=0 MID_PHASE=timing MID_BOX=72 VIG_CHECKS="cupy" VIG_CHECK_S=74 VIG_DEADLINE=82 bash tools/gpu-run.sh checks
-FINAL=0 MID_PHASE=timing MID_BOX=62 VIG_CHECKS="tilelang triton" VIG_CHECK_S=64 VIG_DEADLINE=140 bash tools/gpu-run.sh checks
+FINAL=0 MID_PHASE=timing MID_BOX=62 VIG_CHECKS="cupy" VIG_CHECK_S=64 VIG_DEADLINE=70 bash tools/gpu-run.sh checks
+FINAL=0 MID_PHASE=timing MID_BOX=52 VIG_CHECKS="tilelang triton" VIG_CHECK_S=54 VIG_DEADLINE=115 bash tools/gpu-run.sh checks
