@@ -6,21 +6,12 @@ cumsum spreads > REF_THR; against the exact float64 values and against the shipp
 (bf16 off-diagonal operands through reference tokens, exact float32 diagonal sub-blocks).
     .venv/bin/python kernels/tilelang/dev_emu_bwd3.py"""
 import numpy as np
-import torch
 
-C, M, K, THR, GMIN = 32, 16, 32, 32.0, -40.0
+from dev_emu_common import C, M, K, THR, GMIN, bf, cums, regimes
 t_ = np.arange(C)[:, None]
 j_ = np.arange(C)[None]
 LOW, UP = j_ < t_, j_ > t_          # strict halves
 SAME = (t_ // M) == (j_ // M)       # diagonal sub-blocks
-
-
-def bf(x):
-    return torch.tensor(x).to(torch.bfloat16).to(torch.float64).numpy()
-
-
-def cums(gf, gb):
-    return np.cumsum(gf, 0), np.cumsum(gb[::-1], 0)[::-1]
 
 
 def decays(gf, gb):  # [t, j, r]: forward decay for j < t, backward for j > t, 0 elsewhere
@@ -88,18 +79,9 @@ def shipped(q, k, gf, gb, da):
 
 
 rng = np.random.default_rng(0)
-regimes = {
-    "bench (logsigmoid/16)": lambda: np.log(1 / (1 + np.exp(-rng.standard_normal((C, K))))) / 16,
-    "model (logsigmoid)": lambda: np.log(1 / (1 + np.exp(-rng.standard_normal((C, K))))),
-    "zero": lambda: np.zeros((C, K)),
-    "strong (-5 * U)": lambda: -5 * rng.random((C, K)),
-    "near THR (-2 * U)": lambda: -2 * rng.random((C, K)),
-    "neg_inf mixed": lambda: np.where(rng.random((C, K)) < 0.05, -np.inf, -0.1 * rng.random((C, K))),
-    "mixed channels": lambda: -rng.random((C, K)) * np.where(rng.random(K) < 0.5, 0.05, 8.0),
-}
 names = ("A", "dqf", "dqb", "dkf", "dkb")
 worst = 0.0
-for name, g in regimes.items():
+for name, g in regimes(rng).items():
     e3 = np.zeros(5)
     e2 = np.zeros(5)
     nslow = 0

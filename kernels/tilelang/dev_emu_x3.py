@@ -4,17 +4,8 @@ loop for channels whose chunk cumsum spreads > REF_THR), against the exact A and
 construction (bf16 off-diagonal sub-blocks, exact fp32 diagonal ones).
     .venv/bin/python kernels/tilelang/dev_emu_x3.py"""
 import numpy as np
-import torch
 
-C, M, K, THR, GMIN = 32, 16, 32, 32.0, -40.0
-
-
-def bf(x):
-    return torch.tensor(x).to(torch.bfloat16).to(torch.float64).numpy()
-
-
-def cums(gf, gb):
-    return np.cumsum(gf, 0), np.cumsum(gb[::-1], 0)[::-1]
+from dev_emu_common import C, M, K, THR, GMIN, bf, cums, regimes
 
 
 def exact(q, k, gf, gb):
@@ -58,17 +49,8 @@ def x2(q, k, gf, gb):
 
 
 rng = np.random.default_rng(0)
-regimes = {
-    "bench (logsigmoid/16)": lambda: np.log(1 / (1 + np.exp(-rng.standard_normal((C, K))))) / 16,
-    "model (logsigmoid)": lambda: np.log(1 / (1 + np.exp(-rng.standard_normal((C, K))))),
-    "zero": lambda: np.zeros((C, K)),
-    "strong (-5 * U)": lambda: -5 * rng.random((C, K)),
-    "near THR (-2 * U)": lambda: -2 * rng.random((C, K)),
-    "neg_inf mixed": lambda: np.where(rng.random((C, K)) < 0.05, -np.inf, -0.1 * rng.random((C, K))),
-    "mixed channels": lambda: -rng.random((C, K)) * np.where(rng.random(K) < 0.5, 0.05, 8.0),
-}
 worst = 0
-for name, g in regimes.items():
+for name, g in regimes(rng).items():
     e3 = e2 = 0
     nslow = 0
     for _ in range(20):

@@ -1233,6 +1233,96 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
         live = (i >= M) if fwd == qside else (i < M)  # the slow channel's nonzero rows
         return T.if_then_else(sl, T.if_then_else(live, fexp(T.min(x, 0.0)), 0.0), fexp(x))
 
+    def xload(masked, x_s, sl_s, i, r):  # the lane pass's k / q of token i, channel r
+        if masked:  # fastexp=3: a fast channel's lane reads 0 (the tensor cores have its pairs)
+            return T.if_then_else(sl_s[r] != 0, T.Cast(acc, x_s[i, r]), 0.0)
+        return T.Cast(acc, x_s[i, r])
+
+    # the diagonal sub-blocks, lane r = key channel, warp rows w0 .. w0 + RPW - 1 of sub-block
+    # `base`: dq pass (xqf_s, xqb_s, A's diagonal blocks into ad_s via a reduce-scatter), dk pass
+    # (xkf_s, xkb_s). ``masked`` (fastexp=3): only the slow channels' lanes (sl_s) contribute.
+    # The buffers and vars keep their names in the caller, so the TIR is the one of the former
+    # two inline copies
+    @T.macro
+    def lane_pass(masked, q_s, k_s, df_s, db_s, da_s, sl_s, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
+                  dfr, dbr, xr, dar, er, pr, run, r, w0, base):
+        for u in T.unroll(M):
+            dfr[u] = df_s[base + u, r]
+            dbr[u] = db_s[base + u, r]
+            xr[u] = xload(masked, k_s, sl_s, base + u, r)
+        # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
+        for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+            if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                for i in T.unroll(RPW):
+                    tt = hb * RPW + i
+                    qt = T.Cast(acc, q_s[w0 + i, r])
+                    for u in T.unroll(M):
+                        dar[u] = da_s[w0 + i, base + u]
+                    run[0] = 1.0
+                    for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
+                        jj = M - 1 - u
+                        run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
+                        er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
+                    run[1] = 1.0
+                    for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
+                        run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
+                        er[u] = T.if_then_else(u > tt, run[1], er[u])
+                    run[2] = 0.0
+                    run[3] = 0.0
+                    for u in T.unroll(M):
+                        wv = dar[u] * xr[u] * er[u]
+                        run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
+                        run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
+                        pr[u] = qt * xr[u] * er[u]
+                    xqf_s[w0 + i, r] = run[2]
+                    xqb_s[w0 + i, r] = run[3]
+                    # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
+                    # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
+                    for m in T.unroll(8):
+                        kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
+                        sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
+                        pr[m] = kp + T.shfl_xor(sd, 16)
+                    for m in T.unroll(4):
+                        kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
+                        sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
+                        pr[m] = kp + T.shfl_xor(sd, 8)
+                    for m in T.unroll(2):
+                        kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
+                        sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
+                        pr[m] = kp + T.shfl_xor(sd, 4)
+                    kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
+                    sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
+                    pr[0] = kp1 + T.shfl_xor(sd1, 2)
+                    pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
+                    if r % 2 == 0:
+                        ad_s[w0 + i, r // 2] = pr[0]
+        # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
+        for u in T.unroll(M):
+            xr[u] = xload(masked, q_s, sl_s, base + u, r)
+        for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+            if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                for i in T.unroll(RPW):
+                    jk = hb * RPW + i
+                    for u in T.unroll(M):
+                        dar[u] = da_s[base + u, w0 + i]
+                    run[0] = 1.0
+                    for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
+                        run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
+                        er[u] = T.if_then_else(u == jk, 2.0, run[0])
+                    run[1] = 1.0
+                    for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
+                        tq = M - 1 - u
+                        run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
+                        er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
+                    run[2] = 0.0
+                    run[3] = 0.0
+                    for u in T.unroll(M):
+                        wv = dar[u] * xr[u] * er[u]
+                        run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
+                        run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
+                    xkf_s[w0 + i, r] = run[2]
+                    xkb_s[w0 + i, r] = run[3]
+
     IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
 
     @T.prim_func
@@ -1387,159 +1477,11 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             base = (w0 // M) * M             # its sub-block
             if refd:  # slow channels only (fast lanes contribute 0), skipped when the chunk has none
                 if any_s[0] != 0:
-                    for u in T.unroll(M):
-                        dfr[u] = df_s[base + u, r]
-                        dbr[u] = db_s[base + u, r]
-                        xr[u] = T.if_then_else(sl_s[r] != 0, T.Cast(acc, k_s[base + u, r]), 0.0)  # fast lane: 0
-                    # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
-                    for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-                        if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                            for i in T.unroll(RPW):
-                                tt = hb * RPW + i
-                                qt = T.Cast(acc, q_s[w0 + i, r])
-                                for u in T.unroll(M):
-                                    dar[u] = da_s[w0 + i, base + u]
-                                run[0] = 1.0
-                                for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
-                                    jj = M - 1 - u
-                                    run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
-                                    er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
-                                run[1] = 1.0
-                                for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
-                                    run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
-                                    er[u] = T.if_then_else(u > tt, run[1], er[u])
-                                run[2] = 0.0
-                                run[3] = 0.0
-                                for u in T.unroll(M):
-                                    wv = dar[u] * xr[u] * er[u]
-                                    run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
-                                    run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
-                                    pr[u] = qt * xr[u] * er[u]
-                                xqf_s[w0 + i, r] = run[2]
-                                xqb_s[w0 + i, r] = run[3]
-                                # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
-                                # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
-                                for m in T.unroll(8):
-                                    kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
-                                    sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
-                                    pr[m] = kp + T.shfl_xor(sd, 16)
-                                for m in T.unroll(4):
-                                    kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
-                                    sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
-                                    pr[m] = kp + T.shfl_xor(sd, 8)
-                                for m in T.unroll(2):
-                                    kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
-                                    sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
-                                    pr[m] = kp + T.shfl_xor(sd, 4)
-                                kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
-                                sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
-                                pr[0] = kp1 + T.shfl_xor(sd1, 2)
-                                pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
-                                if r % 2 == 0:
-                                    ad_s[w0 + i, r // 2] = pr[0]
-                    # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
-                    for u in T.unroll(M):
-                        xr[u] = T.if_then_else(sl_s[r] != 0, T.Cast(acc, q_s[base + u, r]), 0.0)
-                    for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-                        if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                            for i in T.unroll(RPW):
-                                jk = hb * RPW + i
-                                for u in T.unroll(M):
-                                    dar[u] = da_s[base + u, w0 + i]
-                                run[0] = 1.0
-                                for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
-                                    run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
-                                    er[u] = T.if_then_else(u == jk, 2.0, run[0])
-                                run[1] = 1.0
-                                for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
-                                    tq = M - 1 - u
-                                    run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
-                                    er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
-                                run[2] = 0.0
-                                run[3] = 0.0
-                                for u in T.unroll(M):
-                                    wv = dar[u] * xr[u] * er[u]
-                                    run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
-                                    run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
-                                xkf_s[w0 + i, r] = run[2]
-                                xkb_s[w0 + i, r] = run[3]
+                    lane_pass(True, q_s, k_s, df_s, db_s, da_s, sl_s, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
+                              dfr, dbr, xr, dar, er, pr, run, r, w0, base)
             else:
-                for u in T.unroll(M):
-                    dfr[u] = df_s[base + u, r]
-                    dbr[u] = db_s[base + u, r]
-                    xr[u] = T.Cast(acc, k_s[base + u, r])
-                # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
-                for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-                    if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                        for i in T.unroll(RPW):
-                            tt = hb * RPW + i
-                            qt = T.Cast(acc, q_s[w0 + i, r])
-                            for u in T.unroll(M):
-                                dar[u] = da_s[w0 + i, base + u]
-                            run[0] = 1.0
-                            for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
-                                jj = M - 1 - u
-                                run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
-                                er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
-                            run[1] = 1.0
-                            for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
-                                run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
-                                er[u] = T.if_then_else(u > tt, run[1], er[u])
-                            run[2] = 0.0
-                            run[3] = 0.0
-                            for u in T.unroll(M):
-                                wv = dar[u] * xr[u] * er[u]
-                                run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
-                                run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
-                                pr[u] = qt * xr[u] * er[u]
-                            xqf_s[w0 + i, r] = run[2]
-                            xqb_s[w0 + i, r] = run[3]
-                            # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
-                            # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
-                            for m in T.unroll(8):
-                                kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
-                                sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
-                                pr[m] = kp + T.shfl_xor(sd, 16)
-                            for m in T.unroll(4):
-                                kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
-                                sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
-                                pr[m] = kp + T.shfl_xor(sd, 8)
-                            for m in T.unroll(2):
-                                kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
-                                sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
-                                pr[m] = kp + T.shfl_xor(sd, 4)
-                            kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
-                            sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
-                            pr[0] = kp1 + T.shfl_xor(sd1, 2)
-                            pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
-                            if r % 2 == 0:
-                                ad_s[w0 + i, r // 2] = pr[0]
-                # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
-                for u in T.unroll(M):
-                    xr[u] = T.Cast(acc, q_s[base + u, r])
-                for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-                    if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                        for i in T.unroll(RPW):
-                            jk = hb * RPW + i
-                            for u in T.unroll(M):
-                                dar[u] = da_s[base + u, w0 + i]
-                            run[0] = 1.0
-                            for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
-                                run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
-                                er[u] = T.if_then_else(u == jk, 2.0, run[0])
-                            run[1] = 1.0
-                            for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
-                                tq = M - 1 - u
-                                run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
-                                er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
-                            run[2] = 0.0
-                            run[3] = 0.0
-                            for u in T.unroll(M):
-                                wv = dar[u] * xr[u] * er[u]
-                                run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
-                                run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
-                            xkf_s[w0 + i, r] = run[2]
-                            xkb_s[w0 + i, r] = run[3]
+                lane_pass(False, q_s, k_s, df_s, db_s, da_s, None, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
+                          dfr, dbr, xr, dar, er, pr, run, r, w0, base)
             T.sync_threads()
             # s A: off-diagonal sub-blocks on the tensor cores, diagonal ones from the pass above
             if refd:  # A = tril(forward pairs) + triu(backward pairs) + the slow channels' diagonal blocks
