@@ -237,10 +237,27 @@ def test_dgfix_launch():
         _restore(saved)
 
 
-def _record_both(B, H, L, keep, max_seg=None, K=32, V=64):
-    """The launches of tc_forward / tc_backward (legacy) and of plan_forward / plan_backward (the
-    cupy Function mocked: nothing runs), on CPU tensors."""
-    import numpy as np
+def test_launch_switch_removed():
+    """VIG_CUPY_LAUNCH was removed in session 6 (the plan launcher is the only one): "plan" is a
+    no-op, any other value ("legacy") raises a clear error instead of silently running the plans."""
+    import vig_kernels.cupy as m
+
+    saved = _knobs(VIG_CUPY_LAUNCH="plan")
+    _restore(saved)
+    saved = {"VIG_CUPY_LAUNCH": os.environ.get("VIG_CUPY_LAUNCH")}
+    os.environ["VIG_CUPY_LAUNCH"] = "legacy"
+    try:
+        with pytest.raises(ValueError, match="VIG_CUPY_LAUNCH='legacy'.*removed"):
+            m.reload_env()
+    finally:
+        _restore(saved)
+    assert not hasattr(m, "tc_forward") and not hasattr(m, "tc_backward")
+
+
+def _record(B, H, L, keep, max_seg=None, K=32, V=64):
+    """The launches of plan_forward / plan_backward on CPU tensors (dev_mock.host_plans: the cupy
+    Function mocked, nothing runs), with the tensors they were given and returned."""
+    from vig_kernels.cupy import dev_mock
 
     import vig_kernels.cupy as m
 
@@ -249,51 +266,30 @@ def _record_both(B, H, L, keep, max_seg=None, K=32, V=64):
     v, do = (torch.randn(B, L, H, V, generator=g) for _ in range(2))
     q, k, v, do = (t.to(torch.bfloat16) for t in (q, k, v, do))
     gf, gb = -gf.abs(), -gb.abs()
-    legacy, planned = [], []
+    scale = K ** -0.5
+    with dev_mock.host_plans(m, max_seg=max_seg) as rec:
+        r = m.plan_forward(q, k, v, gf, gb, scale, keep)
+        o, st = r if keep else (r, ())
+        nf = len(rec)
+        grads = m.plan_backward(q, k, v, gf, gb, scale, do, st)
+        chunked = m.bwd_kind(q, v, do, k) == "chunked"
+        fwd_plan = m.tc_plan(B, H, L, V)
+        bwd_seg = (L, 1) if L <= m.TC_BWD_SEG else m.tc_plan(B, H, L, V, m.TC_BWD_SEG)[1:]
+        launches = list(rec)
+    return (q, k, v, gf, gb, do), scale, o, st, grads, chunked, launches[:nf], launches[nf:], \
+        fwd_plan, bwd_seg
 
-    def rec(func, grid, block, args, smem, defines):
-        nptr = next(i for i, a in enumerate(args) if not isinstance(a, np.uint64))
-        legacy.append((func, tuple(grid), tuple(block), smem, defines,
-                       [int(a) for a in args[:nptr]], [a.tobytes() for a in args[nptr:]]))
 
-    class Kern:
-        def __init__(self, func, defines):
-            self.func, self.defines = func, defines
+def _bytes(x):
+    return int(x).to_bytes(8, "little")
 
-    def function(kern, dev):
-        def fn(grid, block, cargs, smem, stream):
-            import ctypes
 
-            vals = [ctypes.c_uint64.from_address(c.ptr).value for c in cargs]
-            planned.append((kern.func, tuple(grid), tuple(block), smem, kern.defines, vals))
-        return fn
-
-    saved = (m._MODULES.kernel_defs, m._MODULES.stream, m._function, m._current_device,
-             m.TC_MAX_SEG, m.TC_BWD_SEG)
-    try:
-        m._MODULES.kernel_defs = lambda src, func, dev, defines, smem: Kern(func, defines)
-        m._MODULES.stream = lambda dev: None
-        m._function = function
-        m._current_device = lambda: -1
-        if max_seg:
-            m.TC_MAX_SEG = m.TC_BWD_SEG = max_seg
-        scale = K ** -0.5
-        r1 = m.tc_forward(q, k, v, gf, gb, scale, rec, keep)
-        r2 = m.plan_forward(q, k, v, gf, gb, scale, keep)
-        st1, st2 = (r1[1], r2[1]) if keep else ((), ())
-        if m.bwd_kind(q, v, do, k) == "chunked":
-            g1 = m.tc_backward(q, k, v, gf, gb, scale, do, rec, st1)
-            g2 = m.plan_backward(q, k, v, gf, gb, scale, do, st2)
-        else:  # the recurrent backward (V > 64, unaligned rows): the plan declines
-            g1, g2 = (), m.plan_backward(q, k, v, gf, gb, scale, do, st2)
-            assert g2 is None
-            g2 = ()
-    finally:
-        (m._MODULES.kernel_defs, m._MODULES.stream, m._function, m._current_device,
-         m.TC_MAX_SEG, m.TC_BWD_SEG) = saved
-        m._PLANS.clear()
-    inputs = [t.data_ptr() for t in (q, k, v, gf, gb, do)]
-    return legacy, planned, inputs, (st1, st2), (r2[0] if keep else r2), (g1, g2)
+def _consts_ok(vals, consts):
+    """The argument slots after the pointers hold ``consts`` (numpy scalars), each in its own
+    8-byte slot, little-endian, zero-padded (what a cuLaunchKernel parameter of that type reads)."""
+    assert len(vals) == len(consts)
+    for x, c in zip(vals, consts):
+        assert _bytes(x) == c.tobytes() + bytes(8 - c.nbytes), (c, x)
 
 
 @pytest.mark.parametrize("B,H,L,keep,max_seg,K,V", [
@@ -301,39 +297,118 @@ def _record_both(B, H, L, keep, max_seg=None, K=32, V=64):
     (2, 3, 196, False, None, 32, 64), (1, 2, 130, True, 64, 32, 64), (1, 2, 130, False, 64, 32, 64),
     (8, 3, 600, True, None, 32, 64), (1, 2, 40, True, None, 128, 128), (1, 1, 300, True, None, 16, 80),
     (2, 2, 50, False, None, 20, 24)])
-def test_plan_launcher_matches_legacy(B, H, L, keep, max_seg, K, V):
-    """VIG_CUPY_LAUNCH=plan launches what the legacy launcher launches: the same kernels, grids,
-    blocks, shared memory, defines and non-pointer argument bytes (each in its own 8-byte slot,
-    zero-padded); the same input / saved-state pointers in the same positions; workspace pointers
-    distinct from the inputs; the returned gradients shaped, typed and strided as before. (The
-    values: `python kernels/cupy/dev_emu.py plan` runs both through the emulator, bit-identical.)"""
+def test_plan_launches(B, H, L, keep, max_seg, K, V):
+    """The plan launcher (the only launcher of bigla_tc.cu since session 6) launches, per call, the
+    kernels of the segment plan with their grids, blocks, shared memory and defines; every argument
+    in the kernels' parameter order (the pointers: the inputs, the returned output, the kept states,
+    one workspace per buffer, consistent across launches; the constants' bytes in 8-byte slots);
+    returns the gradients shaped, typed and strided as the contract says. (The values: `python
+    kernels/cupy/dev_emu.py plan` runs the same plans through the emulator against the oracle.)"""
     pytest.importorskip("cupy")  # the plan wraps its argument slots in cupy's CNumpyArray
-    legacy, planned, inputs, (st1, st2), o, (g1, g2) = _record_both(B, H, L, keep, max_seg, K, V)
-    assert len(legacy) == len(planned) >= 1
-    nf = 3 if len(planned) > 1 and planned[1][0].startswith("bigla_tc_scan") else 1  # forward's
-    same = {p: p for p in inputs}  # legacy pointer -> the plan's, where both must agree
-    same.update({a.data_ptr(): b.data_ptr() for a, b in zip(st1, st2)})  # the kept states
-    ws, wsr = {}, {}
-    for i, (a, b) in enumerate(zip(legacy, planned)):
-        if i == nf:  # the backward's buffers (the legacy forward's freed ones may be reused)
-            ws.clear(), wsr.clear()
-        assert a[:5] == b[:5]
-        nptr = len(a[5])
-        assert len(b[5]) == nptr + len(a[6])
-        for c, x in zip(a[6], b[5][nptr:]):
-            assert int(x).to_bytes(8, "little") == c + bytes(8 - len(c))
-        for j, (pa, pb) in enumerate(zip(a[5], b[5][:nptr])):
-            if pa in same:
-                assert pb == same[pa], (a[0], j)
-            else:  # a workspace: never an input or a kept state, one legacy buffer <-> one plan's
-                assert pb not in inputs and pb not in same.values() and pb != 0, (a[0], j)
-                assert ws.setdefault(pa, pb) == pb and wsr.setdefault(pb, pa) == pa, (a[0], j)
-    assert o.data_ptr() == planned[nf - 1][5][5] and planned[nf - 1][0] == "bigla_tc_fwd"
-    assert [tuple(s.shape) for s in st1] == [tuple(s.shape) for s in st2]
-    for x, y in zip(g1, g2):
-        assert x.shape == y.shape and x.dtype == y.dtype and x.stride() == y.stride()
-    if st2 and "bigla_tc_dg_fix" in [b[0] for b in planned]:
-        # a segmented backward reused the forward's kept states (no state pass of its own)
-        assert [b[0] for b in planned].count("bigla_tc_fwd") == 2
-        assert all(st2[0].data_ptr() in b[5] for b in planned[3:] if b[0] == "bigla_tc_bwd")
-        assert any(st2[1].data_ptr() in b[5] for b in planned[3:] if "scan" in b[0])
+    import numpy as np
+
+    import vig_kernels.cupy as m
+
+    i32, i64 = np.int32, np.int64
+    rec = _record(B, H, L, keep, max_seg, K, V)
+    (q, k, v, gf, gb, do), scale, o, st, grads, chunked, fw, bw = rec[:8]
+    (nvb, seglen, nseg), (bseg, bnseg) = rec[8:]
+    BH, kt = B * H, m.tc_kt(K)
+    kpd = 16 * kt
+    inputs = [t.data_ptr() for t in (q, k, v, gf, gb, do)]
+
+    def strides(*ts):
+        return tuple(i64(s) for t in ts for s in t.stride()[:3])
+
+    # ---- forward: [state pass (mode 0), scan,] output pass (mode 1)
+    defines = m._tc_defines(q.dtype, kt, m.tc_vec(q, k, v))
+    dsm = 2 * m.tc_dir_smem(kt)
+    head = (i32(B), i32(L), i32(H), i32(K), i32(V)) + strides(q, k, v, gf, gb) + (
+        np.float32(scale / 2), i32(seglen))
+    want = [("bigla_tc_fwd", (BH, nseg, nvb), dsm, m.fwd0_defines(defines, kt), head + (i32(0),))] \
+        if nseg > 1 else []
+    if nseg > 1:
+        want.append((m.scan_func(), (-(-BH * 2 * nvb * m.TC_VB * kpd // 256), 1, 1), 0, defines,
+                     (i32(BH), i32(nseg), i32(nvb * m.TC_VB), i32(0))))
+    want.append(("bigla_tc_fwd", (BH, nseg, nvb), dsm + seglen * (m.TC_VB + 4) * 4, defines,
+                 head + (i32(1),)))
+    assert len(fw) == len(want)
+    for got, (f, grid, smem, defs, consts) in zip(fw, want):
+        assert got[:5] == (f, grid, (256, 1, 1), smem, defs)
+        nptr = len(got[5]) - len(consts)
+        _consts_ok(got[5][nptr:], consts)
+        assert nptr == (2 if "scan" in f else 8)
+    assert o.shape == (B, L, H, V) and o.dtype == v.dtype
+    po = o.data_ptr()
+    out = fw[-1][5]
+    assert out[:5] == inputs[:5] and out[5] == po
+    if nseg > 1:
+        assert fw[0][5][:8] == out[:8] and fw[1][5][:2] == out[6:8]  # st, gs: one buffer each
+        assert len({po, out[6], out[7]} | set(inputs)) == 9  # distinct from the inputs and o
+        if keep:
+            assert [t.data_ptr() for t in st] == out[6:8]
+            assert tuple(st[0].shape) == (BH, nseg, 2, nvb * m.TC_VB, kpd)
+            assert tuple(st[1].shape) == (BH, nseg, 2, kpd)
+    else:
+        assert out[6] == out[7] == po and st == ()  # never touched with one segment
+
+    # ---- backward
+    if not chunked:  # the recurrent backward (V > 64, unaligned rows): the plan declines
+        assert grads is None and bw == []
+        return
+    bw4 = m._BW4.get(m.bwd_variant(), 0)
+    fdefines = m._tc_defines(q.dtype, kt, 1)
+    bdefines = fdefines + ((("BW4", bw4),) if bw4 else ())
+    reuse = bool(keep and bnseg > 1 and (nvb, seglen, nseg) == (1, bseg, bnseg))
+    total = BH * 2 * m.TC_VB * kpd
+    scan_grid = (-(-total // 256), 1, 1)
+    bhead = (i32(B), i32(L), i32(H), i32(K), i32(V)) + strides(q, k, v, gf, gb, do) + (
+        np.float32(scale / 2), i32(bseg))
+    bsmem = 2 * m.tc_bwd_smem(kt, bw4)
+    t256 = (256, 1, 1)
+    want = []  # (func, grid, block, smem, defines, constants, pointers)
+    if bnseg > 1 and not reuse:
+        want += [("bigla_tc_fwd", (BH, bnseg, 1), t256, 2 * m.tc_dir_smem(kt),
+                  m.fwd0_defines(fdefines, kt), (i32(B), i32(L), i32(H), i32(K), i32(V))
+                  + strides(q, k, v, gf, gb) + (np.float32(scale / 2), i32(bseg), i32(0)), 8),
+                 (m.scan_func(), scan_grid, t256, 0, fdefines,
+                  (i32(BH), i32(bnseg), i32(m.TC_VB), i32(0)), 2)]
+    if bnseg > 1:
+        want += [("bigla_tc_bwd", (BH, bnseg, 1), t256, bsmem, bdefines, bhead + (i32(0),), 15),
+                 (m.scan_func(), scan_grid, t256, 0, fdefines,
+                  (i32(BH), i32(bnseg), i32(m.TC_VB), i32(1)), 2)]
+    want.append(("bigla_tc_bwd", (BH, bnseg, 1), t256, bsmem, bdefines, bhead + (i32(1),), 15))
+    if bnseg > 1:
+        f, grid, block, consts = m.dgfix_launch(B, L, H, K, bseg, bnseg)
+        want.append((f, grid, block, 0, bdefines, consts, 3))
+    assert len(bw) == len(want)
+    for got, (f, grid, block, smem, defs, consts, nptr) in zip(bw, want):
+        assert got[:5] == (f, grid, block, smem, defs)
+        assert len(got[5]) == nptr + len(consts)
+        _consts_ok(got[5][nptr:], consts)
+    main = bw[-2 if bnseg > 1 else -1][5]  # mode 1
+    # q k v gf gb do | dq dk dv dgf dgb yq sts st_r ytot
+    assert main[:6] == inputs
+    dq, dk, dv, dgf, dgb, yq, sts, st_r, ytot = main[6:15]
+    nk = B * L * H * K
+    assert (dk - dq, dv - dq) == (4 * nk, 8 * nk)  # dq | dk | dv: one fp32 buffer, cast once
+    assert dgb - dgf == 4 * nk
+    ws = [dq, dk, dv, dgf, dgb, yq]
+    if bnseg > 1:
+        assert all(b[5][:15] == main[:15] for b in bw if b[0] == "bigla_tc_bwd")
+        gs = bw[-3][5][1]  # the reverse scan: (st_r, gs)
+        assert bw[-3][5][0] == st_r and bw[-1][5][:3] == [dgf, dgb, ytot]
+        if reuse:  # the forward's kept states, no state pass of the backward's own
+            assert [sts, gs] == [t.data_ptr() for t in st]
+            assert [b[0] for b in bw].count("bigla_tc_fwd") == 0
+        else:
+            assert bw[0][5][5:8] == [dq, sts, gs] and bw[1][5][:2] == [sts, gs]
+            ws += [sts, gs]
+        ws += [st_r, ytot]
+    else:
+        assert sts == st_r == ytot == yq  # never touched with one segment
+    assert len(set(ws)) == len(ws) and not set(ws) & set(inputs) and 0 not in ws
+    gq, gk, gv, ggf, ggb = grads
+    for x, like, dt in ((gq, q, q.dtype), (gk, k, q.dtype), (gv, v, q.dtype),
+                        (ggf, q, torch.float32), (ggb, q, torch.float32)):
+        assert x.shape == like.shape and x.dtype == dt and x.is_contiguous()

@@ -17,10 +17,10 @@ import torch
 
 from vig.backend import KernelBackend, Knobs
 
-__all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_forward", "tc_plan", "fwd_kind",
+__all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_plan", "fwd_kind",
            "fwd_variant", "FWD_KINDS", "scan_func",
-           "tc_backward", "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env", "plan_forward",
-           "plan_backward", "LAUNCH_KINDS", "DGFIX_KINDS", "dgfix_launch",
+           "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env", "plan_forward",
+           "plan_backward", "DGFIX_KINDS", "dgfix_launch",
            "FWD0_KINDS", "fwd0_defines"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -191,46 +191,6 @@ def save_states() -> bool:
     return _ENV["save"]
 
 
-def tc_forward(q, k, v, g_fwd, g_bwd, scale: float, launch, keep_states: bool = False):
-    """The chunked forward; ``launch(func, grid, block, args, smem, defines)`` runs one kernel of
-    bigla_tc.cu (on the GPU through CuPy; the development emulator passes its own). With
-    ``keep_states`` it returns (o, (st, gs)) ((o, ()) without segments)."""
-    import numpy as np
-
-    B, L, H, K = q.shape
-    V = v.shape[-1]
-    BH = B * H
-    kt = tc_kt(K)
-    kpd = 16 * kt
-    defines = _tc_defines(q.dtype, kt, tc_vec(q, k, v))
-    nvb, seglen, nseg = tc_plan(B, H, L, V)
-    o = torch.empty((B, L, H, V), device=q.device, dtype=v.dtype)
-    dsm = 2 * tc_dir_smem(kt)
-    if nseg > 1:
-        f32 = dict(device=q.device, dtype=torch.float32)
-        st = torch.empty((BH, nseg, 2, nvb * TC_VB, kpd), **f32)
-        gs = torch.empty((BH, nseg, 2, kpd), **f32)
-    else:
-        st = gs = o  # never touched with one segment
-    common = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(o), _ptr(st), _ptr(gs),
-              np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
-              *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
-              np.float32(scale / 2), np.int32(seglen))
-    grid = (BH, nseg, nvb)
-    if nseg > 1:
-        launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm,
-               fwd0_defines(defines, kt))
-        total = BH * 2 * nvb * TC_VB * kpd
-        launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
-               (_ptr(st), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
-                np.int32(0)), 0, defines)
-    launch("bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
-           dsm + seglen * (TC_VB + 4) * 4, defines)
-    if keep_states:
-        return o, ((st, gs) if nseg > 1 else ())
-    return o
-
-
 # The chunked backward (bigla_tc_bwd): fp16 / bf16, K <= 32, V <= 64, 16-byte aligned rows;
 # everything else takes the recurrent backward (bigla_bwd.cu). One segment per (b, h) for
 # L <= TC_MAX_SEG, segments beyond (VIG_CUPY_BWD_LONG=0 sends L > TC_MAX_SEG to the recurrent
@@ -274,14 +234,12 @@ def bwd_variant() -> str:
 # environment).
 _KNOBS = Knobs("VIG_CUPY_")
 _ENV = {}
-# VIG_CUPY_LAUNCH (session 5): "plan" (the default since session 5's mid call: plan_forward /
-# plan_backward: per call signature a cached plan of cupy Functions, grids and pre-packed arguments;
-# a call only fills the pointers; the same kernels with the same arguments, one workspace allocation
-# where the legacy backward makes several; H100 parity 120/120, eager fwd+bwd ViG-T@224 0.697 ->
-# 0.476 ms, S@224 0.860 -> 0.440, T@1024 0.991 -> 0.570) or "legacy" (tc_forward / tc_backward
-# through _launch, every argument converted per launch; the default before).
-LAUNCH_KINDS = ("legacy", "plan")
-LAUNCH_DEFAULT = "plan"
+# VIG_CUPY_LAUNCH is gone (session 6, round 3): the plan launcher (plan_forward / plan_backward,
+# the default since session 5's mid call: H100 parity 120/120, bit-exact against the per-call
+# "legacy" launcher, eager fwd+bwd ViG-T@224 0.697 -> 0.476 ms) is the only launcher of bigla_tc.cu;
+# the legacy tc_forward / tc_backward are in git history (commit 6656e8b). "plan" is accepted as a
+# no-op; any other value raises (a script asking for the legacy launcher must not get the plan one
+# silently).
 _PLANS = {}
 # VIG_CUPY_DGFIX (session 6, on trial): the segmented backward's gate-gradient fix-up. "scalar" (the
 # default): bigla_tc_dg_fix, one thread per element, every thread re-sums the other segments' totals
@@ -337,15 +295,17 @@ def reload_env() -> None:
                 long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
                 save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1",
                 seg128=e.get("VIG_CUPY_SEG128", "1") == "1",
-                launch=e.get("VIG_CUPY_LAUNCH", LAUNCH_DEFAULT),
                 dgfix=e.get("VIG_CUPY_DGFIX", DGFIX_DEFAULT),
                 fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT))
     if _ENV["fwd0"] not in FWD0_KINDS:
         raise ValueError(f"VIG_CUPY_FWD0={_ENV['fwd0']!r}: expected one of {FWD0_KINDS}")
     if _ENV["dgfix"] not in DGFIX_KINDS:
         raise ValueError(f"VIG_CUPY_DGFIX={_ENV['dgfix']!r}: expected one of {DGFIX_KINDS}")
-    if _ENV["launch"] not in LAUNCH_KINDS:
-        raise ValueError(f"VIG_CUPY_LAUNCH={_ENV['launch']!r}: expected one of {LAUNCH_KINDS}")
+    launch = e.get("VIG_CUPY_LAUNCH")
+    if launch not in (None, "plan"):
+        raise ValueError(f"VIG_CUPY_LAUNCH={launch!r}: the switch was removed in session 6 (the "
+                         "plan launcher is the only one; the legacy launcher is in git history at "
+                         "6656e8b); unset it")
     _PLANS.clear()  # plans hold kernels, segment plans and launch arguments of the old switches
 
 
@@ -376,94 +336,18 @@ def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
     return 856 * kpd + 13136
 
 
-def tc_backward(q, k, v, g_fwd, g_bwd, scale: float, do, launch, states=()):
-    """The chunked backward: (dq, dk, dv, dg_fwd, dg_bwd), all float32. ``states``: the forward's
-    (st, gs) of the same segment plan (tc_forward with keep_states), or () to recompute them."""
-    import numpy as np
-
-    B, L, H, K = q.shape
-    V = v.shape[-1]
-    BH = B * H
-    kt = tc_kt(K)
-    fdefines = _tc_defines(q.dtype, kt, 1)  # the forward's state pass and the scans
-    bw4 = _BW4.get(bwd_variant(), 0)
-    if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
-        bw4 = 2  # v2.6 indexes its gradient buffers with 32-bit offsets: v2.5 beyond that
-    defines = fdefines + ((("BW4", bw4),) if bw4 else ())
-    f32 = dict(device=q.device, dtype=torch.float32)
-    # dq | dk | dv in one fp32 buffer (the two directions meet there), cast once at the end
-    nk, nv = B * L * H * K, B * L * H * V
-    flat = torch.empty(2 * nk + nv, **f32)
-    dq, dk, dv = (flat[:nk].view(B, L, H, K), flat[nk:2 * nk].view(B, L, H, K),
-                  flat[2 * nk:].view(B, L, H, V))
-    dgf = torch.empty((B, L, H, K), **f32)
-    dgb = torch.empty((B, L, H, K), **f32)
-    kpd = 16 * kt
-    yq = torch.empty((2, BH, L, kpd), **f32)
-    reuse = False
-    if L <= TC_BWD_SEG:
-        seglen, nseg = L, 1
-        sts = st_r = ytot = yq  # never touched with one segment
-    else:
-        _, seglen, nseg = tc_plan(B, H, L, V, TC_BWD_SEG)
-        st_r = torch.empty((BH, nseg, 2, TC_VB, kpd), **f32)
-        ytot = torch.empty((BH, nseg, 2, kpd), **f32)
-        reuse = (len(states) == 2 and tuple(states[0].shape) == (BH, nseg, 2, TC_VB, kpd)
-                 and tuple(states[1].shape) == (BH, nseg, 2, kpd)
-                 and tc_plan(B, H, L, V) == (1, seglen, nseg))
-        if reuse:
-            sts, gs = states
-        else:
-            sts = torch.empty((BH, nseg, 2, TC_VB, kpd), **f32)
-            gs = torch.empty((BH, nseg, 2, kpd), **f32)
-    total = BH * 2 * TC_VB * kpd
-    if nseg > 1 and not reuse:
-        # S entering each segment: the forward's state pass (mode 0) and scan.
-        fargs = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(dq), _ptr(sts),
-                 _ptr(gs), np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
-                 *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
-                 np.float32(scale / 2), np.int32(seglen), np.int32(0))
-        launch("bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs, 2 * tc_dir_smem(kt),
-               fwd0_defines(fdefines, kt))
-        launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
-               (_ptr(sts), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
-               0, fdefines)
-    common = (_ptr(q), _ptr(k), _ptr(v), _ptr(g_fwd), _ptr(g_bwd), _ptr(do),
-              _ptr(dq), _ptr(dk), _ptr(dv), _ptr(dgf), _ptr(dgb), _ptr(yq),
-              _ptr(sts), _ptr(st_r), _ptr(ytot),
-              np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
-              *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
-              *_strides(do), np.float32(scale / 2), np.int32(seglen))
-    smem = 2 * tc_bwd_smem(kt, bw4)
-    if nseg > 1:
-        # R entering each segment from the later scan positions: local pass (mode 0), then the
-        # scan in the opposite order.
-        launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(0),), smem, defines)
-        launch(scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
-               (_ptr(st_r), _ptr(gs), np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(1)),
-               0, fdefines)
-    launch("bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(1),), smem, defines)
-    if nseg > 1:
-        func, grid, block, consts = dgfix_launch(B, L, H, K, seglen, nseg)
-        launch(func, grid, block, (_ptr(dgf), _ptr(dgb), _ptr(ytot)) + consts, 0, defines)
-    if q.dtype != torch.float32:  # one cast instead of three in the shared layer
-        flat = flat.to(q.dtype)
-        dq, dk, dv = (flat[:nk].view(B, L, H, K), flat[nk:2 * nk].view(B, L, H, K),
-                      flat[2 * nk:].view(B, L, H, V))
-    return dq, dk, dv, dgf, dgb
-
-
-# ---- the plan launcher (VIG_CUPY_LAUNCH=plan, session 5) ---------------------------------------
-# The legacy path spends most of an eager call's host time on the launch machinery, not the kernels:
-# per launch ~40 numpy scalars built (_ptr / _strides / np.int32) and converted again by CuPy,
+# ---- the plan launcher (session 5; the only launcher since session 6) ----------------------------
+# The legacy path (removed in session 6, in git history at 6656e8b) spent most of an eager call's
+# host time on the launch machinery, not the kernels: per launch ~40 numpy scalars built (_ptr /
+# _strides / np.int32) and converted again by CuPy,
 # RawKernel's device lookup, the `with stream:` context and getDevice(); per call tc_vec, the
 # segment plan and (backward) four to eight torch.empty. A plan is built once per call signature
 # (thread, device, dtype, shapes, strides, 16-byte alignment, scale, saved-state shapes, the
 # segment caps); it holds each launch's cupy Function, grid, block, shared memory and one argument
-# block (uint64 slots, the constants packed once, the same bytes the legacy path passes), so a call
+# block (uint64 slots, the constants packed once, the same bytes the legacy path passed), so a call
 # allocates, packs its pointers with one struct.pack_into per launch and calls the Function on an
-# explicit stream. Same kernels, same arguments: bit-identical results (dev_bench checks max diff 0;
-# dev_emu.py plan checks it on the CPU through the emulator).
+# explicit stream. Same kernels, same arguments as the legacy path: bit-identical results (H100,
+# session 5). The emulator (dev_emu.py, dev_mock.py) runs these plans on the CPU.
 class _Slot:
     """A pointer argument of a planned launch: index ``i`` of the call's pointer tuple."""
     __slots__ = ("i",)
@@ -505,7 +389,7 @@ class _Call:
         for j, a in enumerate(args[len(slots):], len(slots)):
             if not isinstance(a, (np.int32, np.int64, np.float32)):
                 raise TypeError(f"{func}: argument {j} is {type(a).__name__}")
-            b = np.frombuffer(a.tobytes(), np.uint8)  # the bytes the legacy launch passes
+            b = np.frombuffer(a.tobytes(), np.uint8)  # the scalar's bytes, zero-padded to 8
             raw[8 * j:8 * j + b.size] = b
         self.cargs = [CNumpyArray(self.buf[j:j + 1]) for j in range(n)]
         self.pack = struct.Struct(f"<{len(slots)}Q").pack_into
@@ -550,8 +434,9 @@ class _FwdPlan:
 
 
 def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
-    """The launches of tc_forward (same kernels, grids, shared memory and arguments); pointer slots
-    0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 o, 6 st, 7 gs."""
+    """The launches of the chunked forward: with segments the state pass (bigla_tc_fwd mode 0) and
+    the scan, then the output pass (mode 1); pointer slots 0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 o,
+    6 st, 7 gs."""
     import numpy as np
 
     B, L, H, K = q.shape
@@ -594,7 +479,8 @@ def _plans_full():
 
 
 def plan_forward(q, k, v, g_fwd, g_bwd, scale: float, keep_states: bool = False):
-    """tc_forward through a cached plan (VIG_CUPY_LAUNCH=plan); the same return values."""
+    """The chunked forward through a cached plan: o, or with ``keep_states`` (o, (st, gs)) ((o, ())
+    without segments): the state entering each segment and the gate sums, for the backward."""
     pq, pk, pv = q.data_ptr(), k.data_ptr(), v.data_ptr()
     vec = 1 if not (pq | pk | pv) & 15 else 0
     dev = q.get_device()
@@ -624,9 +510,9 @@ class _BwdPlan:
 
 
 def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
-    """The launches of tc_backward; pointer slots 0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 do, 6 dq,
-    7 dk, 8 dv, 9 dgf, 10 dgb, 11 yq, 12 sts, 13 st_r, 14 ytot, 15 gs. One fp32 workspace holds
-    dq | dk | dv (contiguous, cast once at the end as before) | yq | st_r | ytot [| sts | gs], each
+    """The launches of the chunked backward; pointer slots 0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 do,
+    6 dq, 7 dk, 8 dv, 9 dgf, 10 dgb, 11 yq, 12 sts, 13 st_r, 14 ytot, 15 gs. One fp32 workspace holds
+    dq | dk | dv (contiguous, cast once at the end) | yq | st_r | ytot [| sts | gs], each
     part on a 256-byte boundary; dgf | dgb share a second allocation (both returned)."""
     import numpy as np
 
@@ -705,8 +591,9 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
 
 
 def plan_backward(q, k, v, g_fwd, g_bwd, scale: float, do, states=()):
-    """tc_backward through a cached plan (VIG_CUPY_LAUNCH=plan); None where bwd_kind would pick the
-    recurrent backward."""
+    """The chunked backward through a cached plan: (dq, dk, dv, dg_fwd, dg_bwd) (dq, dk, dv in q's
+    dtype, dg fp32); ``states``: the forward's kept (st, gs) (reused when they match this plan's
+    segments), or () to recompute them; None where bwd_kind would pick the recurrent backward."""
     pq, pk, pv, pdo = q.data_ptr(), k.data_ptr(), v.data_ptr(), do.data_ptr()
     dev = q.get_device()
     aligned = not (pq | pk | pv | pdo) & 15
@@ -845,18 +732,6 @@ def _device_index(device: torch.device) -> int:
     return device.index if device.index is not None else torch.cuda.current_device()
 
 
-def _tc_launcher(device: torch.device):
-    """The ``launch`` that tc_forward / tc_backward take: a kernel of bigla_tc.cu, compiled once
-    per (function, device, defines), run on PyTorch's current stream of ``device``."""
-    dev = _device_index(device)
-
-    def launch(func, grid, block, args, smem, defines):
-        _launch(_MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem), dev, grid, block,
-                args, smem)
-
-    return launch
-
-
 class CuPyBackend(KernelBackend):
     """Bidirectional GLA in raw CUDA C++ (NVRTC via CuPy); fp32 / fp16 / bf16, K, V <= 128."""
 
@@ -889,13 +764,9 @@ class CuPyBackend(KernelBackend):
     # ------------------------------------------------------------------ forward
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         if fwd_kind(q.dtype) == "chunked":
-            if _ENV["launch"] == "plan":
-                if _ENV["save"]:
-                    return plan_forward(q, k, v, g_fwd, g_bwd, scale, True)
-                return plan_forward(q, k, v, g_fwd, g_bwd, scale), ()
-            if save_states():
-                return tc_forward(q, k, v, g_fwd, g_bwd, scale, _tc_launcher(q.device), True)
-            return tc_forward(q, k, v, g_fwd, g_bwd, scale, _tc_launcher(q.device)), ()
+            if _ENV["save"]:
+                return plan_forward(q, k, v, g_fwd, g_bwd, scale, True)
+            return plan_forward(q, k, v, g_fwd, g_bwd, scale), ()
         return self._forward_recurrent(q, k, v, g_fwd, g_bwd, scale)
 
     def _forward_recurrent(self, q, k, v, g_fwd, g_bwd, scale: float):
@@ -923,14 +794,9 @@ class CuPyBackend(KernelBackend):
 
     # ----------------------------------------------------------------- backward
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
-        if _ENV["launch"] == "plan":
-            r = plan_backward(q, k, v, g_fwd, g_bwd, scale, do, tuple(saved))
-            if r is not None:
-                return r
-            return self._backward_recurrent(q, k, v, g_fwd, g_bwd, scale, do, saved)
-        if bwd_kind(q, v, do, k) == "chunked":
-            return tc_backward(q, k, v, g_fwd, g_bwd, scale, do, _tc_launcher(q.device),
-                               tuple(saved))
+        r = plan_backward(q, k, v, g_fwd, g_bwd, scale, do, tuple(saved))
+        if r is not None:
+            return r
         return self._backward_recurrent(q, k, v, g_fwd, g_bwd, scale, do, saved)
 
     def _backward_recurrent(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):

@@ -17,16 +17,16 @@ DEV_BENCH_BWD=1 (session 6): each backward kind also times CuPyBackend.backward 
 saved tensors, the same do; eager and CUDA-graphed: the backward's kernels, workspace and cast).
 A kind "NAME@N" runs NAME with segments of at most N tokens (TC_MAX_SEG = TC_BWD_SEG = N, set in
 this process for that kind only; 224-px shapes then take the segmented path too when N < 196).
-Modifiers (session 5), appended to a kind: "+L" VIG_CUPY_LAUNCH=plan (the plan launcher; without it
-every kind runs the legacy launcher), "+Q" VIG_CUPY_SEG128=1 (the 128-token planner rule); both
-are the backend's defaults since session 5, so "NAME+Q+L" is what ships and "NAME" the old path. A kind
-"X+L" must match the kind "X" bit for bit (same kernels): its max diff against X is checked, the
-exit status is 1 on a mismatch. Each line also gives the host time to enqueue one call ("host",
-us: mean of 50 calls without synchronization, as tools/profile_op.py).
+Modifier (session 5), appended to a kind: "+Q" VIG_CUPY_SEG128=1 (the 128-token planner rule, the
+default since session 5: "NAME+Q" is what ships, "NAME" the old plan). (Session 5's "+L", the plan
+launcher, went with the legacy launcher in session 6, round 3: every kind runs the plan launcher.)
+Each line also gives the host time to enqueue one call ("host", us: mean of 50 calls without
+synchronization, as tools/profile_op.py).
 Session 6, round 2: modifier "+D" VIG_CUPY_DGFIX=vec (the 16-byte dg fix-up, bigla_tc_dg_fix4;
 without it "scalar", the shipped bigla_tc_dg_fix); it changes only segmented backwards, so a "+D"
 kind is skipped at shapes without segments (L <= TC_BWD_SEG) and must match its kind without "+D"
-bit for bit (checked like "+L"). DEV_BENCH_DGFIX=1: at segmented shapes, also the dg fix-up kernel
+bit for bit (its max diff against that kind is checked; exit status 1 on a mismatch).
+DEV_BENCH_DGFIX=1: at segmented shapes, also the dg fix-up kernel
 alone, scalar vs vec (CUDA-graphed median of one launch on random dg / segment totals, the backward's
 launch parameters under the shipped segment plan), with a bit-identity check. Modifier "+M"
 VIG_CUPY_FWD0=m0 (the segmented forward's state pass from its own module, -DFWM0=1 -DMINB=3; without
@@ -81,15 +81,16 @@ def setenv(d):
     cp.reload_env()
 
 
-_MODS = {"L": dict(VIG_CUPY_LAUNCH="plan"), "Q": dict(VIG_CUPY_SEG128="1"),
-         "D": dict(VIG_CUPY_DGFIX="vec"), "M": dict(VIG_CUPY_FWD0="m0")}
+_MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
+         "M": dict(VIG_CUPY_FWD0="m0")}
 
 
 def use(table, kind):
-    """Set the switches of ``kind`` ("NAME[+L][+Q]" or "NAME@N": segments of at most N tokens)."""
+    """Set the switches of ``kind`` ("NAME[+Q][+D][+M]" or "NAME@N": segments of at most N
+    tokens)."""
     name, _, seg = kind.partition("@")
     name, *mods = name.split("+")
-    env = dict(VIG_CUPY_LAUNCH="legacy", VIG_CUPY_SEG128="0", VIG_CUPY_DGFIX="scalar",
+    env = dict(VIG_CUPY_SEG128="0", VIG_CUPY_DGFIX="scalar",
                VIG_CUPY_FWD0="generic", **table[name])
     for m in mods:
         env.update(_MODS[m])
@@ -116,9 +117,9 @@ def _unsegmented(shape):
 
 
 def _twin(kind, done):
-    """The legacy-launcher twin of a "+L" kind (else the scalar-fix-up twin of a "+D" kind), when
+    """The generic-state-pass twin of a "+M" kind (else the scalar-fix-up twin of a "+D" kind), when
     it ran already."""
-    for m in ("+M", "+L", "+D"):
+    for m in ("+M", "+D"):
         if m in kind and kind.replace(m, "") in done:
             return kind.replace(m, "")
     return None
@@ -135,7 +136,7 @@ def dgfix_bench(name, shape):
     g = torch.Generator(device="cuda").manual_seed(1)
     dg = torch.randn(2, B, L, H, K, device="cuda", generator=g)
     yt = torch.randn(B * H, nseg, 2, 16 * cp.tc_kt(K), device="cuda", generator=g)
-    launch = cp._tc_launcher(dg.device)
+    dev = dg.get_device()
     defines = cp._tc_defines(torch.bfloat16, cp.tc_kt(K), 1) + (("BW4", 4),)
     res = {}
     for kind in ("scalar", "vec"):
@@ -143,7 +144,8 @@ def dgfix_bench(name, shape):
         func, grid, block, consts = cp.dgfix_launch(B, L, H, K, seglen, nseg)
         x = dg.clone()
         args = (np.uint64(x[0].data_ptr()), np.uint64(x[1].data_ptr()), np.uint64(yt.data_ptr())) + consts
-        f = lambda: launch(func, grid, block, args, 0, defines)  # noqa: E731
+        kern = cp._MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, 0)
+        f = lambda: cp._launch(kern, dev, grid, block, args, 0)  # noqa: E731
         f()
         torch.cuda.synchronize()
         out = x.clone()
@@ -254,7 +256,8 @@ def main():
             except Exception as exc:  # report, keep the rest
                 print(f"dg fix-up timing failed: {type(exc).__name__}: {exc}", flush=True)
     use(BWD_ENV, "chunked")
-    print(f"launcher bit-identity: {'MISMATCH ' + str(BAD) if BAD else 'all +L / +D kinds (and dg fix-ups) BITEXACT'}",
+    verdict = "MISMATCH " + str(BAD) if BAD else "all +D kinds (and dg fix-ups) BITEXACT"
+    print(f"bit-identity: {verdict}",
           flush=True)
     if BAD:
         sys.exit(1)

@@ -1,7 +1,10 @@
-"""Development only: run the chunked forward (bigla_tc.cu) on the CPU through the host emulation
-of dev_emu.h and compare it with the float64 oracle by the contract's parity rule (output only).
-Exercises indexing, fragment layouts, barriers, segments and both paths; proves nothing about the
-GPU. Usage: python kernels/cupy/dev_emu.py [quick | scan | dgfix | fwd0 | bwd | bwdquick | bwdlong | bwdseg | bwdsave | plan]
+"""Development only: run the chunked forward and backward (bigla_tc.cu) on the CPU through the host
+emulation of dev_emu.h and compare them with the float64 oracle by the contract's parity rule. The
+kernels are launched by the backend's own plan launcher (plan_forward / plan_backward, what the GPU
+runs; dev_mock.py hands each planned launch's argument block to the emulator instead of the driver).
+Exercises indexing, fragment layouts, barriers, segments, the plans' workspaces and both paths;
+proves nothing about the GPU.
+Usage: python kernels/cupy/dev_emu.py [quick | scan | dgfix | fwd0 | bwd | bwdquick | bwdlong | bwdseg | bwdsave | plan]
 (VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN / VIG_CUPY_DGFIX / VIG_CUPY_FWD0 pick the variants, as on the GPU; VIG_EMU_SAME=<variant>:
 the backward modes also require gradients bit-identical to that VIG_CUPY_BWD variant's)."""
 import ctypes
@@ -19,8 +22,10 @@ from tests.parity import EPS  # noqa: E402
 from tests.strategies import Case, make_inputs  # noqa: E402
 from vig_reference import chunked_bidirectional_gla, naive_bidirectional_gla  # noqa: E402
 import vig_kernels.cupy as cp  # noqa: E402
+from vig_kernels.cupy import dev_mock  # noqa: E402
 
 _LIBS = {}
+REC = []  # the planned launches of this process (dev_mock.host_plans, entered in __main__)
 
 
 def lib(defines):
@@ -51,7 +56,12 @@ def launch(func, grid, block, args, smem, defines):
         else:
             raise TypeError(type(a))
     arr = (ctypes.c_void_p * len(objs))(*[ctypes.addressof(x) for x in objs])
-    rc = lib(defines).emu_launch(func.encode(), grid[0], grid[1], grid[2], block[0], smem, arr)
+    emu(func, grid, block, smem, defines, arr)
+
+
+def emu(func, grid, block, smem, defines, args):
+    """Run one launch in the emulator; ``args``: the kernel parameters' addresses (void*[])."""
+    rc = lib(defines).emu_launch(func.encode(), grid[0], grid[1], grid[2], block[0], smem, args)
     assert rc == 0
 
 
@@ -59,7 +69,7 @@ def check(case):
     q, k, v, gf, gb, _ = make_inputs(case, "cpu")
     gf, gb = gf.float(), gb.float()
     scale = case.K ** -0.5
-    o = cp.tc_forward(q, k, v, gf, gb, scale, launch)
+    o = cp.plan_forward(q, k, v, gf, gb, scale)
     ref = naive_bidirectional_gla(*(x.double() for x in (q, k, v, gf, gb)), scale)
     base = chunked_bidirectional_gla(q, k, v, gf.to(q.dtype), gb.to(q.dtype), scale,
                                      compute_dtype=q.dtype)
@@ -81,19 +91,15 @@ def check_bwd(case, save=False):
     gf, gb = gf.float(), gb.float()
     scale = case.K ** -0.5
     if save:  # the forward's segment states, reused by the backward (VIG_CUPY_SAVE_STATES)
-        _, states = cp.tc_forward(q, k, v, gf, gb, scale, launch, True)
+        _, states = cp.plan_forward(q, k, v, gf, gb, scale, True)
         states = tuple(states)
         assert len(states) == 2, "expected a segmented forward"
-        names = []
-
-        def rec(func, *a):
-            names.append(func)
-            launch(func, *a)
-
-        got = list(cp.tc_backward(q, k, v, gf, gb, scale, do, rec, states))
+        REC.clear()
+        got = list(cp.plan_backward(q, k, v, gf, gb, scale, do, states))
+        names = [r[0] for r in REC]
         assert "bigla_tc_fwd" not in names, names  # the states were reused
     else:
-        got = list(cp.tc_backward(q, k, v, gf, gb, scale, do, launch))
+        got = list(cp.plan_backward(q, k, v, gf, gb, scale, do))
     ref = oracle((q, k, v, gf, gb), do)
     base = plain_pytorch((q, k, v, gf, gb), do)
     rep = parity_report([ref[0]] + got, ref, base, q.dtype)[1:]
@@ -104,7 +110,7 @@ def check_bwd(case, save=False):
         os.environ["VIG_CUPY_BWD"] = os.environ["VIG_EMU_SAME"]
         cp.reload_env()
         try:
-            other = list(cp.tc_backward(q, k, v, gf, gb, scale, do, launch, states if save else ()))
+            other = list(cp.plan_backward(q, k, v, gf, gb, scale, do, states if save else ()))
         finally:
             if mine is None:
                 os.environ.pop("VIG_CUPY_BWD")
@@ -120,69 +126,47 @@ def check_bwd(case, save=False):
 
 
 def check_plan(case, seg=None):
-    """VIG_CUPY_LAUNCH=plan on the CPU: plan_forward / plan_backward (the cupy Function replaced by
-    the emulator, reading the planned argument block through the same pointers the driver gets)
-    against tc_forward / tc_backward: outputs, kept states and gradients bit-identical; the launches
-    (kernel, grid, block, shared memory, defines, every non-pointer argument byte) identical."""
+    """The plan launcher end to end (session 6: the only launcher; until then this mode compared it
+    with the legacy one): the forward with and without kept states (outputs bit-identical, against
+    the oracle), the backward with the kept states and recomputing them (gradients bit-identical,
+    against the oracle, the kept states really reused: no state pass), or None where the backward is
+    the recurrent one (V > 64 etc.). ``launches``: the forward + backward launches with kept
+    states."""
+    from tests.parity import oracle, parity_report, plain_pytorch
+
     q, k, v, gf, gb, do = make_inputs(case, "cpu")
     gf, gb = gf.float(), gb.float()
     scale = case.K ** -0.5
-    legacy, planned = [], []
-
-    def rec(func, grid, block, args, smem, defines):
-        nptr = next(i for i, a in enumerate(args) if not isinstance(a, np.uint64))
-        legacy.append((func, tuple(grid), tuple(block), smem, defines, nptr,
-                       [a.tobytes() for a in args[nptr:]]))
-        launch(func, grid, block, args, smem, defines)
-
-    class Kern:
-        def __init__(self, func, defines):
-            self.func, self.defines = func, defines
-
-    def function(kern, dev):
-        def fn(grid, block, cargs, smem, stream):
-            import ctypes as C
-            arr = (C.c_void_p * len(cargs))(*[c.ptr for c in cargs])
-            vals = [C.c_uint64.from_address(c.ptr).value for c in cargs]
-            planned.append((kern.func, tuple(grid), tuple(block), smem, kern.defines, vals))
-            rc = lib(kern.defines).emu_launch(kern.func.encode(), grid[0], grid[1], grid[2],
-                                              block[0], smem, arr)
-            assert rc == 0
-        return fn
-
-    cp._MODULES.kernel_defs = lambda src, func, dev, defines, smem: Kern(func, defines)
-    cp._MODULES.stream = lambda dev: None
-    cp._function = function
-    cp._current_device = lambda: -1
+    saved_seg = cp.TC_MAX_SEG, cp.TC_BWD_SEG
     if seg:
         cp.TC_MAX_SEG = cp.TC_BWD_SEG = seg
-    ok = True
-    for save in (False, True):
-        legacy.clear(), planned.clear()
-        if save:
-            o1, st1 = cp.tc_forward(q, k, v, gf, gb, scale, rec, True)
-            o2, st2 = cp.plan_forward(q, k, v, gf, gb, scale, True)
-            ok &= len(st1) == len(st2) and all(torch.equal(a, b) for a, b in zip(st1, st2))
+    try:
+        ok = check(case)
+        REC.clear()
+        o1 = cp.plan_forward(q, k, v, gf, gb, scale)
+        o2, st = cp.plan_forward(q, k, v, gf, gb, scale, True)
+        segmented = cp.tc_plan(case.B, case.H, case.L, case.V)[2] > 1
+        ok &= torch.equal(o1, o2) and len(st) == (2 if segmented else 0)
+        nf = len(REC)
+        if cp.bwd_kind(q, v, do, k) != "chunked":
+            ok &= cp.plan_backward(q, k, v, gf, gb, scale, do, st) is None
+            n = len(REC) - nf // 2
         else:
-            o1, st1 = cp.tc_forward(q, k, v, gf, gb, scale, rec), ()
-            o2, st2 = cp.plan_forward(q, k, v, gf, gb, scale), ()
-        ok &= torch.equal(o1, o2)
-        if cp.bwd_kind(q, v, do, k) != "chunked":  # V > 64 etc.: the plan says so, no launches
-            ok &= cp.plan_backward(q, k, v, gf, gb, scale, do, st2) is None
-            ok &= len(legacy) == len(planned) and all(a[:5] == b[:5] for a, b in zip(legacy, planned))
-            continue
-        g1 = cp.tc_backward(q, k, v, gf, gb, scale, do, rec, st1)
-        g2 = cp.plan_backward(q, k, v, gf, gb, scale, do, st2)
-        ok &= g2 is not None and all(a.shape == b.shape and a.dtype == b.dtype and a.stride() ==
-                                     b.stride() and torch.equal(a, b) for a, b in zip(g1, g2))
-        # the same launches; non-pointer argument bytes equal
-        ok &= len(legacy) == len(planned)
-        for a, b in zip(legacy, planned):
-            ok &= a[:5] == b[:5] and len(b[5]) == a[5] + len(a[6])
-            # legacy constant j (after the pointers) sits in slot nptr + j, low bytes, rest zero
-            for c, x in zip(a[6], b[5][a[5]:]):
-                ok &= int(x).to_bytes(8, "little") == c + bytes(8 - len(c))
-    print(f"{'ok  ' if ok else 'FAIL'} plan seg={seg} launches={len(planned)} {case}", flush=True)
+            g1 = cp.plan_backward(q, k, v, gf, gb, scale, do)
+            REC.clear()
+            g2 = cp.plan_backward(q, k, v, gf, gb, scale, do, st)
+            names = [r[0] for r in REC]
+            n = nf // 2 + len(REC)
+            ok &= not st or "bigla_tc_fwd" not in names
+            ok &= all(a.dtype == b.dtype and a.shape == b.shape and a.stride() == b.stride()
+                      and torch.equal(a, b) for a, b in zip(g1, g2))
+            ref = oracle((q, k, v, gf, gb), do)
+            base = plain_pytorch((q, k, v, gf, gb), do)
+            rep = parity_report([ref[0]] + list(g2), ref, base, q.dtype)[1:]
+            ok &= all(e <= bd for _, e, bd in rep)
+    finally:
+        cp.TC_MAX_SEG, cp.TC_BWD_SEG = saved_seg
+    print(f"{'ok  ' if ok else 'FAIL'} plan seg={seg} launches={n} {case}", flush=True)
     return ok
 
 
@@ -277,17 +261,14 @@ def check_fwd0():
                 case = Case(1, L, 1, 32, 64, dt, rg, "fused", "float32", L)
                 q, k, v, gf, gb, _ = make_inputs(case, "cpu")
                 gf, gb = gf.float(), gb.float()
-                outs, used = [], []
-
-                def rec(func, grid, block, args, smem, defines):
-                    used.append(dict(defines).get("FWM0", 0))
-                    launch(func, grid, block, args, smem, defines)
-
+                outs = []
+                REC.clear()
                 for kind in ("generic", "m0"):
                     os.environ["VIG_CUPY_FWD0"] = kind
                     cp.reload_env()
-                    o, st = cp.tc_forward(q, k, v, gf, gb, case.K ** -0.5, rec, True)
+                    o, st = cp.plan_forward(q, k, v, gf, gb, case.K ** -0.5, True)
                     outs.append((o, st))
+                used = [dict(r[4]).get("FWM0", 0) for r in REC]
                 os.environ["VIG_CUPY_FWD0"] = "m0"
                 cp.reload_env()
                 ok = check(case)
@@ -305,7 +286,7 @@ def check_fwd0():
     return bad == 0
 
 
-if __name__ == "__main__":
+def main():
     if len(sys.argv) > 1 and sys.argv[1] == "fwd0":
         sys.exit(0 if check_fwd0() else 1)
     if len(sys.argv) > 1 and sys.argv[1] == "dgfix":
@@ -371,3 +352,8 @@ if __name__ == "__main__":
         cases.append(Case(1, 300, 1, 32, 64, "bfloat16", "zero", "fused", "float32", 8))
     bad = sum(not check(c) for c in cases)
     print(f"{len(cases) - bad} ok, {bad} fail")
+
+
+if __name__ == "__main__":
+    with dev_mock.host_plans(cp, emu) as REC:
+        main()

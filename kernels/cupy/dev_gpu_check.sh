@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CuPy backend, GPU check (session 5, after the mid call: the plan launcher VIG_CUPY_LAUNCH=plan and
-# the 128-token planner rule VIG_CUPY_SEG128=1 are the shipped defaults; the v2.7 / v2.8 backwards
-# were removed, see NOTES.md). Session 6: MID tries the v29 / v29q backwards (not defaults); FINAL
+# CuPy backend, GPU check (session 5, after the mid call: the plan launcher and the 128-token planner
+# rule VIG_CUPY_SEG128=1 are the shipped defaults; the v2.7 / v2.8 backwards were removed, see
+# NOTES.md; session 6 round 3: the legacy launcher and its switch VIG_CUPY_LAUNCH were removed, the
+# plan launcher is the only one). Session 6: MID tries the v29 / v29q backwards (not defaults); FINAL
 # is unchanged (if the lead flips BWD_DEFAULT to v29 / v29q: CUPY_FINAL_ALT="VIG_CUPY_BWD=v26p").
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
@@ -9,7 +10,7 @@
 # Mode: CUPY_CHECK_FINAL (or FINAL when that is unset) = 0 / 1 (default 1).
 #   FINAL (1, <= 105 s, no timing), five processes side by side (the GPU host has 16 cores):
 #     A parity (the contract's 120 cases) of the shipped defaults (every VIG_CUPY_* unset), B parity
-#     of the previous defaults (CUPY_FINAL_ALT; default VIG_CUPY_LAUNCH=legacy VIG_CUPY_SEG128=0),
+#     of the previous defaults (CUPY_FINAL_ALT; default VIG_CUPY_SEG128=0: session 4's segment plan),
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
@@ -20,8 +21,8 @@
 #        v29q on --small with VIG_CUPY_MAX_SEG=64 (segmented mode 0 / mode 1 / dg fix-up, kept
 #        states; v29q has every barrier change of v29), D dev_parity.py --expect-seg 128 with v29q
 #        (20 cases at B=8 H=3 L=4096 / 3000: 128-token segments);
-#     2. dev_bench in ONE process (what is left of the 170 s): the shipped v26ps+Q+L, v29s+Q+L,
-#        v29qs+Q+L, v26ps+Q+L again (drift check), eager and CUDA-graphed f+b, host us, and
+#     2. dev_bench in ONE process (what is left of the 170 s): the shipped v26ps+Q, v29s+Q,
+#        v29qs+Q, v26ps+Q again (drift check), eager and CUDA-graphed f+b, host us, and
 #        (DEV_BENCH_BWD=1) the backward alone, eager and graphed; T@224, S@224, T@1024, S@1024,
 #        B@224; then a verdict line: v29 / v29q gradients must equal v26p's bit for bit;
 #     3. with >= 25 s left each: ncu (a few metrics) of bigla_tc_bwd at ViG-S@224, v26p and v29q.
@@ -34,7 +35,7 @@
 #   step 2's bench gains "+D" (DGFIX=vec) and "+D+M" (and FWD0=m0) kinds, skipped at shapes without
 #   segments (224 px); +D must match its kind without +D bit for bit, +M is compared (BITEXACT /
 #   DIFF); it drops round 1's second v29s and (DEV_BENCH_DGFIX=1) times the fix-up kernel alone at
-#   T@1024 / S@1024, scalar vs vec, graphed; the forward kinds v26+Q+L vs v26+Q+L+M (1024 px).
+#   T@1024 / S@1024, scalar vs vec, graphed; the forward kinds v26+Q vs v26+Q+M (1024 px).
 set -u
 D=${OUT:-/tmp/out}/cupy
 mkdir -p "$D"
@@ -47,14 +48,14 @@ left() { echo $(( BOX - (SECONDS - T0) )); }
 S=/tmp/cupy-side
 rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
-  VIG_CUPY_BWD_LONG VIG_CUPY_LAUNCH VIG_CUPY_SEG128 VIG_CUPY_DGFIX VIG_CUPY_FWD0
-ALT=${CUPY_FINAL_ALT-"VIG_CUPY_LAUNCH=legacy VIG_CUPY_SEG128=0"}   # the previous defaults
+  VIG_CUPY_BWD_LONG VIG_CUPY_SEG128 VIG_CUPY_DGFIX VIG_CUPY_FWD0
+ALT=${CUPY_FINAL_ALT-"VIG_CUPY_SEG128=0"}   # the previous defaults (the plan launcher is the only one)
 {
 echo "== 0 device ($(el) s), final=$FINAL"
 nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader
 git log -1 --format='HEAD %h %s' 2>/dev/null | cut -c1-100
 git status --short kernels/cupy tests/test_cupy_compile.py 2>/dev/null | head -20
-grep -E '^(FWD|BWD|SCAN|LAUNCH)_DEFAULT|VIG_CUPY_(SAVE_STATES|SEG128)", "' kernels/cupy/__init__.py
+grep -E '^(FWD|BWD|SCAN)_DEFAULT|VIG_CUPY_(SAVE_STATES|SEG128)", "' kernels/cupy/__init__.py
 
 if [ "$FINAL" = "1" ]; then
 TO=98
@@ -118,9 +119,9 @@ echo "== 1d seg128 parity [$NEW]"; grep -v "^ok " $S/seg128.log | tail -n 30
 echo "== 1d2 seg128 parity [$R2]"; grep -v "^ok " $S/seg128-d2.log | tail -n 30
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-echo "== 2 bench, one process: v26ps+Q+L (shipped) | +D | +D+M | v29s+Q+L | v29qs+Q+L | +D, then v26ps+Q+L | v29qs+Q+L again ($(el) s, $(left) s left)"
+echo "== 2 bench, one process: v26ps+Q (shipped) | +D | +D+M | v29s+Q | v29qs+Q | +D, then v26ps+Q | v29qs+Q again ($(el) s, $(left) s left)"
 DEV_BENCH_BWD=1 DEV_BENCH_DGFIX=1 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
-  v26+Q+L,v26+Q+L+M v26ps+Q+L,v26ps+Q+L+D,v26ps+Q+L+D+M,v29s+Q+L,v29qs+Q+L,v29qs+Q+L+D,v26ps+Q+L,v29qs+Q+L \
+  v26+Q,v26+Q+M v26ps+Q,v26ps+Q+D,v26ps+Q+D+M,v29s+Q,v29qs+Q,v29qs+Q+D,v26ps+Q,v29qs+Q \
   ViG-T@224,ViG-S@224,ViG-T@1024,ViG-S@1024,ViG-B@224 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
 # v29 / v29q must reproduce v26p's gradients bit for bit (same arithmetic, same order)

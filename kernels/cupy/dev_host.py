@@ -1,17 +1,16 @@
-"""Development only: the launcher's host time per call on the CPU (no GPU), legacy vs plan
-(VIG_CUPY_LAUNCH), with the kernel launch itself mocked: CuPyBackend.forward / .backward at a
-contract shape on CPU tensors (bf16 q, k, v, do; fp32 gates), median of N calls.
+"""Development only: the plan launcher's host time per call on the CPU (no GPU), with the kernel
+launch itself mocked: CuPyBackend.forward / .backward at a contract shape on CPU tensors (bf16 q, k,
+v, do; fp32 gates), median of N calls, twice. (Until session 6 it compared the legacy launcher,
+VIG_CUPY_LAUNCH=legacy, removed in session 6 round 3.)
 
     python kernels/cupy/dev_host.py [ViG-T@224] [N=300] [B]
 
 B (optional) replaces the shape's batch (a smaller B may change the segment plan: fewer blocks).
 
-Mocked: the device index (CPU tensors), PyTorch's raw stream (0); legacy: `_launch` does what it
-can without a driver (the stream lookup, CuPy's per-argument CScalar conversion), the real
-kernel_defs lookup runs on pre-filled cache entries; plan: the cupy Function is a Python no-op;
-both: the final fp32 -> bf16 cast of the gradients is an allocation only (no CPU cast).
-Not measured (need a driver): RawKernel's device lookup, `with stream:`, getDevice(), the launch
-itself. Also counts the torch.empty calls of one call (the mocked cast is one)."""
+Mocked: the device index (CPU tensors), PyTorch's raw stream (0); the real kernel_defs lookup runs
+on pre-filled cache entries; the cupy Function is a Python no-op; the final fp32 -> bf16 cast of the
+gradients is an allocation only (no CPU cast). Not measured (needs a driver): the launch itself.
+Also counts the torch.empty calls of one call (the mocked cast is one)."""
 import os
 import statistics
 import warnings
@@ -21,7 +20,6 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
 import torch  # noqa: E402
-from cupy._core._scalar import CScalar  # noqa: E402
 
 from vig import bench  # noqa: E402
 import vig_kernels.cupy as cp  # noqa: E402
@@ -38,12 +36,6 @@ class _Dummy:
 def _mock():
     cp._raw_stream = lambda dev: 0
     cp._device_index = lambda device: 0
-
-    def launch(kern, device, grid, block, args, smem):
-        cp._MODULES.stream(device)
-        [CScalar(a) for a in args if not isinstance(a, CScalar)]  # CuPy's conversion per launch
-
-    cp._launch = launch
     cp._current_device = lambda: -1
     cp._function = lambda kern, dev: kern.kernel
     real = cp._Modules.kernel_defs
@@ -88,9 +80,7 @@ def main():
         return real_to(self, *a, **kw)
 
     torch.Tensor.to = to
-    for kind in ("legacy", "plan", "legacy", "plan"):
-        os.environ["VIG_CUPY_LAUNCH"] = kind
-        cp.reload_env()
+    for kind in ("plan", "plan"):
         o, saved = be.forward(q, k, v, gf, gb, scale)
         be.backward(q, k, v, gf, gb, scale, do, saved)
         res = {}

@@ -43,8 +43,7 @@ def main():
                 del got, ref, base
                 torch.cuda.empty_cache()
     print(f"cupy seg128 parity: {n - bad} pass, {bad} fail "
-          f"(seg128 rule {'on' if cp._ENV['seg128'] else 'off'}, "
-          f"VIG_CUPY_LAUNCH={cp._ENV['launch']})", flush=True)
+          f"(seg128 rule {'on' if cp._ENV['seg128'] else 'off'})", flush=True)
     sys.exit(1 if bad else 0)
 
 
