@@ -297,7 +297,7 @@ def test_fo_switches(regime, monkeypatch):
     _segmented_parity(monkeypatch, {"VIG_TRITON_FO_FWD": "1", "VIG_TRITON_FO_BWD": "1"}, seed=13,
                       label="v2.9", regime="model" if regime == "planted" else regime,
                       edit=_plant if regime == "planted" else None)
-    assert sorted(n for n, _ in flags) == ["bigla_bwd_fo_kernel", "bigla_fwd_fo_kernel"], flags
+    assert sorted(n for n, _ in flags) == ["bigla_bwd_dx_kernel", "bigla_fwd_dx_kernel"], flags
     for name, fl in flags:
         seen = set(fl.tolist())
         want = {"model": {0}, "planted": {0, 1}, "neg_inf": {1}}[regime]

@@ -98,16 +98,22 @@ def _nreg(which: str, dtype) -> dict:
 DX = {"FWD": False, "BWD": False}
 
 
-def _dx(which: str) -> bool:
-    val = _ENV.get(f"VIG_TRITON_DX_{which}", "")
+def _onoff(name: str, which: str, defaults: dict) -> bool:
+    """VIG_TRITON_<name>_<which> = 0 / 1, else defaults[which]."""
+    val = _ENV.get(f"VIG_TRITON_{name}_{which}", "")
     if val not in ("", "0", "1"):
-        raise ValueError(f"VIG_TRITON_DX_{which}={val!r}: expected 0 or 1")
-    return (val == "1") if val else DX[which]
+        raise ValueError(f"VIG_TRITON_{name}_{which}={val!r}: expected 0 or 1")
+    return (val == "1") if val else defaults[which]
+
+
+def _dx(which: str) -> bool:
+    return _onoff("DX", which, DX)
 
 
 # v2.9 (session 6 round 2, opt-in until the GPU has proven and timed it; NOTES.md v2.9): the
-# derived-exp kernels split in two launches of one source (kernels.bigla_fwd_fo_kernel /
-# bigla_bwd_fo_kernel): MODE 1 has no exact path in its code (ptxas sm_90a bf16: forward 128 regs,
+# derived-exp kernels split in two launches of one source (kernels.bigla_fwd_dx_kernel /
+# bigla_bwd_dx_kernel with MODE 1 then 2; v2.8's single launch is MODE 0: one kernel body since
+# session 6 round 3): MODE 1 has no exact path in its code (ptxas sm_90a bf16: forward 128 regs,
 # 0 B spill, 48 bar.sync vs v2.8's 12 B / 72; backward 255 regs, 28 B spill, 158 bar.sync vs 176 B /
 # 202), computes every chunk in the factorised form and flags its program if any chunk failed the
 # fast-path test; MODE 2 (v2.8's exact-capable code) then redoes only the flagged programs.
@@ -117,10 +123,7 @@ FO = {"FWD": False, "BWD": False}
 
 
 def _fo(which: str) -> bool:
-    val = _ENV.get(f"VIG_TRITON_FO_{which}", "")
-    if val not in ("", "0", "1"):
-        raise ValueError(f"VIG_TRITON_FO_{which}={val!r}: expected 0 or 1")
-    return (val == "1") if val else FO[which]
+    return _onoff("FO", which, FO)
 
 
 def _stages(which: str) -> dict:
@@ -321,10 +324,12 @@ class TritonBackend(KernelBackend):
                 )
         else:
             hf = hb = tf = tb = op  # unused
-        if fo:  # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs
-            for mode in (1, 2):
-                _kern(_k.bigla_fwd_fo_kernel, (NV, BH, NS))(
-                    q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb, fl,
+        if fo or _dx("FWD"):  # v2.9: fast-only pass (flags), then the exact-capable pass on
+            # flagged programs; v2.8 (MODE 0): one exact-capable pass, fl_p None (a constexpr: the
+            # compiled code is v2.8's own, byte for byte)
+            for mode in ((1, 2) if fo else (0,)):
+                _kern(_k.bigla_fwd_dx_kernel, (NV, BH, NS))(
+                    q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb, fl if fo else None,
                     *_strides(q), *_strides(k), *_strides(v),
                     *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
                     float(scale), L, H, LS, NS, K, V,
@@ -333,7 +338,7 @@ class TritonBackend(KernelBackend):
                     num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_stages("FWD"),
                 )
             return
-        _kern(_k.bigla_fwd_dx_kernel if _dx("FWD") else _k.bigla_fwd_kernel, (NV, BH, NS))(
+        _kern(_k.bigla_fwd_kernel, (NV, BH, NS))(
             q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb,
             *_strides(q), *_strides(k), *_strides(v),
             *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
@@ -408,10 +413,11 @@ class TritonBackend(KernelBackend):
         else:
             sf = db = sb = df = cf = cb = pq  # unused
         dprec = _dot_prec("BWD", q.dtype)
-        if fo:  # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs
-            fl = scr[2 * nK + nV:].view(torch.int32)
-            for mode in (1, 2):
-                _kern(_k.bigla_bwd_fo_kernel, (BH, NS))(
+        if fo or _dx("BWD"):  # v2.9: fast-only pass (flags), then the exact-capable pass on
+            # flagged programs; v2.8 (MODE 0): one exact-capable pass, fl_p None (as the forward)
+            fl = scr[2 * nK + nV:].view(torch.int32) if fo else None
+            for mode in ((1, 2) if fo else (0,)):
+                _kern(_k.bigla_bwd_dx_kernel, (BH, NS))(
                     q, k, v, g_fwd, g_bwd, do,
                     dq, dk, dv, dgf, dgb, pq, pk, pv,
                     sf, db, sb, df, cf, cb, fl, *strides,
@@ -420,7 +426,7 @@ class TritonBackend(KernelBackend):
                     num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
                 )
             return dq, dk, dv, dgf, dgb
-        _kern(_k.bigla_bwd_dx_kernel if _dx("BWD") else _k.bigla_bwd_kernel, (BH, NS))(
+        _kern(_k.bigla_bwd_kernel, (BH, NS))(
             q, k, v, g_fwd, g_bwd, do,
             dq, dk, dv, dgf, dgb, pq, pk, pv,
             sf, db, sb, df, cf, cb, *strides,

@@ -8,6 +8,8 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check --v26 --regs 90   # the opt-in v2.6 segment kernels
     python -m vig_kernels.triton.compile_check --dx --regs 90    # the opt-in v2.8 derived-exp kernels
     python -m vig_kernels.triton.compile_check --fo --regs 90    # the opt-in v2.9 fast-only / exact split
+    python -m vig_kernels.triton.compile_check --fo --dump DIR 90  # + each kernel's TTGIR / PTX in DIR
+    python -m vig_kernels.triton.compile_check --same DIR_A DIR_B   # PTX of two --dump dirs, code only
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
@@ -58,34 +60,59 @@ def _v26_specs():
                   ("fscan", "fp32", "fp32", "ieee")]
 
 
-def _dx_specs():
-    """v2.8 (opt-in, VIG_TRITON_DX_FWD / _BWD = 1; NOTES.md v2.8): the forward and backward
-    kernels with derived exps, per dtype, with the shipped kernels' dot precisions and launch
-    options (--dx)."""
+def _mode_specs(modes):
+    """The derived-exp kernels (bigla_fwd_dx_kernel / bigla_bwd_dx_kernel) per dtype and MODE,
+    with the shipped kernels' dot precisions and launch options: MODE 0 = v2.8 (kinds fwdx /
+    bwdx, --dx), MODE 1 / 2 = v2.9's fast-only / exact-capable launches (fwfo1 / bwfo1, fwfo2 /
+    bwfo2, --fo); NOTES.md v2.8, v2.9."""
     from vig_kernels.triton import DOT_BF16
 
     out = []
     for dt in ("bf16", "fp16", "fp32"):
         prec = "tf32" if dt == "bf16" else "ieee"
         dots = {w: ("bf16" if (dt == "bf16" and DOT_BF16[w]) else prec) for w in DOT_BF16}
-        out.append(("fwdx", dt, dt, dots["FWD"]))
-        out.append(("bwdx", dt, dt, dots["BWD"]))
+        for mode in modes:
+            fw, bw = ("fwdx", "bwdx") if mode == 0 else (f"fwfo{mode}", f"bwfo{mode}")
+            out.append((fw, dt, dt, dots["FWD"]))
+            out.append((bw, dt, dt, dots["BWD"]))
     return out
+
+
+def _dx_specs():
+    """v2.8 (opt-in, VIG_TRITON_DX_FWD / _BWD = 1): MODE 0, 6 kinds (--dx)."""
+    return _mode_specs((0,))
 
 
 def _fo_specs():
-    """v2.9 (opt-in, VIG_TRITON_FO_FWD / _BWD = 1; NOTES.md v2.9): the fast-only / exact split of
-    the derived-exp kernels, MODE 1 (fast only) and MODE 2 (exact-capable) per dtype (--fo)."""
-    from vig_kernels.triton import DOT_BF16
+    """v2.9 (opt-in, VIG_TRITON_FO_FWD / _BWD = 1): MODE 1 and 2, 12 kinds (--fo)."""
+    return _mode_specs((1, 2))
 
+
+def _code_lines(ptx):
+    """The PTX less what does not reach the code: .loc / .file lines, the DWARF sections and the
+    debug labels (source line numbers only); v2.9's kernel names mapped to the merged ones."""
     out = []
-    for dt in ("bf16", "fp16", "fp32"):
-        prec = "tf32" if dt == "bf16" else "ieee"
-        dots = {w: ("bf16" if (dt == "bf16" and DOT_BF16[w]) else prec) for w in DOT_BF16}
-        for mode in (1, 2):
-            out.append((f"fwfo{mode}", dt, dt, dots["FWD"]))
-            out.append((f"bwfo{mode}", dt, dt, dots["BWD"]))
+    for line in ptx.splitlines():
+        t = line.strip()
+        if t.startswith(".section") and ".debug" in t:
+            break
+        if t.startswith((".loc", ".file", "$L__tmp", "$L__func_")):
+            continue
+        out.append(line.replace("_fo_kernel", "_dx_kernel"))
     return out
+
+
+def same_code(dir_a, dir_b):
+    """--same A B: every *.ptx of --dump dir B against the same file in A (session 6 round 3:
+    before / after one kernel body per pass); returns the files that differ."""
+    bad = []
+    for name in sorted(f for f in os.listdir(dir_b) if f.endswith(".ptx")):
+        with open(os.path.join(dir_a, name)) as fa, open(os.path.join(dir_b, name)) as fb:
+            a, b = _code_lines(fa.read()), _code_lines(fb.read())
+        print(f"{'same' if a == b else 'DIFF'} {name}: {len(b)} lines of code")
+        if a != b:
+            bad.append(name)
+    return bad
 
 
 def _ptxas_report(ptx, arch):
@@ -109,7 +136,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False, v26=False, dx=False, fo=False):
+def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -128,12 +155,14 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False):
         target = GPUTarget("cuda", int(arch), 32)
         for kind, dt, odt, prec in (_fo_specs() if fo else _dx_specs() if dx else _v26_specs() if v26 else _specs()):
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
-            if kind[:4] in ("fwfo", "bwfo"):  # v2.9: MODE 1 / 2
+            if kind[:4] in ("fwfo", "bwfo"):  # v2.9: MODE 1 / 2 of the derived-exp kernels
                 consts["MODE"] = int(kind[4])
+            elif kind in ("fwdx", "bwdx"):  # v2.8: MODE 0 (one kernel body since session 6 round 3;
+                consts["MODE"] = 0  # fl_p not read: None, a constexpr, as the launcher passes it)
+                consts["fl_p"] = None
             if kind in ("fwd", "fwdp", "fwds", "fwdx", "fwfo1", "fwfo2"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
-                fn = k.bigla_fwd_dx_kernel if kind == "fwdx" else k.bigla_fwd_kernel
-                if kind[:4] == "fwfo":
-                    fn = k.bigla_fwd_fo_kernel
+                fn = k.bigla_fwd_dx_kernel if kind in ("fwdx", "fwfo1", "fwfo2") \
+                    else k.bigla_fwd_kernel
                 consts["FST"] = int(os.environ.get("VIG_TRITON_FPIPE", "") or BSEG_STAGES) \
                     if kind == "fwdp" else 0
                 consts["FSC"] = int(kind == "fwds")
@@ -148,9 +177,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False):
                         "hb_p": "fp32", "tf_p": "fp32", "tb_p": "fp32"}
                 nstr = 12
             elif kind in ("bwd", "bwdx", "bwfo1", "bwfo2"):
-                fn = k.bigla_bwd_dx_kernel if kind == "bwdx" else k.bigla_bwd_kernel
-                if kind[:4] == "bwfo":
-                    fn = k.bigla_bwd_fo_kernel
+                fn = k.bigla_bwd_dx_kernel if kind in ("bwdx", "bwfo1", "bwfo2") \
+                    else k.bigla_bwd_kernel
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, "dq_p": odt, "dk_p": odt, "dv_p": odt, "dgf_p": "fp32",
                         "dgb_p": "fp32", "pq_p": "fp32", "pk_p": "fp32", "pv_p": "fp32",
@@ -188,10 +216,10 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False):
             sig = {}
             names = fn.arg_names
             for n in names:
-                if n in ptrs:
-                    sig[n] = "*" + ptrs[n]
-                elif n in consts:
+                if n in consts:  # (MODE 0's fl_p: None, a constexpr)
                     sig[n] = "constexpr"
+                elif n in ptrs:
+                    sig[n] = "*" + ptrs[n]
                 elif n == "scale":
                     sig[n] = "fp32"
                 else:
@@ -218,6 +246,11 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False):
                     "mma" if "mma.sync" in asm.get("ptx", "") else "fma")
                 meta = ck.metadata
                 extra = f", {_ptxas_report(asm['ptx'], arch)}" if regs else ""
+                if dump:  # session 6 round 3: TTGIR / PTX per (kind, arch, dtype) for diffs
+                    os.makedirs(dump, exist_ok=True)
+                    for ext in ("ttgir", "ptx"):
+                        with open(os.path.join(dump, f"{kind}-sm{arch}-{dt}.{ext}"), "w") as f:
+                            f.write(asm[ext])
                 nbar = asm.get("ptx", "").count("bar.sync") + asm.get("ptx", "").count("barrier.sync")
                 print(f"ok   {label}: cubin {n_cubin} B, {mma}, shared {meta.shared} B, "
                       f"{nbar} bar.sync in the PTX{extra}",
@@ -230,10 +263,18 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if args[:1] == ["--same"]:
+        sys.exit(1 if same_code(args[1], args[2]) else 0)
     want_regs = "--regs" in args
     want_v26 = "--v26" in args
     want_dx = "--dx" in args
     want_fo = "--fo" in args
+    want_dump = None
+    if "--dump" in args:
+        i = args.index("--dump")
+        want_dump = args[i + 1]
+        del args[i:i + 2]
     args = [a for a in args if a not in ("--regs", "--v26", "--dx", "--fo")]
-    fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26, dx=want_dx, fo=want_fo)
+    fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26, dx=want_dx, fo=want_fo,
+                        dump=want_dump)
     sys.exit(1 if fails else 0)

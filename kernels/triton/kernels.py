@@ -804,10 +804,11 @@ def bigla_fwd_segscan_kernel(
 
 
 # ---------------------------------------------------------------------------------------------
-# v2.8 (session 6, opt-in: VIG_TRITON_DX_FWD=1 / VIG_TRITON_DX_BWD=1): "derived exps". Copies of
-# bigla_fwd_kernel / bigla_bwd_kernel (the shipped kernels above are untouched) whose fast-path
-# chunks (gate range <= THR) take every per-token decay tile from the two factor tiles of the
-# intra-chunk block, eq = exp(p - m) and ek = exp(m - p), times a per-channel vector:
+# v2.8 / v2.9 (session 6; opt-in, NOTES.md v2.8, v2.9; one kernel body per pass since round 3):
+# "derived exps" kernels, copies of bigla_fwd_kernel / bigla_bwd_kernel (the shipped kernels
+# above are untouched) whose fast-path chunks (gate range <= THR) take every per-token decay
+# tile from the two factor tiles of the intra-chunk block, eq = exp(p - m) and ek = exp(m - p),
+# times a per-channel vector:
 #   forward direction (p_t = sum_{0<i<=t} g_i, lo = p_{C-1}, m = lo / 2, g0 = row 0):
 #     exp(a_t) = exp(sum_{i<=t} g_i)   = exp(g0 + m) * eq_t,
 #     exp(b_t) = exp(sum_{t<i<C} g_i)  = exp(m) * ek_t,         tot = g0 + lo;
@@ -822,12 +823,28 @@ def bigla_fwd_segscan_kernel(
 # [-THR/2, THR/2] (eq, ek) or <= 0 (the vector factors; g0, gl may be -inf: factor 0, as the
 # direct form gives). The exact path (strong gates, -inf inside the range) keeps the direct
 # cumulative sums and exps of the shipped kernels, so -inf never meets a difference of sums.
+#
+# constexpr MODE of bigla_fwd_dx_kernel / bigla_bwd_dx_kernel (and of the helpers below):
+#   MODE 0 (v2.8, VIG_TRITON_DX_FWD / _BWD = 1): one launch, a per-chunk branch between the fast
+#     and the exact path; fl_p is not read: the launcher passes None (a constexpr, so the
+#     compiled kernel has no such parameter: its PTX is the v2.8 kernel's, byte for byte).
+#   MODE 1 (v2.9, VIG_TRITON_FO_FWD / _BWD = 1, first launch, "fast only"): no exact path in the
+#     code at all (no branch per chunk, no exact loops, no values merged from two branches);
+#     EVERY chunk takes the factorised form and the program writes one int32 flag, fl_p[program]
+#     = 1 if any chunk failed the fast-path test (its outputs are then garbage, possibly inf /
+#     NaN, and will be overwritten), else 0.
+#   MODE 2 (v2.9, second launch): MODE 0's code run only where the flag is 1: a program whose
+#     flag is 0 walks zero chunks and stores nothing. Programs are independent (every output row
+#     and scratch row of a program is written by that program only, its entering states come
+#     from the segment kernels), so MODE 2 redoing a flagged program from scratch is exact. On
+#     ViG inputs every chunk is fast: MODE 2 is an almost empty launch.
 # ---------------------------------------------------------------------------------------------
 @triton.jit
-def _gx_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """Forward-direction gate quantities of one chunk (v2.8): (g, ok, tot, exp(a), exp(b), eq,
-    ek); eq / ek = exp(+-(p - m)) on the fast path (ok), unused (set to exp(a), exp(b)) on the
-    exact path."""
+def _gx_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
+          MODE: tl.constexpr = 0):
+    """Forward-direction gate quantities of one chunk: (g, ok, tot, exp(a), exp(b), eq, ek);
+    eq / ek = exp(+-(p - m)) on the fast path (ok), unused (set to exp(a), exp(b)) on the exact
+    path. MODE 1: the fast path only (g is returned but not used)."""
     ti = tl.arange(0, C)
     g = _tile(gf_p, rows, ck, sgf, L, K, 0)
     gz = tl.where(ti[:, None] == 0, 0.0, g)
@@ -837,25 +854,33 @@ def _gx_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
     ok = tl.min(lo, 0) >= -THR
     g0 = tl.load(gf_p + t0 * sgf + ck, mask=ck < K, other=0.0).to(tl.float32)  # t0 < L always
     tot = g0 + lo
-    if ok:
+    if MODE == 1:
         eq = tl.exp(p - m[None, :])
         ek = tl.exp(m[None, :] - p)
         ea = tl.exp(g0 + m)[None, :] * eq
         eb = tl.exp(m)[None, :] * ek
     else:
-        gn = _tile(gf_p, rows + 1, ck, sgf, tl.minimum(L, t0 + C), K, 0)
-        ea = tl.exp(tl.cumsum(g, 0))
-        eb = tl.exp(tl.cumsum(gn, 0, reverse=True))
-        eq = ea
-        ek = eb
+        if ok:
+            eq = tl.exp(p - m[None, :])
+            ek = tl.exp(m[None, :] - p)
+            ea = tl.exp(g0 + m)[None, :] * eq
+            eb = tl.exp(m)[None, :] * ek
+        else:
+            gn = _tile(gf_p, rows + 1, ck, sgf, tl.minimum(L, t0 + C), K, 0)
+            ea = tl.exp(tl.cumsum(g, 0))
+            eb = tl.exp(tl.cumsum(gn, 0, reverse=True))
+            eq = ea
+            ek = eb
     return g, ok, tot, ea, eb, eq, ek
 
 
 @triton.jit
-def _gx_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """Backward-direction gate quantities of one chunk (v2.8): (g, ok, tot, exp(a), exp(e), eq,
-    ek); on the fast path g is not loaded (the shifted tile stands in: only the exact path reads
-    g) and eq / ek = exp(+-(p - m)); on the exact path eq / ek are unused."""
+def _gx_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
+          MODE: tl.constexpr = 0):
+    """Backward-direction gate quantities of one chunk: (g, ok, tot, exp(a), exp(e), eq, ek);
+    on the fast path g is not loaded (the shifted tile stands in: only the exact path reads g)
+    and eq / ek = exp(+-(p - m)); on the exact path eq / ek are unused. MODE 1: the fast path
+    only."""
     gp = _tile(gb_p, rows - 1, ck, sgb, L, K, t0)  # previous token's gate inside the chunk
     e = tl.cumsum(gp, 0)  # sum_{start..t-1}
     lo = tl.sum(gp, 0)
@@ -864,344 +889,47 @@ def _gx_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
     tle = t0 + C - 1
     gl = tl.load(gb_p + tle * sgb + ck, mask=(ck < K) & (tle < L), other=0.0).to(tl.float32)
     tot = lo + gl
-    if ok:
+    if MODE == 1:
         eq = tl.exp(-e - m[None, :])
         ek = tl.exp(m[None, :] + e)
         ea = tl.exp(gl - m)[None, :] * eq
         ee = tl.exp(-m)[None, :] * ek
         g = gp
     else:
-        g = _tile(gb_p, rows, ck, sgb, L, K, 0)
-        ea = tl.exp(tl.cumsum(g, 0, reverse=True))
-        ee = tl.exp(e)
-        eq = ea
-        ek = ee
+        if ok:
+            eq = tl.exp(-e - m[None, :])
+            ek = tl.exp(m[None, :] + e)
+            ea = tl.exp(gl - m)[None, :] * eq
+            ee = tl.exp(-m)[None, :] * ek
+            g = gp
+        else:
+            g = _tile(gb_p, rows, ck, sgb, L, K, 0)
+            ea = tl.exp(tl.cumsum(g, 0, reverse=True))
+            ee = tl.exp(e)
+            eq = ea
+            ek = ee
     return g, ok, tot, ea, ee, eq, ek
 
 
 @triton.jit
-def _intra_Ax(q, k, g, eq, ek, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr):
-    """_intra_A with the factor tiles given (v2.8)."""
-    if ok:
-        A = _dot(q * eq, tl.trans(k * ek), PREC)
-    else:
-        A = _exact_A(q, k, g, C, REV)
-    return tl.where(_mask(C, REV), A, 0.0)
-
-
-@triton.jit
-def _intra_bwdx(q, k, g, eq, ek, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr):
-    """_intra_bwd with the factor tiles given (v2.8)."""
-    if ok:
-        qe = q * eq
-        ke = k * ek
-        A = _dot(qe, tl.trans(ke), PREC)
-        dq = _dot(dA, ke, PREC) * eq
-        dk = _dot(tl.trans(dA), qe, PREC) * ek
-    else:
-        A, dq, dk = _exact_bwd(q, k, g, dA, C, REV)
-    return tl.where(_smask(C, REV), A, 0.0), dq, dk
-
-
-@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
-def bigla_fwd_dx_kernel(
-    q_p, k_p, v_p, gf_p, gb_p, o_p, op_p, hf_p, hb_p, tf_p, tb_p,
-    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
-    sfb, sfl, sfh, sbb, sbl, sbh, sob, sol, soh,
-    scale, L, H, LS, NS,
-    K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, FST: tl.constexpr = 0,
-    FSC: tl.constexpr = 0,
-):
-    """bigla_fwd_kernel with derived exps (v2.8, VIG_TRITON_DX_FWD=1); same arguments."""
-    iv = tl.program_id(0)
-    bh = tl.program_id(1)
-    s = tl.program_id(2)
-    b = bh // H
-    h = bh % H
-    q_p += b * sqb + h * sqh
-    k_p += b * skb + h * skh
-    v_p += b * svb + h * svh
-    gf_p += b * sfb + h * sfh
-    gb_p += b * sbb + h * sbh
-    o_p += b * sob + h * soh
-    op_p += bh.to(tl.int64) * L * V
-    ti = tl.arange(0, C)
-    ck = tl.arange(0, BK)
-    cv = iv * BV + tl.arange(0, BV)
-    ts = s * LS
-    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    sm = (ck[:, None] < K) & (cv[None, :] < V)
-    sbase = (bh * NS).to(tl.int64)
-
-    S = tl.zeros([BK, BV], dtype=tl.float32)
-    if FSC != 0:
-        S = tl.load(hb_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    elif FST > 1:
-        for i in tl.range(0, NS - 1 - s, num_stages=FST):
-            o2 = sbase + NS - 1 - i
-            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    else:
-        for i in range(NS - 1 - s):
-            o2 = sbase + NS - 1 - i
-            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    for ic in range(nch):
-        t0 = ts + (nch - 1 - ic) * C
-        rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, ok, tot, ea, ee, eq, ek = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        A = _intra_Ax(q, k, g, eq, ek, ok, C, 1, PREC)
-        ob = _dot(q * ea, S, PREC) + _dot(A, v, PREC)
-        omask = (rows[:, None] < L) & (cv[None, :] < V)
-        tl.store(op_p + rows[:, None] * V + cv[None, :], ob, mask=omask)
-        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * ee), v, PREC)
-
-    S = tl.zeros([BK, BV], dtype=tl.float32)
-    if FSC != 0:
-        S = tl.load(hf_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    elif FST > 1:
-        for i in tl.range(0, s, num_stages=FST):
-            o2 = sbase + i
-            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    else:
-        for i in range(s):
-            o2 = sbase + i
-            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    for c in range(nch):
-        t0 = ts + c * C
-        rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, ok, tot, ea, eb, eq, ek = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-        A = _intra_Ax(q, k, g, eq, ek, ok, C, 0, PREC)
-        of = _dot(q * ea, S, PREC) + _dot(A, v, PREC)
-        omask = (rows[:, None] < L) & (cv[None, :] < V)
-        ob = tl.load(op_p + rows[:, None] * V + cv[None, :], mask=omask, other=0.0)
-        o = (of + ob) * (scale * 0.5)
-        tl.store(o_p + rows[:, None] * sol + cv[None, :], o.to(o_p.dtype.element_ty), mask=omask)
-        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * eb), v, PREC)
-
-
-@triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
-def bigla_bwd_dx_kernel(
-    q_p, k_p, v_p, gf_p, gb_p, do_p,
-    dq_p, dk_p, dv_p, dgf_p, dgb_p, pq_p, pk_p, pv_p,
-    sf_p, db_p, sb_p, df_p, cf_p, cb_p,
-    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
-    sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
-    scale, L, H, LS, NS,
-    K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG,
-):
-    """bigla_bwd_kernel with derived exps (v2.8, VIG_TRITON_DX_BWD=1); same arguments and
-    structure (reverse sweep: forward direction's intra block; forward sweep: the backward
-    direction's, every gradient finished, gate gradients as prefix sums)."""
-    bh = tl.program_id(0)
-    s = tl.program_id(1)
-    b = bh // H
-    h = bh % H
-    q_p += b * sqb + h * sqh
-    k_p += b * skb + h * skh
-    v_p += b * svb + h * svh
-    gf_p += b * sfb + h * sfh
-    gb_p += b * sbb + h * sbh
-    do_p += b * sdb + h * sdh
-    oK = (b * L * H + h).to(tl.int64) * K
-    oV = (b * L * H + h).to(tl.int64) * V
-    dq_p += oK
-    dk_p += oK
-    dgf_p += oK
-    dgb_p += oK
-    dv_p += oV
-    pq_p += bh.to(tl.int64) * L * K
-    pk_p += bh.to(tl.int64) * L * K
-    pv_p += bh.to(tl.int64) * L * V
-    sK = H * K
-    sV = H * V
-    ti = tl.arange(0, C)
-    ck = tl.arange(0, BK)
-    cv = tl.arange(0, BV)
-    hs = scale * 0.5
-    ts = s * LS
-    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    so = (bh * NS + s).to(tl.int64)
-    smask = (ck[:, None] < K) & (cv[None, :] < V)
-    sidx = so * K * V + ck[:, None] * V + cv[None, :]
-
-    if SEG != 0:
-        S_b = tl.load(sb_p + sidx, mask=smask, other=0.0)
-        dS_f = tl.load(df_p + sidx, mask=smask, other=0.0)
-    else:
-        S_b = tl.zeros([BK, BV], dtype=tl.float32)
-        dS_f = tl.zeros([BK, BV], dtype=tl.float32)
-    for ic in range(nch):
-        t0 = ts + (nch - 1 - ic) * C
-        rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        dA = _dot(do, tl.trans(v), PREC)
-        A_f, dqf_i, dkf_i = _intra_bwdx(q, k, gf, eqf, ekf, okf, tl.where(_smask(C, 0), dA, 0.0),
-                                        C, 0, PREC)
-        qk2 = 2.0 * tl.sum(q * k, 1)
-        dv2 = 2.0 * tl.sum(do * v, 1)
-        dqb_x = _dot(do, tl.trans(S_b), PREC) * xab
-        dkf = dkf_i + _dot(v, tl.trans(dS_f), PREC) * xbf
-        kbf = k * xbf
-        pv = _dot(tl.trans(A_f), do, PREC) + qk2[:, None] * do \
-            + _dot(kbf, dS_f, PREC)
-        mK = (rows[:, None] < L) & (ck[None, :] < K)
-        mV = (rows[:, None] < L) & (cv[None, :] < V)
-        tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb_x + dv2[:, None] * k, mask=mK)
-        tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf + dv2[:, None] * q, mask=mK)
-        tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
-        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], q * dqf_i - k * dkf, mask=mK)
-        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], q * dqb_x, mask=mK)
-        S_b = tl.exp(totb)[:, None] * S_b + _dot(tl.trans(k * xeb), v, PREC)
-        dS_f = tl.exp(totf)[:, None] * dS_f + _dot(tl.trans(q * xaf), do, PREC)
-
-    if SEG != 0:
-        S_f = tl.load(sf_p + sidx, mask=smask, other=0.0)
-        dS_b = tl.load(db_p + sidx, mask=smask, other=0.0)
-        cf = tl.load(cf_p + so * K + ck, mask=ck < K, other=0.0)
-        cb = tl.load(cb_p + so * K + ck, mask=ck < K, other=0.0)
-    else:
-        S_f = tl.zeros([BK, BV], dtype=tl.float32)
-        dS_b = tl.zeros([BK, BV], dtype=tl.float32)
-        cf = tl.zeros([BK], dtype=tl.float32)
-        cb = tl.zeros([BK], dtype=tl.float32)
-    for c in range(nch):
-        t0 = ts + c * C
-        rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        mK = (rows[:, None] < L) & (ck[None, :] < K)
-        mV = (rows[:, None] < L) & (cv[None, :] < V)
-        dA = _dot(do, tl.trans(v), PREC)
-        A_b, dqb_i, dkb_i = _intra_bwdx(q, k, gb, eqb, ekb, okb, tl.where(_smask(C, 1), dA, 0.0),
-                                        C, 1, PREC)
-        dqf_x = _dot(do, tl.trans(S_f), PREC) * xaf
-        dkb = dkb_i + _dot(v, tl.trans(dS_b), PREC) * xeb
-        keb = k * xeb
-        dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
-            + _dot(tl.trans(A_b), do, PREC) + _dot(keb, dS_b, PREC)
-        dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqb_i + dqf_x
-        dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb
-        dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
-        dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqb_i - k * dkb
-        csf = tl.cumsum(dGf, 0)
-        dgf = -(cf[None, :] + (csf - dGf))
-        cf += tl.sum(dGf, 0)
-        dgb = cb[None, :] + tl.cumsum(dGb, 0)
-        cb += tl.sum(dGb, 0)
-        dgb = tl.where(rows[:, None] == L - 1, 0.0, dgb)
-        tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
-        tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
-        tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
-        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], dgf, mask=mK)
-        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dgb, mask=mK)
-        S_f = tl.exp(totf)[:, None] * S_f + _dot(tl.trans(k * xbf), v, PREC)
-        dS_b = tl.exp(totb)[:, None] * dS_b + _dot(tl.trans(q * xab), do, PREC)
-
-
-# ---------------------------------------------------------------------------------------------
-# v2.9 (session 6, round 2; opt-in, VIG_TRITON_FO_FWD / VIG_TRITON_FO_BWD = 1; NOTES.md v2.9):
-# fast-only / exact split of the derived-exp kernels. The same kernel source is launched twice:
-# MODE 1 (fast only) has no exact path in its code at all (no branch per chunk, no exact loops,
-# no values merged from two branches), takes the factorised form for EVERY chunk and writes one
-# int32 flag per program: 1 if any chunk of the program failed the fast-path test (its outputs are
-# then garbage, possibly inf / NaN, and will be overwritten), else 0. MODE 2 is v2.8's kernel
-# (exact-capable, the per-chunk branch) run only where the flag is 1: a program whose flag is 0
-# walks zero chunks and stores nothing. Programs are independent (every output row and scratch
-# row of a program is written by that program only, its entering states come from the segment
-# kernels), so MODE 2 redoing a flagged program from scratch is exact. On ViG inputs every chunk
-# is fast: MODE 2 is an almost empty launch.
-# ---------------------------------------------------------------------------------------------
-@triton.jit
-def _gfo_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """_gx_f's fast branch only: (ok, tot, exp(a), exp(b), eq, ek)."""
-    ti = tl.arange(0, C)
-    g = _tile(gf_p, rows, ck, sgf, L, K, 0)
-    gz = tl.where(ti[:, None] == 0, 0.0, g)
-    p = tl.cumsum(gz, 0)  # sum_{start+1..t}
-    lo = tl.sum(gz, 0)
-    m = 0.5 * lo
-    ok = tl.min(lo, 0) >= -THR
-    g0 = tl.load(gf_p + t0 * sgf + ck, mask=ck < K, other=0.0).to(tl.float32)  # t0 < L always
-    tot = g0 + lo
-    eq = tl.exp(p - m[None, :])
-    ek = tl.exp(m[None, :] - p)
-    ea = tl.exp(g0 + m)[None, :] * eq
-    eb = tl.exp(m)[None, :] * ek
-    return ok, tot, ea, eb, eq, ek
-
-
-@triton.jit
-def _gfo_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """_gx_b's fast branch only: (ok, tot, exp(a), exp(e), eq, ek)."""
-    gp = _tile(gb_p, rows - 1, ck, sgb, L, K, t0)  # previous token's gate inside the chunk
-    e = tl.cumsum(gp, 0)  # sum_{start..t-1}
-    lo = tl.sum(gp, 0)
-    m = -0.5 * lo
-    ok = tl.min(lo, 0) >= -THR
-    tle = t0 + C - 1
-    gl = tl.load(gb_p + tle * sgb + ck, mask=(ck < K) & (tle < L), other=0.0).to(tl.float32)
-    tot = lo + gl
-    eq = tl.exp(-e - m[None, :])
-    ek = tl.exp(m[None, :] + e)
-    ea = tl.exp(gl - m)[None, :] * eq
-    ee = tl.exp(-m)[None, :] * ek
-    return ok, tot, ea, ee, eq, ek
-
-
-@triton.jit
-def _fo_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr, MODE: tl.constexpr):
-    """(g, ok, tot, exp(a), exp(b), eq, ek): MODE 1 fast only (g unused, returned as eq)."""
-    if MODE == 1:
-        ok, tot, ea, eb, eq, ek = _gfo_f(gf_p, rows, ck, sgf, L, K, t0, C, THR)
-        g = eq
-    else:
-        g, ok, tot, ea, eb, eq, ek = _gx_f(gf_p, rows, ck, sgf, L, K, t0, C, THR)
-    return g, ok, tot, ea, eb, eq, ek
-
-
-@triton.jit
-def _fo_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr, MODE: tl.constexpr):
-    if MODE == 1:
-        ok, tot, ea, ee, eq, ek = _gfo_b(gb_p, rows, ck, sgb, L, K, t0, C, THR)
-        g = eq
-    else:
-        g, ok, tot, ea, ee, eq, ek = _gx_b(gb_p, rows, ck, sgb, L, K, t0, C, THR)
-    return g, ok, tot, ea, ee, eq, ek
-
-
-@triton.jit
-def _fo_A(q, k, g, eq, ek, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
-          MODE: tl.constexpr):
+def _intra_Ax(q, k, g, eq, ek, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
+              MODE: tl.constexpr = 0):
+    """_intra_A with the factor tiles given (MODE 1: the fast path only)."""
     if MODE == 1:
         A = tl.where(_mask(C, REV), _dot(q * eq, tl.trans(k * ek), PREC), 0.0)
     else:
-        A = _intra_Ax(q, k, g, eq, ek, ok, C, REV, PREC)
+        if ok:
+            A = _dot(q * eq, tl.trans(k * ek), PREC)
+        else:
+            A = _exact_A(q, k, g, C, REV)
+        A = tl.where(_mask(C, REV), A, 0.0)
     return A
 
 
 @triton.jit
-def _fo_bwd(q, k, g, eq, ek, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
-            MODE: tl.constexpr):
+def _intra_bwdx(q, k, g, eq, ek, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
+                MODE: tl.constexpr = 0):
+    """_intra_bwd with the factor tiles given (MODE 1: the fast path only)."""
     if MODE == 1:
         qe = q * eq
         ke = k * ek
@@ -1209,28 +937,39 @@ def _fo_bwd(q, k, g, eq, ek, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: t
         dq = _dot(dA, ke, PREC) * eq
         dk = _dot(tl.trans(dA), qe, PREC) * ek
     else:
-        A, dq, dk = _intra_bwdx(q, k, g, eq, ek, ok, dA, C, REV, PREC)
+        if ok:
+            qe = q * eq
+            ke = k * ek
+            A = _dot(qe, tl.trans(ke), PREC)
+            dq = _dot(dA, ke, PREC) * eq
+            dk = _dot(tl.trans(dA), qe, PREC) * ek
+        else:
+            A, dq, dk = _exact_bwd(q, k, g, dA, C, REV)
+        A = tl.where(_smask(C, REV), A, 0.0)
     return A, dq, dk
 
 
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
-def bigla_fwd_fo_kernel(
+def bigla_fwd_dx_kernel(
     q_p, k_p, v_p, gf_p, gb_p, o_p, op_p, hf_p, hb_p, tf_p, tb_p, fl_p,
     sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
     sfb, sfl, sfh, sbb, sbl, sbh, sob, sol, soh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, FST: tl.constexpr = 0,
-    FSC: tl.constexpr = 0, MODE: tl.constexpr = 1,
+    FSC: tl.constexpr = 0, MODE: tl.constexpr = 0,
 ):
-    """bigla_fwd_dx_kernel split (v2.9): MODE 1 fast only, writes fl_p[program] = any chunk not
-    fast; MODE 2 exact-capable, does the programs whose flag is 1 (same arguments otherwise)."""
+    """bigla_fwd_kernel with derived exps and one more argument, fl_p (int32 flags, one per
+    program). MODE 0 (v2.8): fast / exact branch per chunk, fl_p None; MODE 1 (v2.9): fast
+    only, writes fl_p[program] = any chunk not fast; MODE 2 (v2.9): MODE 0's code on the programs
+    whose flag is 1, nothing elsewhere."""
     iv = tl.program_id(0)
     bh = tl.program_id(1)
     s = tl.program_id(2)
     b = bh // H
     h = bh % H
-    fidx = (bh * NS + s) * tl.num_programs(0) + iv
+    if MODE != 0:
+        fidx = (bh * NS + s) * tl.num_programs(0) + iv
     q_p += b * sqb + h * sqh
     k_p += b * skb + h * skh
     v_p += b * svb + h * svh
@@ -1243,18 +982,22 @@ def bigla_fwd_fo_kernel(
     cv = iv * BV + tl.arange(0, BV)
     ts = s * LS
     nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    nse = NS - 1 - s
-    nsf = s
+    if MODE != 0:
+        nse = NS - 1 - s
+        nsf = s
     if MODE == 2:
         go = tl.load(fl_p + fidx)
         nch = nch * go
         nse = nse * go
         nsf = nsf * go
-    nbad = tl.zeros([], dtype=tl.int32)
+    if MODE != 0:
+        nbad = tl.zeros([], dtype=tl.int32)
     sm = (ck[:, None] < K) & (cv[None, :] < V)
     sbase = (bh * NS).to(tl.int64)
 
     S = tl.zeros([BK, BV], dtype=tl.float32)
+    if MODE == 0:  # (here, where v2.8 computed it: the same code order)
+        nse = NS - 1 - s
     if FSC != 0:
         S = tl.load(hb_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     elif FST > 1:
@@ -1273,16 +1016,18 @@ def bigla_fwd_fo_kernel(
         q = _tile(q_p, rows, ck, sql, L, K, 0)
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, ok, tot, ea, ee, eq, ek = _fo_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
+        g, ok, tot, ea, ee, eq, ek = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
         if MODE == 1:
             nbad += tl.where(ok, 0, 1)
-        A = _fo_A(q, k, g, eq, ek, ok, C, 1, PREC, MODE)
+        A = _intra_Ax(q, k, g, eq, ek, ok, C, 1, PREC, MODE)
         ob = _dot(q * ea, S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
         tl.store(op_p + rows[:, None] * V + cv[None, :], ob, mask=omask)
         S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * ee), v, PREC)
 
     S = tl.zeros([BK, BV], dtype=tl.float32)
+    if MODE == 0:
+        nsf = s
     if FSC != 0:
         S = tl.load(hf_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     elif FST > 1:
@@ -1301,10 +1046,10 @@ def bigla_fwd_fo_kernel(
         q = _tile(q_p, rows, ck, sql, L, K, 0)
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, ok, tot, ea, eb, eq, ek = _fo_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
+        g, ok, tot, ea, eb, eq, ek = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
         if MODE == 1:
             nbad += tl.where(ok, 0, 1)
-        A = _fo_A(q, k, g, eq, ek, ok, C, 0, PREC, MODE)
+        A = _intra_Ax(q, k, g, eq, ek, ok, C, 0, PREC, MODE)
         of = _dot(q * ea, S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
         ob = tl.load(op_p + rows[:, None] * V + cv[None, :], mask=omask, other=0.0)
@@ -1316,7 +1061,7 @@ def bigla_fwd_fo_kernel(
 
 
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
-def bigla_bwd_fo_kernel(
+def bigla_bwd_dx_kernel(
     q_p, k_p, v_p, gf_p, gb_p, do_p,
     dq_p, dk_p, dv_p, dgf_p, dgb_p, pq_p, pk_p, pv_p,
     sf_p, db_p, sb_p, df_p, cf_p, cb_p, fl_p,
@@ -1324,15 +1069,18 @@ def bigla_bwd_fo_kernel(
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, MODE: tl.constexpr = 1,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, MODE: tl.constexpr = 0,
 ):
-    """bigla_bwd_dx_kernel split (v2.9): MODE 1 fast only, writes fl_p[program] = any chunk not
-    fast; MODE 2 exact-capable, does the programs whose flag is 1 (same arguments otherwise)."""
+    """bigla_bwd_kernel with derived exps and one more argument, fl_p (int32 flags, one per
+    program); same structure (reverse sweep: forward direction's intra block; forward sweep: the
+    backward direction's, every gradient finished, gate gradients as prefix sums). MODE as in
+    bigla_fwd_dx_kernel."""
     bh = tl.program_id(0)
     s = tl.program_id(1)
     b = bh // H
     h = bh % H
-    fidx = bh * NS + s
+    if MODE != 0:
+        fidx = bh * NS + s
     q_p += b * sqb + h * sqh
     k_p += b * skb + h * skh
     v_p += b * svb + h * svh
@@ -1359,7 +1107,8 @@ def bigla_bwd_fo_kernel(
     nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
     if MODE == 2:
         nch = nch * tl.load(fl_p + fidx)
-    nbad = tl.zeros([], dtype=tl.int32)
+    if MODE != 0:
+        nbad = tl.zeros([], dtype=tl.int32)
     so = (bh * NS + s).to(tl.int64)
     smask = (ck[:, None] < K) & (cv[None, :] < V)
     sidx = so * K * V + ck[:, None] * V + cv[None, :]
@@ -1377,12 +1126,12 @@ def bigla_bwd_fo_kernel(
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
         do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-        gf, okf, totf, xaf, xbf, eqf, ekf = _fo_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
-        gb, okb, totb, xab, xeb, eqb, ekb = _fo_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
+        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
+        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
         if MODE == 1:
             nbad += tl.where(okf & okb, 0, 1)
         dA = _dot(do, tl.trans(v), PREC)
-        A_f, dqf_i, dkf_i = _fo_bwd(q, k, gf, eqf, ekf, okf, tl.where(_smask(C, 0), dA, 0.0),
+        A_f, dqf_i, dkf_i = _intra_bwdx(q, k, gf, eqf, ekf, okf, tl.where(_smask(C, 0), dA, 0.0),
                                     C, 0, PREC, MODE)
         qk2 = 2.0 * tl.sum(q * k, 1)
         dv2 = 2.0 * tl.sum(do * v, 1)
@@ -1418,12 +1167,12 @@ def bigla_bwd_fo_kernel(
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
         do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-        gf, okf, totf, xaf, xbf, eqf, ekf = _fo_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
-        gb, okb, totb, xab, xeb, eqb, ekb = _fo_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
+        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
+        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
         dA = _dot(do, tl.trans(v), PREC)
-        A_b, dqb_i, dkb_i = _fo_bwd(q, k, gb, eqb, ekb, okb, tl.where(_smask(C, 1), dA, 0.0),
+        A_b, dqb_i, dkb_i = _intra_bwdx(q, k, gb, eqb, ekb, okb, tl.where(_smask(C, 1), dA, 0.0),
                                     C, 1, PREC, MODE)
         dqf_x = _dot(do, tl.trans(S_f), PREC) * xaf
         dkb = dkb_i + _dot(v, tl.trans(dS_b), PREC) * xeb
