@@ -21,7 +21,8 @@
 #   was flipped, session 5's: LOWMEM=0 FWD=v6 FUSED_EXP= (empty).
 #
 # FINAL=0 (MID, <= 168 s):
-#   1. parity, six processes side by side (<= 78 s): FUSED_EXP=ref, FUSED_EXP=ref2, BWD_OUT=ref:
+#   1. parity, six processes side by side (<= 78 s, MID_PAR_S), plus memcheck --small of
+#      FUSED_EXP=ref BWD_OUT=ref beside them: FUSED_EXP=ref, FUSED_EXP=ref2, BWD_OUT=ref:
 #      the contract's 120 cases each (check_backend) | each at extra lengths (dev_parity.py: 17,
 #      31, 33, 224, 225, 449: partial chunks, the v6 / v6s edge, 1-token segments; all dtypes x
 #      regimes); one grep-able "parity: N/M <label>" line each;
@@ -37,7 +38,7 @@ unset VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWMEM VIG_TILELANG_STRIDED
       VIG_TILELANG_BWD_OUT_THREADS VIG_TILELANG_GRAD_EMPTY VIG_TILELANG_FUSED_DIAG VIG_TILELANG_BWD_C \
       VIG_TILELANG_FUSED_THREADS VIG_TILELANG_FUSED_EXP
 D=${OUT:-/tmp}/tilelang
-mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-ref /tmp/tl-ref2 /tmp/tl-bref
+mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-ref /tmp/tl-ref2 /tmp/tl-bref /tmp/tl-mc
 FINAL=${FINAL:-0}
 if [ "$FINAL" = 1 ]; then BUDGET=106; else BUDGET=168; fi; BUDGET=${MID_BOX:-$BUDGET}
 left() { echo $(( BUDGET - SECONDS )); }
@@ -77,6 +78,8 @@ else
     ( env $SW timeout $T python kernels/tilelang/dev_parity.py 17,31,33,224,225,449 2>&1 \
         | tee /tmp/tl-$E/edge.log | grep --line-buffered -v '^ok ' | tag $E-edge ) &
   done
+  ( VIG_TILELANG_FUSED_EXP=ref VIG_TILELANG_BWD_OUT=ref OUT=/tmp/tl-mc timeout $T compute-sanitizer --tool memcheck \
+      python tools/check_backend.py tilelang --small 2>&1 | tail -5 | tag "memcheck FUSED_EXP=ref BWD_OUT=ref" ) &
   wait
   for E in ref ref2 bref; do
     echo "-- worst err/bound of the bf16 cases, $E: $(grep bfloat16 /tmp/tl-$E/log | awk '{print $2}' | sort -g | tail -1)"

@@ -12,7 +12,8 @@
 # fast-only launch that flags its program if any chunk needs the exact path, then an exact-capable launch that
 # redoes only the flagged programs).
 # Shipped defaults (v2.7): LAUNCH=direct, GRADBUF=1, bf16 forward dots, DX off, FO off.
-# MID:   M1 side by side (100 s box): pA parity of DX (both kernels) over the contract's 120 cases
+# MID:   M1 side by side (100 s box, MID_PAR_S; pE: memcheck of FO + DX on --small, segments forced):
+#        pA parity of DX (both kernels) over the contract's 120 cases
 #        (check_backend --parity), pB parity of DX + STAGES_BWD=1 and of DX + the forward capped at 96 registers
 #        (pC, VIG_TRITON_NREG_FWD=96: 5 programs per SM) and of DX + the backward at 8 warps capped at 128 registers
 #        (pC, 2 programs of 8 warps per SM: CuPy's 4 warps per scheduler; ptxas 578 B spill); dev_bench, L 65 / 300 /
@@ -37,7 +38,7 @@ left() { echo $(( BOX - SECONDS )); }
 unset VIG_TRITON_LAUNCH VIG_TRITON_GRADBUF VIG_TRITON_DOT_FWD VIG_TRITON_DOT_BWD VIG_TRITON_FSCAN \
   VIG_TRITON_DX_FWD VIG_TRITON_DX_BWD VIG_TRITON_STAGES_BWD VIG_TRITON_STAGES_FWD VIG_TRITON_FO_FWD VIG_TRITON_FO_BWD
 ST=/tmp/triton-status; rm -f "$ST"; echo 0 > "$ST"
-lg() { if [ "$1" = pC ] || [ "$1" = pD ]; then echo "/tmp/triton-$1.log"; else echo "$D/$1.log"; fi; }
+lg() { if [ "$1" = pC ] || [ "$1" = pD ] || [ "$1" = pE ]; then echo "/tmp/triton-$1.log"; else echo "$D/$1.log"; fi; }
 par() {  # par NAME SECONDS ENV... -- COMMAND...: background process, output to $(lg NAME)
   local name=$1 secs=$2; shift 2
   local envs=(); while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
@@ -62,7 +63,7 @@ collect() {  # collect "NAME:EXPECTED:LABEL" ...: wait, append each log, print i
     rm -f "$l"
   done
 }
-mkdir -p /tmp/triton-pA /tmp/triton-pB /tmp/triton-pC /tmp/triton-pD
+mkdir -p /tmp/triton-pA /tmp/triton-pB /tmp/triton-pC /tmp/triton-pD /tmp/triton-pE
 {
 echo "== triton dev_gpu_check FINAL=$FINAL: $(date -u +%H:%M:%S) $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
 if [ "$FINAL" = "1" ]; then
@@ -81,16 +82,19 @@ if [ "$FINAL" = "1" ]; then
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side: pA parity DX (both kernels, 120 cases), pB DX + STAGES_BWD=1 (18), pC DX + forward cap 96, DX + backward 8 warps at 128 regs (9 + 9), pD parity FO (both kernels, 120 cases)"
+  echo "== M1 side by side: pA parity DX (both kernels, 120 cases), pB DX + STAGES_BWD=1 (18), pC DX + forward cap 96, DX + backward 8 warps at 128 regs (9 + 9), pD parity FO (both kernels, 120 cases), pE memcheck of FO + DX (--small, segments forced)"
   par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1 -- python tools/check_backend.py triton --parity
   par pB $PS PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_dx_stb1 \
     --lengths 65,300,4096 --dtypes bfloat16,float32 --regimes model,neg_inf,patchy
   par pC $PS PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_dx_f96,new_dx_wb8_b128 \
     --lengths 65,300,4096 --dtypes bfloat16 --regimes model,neg_inf,patchy
   par pD $PS PYTHONUNBUFFERED=1 VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 -- python tools/check_backend.py triton --parity
+  par pE $PS VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1 VIG_TRITON_SEG_MIN_L=32 -- \
+    compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
   collect "pA:$NCASE:new_dx (VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1, check_backend)" \
     "pB:18:new_dx_stb1 (dev_bench)" "pC:18:new_dx_f96 + new_dx_wb8_b128 (dev_bench, bf16, 9 cases each)" \
-    "pD:$NCASE:new_fo (VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1, check_backend)"
+    "pD:$NCASE:new_fo (VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1, check_backend)" \
+    "pE:-:memcheck FO + DX --small (segments forced)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"

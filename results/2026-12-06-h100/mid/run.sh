@@ -1,21 +1,10 @@
 #!/usr/bin/env bash
 # Session 6 mid call, from the project root on the device (VIG_COMMIT exported by the caller): every
 # backend's MID check in two phases - the parity (and sanitizer) processes of all three side by side,
-# plus memcheck of the Triton and TileLang variants (their MID scripts run none), then the old-vs-new
-# timing, one backend at a time so nothing else runs on the GPU while it times. About 480 s in all
-# (a 600 s call: run's timeout_s 560). NOT RUN in session 6: the device budget went to failed starts
+# then the old-vs-new timing, one backend at a time so nothing else runs on the GPU while it times.
+# About 480 s in all (a 600 s call: run's timeout_s 560). NOT RUN in session 6: the device budget went to failed starts
 # (see results/2026-12-06-h100/README.md); it is the first call to make in session 7.
-source tools/device-setup.sh >/dev/null
-export TILELANG_CACHE_DIR=${TILELANG_CACHE_DIR:-$PWD/.tilelang-cache}
-X=$OUT/extra-memcheck.log
-( echo "== memcheck triton FO+DX (VIG_TRITON_FO_*=1 VIG_TRITON_DX_*=1, segments forced) --small"
-  VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1 VIG_TRITON_SEG_MIN_L=32 OUT=/tmp/xm-t \
-    timeout 125 compute-sanitizer --tool memcheck python tools/check_backend.py triton --small 2>&1 | tail -n 6 ) > /tmp/xm-t.log 2>&1 &
-( echo "== memcheck tilelang FUSED_EXP=ref BWD_OUT=ref --small"
-  VIG_TILELANG_FUSED_EXP=ref VIG_TILELANG_BWD_OUT=ref OUT=/tmp/xm-l \
-    timeout 125 compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 | tail -n 6 ) > /tmp/xm-l.log 2>&1 &
 FINAL=0 MID_PHASE=parity MID_PAR_S=125 MID_BOX=140 VIG_CHECKS_PARALLEL=1 VIG_CHECKS="tilelang triton cupy" \
   VIG_CHECK_S=145 VIG_DEADLINE=215 bash tools/gpu-run.sh checks
-wait; cat /tmp/xm-t.log /tmp/xm-l.log > $X; grep -h "ERROR SUMMARY\|==" $X | tee -a $OUT/gpu-run.log
 FINAL=0 MID_PHASE=timing MID_BOX=110 VIG_CHECKS="cupy" VIG_CHECK_S=112 VIG_DEADLINE=120 bash tools/gpu-run.sh checks
 FINAL=0 MID_PHASE=timing MID_BOX=95 VIG_CHECKS="tilelang triton" VIG_CHECK_S=97 VIG_DEADLINE=200 bash tools/gpu-run.sh checks
