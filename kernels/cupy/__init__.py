@@ -198,7 +198,10 @@ def save_states() -> bool:
 # "v26p" since 2026-11-25 session 4 (mid call, H100: parity 120/120 (v26 and v26p), memcheck and
 # racecheck clean, graphed f+b 23-40 % faster than v2.5 with the v2.6 forward and scan, bit-identical
 # gradients; v26p 1-7 % faster than v26); "v25" was the default of session 3.
-BWD_DEFAULT = "v26p"
+# "v29q" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120 (v29 and v29q),
+# memcheck and racecheck clean, gradients bit-identical to v26p, graphed f+b ViG-T@224 0.2485 -> 0.2376,
+# S@224 0.4357 -> 0.4189, T@1024 0.4588 -> 0.4453, S@1024 0.8499 -> 0.8221 ms.
+BWD_DEFAULT = "v29q"
 
 
 def _bwd_long() -> bool:
@@ -248,7 +251,9 @@ _PLANS = {}
 # bit-identical dg, emulator-checked: dev_emu.py dgfix); "vec" needs K % 4 == 0 and H * K <= 1024,
 # else the scalar kernel runs.
 DGFIX_KINDS = ("scalar", "vec")
-DGFIX_DEFAULT = "scalar"
+# "vec" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120, sanitizers clean, bit-identical,
+# ViG-T@1024 52.9 -> 30.8 us.
+DGFIX_DEFAULT = "vec"
 
 
 def dgfix_launch(B: int, L: int, H: int, K: int, seglen: int, nseg: int):
@@ -277,7 +282,9 @@ def dgfix_launch(B: int, L: int, H: int, K: int, seglen: int, nseg: int):
 # bit-identity of the states depends on ptxas contracting the same mul / add pairs (the bench
 # checks it; parity decides).
 FWD0_KINDS = ("generic", "m0")
-FWD0_DEFAULT = "generic"
+# "m0" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120, bit-identical output, graphed fwd
+# ViG-T@1024 0.1128 -> 0.1070, S@1024 0.1956 -> 0.1867 ms.
+FWD0_DEFAULT = "m0"
 
 
 def fwd0_defines(defines: tuple, kt: int) -> tuple:

@@ -49,7 +49,7 @@ S=/tmp/cupy-side
 rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
   VIG_CUPY_BWD_LONG VIG_CUPY_SEG128 VIG_CUPY_DGFIX VIG_CUPY_FWD0
-ALT=${CUPY_FINAL_ALT-"VIG_CUPY_SEG128=0"}   # the previous defaults (the plan launcher is the only one)
+ALT=${CUPY_FINAL_ALT-"VIG_CUPY_BWD=v26p VIG_CUPY_DGFIX=scalar VIG_CUPY_FWD0=generic"}   # the previous defaults (session 6's)
 {
 echo "== 0 device ($(el) s), final=$FINAL"
 nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader

@@ -196,7 +196,10 @@ def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
 #: "0" restores it). Measured slower, kept opt-in: $VIG_TILELANG_FUSED_DIAG ("m3" / "m2": the
 #: lane pass in fwd_fused: forward 0.349 -> 0.463 ms) and $VIG_TILELANG_STRIDED ("1": views
 #: into the v6 kernels: fwd+bwd +0.14 ms).
-BWD_OUT_DEFAULT = "v2"
+#: "ref" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): bwd_out2:t256:x3:w1, parity 120/120
+#: and 90/90 at L = 17..449, memcheck clean; graphed f+b (with the shipped forward) ViG-S@224
+#: 0.956 -> 0.888, B@224 1.849 -> 1.713, T@1024 0.989 -> 0.950, S@1024 1.937 -> 1.875 ms.
+BWD_OUT_DEFAULT = "ref"
 BWD_OUT2_THREADS = 256
 FUSED_DIAG_DEFAULT = ""
 GRAD_EMPTY_DEFAULT = "1"
@@ -315,7 +318,10 @@ def _fused_diag(dtype: str) -> str:
 #: kernels.REF_THR = 32 over the chunk keep the exact pair loop); "ref2": "ref", and the gate cumsums
 #: by all 256 threads in plain fp32 ("fwd_fused:m3:x4"; the serial compensated scans of 64 / 32
 #: threads before). Both also apply to fwd_fused_seg (L > 224 under the v6s forward).
-FUSED_EXP_DEFAULT = "pairs"
+#: "ref2" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120 and 90/90 at
+#: L = 17..449; graphed fwd ViG-T@224 0.158 -> 0.117, S@224 0.289 -> 0.212, B@224 0.548 -> 0.401,
+#: T@1024 0.365 -> 0.237, S@1024 0.683 -> 0.426 ms.
+FUSED_EXP_DEFAULT = "ref2"
 
 
 def _fused_exp(dtype: str, diag: str = "") -> str:

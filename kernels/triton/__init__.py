@@ -95,7 +95,12 @@ def _nreg(which: str, dtype) -> dict:
 # decay tile comes from the intra block's two factor tiles times a per-channel vector (one cumsum
 # per chunk and direction instead of two or three, 4 exp tiles per backward sweep instead of 6).
 # VIG_TRITON_DX_FWD=1 / VIG_TRITON_DX_BWD=1 select them (0: the shipped kernels).
-DX = {"FWD": False, "BWD": False}
+# On since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120 (and 36/36 of the
+# dev_bench variants), memcheck clean; graphed fwd ViG-T@224 0.084 -> 0.064, S@224 0.175 -> 0.127,
+# B@224 0.288 -> 0.208, T@1024 0.155 -> 0.131, S@1024 0.262 -> 0.216 ms; graphed f+b 0.439 -> 0.393,
+# 0.713 -> 0.650, 1.364 -> 1.243, 0.610 -> 0.568, 1.120 -> 1.054 ms. FO stays opt-in (its parity run
+# was cut at 85/120 by its time box, no failure; timing within 2 % of DX).
+DX = {"FWD": True, "BWD": True}
 
 
 def _onoff(name: str, which: str, defaults: dict) -> bool:
