@@ -216,9 +216,9 @@ def _bwd_long() -> bool:
 # (Session 5 tried "v27" (pass 2 reuses pass 1's dP / P^T tiles) and "v28" (v27 + the dk epilogue
 # over four warps): correct but slower graphed at every shape; removed, see NOTES.md, commits 5167f70
 # and cf18f0b.)
-# "v29" (session 6, on trial, -DBW4=7): v26p with direction-local chunk-step barriers (one block
+# "v29" (session 6; proven and timed in session 7, -DBW4=7): v26p with direction-local chunk-step barriers (one block
 # barrier per pass, where the gradient rows' first and second visitors meet); gradients
-# bit-identical to v26p (emulator), not yet run on a GPU. "v29q" (-DBW4=8): v29 whose pass 2 loads
+# bit-identical to v26p (emulator and H100). "v29q" (-DBW4=8): v29 whose pass 2 loads
 # the q dq' terms (yq) at the top of each chunk step instead of just before the direction barrier.
 BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "recurrent")
 _BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8}  # the -DBW4 level of each chunked-backward variant
@@ -244,8 +244,8 @@ _ENV = {}
 # no-op; any other value raises (a script asking for the legacy launcher must not get the plan one
 # silently).
 _PLANS = {}
-# VIG_CUPY_DGFIX (session 6, on trial): the segmented backward's gate-gradient fix-up. "scalar" (the
-# default): bigla_tc_dg_fix, one thread per element, every thread re-sums the other segments' totals
+# VIG_CUPY_DGFIX (session 6; "vec" the default since session 7): the segmented backward's gate-gradient
+# fix-up. "scalar" (the previous default): bigla_tc_dg_fix, one thread per element, every thread re-sums the other segments' totals
 # (ncu, ViG-T@1024: 48.7 us, 37.4 M warp instructions, instruction-bound); "vec": bigla_tc_dg_fix4,
 # 16-byte accesses, the totals summed once per thread for 4 rows (same additions in the same order:
 # bit-identical dg, emulator-checked: dev_emu.py dgfix); "vec" needs K % 4 == 0 and H * K <= 1024,
@@ -274,8 +274,8 @@ def dgfix_launch(B: int, L: int, H: int, K: int, seglen: int, nseg: int):
             (np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(seglen), np.int32(nseg)))
 
 
-# VIG_CUPY_FWD0 (session 6, on trial): the segmented forward's state pass (bigla_tc_fwd mode 0, in
-# the forward and in the backward's own state pass). "generic" (the default): the same module as
+# VIG_CUPY_FWD0 (session 6; "m0" the default since session 7): the segmented forward's state pass (bigla_tc_fwd mode 0, in
+# the forward and in the backward's own state pass). "generic" (the previous default): the same module as
 # mode 1 (115 registers at K = 32: 2 blocks per SM; ncu ViG-T@1024: 44 us, 23 % warps active, 768
 # blocks = 2.9 waves); "m0": a module compiled for mode 0 only (-DFWM0=1 -DMINB=3: 80 registers,
 # 3 blocks per SM, 768 blocks = 1.9 waves); K <= 32 only (else generic). Same source arithmetic;

@@ -7,18 +7,23 @@ TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GP
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 
 Forward: v6s (the default since session 5's mid call): v6 (fwd_fused: one block per (b, h), one
-launch; bf16: fwd_fused:m3:x2, __expf and the diagonal sub-blocks pair by pair) for L <= 224 with
+launch; bf16: fwd_fused:m3:x4, __expf and the diagonal sub-blocks on the tensor cores) for L <= 224 with
 head dims 32 / 64, the segmented fused forward (fwd_segst -> fwd_scan -> fwd_fused_seg) for
 L > 224, v5 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) for other head dims;
 ``VIG_TILELANG_FWD=v6`` runs v5 at L > 224 (the previous default), ``v5`` v5 everywhere, ``v4``
 the old one-block-per-(b, h) kernel. Backward: v6 (bwd_states -> bwd_out) for L <= 224 with head
 dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise, bwd_out being
-bwd_out2 (256 threads) for bf16 with head dims 32 / 64 ($VIG_TILELANG_BWD_OUT=v1: bwd_out);
+bwd_out2 (256 threads; its diagonal sub-blocks on the tensor cores, ":x3", the default since
+session 7: $VIG_TILELANG_BWD_OUT=ref) for bf16 with head dims 32 / 64 (=v2: the lane pass, session
+5's; =v1: bwd_out);
 ``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM`` (default "1" since
 session 5's mid call): that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk /
 dv in bf16 (``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's; "0": float32, the
-previous default). ``VIG_TILELANG_FUSED_EXP`` (default "pairs" since then): the bf16 fwd_fused
-with __expf and its diagonal sub-blocks pair by pair (fwd_fused:m3:x2); "fast": __expf only
+previous default). ``VIG_TILELANG_FUSED_EXP`` (default "ref2" since session 7's mid call): the
+bf16 fwd_fused with __expf, its diagonal sub-blocks on the tensor cores through a per-channel
+midpoint of the chunk's cumsum and the cumsums by all threads (fwd_fused:m3:x4); "ref": the same
+with the serial compensated cumsums (x3); "pairs" (session 5's default): the diagonal sub-blocks
+pair by pair (fwd_fused:m3:x2); "fast": __expf only
 (fwd_fused:m3:x1); "": expf and the per-element loop (the previous default). The variables are
 read once per process (``reload_env()`` re-reads them).
 """
@@ -284,7 +289,7 @@ def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     KT, VT; $VIG_TILELANG_BWD_OUT=v2, default BWD_OUT_DEFAULT): the diagonal sub-blocks as
     running decay products in a lane-per-key-channel pass (kernels.build_bwd_out2); either with
     the $VIG_TILELANG_BWD_OUT_THREADS variant (bwd_out2's default: BWD_OUT2_THREADS).
-    $VIG_TILELANG_BWD_OUT=ref (session 6, on trial): bwd_out2 ":x3", the diagonal sub-blocks on the
+    $VIG_TILELANG_BWD_OUT=ref (session 6; the default since session 7): bwd_out2 ":x3", the diagonal sub-blocks on the
     tensor cores through a per-channel midpoint of the chunk's cumsum (the lane pass only for
     channels whose cumsum spreads > kernels.REF_THR over the chunk, and only in chunks that have one)."""
     v = _knob("VIG_TILELANG_BWD_OUT", BWD_OUT_DEFAULT)
@@ -309,7 +314,7 @@ def _fused_diag(dtype: str) -> str:
 #: $VIG_TILELANG_FUSED_EXP: "fast": the bf16 fwd_fused with every exp as __expf
 #: ("fwd_fused:m3:x1": ~1e-6 relative, 2 instructions instead of expf's ~10; built for 3 blocks
 #: per SM: 70 registers, no stack; unbounded it took 86, i.e. 2 blocks per SM); "pairs" (the
-#: default since session 5's mid call: parity 120/120; graphed fwd ViG-T@224 0.184 -> 0.158 ms,
+#: default from session 5's mid call to session 7's: parity 120/120; graphed fwd ViG-T@224 0.184 -> 0.158 ms,
 #: S@224 0.341 -> 0.286, B@224 0.641 -> 0.543): that, and the diagonal sub-blocks of A computed
 #: pair by pair with no divergent gate branch ("fwd_fused:m3:x2", 71 registers, built on x1's
 #: __expf); "": expf and the per-element loop (the previous default). "ref" (session 6, on

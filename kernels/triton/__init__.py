@@ -90,7 +90,7 @@ def _nreg(which: str, dtype) -> dict:
     return {"maxnreg": n} if n else {}
 
 
-# v2.8 (session 6, opt-in until the GPU has proven and timed them; NOTES.md v2.8): the main kernels
+# v2.8 (session 6; on by default since session 7's mid call, below; NOTES.md v2.8): the main kernels
 # with "derived exps" (kernels.bigla_fwd_dx_kernel / bigla_bwd_dx_kernel): on fast-path chunks every
 # decay tile comes from the intra block's two factor tiles times a per-channel vector (one cumsum
 # per chunk and direction instead of two or three, 4 exp tiles per backward sweep instead of 6).
@@ -115,7 +115,7 @@ def _dx(which: str) -> bool:
     return _onoff("DX", which, DX)
 
 
-# v2.9 (session 6 round 2, opt-in until the GPU has proven and timed it; NOTES.md v2.9): the
+# v2.9 (session 6 round 2, opt-in: its GPU parity run is incomplete, 85/120 in session 7; NOTES.md v2.9): the
 # derived-exp kernels split in two launches of one source (kernels.bigla_fwd_dx_kernel /
 # bigla_bwd_dx_kernel with MODE 1 then 2; v2.8's single launch is MODE 0: one kernel body since
 # session 6 round 3): MODE 1 has no exact path in its code (ptxas sm_90a bf16: forward 128 regs,
