@@ -61,6 +61,9 @@ SPECS = [
     ("fwd_fused_seg:m3:x3", "bfloat16", "sm_90a"),
     ("fwd_fused:m3:x4", "bfloat16", "sm_90a"),  # =ref2: and the cumsums by all threads
     ("fwd_fused_seg:m3:x4", "bfloat16", "sm_90a"),
+    # session 7: =ref3 (x4, vector loads, no compensation tiles); FWD_VIEWS=1 (x5 reading int64 views)
+    ("fwd_fused:m3:x5", "bfloat16", "sm_90a"),
+    ("fwd_fused:s2:m3:x5", "bfloat16", "sm_90a"),
     # VIG_TILELANG_BWD_OUT=ref (session 6): bwd_out2's diagonal sub-blocks through the same midpoint
     ("bwd_out2:t256:x3:w1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
@@ -139,7 +142,17 @@ def test_kernel_compiles(compiled, spec):
             assert "sqrtf(" in src and src.count("__expf(") >= 11
         if kind.endswith(":x4"):  # x3 + the parallel cumsums: part totals scanned by shuffles
             assert src.count("__shfl_up_sync") >= 3 and src.count("__shfl_down_sync") >= 6
-        if kind.endswith((":x3", ":x4")):  # midpoint reference: a per-channel slow flag, the pair loop
+        if kind.endswith(":x5"):  # x4's cumsums; no compensation tiles; one bound check per chunk's loads
+            assert src.count("__shfl_up_sync") >= 3 and src.count("__shfl_down_sync") >= 6
+            assert "gfl_s" not in src and "gbl_s" not in src
+            if ":s2" in kind:  # int64 views (strides from the arguments), bit casts into the tiles
+                assert "const int64_t* __restrict__ Q" in src and "int q_s1" in src
+                assert "(ushort)(px[0] >> " in src and "(uint)(px[" in src
+            else:  # 8-byte bf16 and 16-byte fp32 vector loads of q, k and the gates
+                assert src.count("*(uint2*)(qv + 0) = *(uint2*)(Q + ") == 1
+                assert src.count("*(float4*)(fv + 0) = *(float4*)(GF + ") == 1
+                assert src.count("*(float4*)(bv + 0) = *(float4*)(GB + ") == 2
+        if kind.endswith((":x3", ":x4", ":x5")):  # midpoint reference: a per-channel slow flag, the pair loop
             # only for slow channels, the forward / backward pair matrices as two gemms
             assert "sl_s" in src and "sqrtf(" in src
             assert "(((int*)sl_s)[r] != 0)" in src
@@ -156,7 +169,7 @@ def test_kernel_compiles(compiled, spec):
         assert "tf32" not in src.lower() and "mma" not in src
     # the compensated (TwoSum) local cumsums survive TVM's simplifier, which folds a plain
     # float TwoSum's error term to 0 (it did, before the rounding intrinsics)
-    if kind.endswith(":x4"):  # bf16-only plain cumsums by design (no compensation terms)
+    if kind.endswith((":x4", ":x5")):  # bf16-only plain cumsums by design (no compensation terms)
         assert "__fadd_rn" not in src
         return
     assert src.count("__fadd_rn") >= 3 and src.count("__fsub_rn") >= 4

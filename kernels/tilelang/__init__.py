@@ -24,7 +24,10 @@ bf16 fwd_fused with __expf, its diagonal sub-blocks on the tensor cores through 
 midpoint of the chunk's cumsum and the cumsums by all threads (fwd_fused:m3:x4); "ref": the same
 with the serial compensated cumsums (x3); "pairs" (session 5's default): the diagonal sub-blocks
 pair by pair (fwd_fused:m3:x2); "fast": __expf only
-(fwd_fused:m3:x1); "": expf and the per-element loop (the previous default). The variables are
+(fwd_fused:m3:x1); "": expf and the per-element loop (the previous default); "ref3" (session 7, on
+trial): ref2 with vector loads and no compensation tiles (fwd_fused:m3:x5).
+``VIG_TILELANG_FWD_VIEWS=1`` (session 7, on trial): the bf16 v6 forward at L <= 224 reads q, k, v
+and the gates as views (fwd_fused:s2:m3:x5 on int64 views; no contiguous copies). The variables are
 read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
@@ -327,17 +330,41 @@ def _fused_diag(dtype: str) -> str:
 #: L = 17..449; graphed fwd ViG-T@224 0.158 -> 0.117, S@224 0.289 -> 0.212, B@224 0.548 -> 0.401,
 #: T@1024 0.365 -> 0.237, S@1024 0.683 -> 0.426 ms.
 FUSED_EXP_DEFAULT = "ref2"
+#: "ref3" (session 7, on trial): "ref2" with vector loads of q, k and the gates and no compensation
+#: tiles ("fwd_fused:m3:x5"; fwd_fused_seg stays :m3:x4).
+
+#: $VIG_TILELANG_FWD_VIEWS (session 7, on trial; default FWD_VIEWS_DEFAULT "0"): "1": the backend's
+#: requires_contiguous is False and the bf16 v6 forward at L <= V6_MAX_L with head dims KT / VT
+#: reads q, k, v and the gates as the views they are (ViG: slices of one projection: no five
+#: contiguous copies before the kernel): "fwd_fused:s2:m3:x5", x5 with each input passed as an
+#: int64 view (_packed); every other path, and the backward, makes its own contiguous copies.
+FWD_VIEWS_DEFAULT = "0"
+
+
+def _fwd_views() -> bool:
+    return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) == "1"
+
+
+def _packed(t, ratio: int):
+    """``t`` (bf16: ratio 4, fp32: ratio 2) as an int64 view for fwd_fused:s2: unit channel stride,
+    the other strides and the offset whole int64 elements, 8-byte aligned; a contiguous copy
+    first when ``t`` is not such a view."""
+    ok = (t.stride(-1) == 1 and t.shape[-1] % ratio == 0 and t.data_ptr() % 8 == 0
+          and all(st % ratio == 0 for st in t.stride()[:-1]) and t.storage_offset() % ratio == 0)
+    if not ok:
+        t = t.contiguous()
+    return t.view(torch.int64)
 
 
 def _fused_exp(dtype: str, diag: str = "") -> str:
     """The fwd_fused options of $VIG_TILELANG_FUSED_EXP (``diag``: _fused_diag's, which already
     sets the minimum blocks per SM)."""
     e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT)
-    if e not in ("", "fast", "pairs", "ref", "ref2"):
-        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast', 'pairs', 'ref' or 'ref2' (or empty)")
-    if not e or dtype != "bfloat16" or (diag and e in ("pairs", "ref", "ref2")):  # they replace the per-element loop only
+    if e not in ("", "fast", "pairs", "ref", "ref2", "ref3"):
+        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast', 'pairs', 'ref', 'ref2' or 'ref3' (or empty)")
+    if not e or dtype != "bfloat16" or (diag and e in ("pairs", "ref", "ref2", "ref3")):  # they replace the per-element loop only
         return ""
-    return ("" if diag else ":m3") + {"fast": ":x1", "pairs": ":x2", "ref": ":x3", "ref2": ":x4"}[e]
+    return ("" if diag else ":m3") + {"fast": ":x1", "pairs": ":x2", "ref": ":x3", "ref2": ":x4", "ref3": ":x5"}[e]
 
 
 def _thr(which: str, dtype: str) -> str:
@@ -380,6 +407,12 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         for sl in _batch_pieces(B):
             _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
         return
+    if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
+        kern = compile_kernel("fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
+        ins = (_packed(q, 4), _packed(k, 4), _packed(v, 4), _packed(g_fwd, 2), _packed(g_bwd, 2))
+        for sl in _batch_pieces(B):
+            kern(*(t[sl] for t in ins), o[sl], scale_half)
+        return
     diag = _fused_diag(dtype)
     kern = compile_kernel("fwd_fused" + _thr("FUSED", dtype) + diag
                           + (":s1" if _strided() and dtype == "bfloat16" else "") + _fused_exp(dtype, diag),
@@ -401,7 +434,7 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     compile_kernel("fwd_segst", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
     compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
     e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) if dtype == "bfloat16" else ""
-    seg = {"ref": ":m3:x3", "ref2": ":m3:x4"}.get(e, "")
+    seg = {"ref": ":m3:x3", "ref2": ":m3:x4", "ref3": ":m3:x4"}.get(e, "")
     compile_kernel("fwd_fused_seg" + seg, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
 
 
@@ -440,8 +473,9 @@ class TileLangBackend(KernelBackend):
         """True (the shared layer hands every kernel contiguous copies) unless
         $VIG_TILELANG_STRIDED=1 (on trial, default STRIDED_DEFAULT): then the bf16 v6 forward
         reads q, k, v and the gates as the views they are (ViG: slices of one projection) and
-        every other path makes its own contiguous copies (_contig)."""
-        return not _strided()
+        every other path makes its own contiguous copies (_contig); likewise with
+        $VIG_TILELANG_FWD_VIEWS=1 (session 7, on trial; forward only: fwd_fused:s2:m3:x5)."""
+        return not (_strided() or _fwd_views())
 
     def not_supported_reasons(self) -> list[str]:
         reasons = []
@@ -465,8 +499,8 @@ class TileLangBackend(KernelBackend):
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         ver = fwd_version()
         B, L, H, _ = q.shape
-        if _strided() and not (ver in ("v6", "v6s") and q.dtype == torch.bfloat16 and L <= V6_MAX_L
-                               and q.shape[-1] == KT and v.shape[-1] == VT):
+        if not self.requires_contiguous and not (ver in ("v6", "v6s") and q.dtype == torch.bfloat16 and L <= V6_MAX_L
+                                                 and q.shape[-1] == KT and v.shape[-1] == VT):
             q, k, v, g_fwd, g_bwd = _contig(q, k, v, g_fwd, g_bwd)
         o = torch.empty(B, L, H, v.shape[-1], device=q.device, dtype=v.dtype)
         args = (q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], self._arch_of(q))
@@ -479,7 +513,7 @@ class TileLangBackend(KernelBackend):
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         ver = bwd_version()
         B, L, H, K = q.shape
-        if _strided() and not (ver in ("v6", "v6s") and _bwd_views(_DTYPES[q.dtype], L, K, v.shape[-1])):
+        if not self.requires_contiguous and not (ver in ("v6", "v6s") and _bwd_views(_DTYPES[q.dtype], L, K, v.shape[-1])):
             q, k, v, g_fwd, g_bwd, do = _contig(q, k, v, g_fwd, g_bwd, do)
         V = v.shape[-1]
         if ver != "v4" and _lowmem(_DTYPES[q.dtype], B, L, K, V):

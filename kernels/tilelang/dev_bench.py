@@ -16,7 +16,10 @@ backward with bf16 workspaces and gradients (VIG_TILELANG_LOWMEM=1, the default 
 default since session 5), /x0: expf and the per-element loop (VIG_TILELANG_FUSED_EXP=""); /x3: the diagonal sub-blocks through a
 per-channel midpoint on the tensor cores (VIG_TILELANG_FUSED_EXP=ref, fwd_fused:m3:x3 and, under a v6s
 forward at L > 224, fwd_fused_seg:m3:x3; session 6); /x4: and the gate cumsums by all threads
-(VIG_TILELANG_FUSED_EXP=ref2, the :x4 kinds); /b3: bwd_out2 with its diagonal sub-blocks through
+(VIG_TILELANG_FUSED_EXP=ref2, the :x4 kinds); /x5: and vector loads, no compensation tiles
+(VIG_TILELANG_FUSED_EXP=ref3, fwd_fused:m3:x5; session 7); /v1: the bf16 v6 forward at L <= 224 reads
+the views (VIG_TILELANG_FWD_VIEWS=1, fwd_fused:s2:m3:x5; session 7; /v1/s1: and the backward too,
+bwd_states:s1:w1 + bwd_out2:t256:x3:s1:w1; /x, /v, /s are skipped at L > 224: same kernels); /b3: bwd_out2 with its diagonal sub-blocks through
 the same per-channel midpoint (VIG_TILELANG_BWD_OUT=ref, bwd_out2:t256:x3[:w1]; session 6). "F+B" as the base sets the
 forward and the backward apart (e.g. v6s+v6: the segmented forward at L > 224, the default
 backward). Prints fwd eager (graphed) and fwd+bwd eager (graphed)."""
@@ -51,7 +54,7 @@ for shape_name in names:
         base, *opts = ver.split("/")  # e.g. v6/f128/o256: fwd_fused 128 threads, bwd_out 256
         # /x changes fwd_fused only: where it does not run, a version with no other option is its base
         # (/x3, /x4 also change fwd_fused_seg: it runs at L > 224 under a v6s forward)
-        if opts and all(o.startswith("x") for o in opts) and shape.L > tlb.V6_MAX_L and not (
+        if opts and all(o[0] in "xvs" for o in opts) and shape.L > tlb.V6_MAX_L and not (
                 opts in (["x3"], ["x4"]) and base.split("+")[0] == "v6s"):
             print(f"{shape_name:>11} {ver} skipped: at L {shape.L} fwd_fused (/x) does not "
                   f"run (same kernels as without)", flush=True)
@@ -61,9 +64,9 @@ for shape_name in names:
                          ("VIG_TILELANG_BWD_C", "c"), ("VIG_TILELANG_BWD_OUT", "b"),
                          ("VIG_TILELANG_FUSED_DIAG", "m"), ("VIG_TILELANG_GRAD_EMPTY", "e"),
                          ("VIG_TILELANG_STRIDED", "s"), ("VIG_TILELANG_LOWMEM", "w"),
-                         ("VIG_TILELANG_FUSED_EXP", "x")):
+                         ("VIG_TILELANG_FUSED_EXP", "x"), ("VIG_TILELANG_FWD_VIEWS", "v")):
             val = [("v" if pre == "b" else "m" if pre == "m" else "") + o[1:] for o in opts if o.startswith(pre)]
-            val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2"}[v] if pre == "x" else v for v in val]
+            val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2", "5": "ref3"}[v] if pre == "x" else v for v in val]
             val = ["ref" if pre == "b" and v == "v3" else v for v in val]  # /b3: VIG_TILELANG_BWD_OUT=ref
             if val:
                 os.environ[var] = val[0]

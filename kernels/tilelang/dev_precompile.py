@@ -31,11 +31,12 @@ def main():
     p.add_argument("--kinds", default="fwd_st,fwd_scan,fwd_out,bwd,bwd_st,bwd_out,fwd_fused,bwd_states,fwd_segst,fwd_fused_seg,"
                                       "bwd_states:w1,bwd_out2:t256,bwd_out2:t256:w1,fwd_scan:w1,fwd_fused:m3:x1,fwd_fused:m3:x2,"
                                       "fwd_fused:m3:x3,fwd_fused_seg:m3:x3,fwd_fused:m3:x4,fwd_fused_seg:m3:x4,"
-                                      "bwd_out2:t256:x3:w1,bwd_out2:t256:x3",
+                                      "bwd_out2:t256:x3:w1,bwd_out2:t256:x3,fwd_fused:m3:x5,fwd_fused:s2:m3:x5,"
+                                      "bwd_states:s1:w1,bwd_out2:t256:x3:s1:w1",
                    help="v5 (fwd_st, fwd_scan, fwd_out, bwd_st, bwd_out), v6 (fwd_fused, fwd_segst, fwd_fused_seg, "
                         "bwd_states: VIG_TILELANG_FWD/BWD=v6) and the v4 backward (bwd, "
                         "VIG_TILELANG_BWD=v4), bwd_states:w1, bwd_out2:t256[:w1], fwd_scan:w1 (VIG_TILELANG_LOWMEM=1, "
-                        "the default), fwd_fused:m3:x1[x2] (VIG_TILELANG_FUSED_EXP=fast[pairs], the default pairs), fwd_fused[_seg]:m3:x3[x4] (=ref[2]), bwd_out2:t256:x3[:w1] (VIG_TILELANG_BWD_OUT=ref); bf16 "
+                        "the default), fwd_fused:m3:x1[x2] (VIG_TILELANG_FUSED_EXP=fast[pairs], the default pairs), fwd_fused[_seg]:m3:x3[x4] (=ref[2]), bwd_out2:t256:x3[:w1] (VIG_TILELANG_BWD_OUT=ref), fwd_fused:m3:x5 (=ref3), fwd_fused:s2:m3:x5 (VIG_TILELANG_FWD_VIEWS=1), bwd_states:s1:w1 + bwd_out2:t256:x3:s1:w1 (and VIG_TILELANG_STRIDED=1); bf16 "
                         "only, as every bwd_out2 / ':w' / ':x' kind: skipped for the other dtypes); add fwd_res,fwd_ws for the v4 forward "
                         "(VIG_TILELANG_FWD=v4)")
     p.add_argument("--workers", type=int, default=2)

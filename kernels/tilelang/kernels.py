@@ -1711,10 +1711,22 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     # fastexp=3 ("fwd_fused:x3", session 6): x2, and the diagonal sub-blocks on the tensor cores
     # through a per-channel reference point (see below); x2's pair loop only for "slow" channels
     # fastexp=4 ("fwd_fused:x4", session 6): x3, and the gate cumsums by every thread (_cumsums_par)
+    # fastexp=5 ("fwd_fused:x5", session 7): x4, the tiles q, k, gf, gb read from global memory by
+    # vector loads (thread = row tx / 8, 4 channels: 8-byte bf16 / 16-byte fp32 loads instead of 4
+    # scalar ones each) and no compensation tiles (x4's *_l tiles are zero: x5 neither allocates
+    # nor reads them); with ``strided`` the launcher checks the views' alignment (_views_ok)
     assert fastexp < 2 or (C == 32 and threads == 256 and diag and not lanes)
     pairs = fastexp >= 2
     refp = fastexp >= 3
-    parc = fastexp == 4
+    parc = fastexp in (4, 5)
+    vld = fastexp == 5
+    assert not vld or K == 32
+    # strided=2 ("fwd_fused:s2:m3:x5", session 7): q, k, v and the gates as views (any strides that
+    # are whole multiples of 8 bytes, unit channel stride, 8-byte aligned: the launcher checks)
+    # passed as int64 views (4 bf16 / 2 fp32 channels per element): one 8-byte load each, unpacked
+    # by bit casts; no vectorisation proof over dynamic strides is needed (it fails for x5:s1)
+    pk = strided == 2
+    assert not pk or (vld and V % 8 == 0)
     assert not lanes or (dtype == "bfloat16" and K == 32 and C == 32)
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
@@ -1744,15 +1756,112 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
 
     ex = fexp if fastexp else T.exp
 
+    def csum(g, gl, i, j):  # a chunk cumsum with its compensation term (x5: none)
+        return g[i, j] if vld else g[i, j] + gl[i, j]
+
+    def cdif(g, gl, i, i2, j):  # csum(i) - csum(i2), as x2..x4 write it
+        return g[i, j] - g[i2, j] if vld else (g[i, j] - g[i2, j]) + (gl[i, j] - gl[i2, j])
+
+    def xref(g, gl, i, j, sl, r, m):  # x3's pair exponent: slow channel: G_i - G_r, fast: G_i - m
+        e = g[i, j] - T.if_then_else(sl != 0, g[r, j], m)
+        return e if vld else e + (gl[i, j] - T.if_then_else(sl != 0, gl[r, j], 0.0))
+
+    # x5: thread tx loads row tx / 8 of the chunk, channels 4 (tx % 8) .. + 3, one vector load per
+    # tensor, all under one bound check (rows past L: 0; gates clamped at GATE_MIN), then four
+    # stores each into the padded shared tiles
+    @T.macro
+    def vload2(Kt, GB, b, h, t0, k_s, gb_s, kv, bv):  # sweep 1: k, gb
+        tx = T.get_thread_binding()
+        row = tx // 8
+        c4 = (tx % 8) * 4
+        if t0 + row < L:
+            for u in T.vectorized(4):
+                kv[u] = Kt[b, t0 + row, h, c4 + u]
+            for u in T.vectorized(4):
+                bv[u] = GB[b, t0 + row, h, c4 + u]
+            for u in T.unroll(4):
+                k_s[row, c4 + u] = T.Cast(cdt, kv[u])
+                gb_s[row, c4 + u] = T.max(bv[u], GATE_MIN)
+        else:
+            for u in T.unroll(4):
+                k_s[row, c4 + u] = T.Cast(cdt, 0)
+                gb_s[row, c4 + u] = 0.0
+
+    @T.macro
+    def vload4(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv):  # sweep 2: q, k, gf, gb
+        tx = T.get_thread_binding()
+        row = tx // 8
+        c4 = (tx % 8) * 4
+        if t0 + row < L:
+            for u in T.vectorized(4):
+                qv[u] = Q[b, t0 + row, h, c4 + u]
+            for u in T.vectorized(4):
+                kv[u] = Kt[b, t0 + row, h, c4 + u]
+            for u in T.vectorized(4):
+                fv[u] = GF[b, t0 + row, h, c4 + u]
+            for u in T.vectorized(4):
+                bv[u] = GB[b, t0 + row, h, c4 + u]
+            for u in T.unroll(4):
+                q_s[row, c4 + u] = T.Cast(cdt, qv[u])
+                k_s[row, c4 + u] = T.Cast(cdt, kv[u])
+                gf_s[row, c4 + u] = T.max(fv[u], GATE_MIN)
+                gb_s[row, c4 + u] = T.max(bv[u], GATE_MIN)
+        else:
+            for u in T.unroll(4):
+                q_s[row, c4 + u] = T.Cast(cdt, 0)
+                k_s[row, c4 + u] = T.Cast(cdt, 0)
+                gf_s[row, c4 + u] = 0.0
+                gb_s[row, c4 + u] = 0.0
+
+    def bits16(x, u):  # bf16 number u (channel 4 j + u) of a packed int64 (little-endian)
+        return T.reinterpret(cdt, T.Cast("uint16", T.shift_right(x, T.Cast("int64", 16 * u))))
+
+    def bits32(x, u):  # fp32 number u (channel 2 j + u) of a packed int64
+        return T.reinterpret(acc, T.Cast("uint32", T.shift_right(x, T.Cast("int64", 32 * u))))
+
+    @T.macro
+    def pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, withq):  # x5:s2: x5's loads, packed
+        tx = T.get_thread_binding()
+        row = tx // 8
+        j = tx % 8
+        c4 = j * 4
+        if t0 + row < L:
+            if withq:
+                px[0] = Q[b, t0 + row, h, j]
+                px[2] = GF[b, t0 + row, h, 2 * j]
+                px[3] = GF[b, t0 + row, h, 2 * j + 1]
+            px[1] = Kt[b, t0 + row, h, j]
+            px[4] = GB[b, t0 + row, h, 2 * j]
+            px[5] = GB[b, t0 + row, h, 2 * j + 1]
+            for u in T.unroll(4):
+                if withq:
+                    q_s[row, c4 + u] = bits16(px[0], u)
+                    gf_s[row, c4 + u] = T.max(bits32(px[2 + u // 2], u % 2), GATE_MIN)
+                k_s[row, c4 + u] = bits16(px[1], u)
+                gb_s[row, c4 + u] = T.max(bits32(px[4 + u // 2], u % 2), GATE_MIN)
+        else:
+            for u in T.unroll(4):
+                if withq:
+                    q_s[row, c4 + u] = T.Cast(cdt, 0)
+                    gf_s[row, c4 + u] = 0.0
+                k_s[row, c4 + u] = T.Cast(cdt, 0)
+                gb_s[row, c4 + u] = 0.0
+
     st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
+    i64 = "int64"
 
     @T.prim_func
     def bigla_fwd_fused(
-        Q: T.StridedTensor([B, L, H, K], st["q"], dt) if strided else T.Tensor([B, L, H, K], dt),
-        Kt: T.StridedTensor([B, L, H, K], st["k"], dt) if strided else T.Tensor([B, L, H, K], dt),
-        Vt: T.StridedTensor([B, L, H, V], st["v"], dt) if strided else T.Tensor([B, L, H, V], dt),
-        GF: T.StridedTensor([B, L, H, K], st["gf"], acc) if strided else T.Tensor([B, L, H, K], acc),
-        GB: T.StridedTensor([B, L, H, K], st["gb"], acc) if strided else T.Tensor([B, L, H, K], acc),
+        Q: (T.StridedTensor([B, L, H, K // 4], st["q"], i64) if pk else T.StridedTensor([B, L, H, K], st["q"], dt))
+        if strided else T.Tensor([B, L, H, K], dt),
+        Kt: (T.StridedTensor([B, L, H, K // 4], st["k"], i64) if pk else T.StridedTensor([B, L, H, K], st["k"], dt))
+        if strided else T.Tensor([B, L, H, K], dt),
+        Vt: (T.StridedTensor([B, L, H, V // 4], st["v"], i64) if pk else T.StridedTensor([B, L, H, V], st["v"], dt))
+        if strided else T.Tensor([B, L, H, V], dt),
+        GF: (T.StridedTensor([B, L, H, K // 2], st["gf"], i64) if pk else T.StridedTensor([B, L, H, K], st["gf"], acc))
+        if strided else T.Tensor([B, L, H, K], acc),
+        GB: (T.StridedTensor([B, L, H, K // 2], st["gb"], i64) if pk else T.StridedTensor([B, L, H, K], st["gb"], acc))
+        if strided else T.Tensor([B, L, H, K], acc),
         O: T.Tensor([B, L, H, V], dt),
         scale: T.float32,
     ):
@@ -1784,6 +1893,13 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             if parc:
                 ploc = T.alloc_local([C // 4], acc)
                 psc = T.alloc_local([2], acc)
+            if pk:
+                px = T.alloc_local([6], i64)
+            if vld:
+                qv = T.alloc_local([4], dt)
+                kv = T.alloc_local([4], dt)
+                fv = T.alloc_local([4], acc)
+                bv = T.alloc_local([4], acc)
             d_f = T.alloc_fragment([C, M], acc)
             o_f = T.alloc_fragment([C, V], acc)
             s_f = T.alloc_fragment([K, V], acc)      # the carried state (S_b, then S_f)
@@ -1797,7 +1913,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 ab = T.alloc_local([4], "int32")
 
             # ---- sweep 1, right to left: S_b entering each chunk ----
-            if parc:  # no compensation terms: the *_l tiles stay zero
+            if parc and not vld:  # no compensation terms: the *_l tiles stay zero
                 for i, j in T.Parallel(C, K + 1):
                     gfl_s[i, j] = 0.0
                     gbl_s[i, j] = 0.0
@@ -1805,11 +1921,20 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             for ic in T.serial(NT):
                 c = NT - 1 - ic
                 t0 = c * C
-                for i, j in T.Parallel(C, K):
-                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                if pk:
+                    pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, False)
+                elif vld:
+                    vload2(Kt, GB, b, h, t0, k_s, gb_s, kv, bv)
+                else:
+                    for i, j in T.Parallel(C, K):
+                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                if pk:
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                else:
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
                 if parc:
@@ -1817,12 +1942,11 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 else:
                     cumb(gb_s, gbl_s, hl)
                 for i, j in T.Parallel(C, K):
-                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * ex(
-                        (gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+                    ke_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * ex(cdif(gb_s, gbl_s, 0, i, j)))
                 T.clear(u_f)
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
-                    s_f[i, j] = s_f[i, j] * ex(gb_s[0, i] + gbl_s[0, i]) + u_f[i, j]
+                    s_f[i, j] = s_f[i, j] * ex(csum(gb_s, gbl_s, 0, i)) + u_f[i, j]
             # ---- sweep 2, left to right: outputs, forward state carried ----
             T.clear(s_f)
             if refp:  # the pair of each thread (see below), once: it does not depend on the chunk
@@ -1837,13 +1961,22 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 ab[3] = T.if_then_else(txp < 240, (txp // 120) * M + pt, dd + 1)
             for c in T.serial(NT):
                 t0 = c * C
-                for i, j in T.Parallel(C, K):
-                    q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
-                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                    gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
-                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                if pk:
+                    pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, True)
+                elif vld:
+                    vload4(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv)
+                else:
+                    for i, j in T.Parallel(C, K):
+                        q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                        gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                if pk:
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                else:
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
                 if refp:
@@ -1856,17 +1989,17 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     for j in T.Parallel(K):
                         # forward cumsum non-increasing (gates <= 0): spread G_0 - G_{C-1};
                         # backward (right to left) non-decreasing: G_{C-1} - G_0
-                        mr_s[0, j] = 0.5 * (gf_s[0, j] + (gf_s[C - 1, j] + gfl_s[C - 1, j]))
-                        mr_s[1, j] = 0.5 * ((gb_s[0, j] + gbl_s[0, j]) + gb_s[C - 1, j])
-                        sl_s[j] = T.if_then_else(gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR, 1,
-                                                 T.if_then_else(gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR, 1, 0))
-                        if gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR or gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR:
+                        mr_s[0, j] = 0.5 * (gf_s[0, j] + csum(gf_s, gfl_s, C - 1, j))
+                        mr_s[1, j] = 0.5 * (csum(gb_s, gbl_s, 0, j) + gb_s[C - 1, j])
+                        sl_s[j] = T.if_then_else(gf_s[0, j] - csum(gf_s, gfl_s, C - 1, j) > REF_THR, 1,
+                                                 T.if_then_else(gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR, 1, 0))
+                        if gf_s[0, j] - csum(gf_s, gfl_s, C - 1, j) > REF_THR or gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR:
                             any_s[0] = 1  # every writer stores the same value
                 for i, j in T.Parallel(C, K):
                     qf = T.Cast(acc, q_s[i, j])
                     kf = T.Cast(acc, k_s[i, j])
-                    qef_s[i, j] = T.Cast(cdt, qf * ex(gf_s[i, j] + gfl_s[i, j]))
-                    qeb_s[i, j] = T.Cast(cdt, qf * ex(gb_s[i, j] + gbl_s[i, j]))
+                    qef_s[i, j] = T.Cast(cdt, qf * ex(csum(gf_s, gfl_s, i, j)))
+                    qeb_s[i, j] = T.Cast(cdt, qf * ex(csum(gb_s, gbl_s, i, j)))
                     if refp:
                         # channel j fast (sl_s[j] = 0): every pair of the chunk through the
                         # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
@@ -1874,10 +2007,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
                         # the diagonal sub-blocks zeroed: those come from the pair loop)
                         sl = sl_s[j]
-                        xf = (gf_s[i, j] - T.if_then_else(sl != 0, gf_s[M - 1, j], mr_s[0, j])) + (
-                            gfl_s[i, j] - T.if_then_else(sl != 0, gfl_s[M - 1, j], 0.0))
-                        xb = (gb_s[i, j] - T.if_then_else(sl != 0, gb_s[M, j], mr_s[1, j])) + (
-                            gbl_s[i, j] - T.if_then_else(sl != 0, gbl_s[M, j], 0.0))
+                        xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
+                        xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
                         qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
                             T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
                         kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
@@ -1895,8 +2026,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                             (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
                         kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
                             (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
-                    ke_s[i, j] = T.Cast(cdt, kf * ex(
-                        (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
+                    ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
                 if lanes:
                     # diagonal sub-blocks of A: lane r = key channel, warp rows w0..w0+RPW-1
                     tx = T.get_thread_binding()
@@ -1964,9 +2094,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         if refp:  # x3: slow channels only (r is warp-uniform: no divergence)
                             if sl_s[r] != 0:
                                 dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
-                                    (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
+                                    cdif(gf_s, gfl_s, a0, b0, r), 0.0))
                                 dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
-                                    (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
+                                    cdif(gb_s, gbl_s, a1, b1, r), 0.0))
                         else:
                             dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
                                 (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
@@ -2023,7 +2153,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 T.clear(u_f)
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
-                    s_f[i, j] = s_f[i, j] * ex(gf_s[C - 1, i] + gfl_s[C - 1, i]) + u_f[i, j]
+                    s_f[i, j] = s_f[i, j] * ex(csum(gf_s, gfl_s, C - 1, i)) + u_f[i, j]
 
     return bigla_fwd_fused
 

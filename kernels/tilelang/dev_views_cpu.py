@@ -1,0 +1,73 @@
+"""CPU checks of VIG_TILELANG_FWD_VIEWS=1 (session 7), no GPU, no compilation:
+
+1. ``_packed``: the bench's q, k, v, gf, gb (views of one projection / one gate tensor) at
+   ViG-T@224 and ViG-S@224 become int64 views of the same storage (no copy), and unpacking every
+   element as fwd_fused:s2 does (bf16 channel 4j + u = (ushort)(x >> 16u), fp32 channel 2j + u =
+   (uint)(x >> 32u)) gives the views' values bit for bit; a view with a 2-byte offset is copied.
+2. Routing (compile_kernel mocked, CPU tensors): which kernel kinds run, with which layouts, for
+   FWD_VIEWS=1 / FUSED_EXP=ref3 / both with STRIDED=1, at ViG-T@224 and ViG-T@1024 (bf16) and
+   ViG-T@224 (fp16); the s2 forward must get int64 views, every other kernel contiguous tensors
+   (except STRIDED=1's :s1 backward).
+
+    python kernels/tilelang/dev_views_cpu.py
+"""
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from vig import bench  # noqa: E402
+from vig.ops import _KernelFunction  # noqa: E402
+import vig_kernels.tilelang as tlb  # noqa: E402
+
+n = 0
+for name in ("ViG-T@224", "ViG-S@224"):
+    (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(*bench.SHAPES[name]), "cpu")
+    for t, r in ((q, 4), (k, 4), (v, 4), (gf, 2), (gb, 2)):
+        p = tlb._packed(t, r)
+        assert p.untyped_storage().data_ptr() == t.untyped_storage().data_ptr(), "copied"
+        w = 64 // r
+        bits = torch.stack([(p >> (w * u)) & ((1 << w) - 1) for u in range(r)], -1).flatten(-2)
+        got = (bits.to(torch.int32).to(torch.int16).view(torch.bfloat16) if r == 4
+               else bits.to(torch.int32).view(torch.float32))
+        assert torch.equal(got, t), name
+        n += t.numel()
+x = torch.randn(2, 5, 3, 33, dtype=torch.bfloat16)[..., 1:]
+assert tlb._packed(x, 4).untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+print(f"1. unpacking: {n} values bit-identical to the views, no copies; a misaligned view is copied")
+
+log = []
+
+
+def fake(kind, K, V, dtype, arch):
+    def launch(*args):
+        log.append((kind, [a for a in args if isinstance(a, torch.Tensor)]))
+    return launch
+
+
+tlb.compile_kernel = fake
+tlb._arch = lambda device: "sm_90a"
+bad = 0
+for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
+            {"VIG_TILELANG_FWD_VIEWS": "1", "VIG_TILELANG_STRIDED": "1"}):
+    for key in ("VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_STRIDED"):
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    tlb.reload_env()
+    for name, dt in (("ViG-T@224", torch.bfloat16), ("ViG-T@1024", torch.bfloat16), ("ViG-T@224", torch.float16)):
+        (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(*bench.SHAPES[name]), "cpu", dtype=dt)
+        leaves = [x.detach().requires_grad_() for x in (q, k, v, gf, gb)]
+        log.clear()
+        o = _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, *leaves)
+        torch.autograd.grad(o, leaves, torch.randn_like(o))
+        row = []
+        for kind, ts in log:
+            lay = "int64 views" if ts[0].dtype == torch.int64 else (
+                "contiguous" if all(t.is_contiguous() for t in ts) else "views")
+            ok = (lay == "int64 views") == (":s2" in kind) and (lay != "views" or ":s1" in kind)
+            bad += not ok
+            row.append(f"{kind} [{lay}]" + ("" if ok else " <- WRONG"))
+        print(f"2. {env} {name} {str(dt).split('.')[-1]}: " + ", ".join(row))
+print(f"routing: {bad} wrong")
+sys.exit(1 if bad else 0)
