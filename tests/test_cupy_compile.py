@@ -48,7 +48,7 @@ def _specs():
                                + fwl + (("FWM0", 1), ("MINB", 3)), k == K))
             # the v2.4 / v2.5 chunked backwards (VIG_CUPY_BWD=v24 / v25): K <= 32, 16-byte rows
             for k in (K, 16):
-                for bw4 in (1, 2, 3, 4, 7, 8):  # v24, v25, v26, v26p, v29, v29q (session 6)
+                for bw4 in (1, 2, 3, 4, 7, 8, 9):  # v24, v25, v26, v26p, v29, v29q (session 6), v29r (7)
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
                                                ("BW4", bw4)), k == K))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
@@ -100,7 +100,7 @@ def test_chunked_plan_and_smem_formula():
     assert [m.tc_kt(k) for k in (1, 16, 17, 32, 48, 64, 100, 128)] == [1, 1, 2, 2, 4, 4, 8, 8]
     assert m.tc_bwd_smem(2, 2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
-    for bw4 in (7, 8):  # v29, v29q: v26p's BwdSmem
+    for bw4 in (7, 8, 9):  # v29, v29q, v29r: v26p's BwdSmem
         assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
@@ -184,13 +184,18 @@ def test_seg128_rule():
 
 
 def test_fwd0_defines():
-    """VIG_CUPY_FWD0 (session 6): "generic" (the default) keeps the mode-0 launches' defines; "m0"
-    adds FWM0=1 MINB=3 for K <= 32 (kt <= 2) only."""
+    """VIG_CUPY_FWD0 (session 6): "generic" (the default until session 7's mid call) keeps the mode-0
+    launches' defines; "m0" (the default since) adds FWM0=1 MINB=3 for K <= 32 (kt <= 2) only."""
     import vig_kernels.cupy as m
 
     d = (("DTYPE", 2), ("KT", 2), ("VEC", 1), ("FWL", 1))
-    if "VIG_CUPY_FWD0" not in os.environ:
-        assert m.fwd0_defines(d, 2) == d
+    if "VIG_CUPY_FWD0" not in os.environ:  # the default: "m0" since session 7's mid call
+        assert m.FWD0_DEFAULT == "m0" and m.fwd0_defines(d, 2) == d + (("FWM0", 1), ("MINB", 3))
+    saved = _knobs(VIG_CUPY_FWD0="generic")
+    try:
+        assert m.fwd0_defines(d, 2) == d and m.fwd0_defines(d, 1) == d
+    finally:
+        _restore(saved)
     saved = _knobs(VIG_CUPY_FWD0="m0")
     try:
         assert m.fwd0_defines(d, 2) == d + (("FWM0", 1), ("MINB", 3))
@@ -201,15 +206,23 @@ def test_fwd0_defines():
 
 
 def test_dgfix_launch():
-    """VIG_CUPY_DGFIX (session 6): "scalar" (the default) launches bigla_tc_dg_fix over every
+    """VIG_CUPY_DGFIX (session 6): "scalar" (the default until session 7's mid call; "vec" since)
+    launches bigla_tc_dg_fix over every
     element; "vec" launches bigla_tc_dg_fix4 with blocks of rs rows x H*K/4 float4 columns (rs a power
     of two, <= 256 threads), 4 rs rows a block, grid (segment blocks, segments, batch) covering every
     row of every segment once; K % 4 != 0 or H*K > 1024 falls back to the scalar kernel."""
     import vig_kernels.cupy as m
 
-    if "VIG_CUPY_DGFIX" not in os.environ:
+    if "VIG_CUPY_DGFIX" not in os.environ:  # the default: "vec" since session 7's mid call
+        assert m.DGFIX_DEFAULT == "vec"
+        assert m.dgfix_launch(8, 4096, 3, 32, 128, 32)[:3] == ("bigla_tc_dg_fix4", (4, 32, 8),
+                                                              (192, 1, 1))
+    saved = _knobs(VIG_CUPY_DGFIX="scalar")
+    try:
         assert m.dgfix_launch(8, 4096, 3, 32, 128, 32)[:3] == ("bigla_tc_dg_fix", (12288, 1, 1),
                                                               (256, 1, 1))
+    finally:
+        _restore(saved)
     saved = _knobs(VIG_CUPY_DGFIX="vec")
     try:
         f, grid, block, consts = m.dgfix_launch(8, 4096, 3, 32, 128, 32)  # ViG-T@1024
@@ -228,6 +241,25 @@ def test_dgfix_launch():
         assert m.dgfix_launch(1, 100, 33, 32, 32, 4)[0] == "bigla_tc_dg_fix"   # H * K > 1024
     finally:
         _restore(saved)
+    # vec2 (session 7): dg_fix4's grid, block and rows, its sums in 2 H K / 4 float4 of shared memory
+    for B, L, H, K, seglen in ((8, 4096, 3, 32, 128), (8, 4096, 6, 32, 256), (1, 200, 32, 32, 64)):
+        nseg = -(-L // seglen)
+        saved = _knobs(VIG_CUPY_DGFIX="vec")
+        try:
+            v1 = m.dgfix_launch(B, L, H, K, seglen, nseg)
+        finally:
+            _restore(saved)
+        saved = _knobs(VIG_CUPY_DGFIX="vec2")
+        try:
+            v2 = m.dgfix_launch(B, L, H, K, seglen, nseg)
+            assert v2[0] == "bigla_tc_dg_fix4s" and v2[1:3] == v1[1:3]
+            assert [int(c) for c in v2[3]] == [int(c) for c in v1[3]]
+            assert m.dgfix_smem(v2[0], H, K) == 2 * (H * K // 4) * 16
+            assert m.dgfix_smem(v1[0], H, K) == 0 and m.dgfix_smem("bigla_tc_dg_fix", H, K) == 0
+            assert m.dgfix_launch(1, 100, 2, 18, 32, 4)[0] == "bigla_tc_dg_fix"  # K % 4 != 0
+        finally:
+            _restore(saved)
+    assert m.DGFIX_DEFAULT != "vec2"
     saved = {"VIG_CUPY_DGFIX": os.environ.get("VIG_CUPY_DGFIX")}
     os.environ["VIG_CUPY_DGFIX"] = "bogus"
     try:
@@ -235,6 +267,26 @@ def test_dgfix_launch():
             m.reload_env()
     finally:
         _restore(saved)
+
+
+def test_v29r_in32_rule():
+    """v29r (VIG_CUPY_BWD=v29r, -DBW4=9) addresses its chunk loads in 32-bit element offsets: the
+    plan takes it only where every input view's offsets, 16 tokens beyond either end included, stay
+    below 2^31 (_in32), else v29q (-DBW4=8); meta tensors carry the strides without memory."""
+    import vig_kernels.cupy as m
+
+    def view(B, L, H, C, sl=None):
+        sl = H * C if sl is None else sl
+        return torch.empty_strided((B, L, H, C), (L * sl, sl, C, 1), device="meta")
+
+    assert m._in32(view(128, 196, 3, 32), view(8, 4096, 6, 64), view(8, 4096, 3, 32, 3 * 96 + 96))
+    # the largest offset (B L H C - 1) + 16 tokens' stride just below / at 2^31
+    C = 64
+    L = (2**31 - 16 * C) // C  # one head, B = 1: span = (L - 1) C + (C - 1)
+    assert m._in32(view(1, L, 1, C))
+    assert not m._in32(view(1, L + 1, 1, C))
+    assert not m._in32(view(1, 8, 1, 32), view(2, 4096, 1, 32, 2**18))  # any one view decides
+    assert "v29r" in m.BWD_KINDS and m._BW4["v29r"] == 9 and m.BWD_DEFAULT != "v29r"
 
 
 def test_launch_switch_removed():
@@ -380,7 +432,7 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     want.append(("bigla_tc_bwd", (BH, bnseg, 1), t256, bsmem, bdefines, bhead + (i32(1),), 15))
     if bnseg > 1:
         f, grid, block, consts = m.dgfix_launch(B, L, H, K, bseg, bnseg)
-        want.append((f, grid, block, 0, bdefines, consts, 3))
+        want.append((f, grid, block, m.dgfix_smem(f, H, K), bdefines, consts, 3))
     assert len(bw) == len(want)
     for got, (f, grid, block, smem, defs, consts, nptr) in zip(bw, want):
         assert got[:5] == (f, grid, block, smem, defs)

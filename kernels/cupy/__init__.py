@@ -20,7 +20,7 @@ from vig.backend import KernelBackend, Knobs
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_plan", "fwd_kind",
            "fwd_variant", "FWD_KINDS", "scan_func",
            "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env", "plan_forward",
-           "plan_backward", "DGFIX_KINDS", "dgfix_launch",
+           "plan_backward", "DGFIX_KINDS", "dgfix_launch", "dgfix_smem",
            "FWD0_KINDS", "fwd0_defines"]
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -220,8 +220,24 @@ def _bwd_long() -> bool:
 # barrier per pass, where the gradient rows' first and second visitors meet); gradients
 # bit-identical to v26p (emulator and H100). "v29q" (-DBW4=8): v29 whose pass 2 loads
 # the q dq' terms (yq) at the top of each chunk step instead of just before the direction barrier.
-BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "recurrent")
-_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8}  # the -DBW4 level of each chunked-backward variant
+# "v29r" (session 7, -DBW4=9; on trial, not the default): v29q whose chunk loads address in 32-bit
+# element offsets (the 64-bit stride products and their constant reloads) and whose dq / dv / dk
+# epilogues of a full chunk store without per-element bounds (SASS sm_90a bf16 K = 32: ~390 fewer
+# instructions per warp and chunk step of ~1890); taken only where every input view's element
+# offsets (16 tokens past either end included) stay below 2^31 (_in32), else v29q runs. Gradients
+# bit-identical to v29q.
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "recurrent")
+_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8, "v29r": 9}  # the -DBW4 level of each chunked-backward variant
+
+
+def _in32(*ts) -> bool:
+    """Every element offset of these [B, L, H, *] views, 16 tokens beyond either end of L
+    included, fits a signed 32-bit int (the condition of v29r's 32-bit load offsets)."""
+    for t in ts:
+        span = sum((n - 1) * abs(st) for n, st in zip(t.shape, t.stride()))
+        if span + 16 * abs(t.stride(1)) >= 2**31:
+            return False
+    return True
 
 
 def bwd_variant() -> str:
@@ -250,7 +266,11 @@ _PLANS = {}
 # 16-byte accesses, the totals summed once per thread for 4 rows (same additions in the same order:
 # bit-identical dg, emulator-checked: dev_emu.py dgfix); "vec" needs K % 4 == 0 and H * K <= 1024,
 # else the scalar kernel runs.
-DGFIX_KINDS = ("scalar", "vec")
+# "vec2" (session 7; on trial, not the default): bigla_tc_dg_fix4s, dg_fix4 whose segment-total sums
+# are made once per block (2 H K / 4 sums into shared memory, one barrier) instead of once per thread
+# (rs times per block: ViG-T@1024 rs = 8, ~97 MB of L2 reads for 25 MB of dg); same grid, block,
+# rows, additions and order: bit-identical dg (dev_emu.py dgfix). Same fallback as "vec".
+DGFIX_KINDS = ("scalar", "vec", "vec2")
 # "vec" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120, sanitizers clean, bit-identical,
 # ViG-T@1024 52.9 -> 30.8 us.
 DGFIX_DEFAULT = "vec"
@@ -262,16 +282,23 @@ def dgfix_launch(B: int, L: int, H: int, K: int, seglen: int, nseg: int):
     import numpy as np
 
     hk4 = H * K // 4
-    if _ENV["dgfix"] == "vec" and K % 4 == 0 and 1 <= hk4 <= 256:
+    if _ENV["dgfix"] in ("vec", "vec2") and K % 4 == 0 and 1 <= hk4 <= 256:
         rs = 1
         while 2 * rs * hk4 <= 256:
             rs *= 2  # rows per step: a power of two (4 rs rows a block divide 128-token segments)
-        return ("bigla_tc_dg_fix4", (-(-seglen // (4 * rs)), nseg, B), (rs * hk4, 1, 1),
+        func = "bigla_tc_dg_fix4" if _ENV["dgfix"] == "vec" else "bigla_tc_dg_fix4s"
+        return (func, (-(-seglen // (4 * rs)), nseg, B), (rs * hk4, 1, 1),
                 (np.int32(L), np.int32(H), np.int32(K), np.int32(seglen), np.int32(nseg),
                  np.int32(rs)))
     n = B * L * H * K
     return ("bigla_tc_dg_fix", (-(-n // 256), 1, 1), (256, 1, 1),
             (np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(seglen), np.int32(nseg)))
+
+
+def dgfix_smem(func: str, H: int, K: int) -> int:
+    """Dynamic shared memory (bytes) of a dg fix-up launch: bigla_tc_dg_fix4s keeps its block's
+    2 H K / 4 segment-total sums (float4) there; the others use none."""
+    return 2 * (H * K // 4) * 16 if func == "bigla_tc_dg_fix4s" else 0
 
 
 # VIG_CUPY_FWD0 (session 6; "m0" the default since session 7): the segmented forward's state pass (bigla_tc_fwd mode 0, in
@@ -534,6 +561,8 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     kpd = 16 * kt
     fdefines = _tc_defines(q.dtype, kt, 1)
     bw4 = _BW4.get(bwd_variant(), 0)
+    if bw4 == 9 and not _in32(q, k, v, g_fwd, g_bwd, do):
+        bw4 = 8  # v29r's 32-bit load offsets would not hold: v29q (64-bit offsets)
     if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
         bw4 = 2
     defines = fdefines + ((("BW4", bw4),) if bw4 else ())
@@ -592,7 +621,8 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
                        smem, defines))
     if nseg > 1:
         func, grid, block, consts = dgfix_launch(B, L, H, K, seglen, nseg)
-        calls.append(_Call(dev, func, grid, block, (DGF, DGB, YT) + consts, 0, defines))
+        calls.append(_Call(dev, func, grid, block, (DGF, DGB, YT) + consts,
+                           dgfix_smem(func, H, K), defines))
     p.calls = tuple(calls)
     return p
 

@@ -810,17 +810,30 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 // in, whose first-store / second-add order needs ONE block barrier per pass, between the last
 // first-visitor step (nch / 2 - 1) and the first second-visitor step (nch - nch / 2): it is
 // (A) of step nch / 2. Same arithmetic, same order: gradients bit-identical to v26p.
-#if BW4 == 4 || BW4 == 7 || BW4 == 8
+// BW4 = 9 (VIG_CUPY_BWD=v29r, session 7): v29q with fewer address / branch instructions: (1) the
+// chunk loads (load(): q, k, v, dO rows and the thread's own gates / q / k elements, both passes)
+// address in 32-bit element offsets from the kernel's pointer arguments instead of 64-bit products
+// of the long long strides (the launcher takes it only when every input view's elements lie below
+// 2^31 of its data pointer, else v29q); (2) the dq, dv and dk epilogues of a full chunk (n = CH,
+// K = KPD, V = VB) compute their values first and store them from one 32-bit base without
+// per-element bounds, one (warp-uniform) first / second visitor branch for all of them. Same
+// loads, same values, same stores: gradients bit-identical to v29q.
+#if BW4 == 4 || BW4 == 7 || BW4 == 8 || BW4 == 9
 #define BW4P 1         // v2.6p fragment packing (pass 2's Qi / Qf from 16-bit loads)
 #else
 #define BW4P 0
 #endif
-#if BW4 == 8
+#if BW4 == 8 || BW4 == 9
 #define YQP 1          // v29q: pass 2's yq loads issued at the top of the chunk step
 #else
 #define YQP 0
 #endif
-#if BW4 == 7 || BW4 == 8
+#if BW4 == 9
+#define LD32 1         // v29r: 32-bit offsets in load(), full-chunk epilogues
+#else
+#define LD32 0
+#endif
+#if BW4 == 7 || BW4 == 8 || BW4 == 9
 #define BDEC 1         // direction-local chunk-step barriers (v29)
 #define BAR_DIR() bar_dir_t()
 #else
@@ -978,6 +991,58 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #else
     float pg[CH];
 #endif
+#if LD32
+    // v29r: 32-bit element offsets (the launcher guarantees every input view's element offsets,
+    // 16 tokens past either end included, stay below 2^31); the per-thread parts are the same
+    // in every chunk, the chunk enters through t0 only.
+    const int oq32 = b * (int)sqb + h * (int)sqh, ok32 = b * (int)skb + h * (int)skh;
+    const int ov32 = b * (int)svb + h * (int)svh, oo32 = b * (int)sob + h * (int)soh;
+    const float* gptr = dir ? gb : gf;
+    const int og32 = dir ? (b * (int)sbb + h * (int)sbh) : (b * (int)sfb + h * (int)sfh);
+    const int sgl32 = (int)sgl;
+    auto load = [&](int ci) {
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+        const int t0 = dir ? (c0 + n - 1) : c0;
+        const int tst = dir ? -1 : 1;
+#pragma unroll
+        for (int i = 0; i < QKPT; ++i) {
+            const int e = lt + NT * i;
+            const bool isk = e >= QV;
+            const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
+            const bool ok = e < 2 * QV && p < n && 8 * c8 < K;
+            const int tok = t0 + tst * p;
+            const elem_t* src = isk ? (k + (ok32 + tok * (int)skl + 8 * c8))
+                                    : (q + (oq32 + tok * (int)sql + 8 * c8));
+            pqk[i] = ok ? *reinterpret_cast<const u32x4*>(src) : u32x4{0u, 0u, 0u, 0u};
+        }
+        {
+            const int p = lt >> 3, c8 = lt & 7;
+            const bool ok = p < n && 8 * c8 < V;
+            const int tok = t0 + tst * p;
+            pv4 = ok ? *reinterpret_cast<const u32x4*>(v + (ov32 + tok * (int)svl + 8 * c8))
+                     : u32x4{0u, 0u, 0u, 0u};
+            po4 = ok ? *reinterpret_cast<const u32x4*>(dO + (oo32 + tok * (int)sol + 8 * c8))
+                     : u32x4{0u, 0u, 0u, 0u};
+        }
+#pragma unroll
+        for (int i = 0; i < (TPG + 1) / 2; ++i) pq1[i] = pk1[i] = 0u;
+        const int tb = t0 + tst * (grp * TPG);  // this thread's first scan position's token
+        const int bq = oq32 + tb * (int)sql + gch, bk = ok32 + tb * (int)skl + gch;
+        const int bg = og32 + tb * sgl32 + gch;
+        const int dq1 = dir ? -(int)sql : (int)sql, dk1 = dir ? -(int)skl : (int)skl;
+        const int dg1 = dir ? -sgl32 : sgl32;
+#pragma unroll
+        for (int i = 0; i < TPG; ++i) {
+            const int p = grp * TPG + i;
+            const bool ok = p < n && gch < K;
+            pg[i] = ok ? gptr[bg + i * dg1] : 0.f;
+            const unsigned int qx = ok ? (unsigned int)q[bq + i * dq1] : 0u;
+            const unsigned int kx = ok ? (unsigned int)k[bk + i * dk1] : 0u;
+            pq1[i >> 1] |= (i & 1) ? (qx << 16) : qx;
+            pk1[i >> 1] |= (i & 1) ? (kx << 16) : kx;
+        }
+    };
+#else
     auto load = [&](int ci) {
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         const long long t0 = dir ? (c0 + n - 1) : c0;
@@ -1021,6 +1086,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         }
 #endif
     };
+#endif  // LD32
     // Stores the prefetched chunk and its cumulative gate sums; returns the chunk total.
     auto stage = [&]() -> float {
 #pragma unroll
@@ -1359,6 +1425,45 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             // v2.6: the row addresses once per token, the (warp-uniform) first / second visitor
             // choice once per chunk
             const bool first = it < nch - 1 - it;
+#if LD32
+            // v29r: a full chunk (n = CH) at K = KPD (every ViG chunk but a sequence's last
+            // partial one) needs no per-element bounds: all 8 values first, then the stores at
+            // 32-bit offsets from one base, one visitor branch (warp-uniform) for all of them
+            if (n == CH && K == KPD) {
+                float yo[2][4], qo[2][4];
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) {
+                        const int p = tn * 8 + 2 * tg + (r & 1), ch = 16 * mt + g8 + 8 * (r >> 1);
+                        const float dqp = fmaf(Di[tn][r], D.E1[p][ch], D.X[p][ch]);
+                        yo[tn][r] = c * to_f(D.qr[p][ch]) * dqp;
+                        qo[tn][r] = c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp);
+                    }
+                const int tk0 = dir ? c0 + CH - 1 : c0;  // token of p = 0
+                const int ty = oyq + tk0 * KPD + 16 * mt + g8, tq = oqk + tk0 * rowKi + 16 * mt + g8;
+                const int dy = dir ? -KPD : KPD, dqs = dir ? -rowKi : rowKi;
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r)
+                        yq[ty + (tn * 8 + 2 * tg + (r & 1)) * dy + 8 * (r >> 1)] = yo[tn][r];
+                if (first) {
+#pragma unroll
+                    for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            dq[tq + (tn * 8 + 2 * tg + (r & 1)) * dqs + 8 * (r >> 1)] = qo[tn][r];
+                } else {
+#pragma unroll
+                    for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            atomicAdd(&dq[tq + (tn * 8 + 2 * tg + (r & 1)) * dqs + 8 * (r >> 1)],
+                                      qo[tn][r]);
+                }
+            } else
+#endif
 #pragma unroll
             for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
@@ -1597,6 +1702,26 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             for (int jn = 0; jn < 2; ++jn)
                 mma16816(DV[jn], ado, pack2(PT[0][2 * jn], PT[0][2 * jn + 1]),
                          pack2(PT[1][2 * jn], PT[1][2 * jn + 1]));
+#if LD32
+            if (n == CH && V == VB) {  // v29r: a full chunk, V = VB: no per-element bounds
+                const int tk0 = dir ? c0 + CH - 1 : c0;
+                const int tv = ovv + tk0 * rowVi + vr + g8, dvs = dir ? -rowVi : rowVi;
+                if (it < nch - 1 - it) {
+#pragma unroll
+                    for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            dv[tv + (jn * 8 + 2 * tg + (r & 1)) * dvs + 8 * (r >> 1)] = c * DV[jn][r];
+                } else {
+#pragma unroll
+                    for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            atomicAdd(&dv[tv + (jn * 8 + 2 * tg + (r & 1)) * dvs + 8 * (r >> 1)],
+                                      c * DV[jn][r]);
+                }
+            } else
+#endif
 #pragma unroll
             for (int jn = 0; jn < 2; ++jn)
 #pragma unroll
@@ -1739,6 +1864,36 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 }
             }
             BAR_DIR();  // D.X complete
+#if LD32
+            if (kw && n == CH && K == KPD) {  // v29r: a full chunk at K = KPD (as dq's above)
+                float ko[2][4];
+#pragma unroll
+                for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                    for (int r = 0; r < 4; ++r) {
+                        const int ch = 16 * mt + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
+                        const float dkp = fmaf(KI[jn][r], D.E1[j][ch], D.X[j][ch]);
+                        D.Y[j][ch] = yv[jn][r] - c * to_f(D.kr[j][ch]) * dkp;
+                        ko[jn][r] = c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp);
+                    }
+                const int tk0 = dir ? c0 + CH - 1 : c0;
+                const int tk = oqk + tk0 * rowKi + 16 * mt + g8, dks = dir ? -rowKi : rowKi;
+                if (it < nch - 1 - it) {
+#pragma unroll
+                    for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            dk[tk + (jn * 8 + 2 * tg + (r & 1)) * dks + 8 * (r >> 1)] = ko[jn][r];
+                } else {
+#pragma unroll
+                    for (int jn = 0; jn < 2; ++jn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            atomicAdd(&dk[tk + (jn * 8 + 2 * tg + (r & 1)) * dks + 8 * (r >> 1)],
+                                      ko[jn][r]);
+                }
+            } else
+#endif
             if (kw) {
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
@@ -2244,6 +2399,76 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix4(
         const f32x4 y = yt[(i * 2 + 1) * (KPD / 4)];
         cb.x += y.x; cb.y += y.y; cb.z += y.z; cb.w += y.w;
     }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const int t = tb + j * rs;
+        if (t < te) {
+            if (t != 0) {
+                xf[j].x += cf.x; xf[j].y += cf.y; xf[j].z += cf.z; xf[j].w += cf.w;
+                pf[j * st] = xf[j];
+            }
+            if (t != L - 1) {
+                xb[j].x += cb.x; xb[j].y += cb.y; xb[j].z += cb.z; xb[j].w += cb.w;
+                pb[j * st] = xb[j];
+            }
+        }
+    }
+}
+// Session 7 (VIG_CUPY_DGFIX=vec2): bigla_tc_dg_fix4 whose segment-total sums are made once per block
+// instead of once per thread: the rs row groups of a block share their columns, so in dg_fix4 each
+// of a block's sums was made rs times (ViG-T@1024: 8x; ~97 MB of L2 reads for 25 MB of dg). Here
+// thread w < 2 hk4 of the block (looping when the block has fewer threads) makes sum w (w < hk4: the
+// later segments' forward totals of float4 column w, else the earlier segments' backward totals of
+// column w - hk4), with the same additions in the same order as dg_fix4 (0 + y[s+1] + ... ;
+// 0 + y[0] + ...), into shared memory (2 hk4 float4, dynamic: dgfix_smem); one barrier; then each
+// thread adds them to its 4 rows, whose loads were issued first. Same grid, block and rows as
+// bigla_tc_dg_fix4 (dgfix_launch); bit-identical results.
+extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix4s(
+    float* __restrict__ dgf, float* __restrict__ dgb, const float* __restrict__ ytot,
+    int L, int H, int K, int seglen, int nseg, int rs) {
+#ifdef VIG_EMU
+    f32x4* sy = reinterpret_cast<f32x4*>(emu_smem());
+#else
+    extern __shared__ __align__(16) float smem_dg[];
+    f32x4* sy = reinterpret_cast<f32x4*>(smem_dg);
+#endif
+    const int hk4 = (H * K) >> 2;
+    const int r0 = threadIdx.x / hk4;
+    const int c4 = threadIdx.x - r0 * hk4;
+    const int b = blockIdx.z, s = blockIdx.y;
+    const int tb = s * seglen + blockIdx.x * 4 * rs + r0;  // this thread's first row
+    const int te = min((s + 1) * seglen, L);               // end of the segment
+    const bool act = r0 < rs && tb < te;
+    const size_t o = ((size_t)b * L + tb) * hk4 + c4;  // float4 offset of (b, tb, column c4)
+    f32x4* pf = reinterpret_cast<f32x4*>(dgf) + o;
+    f32x4* pb = reinterpret_cast<f32x4*>(dgb) + o;
+    const int st = rs * hk4;  // float4 between this thread's rows
+    f32x4 xf[4], xb[4];
+    if (act) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+            if (tb + j * rs < te) {
+                xf[j] = pf[j * st];
+                xb[j] = pb[j * st];
+            }
+    }
+    for (int w = threadIdx.x; w < 2 * hk4; w += blockDim.x) {
+        const int dir = w >= hk4, cw = dir ? w - hk4 : w;
+        const int hw = (4 * cw) / K, chw = 4 * cw - hw * K;
+        const f32x4* yt = reinterpret_cast<const f32x4*>(
+            ytot + (size_t)(b * H + hw) * nseg * 2 * KPD + chw);  // + (i * 2 + dir) * KPD / 4
+        f32x4 cs = {0.f, 0.f, 0.f, 0.f};
+        const int i0 = dir ? 0 : s + 1, i1 = dir ? s : nseg;
+#pragma unroll 8
+        for (int i = i0; i < i1; ++i) {
+            const f32x4 y = yt[(i * 2 + dir) * (KPD / 4)];
+            cs.x += y.x; cs.y += y.y; cs.z += y.z; cs.w += y.w;
+        }
+        sy[w] = cs;
+    }
+    __syncthreads();
+    if (!act) return;
+    const f32x4 cf = sy[c4], cb = sy[hk4 + c4];
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
         const int t = tb + j * rs;

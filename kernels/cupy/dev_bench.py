@@ -12,7 +12,9 @@ VIG_CUPY_BWD_LONG=0), "v24" / "v25" (the v2.4 / v2.5 backward, v2.3 forward, ser
 backwards with the v2.6 forward and the batched scan), "v26s" / "v26ps" (those with saved states).
 (Session 5's "v27s" / "v28s" kinds went with the v2.7 / v2.8 backwards: commits 5167f70, cf18f0b.)
 "v29" / "v29s" (session 6): the v29 backward (v26p with direction-local chunk-step barriers);
-"v29q" / "v29qs": v29 with pass 2's yq loads at the top of the chunk step.
+"v29q" / "v29qs": v29 with pass 2's yq loads at the top of the chunk step. "v29r" / "v29rs"
+(session 7): v29q with 32-bit element offsets in the chunk loads and full-chunk epilogues without
+per-element bounds (-DBW4=9).
 DEV_BENCH_BWD=1 (session 6): each backward kind also times CuPyBackend.backward alone (one forward's
 saved tensors, the same do; eager and CUDA-graphed: the backward's kernels, workspace and cast).
 A kind "NAME@N" runs NAME with segments of at most N tokens (TC_MAX_SEG = TC_BWD_SEG = N, set in
@@ -26,6 +28,8 @@ Session 6, round 2: modifier "+D" VIG_CUPY_DGFIX=vec (the 16-byte dg fix-up, big
 without it "scalar", the shipped bigla_tc_dg_fix); it changes only segmented backwards, so a "+D"
 kind is skipped at shapes without segments (L <= TC_BWD_SEG) and must match its kind without "+D"
 bit for bit (its max diff against that kind is checked; exit status 1 on a mismatch).
+Session 7: modifier "+E" VIG_CUPY_DGFIX=vec2 (bigla_tc_dg_fix4s: dg_fix4 with its segment-total sums
+once per block); checked bit for bit against the same kind with "+D" when that ran (else as "+D").
 DEV_BENCH_DGFIX=1: at segmented shapes, also the dg fix-up kernel
 alone, scalar vs vec (CUDA-graphed median of one launch on random dg / segment totals, the backward's
 launch parameters under the shipped segment plan), with a bit-identity check. Modifier "+M"
@@ -69,7 +73,10 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v29": dict(VIG_CUPY_BWD="v29", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v29s": dict(VIG_CUPY_BWD="v29", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
            "v29q": dict(VIG_CUPY_BWD="v29q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v29qs": dict(VIG_CUPY_BWD="v29q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           "v29qs": dict(VIG_CUPY_BWD="v29q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           # session 7: v29r = v29q with 32-bit load offsets, full-chunk epilogues (-DBW4=9)
+           "v29r": dict(VIG_CUPY_BWD="v29r", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v29rs": dict(VIG_CUPY_BWD="v29r", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)
@@ -82,7 +89,7 @@ def setenv(d):
 
 
 _MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
-         "M": dict(VIG_CUPY_FWD0="m0")}
+         "M": dict(VIG_CUPY_FWD0="m0"), "E": dict(VIG_CUPY_DGFIX="vec2")}
 
 
 def use(table, kind):
@@ -119,6 +126,8 @@ def _unsegmented(shape):
 def _twin(kind, done):
     """The generic-state-pass twin of a "+M" kind (else the scalar-fix-up twin of a "+D" kind), when
     it ran already."""
+    if "+E" in kind and kind.replace("+E", "+D") in done:  # vec2 against vec (session 7)
+        return kind.replace("+E", "+D")
     for m in ("+M", "+D"):
         if m in kind and kind.replace(m, "") in done:
             return kind.replace(m, "")
@@ -139,13 +148,14 @@ def dgfix_bench(name, shape):
     dev = dg.get_device()
     defines = cp._tc_defines(torch.bfloat16, cp.tc_kt(K), 1) + (("BW4", 4),)
     res = {}
-    for kind in ("scalar", "vec"):
+    for kind in cp.DGFIX_KINDS:  # scalar, vec, vec2 (session 7)
         setenv(dict(VIG_CUPY_DGFIX=kind))
         func, grid, block, consts = cp.dgfix_launch(B, L, H, K, seglen, nseg)
+        smem = cp.dgfix_smem(func, H, K)
         x = dg.clone()
         args = (np.uint64(x[0].data_ptr()), np.uint64(x[1].data_ptr()), np.uint64(yt.data_ptr())) + consts
-        kern = cp._MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, 0)
-        f = lambda: cp._launch(kern, dev, grid, block, args, 0)  # noqa: E731
+        kern = cp._MODULES.kernel_defs("bigla_tc.cu", func, dev, defines, smem)
+        f = lambda: cp._launch(kern, dev, grid, block, args, smem)  # noqa: E731
         f()
         torch.cuda.synchronize()
         out = x.clone()
@@ -158,10 +168,11 @@ def dgfix_bench(name, shape):
         res[kind] = out
         print(f"{name:>11} dgfix {kind:>6} {func} grid {grid} block {block[0]}: {1000 * ms:.1f} us "
               f"(graphed {1000 * gms:.1f} us)", flush=True)
-    same = torch.equal(res["scalar"], res["vec"]) and not torch.equal(res["scalar"], dg)
-    print(f"{name:>11} dgfix vec vs scalar: {'BITEXACT' if same else 'MISMATCH'}", flush=True)
-    if not same:
-        BAD.append((name, "dgfix"))
+    for kind in cp.DGFIX_KINDS[1:]:
+        same = torch.equal(res["scalar"], res[kind]) and not torch.equal(res["scalar"], dg)
+        print(f"{name:>11} dgfix {kind} vs scalar: {'BITEXACT' if same else 'MISMATCH'}", flush=True)
+        if not same:
+            BAD.append((name, "dgfix " + kind))
 
 
 def main():
@@ -204,7 +215,7 @@ def main():
         grads = {}
         for kind in bwd_kinds:
             use(BWD_ENV, kind)
-            if ("+D" in kind or "+M" in kind) and _unsegmented(shape):
+            if ("+D" in kind or "+M" in kind or "+E" in kind) and _unsegmented(shape):
                 print(f"{'':>11} f+b {kind:>13}: skipped (no segments: the same kernels as without "
                       f"+D / +M)", flush=True)
                 continue

@@ -85,6 +85,13 @@ extern "C" int emu_launch(const char* name, int gx, int gy, int gz, int bx, unsi
         });
         return 0;
     }
+    if (n == "bigla_tc_dg_fix4s") {  // session 7 (VIG_CUPY_DGFIX=vec2)
+        run_grid(gx, gy, gz, bx, smem, [&]() {
+            bigla_tc_dg_fix4s(P(float*, 0), P(float*, 1), P(const float*, 2), I(3), I(4), I(5),
+                              I(6), I(7), I(8));
+        });
+        return 0;
+    }
 #endif
     if (n == "bigla_tc_scan") {
         run_grid(gx, gy, gz, bx, smem, [&]() {

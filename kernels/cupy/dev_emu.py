@@ -204,14 +204,16 @@ def check_scan():
 
 
 def check_dgfix():
-    """bigla_tc_dg_fix4 (VIG_CUPY_DGFIX=vec, session 6) against bigla_tc_dg_fix: bit-identical dg
+    """bigla_tc_dg_fix4 (VIG_CUPY_DGFIX=vec, session 6) and bigla_tc_dg_fix4s (vec2, session 7)
+    against bigla_tc_dg_fix: bit-identical dg
     (random dg incl. -0.0 and mixed magnitudes, random segment totals), the launches taken from
     dgfix_launch as the backward takes them; partial blocks, L not a multiple of the segment, K < 32,
     H * K from 12 to 384 (1 to 32 rows a step); K % 4 != 0 must fall back to the scalar kernel."""
     bad = n = 0
     for B, L, H, K, seglen in ((1, 65, 1, 32, 64), (2, 200, 3, 32, 64), (2, 300, 6, 16, 128),
                                (1, 1000, 6, 32, 128), (1, 300, 12, 32, 64), (2, 100, 2, 20, 32),
-                               (1, 100, 3, 12, 48), (1, 520, 3, 32, 256), (3, 64, 1, 8, 16)):
+                               (1, 100, 3, 12, 48), (1, 520, 3, 32, 256), (3, 64, 1, 8, 16),
+                               (1, 200, 32, 32, 64), (1, 150, 20, 24, 64)):  # rs = 1, 2 H K / 4 > block
         nseg = -(-L // seglen)
         kt = cp.tc_kt(K)
         defines = (("DTYPE", 2), ("KT", kt), ("VEC", 1))
@@ -220,31 +222,35 @@ def check_dgfix():
         dg[dg.abs() < 0.05] = -0.0
         yt = torch.randn(B * H, nseg, 2, 16 * kt, generator=g) * torch.exp(4 * torch.randn(B * H, nseg, 2, 16 * kt, generator=g))
         outs = []
-        for kind in ("scalar", "vec"):
+        for kind in ("scalar", "vec", "vec2"):
             os.environ["VIG_CUPY_DGFIX"] = kind
             cp.reload_env()
             func, grid, block, consts = cp.dgfix_launch(B, L, H, K, seglen, nseg)
             x = dg.clone()
             launch(func, grid, block, (np.uint64(x[0].data_ptr()), np.uint64(x[1].data_ptr()),
-                                       np.uint64(yt.data_ptr())) + consts, 0, defines)
+                                       np.uint64(yt.data_ptr())) + consts,
+                   cp.dgfix_smem(func, H, K), defines)
             outs.append((func, x))
         os.environ.pop("VIG_CUPY_DGFIX")
         cp.reload_env()
-        (f0, x0), (f1, x1) = outs
-        same = (f0 == "bigla_tc_dg_fix" and f1 == "bigla_tc_dg_fix4" and torch.equal(x0, x1)
-                and torch.equal(x0.signbit(), x1.signbit()) and not torch.equal(x0, dg))
+        (f0, x0), (f1, x1), (f2, x2) = outs
+        same = (f0 == "bigla_tc_dg_fix" and f1 == "bigla_tc_dg_fix4" and f2 == "bigla_tc_dg_fix4s"
+                and not torch.equal(x0, dg))
+        for x in (x1, x2):  # vec, vec2 (session 7): bit for bit the scalar kernel's, signs of 0 too
+            same = same and torch.equal(x0, x) and torch.equal(x0.signbit(), x.signbit())
         n += 1
         bad += not same
         print(f"{'ok  ' if same else 'FAIL'} dgfix B={B} L={L} H={H} K={K} seglen={seglen} "
-              f"nseg={nseg} {f1} grid={grid} block={block}", flush=True)
-    os.environ["VIG_CUPY_DGFIX"] = "vec"
-    cp.reload_env()
-    fb = cp.dgfix_launch(1, 100, 2, 18, 32, 4)[0]
-    os.environ.pop("VIG_CUPY_DGFIX")
-    cp.reload_env()
-    n += 1
-    bad += fb != "bigla_tc_dg_fix"
-    print(f"{'ok  ' if fb == 'bigla_tc_dg_fix' else 'FAIL'} dgfix K=18 falls back: {fb}")
+              f"nseg={nseg} {f1}, {f2} grid={grid} block={block}", flush=True)
+    for kind in ("vec", "vec2"):
+        os.environ["VIG_CUPY_DGFIX"] = kind
+        cp.reload_env()
+        fb = cp.dgfix_launch(1, 100, 2, 18, 32, 4)[0]
+        os.environ.pop("VIG_CUPY_DGFIX")
+        cp.reload_env()
+        n += 1
+        bad += fb != "bigla_tc_dg_fix"
+        print(f"{'ok  ' if fb == 'bigla_tc_dg_fix' else 'FAIL'} dgfix {kind} K=18 falls back: {fb}")
     print(f"{n - bad} ok, {bad} fail")
     return bad == 0
 

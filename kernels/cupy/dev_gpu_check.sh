@@ -2,8 +2,10 @@
 # CuPy backend, GPU check (session 5, after the mid call: the plan launcher and the 128-token planner
 # rule VIG_CUPY_SEG128=1 are the shipped defaults; the v2.7 / v2.8 backwards were removed, see
 # NOTES.md; session 6 round 3: the legacy launcher and its switch VIG_CUPY_LAUNCH were removed, the
-# plan launcher is the only one). Session 6: MID tries the v29 / v29q backwards (not defaults); FINAL
-# is unchanged (if the lead flips BWD_DEFAULT to v29 / v29q: CUPY_FINAL_ALT="VIG_CUPY_BWD=v26p").
+# plan launcher is the only one). Session 7: the shipped defaults are v29q + DGFIX=vec + FWD0=m0
+# (dace9ae); MID tries v29r and DGFIX=vec2 (not defaults); FINAL checks the shipped defaults and the
+# previous ones (CUPY_FINAL_ALT; if the lead flips to v29r / vec2, set
+# CUPY_FINAL_ALT="VIG_CUPY_BWD=v29q VIG_CUPY_DGFIX=vec").
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
 # and $OUT/cupy/cupy-check.json (the parity cases of the shipped defaults): 2 files.
@@ -14,28 +16,28 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0, <= 170 s; session 6: the v29 / v29q backwards, VIG_CUPY_BWD=v29 / v29q, -DBW4=7 / 8,
-#   on trial; v29 = v26p with direction-local chunk-step barriers, v29q = v29 + early yq loads):
-#     1. side by side (each `timeout 80`): A parity of v29q (the contract's 120 cases; its
-#        cupy-check.json is the second file), A2 parity of v29 (120), B memcheck and C racecheck of
-#        v29q on --small with VIG_CUPY_MAX_SEG=64 (segmented mode 0 / mode 1 / dg fix-up, kept
-#        states; v29q has every barrier change of v29), D dev_parity.py --expect-seg 128 with v29q
+#   MID (0, <= 170 s; session 7: the v29r backward, VIG_CUPY_BWD=v29r, -DBW4=9 = v29q with 32-bit
+#   element offsets in its chunk loads and full-chunk dq / dv / dk epilogues, and the dg fix-up
+#   VIG_CUPY_DGFIX=vec2, bigla_tc_dg_fix4s = dg_fix4 with its segment-total sums once per block;
+#   both on trial, not defaults):
+#     1. side by side (each `timeout 95`, MID_PAR_S): A parity of v29r + vec2 (the contract's 120
+#        cases; its cupy-check.json is the second file), A2 parity of vec2 alone (shipped v29q),
+#        B memcheck and C racecheck of v29r + vec2 on --small with VIG_CUPY_MAX_SEG=64 (segmented
+#        mode 0 / mode 1 / dg fix-up, kept states), D dev_parity.py --expect-seg 128 with v29r + vec2
 #        (20 cases at B=8 H=3 L=4096 / 3000: 128-token segments);
-#     2. dev_bench in ONE process (what is left of the 170 s): the shipped v26ps+Q, v29s+Q,
-#        v29qs+Q, v26ps+Q again (drift check), eager and CUDA-graphed f+b, host us, and
-#        (DEV_BENCH_BWD=1) the backward alone, eager and graphed; T@224, S@224, T@1024, S@1024,
-#        B@224; then a verdict line: v29 / v29q gradients must equal v26p's bit for bit;
-#     3. with >= 25 s left each: ncu (a few metrics) of bigla_tc_bwd at ViG-S@224, v26p and v29q.
-#   Session 6 round 2 (same MID box): R2="VIG_CUPY_DGFIX=vec VIG_CUPY_FWD0=m0" (bigla_tc_dg_fix4, the
-#   16-byte dg fix-up of segmented backwards, bit-identical to the shipped scalar one in the emulator;
-#   and the segmented forward's state pass from a mode-0-only module, -DFWM0=1 -DMINB=3) joins
-#   step 1 as A3 parity of R2 alone (shipped v26p otherwise; 120 cases, L 300 / 4096 segmented), D2
-#   seg128 parity of R2 (20 cases, 32 segments a sequence), and B / C memcheck / racecheck now run
-#   v29q WITH R2 (the reports name the kernel: bigla_tc_dg_fix4; the FWM0 module is bigla_tc_fwd);
-#   step 2's bench gains "+D" (DGFIX=vec) and "+D+M" (and FWD0=m0) kinds, skipped at shapes without
-#   segments (224 px); +D must match its kind without +D bit for bit, +M is compared (BITEXACT /
-#   DIFF); it drops round 1's second v29s and (DEV_BENCH_DGFIX=1) times the fix-up kernel alone at
-#   T@1024 / S@1024, scalar vs vec, graphed; the forward kinds v26+Q vs v26+Q+M (1024 px).
+#     2. dev_bench in ONE process (what is left of the 170 s): the shipped v29qs+Q+D+M, v29rs+Q+D+M,
+#        v29rs+Q+E+M (E: vec2), then v29qs+Q+D+M and v29rs+Q+D+M again (drift), eager and
+#        CUDA-graphed f+b, host us, the backward alone (DEV_BENCH_BWD=1) eager and graphed, the
+#        fix-up kernels alone at 1024 px (DEV_BENCH_DGFIX=1: scalar / vec / vec2, graphed);
+#        T@224, S@224, T@1024, S@1024, B@224; verdict lines: v29r gradients == v29q's bit for bit,
+#        +E == +D bit for bit, vec2 fix-up == scalar bit for bit;
+#     3. with >= 22 s left each, in this order: ncu of bigla_tc_bwd [v29r] at ViG-S@224 (instructions,
+#        issue, stalls), of the dg fix-up [vec2] at ViG-T@1024 (time, DRAM bytes, L2 reads), then
+#        the same of v29q and vec (session 7's mid call has v29q's: 151.1 M instructions, 299 us).
+#   Parity takes ~90-115 s with 5-7 processes side by side (session 7's mid call: 114 s): if the
+#   call has less than ~200 s, run MID_PHASE=parity and MID_PHASE=timing as two calls.
+#   MID_PHASE=parity | timing runs only step 1 | steps 2-3 (two device calls if one is too short).
+#   (Session 6's MID, v29 / v29q and DGFIX=vec / FWD0=m0 against v26p, is in git history: dace9ae.)
 set -u
 D=${OUT:-/tmp/out}/cupy
 mkdir -p "$D"
@@ -82,78 +84,74 @@ echo "== 1c memcheck"; tail -n 12 $S/memcheck.log
 echo "== 1d racecheck"; tail -n 12 $S/racecheck.log
 echo "== 1e seg128 parity"; grep -v "^ok " $S/seg128.log | tail -n 30
 else
-# ---------------- MID (session 6): v29 / v29q against the shipped v26p ----------------
-NEW="VIG_CUPY_BWD=v29q"
-R2="VIG_CUPY_DGFIX=vec VIG_CUPY_FWD0=m0"
-TO=${MID_PAR_S:-80}
+# ---------------- MID (session 7): v29r and DGFIX=vec2 against the shipped v29q + vec ----------------
+NEW="VIG_CUPY_BWD=v29r VIG_CUPY_DGFIX=vec2"
+TO=${MID_PAR_S:-95}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v29] | A3 [$R2] | memcheck B | racecheck C [$NEW $R2, --small, MAX_SEG=64] | seg128 parity D [$NEW] | D2 [$R2] ($(el) s)"
-( env VIG_CUPY_BWD=v29 OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a2.log 2>&1; echo "parity A2 [v29] rc=$?" >> $S/parity-a2.log ) &
+echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_DGFIX=vec2] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
+( env VIG_CUPY_DGFIX=vec2 OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
+    > $S/parity-a2.log 2>&1; echo "parity A2 [vec2] rc=$?" >> $S/parity-a2.log ) &
 P0=$!
-( env $NEW $R2 VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
+( env $NEW VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
     timeout $TO compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
     > $S/memcheck.log 2>&1; echo "memcheck B rc=$?" >> $S/memcheck.log ) &
 P1=$!
-( env $NEW $R2 VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
+( env $NEW VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
     timeout $TO compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
     > $S/racecheck.log 2>&1; echo "racecheck C rc=$?" >> $S/racecheck.log ) &
 P2=$!
 ( env $NEW timeout $TO python kernels/cupy/dev_parity.py --expect-seg 128 > $S/seg128.log 2>&1; \
   echo "seg128 parity D rc=$?" >> $S/seg128.log ) &
 P3=$!
-( env $R2 OUT=$S/b3 timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a3.log 2>&1; echo "parity A3 [$R2] rc=$?" >> $S/parity-a3.log ) &
-P4=$!
-( env $R2 timeout $TO python kernels/cupy/dev_parity.py --expect-seg 128 > $S/seg128-d2.log 2>&1; \
-  echo "seg128 parity D2 [$R2] rc=$?" >> $S/seg128-d2.log ) &
-P5=$!
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
 echo "parity A [$NEW] rc=$? ($(el) s)"
-wait $P0 $P1 $P2 $P3 $P4 $P5
-echo "== 1a2 parity A2 [v29] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
-echo "== 1a3 parity A3 [$R2]"; grep -v "^ok " $S/parity-a3.log | tail -n 30
-echo "== 1b memcheck [$NEW $R2]"; tail -n 12 $S/memcheck.log
-echo "== 1c racecheck [$NEW $R2]"; tail -n 12 $S/racecheck.log
+wait $P0 $P1 $P2 $P3
+echo "== 1a2 parity A2 [vec2] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
+echo "== 1b memcheck [$NEW]"; tail -n 12 $S/memcheck.log
+echo "== 1c racecheck [$NEW]"; tail -n 12 $S/racecheck.log
 echo "== 1d seg128 parity [$NEW]"; grep -v "^ok " $S/seg128.log | tail -n 30
-echo "== 1d2 seg128 parity [$R2]"; grep -v "^ok " $S/seg128-d2.log | tail -n 30
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-echo "== 2 bench, one process: v26ps+Q (shipped) | +D | +D+M | v29s+Q | v29qs+Q | +D, then v26ps+Q | v29qs+Q again ($(el) s, $(left) s left)"
+echo "== 2 bench, one process: v29qs+Q+D+M (shipped) | v29rs+Q+D+M | v29rs+Q+E+M (+ vec2) | v29qs+Q+D+M | v29rs+Q+D+M ($(el) s, $(left) s left)"
 DEV_BENCH_BWD=1 DEV_BENCH_DGFIX=1 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
-  v26+Q,v26+Q+M v26ps+Q,v26ps+Q+D,v26ps+Q+D+M,v29s+Q,v29qs+Q,v29qs+Q+D,v26ps+Q,v29qs+Q \
+  v26+Q+M v29qs+Q+D+M,v29rs+Q+D+M,v29rs+Q+E+M,v29qs+Q+D+M,v29rs+Q+D+M \
   ViG-T@224,ViG-S@224,ViG-T@1024,ViG-S@1024,ViG-B@224 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
-# v29 / v29q must reproduce v26p's gradients bit for bit (same arithmetic, same order)
-for V in v29s v29qs; do
-  NV=$(grep -E "f\+b +$V\+" $S/bench.log | grep -vc skipped)
-  NZ=$(grep -E "f\+b +$V\+" $S/bench.log | grep -v skipped | grep -vcE 'dq 0\.0e\+00/[^ ]+ dk 0\.0e\+00/[^ ]+ dv 0\.0e\+00/[^ ]+ dgf 0\.0e\+00/[^ ]+ dgb 0\.0e\+00/')
-  echo "$V gradients vs v26p: $NV shapes, $NZ not bit-identical -> $([ "$NV" -gt 0 ] && [ "$NZ" = 0 ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-done
-# DGFIX=vec (+D) must reproduce the scalar fix-up bit for bit: the +D kinds against their twins,
-# and the fix-up kernels alone
-ND=$(grep -E "f\+b +[^ ]+\+D:" $S/bench.log | grep -vc skipped)
-NDB=$(grep -E "f\+b +[^ ]+\+D:" $S/bench.log | grep -v skipped | grep -c "; vs [^ ]*: BITEXACT")
-# FWD0=m0 (+M): bit-identity against the generic module is informative only (parity A3 / D2 decide)
-grep -E "(fwd|f\+b) +[^ ]+\+M:" $S/bench.log | grep -v skipped | sed -E \
-  's/^ *([^ ]* )?(fwd|f\+b) +([^ ]+): ([0-9.]+) ms \(graphed ([0-9.]+).* vs ([^ ]+): ([A-Z]+) .*/  +M: \1\2 \3 \4 ms (graphed \5) vs \6: \7/' 
-NDK=$(grep -c "dgfix vec vs scalar: BITEXACT" $S/bench.log)
-echo "+D (DGFIX=vec) gradients vs their twins: $ND timed, $NDB BITEXACT; fix-up kernel alone BITEXACT at $NDK shapes -> $([ "$ND" -gt 0 ] && [ "$ND" = "$NDB" ] && ! grep -q "dgfix vec vs scalar: MISMATCH" $S/bench.log && echo BITEXACT || echo CHECK)"
-grep -E "dgfix +(scalar|vec) " $S/bench.log
-# 3. if time is left: ncu of the backward kernel alone at ViG-S@224, v26p then v29q (stall split,
-#    instructions, the barrier occupancy limit); each process time-boxed
+# v29r must reproduce v29q's gradients bit for bit (same loads, same arithmetic): every v29rs line's
+# diffs against the first kind (v29qs+Q+D+M) must be 0
+NV=$(grep -E "f\+b +v29rs\+" $S/bench.log | grep -vc skipped)
+NZ=$(grep -E "f\+b +v29rs\+" $S/bench.log | grep -v skipped | grep -vcE 'dq 0\.0e\+00/[^ ]+ dk 0\.0e\+00/[^ ]+ dv 0\.0e\+00/[^ ]+ dgf 0\.0e\+00/[^ ]+ dgb 0\.0e\+00/')
+echo "v29rs gradients vs v29qs: $NV lines, $NZ not bit-identical -> $([ "$NV" -gt 0 ] && [ "$NZ" = 0 ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+# DGFIX=vec2 (+E) must reproduce vec (+D) bit for bit, and the fix-up kernels alone the scalar one
+NE=$(grep -E "f\+b +[^ ]+\+E[+:]" $S/bench.log | grep -vc skipped)
+NEB=$(grep -E "f\+b +[^ ]+\+E[+:]" $S/bench.log | grep -v skipped | grep -c "; vs [^ ]*: BITEXACT")
+NEK=$(grep -c "dgfix vec2 vs scalar: BITEXACT" $S/bench.log)
+echo "+E (DGFIX=vec2) gradients vs +D: $NE timed, $NEB BITEXACT; fix-up kernel alone BITEXACT at $NEK shapes -> $([ "$NE" -gt 0 ] && [ "$NE" = "$NEB" ] && [ "$NEK" -gt 0 ] && ! grep -q "dgfix vec2 vs scalar: MISMATCH" $S/bench.log && echo BITEXACT || echo CHECK)"
+grep -E "dgfix +(scalar|vec|vec2) " $S/bench.log
+# 3. if time is left: ncu of the backward kernel alone at ViG-S@224 (instructions, issue, stalls) and
+#    of the dg fix-up at ViG-T@1024 (time, DRAM and L2 traffic), each process time-boxed
 M=gpu__time_duration.sum,smsp__inst_executed.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,\
 smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_wait_per_issue_active.ratio,\
-smsp__average_warps_issue_stalled_short_scoreboard_per_issue_active.ratio,\
-launch__occupancy_limit_barriers,launch__occupancy_limit_registers,sm__warps_active.avg.pct_of_peak_sustained_active
-for V in v26p v29q; do
-  if [ $(left) -lt 25 ]; then echo "== 3 ncu $V skipped ($(left) s left)"; continue; fi
-  echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
-  VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
-    -k regex:bigla_tc_bwd -c 1 python kernels/cupy/dev_prof.py ViG-S@224 2>&1 \
-    | grep '"bigla_tc_bwd' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
+launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
+MD=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,lts__t_sectors_op_read.sum,\
+smsp__inst_executed.sum,sm__warps_active.avg.pct_of_peak_sustained_active
+# order: the new kernels first (session 7's mid call has v29q's bwd numbers: 151.1 M instructions)
+for J in bwd:v29r dg:vec2 bwd:v29q dg:vec; do
+  W=${J%%:*}; V=${J#*:}
+  if [ $(left) -lt 22 ]; then echo "== 3 ncu $J skipped ($(left) s left)"; continue; fi
+  if [ $W = bwd ]; then
+    echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
+    VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
+      -k regex:bigla_tc_bwd -c 1 python kernels/cupy/dev_prof.py ViG-S@224 2>&1 \
+      | grep '"bigla_tc_bwd' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
+  else
+    echo "== 3 ncu dg fix-up [$V] ViG-T@1024 ($(el) s, $(left) s left)"
+    VIG_CUPY_DGFIX=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $MD \
+      -k regex:bigla_tc_dg_fix -c 1 python kernels/cupy/dev_prof.py ViG-T@1024 2>&1 \
+      | grep '"bigla_tc_dg_fix' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
+  fi
 done
 fi
 fi
