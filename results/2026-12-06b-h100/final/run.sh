@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# Session 7 final call, from the project root on the device (VIG_COMMIT exported by the caller), ~520 s:
+# Session 7 final call, from the project root on the device (VIG_COMMIT exported by the caller), ~560 s:
 #  1. our backends' benchmarks on a quiet GPU (the flipped defaults; fla's peer left out: no time);
-#  2. the GPU test suite (shipped defaults), with TileLang's MID parity of its new trial variants
-#     (FUSED_EXP=ref3, FWD_VIEWS=1) beside it (parity times nothing);
-#  3. TileLang's MID timing of those variants, alone on the GPU.
+#  2. the GPU test suite (shipped defaults), with the MID parity of TileLang's and CuPy's new trial
+#     variants beside it (TileLang FUSED_EXP=ref3, FWD_VIEWS=1; CuPy BWD=v29r, DGFIX=vec2; parity
+#     and sanitizers time nothing);
+#  3. the MID timing of those variants, one backend at a time, alone on the GPU.
 # The FINAL checks are left out: the mid call ran the same kernels' parity and sanitizers.
 source tools/device-setup.sh || exit 1
 export TILELANG_CACHE_DIR=$PWD/.tilelang-cache
 VIG_SKIP_FLA=1 VIG_DEADLINE=110 bash tools/gpu-run.sh bench
-( FINAL=0 MID_PHASE=parity MID_BOX=105 MID_PAR_S=100 timeout 110 bash kernels/tilelang/dev_gpu_check.sh >/dev/null 2>&1 ) &
-VIG_DEADLINE=320 bash tools/gpu-run.sh tests
+( FINAL=0 MID_PHASE=parity MID_BOX=110 MID_PAR_S=100 timeout 115 bash kernels/tilelang/dev_gpu_check.sh >/dev/null 2>&1 ) &
+( FINAL=0 MID_PHASE=parity MID_BOX=115 MID_PAR_S=105 timeout 120 bash kernels/cupy/dev_gpu_check.sh >/dev/null 2>&1 ) &
+VIG_DEADLINE=290 bash tools/gpu-run.sh tests
 wait
-FINAL=0 MID_PHASE=timing MID_BOX=90 timeout 95 bash kernels/tilelang/dev_gpu_check.sh >/dev/null 2>&1
-echo "tilelang timing rc $?"; grep -E "parity:|ERROR SUMMARY|ViG-" "$OUT/tilelang/tilelang.log" | tail -40
+FINAL=0 MID_PHASE=timing MID_BOX=80 timeout 85 bash kernels/tilelang/dev_gpu_check.sh >/dev/null 2>&1
+echo "tilelang timing rc $?"
+FINAL=0 MID_PHASE=timing MID_BOX=80 timeout 85 bash kernels/cupy/dev_gpu_check.sh >/dev/null 2>&1
+echo "cupy timing rc $?"
+grep -hE "parity:|parity cases|ERROR SUMMARY|RACECHECK SUMMARY|BITEXACT|CHECK|ViG-|dgfix" "$OUT"/tilelang/*.log "$OUT"/cupy/*.log | tail -80
+# at most 8 files come back: bench.log / bench.json go into one, the MID logs stay
+rm -f "$OUT/cupy/cupy-check.json"
+if (( $(find "$OUT" -type f | wc -l) > 8 )); then cat "$OUT/bench.log" >> "$OUT/gpu-run.log"; rm -f "$OUT/bench.log"; fi
+find "$OUT" -type f | sort
