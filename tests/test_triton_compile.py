@@ -95,7 +95,8 @@ def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf"
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
     for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DX_FWD",
-                "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD"):
+                "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
+                "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD"):
         monkeypatch.delenv(key, raising=False)
     for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
@@ -302,3 +303,77 @@ def test_fo_switches(regime, monkeypatch):
         seen = set(fl.tolist())
         want = {"model": {0}, "planted": {0, 1}, "neg_inf": {1}}[regime]
         assert seen == want, (name, regime, fl.tolist())
+
+
+def test_cs_kernels_compile_for_sm90(tmp_path):
+    """Session 7 (opt-in VIG_TRITON_CS_BWD=1; NOTES.md "Session 7 (CS, CB32)"): the derived-exp backward
+    with compact scratch (CS = 1) compiles for sm_90 in MODE 0 and MODE 1, three dtypes each."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--cs", "90"],
+                       env=env, capture_output=True, text=True, timeout=1200)
+    from vig_kernels.triton.compile_check import _cs_specs
+
+    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_cs_specs()) == 6, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("path,regime", [("DX", "neg_inf"), ("DX", "model"), ("FO", "planted")])
+def test_cs_switch(path, regime, monkeypatch):
+    """Compact scratch (VIG_TRITON_CS_BWD=1) in the derived-exp backward against the float64
+    oracle, segmented (3 segments), all five gradients, with DX (MODE 0: "neg_inf" mixes fast and
+    exact chunks, "model" is all fast) and with FO (MODE 1 then 2; "planted": some programs
+    flagged and redone)."""
+    knobs = {f"VIG_TRITON_{path}_FWD": "1", f"VIG_TRITON_{path}_BWD": "1", "VIG_TRITON_CS_BWD": "1"}
+    _segmented_parity(monkeypatch, knobs, seed=17, label="cs",
+                      regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)
+
+
+def test_cs_same_values_in_the_interpreter(monkeypatch):
+    """CS = 1 rebuilds the reverse sweep's partials with the same operations in the same order,
+    so in the interpreter (no FMA contraction) its gradients equal v2.8's bit for bit (on a GPU
+    ptxas may contract differently: there the oracle test above is the judge)."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    from .parity import run_with_grads
+    from .strategies import Case, make_inputs
+
+    if vig.available_backends()["triton"] or torch.cuda.is_available():
+        pytest.skip("interpreter only")
+    case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="model", layout="fused",
+                gate_dtype="float32", seed=19)
+    q, k, v, gf, gb, do = make_inputs(case, "cpu")
+    _plant(gf, gb)  # some exact-path chunks too
+    outs = {}
+    for cs in ("0", "1"):
+        monkeypatch.setenv("VIG_TRITON_DX_FWD", "1")
+        monkeypatch.setenv("VIG_TRITON_DX_BWD", "1")
+        monkeypatch.setenv("VIG_TRITON_CS_BWD", cs)
+        tb.reload_knobs()
+        try:
+            outs[cs] = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                                      (q, k, v, gf, gb), do)
+        finally:
+            monkeypatch.undo()
+            tb.reload_knobs()
+    a, b = outs["0"], outs["1"]
+    assert len(a) == len(b) == 6
+    for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), a, b):
+        assert torch.isfinite(x).all() and x.abs().max() > 0, name
+        assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())
+
+
+@pytest.mark.parametrize("path,regime", [("FO", "model"), ("FO", "planted"), ("DX", "neg_inf")])
+def test_cb32_switch(path, regime, monkeypatch):
+    """The derived-exp backward on 32-token chunks (VIG_TRITON_CHUNK_BWD=32, with 8 warps as it
+    is meant to run; NOTES.md "Session 7 (CS, CB32)") against the float64 oracle, segmented (2
+    segments of 96 tokens at L 130), all five gradients, with compact scratch: FO "model" (every
+    chunk fast), FO "planted" (flagged programs redone by MODE 2 at C 32), DX "neg_inf" (the exact
+    path's 32-key loop)."""
+    knobs = {f"VIG_TRITON_{path}_FWD": "1", f"VIG_TRITON_{path}_BWD": "1", "VIG_TRITON_CS_BWD": "1",
+             "VIG_TRITON_CHUNK_BWD": "32", "VIG_TRITON_WARPS_BWD": "8"}
+    _segmented_parity(monkeypatch, knobs, seed=23, label="cb32",
+                      regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)

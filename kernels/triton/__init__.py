@@ -131,6 +131,35 @@ def _fo(which: str) -> bool:
     return _onoff("FO", which, FO)
 
 
+# Session 7 (opt-in, no GPU run yet; NOTES.md "Session 7 (CS, CB32)"): compact scratch in the derived-exp
+# backward (kernels.bigla_bwd_dx_kernel, constexpr CS): the reverse sweep leaves the three key-side
+# terms (dqf_i, dkf, dqb_x) and pv instead of five partial tiles, the forward sweep rebuilds the
+# partials with the same operations (768 -> 640 B of fp32 scratch per token and pass, one store and
+# one load fewer per chunk step). VIG_TRITON_CS_BWD=1 selects it (with DX or FO in the backward);
+# 0 / unset: v2.8's scratch. CS is not passed at all when off, so the shipped kernel is unchanged.
+CS = {"BWD": False}
+
+
+def _cs() -> dict:
+    return {"CS": 1} if _onoff("CS", "BWD", CS) else {}
+
+
+# Session 7 (opt-in, measurement; NOTES.md "Session 7 (CS, CB32)"): the derived-exp backward on 32-token
+# chunks (VIG_TRITON_CHUNK_BWD=32; default 16 = CHUNK). Meant with 8 warps (VIG_TRITON_WARPS_BWD=8) and
+# FO (VIG_TRITON_FO_BWD=1): ptxas (sm_90a, bf16) MODE 1 at C 32 / 8 warps 255 regs, 44 B spill (one
+# program of 8 warps per SM: the same 8 warps per SM as C 16's two programs of 4, half the chunk steps);
+# MODE 0 / 2 at C 32 spill 812 B (the exact path's 32-key loop). The backward's segments are then
+# multiples of 32 tokens; the segment kernels keep 16-token chunks (their results do not depend on C).
+CHUNK_BWD = 16
+
+
+def _chunk_bwd() -> int:
+    c = int(_ENV.get("VIG_TRITON_CHUNK_BWD", "") or CHUNK_BWD)
+    if c not in (16, 32):
+        raise ValueError(f"VIG_TRITON_CHUNK_BWD={c}: expected 16 or 32")
+    return c
+
+
 def _stages(which: str) -> dict:
     """num_stages launch option of the main forward / backward kernel (measurement knobs
     VIG_TRITON_STAGES_FWD / VIG_TRITON_STAGES_BWD; unset: Triton's default, not passed). ptxas
@@ -375,7 +404,10 @@ class TritonBackend(KernelBackend):
         # the kernels index it from the base pointers, each part starts on a 256-byte boundary
         # (the same pointer-alignment specialisation as separate buffers)
         nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
-        NS, LS = _segments(BH, L, unit=CHUNK, bwd=True)
+        cbw = _chunk_bwd()  # the derived-exp backward's chunk (VIG_TRITON_CHUNK_BWD; 16 = CHUNK)
+        if not (_fo("BWD") or _dx("BWD")):
+            cbw = CHUNK  # the shipped v2.2 / v2.6 backward: 16 only
+        NS, LS = _segments(BH, L, unit=cbw, bwd=True)
         fo = _fo("BWD")  # v2.9: one int32 flag per program after the scratch (same allocation)
         scr = torch.empty((2 * nK + nV + (BH * NS if fo else 0),), dtype=torch.float32, device=dev)
         pq, pk, pv = scr, scr[nK:], scr[2 * nK:]
@@ -427,8 +459,8 @@ class TritonBackend(KernelBackend):
                     dq, dk, dv, dgf, dgb, pq, pk, pv,
                     sf, db, sb, df, cf, cb, fl, *strides,
                     float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=mode,
-                    num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
+                    BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=mode,
+                    **_cs(), num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
                 )
             return dq, dk, dv, dgf, dgb
         _kern(_k.bigla_bwd_kernel, (BH, NS))(

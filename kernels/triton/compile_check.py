@@ -10,6 +10,8 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check --fo --regs 90    # the opt-in v2.9 fast-only / exact split
     python -m vig_kernels.triton.compile_check --fo --dump DIR 90  # + each kernel's TTGIR / PTX in DIR
     python -m vig_kernels.triton.compile_check --same DIR_A DIR_B   # PTX of two --dump dirs, code only
+    python -m vig_kernels.triton.compile_check --cs --regs 90    # session 7: compact-scratch backward
+    VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 python -m vig_kernels.triton.compile_check --fo --regs 90
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
@@ -88,6 +90,13 @@ def _fo_specs():
     return _mode_specs((1, 2))
 
 
+def _cs_specs():
+    """Session 7 (opt-in, VIG_TRITON_CS_BWD=1): the derived-exp backward with compact scratch
+    (CS = 1), MODE 0 (kind bwcs) and MODE 1 (bwcs1, v2.9's fast-only launch), 6 kinds (--cs)."""
+    return [(("bwcs" if kind == "bwdx" else "bwcs1"), dt, odt, prec)
+            for kind, dt, odt, prec in _mode_specs((0, 1)) if kind in ("bwdx", "bwfo1")]
+
+
 def _code_lines(ptx):
     """The PTX less what does not reach the code: .loc / .file lines, the DWARF sections and the
     debug labels (source line numbers only); v2.9's kernel names mapped to the merged ones."""
@@ -136,7 +145,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None):
+def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -153,8 +162,19 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None):
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        for kind, dt, odt, prec in (_fo_specs() if fo else _dx_specs() if dx else _v26_specs() if v26 else _specs()):
+        specs = _cs_specs() if cs else _fo_specs() if fo else _dx_specs() if dx else \
+            _v26_specs() if v26 else _specs()
+        for kind, dt, odt, prec in specs:
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
+            name = kind  # the label's kind
+            if kind in ("bwcs", "bwcs1"):  # session 7: compact scratch (CS = 1) of bwdx / bwfo1
+                consts["CS"] = 1
+                kind = "bwdx" if kind == "bwcs" else "bwfo1"
+            elif kind in ("bwdx", "bwfo1", "bwfo2"):  # CS's default (a constexpr, as launched)
+                consts["CS"] = 0
+            if kind in ("bwdx", "bwfo1", "bwfo2"):  # session 7: VIG_TRITON_CHUNK_BWD (16 or 32)
+                from vig_kernels.triton import _chunk_bwd
+                consts["C"] = _chunk_bwd()
             if kind[:4] in ("fwfo", "bwfo"):  # v2.9: MODE 1 / 2 of the derived-exp kernels
                 consts["MODE"] = int(kind[4])
             elif kind in ("fwdx", "bwdx"):  # v2.8: MODE 0 (one kernel body since session 6 round 3;
@@ -224,7 +244,7 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None):
                     sig[n] = "fp32"
                 else:
                     sig[n] = "i32"
-            label = f"{kind} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "fwf", "bwf") else "") \
+            label = f"{name} sm_{arch} {dt}" + (f" out {odt}" if kind[:3] in ("fwd", "bwd", "fwf", "bwf") else "") \
                 + (" bf16-dots" if prec == "bf16" else "")
             assert sum(1 for n in names if n[0] == "s" and n[1:3] in (
                 "qb", "ql", "qh", "kb", "kl", "kh", "vb", "vl", "vh", "fb", "fl", "fh", "bb",
@@ -249,7 +269,7 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None):
                 if dump:  # session 6 round 3: TTGIR / PTX per (kind, arch, dtype) for diffs
                     os.makedirs(dump, exist_ok=True)
                     for ext in ("ttgir", "ptx"):
-                        with open(os.path.join(dump, f"{kind}-sm{arch}-{dt}.{ext}"), "w") as f:
+                        with open(os.path.join(dump, f"{name}-sm{arch}-{dt}.{ext}"), "w") as f:
                             f.write(asm[ext])
                 nbar = asm.get("ptx", "").count("bar.sync") + asm.get("ptx", "").count("barrier.sync")
                 print(f"ok   {label}: cubin {n_cubin} B, {mma}, shared {meta.shared} B, "
@@ -269,12 +289,13 @@ if __name__ == "__main__":
     want_v26 = "--v26" in args
     want_dx = "--dx" in args
     want_fo = "--fo" in args
+    want_cs = "--cs" in args
     want_dump = None
     if "--dump" in args:
         i = args.index("--dump")
         want_dump = args[i + 1]
         del args[i:i + 2]
-    args = [a for a in args if a not in ("--regs", "--v26", "--dx", "--fo")]
+    args = [a for a in args if a not in ("--regs", "--v26", "--dx", "--fo", "--cs")]
     fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26, dx=want_dx, fo=want_fo,
-                        dump=want_dump)
+                        dump=want_dump, cs=want_cs)
     sys.exit(1 if fails else 0)

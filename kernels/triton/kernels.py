@@ -1070,11 +1070,20 @@ def bigla_bwd_dx_kernel(
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, MODE: tl.constexpr = 0,
+    CS: tl.constexpr = 0,
 ):
     """bigla_bwd_kernel with derived exps and one more argument, fl_p (int32 flags, one per
     program); same structure (reverse sweep: forward direction's intra block; forward sweep: the
     backward direction's, every gradient finished, gate gradients as prefix sums). MODE as in
-    bigla_fwd_dx_kernel."""
+    bigla_fwd_dx_kernel.
+
+    CS (session 7, opt-in VIG_TRITON_CS_BWD=1): compact scratch. CS 0 (v2.8): the reverse sweep
+    leaves five fp32 partial tiles per chunk (pq, pk, pv; the partial dGf / dGb in dgf_p / dgb_p)
+    and the forward sweep reads them back. CS 1: it leaves the three key-side terms the partials
+    are made of (dqf_i in pq, dkf in pk, dqb_x in dgb_p) and pv; the forward sweep rebuilds the
+    partials with the same operations in the same order (dv2 recomputed from the do and v tiles
+    it loads anyway): one [C, BK] fp32 store and one load fewer per chunk step (768 -> 640 B
+    of scratch written and read per token), the same values."""
     bh = tl.program_id(0)
     s = tl.program_id(1)
     b = bh // H
@@ -1142,11 +1151,17 @@ def bigla_bwd_dx_kernel(
             + _dot(kbf, dS_f, PREC)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
-        tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb_x + dv2[:, None] * k, mask=mK)
-        tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf + dv2[:, None] * q, mask=mK)
-        tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
-        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], q * dqf_i - k * dkf, mask=mK)
-        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], q * dqb_x, mask=mK)
+        if CS == 0:
+            tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb_x + dv2[:, None] * k, mask=mK)
+            tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf + dv2[:, None] * q, mask=mK)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+            tl.store(dgf_p + rows[:, None] * sK + ck[None, :], q * dqf_i - k * dkf, mask=mK)
+            tl.store(dgb_p + rows[:, None] * sK + ck[None, :], q * dqb_x, mask=mK)
+        else:  # the terms, not the partials (rebuilt in the forward sweep)
+            tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i, mask=mK)
+            tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf, mask=mK)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+            tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dqb_x, mask=mK)
         S_b = tl.exp(totb)[:, None] * S_b + _dot(tl.trans(k * xeb), v, PREC)
         dS_f = tl.exp(totf)[:, None] * dS_f + _dot(tl.trans(q * xaf), do, PREC)
 
@@ -1179,10 +1194,20 @@ def bigla_bwd_dx_kernel(
         keb = k * xeb
         dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
             + _dot(tl.trans(A_b), do, PREC) + _dot(keb, dS_b, PREC)
-        dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqb_i + dqf_x
-        dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb
-        dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
-        dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqb_i - k * dkb
+        if CS == 0:
+            dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqb_i + dqf_x
+            dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb
+            dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
+            dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqb_i - k * dkb
+        else:  # the reverse sweep's partials rebuilt from its terms (same operations, same order)
+            r_dqf_i = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
+            r_dkf = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
+            r_dqb_x = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0)
+            r_dv2 = 2.0 * tl.sum(do * v, 1)
+            dq = (r_dqf_i + r_dqb_x + r_dv2[:, None] * k) + dqb_i + dqf_x
+            dk = (r_dkf + r_dv2[:, None] * q) + dkb
+            dGf = (q * r_dqf_i - k * r_dkf) + q * dqf_x
+            dGb = (q * r_dqb_x) + q * dqb_i - k * dkb
         csf = tl.cumsum(dGf, 0)
         dgf = -(cf[None, :] + (csf - dGf))
         cf += tl.sum(dGf, 0)
