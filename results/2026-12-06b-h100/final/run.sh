@@ -6,21 +6,22 @@
 #     and sanitizers time nothing);
 #  3. the MID timing of those variants, one backend at a time, alone on the GPU.
 # The FINAL checks are left out: the mid call ran the same kernels' parity and sanitizers.
+# Steps are ordered by worth: a call cut short (run's timeout_s) still returns what is under $OUT.
 source tools/device-setup.sh || exit 1
 export TILELANG_CACHE_DIR=$PWD/.tilelang-cache
 VIG_SKIP_FLA=1 VIG_DEADLINE=110 bash tools/gpu-run.sh bench
+# at most 8 files come back: bench.log into gpu-run.log
+cat "$OUT/bench.log" >> "$OUT/gpu-run.log"; rm -f "$OUT/bench.log"
+# the MID logs stay out of $OUT while gpu-run.sh runs (it merges logs when $OUT holds > 8 files)
 ( OUT=/tmp/mid FINAL=0 MID_PHASE=parity MID_BOX=110 MID_PAR_S=100 timeout 115 bash kernels/tilelang/dev_gpu_check.sh >/dev/null 2>&1 ) &
 ( OUT=/tmp/mid FINAL=0 MID_PHASE=parity MID_BOX=115 MID_PAR_S=105 timeout 120 bash kernels/cupy/dev_gpu_check.sh >/dev/null 2>&1 ) &
 VIG_DEADLINE=270 bash tools/gpu-run.sh tests
 wait
-OUT=/tmp/mid FINAL=0 MID_PHASE=timing MID_BOX=72 timeout 76 bash kernels/tilelang/dev_gpu_check.sh >/dev/null 2>&1
+rm -f /tmp/mid/cupy/cupy-check.json; mkdir -p "$OUT/mid"; cp -r /tmp/mid/tilelang /tmp/mid/cupy "$OUT/mid/"
+grep -hE "parity:|parity cases|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/mid/*/*.log | tail -30
+OUT=$OUT/mid FINAL=0 MID_PHASE=timing MID_BOX=72 timeout 76 bash kernels/tilelang/dev_gpu_check.sh >/dev/null 2>&1
 echo "tilelang timing rc $?"
-OUT=/tmp/mid FINAL=0 MID_PHASE=timing MID_BOX=72 timeout 76 bash kernels/cupy/dev_gpu_check.sh >/dev/null 2>&1
-echo "cupy timing rc $?"
-# the MID logs were kept out of $OUT while gpu-run.sh ran (it merges logs when $OUT holds > 8 files)
-mkdir -p "$OUT/mid"; cp /tmp/mid/tilelang/tilelang.log "$OUT/mid/" ; cp /tmp/mid/cupy/cupy-gpu.log "$OUT/mid/"
-grep -hE "parity:|parity cases|ERROR SUMMARY|RACECHECK SUMMARY|BITEXACT|CHECK|ViG-|dgfix" "$OUT"/mid/*.log | tail -80
-# at most 8 files come back: bench.log goes into gpu-run.log, results.json (report.py's, from bench.json) stays here
-if (( $(find "$OUT" -type f | wc -l) > 8 )); then cat "$OUT/bench.log" >> "$OUT/gpu-run.log"; rm -f "$OUT/bench.log"; fi
-if (( $(find "$OUT" -type f | wc -l) > 8 )); then rm -f "$OUT/results.json"; fi
+OUT=$OUT/mid FINAL=0 MID_PHASE=timing MID_BOX=72 timeout 76 bash kernels/cupy/dev_gpu_check.sh >/dev/null 2>&1
+echo "cupy timing rc $?"; rm -f "$OUT/mid/cupy/cupy-check.json"
+grep -hE "BITEXACT|CHECK|ViG-|dgfix" "$OUT"/mid/*/*.log | tail -60
 find "$OUT" -type f | sort
