@@ -7,7 +7,7 @@ TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GP
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 
 Forward: v6s (the default since session 5's mid call): v6 (fwd_fused: one block per (b, h), one
-launch; bf16: fwd_fused:m3:x4, __expf and the diagonal sub-blocks on the tensor cores) for L <= 224 with
+launch; bf16: fwd_fused:m3:x3, __expf and the diagonal sub-blocks on the tensor cores) for L <= 224 with
 head dims 32 / 64, the segmented fused forward (fwd_segst -> fwd_scan -> fwd_fused_seg) for
 L > 224, v5 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) for other head dims;
 ``VIG_TILELANG_FWD=v6`` runs v5 at L > 224 (the previous default), ``v5`` v5 everywhere, ``v4``
@@ -19,10 +19,10 @@ session 7: $VIG_TILELANG_BWD_OUT=ref) for bf16 with head dims 32 / 64 (=v2: the 
 ``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM`` (default "1" since
 session 5's mid call): that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk /
 dv in bf16 (``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's; "0": float32, the
-previous default). ``VIG_TILELANG_FUSED_EXP`` (default "ref2" since session 7's mid call): the
+previous default). ``VIG_TILELANG_FUSED_EXP`` (default "ref" since session 7's mid call): the
 bf16 fwd_fused with __expf, its diagonal sub-blocks on the tensor cores through a per-channel
-midpoint of the chunk's cumsum and the cumsums by all threads (fwd_fused:m3:x4); "ref": the same
-with the serial compensated cumsums (x3); "pairs" (session 5's default): the diagonal sub-blocks
+midpoint of the chunk's cumsum (fwd_fused:m3:x3); "ref2": the same with the cumsums by all threads
+(x4; GPU parity proven, memcheck not yet run, hence not the default); "pairs" (session 5's default): the diagonal sub-blocks
 pair by pair (fwd_fused:m3:x2); "fast": __expf only
 (fwd_fused:m3:x1); "": expf and the per-element loop (the previous default); "ref3" (session 7, on
 trial): ref2 with vector loads and no compensation tiles (fwd_fused:m3:x5).
@@ -326,10 +326,14 @@ def _fused_diag(dtype: str) -> str:
 #: kernels.REF_THR = 32 over the chunk keep the exact pair loop); "ref2": "ref", and the gate cumsums
 #: by all 256 threads in plain fp32 ("fwd_fused:m3:x4"; the serial compensated scans of 64 / 32
 #: threads before). Both also apply to fwd_fused_seg (L > 224 under the v6s forward).
-#: "ref2" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120 and 90/90 at
-#: L = 17..449; graphed fwd ViG-T@224 0.158 -> 0.117, S@224 0.289 -> 0.212, B@224 0.548 -> 0.401,
-#: T@1024 0.365 -> 0.237, S@1024 0.683 -> 0.426 ms.
-FUSED_EXP_DEFAULT = "ref2"
+#: "ref" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity
+#: 120/120 and 90/90 at L = 17..449, memcheck of ref with BWD_OUT=ref (the shipped pair) clean;
+#: graphed fwd ViG-T@224 0.158 -> 0.122, S@224 0.289 -> 0.222, B@224 0.548 -> 0.419, T@1024
+#: 0.365 -> 0.246, S@1024 0.683 -> 0.436 ms; with BWD_OUT=ref, graphed f+b 0.514 -> 0.442,
+#: 0.956 -> 0.821, 1.849 -> 1.584, 0.989 -> 0.830, 1.937 -> 1.624 ms. "ref2" was 2-5 % faster in the
+#: forward (0.117 / 0.212 / 0.401 / 0.237 / 0.426) with parity 120/120 and 90/90, but the call's
+#: memcheck covered ref only: ref2 waits for its own (next session's MID / FINAL).
+FUSED_EXP_DEFAULT = "ref"
 #: "ref3" (session 7, on trial): "ref2" with vector loads of q, k and the gates and no compensation
 #: tiles ("fwd_fused:m3:x5"; fwd_fused_seg stays :m3:x4).
 
