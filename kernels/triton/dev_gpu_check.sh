@@ -39,7 +39,7 @@ unset VIG_TRITON_LAUNCH VIG_TRITON_GRADBUF VIG_TRITON_DOT_FWD VIG_TRITON_DOT_BWD
   VIG_TRITON_DX_FWD VIG_TRITON_DX_BWD VIG_TRITON_STAGES_BWD VIG_TRITON_STAGES_FWD VIG_TRITON_FO_FWD VIG_TRITON_FO_BWD \
   VIG_TRITON_CS_BWD VIG_TRITON_NREG_FWD VIG_TRITON_NREG_BWD VIG_TRITON_WARPS_FWD VIG_TRITON_WARPS_BWD VIG_TRITON_CHUNK_BWD
 ST=/tmp/triton-status; rm -f "$ST"; echo 0 > "$ST"
-lg() { if [ "$1" = pC ] || [ "$1" = pD ] || [ "$1" = pE ]; then echo "/tmp/triton-$1.log"; else echo "$D/$1.log"; fi; }
+lg() { if [ "$1" = pC ] || [ "$1" = pD ] || [ "$1" = pE ] || [ "$1" = pF ]; then echo "/tmp/triton-$1.log"; else echo "$D/$1.log"; fi; }
 par() {  # par NAME SECONDS ENV... -- COMMAND...: background process, output to $(lg NAME)
   local name=$1 secs=$2; shift 2
   local envs=(); while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
@@ -85,7 +85,7 @@ if [ "$FINAL" = "1" ]; then
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side: pA parity DX + CS (120 cases), pB parity FO + CS (9), pE parity FO + CS + CB32 at 8 warps (9), pC memcheck DX + CS, pD memcheck FO + CS + CB32 (--small, segments forced)"
+  echo "== M1 side by side: pA parity DX + CS (120 cases), pB parity FO + CS (9), pE parity FO + CS + CB32 at 8 warps (9), pC memcheck DX + CS, pD memcheck FO + CS + CB32, pF memcheck of the shipped DX (--small, segments forced)"
   par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_CS_BWD=1 -- python tools/check_backend.py triton --parity
   par pB $PS PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_fob_cs \
     --lengths 65,300,4096 --dtypes bfloat16 --regimes model,neg_inf,patchy
@@ -96,11 +96,14 @@ else
   par pD $PS VIG_TRITON_CS_BWD=1 VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 \
     VIG_TRITON_SEG_MIN_L=32 -- \
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
+  # the shipped DX kernels alone (MODE 0) were never memchecked (session 7's mid call ran FO + DX): owed
+  par pF $PS VIG_TRITON_SEG_MIN_L=32 -- compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
   collect "pA:$NCASE:new_cs (VIG_TRITON_CS_BWD=1, DX shipped, check_backend)" \
     "pB:9:new_fob_cs (VIG_TRITON_FO_BWD=1 VIG_TRITON_CS_BWD=1, dev_bench, bf16)" \
     "pE:9:new_fob_cs_cb32_wb8 (FO_BWD + CS + VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8, dev_bench, bf16)" \
     "pC:-:memcheck DX + CS --small (segments forced)" \
-    "pD:-:memcheck FO + CS + CB32 at 8 warps --small (segments forced)"
+    "pD:-:memcheck FO + CS + CB32 at 8 warps --small (segments forced)" \
+    "pF:-:memcheck of the shipped defaults (DX) --small (segments forced)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
