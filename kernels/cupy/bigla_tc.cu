@@ -833,6 +833,30 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 #else
 #define LD32 0
 #endif
+#if LD32
+// v29r's full-chunk epilogues (dq, dk, dv): a thread's 2 x 4 mma fragment of a gradient, rows
+// 8 t + 2 tg + (r & 1) of row stride s (negative in the backward direction), columns 8 (r >> 1)
+// from base, times c when SCALED; the chunk's first visitor stores, the second adds (one
+// warp-uniform branch for all 8)
+template <bool SCALED>
+__device__ __forceinline__ void put_frag(float* __restrict__ g, int base, int s, int tg,
+                                         const float (&v)[2][4], float c, bool first) {
+    if (first) {
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int r = 0; r < 4; ++r)
+                g[base + (t * 8 + 2 * tg + (r & 1)) * s + 8 * (r >> 1)] = SCALED ? c * v[t][r] : v[t][r];
+    } else {
+#pragma unroll
+        for (int t = 0; t < 2; ++t)
+#pragma unroll
+            for (int r = 0; r < 4; ++r)
+                atomicAdd(&g[base + (t * 8 + 2 * tg + (r & 1)) * s + 8 * (r >> 1)],
+                          SCALED ? c * v[t][r] : v[t][r]);
+    }
+}
+#endif
 #if BW4 == 7 || BW4 == 8 || BW4 == 9
 #define BDEC 1         // direction-local chunk-step barriers (v29)
 #define BAR_DIR() bar_dir_t()
@@ -1448,20 +1472,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
                     for (int r = 0; r < 4; ++r)
                         yq[ty + (tn * 8 + 2 * tg + (r & 1)) * dy + 8 * (r >> 1)] = yo[tn][r];
-                if (first) {
-#pragma unroll
-                    for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                        for (int r = 0; r < 4; ++r)
-                            dq[tq + (tn * 8 + 2 * tg + (r & 1)) * dqs + 8 * (r >> 1)] = qo[tn][r];
-                } else {
-#pragma unroll
-                    for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                        for (int r = 0; r < 4; ++r)
-                            atomicAdd(&dq[tq + (tn * 8 + 2 * tg + (r & 1)) * dqs + 8 * (r >> 1)],
-                                      qo[tn][r]);
-                }
+                put_frag<false>(dq, tq, dqs, tg, qo, 1.f, first);
             } else
 #endif
 #pragma unroll
@@ -1706,20 +1717,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             if (n == CH && V == VB) {  // v29r: a full chunk, V = VB: no per-element bounds
                 const int tk0 = dir ? c0 + CH - 1 : c0;
                 const int tv = ovv + tk0 * rowVi + vr + g8, dvs = dir ? -rowVi : rowVi;
-                if (it < nch - 1 - it) {
-#pragma unroll
-                    for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                        for (int r = 0; r < 4; ++r)
-                            dv[tv + (jn * 8 + 2 * tg + (r & 1)) * dvs + 8 * (r >> 1)] = c * DV[jn][r];
-                } else {
-#pragma unroll
-                    for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                        for (int r = 0; r < 4; ++r)
-                            atomicAdd(&dv[tv + (jn * 8 + 2 * tg + (r & 1)) * dvs + 8 * (r >> 1)],
-                                      c * DV[jn][r]);
-                }
+                put_frag<true>(dv, tv, dvs, tg, DV, c, it < nch - 1 - it);
             } else
 #endif
 #pragma unroll
@@ -1878,20 +1876,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     }
                 const int tk0 = dir ? c0 + CH - 1 : c0;
                 const int tk = oqk + tk0 * rowKi + 16 * mt + g8, dks = dir ? -rowKi : rowKi;
-                if (it < nch - 1 - it) {
-#pragma unroll
-                    for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                        for (int r = 0; r < 4; ++r)
-                            dk[tk + (jn * 8 + 2 * tg + (r & 1)) * dks + 8 * (r >> 1)] = ko[jn][r];
-                } else {
-#pragma unroll
-                    for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                        for (int r = 0; r < 4; ++r)
-                            atomicAdd(&dk[tk + (jn * 8 + 2 * tg + (r & 1)) * dks + 8 * (r >> 1)],
-                                      ko[jn][r]);
-                }
+                put_frag<false>(dk, tk, dks, tg, ko, 1.f, it < nch - 1 - it);
             } else
 #endif
             if (kw) {
