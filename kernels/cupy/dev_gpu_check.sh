@@ -52,6 +52,27 @@ rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
   VIG_CUPY_BWD_LONG VIG_CUPY_SEG128 VIG_CUPY_DGFIX VIG_CUPY_FWD0
 ALT=${CUPY_FINAL_ALT-"VIG_CUPY_BWD=v26p VIG_CUPY_DGFIX=scalar VIG_CUPY_FWD0=generic"}   # the previous defaults (session 6's)
+# the sanitizers (memcheck, racecheck: --small with every segmented workspace offset) and the SEG128
+# rule's cases of one configuration (its env assignments as arguments; none: the shipped defaults),
+# each in the background under `timeout $TO`; their pids in SIDE; side_report prints their tails
+side_checks() {
+  ( env "$@" VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
+      timeout $TO compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
+      > $S/memcheck.log 2>&1; echo "memcheck rc=$?" >> $S/memcheck.log ) &
+  SIDE=$!
+  ( env "$@" VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
+      timeout $TO compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
+      > $S/racecheck.log 2>&1; echo "racecheck rc=$?" >> $S/racecheck.log ) &
+  SIDE="$SIDE $!"
+  ( env "$@" timeout $TO python kernels/cupy/dev_parity.py --expect-seg 128 > $S/seg128.log 2>&1; \
+    echo "seg128 parity rc=$?" >> $S/seg128.log ) &
+  SIDE="$SIDE $!"
+}
+side_report() {
+  echo "== memcheck [$1]"; tail -n 12 $S/memcheck.log
+  echo "== racecheck [$1]"; tail -n 12 $S/racecheck.log
+  echo "== seg128 parity [$1]"; grep -v "^ok " $S/seg128.log | tail -n 30
+}
 {
 echo "== 0 device ($(el) s), final=$FINAL"
 nvidia-smi --query-gpu=name,clocks.max.sm,memory.total --format=csv,noheader
@@ -65,24 +86,12 @@ echo "== 1 parity A [shipped] | parity B [$ALT] | memcheck C | racecheck D | seg
 ( env $ALT OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
     > $S/parity-b.log 2>&1; echo "parity B rc=$?" >> $S/parity-b.log ) &
 P1=$!
-( env VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
-    timeout $TO compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
-    > $S/memcheck.log 2>&1; echo "memcheck C rc=$?" >> $S/memcheck.log ) &
-P2=$!
-( env VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
-    timeout $TO compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
-    > $S/racecheck.log 2>&1; echo "racecheck D rc=$?" >> $S/racecheck.log ) &
-P3=$!
-( timeout $TO python kernels/cupy/dev_parity.py --expect-seg 128 > $S/seg128.log 2>&1; \
-  echo "seg128 parity E rc=$?" >> $S/seg128.log ) &
-P4=$!
+side_checks
 OUT=$D timeout $TO python tools/check_backend.py cupy --parity
 echo "parity A rc=$? ($(el) s)"
-wait $P1 $P2 $P3 $P4
+wait $P1 $SIDE
 echo "== 1b parity B [$ALT] (done at $(el) s)"; grep -v "^ok " $S/parity-b.log | tail -n 30
-echo "== 1c memcheck"; tail -n 12 $S/memcheck.log
-echo "== 1d racecheck"; tail -n 12 $S/racecheck.log
-echo "== 1e seg128 parity"; grep -v "^ok " $S/seg128.log | tail -n 30
+side_report "shipped defaults"
 else
 # ---------------- MID (session 7): v29r and DGFIX=vec2 against the shipped v29q + vec ----------------
 NEW="VIG_CUPY_BWD=v29r VIG_CUPY_DGFIX=vec2"
@@ -92,24 +101,12 @@ echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_DGFIX=vec2] | memcheck B | racecheck C
 ( env VIG_CUPY_DGFIX=vec2 OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
     > $S/parity-a2.log 2>&1; echo "parity A2 [vec2] rc=$?" >> $S/parity-a2.log ) &
 P0=$!
-( env $NEW VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
-    timeout $TO compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
-    > $S/memcheck.log 2>&1; echo "memcheck B rc=$?" >> $S/memcheck.log ) &
-P1=$!
-( env $NEW VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
-    timeout $TO compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
-    > $S/racecheck.log 2>&1; echo "racecheck C rc=$?" >> $S/racecheck.log ) &
-P2=$!
-( env $NEW timeout $TO python kernels/cupy/dev_parity.py --expect-seg 128 > $S/seg128.log 2>&1; \
-  echo "seg128 parity D rc=$?" >> $S/seg128.log ) &
-P3=$!
+side_checks $NEW
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
 echo "parity A [$NEW] rc=$? ($(el) s)"
-wait $P0 $P1 $P2 $P3
+wait $P0 $SIDE
 echo "== 1a2 parity A2 [vec2] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
-echo "== 1b memcheck [$NEW]"; tail -n 12 $S/memcheck.log
-echo "== 1c racecheck [$NEW]"; tail -n 12 $S/racecheck.log
-echo "== 1d seg128 parity [$NEW]"; grep -v "^ok " $S/seg128.log | tail -n 30
+side_report "$NEW"
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
 echo "== 2 bench, one process: v29qs+Q+D+M (shipped) | v29rs+Q+D+M | v29rs+Q+E+M (+ vec2) | v29qs+Q+D+M | v29rs+Q+D+M ($(el) s, $(left) s left)"
