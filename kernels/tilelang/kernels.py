@@ -1241,6 +1241,24 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
     # the diagonal sub-blocks, lane r = key channel, warp rows w0 .. w0 + RPW - 1 of sub-block
     # `base`: dq pass (xqf_s, xqb_s, A's diagonal blocks into ad_s via a reduce-scatter), dk pass
     # (xkf_s, xkb_s). ``masked`` (fastexp=3): only the slow channels' lanes (sl_s) contribute.
+    # fastexp=3: dq (qside, mm = mmCKC[0]: dA kd) or dk (mm = mmCKC[2]: dA^T qd) of both directions
+    # from the masked dA halves against the all-token pair operands opf / opb, on top of the lane
+    # pass's diagonal terms xf_s / xb_s (zero when no channel of the chunk is slow)
+    @T.macro
+    def ref_grad(qside, mm, df, db, xf_s, xb_s, opf, opb, dac_s, dacb_s, any_s, t_f,
+                 gf_s, gfl_s, gb_s, gbl_s, mr_s, sl_s):
+        for i, j in T.Parallel(C, K):
+            df[i, j] = T.if_then_else(any_s[0] != 0, xf_s[i, j], 0.0)
+            db[i, j] = T.if_then_else(any_s[0] != 0, xb_s[i, j], 0.0)
+        T.clear(t_f)
+        mm(dac_s, opf, t_f)
+        for i, j in T.Parallel(C, K):
+            df[i, j] += t_f[i, j] * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, qside)
+        T.clear(t_f)
+        mm(dacb_s, opb, t_f)
+        for i, j in T.Parallel(C, K):
+            db[i, j] += t_f[i, j] * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, qside)
+
     # The buffers and vars keep their names in the caller, so the TIR is the one of the former
     # two inline copies
     @T.macro
@@ -1510,17 +1528,8 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
                 if t0 + i < L:
                     DV[b, t0 + i, h, j] = og(dv_f[i, j])
             if refd:  # the masked dA halves against the all-token operands (see the docstring)
-                for i, j in T.Parallel(C, K):
-                    dqf[i, j] = T.if_then_else(any_s[0] != 0, xqf_s[i, j], 0.0)
-                    dqb[i, j] = T.if_then_else(any_s[0] != 0, xqb_s[i, j], 0.0)
-                T.clear(t_f)
-                mmCKC[0](dac_s, kdf_s, t_f)
-                for i, j in T.Parallel(C, K):
-                    dqf[i, j] += t_f[i, j] * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, True)
-                T.clear(t_f)
-                mmCKC[0](dacb_s, kdb_s, t_f)
-                for i, j in T.Parallel(C, K):
-                    dqb[i, j] += t_f[i, j] * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, True)
+                ref_grad(True, mmCKC[0], dqf, dqb, xqf_s, xqb_s, kdf_s, kdb_s, dac_s, dacb_s, any_s, t_f,
+                         gf_s, gfl_s, gb_s, gbl_s, mr_s, sl_s)
             else:
                 for i, j in T.Parallel(C, K):
                     dqf[i, j] = xqf_s[i, j]
@@ -1545,17 +1554,8 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
                 g4_s[i, j] = T.Cast(acc, q_s[i, j]) * (t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale)
                 dqb[i, j] += t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale
             if refd:
-                for i, j in T.Parallel(C, K):
-                    dkf[i, j] = T.if_then_else(any_s[0] != 0, xkf_s[i, j], 0.0)
-                    dkb[i, j] = T.if_then_else(any_s[0] != 0, xkb_s[i, j], 0.0)
-                T.clear(t_f)
-                mmCKC[2](dac_s, qdf_s, t_f)
-                for i, j in T.Parallel(C, K):
-                    dkf[i, j] += t_f[i, j] * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, False)
-                T.clear(t_f)
-                mmCKC[2](dacb_s, qdb_s, t_f)
-                for i, j in T.Parallel(C, K):
-                    dkb[i, j] += t_f[i, j] * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, False)
+                ref_grad(False, mmCKC[2], dkf, dkb, xkf_s, xkb_s, qdf_s, qdb_s, dac_s, dacb_s, any_s, t_f,
+                         gf_s, gfl_s, gb_s, gbl_s, mr_s, sl_s)
             else:
                 for i, j in T.Parallel(C, K):
                     dkf[i, j] = xkf_s[i, j]
