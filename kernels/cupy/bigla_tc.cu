@@ -2338,6 +2338,37 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix(
     if (t != L - 1) dgb[e] += cb;
 }
 
+// The vectorised dg fix-ups' row work (bigla_tc_dg_fix4 / _fix4s): a thread's rows tb, tb + rs,
+// tb + 2 rs, tb + 3 rs (those < te) of one float4 column, st float4 apart; loaded first, then the
+// later segments' forward totals cf added to dgf (row 0 excepted) and the earlier ones' backward
+// totals cb to dgb (row L - 1 excepted) and stored
+__device__ __forceinline__ void dg_rows_load(f32x4 (&xf)[4], f32x4 (&xb)[4], const f32x4* pf,
+                                             const f32x4* pb, int st, int tb, int rs, int te) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+        if (tb + j * rs < te) {
+            xf[j] = pf[j * st];
+            xb[j] = pb[j * st];
+        }
+}
+__device__ __forceinline__ void dg_rows_add(f32x4 (&xf)[4], f32x4 (&xb)[4], f32x4* pf, f32x4* pb,
+                                            int st, int tb, int rs, int te, int L, f32x4 cf, f32x4 cb) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const int t = tb + j * rs;
+        if (t < te) {
+            if (t != 0) {
+                xf[j].x += cf.x; xf[j].y += cf.y; xf[j].z += cf.z; xf[j].w += cf.w;
+                pf[j * st] = xf[j];
+            }
+            if (t != L - 1) {
+                xb[j].x += cb.x; xb[j].y += cb.y; xb[j].z += cb.z; xb[j].w += cb.w;
+                pb[j * st] = xb[j];
+            }
+        }
+    }
+}
+
 // Session 6 (VIG_CUPY_DGFIX=vec): bigla_tc_dg_fix with 16-byte accesses. Block (x, s, b) covers
 // rows t in [s * seglen + x * 4 * rs, ... + 4 * rs) of segment s of batch b (clipped to the segment
 // and to L); the segment's rows of dg are contiguous (layout B, L, H, K), H * K / 4 float4 a row.
@@ -2365,12 +2396,7 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix4(
     f32x4* pb = reinterpret_cast<f32x4*>(dgb) + o;
     const int st = rs * hk4;  // float4 between this thread's rows
     f32x4 xf[4], xb[4];
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-        if (tb + j * rs < te) {
-            xf[j] = pf[j * st];
-            xb[j] = pb[j * st];
-        }
+    dg_rows_load(xf, xb, pf, pb, st, tb, rs, te);
     const f32x4* yt = reinterpret_cast<const f32x4*>(
         ytot + (size_t)(b * H + h) * nseg * 2 * KPD + ch);  // + (i * 2 + dir) * KPD / 4 float4
     f32x4 cf = {0.f, 0.f, 0.f, 0.f}, cb = {0.f, 0.f, 0.f, 0.f};
@@ -2384,20 +2410,7 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix4(
         const f32x4 y = yt[(i * 2 + 1) * (KPD / 4)];
         cb.x += y.x; cb.y += y.y; cb.z += y.z; cb.w += y.w;
     }
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        const int t = tb + j * rs;
-        if (t < te) {
-            if (t != 0) {
-                xf[j].x += cf.x; xf[j].y += cf.y; xf[j].z += cf.z; xf[j].w += cf.w;
-                pf[j * st] = xf[j];
-            }
-            if (t != L - 1) {
-                xb[j].x += cb.x; xb[j].y += cb.y; xb[j].z += cb.z; xb[j].w += cb.w;
-                pb[j * st] = xb[j];
-            }
-        }
-    }
+    dg_rows_add(xf, xb, pf, pb, st, tb, rs, te, L, cf, cb);
 }
 // Session 7 (VIG_CUPY_DGFIX=vec2): bigla_tc_dg_fix4 whose segment-total sums are made once per block
 // instead of once per thread: the rs row groups of a block share their columns, so in dg_fix4 each
@@ -2429,14 +2442,7 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix4s(
     f32x4* pb = reinterpret_cast<f32x4*>(dgb) + o;
     const int st = rs * hk4;  // float4 between this thread's rows
     f32x4 xf[4], xb[4];
-    if (act) {
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-            if (tb + j * rs < te) {
-                xf[j] = pf[j * st];
-                xb[j] = pb[j * st];
-            }
-    }
+    if (act) dg_rows_load(xf, xb, pf, pb, st, tb, rs, te);
     for (int w = threadIdx.x; w < 2 * hk4; w += blockDim.x) {
         const int dir = w >= hk4, cw = dir ? w - hk4 : w;
         const int hw = (4 * cw) / K, chw = 4 * cw - hw * K;
@@ -2454,19 +2460,6 @@ extern "C" __global__ void __launch_bounds__(256) bigla_tc_dg_fix4s(
     __syncthreads();
     if (!act) return;
     const f32x4 cf = sy[c4], cb = sy[hk4 + c4];
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        const int t = tb + j * rs;
-        if (t < te) {
-            if (t != 0) {
-                xf[j].x += cf.x; xf[j].y += cf.y; xf[j].z += cf.z; xf[j].w += cf.w;
-                pf[j * st] = xf[j];
-            }
-            if (t != L - 1) {
-                xb[j].x += cb.x; xb[j].y += cb.y; xb[j].z += cb.z; xb[j].w += cb.w;
-                pb[j * st] = xb[j];
-            }
-        }
-    }
+    dg_rows_add(xf, xb, pf, pb, st, tb, rs, te, L, cf, cb);
 }
 #endif  // KT <= 2
