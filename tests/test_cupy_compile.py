@@ -213,9 +213,9 @@ def test_dgfix_launch():
     row of every segment once; K % 4 != 0 or H*K > 1024 falls back to the scalar kernel."""
     import vig_kernels.cupy as m
 
-    if "VIG_CUPY_DGFIX" not in os.environ:  # the default: "vec" since session 7's mid call
-        assert m.DGFIX_DEFAULT == "vec"
-        assert m.dgfix_launch(8, 4096, 3, 32, 128, 32)[:3] == ("bigla_tc_dg_fix4", (4, 32, 8),
+    if "VIG_CUPY_DGFIX" not in os.environ:  # the default: "vec2" since session 8 ("vec" in session 7)
+        assert m.DGFIX_DEFAULT == "vec2"
+        assert m.dgfix_launch(8, 4096, 3, 32, 128, 32)[:3] == ("bigla_tc_dg_fix4s", (4, 32, 8),
                                                               (192, 1, 1))
     saved = _knobs(VIG_CUPY_DGFIX="scalar")
     try:
@@ -259,7 +259,6 @@ def test_dgfix_launch():
             assert m.dgfix_launch(1, 100, 2, 18, 32, 4)[0] == "bigla_tc_dg_fix"  # K % 4 != 0
         finally:
             _restore(saved)
-    assert m.DGFIX_DEFAULT != "vec2"
     saved = {"VIG_CUPY_DGFIX": os.environ.get("VIG_CUPY_DGFIX")}
     os.environ["VIG_CUPY_DGFIX"] = "bogus"
     try:
@@ -286,7 +285,7 @@ def test_v29r_in32_rule():
     assert m._in32(view(1, L, 1, C))
     assert not m._in32(view(1, L + 1, 1, C))
     assert not m._in32(view(1, 8, 1, 32), view(2, 4096, 1, 32, 2**18))  # any one view decides
-    assert "v29r" in m.BWD_KINDS and m._BW4["v29r"] == 9 and m.BWD_DEFAULT != "v29r"
+    assert "v29r" in m.BWD_KINDS and m._BW4["v29r"] == 9 and m.BWD_DEFAULT == "v29r"
 
 
 def test_launch_switch_removed():

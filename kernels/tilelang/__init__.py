@@ -337,7 +337,7 @@ FUSED_EXP_DEFAULT = "ref"
 #: "ref3" (session 7, on trial): "ref2" with vector loads of q, k and the gates and no compensation
 #: tiles ("fwd_fused:m3:x5"; fwd_fused_seg stays :m3:x4).
 
-#: $VIG_TILELANG_FWD_VIEWS (session 7, on trial; default FWD_VIEWS_DEFAULT "0"): "1": the backend's
+#: $VIG_TILELANG_FWD_VIEWS (session 7; default FWD_VIEWS_DEFAULT, "1" since session 8; "0": contiguous copies): "1": the backend's
 #: requires_contiguous is False and the bf16 v6 forward at L <= V6_MAX_L with head dims KT / VT
 #: reads q, k, v and the gates as the views they are (ViG: slices of one projection: no five
 #: contiguous copies before the kernel): "fwd_fused:s2:m3:x5", x5 with each input passed as an

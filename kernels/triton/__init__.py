@@ -136,8 +136,11 @@ def _fo(which: str) -> bool:
 # terms (dqf_i, dkf, dqb_x) and pv instead of five partial tiles, the forward sweep rebuilds the
 # partials with the same operations (768 -> 640 B of fp32 scratch per token and pass, one store and
 # one load fewer per chunk step). VIG_TRITON_CS_BWD=1 selects it (with DX or FO in the backward);
-# 0 / unset: v2.8's scratch. CS is not passed at all when off, so the shipped kernel is unchanged.
-CS = {"BWD": False}
+# 0: v2.8's scratch. CS is not passed at all when off, so that kernel is unchanged.
+# On since the 2026-12-06 session 8 call (H100, results/2026-12-06c-h100/): parity 120/120 (check_backend)
+# and 9/9 with FO, memcheck clean (with DX and with FO + CB32); graphed f+b (dev_bench, one process) ViG-T@224
+# 0.388 -> 0.355, S@224 0.647 -> 0.576, B@224 1.236 -> 1.093, T@1024 0.564 -> 0.515, S@1024 1.034 -> 0.948 ms.
+CS = {"BWD": True}
 
 
 def _cs() -> dict:

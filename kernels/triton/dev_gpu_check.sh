@@ -64,7 +64,7 @@ collect() {  # collect "NAME:EXPECTED:LABEL" ...: wait, append each log, print i
     rm -f "$l"
   done
 }
-mkdir -p /tmp/triton-pA /tmp/triton-pB /tmp/triton-pC /tmp/triton-pD /tmp/triton-pE
+mkdir -p /tmp/triton-pA /tmp/triton-pB /tmp/triton-pC /tmp/triton-pD /tmp/triton-pE /tmp/triton-pF
 {
 echo "== triton dev_gpu_check FINAL=$FINAL: $(date -u +%H:%M:%S) $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
 if [ "$FINAL" = "1" ]; then
