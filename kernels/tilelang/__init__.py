@@ -333,7 +333,10 @@ def _fused_diag(dtype: str) -> str:
 #: 0.956 -> 0.821, 1.849 -> 1.584, 0.989 -> 0.830, 1.937 -> 1.624 ms. "ref2" was 2-5 % faster in the
 #: forward (0.117 / 0.212 / 0.401 / 0.237 / 0.426) with parity 120/120 and 90/90, but the call's
 #: memcheck covered ref only: ref2 waits for its own (next session's MID / FINAL).
-FUSED_EXP_DEFAULT = "ref"
+#: "ref3" since the 2026-12-06 session 8 call (H100, results/2026-12-06c-h100/): parity 120/120, memcheck
+#: clean (ref3 and ref2, whose fwd_fused_seg kernel ref3 uses at L > 224); graphed fwd (dev_bench, one
+#: process) ViG-T@224 0.123 -> 0.115, S@224 0.222 -> 0.206, B@224 0.417 -> 0.386 ms.
+FUSED_EXP_DEFAULT = "ref3"
 #: "ref3" (session 7, on trial): "ref2" with vector loads of q, k and the gates and no compensation
 #: tiles ("fwd_fused:m3:x5"; fwd_fused_seg stays :m3:x4).
 
@@ -342,7 +345,11 @@ FUSED_EXP_DEFAULT = "ref"
 #: reads q, k, v and the gates as the views they are (ViG: slices of one projection: no five
 #: contiguous copies before the kernel): "fwd_fused:s2:m3:x5", x5 with each input passed as an
 #: int64 view (_packed); every other path, and the backward, makes its own contiguous copies.
-FWD_VIEWS_DEFAULT = "0"
+#: "1" since the 2026-12-06 session 8 call (H100, results/2026-12-06c-h100/): parity 120/120 (also with
+#: STRIDED=1) and 90/90 at L = 17, 31, 33, 224, 225, 449, memcheck clean, outputs bit-identical to
+#: ref3 on views, contiguous and misaligned inputs; graphed fwd (dev_bench) ViG-T@224 0.123 -> 0.067,
+#: S@224 0.222 -> 0.121, B@224 0.417 -> 0.229 ms; f+b 0.442 -> 0.434, 0.814 -> 0.801, 1.575 -> 1.552.
+FWD_VIEWS_DEFAULT = "1"
 
 
 def _fwd_views() -> bool:
