@@ -46,6 +46,13 @@ def _specs():
                 for fwl in ((), (("FWL", 1),)):
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1))
                                + fwl + (("FWM0", 1), ("MINB", 3)), k == K))
+            # session 8: the v30l / v30 forwards (VIG_CUPY_FWD=v30l / v30: -DFL32=1, + -DFDEC=1),
+            # 16-byte rows only, mode 1 and the mode-0 module; no spills at the models' K
+            for k in (K, 16):
+                for var in ((("FL32", 1),), (("FL32", 1), ("FDEC", 1))):
+                    for m0 in ((), (("FWM0", 1), ("MINB", 3))):
+                        specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
+                                                   ("FWL", 1)) + var + m0, k == K))
             # the v2.4 / v2.5 chunked backwards (VIG_CUPY_BWD=v24 / v25): K <= 32, 16-byte rows
             for k in (K, 16):
                 for bw4 in (1, 2, 3, 4, 7, 8, 9):  # v24, v25, v26, v26p, v29, v29q (session 6), v29r (7)
@@ -288,6 +295,40 @@ def test_v29r_in32_rule():
     assert "v29r" in m.BWD_KINDS and m._BW4["v29r"] == 9 and m.BWD_DEFAULT == "v29r"
 
 
+def test_fwd30_defines():
+    """VIG_CUPY_FWD=v30 / v30l (session 8; on trial): the forward's launches (both modes and the
+    backward's own state pass) get FL32 (+ FDEC for v30) only with 16-byte rows (VEC=1) and every
+    view's offsets below 2^31 (_in32); v26 (the default) and the fallbacks keep v26's defines, and
+    both share v26's shared-memory layout (FWL=1)."""
+    import vig_kernels.cupy as m
+
+    def view(B, L, H, C, sl=None):
+        sl = H * C if sl is None else sl
+        return torch.empty_strided((B, L, H, C), (L * sl, sl, C, 1), device="meta")
+
+    q, v = view(128, 196, 6, 32), view(128, 196, 6, 64)
+    g = view(128, 196, 6, 32, 6 * 64)  # one gate half of a fused projection
+    d = (("DTYPE", 2), ("KT", 2), ("VEC", 1), ("FWL", 1))
+    d0 = (("DTYPE", 2), ("KT", 2), ("VEC", 0), ("FWL", 1))
+    big = view(1, 2**26, 1, 32)  # 2^31 elements: beyond the 32-bit products
+    assert {"v30", "v30l"} <= set(m.FWD_KINDS)
+    saved = _knobs(VIG_CUPY_FWD="v26")
+    try:
+        assert m.fwd_defines(d, q, q, v, g, g) == d
+    finally:
+        _restore(saved)
+    for kind, extra in (("v30", (("FL32", 1), ("FDEC", 1))), ("v30l", (("FL32", 1),))):
+        saved = _knobs(VIG_CUPY_FWD=kind)
+        try:
+            assert m._fwl() and m.fwd_kind(torch.bfloat16) == "chunked"
+            assert m.fwd_defines(d, q, q, v, g, g) == d + extra
+            assert m.fwd_defines(d0, q, q, v, g, g) == d0  # scalar loads: v26's code
+            assert m.fwd_defines(d, q, q, v, g, big) == d  # one view past 2^31: v26
+            assert m._tc_defines(torch.bfloat16, 2, 1) == d  # the backward's module: unchanged
+        finally:
+            _restore(saved)
+
+
 def test_launch_switch_removed():
     """VIG_CUPY_LAUNCH was removed in session 6 (the plan launcher is the only one): "plan" is a
     no-op, any other value ("legacy") raises a clear error instead of silently running the plans."""
@@ -373,15 +414,16 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
 
     # ---- forward: [state pass (mode 0), scan,] output pass (mode 1)
     defines = m._tc_defines(q.dtype, kt, m.tc_vec(q, k, v))
+    fdefs = m.fwd_defines(defines, q, k, v, gf, gb)  # VIG_CUPY_FWD=v30 / v30l: + FL32 (+ FDEC)
     dsm = 2 * m.tc_dir_smem(kt)
     head = (i32(B), i32(L), i32(H), i32(K), i32(V)) + strides(q, k, v, gf, gb) + (
         np.float32(scale / 2), i32(seglen))
-    want = [("bigla_tc_fwd", (BH, nseg, nvb), dsm, m.fwd0_defines(defines, kt), head + (i32(0),))] \
+    want = [("bigla_tc_fwd", (BH, nseg, nvb), dsm, m.fwd0_defines(fdefs, kt), head + (i32(0),))] \
         if nseg > 1 else []
     if nseg > 1:
         want.append((m.scan_func(), (-(-BH * 2 * nvb * m.TC_VB * kpd // 256), 1, 1), 0, defines,
                      (i32(BH), i32(nseg), i32(nvb * m.TC_VB), i32(0))))
-    want.append(("bigla_tc_fwd", (BH, nseg, nvb), dsm + seglen * (m.TC_VB + 4) * 4, defines,
+    want.append(("bigla_tc_fwd", (BH, nseg, nvb), dsm + seglen * (m.TC_VB + 4) * 4, fdefs,
                  head + (i32(1),)))
     assert len(fw) == len(want)
     for got, (f, grid, smem, defs, consts) in zip(fw, want):
@@ -420,7 +462,8 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     want = []  # (func, grid, block, smem, defines, constants, pointers)
     if bnseg > 1 and not reuse:
         want += [("bigla_tc_fwd", (BH, bnseg, 1), t256, 2 * m.tc_dir_smem(kt),
-                  m.fwd0_defines(fdefines, kt), (i32(B), i32(L), i32(H), i32(K), i32(V))
+                  m.fwd0_defines(m.fwd_defines(fdefines, q, k, v, gf, gb), kt),
+                  (i32(B), i32(L), i32(H), i32(K), i32(V))
                   + strides(q, k, v, gf, gb) + (np.float32(scale / 2), i32(bseg), i32(0)), 8),
                  (m.scan_func(), scan_grid, t256, 0, fdefines,
                   (i32(BH), i32(bnseg), i32(m.TC_VB), i32(0)), 2)]

@@ -18,7 +18,7 @@ import torch
 from vig.backend import KernelBackend, Knobs
 
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_plan", "fwd_kind",
-           "fwd_variant", "FWD_KINDS", "scan_func",
+           "fwd_variant", "FWD_KINDS", "fwd_defines", "scan_func",
            "bwd_kind", "bwd_variant", "BWD_KINDS", "reload_env", "plan_forward",
            "plan_backward", "DGFIX_KINDS", "dgfix_launch", "dgfix_smem",
            "FWD0_KINDS", "fwd0_defines"]
@@ -82,7 +82,14 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
-FWD_KINDS = ("chunked", "v26", "recurrent")
+FWD_KINDS = ("chunked", "v26", "v30", "v30l", "recurrent")
+# Session 8 (on trial, not the default): "v30l" = v26 whose chunk loads run on loop-carried 64-bit
+# pointers advanced by 32-bit token products, full chunks without predicates (-DFL32=1: the
+# prefetch's address arithmetic 115 -> 36 SASS instructions per warp and chunk step, sm_90a bf16
+# K = 32); "v30" = v30l + direction-local chunk-step barriers, one block barrier at step nch / 2
+# (-DFDEC=1). Same values, same arithmetic (outputs and states bit-identical to v26 in the
+# emulator); the 32-bit products need _in32 of q, k, v and both gates, else v26 runs. NOTES.md,
+# "Session 8".
 
 
 def fwd_variant() -> str:
@@ -132,7 +139,17 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
 
 
 def _fwl() -> bool:
-    return _ENV["fwd"] == "v26"
+    return _ENV["fwd"] in ("v26", "v30", "v30l")
+
+
+def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
+    """The defines of the chunked forward's launches (bigla_tc_fwd, both modes, and the backward's
+    own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC; both only with 16-byte
+    rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
+    kind = _ENV["fwd"]
+    if kind not in ("v30", "v30l") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
+        return defines
+    return defines + ((("FL32", 1), ("FDEC", 1)) if kind == "v30" else (("FL32", 1),))
 
 
 def tc_vec(q, k, v, *more) -> int:
@@ -485,6 +502,7 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
     kt = tc_kt(K)
     kpd = 16 * kt
     defines = _tc_defines(q.dtype, kt, vec)
+    fdefines = fwd_defines(defines, q, k, v, g_fwd, g_bwd)
     nvb, seglen, nseg = tc_plan(B, H, L, V)
     dsm = 2 * tc_dir_smem(kt)
     Q, Kk, Vv, GF, GB, O, ST, GS = (_Slot(i) for i in range(8))
@@ -498,13 +516,13 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
     calls = []
     if nseg > 1:
         calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(0),), dsm,
-                           fwd0_defines(defines, kt)))
+                           fwd0_defines(fdefines, kt)))
         total = BH * 2 * nvb * TC_VB * kpd
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
                             np.int32(0)), 0, defines))
     calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
-                       dsm + seglen * (TC_VB + 4) * 4, defines))
+                       dsm + seglen * (TC_VB + 4) * 4, fdefines))
     p = _FwdPlan()
     p.calls, p.o_shape, p.nseg = tuple(calls), (B, L, H, V), nseg
     p.st = _strided((BH, nseg, 2, nvb * TC_VB, kpd))
@@ -608,7 +626,8 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
                  *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                  np.float32(scale / 2), np.int32(seglen), np.int32(0))
         calls.append(_Call(dev, "bigla_tc_fwd", (BH, nseg, 1), (256, 1, 1), fargs,
-                           2 * tc_dir_smem(kt), fwd0_defines(fdefines, kt)))
+                           2 * tc_dir_smem(kt),
+                           fwd0_defines(fwd_defines(fdefines, q, k, v, g_fwd, g_bwd), kt)))
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (STS, GS, np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
                            0, fdefines))

@@ -48,6 +48,12 @@
 #ifndef FWL
 #define FWL 0             // 1: v2.6 forward tiles (V, Ki token-major, ldmatrix.trans; VIG_CUPY_FWD=v26):
 #endif                    //    conflict-free stores instead of v2.3's transposed 16-bit stores
+#ifndef FL32
+#define FL32 0            // 1 (with FWL, VEC; VIG_CUPY_FWD=v30 / v30l): the forward's chunk loads on
+#endif                    //    loop-carried pointers (32-bit steps), full-chunk loads / sO rows unchecked
+#ifndef FDEC
+#define FDEC 0            // 1 (VIG_CUPY_FWD=v30): direction-local chunk-step barriers in the forward,
+#endif                    //    one block barrier at step nch / 2 (the output rows' two visitors)
 #if (KT & (KT - 1)) != 0
 #error "KT must be a power of two"
 #endif
@@ -155,6 +161,17 @@ __device__ __forceinline__ void bar_dir(int dir) {
         asm volatile("bar.sync 2, 128;" ::: "memory");
     else
         asm volatile("bar.sync 1, 128;" ::: "memory");
+#endif
+}
+// x += c * o as nvcc compiles the v2.6 forward's second-visitor adds (one FFMA each, sm_90a / sm_80:
+// the product is not rounded), written out so that v30's copy of them cannot round differently
+// (a product shared by two branches stays an FMUL); the emulator (g++, no contraction) rounds the
+// product in both.
+__device__ __forceinline__ void add_cprod(float& x, float c, float o) {
+#ifdef VIG_EMU
+    x += c * o;
+#else
+    x = __fmaf_rn(c, o, x);
 #endif
 }
 // The direction barrier without a branch (v29): bar.sync with a register id (1 + tid / 128,
@@ -290,6 +307,70 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     constexpr int QV = CH * KPD / 8, C8 = KPD / 8;
     constexpr int QKPT = (2 * QV + NT - 1) / NT;
     u32x4 pqk[QKPT], pv4;
+#if FWL && FL32
+    // v30: loop-carried 64-bit pointers of this thread's load slots (q or k row, v row, its
+    // first gate), advanced at each load by the distance between the chunks' first scan tokens
+    // (32-bit products: the launcher guarantees every input view's element offsets, 16 tokens
+    // past either end included, stay below 2^31: _in32); full chunks load without predicates.
+    const int tsg = dir ? -1 : 1;
+    const int lgs = (int)sgl, dg1 = dir ? -lgs : lgs;
+    const float* lg = gbase + gch + (tsg * grp * TPG) * lgs;
+    const elem_t* lqk[QKPT];
+    int lqs[QKPT], lqp[QKPT];
+    bool lqok[QKPT];
+#pragma unroll
+    for (int i = 0; i < QKPT; ++i) {
+        const int e = lt + NT * i;
+        const bool isk = e >= QV;
+        const int vi = isk ? e - QV : e, c8 = vi % C8;
+        lqs[i] = isk ? (int)skl : (int)sql;
+        lqp[i] = vi / C8;
+        lqok[i] = e < 2 * QV && 8 * c8 < K;
+#ifdef FWM0
+        lqok[i] = lqok[i] && isk;  // the state pass reads no q (its q tiles are never used)
+#endif
+        lqk[i] = (isk ? kb : qb) + 8 * c8 + (tsg * lqp[i]) * lqs[i];
+    }
+    const int lvs = (int)svl;
+    const elem_t* lvp = vbp + vblk * VB + 8 * (lt & 7) + (tsg * (lt >> 3)) * lvs;
+    const bool lvok = vblk * VB + 8 * (lt & 7) < V;
+    // every slot in range for a full chunk: K == KPD, the block's 64 values inside V, and the
+    // q / k vectors a multiple of the direction's threads
+    const bool fullk = K == KPD && vblk * VB + VB <= V && (2 * QV) % NT == 0;
+    int tprev = 0;  // the token the pointers are at (plus their slots' own offsets)
+    auto load = [&](int ci) {
+        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
+        const int t0 = dir ? (c0 + n - 1) : c0;
+        const int adv = t0 - tprev;
+        tprev = t0;
+        lg += adv * lgs;
+#pragma unroll
+        for (int i = 0; i < QKPT; ++i) lqk[i] += adv * lqs[i];
+        lvp += adv * lvs;
+        if (n == CH && fullk) {  // direction-uniform
+#pragma unroll
+            for (int i = 0; i < QKPT; ++i)
+#ifdef FWM0
+                pqk[i] = lqok[i] ? *reinterpret_cast<const u32x4*>(lqk[i]) : u32x4{0u, 0u, 0u, 0u};
+#else
+                pqk[i] = *reinterpret_cast<const u32x4*>(lqk[i]);
+#endif
+            pv4 = *reinterpret_cast<const u32x4*>(lvp);
+#pragma unroll
+            for (int i = 0; i < TPG; ++i) pg[i] = lg[i * dg1];
+        } else {
+#pragma unroll
+            for (int i = 0; i < QKPT; ++i)
+                pqk[i] = (lqok[i] && lqp[i] < n) ? *reinterpret_cast<const u32x4*>(lqk[i])
+                                                 : u32x4{0u, 0u, 0u, 0u};
+            pv4 = (lvok && (lt >> 3) < n) ? *reinterpret_cast<const u32x4*>(lvp)
+                                          : u32x4{0u, 0u, 0u, 0u};
+            const bool okc = gch < K;
+#pragma unroll
+            for (int i = 0; i < TPG; ++i) pg[i] = (grp * TPG + i < n && okc) ? lg[i * dg1] : 0.f;
+        }
+    };
+#else
     auto load = [&](int ci) {
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
 #if FWL
@@ -331,6 +412,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
 #endif
         load_gates(ci);
     };
+#endif  // FWL && FL32
     auto stage = [&]() {
 #pragma unroll
         for (int i = 0; i < QKPT; ++i) {
@@ -396,6 +478,11 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
 #endif
     load(dir ? nch - 1 : 0);
     float gsum = 0.f;
+#if FWL && FL32
+    // v30: this thread's first output row in a full chunk (scan position 2 tg) and the row step
+    const int orow0 = (dir ? CH - 1 - 2 * tg : 2 * tg) * OS + vr + g8;
+    const int ostep = dir ? -OS : OS;
+#endif
 
     for (int it = 0; it < nch; ++it) {
         const int ci = dir ? nch - 1 - it : it;
@@ -416,7 +503,16 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             }
             D.A[grp][gch] = s;
         }
+#if FDEC
+        // (A), v30: direction-local (each direction's tiles are its own DirSmem), except at step
+        // nch / 2: every first visit of an output row in sO comes at a step < nch / 2 and every
+        // second one at a step >= nch / 2 (the middle chunk of an odd count: red.add by both onto
+        // the zeros stored before the first block barrier), so this one block barrier orders them.
+        if (mode == 1 && it == (nch >> 1)) __syncthreads();  // block-uniform branch
+        bar_dir_t();
+#else
         __syncthreads();  // (A) the previous chunk's readers are done with the tiles
+#endif
         stage();
         float a = 0.f, before = 0.f, after = 0.f;
 #pragma unroll
@@ -449,7 +545,11 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             if (lane == 0) D.bad[warp] = (m != 0u);
         }
         if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);  // in flight during this chunk
+#if FDEC
+        bar_dir_t();  // (B)
+#else
         __syncthreads();  // (B)
+#endif
         bool fast = true;
 #pragma unroll
         for (int w = 0; w < NWK; ++w) fast = fast && !D.bad[w];
@@ -500,7 +600,11 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 if (cg == 0) D.P[p][j] = acc;
             }
         }
+#if FDEC
+        bar_dir_t();  // (C)
+#else
         __syncthreads();  // (C)
+#endif
 
         unsigned int av[4];  // A fragments of V^T (rows vr.., cols j)
 #if FWL
@@ -569,6 +673,28 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             for (int tn = 0; tn < 2; ++tn)
                 mma16816(Oc[tn], av, pack2(P[0][2 * tn], P[0][2 * tn + 1]),
                          pack2(P[1][2 * tn], P[1][2 * tn + 1]));
+#if FWL && FL32
+            const int other = nch - 1 - it;
+            if (n == CH && it != other) {  // direction-uniform
+                // v30, full chunks: the thread's 4 rows from one base (p = 2 tg + h2 + 8 tn at
+                // row c0 - s0 + p, or + 15 - p backward: a per-thread offset, a signed step),
+                // without per-row bounds; the same values, stores and adds as below.
+                float* r0 = sO + ((c0 - s0) * OS + orow0);
+                if (it < other) {
+#pragma unroll
+                    for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            r0[(8 * tn + (r & 1)) * ostep + 8 * (r >> 1)] = c * Oc[tn][r];
+                } else {
+#pragma unroll
+                    for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                        for (int r = 0; r < 4; ++r)
+                            add_cprod(r0[(8 * tn + (r & 1)) * ostep + 8 * (r >> 1)], c, Oc[tn][r]);
+                }
+            } else {
+#endif
 #if FWL
             // v2.6: the 4 row addresses once, the (warp-uniform) first / second / both-visitors
             // choice once per chunk instead of per element.
@@ -602,6 +728,9 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                     for (int r = 0; r < 4; ++r)
                         if (okp[tn][r & 1]) atomicAdd(&rowp[tn][r & 1][8 * (r >> 1)], c * Oc[tn][r]);
             }
+#if FL32
+            }  // not a full chunk, or the middle one
+#endif
 #else
 #pragma unroll
             for (int tn = 0; tn < 2; ++tn)

@@ -36,6 +36,11 @@ launch parameters under the shipped segment plan), with a bit-identity check. Mo
 VIG_CUPY_FWD0=m0 (the segmented forward's state pass from its own module, -DFWM0=1 -DMINB=3; without
 it "generic"): fwd and f+b kinds, skipped without segments; compared with the kind without "+M"
 (printed BITEXACT / DIFF, not an error: ptxas may contract differently; parity decides).
+Session 8: modifiers "+F" VIG_CUPY_FWD=v30 (the forward's chunk loads on loop-carried pointers with
+32-bit products + direction-local chunk-step barriers) and "+G" VIG_CUPY_FWD=v30l (the loads alone),
+for fwd and f+b kinds (after the kind's own switches); compared with the same kind without the
+modifier (printed BITEXACT / DIFF, not an error; the emulator has them bit-identical, the GPU
+script's verdict line checks it).
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -89,7 +94,8 @@ def setenv(d):
 
 
 _MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
-         "M": dict(VIG_CUPY_FWD0="m0"), "E": dict(VIG_CUPY_DGFIX="vec2")}
+         "M": dict(VIG_CUPY_FWD0="m0"), "E": dict(VIG_CUPY_DGFIX="vec2"),
+         "F": dict(VIG_CUPY_FWD="v30"), "G": dict(VIG_CUPY_FWD="v30l")}
 
 
 def use(table, kind):
@@ -126,6 +132,9 @@ def _unsegmented(shape):
 def _twin(kind, done):
     """The generic-state-pass twin of a "+M" kind (else the scalar-fix-up twin of a "+D" kind), when
     it ran already."""
+    for m in ("+F", "+G"):  # the v30 / v30l forward against v26 (session 8)
+        if m in kind and kind.replace(m, "") in done:
+            return kind.replace(m, "")
     if "+E" in kind and kind.replace("+E", "+D") in done:  # vec2 against vec (session 7)
         return kind.replace("+E", "+D")
     for m in ("+M", "+D"):
@@ -203,7 +212,7 @@ def main():
             if tw is not None:
                 dt = _diff(outs[kind], outs[tw])[0]
                 same = f"  vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
-                if dt != 0 and "+M" in kind:
+                if dt != 0 and ("+M" in kind or "+F" in kind or "+G" in kind):
                     same = same.replace("MISMATCH", "DIFF")
                 elif dt != 0:
                     BAD.append((name, kind))
@@ -241,7 +250,7 @@ def main():
             if tw is not None:
                 dt = max(_diff(a, b)[0] for a, b in zip(grads[kind], grads[tw]))
                 same = f"; vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
-                if dt != 0 and "+M" in kind:
+                if dt != 0 and ("+M" in kind or "+F" in kind or "+G" in kind):
                     same = same.replace("MISMATCH", "DIFF")
                 elif dt != 0:
                     BAD.append((name, kind))

@@ -4,9 +4,10 @@ kernels are launched by the backend's own plan launcher (plan_forward / plan_bac
 runs; dev_mock.py hands each planned launch's argument block to the emulator instead of the driver).
 Exercises indexing, fragment layouts, barriers, segments, the plans' workspaces and both paths;
 proves nothing about the GPU.
-Usage: python kernels/cupy/dev_emu.py [quick | scan | dgfix | fwd0 | bwd | bwdquick | bwdlong | bwdseg | bwdsave | plan]
+Usage: python kernels/cupy/dev_emu.py [quick | scan | dgfix | fwd0 | fwd30 | bwd | bwdquick | bwdlong | bwdseg | bwdsave | plan]
 (VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN / VIG_CUPY_DGFIX / VIG_CUPY_FWD0 pick the variants, as on the GPU; VIG_EMU_SAME=<variant>:
-the backward modes also require gradients bit-identical to that VIG_CUPY_BWD variant's)."""
+the backward modes also require gradients bit-identical to that VIG_CUPY_BWD variant's; VIG_EMU_SAME_FWD=<variant>: the
+forward modes also require outputs and kept states bit-identical to that VIG_CUPY_FWD variant's)."""
 import ctypes
 import os
 import subprocess
@@ -77,8 +78,29 @@ def check(case):
     berr = (base.double() - ref).abs().max().item()
     bound = 2 * berr + 4 * EPS[q.dtype] * ref.abs().max().item() + 1e-12
     ok = err <= bound
+    same = ""
+    if os.environ.get("VIG_EMU_SAME_FWD"):  # also bit-identical (output, kept states) to this variant?
+        REC.clear()
+        o1, s1 = cp.plan_forward(q, k, v, gf, gb, scale, True)
+        defs = [dict(r[4]) for r in REC if r[0] == "bigla_tc_fwd"]
+        mine = os.environ.get("VIG_CUPY_FWD")
+        os.environ["VIG_CUPY_FWD"] = os.environ["VIG_EMU_SAME_FWD"]
+        cp.reload_env()
+        try:
+            o2, s2 = cp.plan_forward(q, k, v, gf, gb, scale, True)
+        finally:
+            if mine is None:
+                os.environ.pop("VIG_CUPY_FWD")
+            else:
+                os.environ["VIG_CUPY_FWD"] = mine
+            cp.reload_env()
+        eq = (torch.equal(o, o1) and torch.equal(o1, o2) and len(s1) == len(s2)
+              and all(torch.equal(a, b) for a, b in zip(s1, s2)))
+        ok &= eq
+        flags = "+".join(n for n in ("FL32", "FDEC") if any(d.get(n) for d in defs)) or "-"
+        same = f" same-as-{os.environ['VIG_EMU_SAME_FWD']}:{'yes' if eq else 'NO'} [{flags}]"
     print(f"{'ok  ' if ok else 'FAIL'} err {err:.3e} bound {bound:.3e} ratio {err / bound:.3f} "
-          f"plan {cp.tc_plan(case.B, case.H, case.L, case.V)}  {case}", flush=True)
+          f"plan {cp.tc_plan(case.B, case.H, case.L, case.V)}{same}  {case}", flush=True)
     return ok
 
 
@@ -292,7 +314,41 @@ def check_fwd0():
     return bad == 0
 
 
+def check_fwd30():
+    """VIG_CUPY_FWD=v30 / v30l (session 8): full and partial chunks, odd and even chunk counts (the
+    middle chunk), one segment and 64-token segments (mode 0 + scan + mode 1), both dtypes, strided
+    gate views, K = 16 / 32, V = 64 / 128 (two value blocks) / 20 (VEC=0: no FL32); run it with
+    VIG_EMU_SAME_FWD=v26 for bit-identity."""
+    C = Case
+    cases = [C(1, 196, 1, 32, 64, "bfloat16", "model", "fused", "float32", 1),    # 13 chunks
+             C(1, 256, 1, 32, 64, "float16", "mixed", "fused", "float32", 2),     # 16 chunks
+             C(2, 37, 2, 32, 64, "bfloat16", "neg_inf", "fused", "float32", 3),   # partial last
+             C(1, 18, 1, 32, 64, "bfloat16", "strong", "contiguous", "float32", 4),
+             C(1, 40, 1, 16, 16, "float16", "model", "contiguous", "float32", 5),  # K = KPD = 16
+             C(1, 50, 1, 32, 128, "bfloat16", "mixed", "fused", "float32", 6),    # 2 value blocks
+             C(1, 70, 2, 32, 20, "bfloat16", "model", "fused", "float32", 7),     # VEC=0
+             C(1, 1, 1, 32, 64, "bfloat16", "model", "fused", "float32", 8),      # L = 1
+             C(1, 50, 2, 64, 128, "bfloat16", "strong", "contiguous", "float32", 9),  # K = 64
+             C(1, 33, 1, 128, 80, "float16", "neg_inf", "contiguous", "float32", 10)]  # V 64 + 16
+    blocks = cp.TC_BLOCKS
+    cp.TC_BLOCKS = 2  # one segment per (b, h) up to 256 tokens (ViG@224's plan at this small B * H)
+    try:
+        bad = sum(not check(c) for c in cases)
+    finally:
+        cp.TC_BLOCKS = blocks
+    cp.TC_MAX_SEG = 64
+    seg = [C(1, L, 1, 32, 64, dt, rg, "fused", "float32", L)
+           for L, dt, rg in ((65, "bfloat16", "model"), (130, "float16", "neg_inf"),
+                             (200, "bfloat16", "strong"), (200, "float16", "mixed"))]
+    bad += sum(not check(c) for c in seg)
+    n = len(cases) + len(seg)
+    print(f"{n - bad} ok, {bad} fail")
+    return bad == 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "fwd30":
+        sys.exit(0 if check_fwd30() else 1)
     if len(sys.argv) > 1 and sys.argv[1] == "fwd0":
         sys.exit(0 if check_fwd0() else 1)
     if len(sys.argv) > 1 and sys.argv[1] == "dgfix":
