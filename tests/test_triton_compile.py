@@ -96,7 +96,7 @@ def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf"
         pytest.skip(vig.available_backends()["triton"])
     for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DX_FWD",
                 "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
-                "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD"):
+                "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD", "VIG_TRITON_SPLIT_BWD"):
         monkeypatch.delenv(key, raising=False)
     for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
@@ -375,5 +375,35 @@ def test_cb32_switch(path, regime, monkeypatch):
     knobs = {f"VIG_TRITON_{path}_FWD": "1", f"VIG_TRITON_{path}_BWD": "1", "VIG_TRITON_CS_BWD": "1",
              "VIG_TRITON_CHUNK_BWD": "32", "VIG_TRITON_WARPS_BWD": "8"}
     _segmented_parity(monkeypatch, knobs, seed=23, label="cb32",
+                      regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)
+
+
+def test_split_kernels_compile_for_sm90(tmp_path):
+    """Session 8 (opt-in VIG_TRITON_SPLIT_BWD=1; NOTES.md "Session 8 (SPLIT)"): the backward split
+    by direction (bigla_bwd_dir_dx_kernel, DIR 0 and DIR 1; MODE 0, and MODE 1 / 2 for
+    VIG_TRITON_FO_BWD=1) compiles for sm_90, three dtypes each."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--split", "90"],
+                       env=env, capture_output=True, text=True, timeout=1200)
+    from vig_kernels.triton.compile_check import _split_specs
+
+    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_split_specs()) == 18, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("regime,segs,fo", [("neg_inf", "3", "0"), ("model", "3", "0"),
+                                            ("planted", "3", "0"), ("planted", "1", "0"),
+                                            ("planted", "3", "1"), ("neg_inf", "1", "1")])
+def test_split_switch(regime, segs, fo, monkeypatch):
+    """The backward split by direction (VIG_TRITON_SPLIT_BWD=1, two launches meeting through the
+    fp32 scratch; each gate gradient final in its own direction's program, dgf as a suffix sum with
+    the next segment's carry) against the float64 oracle, all five gradients: 3 segments ("neg_inf"
+    mixes fast and exact chunks, "model" is all fast, "planted" exact chunks in some programs only)
+    and one segment ("planted": no carries, no entering states); with VIG_TRITON_FO_BWD=1 (fo "1":
+    each direction fast-only, then the flagged programs redone) on "planted" (some programs
+    flagged, in one direction or both) and "neg_inf" (every program flagged)."""
+    knobs = {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_SEGMENT": segs, "VIG_TRITON_FO_BWD": fo}
+    _segmented_parity(monkeypatch, knobs, seed=29, label="split",
                       regime="model" if regime == "planted" else regime,
                       edit=_plant if regime == "planted" else None)

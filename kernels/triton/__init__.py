@@ -156,6 +156,37 @@ def _cs() -> dict:
 CHUNK_BWD = 16
 
 
+# Session 8 (opt-in, no GPU run yet; NOTES.md "Session 8 (SPLIT)"): the derived-exp backward split by
+# direction (kernels.bigla_bwd_dir_dx_kernel, two launches: DIR 0 then DIR 1), one K x V state per sweep and one
+# direction's gate tiles per program; the directions meet through the fp32 scratch pq / pk / pv (DIR 0 writes its
+# full dq, dk, dv contributions, DIR 1 adds them), each gate gradient is final in its own direction's program.
+# VIG_TRITON_SPLIT_BWD=1 selects it (it takes precedence over DX / CS in the backward; with VIG_TRITON_FO_BWD=1
+# each direction runs as v2.9's fast-only launch then the redo of the flagged programs); 0 / unset: as before.
+# Its register cap (bf16 inputs only): VIG_TRITON_NREG_SPLIT (0 = the compiler's choice; default SPLIT_MAXNREG),
+# warps: VIG_TRITON_WARPS_SPLIT (default WARPS["BWD"]), num_stages (bf16 only): VIG_TRITON_STAGES_SPLIT (unset:
+# Triton's default). ptxas (sm_90a, bf16, 4 warps): DIR 0 / DIR 1 237 / 254 regs, 0 B spill (the shipped DX
+# backward: 255, 172 B); at 168 (3 programs per SM) 116 / 194 B spill; 8 warps at 128 (2 programs of 8 warps
+# per SM) 112 / 196 B; with FO, MODE 1: 219 / 248 regs, 0 B; 60 / 76 B at 168; 76 / 112 B at 8 warps, 128.
+SPLIT = {"BWD": False}
+SPLIT_MAXNREG = 0
+
+
+def _split() -> bool:
+    return _onoff("SPLIT", "BWD", SPLIT)
+
+
+def _split_opts(dtype) -> dict:
+    """Launch options of the split backward: num_warps, and for bf16 inputs (tensor-core dots) the
+    register cap maxnreg (the fp16 / fp32 kernels' FMA dots spill at 255 already: never capped) and
+    num_stages; none but num_warps in the interpreter."""
+    w = int(_ENV.get("VIG_TRITON_WARPS_SPLIT", "") or WARPS["BWD"])
+    if _interpreting() or dtype != torch.bfloat16:
+        return {"num_warps": w}
+    n = int(_ENV.get("VIG_TRITON_NREG_SPLIT", "") or SPLIT_MAXNREG)
+    st = _ENV.get("VIG_TRITON_STAGES_SPLIT", "")
+    return {"num_warps": w, **({"maxnreg": n} if n else {}), **({"num_stages": int(st)} if st else {})}
+
+
 def _chunk_bwd() -> int:
     c = int(_ENV.get("VIG_TRITON_CHUNK_BWD", "") or CHUNK_BWD)
     if c not in (16, 32):
@@ -408,11 +439,14 @@ class TritonBackend(KernelBackend):
         # (the same pointer-alignment specialisation as separate buffers)
         nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
         cbw = _chunk_bwd()  # the derived-exp backward's chunk (VIG_TRITON_CHUNK_BWD; 16 = CHUNK)
-        if not (_fo("BWD") or _dx("BWD")):
+        split = _split()
+        if not (split or _fo("BWD") or _dx("BWD")):
             cbw = CHUNK  # the shipped v2.2 / v2.6 backward: 16 only
         NS, LS = _segments(BH, L, unit=cbw, bwd=True)
-        fo = _fo("BWD")  # v2.9: one int32 flag per program after the scratch (same allocation)
-        scr = torch.empty((2 * nK + nV + (BH * NS if fo else 0),), dtype=torch.float32, device=dev)
+        fo = _fo("BWD")  # v2.9: one int32 flag per program after the scratch (split: per direction)
+        nD = -(-BH * L * 2 // 64) * 64 if split else 0  # the split backward's diagonal row factors
+        scr = torch.empty((2 * nK + nV + nD + ((2 if split else 1) * BH * NS if fo else 0),),
+                          dtype=torch.float32, device=dev)
         pq, pk, pv = scr, scr[nK:], scr[2 * nK:]
         prec = _prec(q.dtype)
         strides = (*_strides(q), *_strides(k), *_strides(v),
@@ -453,6 +487,23 @@ class TritonBackend(KernelBackend):
         else:
             sf = db = sb = df = cf = cb = pq  # unused
         dprec = _dot_prec("BWD", q.dtype)
+        if split:  # session 8: DIR 0 (forward direction) then DIR 1, meeting through pq / pk / pv;
+            # with FO (VIG_TRITON_FO_BWD=1) each direction as MODE 1 (fast only, flags) then MODE 2
+            # (the flagged programs redone), one int32 flag per (direction, program)
+            opts = _split_opts(q.dtype)
+            sq, sk, sv, sd = _strides(q), _strides(k), _strides(v), _strides(do)
+            fl = scr[2 * nK + nV + nD:].view(torch.int32) if fo else None
+            for d, g, dg, st, ds, cc in ((0, g_fwd, dgf, sf, df, cf), (1, g_bwd, dgb, sb, db, cb)):
+                for mode in ((1, 2) if fo else (0,)):
+                    _kern(_k.bigla_bwd_dir_dx_kernel, (BH, NS))(
+                        q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, scr[2 * nK + nV:], st, ds, cc,
+                        fl[d * BH * NS:] if fo else None,
+                        *sq, *sk, *sv, *_strides(g), *sd,
+                        float(scale), L, H, LS, NS, K, V,
+                        BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), DIR=d, MODE=mode,
+                        **opts,
+                    )
+            return dq, dk, dv, dgf, dgb
         if fo or _dx("BWD"):  # v2.9: fast-only pass (flags), then the exact-capable pass on
             # flagged programs; v2.8 (MODE 0): one exact-capable pass, fl_p None (as the forward)
             fl = scr[2 * nK + nV:].view(torch.int32) if fo else None

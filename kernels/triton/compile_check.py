@@ -11,6 +11,7 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check --fo --dump DIR 90  # + each kernel's TTGIR / PTX in DIR
     python -m vig_kernels.triton.compile_check --same DIR_A DIR_B   # PTX of two --dump dirs, code only
     python -m vig_kernels.triton.compile_check --cs --regs 90    # session 7: compact-scratch backward
+    python -m vig_kernels.triton.compile_check --split --regs 90  # session 8: backward split by direction
     VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 python -m vig_kernels.triton.compile_check --fo --regs 90
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
@@ -97,6 +98,17 @@ def _cs_specs():
             for kind, dt, odt, prec in _mode_specs((0, 1)) if kind in ("bwdx", "bwfo1")]
 
 
+def _split_specs():
+    """Session 8 (opt-in, VIG_TRITON_SPLIT_BWD=1): the backward split by direction, DIR 0 and
+    DIR 1 per dtype, the shipped backward's dot precision: MODE 0 (kinds bwsp0 / bwsp1) and, with
+    VIG_TRITON_FO_BWD=1, MODE 1 / 2 (bwsp0m1, bwsp0m2, bwsp1m1, bwsp1m2), 18 kinds (--split);
+    VIG_TRITON_WARPS_SPLIT / VIG_TRITON_NREG_SPLIT / VIG_TRITON_STAGES_SPLIT / VIG_TRITON_CHUNK_BWD
+    as launched."""
+    return [(f"bwsp{d}" + (f"m{m}" if m else ""), dt, odt, prec)
+            for kind, dt, odt, prec in _mode_specs((0,)) if kind == "bwdx"
+            for m in (0, 1, 2) for d in (0, 1)]
+
+
 def _code_lines(ptx):
     """The PTX less what does not reach the code: .loc / .file lines, the DWARF sections and the
     debug labels (source line numbers only); v2.9's kernel names mapped to the merged ones."""
@@ -145,7 +157,7 @@ def _ptxas_report(ptx, arch):
     return f"{regs} regs, {spill} B spill stores ({sm})"
 
 
-def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=False):
+def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=False, split=False):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("compile-only needs a process without TRITON_INTERPRET=1")
     import triton
@@ -162,12 +174,23 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
     failures = []
     for arch in archs:
         target = GPUTarget("cuda", int(arch), 32)
-        specs = _cs_specs() if cs else _fo_specs() if fo else _dx_specs() if dx else \
+        specs = _split_specs() if split else _cs_specs() if cs else _fo_specs() if fo else _dx_specs() if dx else \
             _v26_specs() if v26 else _specs()
         for kind, dt, odt, prec in specs:
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
             name = kind  # the label's kind
-            if kind in ("bwcs", "bwcs1"):  # session 7: compact scratch (CS = 1) of bwdx / bwfo1
+            if kind.startswith("bwsp"):  # session 8: the backward split by direction
+                from vig_kernels.triton import _chunk_bwd, _split_opts
+                consts.update(C=_chunk_bwd(), DIR=int(kind[4]), MODE=int(kind[6:] or 0))
+                if consts["MODE"] == 0:
+                    consts["fl_p"] = None
+                fn = k.bigla_bwd_dir_dx_kernel
+                ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "g_p": "fp32", "do_p": dt, "dq_p": odt,
+                        "dk_p": odt, "dv_p": odt,
+                        **{n: "fp32" for n in ("dg_p", "pq_p", "pk_p", "pv_p", "pd_p", "st_p", "ds_p", "c_p")},
+                        "fl_p": "i32"}
+                nstr = 15
+            elif kind in ("bwcs", "bwcs1"):  # session 7: compact scratch (CS = 1) of bwdx / bwfo1
                 consts["CS"] = 1
                 kind = "bwdx" if kind == "bwcs" else "bwfo1"
             elif kind in ("bwdx", "bwfo1", "bwfo2"):  # CS's default (a constexpr, as launched)
@@ -190,6 +213,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
                         "o_p": odt, "op_p": "fp32", "hf_p": "fp32", "hb_p": "fp32",
                         "tf_p": "fp32", "tb_p": "fp32", "fl_p": "i32"}
                 nstr = 18
+            elif kind.startswith("bwsp"):
+                pass
             elif kind == "seg":
                 fn = k.bigla_fwd_segstate_kernel
                 consts.pop("THR")
@@ -254,6 +279,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
                 if kind in ("bscan2", "bcarry", "fscan"):
                     from vig_kernels.triton import BSEG_WARPS
                     opts = {"num_warps": 1 if kind == "bcarry" else BSEG_WARPS}
+                if kind.startswith("bwsp"):  # as launched
+                    opts = _split_opts(_TORCH_DT[dt])
                 if kind in ("fwd", "fwdp", "fwds", "bwd", "fwdx", "bwdx", "fwfo1", "fwfo2", "bwfo1",
                             "bwfo2"):  # as launched
                     w = "FWD" if kind[:2] == "fw" else "BWD"
@@ -290,12 +317,13 @@ if __name__ == "__main__":
     want_dx = "--dx" in args
     want_fo = "--fo" in args
     want_cs = "--cs" in args
+    want_split = "--split" in args
     want_dump = None
     if "--dump" in args:
         i = args.index("--dump")
         want_dump = args[i + 1]
         del args[i:i + 2]
-    args = [a for a in args if a not in ("--regs", "--v26", "--dx", "--fo", "--cs")]
+    args = [a for a in args if a not in ("--regs", "--v26", "--dx", "--fo", "--cs", "--split")]
     fails = compile_all(args or ["90", "80"], regs=want_regs, v26=want_v26, dx=want_dx, fo=want_fo,
-                        dump=want_dump, cs=want_cs)
+                        dump=want_dump, cs=want_cs, split=want_split)
     sys.exit(1 if fails else 0)

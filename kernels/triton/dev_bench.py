@@ -39,7 +39,8 @@ KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
          "f": "VIG_TRITON_NREG_FWD", "b": "VIG_TRITON_NREG_BWD",
          "ns": "VIG_TRITON_SEGMENT", "sm": "VIG_TRITON_SEG_MIN_L", "fp": "VIG_TRITON_FPIPE",
          "bsm": "VIG_TRITON_SEG_MIN_L_BWD", "stb": "VIG_TRITON_STAGES_BWD",
-         "stf": "VIG_TRITON_STAGES_FWD", "cb": "VIG_TRITON_CHUNK_BWD"}
+         "stf": "VIG_TRITON_STAGES_FWD", "cb": "VIG_TRITON_CHUNK_BWD",
+         "wsp": "VIG_TRITON_WARPS_SPLIT", "nsp": "VIG_TRITON_NREG_SPLIT"}
 
 
 def variant_env(name):
@@ -64,6 +65,8 @@ def variant_env(name):
     Session 7: "_cs" / "_cs0": compact scratch in the derived-exp backward on / off
     (VIG_TRITON_CS_BWD = 1 / 0); "_cbN": the derived-exp backward on N-token chunks
     (VIG_TRITON_CHUNK_BWD, 16 or 32), e.g. "new_fo_cb32_wb8".
+    Session 8: "_sp" / "_sp0": the backward split by direction on / off (VIG_TRITON_SPLIT_BWD),
+    "_wspN" / "_nspN": its warps / register cap (VIG_TRITON_WARPS_SPLIT / VIG_TRITON_NREG_SPLIT).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
@@ -89,6 +92,9 @@ def variant_env(name):
             if part in ("fo", "fob", "fo0"):
                 env["VIG_TRITON_FO_BWD"] = "0" if part == "fo0" else "1"
             continue
+        if part in ("sp", "sp0"):  # session 8: the backward split by direction (two launches)
+            env["VIG_TRITON_SPLIT_BWD"] = "0" if part == "sp0" else "1"
+            continue
         if part in ("cs", "cs0"):  # session 7: compact scratch in the derived-exp backward
             env["VIG_TRITON_CS_BWD"] = "0" if part == "cs0" else "1"
             continue
@@ -112,7 +118,8 @@ def variant_env(name):
 def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
               "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DX_FWD",
-              "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD"):
+              "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
+              "VIG_TRITON_SPLIT_BWD"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them

@@ -1,43 +1,47 @@
 #!/usr/bin/env bash
-# Triton GPU check (session 7), run by the lead from the repo root inside a device call that has already
+# Triton GPU check (session 8), run by the lead from the repo root inside a device call that has already
 # sourced tools/device-setup.sh: `FINAL=0 bash kernels/triton/dev_gpu_check.sh` (MID, <= 170 s, timing) or
 # `FINAL=1 ...` (FINAL, <= 110 s, no timing). Writes only $OUT/triton/: triton.log (tee'd as it goes) and,
-# while parity processes run, pA.log / pB.log (pC's and pD's logs live in /tmp: 3 files at most); each is appended to
-# triton.log and removed when its process is done.
+# while parity processes run, pA.log / pB.log (the other processes' logs live in /tmp: 3 files at most); each is
+# appended to triton.log and removed when its process is done.
 # Every parity run ends with ONE grep-able line `parity: N/M LABEL ...` (M = the cases it should have run: a
 # run cut by its time box shows N < M); the script exits non-zero if any parity run has a FAIL or is short.
 # MID_PHASE=parity|timing|both (default both), MID_BOX (whole box, s), MID_PAR_S (the parity processes' box).
-# Shipped defaults (session 7, commit dace9ae): LAUNCH=direct, GRADBUF=1, bf16 dots, DX on (both passes), FO off.
-# New in session 7 (kernels/triton/NOTES.md "Session 7"), opt-in: VIG_TRITON_CS_BWD=1, compact scratch in the
-# derived-exp backward (the reverse sweep leaves 3 key-side term tiles + pv instead of 5 partial tiles; same
-# values); VIG_TRITON_CHUNK_BWD=32 (+ VIG_TRITON_WARPS_BWD=8, with FO): the derived-exp backward on 32-token chunks.
-# MID:   M1 side by side (MID_PAR_S box, default 100 s; pA needs ~120 s beside four others: give it 125 if the
-#        parity phase runs alone):
-#        pA parity of DX + CS (VIG_TRITON_CS_BWD=1, the shipped DX otherwise) over the contract's 120 cases
+# Shipped defaults (session 7, commit 236a0b2): LAUNCH=direct, GRADBUF=1, bf16 dots, DX on (both passes), FO, CS off.
+# New in session 8 (kernels/triton/NOTES.md "Session 8 (SPLIT)"), opt-in: VIG_TRITON_SPLIT_BWD=1, the derived-exp
+# backward split by direction (two launches, one state per sweep, 237 / 254 regs and 0 B spill uncapped); with
+# VIG_TRITON_FO_BWD=1 each direction fast-only then the flagged programs redone (4 launches); launch knobs
+# VIG_TRITON_NREG_SPLIT (bf16 register cap), VIG_TRITON_WARPS_SPLIT.
+# MID:   M1 (MID_PHASE=parity) side by side in MID_PAR_S (default 110 s, at most 120):
+#        pA parity of SPLIT (VIG_TRITON_SPLIT_BWD=1, 4 warps, uncapped) over the contract's 120 cases
 #           (check_backend --parity);
-#        pB parity of FO (backward) + CS (dev_bench, L 65 / 300 / 4096 x model / neg_inf / patchy x bf16: 9 cases; MODE 1 and
-#           MODE 2 with CS, the redo path included);
-#        pE parity of FO (backward) + CS + 32-token chunks at 8 warps (dev_bench, the same 9 cases);
-#        pC compute-sanitizer memcheck of DX + CS on check_backend --small, segments forced (VIG_TRITON_SEG_MIN_L=32);
-#        pD the same memcheck of FO + CS + 32-token chunks at 8 warps.
+#        pB dev_bench parity (L 65 / 300 / 4096 x model / neg_inf / patchy x bf16: 9 cases per variant) of
+#           new_sp_nsp168 and new_sp_fob_nsp168 (cap 168: 3 programs per SM);
+#        pE the same of new_sp_wsp8_nsp128 and new_sp_fob_wsp8_nsp128 (8 warps at 128: 2 programs of 8 warps);
+#        pF the same of new_sp_fob (FO: MODE 1 + MODE 2 per direction, 4 warps uncapped);
+#        pC compute-sanitizer memcheck of SPLIT on check_backend --small, segments forced (VIG_TRITON_SEG_MIN_L=32);
+#        pD the same memcheck of SPLIT + FO at 8 warps, cap 128.
 #        The processes also fill Triton's cache for M2 (same kernels, constexprs and launch options).
-#        M2 ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median, bench.make_inputs, bf16
-#        data, fp32 gates) of new (shipped: DX), new_cs, new_fob_cs_cb32_wb8, new_fob, new_fob_cs (FO in the backward only: the forward is the shipped DX in every variant) at the five shapes
-#        (S@224, T@224, B@224, S@1024, T@1024).
+#        M2 (MID_PHASE=timing, <= 75 s) ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median,
+#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX), new_sp, new_sp_nsp168,
+#        new_sp_wsp8_nsp128, new_sp_fob_nsp168, new_sp_fob, new_sp_fob_wsp8_nsp128 (the forward is the shipped
+#        DX in every variant: the differences are the backward's) at S@224, T@224, B@224, S@1024, T@1024.
 # FINAL: side by side: pA parity of the shipped defaults (no switch set), pB parity of the previous defaults
-#        (if the lead flipped CS on in __init__.py: CS off; else if FO was flipped: FO off; else DX off), pC
-#        compute-sanitizer memcheck of the shipped defaults on check_backend --small with segments forced.
+#        (if the lead flipped SPLIT on in __init__.py: SPLIT off; else CS off if flipped; else FO off if flipped;
+#        else DX off), pC compute-sanitizer memcheck of the shipped defaults on check_backend --small, segments forced.
 set -u
 D=${OUT:-/tmp}/triton
 mkdir -p "$D"
 FINAL=${FINAL:-0}
 if [ "$FINAL" = "1" ]; then BOX=108; else BOX=168; fi; BOX=${MID_BOX:-$BOX}
-PS=${MID_PAR_S:-100}  # the MID parity processes' box
+PS=${MID_PAR_S:-110}  # the MID parity processes' box (the lead's parity box is <= 120 s)
 NCASE=120  # the contract's parity cases (tools/check_backend.py --parity)
 left() { echo $(( BOX - SECONDS )); }
 unset VIG_TRITON_LAUNCH VIG_TRITON_GRADBUF VIG_TRITON_DOT_FWD VIG_TRITON_DOT_BWD VIG_TRITON_FSCAN \
   VIG_TRITON_DX_FWD VIG_TRITON_DX_BWD VIG_TRITON_STAGES_BWD VIG_TRITON_STAGES_FWD VIG_TRITON_FO_FWD VIG_TRITON_FO_BWD \
-  VIG_TRITON_CS_BWD VIG_TRITON_NREG_FWD VIG_TRITON_NREG_BWD VIG_TRITON_WARPS_FWD VIG_TRITON_WARPS_BWD VIG_TRITON_CHUNK_BWD
+  VIG_TRITON_CS_BWD VIG_TRITON_NREG_FWD VIG_TRITON_NREG_BWD VIG_TRITON_WARPS_FWD VIG_TRITON_WARPS_BWD VIG_TRITON_CHUNK_BWD \
+  VIG_TRITON_SPLIT_BWD VIG_TRITON_NREG_SPLIT VIG_TRITON_WARPS_SPLIT VIG_TRITON_STAGES_SPLIT VIG_TRITON_SEGMENT \
+  VIG_TRITON_SEG_MIN_L VIG_TRITON_SEG_MIN_L_BWD
 ST=/tmp/triton-status; rm -f "$ST"; echo 0 > "$ST"
 lg() { if [ "$1" = pC ] || [ "$1" = pD ] || [ "$1" = pE ] || [ "$1" = pF ]; then echo "/tmp/triton-$1.log"; else echo "$D/$1.log"; fi; }
 par() {  # par NAME SECONDS ENV... -- COMMAND...: background process, output to $(lg NAME)
@@ -68,7 +72,9 @@ mkdir -p /tmp/triton-pA /tmp/triton-pB /tmp/triton-pC /tmp/triton-pD /tmp/triton
 {
 echo "== triton dev_gpu_check FINAL=$FINAL: $(date -u +%H:%M:%S) $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
 if [ "$FINAL" = "1" ]; then
-  if ! grep -q '^CS = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped CS
+  if ! grep -q '^SPLIT = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped SPLIT
+    PREV=(VIG_TRITON_SPLIT_BWD=0); PLAB="previous defaults (SPLIT off)"
+  elif ! grep -q '^CS = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped CS
     PREV=(VIG_TRITON_CS_BWD=0); PLAB="previous defaults (CS off)"
   elif ! grep -q '^FO = {"FWD": False, "BWD": False}' kernels/triton/__init__.py; then  # the lead flipped FO
     PREV=(VIG_TRITON_FO_FWD=0 VIG_TRITON_FO_BWD=0); PLAB="previous defaults (FO off)"
@@ -85,32 +91,29 @@ if [ "$FINAL" = "1" ]; then
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side: pA parity DX + CS (120 cases), pB parity FO + CS (9), pE parity FO + CS + CB32 at 8 warps (9), pC memcheck DX + CS, pD memcheck FO + CS + CB32, pF memcheck of the shipped DX (--small, segments forced)"
-  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_CS_BWD=1 -- python tools/check_backend.py triton --parity
-  par pB $PS PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_fob_cs \
-    --lengths 65,300,4096 --dtypes bfloat16 --regimes model,neg_inf,patchy
-  par pE $PS PYTHONUNBUFFERED=1 -- python kernels/triton/dev_bench.py --parity-only --parity-variants new_fob_cs_cb32_wb8 \
-    --lengths 65,300,4096 --dtypes bfloat16 --regimes model,neg_inf,patchy
-  par pC $PS VIG_TRITON_CS_BWD=1 VIG_TRITON_SEG_MIN_L=32 -- \
+  echo "== M1 side by side ($PS s box): pA parity SPLIT (120 cases), pB parity SPLIT cap 168 +- FO (9 + 9), pE parity SPLIT 8 warps cap 128 +- FO (9 + 9), pF parity SPLIT + FO (9), pC memcheck SPLIT, pD memcheck SPLIT + FO 8 warps cap 128 (--small, segments forced)"
+  DB=(python kernels/triton/dev_bench.py --parity-only --lengths 65,300,4096 --dtypes bfloat16 --regimes model,neg_inf,patchy)
+  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_BWD=1 -- python tools/check_backend.py triton --parity
+  par pB $PS PYTHONUNBUFFERED=1 -- "${DB[@]}" --parity-variants new_sp_nsp168,new_sp_fob_nsp168
+  par pE $PS PYTHONUNBUFFERED=1 -- "${DB[@]}" --parity-variants new_sp_wsp8_nsp128,new_sp_fob_wsp8_nsp128
+  par pF $PS PYTHONUNBUFFERED=1 -- "${DB[@]}" --parity-variants new_sp_fob
+  par pC $PS VIG_TRITON_SPLIT_BWD=1 VIG_TRITON_SEG_MIN_L=32 -- \
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
-  par pD $PS VIG_TRITON_CS_BWD=1 VIG_TRITON_FO_FWD=1 VIG_TRITON_FO_BWD=1 VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 \
-    VIG_TRITON_SEG_MIN_L=32 -- \
-    compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
-  # the shipped DX kernels alone (MODE 0) were never memchecked (session 7's mid call ran FO + DX): owed
-  par pF $PS VIG_TRITON_SEG_MIN_L=32 -- compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
-  collect "pA:$NCASE:new_cs (VIG_TRITON_CS_BWD=1, DX shipped, check_backend)" \
-    "pB:9:new_fob_cs (VIG_TRITON_FO_BWD=1 VIG_TRITON_CS_BWD=1, dev_bench, bf16)" \
-    "pE:9:new_fob_cs_cb32_wb8 (FO_BWD + CS + VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8, dev_bench, bf16)" \
-    "pC:-:memcheck DX + CS --small (segments forced)" \
-    "pD:-:memcheck FO + CS + CB32 at 8 warps --small (segments forced)" \
-    "pF:-:memcheck of the shipped defaults (DX) --small (segments forced)"
+  par pD $PS VIG_TRITON_SPLIT_BWD=1 VIG_TRITON_FO_BWD=1 VIG_TRITON_WARPS_SPLIT=8 VIG_TRITON_NREG_SPLIT=128 \
+    VIG_TRITON_SEG_MIN_L=32 -- compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
+  collect "pA:$NCASE:new_sp (VIG_TRITON_SPLIT_BWD=1, check_backend)" \
+    "pB:18:new_sp_nsp168 + new_sp_fob_nsp168 (SPLIT, VIG_TRITON_NREG_SPLIT=168, +- FO_BWD; dev_bench, bf16)" \
+    "pE:18:new_sp_wsp8_nsp128 + new_sp_fob_wsp8_nsp128 (SPLIT, VIG_TRITON_WARPS_SPLIT=8 NREG_SPLIT=128, +- FO_BWD; dev_bench, bf16)" \
+    "pF:9:new_sp_fob (SPLIT + VIG_TRITON_FO_BWD=1; dev_bench, bf16)" \
+    "pC:-:memcheck SPLIT --small (segments forced)" \
+    "pD:-:memcheck SPLIT + FO, 8 warps, cap 128 --small (segments forced)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 15 ]; then
     timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
-      --variants new,new_cs,new_fob_cs_cb32_wb8,new_fob,new_fob_cs --rep-ms 60 \
-      --shapes ViG-S@224,ViG-T@224,ViG-B@224,ViG-S@1024,ViG-T@1024
+      --variants new,new_sp,new_sp_nsp168,new_sp_wsp8_nsp128,new_sp_fob_nsp168,new_sp_fob,new_sp_fob_wsp8_nsp128 \
+      --rep-ms 60 --shapes ViG-S@224,ViG-T@224,ViG-B@224,ViG-S@1024,ViG-T@1024
     echo "== M2 exit $? ($SECONDS s)"
   fi
   fi

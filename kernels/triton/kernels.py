@@ -1223,3 +1223,166 @@ def bigla_bwd_dx_kernel(
         dS_b = tl.exp(totb)[:, None] * dS_b + _dot(tl.trans(q * xab), do, PREC)
     if MODE == 1:
         tl.store(fl_p + fidx, tl.where(nbad > 0, 1, 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Session 8 (opt-in, VIG_TRITON_SPLIT_BWD=1; NOTES.md "Session 8 (SPLIT)"): the derived-exp
+# backward split by direction, two launches of one source (DIR 0, then DIR 1), one K x V state
+# per sweep and only that direction's gate tiles. Each program runs a light sweep in its
+# direction's scan order (state S: the inter-chunk dq term, left in its dg output as scratch)
+# then a heavy sweep the other way (state gradient dS: the intra-chunk block, dk, dv, dq, the
+# gate gradient in its natural order: DIR 0 a suffix sum in the reverse sweep, DIR 1 a prefix
+# sum in the forward sweep, so dgf / dgb are final in the program that owns them). DIR 0 leaves
+# the forward direction's full dq, dk, dv contributions in the fp32 scratch pq / pk / pv; DIR 1
+# adds them, its own and the diagonal pairs and writes dq, dk, dv.
+# ---------------------------------------------------------------------------------------------
+@triton.jit
+def _gx_d(g_p, rows, ck, sg, L, K, t0, C: tl.constexpr, THR: tl.constexpr, DIR: tl.constexpr,
+          MODE: tl.constexpr):
+    """(g, ok, tot, xq, xk, eq, ek) of one chunk for direction DIR: xq scales q against the state
+    entering the chunk (dq's inter term, the dS update), xk scales k (S update, dk / dv inter
+    terms); eq / ek the intra block's factor tiles (_gx_f / _gx_b)."""
+    if DIR == 0:
+        g, ok, tot, xq, xk, eq, ek = _gx_f(g_p, rows, ck, sg, L, K, t0, C, THR, MODE)
+    else:
+        g, ok, tot, xq, xk, eq, ek = _gx_b(g_p, rows, ck, sg, L, K, t0, C, THR, MODE)
+    return g, ok, tot, xq, xk, eq, ek
+
+
+@triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
+def bigla_bwd_dir_dx_kernel(
+    q_p, k_p, v_p, g_p, do_p,
+    dq_p, dk_p, dv_p, dg_p, pq_p, pk_p, pv_p, pd_p,
+    st_p, ds_p, c_p, fl_p,
+    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
+    sgb, sgl, sgh, sdb, sdl, sdh,
+    scale, L, H, LS, NS,
+    K, V, BK: tl.constexpr, BV: tl.constexpr,
+    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, DIR: tl.constexpr,
+    MODE: tl.constexpr = 0,
+):
+    """One direction's backward (session 8, see the banner above). g_p / dg_p: this direction's
+    gate and gate gradient (dg [B, L, H, K] fp32, contiguous, also the light sweep's scratch);
+    st_p / ds_p / c_p (SEG != 0): the entering state of the light sweep (sf or sb), the entering
+    state gradient of the heavy sweep (df or db), the gate-gradient carries (cf or cb) of
+    bigla_bwd_segscan*_kernel. dq_p / dk_p / dv_p are written by DIR 1 only; pq / pk / pv
+    (fp32 [B*H, L, K | K | V]) written by DIR 0, read by DIR 1; pd (fp32 [B*H, 2, L]) the
+    diagonal pairs' row factors, DIR 1's light sweep to its heavy sweep.
+    MODE as in bigla_bwd_dx_kernel: 0 fast / exact branch per chunk (fl_p None); 1 fast path
+    only, fl_p[program] = 1 if any chunk of this direction failed the fast-path test; 2 MODE 0's
+    code on the flagged programs only (both sweeps redone: every output of the program is
+    rewritten), so per direction MODE 1 then MODE 2, and DIR 0's pair before DIR 1's."""
+    bh = tl.program_id(0)
+    s = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    q_p += b * sqb + h * sqh
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    g_p += b * sgb + h * sgh
+    do_p += b * sdb + h * sdh
+    oK = (b * L * H + h).to(tl.int64) * K
+    oV = (b * L * H + h).to(tl.int64) * V
+    dq_p += oK
+    dk_p += oK
+    dg_p += oK
+    dv_p += oV
+    pq_p += bh.to(tl.int64) * L * K
+    pk_p += bh.to(tl.int64) * L * K
+    pv_p += bh.to(tl.int64) * L * V
+    pd_p += bh.to(tl.int64) * L * 2
+    sK = H * K
+    sV = H * V
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    hs = scale * 0.5
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    so = (bh * NS + s).to(tl.int64)
+    if MODE == 2:
+        nch = nch * tl.load(fl_p + so)
+    if MODE == 1:
+        nbad = tl.zeros([], dtype=tl.int32)
+    smask = (ck[:, None] < K) & (cv[None, :] < V)
+    sidx = so * K * V + ck[:, None] * V + cv[None, :]
+
+    # light sweep, in the direction's scan order: dq's inter-chunk term through S
+    if SEG != 0:
+        S = tl.load(st_p + sidx, mask=smask, other=0.0)
+    else:
+        S = tl.zeros([BK, BV], dtype=tl.float32)
+    for i in range(nch):
+        if DIR == 0:
+            t0 = ts + i * C
+        else:
+            t0 = ts + (nch - 1 - i) * C
+        rows = t0 + ti
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE)
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        if DIR == 1:  # the diagonal pairs' row factors (both directions: 2x), for the heavy sweep
+            q = _tile(q_p, rows, ck, sql, L, K, 0)
+            tl.store(pd_p + rows, 2.0 * tl.sum(do * v, 1), mask=rows < L)
+            tl.store(pd_p + L + rows, 2.0 * tl.sum(q * k, 1), mask=rows < L)
+        tl.store(dg_p + rows[:, None] * sK + ck[None, :], _dot(do, tl.trans(S), PREC) * xq, mask=mK)
+        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * xk), v, PREC)
+
+    # heavy sweep, the other way: the intra block, dk / dv through dS, the gate gradient
+    if SEG != 0:
+        dS = tl.load(ds_p + sidx, mask=smask, other=0.0)
+        if DIR == 0:  # suffix carry: sum of dGf after the segment = -(sum before the next one)
+            cg = -tl.load(c_p + (so + 1) * K + ck, mask=(ck < K) & (s + 1 < NS), other=0.0)
+        else:
+            cg = tl.load(c_p + so * K + ck, mask=ck < K, other=0.0)
+    else:
+        dS = tl.zeros([BK, BV], dtype=tl.float32)
+        cg = tl.zeros([BK], dtype=tl.float32)
+    for i in range(nch):
+        if DIR == 0:
+            t0 = ts + (nch - 1 - i) * C
+        else:
+            t0 = ts + i * C
+        rows = t0 + ti
+        q = _tile(q_p, rows, ck, sql, L, K, 0)
+        k = _tile(k_p, rows, ck, skl, L, K, 0)
+        v = _tile(v_p, rows, cv, svl, L, V, 0)
+        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE)
+        mK = (rows[:, None] < L) & (ck[None, :] < K)
+        mV = (rows[:, None] < L) & (cv[None, :] < V)
+        dA = _dot(do, tl.trans(v), PREC)
+        if MODE == 1:
+            nbad += tl.where(ok, 0, 1)
+        A, dq_i, dk_i = _intra_bwdx(q, k, g, eq, ek, ok, tl.where(_smask(C, DIR), dA, 0.0),
+                                    C, DIR, PREC, MODE)
+        dk = dk_i + _dot(v, tl.trans(dS), PREC) * xk
+        pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
+        dq = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + dq_i
+        dG = q * dq - k * dk
+        if DIR == 0:  # dgf_t = sum_{i >= t} dGf_i (0 at t = 0: gf_0 decays nothing)
+            dg = cg[None, :] + tl.cumsum(dG, 0, reverse=True)
+            dg = tl.where(rows[:, None] == 0, 0.0, dg)
+        else:  # dgb_t = sum_{i <= t} dGb_i (0 at t = L - 1)
+            dg = cg[None, :] + tl.cumsum(dG, 0)
+            dg = tl.where(rows[:, None] == L - 1, 0.0, dg)
+        cg += tl.sum(dG, 0)
+        tl.store(dg_p + rows[:, None] * sK + ck[None, :], dg, mask=mK)
+        if DIR == 0:  # the forward direction's contributions, for DIR 1
+            tl.store(pq_p + rows[:, None] * K + ck[None, :], dq, mask=mK)
+            tl.store(pk_p + rows[:, None] * K + ck[None, :], dk, mask=mK)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+        else:  # + the forward direction's + the diagonal pairs (row factors of the light sweep)
+            dv2 = tl.load(pd_p + rows, mask=rows < L, other=0.0)
+            qk2 = tl.load(pd_p + L + rows, mask=rows < L, other=0.0)
+            dq = dq + dv2[:, None] * k + tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
+            dk = dk + dv2[:, None] * q + tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
+            dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
+            tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
+            tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
+            tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+        dS = tl.exp(tot)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
+    if MODE == 1:
+        tl.store(fl_p + so, tl.where(nbad > 0, 1, 0))
