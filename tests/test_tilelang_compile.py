@@ -66,6 +66,16 @@ SPECS = [
     ("fwd_fused:s2:m3:x5", "bfloat16", "sm_90a"),
     # VIG_TILELANG_BWD_OUT=ref (session 6): bwd_out2's diagonal sub-blocks through the same midpoint
     ("bwd_out2:t256:x3:w1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_BWD_OUT=ref2 (session 8): that at three blocks per SM
+    ("bwd_out2:t256:x4:w1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_BWD_STATES=m3 (session 8): bwd_states at three blocks per SM
+    ("bwd_states:m3:w1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_FWD_VIEWS=2 (session 8, round 2): the v6s forward at L > 224 on int64 views
+    ("fwd_segst:s2", "bfloat16", "sm_90a"),
+    ("fwd_fused_seg:s2:m3:x4", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_BWD_VIEWS=1 (session 8, round 2; with BWD_OUT=ref2, BWD_STATES=m3): the backward on views
+    ("bwd_states:m3:s2:w1", "bfloat16", "sm_90a"),
+    ("bwd_out2:t256:x4:s2:w1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -135,6 +145,37 @@ def test_kernel_compiles(compiled, spec):
         assert src.count("(((int*)sl_s)[(((int)threadIdx.x) & 31)] != 0)") >= 2
         # forward / backward pairs in two accumulators, the masked halves of s dA
         assert "a2_f" in src and "dacb_s" in src and src.count("tl::mma_sync") >= 17
+    if kind.startswith("bwd_out2") and kind.split(":")[2:3] == ["x4"]:  # BWD_OUT=ref2
+        assert "__launch_bounds__(256, 3)" in src and "expf(" not in src.replace("__expf(", "")
+        # parallel cumsums (part totals by shuffles), no compensation or decay tiles
+        assert src.count("__shfl_up_sync") >= 3 and src.count("__shfl_down_sync") >= 3
+        assert "gfl_s" not in src and "gbl_s" not in src
+        # the lane pass's dq and dk parts apart (each guarded), two result tiles instead of four
+        assert src.count("if (((int*)any_s)[0] != 0)") >= 5
+        assert src.count("void* xqf_s") + src.count("void* xqb_s") + src.count("void* xkf_s") + src.count("void* xkb_s") == 2
+        # the states read once (sf, sb / dsb, dsf tiles): E from the shared tiles, not a second read
+        if kind.endswith(":w1"):
+            assert src.count("(WS + ") == 2 and src.count("(WS2 + ") == 2 and "WS_local_cast" not in src
+        # q, k, gf, gb by one 8-byte / 16-byte vector load each; g1, g2 scanned over K columns,
+        # g3, g4 only summed (two CumSum2D calls, not four over the padded width)
+        if ":s2" in kind:  # BWD_VIEWS=1: the six inputs as int64 views, fwd_fused:s2's loads and bit casts
+            assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
+            assert "int do_s1" in src and "(ushort)(px[0] >> " in src and "(uint)(px[" in src
+        else:
+            assert src.count("*(uint2*)(qv + 0) = *(uint2*)(Q + ") == 1 and src.count("*(uint2*)(kv + 0) = *(uint2*)(Kt + ") == 1
+            assert src.count("*(float4*)(fv + 0) = *(float4*)(GF + ") == 1 and src.count("*(float4*)(bv + 0) = *(float4*)(GB + ") == 1
+        assert src.count("tl::CumSum2D") == 2 and src.count(", 32, 32, 33, 33);") == 2
+        assert "a2_f" in src and "dacb_s" in src and src.count("tl::mma_sync") >= 17
+    if kind.startswith("bwd_states") and "m3" in kind.split(":")[1:]:  # BWD_STATES=m3
+        assert "__launch_bounds__(256, 3)" in src and "expf(" not in src.replace("__expf(", "")
+        # both walkers' cumsums by all threads (part totals by shuffles), no compensation tiles
+        assert src.count("__shfl_up_sync") >= 6 and src.count("__shfl_down_sync") >= 6
+        assert "gflo_s" not in src and "gbro_s" not in src
+        # the contributions accumulated straight into the four states: no u fragments
+        assert "u1_f" not in src and "u4_f" not in src and src.count("tl::mma_sync") >= 8
+        # BWD_VIEWS=1: both walkers' six inputs as int64 views, fwd_fused:s2's loads; else plain tensors
+        assert all((f"const int64_t* __restrict__ {a}," in src) == (":s2" in kind) for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
+        assert (src.count("(ushort)(px[0] >> ") >= 2) == (":s2" in kind)
     if kind.startswith("fwd") and any(o.startswith("x") for o in kind.split(":")[1:]):  # every exp of fwd_fused as __expf
         assert src.count("__expf(") >= 11 and "expf(" not in src.replace("__expf(", "")
         assert "__launch_bounds__(256, 3)" in src
@@ -157,6 +198,12 @@ def test_kernel_compiles(compiled, spec):
             assert "sl_s" in src and "sqrtf(" in src
             assert "(((int*)sl_s)[r] != 0)" in src
             assert src.count("tl::mma_sync") >= 6
+    if kind.split(":")[0] in ("fwd_segst", "fwd_fused_seg") and ":s2" in kind:  # FWD_VIEWS=2: int64 views
+        # of k, v, the gates (and q), strides from the arguments, fwd_fused:s2's bit casts; no float view
+        assert "const int64_t* __restrict__ Kt" in src and "int k_s1" in src and "int v_s1" in src
+        assert "const int64_t* __restrict__ GF" in src and "const int64_t* __restrict__ GB" in src
+        assert "(ushort)(px[1] >> " in src and "(uint)(px[" in src and "float* __restrict__ GF" not in src
+        assert ("const int64_t* __restrict__ Q" in src) == kind.startswith("fwd_fused_seg")
     if kind.split(":")[0] == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
         assert "mma" not in src
         return
@@ -169,7 +216,7 @@ def test_kernel_compiles(compiled, spec):
         assert "tf32" not in src.lower() and "mma" not in src
     # the compensated (TwoSum) local cumsums survive TVM's simplifier, which folds a plain
     # float TwoSum's error term to 0 (it did, before the rounding intrinsics)
-    if kind.endswith((":x4", ":x5")):  # bf16-only plain cumsums by design (no compensation terms)
+    if any(o in ("x4", "x5") for o in kind.split(":")[1:]) or kind.startswith("bwd_states:m3"):  # bf16-only plain cumsums by design
         assert "__fadd_rn" not in src
         return
     assert src.count("__fadd_rn") >= 3 and src.count("__fsub_rn") >= 4

@@ -27,8 +27,14 @@ pair by pair (fwd_fused:m3:x2); "fast": __expf only
 (fwd_fused:m3:x1); "": expf and the per-element loop (the previous default); "ref3" (session 7, on
 trial): ref2 with vector loads and no compensation tiles (fwd_fused:m3:x5).
 ``VIG_TILELANG_FWD_VIEWS=1`` (session 7, on trial): the bf16 v6 forward at L <= 224 reads q, k, v
-and the gates as views (fwd_fused:s2:m3:x5 on int64 views; no contiguous copies). The variables are
-read once per process (``reload_env()`` re-reads them).
+and the gates as views (fwd_fused:s2:m3:x5 on int64 views; no contiguous copies);
+``VIG_TILELANG_FWD_VIEWS=2`` (session 8, on trial): also the v6s forward at L > 224 (fwd_segst:s2 +
+fwd_fused_seg:s2:m3:x4 on int64 views, the same values as on copies). ``VIG_TILELANG_BWD_VIEWS=1``
+(session 8, on trial): with BWD_OUT=ref2 and BWD_STATES=m3, the bf16 LOWMEM backward at L <= 224 reads
+the views too (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies).
+``VIG_TILELANG_BWD_OUT=ref2`` (session 8, on trial): bwd_out2:t256:x4[:w1], "ref" at three blocks per
+SM; ``VIG_TILELANG_BWD_STATES=m3`` (session 8, on trial): bwd_states:m3:w1 (the LOWMEM backward at
+L <= 224), three blocks per SM. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
 
@@ -241,9 +247,13 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     dev = q.device
     nc = -(-L // CHUNK)
     bf = dict(device=dev, dtype=torch.bfloat16)
+    if s1 == ":s2":  # BWD_VIEWS=1 (_bwd_views2): int64 views, bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1
+        q, k, v, g_fwd, g_bwd, do = (_packed(q, 4), _packed(k, 4), _packed(v, 4), _packed(g_fwd, 2),
+                                     _packed(g_bwd, 2), _packed(do, 4))
     if ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
         ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
-        compile_kernel("bwd_states" + s1 + ":w1", KT, VT, "bfloat16", arch)(
+        st = ":m3:s2" if s1 == ":s2" else (s1 or _bwd_states_opt())
+        compile_kernel("bwd_states" + st + ":w1", KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
     else:
         ws = _states_bf16("fwd_st", (k, v, g_fwd, g_bwd), (), nc, arch)
@@ -257,6 +267,20 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     compile_kernel(_bwd_out_kind("bfloat16", True) + s1 + ":w1", KT, VT, "bfloat16", arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
     return dq, dk, dv, dgf, dgb
+
+
+#: $VIG_TILELANG_BWD_STATES (session 8, on trial; default BWD_STATES_DEFAULT ""): "m3": the bf16
+#: (LOWMEM) bwd_states at three blocks per SM ("bwd_states:m3:w1": 77 registers, 48 KiB of shared
+#: memory; the chunk contributions accumulated by the tensor cores into the decayed states, __expf,
+#: parallel plain-fp32 gate cumsums); not with STRIDED=1 (bwd_states:s1:w1 as before).
+BWD_STATES_DEFAULT = ""
+
+
+def _bwd_states_opt() -> str:
+    v = _knob("VIG_TILELANG_BWD_STATES", BWD_STATES_DEFAULT)
+    if v not in ("", "m3"):
+        raise ValueError(f"VIG_TILELANG_BWD_STATES={v!r}: expected 'm3' (or empty)")
+    return ":" + v if v else ""
 
 
 def _states_bf16(st_kind: str, ins, extra, nc: int, arch: str):
@@ -287,6 +311,22 @@ def _contig(*ts):
     return tuple(t.contiguous() for t in ts)
 
 
+#: $VIG_TILELANG_BWD_VIEWS (session 8 round 2, on trial; default BWD_VIEWS_DEFAULT "0"): "1": the bf16
+#: LOWMEM v6 backward at L <= V6_BWD_MAX_L with head dims KT / VT, when it runs session 8's kinds
+#: ($VIG_TILELANG_BWD_OUT=ref2 and $VIG_TILELANG_BWD_STATES=m3) and STRIDED is off, reads q, k, v, the
+#: gates and dO as int64 views (_packed): bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1, the same
+#: kernels with fwd_fused:s2's loads; no contiguous copies of the saved views (ViG-S@224: 77 MB read +
+#: 77 MB written per backward). Other configurations copy as before.
+BWD_VIEWS_DEFAULT = "0"
+
+
+def _bwd_views2(dtype: str, L: int, KD: int, VD: int) -> bool:
+    return (_knob("VIG_TILELANG_BWD_VIEWS", BWD_VIEWS_DEFAULT) == "1" and dtype == "bfloat16"
+            and L <= V6_BWD_MAX_L and KD == KT and VD == VT and not _strided()
+            and _knob("VIG_TILELANG_BWD_C") != "16" and _knob("VIG_TILELANG_LOWMEM", LOWMEM_DEFAULT) == "1"
+            and _bwd_out_kind(dtype, True) == "bwd_out2:t256:x4" and _bwd_states_opt() == ":m3")
+
+
 def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     """The backward's per-chunk kernel: "bwd_out", or "bwd_out2" (bf16 with head dims exactly
     KT, VT; $VIG_TILELANG_BWD_OUT=v2, default BWD_OUT_DEFAULT): the diagonal sub-blocks as
@@ -294,10 +334,16 @@ def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     the $VIG_TILELANG_BWD_OUT_THREADS variant (bwd_out2's default: BWD_OUT2_THREADS).
     $VIG_TILELANG_BWD_OUT=ref (session 6; the default since session 7): bwd_out2 ":x3", the diagonal sub-blocks on the
     tensor cores through a per-channel midpoint of the chunk's cumsum (the lane pass only for
-    channels whose cumsum spreads > kernels.REF_THR over the chunk, and only in chunks that have one)."""
+    channels whose cumsum spreads > kernels.REF_THR over the chunk, and only in chunks that have one).
+    $VIG_TILELANG_BWD_OUT=ref2 (session 8, on trial): bwd_out2 ":t256:x4", "ref" at three blocks
+    per SM (80 registers, 71 KB of shared memory: parallel cumsums, no decay / compensation tiles,
+    the boundary terms from the shared state tiles, the lane pass's dk part reusing dq's tiles);
+    always 256 threads."""
     v = _knob("VIG_TILELANG_BWD_OUT", BWD_OUT_DEFAULT)
-    if v not in ("v1", "v2", "ref"):
-        raise ValueError(f"VIG_TILELANG_BWD_OUT={v!r}: expected 'v1', 'v2' or 'ref'")
+    if v not in ("v1", "v2", "ref", "ref2"):
+        raise ValueError(f"VIG_TILELANG_BWD_OUT={v!r}: expected 'v1', 'v2', 'ref' or 'ref2'")
+    if v == "ref2" and dtype == "bfloat16" and static_dims:
+        return "bwd_out2:t256:x4"
     if v in ("v2", "ref") and dtype == "bfloat16" and static_dims:
         t = int(_knob("VIG_TILELANG_BWD_OUT_THREADS") or BWD_OUT2_THREADS)
         return "bwd_out2" + (f":t{t}" if t != 128 else "") + (":x3" if v == "ref" else "")
@@ -353,7 +399,17 @@ FWD_VIEWS_DEFAULT = "1"
 
 
 def _fwd_views() -> bool:
-    return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) == "1"
+    return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
+
+
+#: $VIG_TILELANG_FWD_VIEWS=2 (session 8, round 2, on trial): "1", and the v6s forward at L > V6_MAX_L
+#: (bf16, head dims KT / VT, $VIG_TILELANG_FUSED_EXP ref2 / ref3: fwd_fused_seg:m3:x4) reads the
+#: views too: fwd_segst:s2 + fwd_fused_seg:s2:m3:x4 on int64 views (_packed), the same values as
+#: fwd_segst + fwd_fused_seg:m3:x4 on contiguous copies (only the loads differ), and no five
+#: contiguous copies before them (ViG-T@1024: 50 MB read + 50 MB written per forward).
+def _seg_views(dtype: str) -> bool:
+    return (_knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) == "2" and dtype == "bfloat16"
+            and _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) in ("ref2", "ref3"))
 
 
 def _packed(t, ratio: int):
@@ -442,6 +498,12 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     f32 = dict(device=q.device, dtype=torch.float32)
     ws = torch.empty(B, H, nseg, 2 * KT, VT, **f32)
     dw = torch.empty(B, H, nseg, 2 * KT, **f32)
+    if _seg_views(dtype):  # views as int64 (FWD_VIEWS=2): fwd_segst:s2 + fwd_fused_seg:s2:m3:x4
+        q, k, v, g_fwd, g_bwd = (_packed(q, 4), _packed(k, 4), _packed(v, 4), _packed(g_fwd, 2), _packed(g_bwd, 2))
+        compile_kernel("fwd_segst:s2", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
+        compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
+        compile_kernel("fwd_fused_seg:s2:m3:x4", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
+        return
     compile_kernel("fwd_segst", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
     compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
     e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) if dtype == "bfloat16" else ""
@@ -510,7 +572,8 @@ class TileLangBackend(KernelBackend):
     def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
         ver = fwd_version()
         B, L, H, _ = q.shape
-        if not self.requires_contiguous and not (ver in ("v6", "v6s") and q.dtype == torch.bfloat16 and L <= V6_MAX_L
+        if not self.requires_contiguous and not (ver in ("v6", "v6s") and q.dtype == torch.bfloat16
+                                                 and (L <= V6_MAX_L or (ver == "v6s" and _seg_views("bfloat16")))
                                                  and q.shape[-1] == KT and v.shape[-1] == VT):
             q, k, v, g_fwd, g_bwd = _contig(q, k, v, g_fwd, g_bwd)
         o = torch.empty(B, L, H, v.shape[-1], device=q.device, dtype=v.dtype)
@@ -524,11 +587,14 @@ class TileLangBackend(KernelBackend):
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         ver = bwd_version()
         B, L, H, K = q.shape
-        if not self.requires_contiguous and not (ver in ("v6", "v6s") and _bwd_views(_DTYPES[q.dtype], L, K, v.shape[-1])):
+        views2 = (ver in ("v6", "v6s") and _bwd_views2(_DTYPES[q.dtype], L, K, v.shape[-1])
+                  and _lowmem(_DTYPES[q.dtype], B, L, K, v.shape[-1]))  # BWD_VIEWS=1
+        if not self.requires_contiguous and not views2 and not (
+                ver in ("v6", "v6s") and _bwd_views(_DTYPES[q.dtype], L, K, v.shape[-1])):
             q, k, v, g_fwd, g_bwd, do = _contig(q, k, v, g_fwd, g_bwd, do)
         V = v.shape[-1]
         if ver != "v4" and _lowmem(_DTYPES[q.dtype], B, L, K, V):
-            s1 = ":s1" if ver in ("v6", "v6s") and _bwd_views("bfloat16", L, K, V) else ""
+            s1 = ":s2" if views2 else ":s1" if ver in ("v6", "v6s") and _bwd_views("bfloat16", L, K, V) else ""
             return _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, float(scale) * 0.5, self._arch_of(q), ver, s1)
         f32 = dict(device=q.device, dtype=torch.float32)
         # gradients in float32 (the shared layer casts), one allocation (and one fill) for all five;

@@ -19,8 +19,13 @@ forward at L > 224, fwd_fused_seg:m3:x3; session 6); /x4: and the gate cumsums b
 (VIG_TILELANG_FUSED_EXP=ref2, the :x4 kinds); /x5: and vector loads, no compensation tiles
 (VIG_TILELANG_FUSED_EXP=ref3, fwd_fused:m3:x5; session 7); /v1: the bf16 v6 forward at L <= 224 reads
 the views (VIG_TILELANG_FWD_VIEWS=1, fwd_fused:s2:m3:x5; session 7; /v1/s1: and the backward too,
-bwd_states:s1:w1 + bwd_out2:t256:x3:s1:w1; /x, /v, /s are skipped at L > 224: same kernels); /b3: bwd_out2 with its diagonal sub-blocks through
-the same per-channel midpoint (VIG_TILELANG_BWD_OUT=ref, bwd_out2:t256:x3[:w1]; session 6). "F+B" as the base sets the
+bwd_states:s1:w1 + bwd_out2:t256:x3:s1:w1; /x, /v, /s are skipped at L > 224: same kernels; /v2: also the
+v6s forward at L > 224 on views, fwd_segst:s2 + fwd_fused_seg:s2:m3:x4, session 8 round 2, skipped at L <= 224);
+/r1: with /b4/q3, the backward at L <= 224 on views (VIG_TILELANG_BWD_VIEWS=1, bwd_states:m3:s2:w1 +
+bwd_out2:t256:x4:s2:w1; session 8 round 2; skipped at L > 224); /b3: bwd_out2 with its diagonal sub-blocks through
+the same per-channel midpoint (VIG_TILELANG_BWD_OUT=ref, bwd_out2:t256:x3[:w1]; session 6); /b4: that at
+three blocks per SM (VIG_TILELANG_BWD_OUT=ref2, bwd_out2:t256:x4[:w1]; session 8); /q3: bwd_states at three
+blocks per SM (VIG_TILELANG_BWD_STATES=m3, bwd_states:m3:w1; session 8). "F+B" as the base sets the
 forward and the backward apart (e.g. v6s+v6: the segmented forward at L > 224, the default
 backward). Prints fwd eager (graphed) and fwd+bwd eager (graphed)."""
 import argparse
@@ -54,20 +59,27 @@ for shape_name in names:
         base, *opts = ver.split("/")  # e.g. v6/f128/o256: fwd_fused 128 threads, bwd_out 256
         # /x changes fwd_fused only: where it does not run, a version with no other option is its base
         # (/x3, /x4 also change fwd_fused_seg: it runs at L > 224 under a v6s forward)
-        if opts and all(o[0] in "xvs" for o in opts) and shape.L > tlb.V6_MAX_L and not (
-                opts in (["x3"], ["x4"]) and base.split("+")[0] == "v6s"):
+        if opts and all(o[0] in "xvsq" for o in opts) and shape.L > tlb.V6_MAX_L and not (
+                (opts in (["x3"], ["x4"]) or "v2" in opts) and base.split("+")[0] == "v6s"):
             print(f"{shape_name:>11} {ver} skipped: at L {shape.L} fwd_fused (/x) does not "
                   f"run (same kernels as without)", flush=True)
+            continue
+        if "v2" in opts and shape.L <= tlb.V6_MAX_L:  # /v2 differs from /v1 (the default) at L > 224 only
+            print(f"{shape_name:>11} {ver} skipped: /v2 = /v1 at L {shape.L}", flush=True)
+            continue
+        if "r1" in opts and shape.L > tlb.V6_BWD_MAX_L:  # /r1: the v6 backward only (L <= 224)
+            print(f"{shape_name:>11} {ver} skipped: /r1 does not apply at L {shape.L}", flush=True)
             continue
         os.environ["VIG_TILELANG_FWD"], os.environ["VIG_TILELANG_BWD"] = (base.split("+") * 2)[:2]
         for var, pre in (("VIG_TILELANG_FUSED_THREADS", "f"), ("VIG_TILELANG_BWD_OUT_THREADS", "o"),
                          ("VIG_TILELANG_BWD_C", "c"), ("VIG_TILELANG_BWD_OUT", "b"),
                          ("VIG_TILELANG_FUSED_DIAG", "m"), ("VIG_TILELANG_GRAD_EMPTY", "e"),
                          ("VIG_TILELANG_STRIDED", "s"), ("VIG_TILELANG_LOWMEM", "w"),
-                         ("VIG_TILELANG_FUSED_EXP", "x"), ("VIG_TILELANG_FWD_VIEWS", "v")):
-            val = [("v" if pre == "b" else "m" if pre == "m" else "") + o[1:] for o in opts if o.startswith(pre)]
+                         ("VIG_TILELANG_FUSED_EXP", "x"), ("VIG_TILELANG_FWD_VIEWS", "v"),
+                         ("VIG_TILELANG_BWD_STATES", "q"), ("VIG_TILELANG_BWD_VIEWS", "r")):
+            val = [("v" if pre == "b" else "m" if pre in "mq" else "") + o[1:] for o in opts if o.startswith(pre)]
             val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2", "5": "ref3"}[v] if pre == "x" else v for v in val]
-            val = ["ref" if pre == "b" and v == "v3" else v for v in val]  # /b3: VIG_TILELANG_BWD_OUT=ref
+            val = [{"v3": "ref", "v4": "ref2"}.get(v, v) if pre == "b" else v for v in val]  # /b3, /b4: BWD_OUT=ref, ref2
             if val:
                 os.environ[var] = val[0]
             else:

@@ -1,45 +1,61 @@
 #!/usr/bin/env bash
-# TileLang GPU check, session 7 (run by the lead from the repo root inside a device call that
+# TileLang GPU check, session 8 (run by the lead from the repo root inside a device call that
 # already sourced tools/device-setup.sh; $OUT set). Writes only $OUT/tilelang/tilelang.log (tee'd
 # line by line: a timeout still leaves evidence). Kernels load from the carried .tilelang-cache
-# (41 entries; session 7 added fwd_fused:m3:x5, fwd_fused:s2:m3:x5, bwd_states:s1:w1 and
-# bwd_out2:t256:x3:s1:w1, bf16).
+# with session 8's six entries merged in (from .scratch/tlcache-s8: bwd_out2:t256:x4:w1,
+# bwd_states:m3:w1, fwd_segst:s2, fwd_fused_seg:s2:m3:x4, bwd_states:m3:s2:w1,
+# bwd_out2:t256:x4:s2:w1; bf16); a missing entry compiles on the GPU (~15-30 s each, first call).
 #
-# New in session 7 (on trial, defaults unchanged):
-#   VIG_TILELANG_FUSED_EXP=ref3 -> bf16 fwd_fused:m3:x5 (L <= 224): ref2's kernel (x4) with q, k and
-#     the gates read by vector loads (8-byte bf16, 16-byte fp32: 4 instead of 16 scalar loads per
-#     thread and chunk, one bound check) and no compensation tiles (x4's are zero): -8 % sweep-2
-#     instructions, 72 registers (x4: 80), 66.3 KB shared (74.8); fwd_fused_seg stays :m3:x4.
-#   VIG_TILELANG_FWD_VIEWS=1 -> requires_contiguous False; the bf16 v6 forward at L <= 224 reads
-#     q, k, v and the gates as the views they are (int64 views, kind fwd_fused:s2:m3:x5): the shared
-#     layer's five contiguous copies leave the forward (the backward then copies for itself).
-#   Both compute exactly what ref2 computes: dev_same.py checks bit-identical outputs.
-#   FWD_VIEWS=1 with VIG_TILELANG_STRIDED=1 (session 4's switch): the backward reads the views too
-#     (bwd_states:s1:w1, bwd_out2:t256:x3:s1:w1, now cached): no copies anywhere in fwd+bwd at 224 px.
-# Shipped defaults (session 7): FUSED_EXP_DEFAULT "ref2", BWD_OUT_DEFAULT "ref", FWD_VIEWS_DEFAULT "0".
-# Previous defaults (FINAL): FUSED_EXP=ref2 if FUSED_EXP_DEFAULT is "ref3", FWD_VIEWS=0 if
-#   FWD_VIEWS_DEFAULT is "1" (flipped after this mid call); if neither was flipped, session 6's:
-#   FUSED_EXP=pairs BWD_OUT=v2.
+# Round 2 (on trial, default unchanged): VIG_TILELANG_FWD_VIEWS=2 -> the v6s forward at L > 224
+#   (bf16, head dims 32 / 64, FUSED_EXP ref2 / ref3) reads q, k, v and the gates as int64 views:
+#   fwd_segst:s2 + fwd_fused_seg:s2:m3:x4 (fwd_fused:s2's loads; everything after the loads as the
+#   shipped fwd_segst + fwd_fused_seg:m3:x4, so bit-identical outputs), no five contiguous copies
+#   (ViG-T@1024: 100.7 MB moved per forward, S@1024 201.3 MB). L <= 224: as FWD_VIEWS=1.
+# Round 2 (on trial, default "0"): VIG_TILELANG_BWD_VIEWS=1 (with BWD_OUT=ref2 BWD_STATES=m3) -> the
+#   bf16 LOWMEM backward at L <= 224 reads q, k, v, the gates and dO as int64 views:
+#   bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1 (round 1's kinds with fwd_fused:s2's loads: the same
+#   values), no contiguous copies of the saved views (77 / 154 / 308 MB moved per backward at T / S / B@224).
 #
-# FINAL=0 (MID, <= 170 s):
-#   1. side by side (<= 78 s, MID_PAR_S): parity of FUSED_EXP=ref3, of FWD_VIEWS=1 and of
-#      FWD_VIEWS=1 STRIDED=1 (the contract's 120 cases each, check_backend) | FWD_VIEWS=1 at L = 17, 31, 33, 224, 225, 449
-#      (dev_parity) | dev_same.py (x5 and s2:x5 vs x4, bit-identical outputs, 9 input sets) |
-#      memcheck --small of FWD_VIEWS=1 and of FUSED_EXP=ref3; "parity: N/M label" lines;
-#   2. one process (dev_bench.py, <= 85 s): shipped v6s+v6 | /x5 (ref3) | /v1 (FWD_VIEWS=1) |
-#      /v1/s1 (and STRIDED=1), eager
-#      and graphed fwd and fwd+bwd, peak memory, the five contract shapes (/x5, /v1 are skipped at
-#      L = 4096: same kernels as the base there).
-# FINAL=1 (<= 108 s, no timing):
+# New in session 8 (on trial, defaults unchanged; both the bf16 LOWMEM backward at head dims 32 / 64):
+#   VIG_TILELANG_BWD_OUT=ref2 -> bwd_out2:t256:x4:w1: "ref" (x3) at three blocks per SM instead of
+#     two (__launch_bounds__(256, 3): 80 registers, 71.0 KB shared instead of 89.8): parallel
+#     plain-fp32 gate cumsums, no decay / compensation tiles (the lane pass derives exp(g) from the
+#     cumsums), the boundary terms E from the shared state tiles (no second WS / WS2 read), the lane
+#     pass's dk part after dq's gradient, into dq's tiles. Every L (also 1024 px: the v5 backward).
+#   VIG_TILELANG_BWD_STATES=m3 -> bwd_states:m3:w1 (L <= 224): three blocks per SM (77 registers,
+#     48 KB shared; shipped: 126 / 64 KB, two): the tensor cores accumulate each chunk's
+#     contribution straight into the decayed state fragments, __expf, parallel plain-fp32 cumsums.
+# Shipped defaults at the start of session 8: FUSED_EXP "ref", BWD_OUT "ref", FWD_VIEWS "0",
+#   BWD_STATES "". Previous defaults (FINAL): every one of those four the lead has flipped since,
+#   set back to its session-8 start value; if none was flipped, session 6's: FUSED_EXP=pairs BWD_OUT=v2.
+#
+# FINAL=0 (MID, <= 170 s; MID_PHASE=parity | timing | both (default), MID_BOX overrides the box):
+#   parity phase (<= MID_PAR_S, default 110 s), eight processes side by side: the contract's 120
+#     cases (check_backend --parity; L = 300 and 4096 run the segments) of NEW = BWD_OUT=ref2
+#     BWD_STATES=m3 | of ALL = NEW + FWD_VIEWS=2 + BWD_VIEWS=1 | NEW at L = 17, 31, 33, 224, 225, 449 |
+#     ALL at L = 225, 449, 1000, 17, 31, 33, 224 (dev_parity) | memcheck --small of NEW | of ALL (the
+#     backward on views at L = 65) | dev_same.py --seg then --bwd (FWD_VIEWS=2 vs 1 at L > 224, BWD_VIEWS=1
+#     vs unset with NEW at L <= 224: bit-identical outputs / gradients on views, contiguous, misaligned,
+#     strong gates) | memcheck of dev_same.py --seg --small (L = 225, 449: --small's L = 65 never reaches
+#     the segments, and no knob forces them: their length is compiled in); "parity: N/M label" and
+#     "same: N/M" lines. (Round 1's separate ref2 / m3 parities and its racecheck are dropped to keep
+#     the box: NEW covers both kinds.)
+#   timing phase (one process each, <= 75 s): dev_bench v6s+v6 | /b4/q3 (NEW) | /b4/q3/r1 (+ BWD_VIEWS=1)
+#     | /v2, five shapes, eager and graphed fwd and fwd+bwd (/v2 skipped at L <= 224: = /v1,
+#     the default; /r1 skipped at L > 224: the v6 backward only);
+#     then dev_prof_bwd.py: per-kernel times of the four backward kernels at ViG-S/T/B@224 with
+#     the bench's gates and with 16x stronger (model) gates, and the variants' relative differences.
+# FINAL=1 (<= 106 s, no timing):
 #   1. parity side by side (<= 64 s): the shipped defaults | the previous defaults;
 #   2. compute-sanitizer memcheck on --small (L = 65), shipped defaults (<= 36 s).
 set -u
 export TILELANG_CACHE_DIR=${TILELANG_CACHE_DIR:-$PWD/.tilelang-cache}
 unset VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWMEM VIG_TILELANG_STRIDED VIG_TILELANG_BWD_OUT \
       VIG_TILELANG_BWD_OUT_THREADS VIG_TILELANG_GRAD_EMPTY VIG_TILELANG_FUSED_DIAG VIG_TILELANG_BWD_C \
-      VIG_TILELANG_FUSED_THREADS VIG_TILELANG_FUSED_EXP VIG_TILELANG_FWD_VIEWS
+      VIG_TILELANG_FUSED_THREADS VIG_TILELANG_FUSED_EXP VIG_TILELANG_FWD_VIEWS VIG_TILELANG_BWD_STATES \
+      VIG_TILELANG_BWD_VIEWS
 D=${OUT:-/tmp}/tilelang
-mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-x5 /tmp/tl-v1 /tmp/tl-v1s1 /tmp/tl-mc /tmp/tl-mc5
+mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-bq /tmp/tl-all /tmp/tl-mc /tmp/tl-mc2 /tmp/tl-mc3
 FINAL=${FINAL:-0}
 if [ "$FINAL" = 1 ]; then BUDGET=106; else BUDGET=168; fi; BUDGET=${MID_BOX:-$BUDGET}
 left() { echo $(( BUDGET - SECONDS )); }
@@ -52,14 +68,20 @@ summ() {
   if [ -n "$p" ]; then set -- $p; echo "parity: $1/$(( $1 + $2 )) $lab"
   else n=$(grep -c '^ok ' "$f"); echo "parity: $n/? $lab (no summary: timeout or crash; $(grep -c '^FAIL' "$f") FAIL lines)"; fi
 }
+cur() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" kernels/tilelang/__init__.py; }
 OTHER=""
-grep -q '^FUSED_EXP_DEFAULT = "ref3"' kernels/tilelang/__init__.py && OTHER="VIG_TILELANG_FUSED_EXP=ref2"
-grep -q '^FWD_VIEWS_DEFAULT = "1"' kernels/tilelang/__init__.py && OTHER="$OTHER VIG_TILELANG_FWD_VIEWS=0"
+[ "$(cur FUSED_EXP_DEFAULT)" != ref ] && OTHER="$OTHER VIG_TILELANG_FUSED_EXP=ref"
+[ "$(cur BWD_OUT_DEFAULT)" != ref ] && OTHER="$OTHER VIG_TILELANG_BWD_OUT=ref"
+[ "$(cur FWD_VIEWS_DEFAULT)" != 0 ] && OTHER="$OTHER VIG_TILELANG_FWD_VIEWS=0"
+[ -n "$(cur BWD_STATES_DEFAULT)" ] && OTHER="$OTHER VIG_TILELANG_BWD_STATES="
 [ -z "$OTHER" ] && OTHER="VIG_TILELANG_FUSED_EXP=pairs VIG_TILELANG_BWD_OUT=v2"
+NEW="VIG_TILELANG_BWD_OUT=ref2 VIG_TILELANG_BWD_STATES=m3"
+ALL="$NEW VIG_TILELANG_FWD_VIEWS=2 VIG_TILELANG_BWD_VIEWS=1"
 {
-echo "== tilelang FINAL=$FINAL $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
+echo "== tilelang FINAL=$FINAL MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
+echo "cache: $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels 2>/dev/null | wc -l) entries"
 if [ "$FINAL" = 1 ]; then
-  echo "== 1 parity side by side: shipped defaults | previous: $OTHER ($SECONDS s)"
+  echo "== 1 parity side by side: shipped defaults | previous:$OTHER ($SECONDS s)"
   T=$(lim 64)
   ( OUT=/tmp/tl-def timeout $T python tools/check_backend.py tilelang --parity 2>&1 | tee /tmp/tl-def/log | tag defaults ) &
   ( env $OTHER OUT=/tmp/tl-oth timeout $T python tools/check_backend.py tilelang --parity 2>&1 | tee /tmp/tl-oth/log | tag previous ) &
@@ -70,38 +92,41 @@ if [ "$FINAL" = 1 ]; then
   [ "$(left)" -gt 12 ] && OUT=/tmp timeout $(lim 36) compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 | tail -5
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== 1 side by side: parity FUSED_EXP=ref3 | FWD_VIEWS=1 | FWD_VIEWS=1 STRIDED=1 (120 each) | FWD_VIEWS=1 at L=17,31,33,224,225,449 | dev_same | memcheck x3 ($SECONDS s)"
-  T=$(lim ${MID_PAR_S:-78})
-  ( VIG_TILELANG_FUSED_EXP=ref3 OUT=/tmp/tl-x5 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
-      | tee /tmp/tl-x5/log | tag x5 ) &
-  ( VIG_TILELANG_FWD_VIEWS=1 OUT=/tmp/tl-v1 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
-      | tee /tmp/tl-v1/log | tag v1 ) &
-  ( VIG_TILELANG_FWD_VIEWS=1 VIG_TILELANG_STRIDED=1 OUT=/tmp/tl-v1s1 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
-      | tee /tmp/tl-v1s1/log | tag v1s1 ) &
-  ( VIG_TILELANG_FWD_VIEWS=1 timeout $T python kernels/tilelang/dev_parity.py 17,31,33,224,225,449 2>&1 \
-      | tee /tmp/tl-v1/edge.log | grep --line-buffered -v '^ok ' | tag v1-edge ) &
-  ( timeout $T python kernels/tilelang/dev_same.py 2>&1 | tee /tmp/tl-v1/same.log | tag same ) &
-  ( VIG_TILELANG_FWD_VIEWS=1 OUT=/tmp/tl-mc timeout $T compute-sanitizer --tool memcheck \
-      python tools/check_backend.py tilelang --small 2>&1 | tail -5 | tag "memcheck FWD_VIEWS=1" ) &
-  ( VIG_TILELANG_FUSED_EXP=ref3 OUT=/tmp/tl-mc5 timeout $T compute-sanitizer --tool memcheck \
-      python tools/check_backend.py tilelang --small 2>&1 | tail -5 | tag "memcheck FUSED_EXP=ref3" ) &
-  # ref2 (x4, parity-proven in session 7's mid call) was never memchecked: the default is "ref" until it is
-  ( mkdir -p /tmp/tl-mc4; VIG_TILELANG_FUSED_EXP=ref2 OUT=/tmp/tl-mc4 timeout $T compute-sanitizer --tool memcheck \
-      python tools/check_backend.py tilelang --small 2>&1 | tail -5 | tag "memcheck FUSED_EXP=ref2" ) &
+  echo "== 1 side by side: parity NEW=($NEW) | ALL=(NEW + FWD_VIEWS=2 BWD_VIEWS=1) (120 each) | both at edge lengths (ALL +1000) | memcheck --small NEW, ALL | dev_same --seg, --bwd | memcheck dev_same --seg --small ($SECONDS s)"
+  T=$(lim ${MID_PAR_S:-110}); PEND=$(( SECONDS + T ))
+  ( env $NEW OUT=/tmp/tl-bq timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+      | tee /tmp/tl-bq/log | grep --line-buffered -v ' ok ' | tag b4q3 ) &
+  ( env $ALL OUT=/tmp/tl-all timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+      | tee /tmp/tl-all/log | grep --line-buffered -v ' ok ' | tag all ) &
+  ( env $NEW timeout $T python kernels/tilelang/dev_parity.py 17,31,33,224,225,449 2>&1 \
+      | tee /tmp/tl-bq/edge.log | grep --line-buffered -v '^ok ' | tag b4q3-edge ) &
+  ( env $ALL timeout $T python kernels/tilelang/dev_parity.py 225,449,1000,17,31,33,224 2>&1 \
+      | tee /tmp/tl-all/edge.log | grep --line-buffered -v '^ok ' | tag all-edge ) &
+  ( env $NEW OUT=/tmp/tl-mc timeout $T compute-sanitizer --tool memcheck \
+      python tools/check_backend.py tilelang --small 2>&1 | tail -5 | tag "memcheck NEW" ) &
+  ( env $ALL OUT=/tmp/tl-mc3 timeout $T compute-sanitizer --tool memcheck \
+      python tools/check_backend.py tilelang --small 2>&1 | tail -5 | tag "memcheck ALL" ) &
+  ( timeout $T python kernels/tilelang/dev_same.py --seg 2>&1 | tee /tmp/tl-all/same.log | tag same-seg
+    timeout $(( PEND - SECONDS > 1 ? PEND - SECONDS : 1 )) python kernels/tilelang/dev_same.py --bwd 2>&1 | tee /tmp/tl-all/same-bwd.log | tag same-bwd ) &
+  ( OUT=/tmp/tl-mc2 timeout $T compute-sanitizer --tool memcheck \
+      python kernels/tilelang/dev_same.py --seg --small 2>&1 | tail -5 | tag "memcheck dev_same --seg --small" ) &
   wait
-  for E in x5 v1 v1s1; do
+  for E in bq all; do
     echo "-- worst err/bound of the bf16 cases, $E: $(grep bfloat16 /tmp/tl-$E/log | awk '{print $2}' | sort -g | tail -1)"
   done
-  summ /tmp/tl-x5/log "tilelang FUSED_EXP=ref3 (fwd_fused:m3:x5)"
-  summ /tmp/tl-v1/log "tilelang FWD_VIEWS=1 (fwd_fused:s2:m3:x5)"
-  summ /tmp/tl-v1s1/log "tilelang FWD_VIEWS=1 STRIDED=1 (s2 forward, bwd_states:s1:w1 + bwd_out2:t256:x3:s1:w1)"
-  summ /tmp/tl-v1/edge.log "tilelang FWD_VIEWS=1 edge lengths 17,31,33,224,225,449"
-  echo "bit-identity vs ref2: $(grep '^same: ' /tmp/tl-v1/same.log || echo 'no summary (timeout or crash)')"
+  summ /tmp/tl-bq/log "tilelang NEW: BWD_OUT=ref2 BWD_STATES=m3 (bwd_out2:t256:x4:w1, bwd_states:m3:w1)"
+  summ /tmp/tl-all/log "tilelang ALL: NEW + FWD_VIEWS=2 BWD_VIEWS=1 (+ fwd_segst:s2, fwd_fused_seg:s2:m3:x4, bwd_states:m3:s2:w1, bwd_out2:t256:x4:s2:w1)"
+  summ /tmp/tl-all/edge.log "tilelang ALL edge lengths 225,449,1000,17,31,33,224"
+  echo "$(grep -h '^same: ' /tmp/tl-all/same.log || echo 'same: ?/? (no summary: timeout or crash)') FWD_VIEWS=2 vs 1 at L > 224 (dev_same --seg)"
+  echo "$(grep -h '^same: ' /tmp/tl-all/same-bwd.log || echo 'same: ?/? (no summary: timeout or crash)') BWD_VIEWS=1 vs unset, with NEW, L <= 224 (dev_same --bwd)"
+  summ /tmp/tl-bq/edge.log "tilelang NEW edge lengths 17,31,33,224,225,449"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
-  echo "== 2 timing, one process: shipped v6s+v6 | /x5 (FUSED_EXP=ref3) | /v1 (FWD_VIEWS=1) | /v1/s1 (and STRIDED=1) ($SECONDS s, $(left) s left)"
-  [ "$(left)" -gt 20 ] && timeout $(lim 85) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/x5,v6s+v6/v1,v6s+v6/v1/s1 \
+  [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 75 ))
+  echo "== 2 timing, one process each: dev_bench v6s+v6 | /b4/q3 (BWD_OUT=ref2 BWD_STATES=m3) | /b4/q3/r1 (+BWD_VIEWS=1, 224 px) | /v2 (FWD_VIEWS=2, 1024 px); dev_prof_bwd ($SECONDS s, $(left) s left)"
+  [ "$(left)" -gt 20 ] && timeout $(lim 52) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/b4/q3,v6s+v6/b4/q3/r1,v6s+v6/v2 \
       ViG-S@224 ViG-T@224 ViG-B@224 ViG-T@1024 ViG-S@1024
+  [ "$(left)" -gt 12 ] && timeout $(lim 30) python kernels/tilelang/dev_prof_bwd.py ViG-S@224 ViG-T@224 ViG-B@224
   fi
 fi
 echo "done ($SECONDS s)"

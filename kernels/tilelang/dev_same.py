@@ -7,6 +7,22 @@ contiguous copies, a misaligned view (falls back to a copy) and strong gates (sl
 pair loop). Prints one line per case and "same: N/M".
 
     python kernels/tilelang/dev_same.py
+
+--seg (session 8, round 2): the forward at L > 224 of VIG_TILELANG_FWD_VIEWS=2 (fwd_segst:s2 +
+fwd_fused_seg:s2:m3:x4 on int64 views) against FWD_VIEWS=1 (fwd_segst + fwd_fused_seg:m3:x4 on the
+contiguous copies the backend makes; FUSED_EXP unset: ref3): only the loads differ, so bit-identical
+outputs. Views at L = 225, 449, 1000 and ViG-T@1024, contiguous, a misaligned q, strong gates.
+--seg --small: views at L = 225 and 449 only (B 2, H 3: for compute-sanitizer memcheck).
+
+    python kernels/tilelang/dev_same.py --seg [--small]
+
+--bwd (session 8, round 2): the five gradients of VIG_TILELANG_BWD_VIEWS=1 (bwd_states:m3:s2:w1 +
+bwd_out2:t256:x4:s2:w1 on int64 views) against BWD_VIEWS unset (the same kinds without :s2, on the
+contiguous copies), both with BWD_OUT=ref2 BWD_STATES=m3 and the same forward: only the loads differ,
+so bit-identical gradients. Views at L = 1, 17, 33, 196, 224 and ViG-T@224, contiguous, a misaligned q,
+strong gates. --bwd --small: views at L = 65 and 196 only (for compute-sanitizer memcheck).
+
+    python kernels/tilelang/dev_same.py --bwd [--small]
 """
 import os
 import sys
@@ -18,16 +34,24 @@ import vig  # noqa: E402
 from vig import bench  # noqa: E402
 import vig_kernels.tilelang as tlb  # noqa: E402
 
-VARIANTS = {"x4 (ref2)": {"VIG_TILELANG_FUSED_EXP": "ref2"},
-            "x5 (ref3)": {"VIG_TILELANG_FUSED_EXP": "ref3"},
+VARIANTS = {"x4 (ref2)": {"VIG_TILELANG_FUSED_EXP": "ref2", "VIG_TILELANG_FWD_VIEWS": "0"},  # FWD_VIEWS "1" since session 8
+            "x5 (ref3)": {"VIG_TILELANG_FUSED_EXP": "ref3", "VIG_TILELANG_FWD_VIEWS": "0"},
             "s2:x5 (FWD_VIEWS=1)": {"VIG_TILELANG_FWD_VIEWS": "1"}}
 
 
 def run(env, ins):
-    for k in ("VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_FWD_VIEWS"):
+    for k in ("VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_BWD_VIEWS"):
         os.environ.pop(k, None)
     os.environ.update(env)
     tlb.reload_env()
+    if "--bwd" in sys.argv:  # the five gradients, concatenated as float32
+        leaves = [x.detach().requires_grad_() for x in ins]
+        o = vig.bidirectional_gla(*leaves, backend="tilelang", check_gates=False)
+        g = torch.Generator(device="cuda").manual_seed(3)
+        do = torch.randn(o.shape, device="cuda", generator=g).to(o.dtype)
+        grads = torch.autograd.grad(o, leaves, do)
+        torch.cuda.synchronize()
+        return torch.cat([x.float().flatten() for x in grads])
     with torch.no_grad():
         o = vig.bidirectional_gla(*ins, backend="tilelang", check_gates=False)
     torch.cuda.synchronize()
@@ -51,17 +75,58 @@ def cases():
     yield "strong gates ViG-T@224", (q, k, v, *strong)
 
 
+def seg_cases(small):
+    for L in (225, 449) if small else (225, 449, 1000):
+        shape = bench.OpShape(B=2 if small else 3, H=3 if small else 2, L=L, K=32, V=64)
+        ins, _ = bench.make_inputs(shape, "cuda", seed=L)
+        yield f"views L={L}", ins
+    if small:
+        return
+    shape = bench.OpShape(*bench.SHAPES["ViG-T@1024"])
+    ins, _ = bench.make_inputs(shape, "cuda", seed=1)
+    yield "views ViG-T@1024", ins
+    yield "contiguous ViG-T@1024", tuple(t.contiguous() for t in ins)
+    q, k, v, gf, gb = ins
+    qm = torch.randn(*q.shape[:-1], 33, device="cuda", dtype=q.dtype)[..., 1:]  # 2-byte offset
+    yield "misaligned q ViG-T@1024", (qm, k, v, gf, gb)
+    g = torch.Generator(device="cuda").manual_seed(7)
+    strong = [-torch.rand(gf.shape, device="cuda", generator=g) * 4 for _ in range(2)]  # slow channels
+    yield "strong gates ViG-T@1024", (q, k, v, *strong)
+
+
+def bwd_cases(small):
+    for L in (65, 196) if small else (1, 17, 33, 196, 224):
+        shape = bench.OpShape(B=2 if small else 3, H=3 if small else 2, L=L, K=32, V=64)
+        ins, _ = bench.make_inputs(shape, "cuda", seed=L)
+        yield f"views L={L}", ins
+    if small:
+        return
+    yield from list(_fwd_cases())[-4:]  # ViG-T@224: views, contiguous, misaligned q, strong gates
+
+
+_fwd_cases = cases
+BASE = "x4 (ref2)"
+if "--bwd" in sys.argv:
+    os.environ.update({"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"})
+    BASE = "ref2+m3 on copies"
+    VARIANTS = {BASE: {}, "ref2+m3 BWD_VIEWS=1 (:s2)": {"VIG_TILELANG_BWD_VIEWS": "1"}}
+    cases = lambda: bwd_cases("--small" in sys.argv)  # noqa: E731
+elif "--seg" in sys.argv:
+    BASE = "seg:x4 on copies (FWD_VIEWS=1)"
+    VARIANTS = {BASE: {"VIG_TILELANG_FWD_VIEWS": "1"},
+                "seg:s2:x4 (FWD_VIEWS=2)": {"VIG_TILELANG_FWD_VIEWS": "2"}}
+    cases = lambda: seg_cases("--small" in sys.argv)  # noqa: E731
 n = ok = 0
 for name, ins in cases():
     outs = {lab: run(env, ins) for lab, env in VARIANTS.items()}
-    ref = outs["x4 (ref2)"]
+    ref = outs[BASE]
     for lab, o in outs.items():
-        if lab == "x4 (ref2)":
+        if lab == BASE:
             continue
         same = torch.equal(o, ref)
         d = (o.float() - ref.float()).abs().max().item()
         n += 1
         ok += same
-        print(f"{'same' if same else 'DIFF'} {name:<26} {lab:<20} max|diff| {d:.3g} "
+        print(f"{'same' if same else 'DIFF'} {name:<26} {lab:<30} max|diff| {d:.3g} "
               f"(|o| max {ref.float().abs().max().item():.3g})", flush=True)
 print(f"same: {ok}/{n}", flush=True)

@@ -7,7 +7,15 @@
 2. Routing (compile_kernel mocked, CPU tensors): which kernel kinds run, with which layouts, for
    FWD_VIEWS=1 / FUSED_EXP=ref3 / both with STRIDED=1, at ViG-T@224 and ViG-T@1024 (bf16) and
    ViG-T@224 (fp16); the s2 forward must get int64 views, every other kernel contiguous tensors
-   (except STRIDED=1's :s1 backward).
+   (except STRIDED=1's :s1 backward). Session 8 round 2: FWD_VIEWS=2 (fwd_segst:s2 +
+   fwd_fused_seg:s2:m3:x4 at L > 224 on int64 views), also with FUSED_EXP=ref (contiguous at
+   L > 224: no s2 seg kind for x3).
+   BWD_VIEWS=1 (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1 on int64 views, with BWD_OUT=ref2 and
+   BWD_STATES=m3 only; with STRIDED=1 the :s1 kinds as before).
+3. Bytes the contiguous copies move per call (read + written: tensors copied by Tensor.contiguous
+   in the shared layer or the backend, counted at the five contract shapes with mocked kernels),
+   forward and backward, for the shipped defaults, FWD_VIEWS=2, ref2+m3 and ref2+m3 with
+   BWD_VIEWS=1 and FWD_VIEWS=2, against the op's floor (bench.OpShape.bytes).
 
     python kernels/tilelang/dev_views_cpu.py
 """
@@ -38,6 +46,8 @@ assert tlb._packed(x, 4).untyped_storage().data_ptr() != x.untyped_storage().dat
 print(f"1. unpacking: {n} values bit-identical to the views, no copies; a misaligned view is copied")
 
 log = []
+KEYS = ("VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_STRIDED", "VIG_TILELANG_BWD_VIEWS",
+        "VIG_TILELANG_BWD_OUT", "VIG_TILELANG_BWD_STATES")
 
 
 def fake(kind, K, V, dtype, arch):
@@ -50,8 +60,15 @@ tlb.compile_kernel = fake
 tlb._arch = lambda device: "sm_90a"
 bad = 0
 for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
-            {"VIG_TILELANG_FWD_VIEWS": "1", "VIG_TILELANG_STRIDED": "1"}):
-    for key in ("VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_STRIDED"):
+            {"VIG_TILELANG_FWD_VIEWS": "1", "VIG_TILELANG_STRIDED": "1"}, {"VIG_TILELANG_FWD_VIEWS": "2"},
+            {"VIG_TILELANG_FWD_VIEWS": "2", "VIG_TILELANG_FUSED_EXP": "ref"},
+            {"VIG_TILELANG_FWD_VIEWS": "2", "VIG_TILELANG_STRIDED": "1"}, {"VIG_TILELANG_BWD_VIEWS": "1"},
+            {"VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"},
+            {"VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3",
+             "VIG_TILELANG_FWD_VIEWS": "0"},
+            {"VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3",
+             "VIG_TILELANG_STRIDED": "1"}):
+    for key in KEYS:
         os.environ.pop(key, None)
     os.environ.update(env)
     tlb.reload_env()
@@ -70,4 +87,41 @@ for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
             row.append(f"{kind} [{lay}]" + ("" if ok else " <- WRONG"))
         print(f"2. {env} {name} {str(dt).split('.')[-1]}: " + ", ".join(row))
 print(f"routing: {bad} wrong")
+
+copied = []
+_contiguous = torch.Tensor.contiguous
+
+
+def counting(self, *a, **kw):
+    r = _contiguous(self, *a, **kw)
+    if r.data_ptr() != self.data_ptr():
+        copied.append(r.numel() * r.element_size())
+    return r
+
+
+torch.Tensor.contiguous = counting
+print("3. contiguous copies per call, MB read + written (tensors), forward / backward; the floor's bytes")
+CONFIGS = {"shipped (FWD_VIEWS=1)": {}, "FWD_VIEWS=2": {"VIG_TILELANG_FWD_VIEWS": "2"},
+           "ref2+m3": {"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"},
+           "ref2+m3 BWD_VIEWS=1 FWD_VIEWS=2": {"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3",
+                                               "VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_FWD_VIEWS": "2"}}
+for name in bench.SHAPES:
+    shape = bench.OpShape(*bench.SHAPES[name])
+    (q, k, v, gf, gb), _ = bench.make_inputs(shape, "cpu")
+    leaves = [x.detach().requires_grad_() for x in (q, k, v, gf, gb)]
+    do = torch.randn_like(leaves[2])
+    row = []
+    for lab, env in CONFIGS.items():
+        for key in KEYS:
+            os.environ.pop(key, None)
+        os.environ.update(env)
+        tlb.reload_env()
+        copied.clear()
+        o = _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, *leaves)
+        nf = len(copied)
+        fb = 2 * sum(copied) / 1e6
+        torch.autograd.grad(o, leaves, do)
+        bb = 2 * sum(copied[nf:]) / 1e6
+        row.append(f"{lab}: {fb:.1f} ({nf}) / {bb:.1f} ({len(copied) - nf})")
+    print(f"   {name:>10} floor fwd {shape.bytes() / 1e6:.1f}, f+b {shape.bytes(True) / 1e6:.1f} | " + " | ".join(row))
 sys.exit(1 if bad else 0)

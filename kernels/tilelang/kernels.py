@@ -1152,7 +1152,11 @@ def build_bwd_out(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, d
 
 def _in_types(strided: int, B, L, H, K: int, V: int, dt, acc):
     """Parameter types of the six inputs (q, k, v, gf, gb, do): contiguous tensors, or with
-    ``strided`` views with unit channel stride and dynamic other strides (T.StridedTensor)."""
+    ``strided`` views with unit channel stride and dynamic other strides (T.StridedTensor);
+    ``strided=2`` (session 8, round 2): int64 views (_views: fwd_fused:s2's argument types)."""
+    if strided == 2:
+        return tuple(_views(2, B, L, H, K, V, dt, acc, ("q", "k", "v", "gf", "gb", "do")))
+
     def one(name, D, ty):
         if not strided:
             return T.Tensor([B, L, H, D], ty)
@@ -1183,10 +1187,22 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
     (the diagonal 2 q.k from both), dq_f = e^(G_t - m) (tril_strict(s dA) kdf), dk_f = e^(m - G_j)
     (tril_strict(s dA)^T qdf), backward with triu_strict. A slow channel keeps the exact operands
     (reference token, zero in the diagonal sub-blocks) and the lane pass (lanes of fast channels
-    read k = q = 0); the pass runs only when some channel of the chunk is slow (block flag)."""
+    read k = q = 0); the pass runs only when some channel of the chunk is slow (block flag).
+    ``fastexp`` 4 (":x4", VIG_TILELANG_BWD_OUT=ref2, session 8): x3 at three blocks per SM
+    (__launch_bounds__(256, 3): 80 registers, shared memory under 75 KiB) instead of two: the gate
+    cumsums by all threads in plain fp32 (_cumsums_par, as fwd_fused:x4; no compensation tiles),
+    no per-token decay tiles (the lane pass, when it runs, takes exp(g_t) as the difference of
+    neighbouring cumsums), and with ``lowmem`` the boundary terms E from the state tiles already in
+    shared memory (the same bf16 values) instead of a second read of WS / WS2."""
     assert dtype == "bfloat16" and K == 32 and C == 32 and threads in (128, 256)
-    assert fastexp in (0, 3)
-    refd = fastexp == 3
+    assert fastexp in (0, 3, 4)
+    refd = fastexp in (3, 4)
+    x4 = fastexp == 4
+    assert not x4 or threads == 256
+    # strided=2 ("bwd_out2:t256:x4:s2:w1", session 8 round 2, VIG_TILELANG_BWD_VIEWS=1): q, k, v, the
+    # gates and dO as int64 views (fwd_fused:s2's types and loads, _pload); the rest is x4's code
+    pk = strided == 2
+    assert not pk or (x4 and V % 8 == 0)
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -1207,6 +1223,8 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
         return T.Cast(dt, x) if lowmem else x
     use_tc, cdt = _compute(dtype)
     cums = _cumsums_thread(C, K)
+    if x4:
+        pcs = _cumsums_par(C, K, threads, True)
     mmCCV = _mm(use_tc, C, C, V)   # do v^T
     mmCCK = _mm(use_tc, C, C, K)   # qd kd^T
     mmCKC = _mm(use_tc, C, K, C)   # dA kd, dA^T qd
@@ -1220,14 +1238,21 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
     def ex(x):
         return fexp(T.min(x, 0.0))
 
+    def csum(g, gl, i, j):  # a chunk cumsum with its compensation term (x4: none)
+        return g[i, j] if x4 else g[i, j] + gl[i, j]
+
+    def cdif(g, gl, i, i2, j):  # csum(i) - csum(i2), as x3 writes it
+        return g[i, j] - g[i2, j] if x4 else (g[i, j] - g[i2, j]) + (gl[i, j] - gl[i2, j])
+
     # fastexp=3: the factor of channel j's pair operand at token i (fwd: forward pairs; qside: the
     # query side e^(x), else the key side e^(-x)); fast channel: x = G_i - midpoint; slow: x2's
     # reference token (M - 1 forward, M backward), clamped at 0, zero inside the diagonal sub-blocks
     def rfac(gs, gls, mr_s, sl_s, i, j, fwd, qside):
         sl = sl_s[j] != 0
         ref_t = M - 1 if fwd else M
-        x = (gs[i, j] - T.if_then_else(sl, gs[ref_t, j], mr_s[0 if fwd else 1, j])) + (
-            gls[i, j] - T.if_then_else(sl, gls[ref_t, j], 0.0))
+        x = gs[i, j] - T.if_then_else(sl, gs[ref_t, j], mr_s[0 if fwd else 1, j])
+        if not x4:
+            x = x + (gls[i, j] - T.if_then_else(sl, gls[ref_t, j], 0.0))
         if not qside:
             x = -x
         live = (i >= M) if fwd == qside else (i < M)  # the slow channel's nonzero rows
@@ -1262,86 +1287,96 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
     # The buffers and vars keep their names in the caller, so the TIR is the one of the former
     # two inline copies
     @T.macro
-    def lane_pass(masked, q_s, k_s, df_s, db_s, da_s, sl_s, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
+    def lane_pass(part, masked, q_s, k_s, df_s, db_s, da_s, sl_s, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
                   dfr, dbr, xr, dar, er, pr, run, r, w0, base):
         for u in T.unroll(M):
-            dfr[u] = df_s[base + u, r]
-            dbr[u] = db_s[base + u, r]
-            xr[u] = xload(masked, k_s, sl_s, base + u, r)
-        # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
-        for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-            if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                for i in T.unroll(RPW):
-                    tt = hb * RPW + i
-                    qt = T.Cast(acc, q_s[w0 + i, r])
-                    for u in T.unroll(M):
-                        dar[u] = da_s[w0 + i, base + u]
-                    run[0] = 1.0
-                    for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
-                        jj = M - 1 - u
-                        run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
-                        er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
-                    run[1] = 1.0
-                    for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
-                        run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
-                        er[u] = T.if_then_else(u > tt, run[1], er[u])
-                    run[2] = 0.0
-                    run[3] = 0.0
-                    for u in T.unroll(M):
-                        wv = dar[u] * xr[u] * er[u]
-                        run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
-                        run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
-                        pr[u] = qt * xr[u] * er[u]
-                    xqf_s[w0 + i, r] = run[2]
-                    xqb_s[w0 + i, r] = run[3]
-                    # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
-                    # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
-                    for m in T.unroll(8):
-                        kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
-                        sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
-                        pr[m] = kp + T.shfl_xor(sd, 16)
-                    for m in T.unroll(4):
-                        kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
-                        sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
-                        pr[m] = kp + T.shfl_xor(sd, 8)
-                    for m in T.unroll(2):
-                        kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
-                        sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
-                        pr[m] = kp + T.shfl_xor(sd, 4)
-                    kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
-                    sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
-                    pr[0] = kp1 + T.shfl_xor(sd1, 2)
-                    pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
-                    if r % 2 == 0:
-                        ad_s[w0 + i, r // 2] = pr[0]
-        # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
-        for u in T.unroll(M):
-            xr[u] = xload(masked, q_s, sl_s, base + u, r)
-        for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
-            if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
-                for i in T.unroll(RPW):
-                    jk = hb * RPW + i
-                    for u in T.unroll(M):
-                        dar[u] = da_s[base + u, w0 + i]
-                    run[0] = 1.0
-                    for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
-                        run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
-                        er[u] = T.if_then_else(u == jk, 2.0, run[0])
-                    run[1] = 1.0
-                    for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
-                        tq = M - 1 - u
-                        run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
-                        er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
-                    run[2] = 0.0
-                    run[3] = 0.0
-                    for u in T.unroll(M):
-                        wv = dar[u] * xr[u] * er[u]
-                        run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
-                        run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
-                    xkf_s[w0 + i, r] = run[2]
-                    xkb_s[w0 + i, r] = run[3]
+            if x4:  # df_s / db_s are the gate cumsums gf_s / gb_s: exp(g_t) from neighbours
+                dfr[u] = fexp(df_s[base + u, r] - T.if_then_else(base + u > 0, df_s[T.max(base + u - 1, 0), r], 0.0))
+                dbr[u] = fexp(db_s[base + u, r] - T.if_then_else(base + u < C - 1, db_s[T.min(base + u + 1, C - 1), r], 0.0))
+            else:
+                dfr[u] = df_s[base + u, r]
+                dbr[u] = db_s[base + u, r]
+            if part != 2:
+                xr[u] = xload(masked, k_s, sl_s, base + u, r)
+        if part != 2:  # the dq pass (part 1 or both)
+            # dq pass: query row t = w0 + i (tt within the sub-block); keys j = base + u
+            for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                    for i in T.unroll(RPW):
+                        tt = hb * RPW + i
+                        qt = T.Cast(acc, q_s[w0 + i, r])
+                        for u in T.unroll(M):
+                            dar[u] = da_s[w0 + i, base + u]
+                        run[0] = 1.0
+                        for u in T.unroll(M):  # forward pairs, j = tt-1 down to 0: prod_{i=j+1..t} df_i
+                            jj = M - 1 - u
+                            run[0] = T.if_then_else(jj < tt, run[0] * dfr[T.min(jj + 1, M - 1)], 1.0)
+                            er[jj] = T.if_then_else(jj == tt, 2.0, run[0])
+                        run[1] = 1.0
+                        for u in T.unroll(M):  # backward pairs, j = tt+1 up: prod_{i=t..j-1} db_i
+                            run[1] = T.if_then_else(u > tt, run[1] * dbr[T.max(u - 1, 0)], 1.0)
+                            er[u] = T.if_then_else(u > tt, run[1], er[u])
+                        run[2] = 0.0
+                        run[3] = 0.0
+                        for u in T.unroll(M):
+                            wv = dar[u] * xr[u] * er[u]
+                            run[2] = run[2] + T.if_then_else(u < tt, wv, 0.0)
+                            run[3] = run[3] + T.if_then_else(u > tt, wv, 0.0)
+                            pr[u] = qt * xr[u] * er[u]
+                        xqf_s[w0 + i, r] = run[2]
+                        xqb_s[w0 + i, r] = run[3]
+                        # A[t, base + u] = sum over the 32 lanes of pr[u]: reduce-scatter, lane l ends
+                        # with the sum for u = l >> 1 (halving: the lane's bit picks the half it keeps)
+                        for m in T.unroll(8):
+                            kp = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m])
+                            sd = T.if_then_else((r & 16) != 0, pr[m], pr[8 + m])
+                            pr[m] = kp + T.shfl_xor(sd, 16)
+                        for m in T.unroll(4):
+                            kp = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m])
+                            sd = T.if_then_else((r & 8) != 0, pr[m], pr[4 + m])
+                            pr[m] = kp + T.shfl_xor(sd, 8)
+                        for m in T.unroll(2):
+                            kp = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m])
+                            sd = T.if_then_else((r & 4) != 0, pr[m], pr[2 + m])
+                            pr[m] = kp + T.shfl_xor(sd, 4)
+                        kp1 = T.if_then_else((r & 2) != 0, pr[1], pr[0])
+                        sd1 = T.if_then_else((r & 2) != 0, pr[0], pr[1])
+                        pr[0] = kp1 + T.shfl_xor(sd1, 2)
+                        pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
+                        if r % 2 == 0:
+                            ad_s[w0 + i, r // 2] = pr[0]
+        if part != 1:  # the dk pass (part 2 or both)
+            # dk pass: key row j = w0 + i (jk within the sub-block); queries t = base + u
+            for u in T.unroll(M):
+                xr[u] = xload(masked, q_s, sl_s, base + u, r)
+            for hb in T.unroll(M // RPW):  # the warp's first row in its sub-block, static once unrolled
+                if w0 - base == hb * RPW:  # (warp-uniform): the pair conditions below fold
+                    for i in T.unroll(RPW):
+                        jk = hb * RPW + i
+                        for u in T.unroll(M):
+                            dar[u] = da_s[base + u, w0 + i]
+                        run[0] = 1.0
+                        for u in T.unroll(M):  # forward pairs, t = jk+1 up: prod_{i=j+1..t} df_i
+                            run[0] = T.if_then_else(u > jk, run[0] * dfr[u], 1.0)
+                            er[u] = T.if_then_else(u == jk, 2.0, run[0])
+                        run[1] = 1.0
+                        for u in T.unroll(M):  # backward pairs, t = jk-1 down: prod_{i=t..j-1} db_i
+                            tq = M - 1 - u
+                            run[1] = T.if_then_else(tq < jk, run[1] * dbr[tq], 1.0)
+                            er[tq] = T.if_then_else(tq < jk, run[1], er[tq])
+                        run[2] = 0.0
+                        run[3] = 0.0
+                        for u in T.unroll(M):
+                            wv = dar[u] * xr[u] * er[u]
+                            run[2] = run[2] + T.if_then_else(u > jk, wv, 0.0)
+                            run[3] = run[3] + T.if_then_else(u < jk, wv, 0.0)
+                        xkf_s[w0 + i, r] = run[2]
+                        xkb_s[w0 + i, r] = run[3]
 
     IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
+    if pk:
+        bits16 = _bits16(cdt)
+        pload = _pload(L, cdt)
 
     @T.prim_func
     def bigla_bwd_out2(
@@ -1361,7 +1396,9 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
         scale: T.float32,
     ):
         with T.Kernel(NT, H, B, threads=threads) as (c, h, b):
-            if threads == 256:
+            if x4:
+                _min_blocks(3)  # <= 80 registers: three blocks of 8 warps per SM
+            elif threads == 256:
                 _min_blocks(2)  # <= 128 registers: two blocks of 8 warps per SM
             t0 = c * C
             q_s = T.alloc_shared([C, K], cdt)
@@ -1370,10 +1407,26 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             do_s = T.alloc_shared([C, V], cdt)
             gf_s = T.alloc_shared([C, K + 1], acc)
             gb_s = T.alloc_shared([C, K + 1], acc)
-            gfl_s = T.alloc_shared([C, K + 1], acc)
-            gbl_s = T.alloc_shared([C, K + 1], acc)
-            df_s = T.alloc_shared([C, K], acc)      # per-token decays exp(gf), exp(gb)
-            db_s = T.alloc_shared([C, K], acc)
+            if x4:  # no compensation tiles; the lane pass reads the cumsums
+                gfl_s = None
+                gbl_s = None
+                df_s = gf_s
+                db_s = gb_s
+                ploc = T.alloc_local([C // 4], acc)
+                psc = T.alloc_local([2], acc)
+                tot = T.alloc_local([1], acc)
+                if pk:
+                    px = T.alloc_local([6], "int64")
+                else:
+                    qv = T.alloc_local([4], dt)
+                    kv = T.alloc_local([4], dt)
+                    fv = T.alloc_local([4], acc)
+                    bv = T.alloc_local([4], acc)
+            else:
+                gfl_s = T.alloc_shared([C, K + 1], acc)
+                gbl_s = T.alloc_shared([C, K + 1], acc)
+                df_s = T.alloc_shared([C, K], acc)      # per-token decays exp(gf), exp(gb)
+                db_s = T.alloc_shared([C, K], acc)
             qdf_s = T.alloc_shared([C, K], cdt)
             qdb_s = T.alloc_shared([C, K], cdt)
             kdf_s = T.alloc_shared([C, K], cdt)
@@ -1390,8 +1443,12 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             ad_s = T.alloc_shared([C, M], acc)      # diagonal sub-blocks of A (unscaled)
             xqf_s = T.alloc_shared([C, K + 1], acc)  # diagonal sub-blocks' dq_f, dq_b, dk_f, dk_b
             xqb_s = T.alloc_shared([C, K + 1], acc)
-            xkf_s = T.alloc_shared([C, K + 1], acc)
-            xkb_s = T.alloc_shared([C, K + 1], acc)
+            if x4:  # the dk pass runs after dq's tiles are consumed and reuses them
+                xkf_s = xqf_s
+                xkb_s = xqb_s
+            else:
+                xkf_s = T.alloc_shared([C, K + 1], acc)
+                xkb_s = T.alloc_shared([C, K + 1], acc)
             g1_s = T.alloc_shared([C, K + 1], acc)
             g2_s = T.alloc_shared([C, K + 1], acc)
             g3_s = T.alloc_shared([C, K + 1], acc)
@@ -1414,8 +1471,14 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             dqb = T.alloc_fragment([C, K], acc)
             dkf = T.alloc_fragment([C, K], acc)
             dkb = T.alloc_fragment([C, K], acc)
-            pr_f = T.alloc_fragment([2 * K, V], acc)
-            e_f = T.alloc_fragment([2 * K], acc)
+            if x4 and lowmem:  # E from the state tiles in shared memory
+                pf_f = T.alloc_fragment([K, V], acc)
+                pb_f = T.alloc_fragment([K, V], acc)
+                ef_f = T.alloc_fragment([K], acc)
+                eb_f = T.alloc_fragment([K], acc)
+            else:
+                pr_f = T.alloc_fragment([2 * K, V], acc)
+                e_f = T.alloc_fragment([2 * K], acc)
             if refd:
                 dacb_s = T.alloc_shared([C, C], cdt)  # triu_strict(s dA); dac_s: tril_strict
                 a2_f = T.alloc_fragment([C, C], acc)  # backward pairs
@@ -1424,37 +1487,88 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
                 any_s = T.alloc_shared([1], "int32")  # 1: some channel of the chunk is slow
                 any_s[0] = 0
 
-            for i, j in T.Parallel(C, K):
-                q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
-                k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
-                gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-            for i, j in T.Parallel(C, V):
-                v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
-                do_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
+            if pk:  # x4's loads from int64 views (the same thread / row / channel map)
+                pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, True)
+            elif x4:  # thread tx: row tx / 8, channels 4 (tx % 8) .. + 3; one vector load per tensor
+                # (8-byte bf16, 16-byte fp32) under one bound check, then the (padded) tiles
+                lrow = T.get_thread_binding() // 8
+                lc4 = (T.get_thread_binding() % 8) * 4
+                if t0 + lrow < L:
+                    for u in T.vectorized(4):
+                        qv[u] = Q[b, t0 + lrow, h, lc4 + u]
+                    for u in T.vectorized(4):
+                        kv[u] = Kt[b, t0 + lrow, h, lc4 + u]
+                    for u in T.vectorized(4):
+                        fv[u] = GF[b, t0 + lrow, h, lc4 + u]
+                    for u in T.vectorized(4):
+                        bv[u] = GB[b, t0 + lrow, h, lc4 + u]
+                    for u in T.unroll(4):
+                        q_s[lrow, lc4 + u] = T.Cast(cdt, qv[u])
+                        k_s[lrow, lc4 + u] = T.Cast(cdt, kv[u])
+                        gf_s[lrow, lc4 + u] = T.max(fv[u], GATE_MIN)
+                        gb_s[lrow, lc4 + u] = T.max(bv[u], GATE_MIN)
+                else:
+                    for u in T.unroll(4):
+                        q_s[lrow, lc4 + u] = T.Cast(cdt, 0)
+                        k_s[lrow, lc4 + u] = T.Cast(cdt, 0)
+                        gf_s[lrow, lc4 + u] = 0.0
+                        gb_s[lrow, lc4 + u] = 0.0
+            else:
+                for i, j in T.Parallel(C, K):
+                    q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                    gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+            if pk:
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                    do_s[i, j] = T.if_then_else(t0 + i < L, bits16(DO[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+            else:
+                for i, j in T.Parallel(C, V):
+                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                    do_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
             for i, j in T.Parallel(K, V):
                 sf_s[i, j] = T.Cast(cdt, WS[b, h, c, i, j])
                 sb_s[i, j] = T.Cast(cdt, WS[b, h, c, K + i, j])
                 dsb_s[i, j] = T.Cast(cdt, WS2[b, h, c, i, j])
                 dsf_s[i, j] = T.Cast(cdt, WS2[b, h, c, K + i, j])
-            for i, j in T.Parallel(2 * K, V):
-                pr_f[i, j] = wf(WS[b, h, c, i, j]) * wf(WS2[b, h, c, (i + K) % (2 * K), j])
-            T.reduce_sum(pr_f, e_f, dim=1)
-            for i, j in T.Parallel(C, K):
-                df_s[i, j] = fexp(gf_s[i, j])
-                db_s[i, j] = fexp(gb_s[i, j])
-            T.sync_threads()
-            cums(gf_s, gfl_s, gb_s, gbl_s, hl)
-            for i in T.Parallel(2 * K):
-                e_s[i] = e_f[i] * T.if_then_else(
-                    i < K, fexp(gf_s[C - 1, i % K] + gfl_s[C - 1, i % K]), fexp(gb_s[0, i % K] + gbl_s[0, i % K]))
+            if x4:
+                T.sync_threads()
+                pcs(gf_s, gb_s, ploc, psc)
+                if lowmem:  # S_in . dS_in per channel row, from the bf16 tiles (= WS / WS2's values)
+                    for i, j in T.Parallel(K, V):
+                        pf_f[i, j] = T.Cast(acc, sf_s[i, j]) * T.Cast(acc, dsf_s[i, j])
+                        pb_f[i, j] = T.Cast(acc, sb_s[i, j]) * T.Cast(acc, dsb_s[i, j])
+                    T.reduce_sum(pf_f, ef_f, dim=1)
+                    T.reduce_sum(pb_f, eb_f, dim=1)
+                    for i in T.Parallel(K):
+                        e_s[i] = ef_f[i] * fexp(gf_s[C - 1, i])
+                        e_s[K + i] = eb_f[i] * fexp(gb_s[0, i])
+                else:
+                    for i, j in T.Parallel(2 * K, V):
+                        pr_f[i, j] = wf(WS[b, h, c, i, j]) * wf(WS2[b, h, c, (i + K) % (2 * K), j])
+                    T.reduce_sum(pr_f, e_f, dim=1)
+                    for i in T.Parallel(2 * K):
+                        e_s[i] = e_f[i] * T.if_then_else(i < K, fexp(gf_s[C - 1, i % K]), fexp(gb_s[0, i % K]))
+            else:
+                for i, j in T.Parallel(2 * K, V):
+                    pr_f[i, j] = wf(WS[b, h, c, i, j]) * wf(WS2[b, h, c, (i + K) % (2 * K), j])
+                T.reduce_sum(pr_f, e_f, dim=1)
+                for i, j in T.Parallel(C, K):
+                    df_s[i, j] = fexp(gf_s[i, j])
+                    db_s[i, j] = fexp(gb_s[i, j])
+                T.sync_threads()
+                cums(gf_s, gfl_s, gb_s, gbl_s, hl)
+                for i in T.Parallel(2 * K):
+                    e_s[i] = e_f[i] * T.if_then_else(
+                        i < K, fexp(gf_s[C - 1, i % K] + gfl_s[C - 1, i % K]), fexp(gb_s[0, i % K] + gbl_s[0, i % K]))
             if refd:  # per channel: midpoints, slow flag (gates <= 0: the cumsums are monotone)
                 for j in T.Parallel(K):
-                    mr_s[0, j] = 0.5 * (gf_s[0, j] + (gf_s[C - 1, j] + gfl_s[C - 1, j]))
-                    mr_s[1, j] = 0.5 * ((gb_s[0, j] + gbl_s[0, j]) + gb_s[C - 1, j])
-                    sl_s[j] = T.if_then_else(gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR, 1,
-                                             T.if_then_else(gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR, 1, 0))
-                    if gf_s[0, j] - (gf_s[C - 1, j] + gfl_s[C - 1, j]) > REF_THR or gb_s[C - 1, j] - (gb_s[0, j] + gbl_s[0, j]) > REF_THR:
+                    mr_s[0, j] = 0.5 * (gf_s[0, j] + csum(gf_s, gfl_s, C - 1, j))
+                    mr_s[1, j] = 0.5 * (csum(gb_s, gbl_s, 0, j) + gb_s[C - 1, j])
+                    sl_s[j] = T.if_then_else(gf_s[0, j] - csum(gf_s, gfl_s, C - 1, j) > REF_THR, 1,
+                                             T.if_then_else(gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR, 1, 0))
+                    if gf_s[0, j] - csum(gf_s, gfl_s, C - 1, j) > REF_THR or gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR:
                         any_s[0] = 1
                 for i, j in T.Parallel(C, K):
                     qf = T.Cast(acc, q_s[i, j])
@@ -1463,8 +1577,8 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
                     kdf_s[i, j] = T.Cast(cdt, kf * rfac(gf_s, gfl_s, mr_s, sl_s, i, j, True, False))
                     qdb_s[i, j] = T.Cast(cdt, qf * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, True))
                     kdb_s[i, j] = T.Cast(cdt, kf * rfac(gb_s, gbl_s, mr_s, sl_s, i, j, False, False))
-                    kef_s[i, j] = T.Cast(cdt, kf * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
-                    keb_s[i, j] = T.Cast(cdt, kf * fexp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j])))
+                    kef_s[i, j] = T.Cast(cdt, kf * fexp(cdif(gf_s, gfl_s, C - 1, i, j)))
+                    keb_s[i, j] = T.Cast(cdt, kf * fexp(cdif(gb_s, gbl_s, 0, i, j)))
             else:
                 for i, j in T.Parallel(C, K):
                     qf = T.Cast(acc, q_s[i, j])
@@ -1495,10 +1609,10 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             base = (w0 // M) * M             # its sub-block
             if refd:  # slow channels only (fast lanes contribute 0), skipped when the chunk has none
                 if any_s[0] != 0:
-                    lane_pass(True, q_s, k_s, df_s, db_s, da_s, sl_s, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
+                    lane_pass(1 if x4 else 0, True, q_s, k_s, df_s, db_s, da_s, sl_s, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
                               dfr, dbr, xr, dar, er, pr, run, r, w0, base)
             else:
-                lane_pass(False, q_s, k_s, df_s, db_s, da_s, None, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
+                lane_pass(0, False, q_s, k_s, df_s, db_s, da_s, None, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
                           dfr, dbr, xr, dar, er, pr, run, r, w0, base)
             T.sync_threads()
             # s A: off-diagonal sub-blocks on the tensor cores, diagonal ones from the pass above
@@ -1530,6 +1644,11 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             if refd:  # the masked dA halves against the all-token operands (see the docstring)
                 ref_grad(True, mmCKC[0], dqf, dqb, xqf_s, xqb_s, kdf_s, kdb_s, dac_s, dacb_s, any_s, t_f,
                          gf_s, gfl_s, gb_s, gbl_s, mr_s, sl_s)
+                if x4:  # the lane pass's dk part, into the tiles dq's part used
+                    T.sync_threads()
+                    if any_s[0] != 0:
+                        lane_pass(2, True, q_s, k_s, df_s, db_s, da_s, sl_s, ad_s, xqf_s, xqb_s, xkf_s, xkb_s,
+                                  dfr, dbr, xr, dar, er, pr, run, r, w0, base)
             else:
                 for i, j in T.Parallel(C, K):
                     dqf[i, j] = xqf_s[i, j]
@@ -1547,12 +1666,12 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             T.clear(t_f)
             mmCKV[1](do_s, sf_s, t_f)
             for i, j in T.Parallel(C, K):
-                dqf[i, j] += t_f[i, j] * fexp(gf_s[i, j] + gfl_s[i, j]) * scale
+                dqf[i, j] += t_f[i, j] * fexp(csum(gf_s, gfl_s, i, j)) * scale
             T.clear(t_f)
             mmCKV[1](do_s, sb_s, t_f)
             for i, j in T.Parallel(C, K):
-                g4_s[i, j] = T.Cast(acc, q_s[i, j]) * (t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale)
-                dqb[i, j] += t_f[i, j] * fexp(gb_s[i, j] + gbl_s[i, j]) * scale
+                g4_s[i, j] = T.Cast(acc, q_s[i, j]) * (t_f[i, j] * fexp(csum(gb_s, gbl_s, i, j)) * scale)
+                dqb[i, j] += t_f[i, j] * fexp(csum(gb_s, gbl_s, i, j)) * scale
             if refd:
                 ref_grad(False, mmCKC[2], dkf, dkb, xkf_s, xkb_s, qdf_s, qdb_s, dac_s, dacb_s, any_s, t_f,
                          gf_s, gfl_s, gb_s, gbl_s, mr_s, sl_s)
@@ -1573,12 +1692,12 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
             T.clear(t_f)
             mmCKV[1](v_s, dsf_s, t_f)
             for i, j in T.Parallel(C, K):
-                g3_s[i, j] = T.Cast(acc, k_s[i, j]) * (t_f[i, j] * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
-                dkf[i, j] += t_f[i, j] * fexp((gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j]))
+                g3_s[i, j] = T.Cast(acc, k_s[i, j]) * (t_f[i, j] * fexp(cdif(gf_s, gfl_s, C - 1, i, j)))
+                dkf[i, j] += t_f[i, j] * fexp(cdif(gf_s, gfl_s, C - 1, i, j))
             T.clear(t_f)
             mmCKV[1](v_s, dsb_s, t_f)
             for i, j in T.Parallel(C, K):
-                dkb[i, j] += t_f[i, j] * fexp((gb_s[0, j] - gb_s[i, j]) + (gbl_s[0, j] - gbl_s[i, j]))
+                dkb[i, j] += t_f[i, j] * fexp(cdif(gb_s, gbl_s, 0, i, j))
             # outputs (diagonal terms t = j: 2 dA_tt k_t / 2 dA_tt q_t); gate gradients as bwd_out
             for i, j in T.Parallel(C, K):
                 qf = T.Cast(acc, q_s[i, j])
@@ -1589,14 +1708,33 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
                 if t0 + i < L:
                     DQ[b, t0 + i, h, j] = og(dqf[i, j] + dqb[i, j] + 2.0 * da_s[i, i] * kf)
                     DK[b, t0 + i, h, j] = og(dkf[i, j] + dkb[i, j] + 2.0 * da_s[i, i] * qf)
-            T.cumsum(g1_s, dim=0, reverse=True)
-            T.cumsum(g2_s, dim=0, reverse=True)
-            T.cumsum(g3_s, dim=0, reverse=True)
-            T.cumsum(g4_s, dim=0, reverse=True)
-            for i, j in T.Parallel(C, K):
-                if t0 + i < L:
-                    DGF[b, t0 + i, h, j] = g1_s[i, j] + g3_s[0, j] + e_s[j]
-                    DGB[b, t0 + i, h, j] = (g5_s[i, j] - g2_s[i, j]) + g4_s[0, j] + e_s[K + j]
+            if x4:  # g1, g2 scanned over the K channels only (not the padding column); of g3, g4
+                # only the column totals are read: summed into E by 2K threads
+                T.cumsum(g1_s[0:C, 0:K], dim=0, reverse=True)
+                T.cumsum(g2_s[0:C, 0:K], dim=0, reverse=True)
+                if tx < K:
+                    tot[0] = e_s[tx]
+                    for i in T.unroll(C):
+                        tot[0] = tot[0] + g3_s[i, tx]
+                    e_s[tx] = tot[0]
+                elif tx < 2 * K:
+                    tot[0] = e_s[tx]
+                    for i in T.unroll(C):
+                        tot[0] = tot[0] + g4_s[i, tx - K]
+                    e_s[tx] = tot[0]
+                for i, j in T.Parallel(C, K):
+                    if t0 + i < L:
+                        DGF[b, t0 + i, h, j] = g1_s[i, j] + e_s[j]
+                        DGB[b, t0 + i, h, j] = (g5_s[i, j] - g2_s[i, j]) + e_s[K + j]
+            else:
+                T.cumsum(g1_s, dim=0, reverse=True)
+                T.cumsum(g2_s, dim=0, reverse=True)
+                T.cumsum(g3_s, dim=0, reverse=True)
+                T.cumsum(g4_s, dim=0, reverse=True)
+                for i, j in T.Parallel(C, K):
+                    if t0 + i < L:
+                        DGF[b, t0 + i, h, j] = g1_s[i, j] + g3_s[0, j] + e_s[j]
+                        DGB[b, t0 + i, h, j] = (g5_s[i, j] - g2_s[i, j]) + g4_s[0, j] + e_s[K + j]
 
     return bigla_bwd_out2
 
@@ -1691,6 +1829,70 @@ def _cumsums_par(C: int, K: int, threads: int, fwd: bool):
                 gb_s[part * TPP + u, ch] = loc[u] + T.if_then_else(part + 1 < P, sc[1], 0.0)
 
     return f
+
+
+def _bits16(cdt):
+    def bits16(x, u):  # bf16 number u (channel 4 j + u) of a packed int64 (little-endian)
+        return T.reinterpret(cdt, T.Cast("uint16", T.shift_right(x, T.Cast("int64", 16 * u))))
+    return bits16
+
+
+def _bits32(x, u):  # fp32 number u (channel 2 j + u) of a packed int64
+    return T.reinterpret(T.float32, T.Cast("uint32", T.shift_right(x, T.Cast("int64", 32 * u))))
+
+
+def _pload(L, cdt):
+    """fwd_fused:s2's loads (x5's layout, packed; K = 32, 256 threads): thread tx loads row tx / 8
+    of the chunk at t0, channels 4 (tx % 8) .. + 3, of k and gb, with ``withq`` also q and gf
+    (``withf``: gf without q; fwd_fused_seg:s2 / fwd_segst:s2 use the same loads), one 8-byte
+    load per tensor and 4 channels (int64 views), all under one bound check (rows past L: 0;
+    gates clamped at GATE_MIN)."""
+    bits16 = _bits16(cdt)
+
+    @T.macro
+    def pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, withq, withf=False):
+        tx = T.get_thread_binding()
+        row = tx // 8
+        j = tx % 8
+        c4 = j * 4
+        if t0 + row < L:
+            if withq:
+                px[0] = Q[b, t0 + row, h, j]
+            if withq or withf:
+                px[2] = GF[b, t0 + row, h, 2 * j]
+                px[3] = GF[b, t0 + row, h, 2 * j + 1]
+            px[1] = Kt[b, t0 + row, h, j]
+            px[4] = GB[b, t0 + row, h, 2 * j]
+            px[5] = GB[b, t0 + row, h, 2 * j + 1]
+            for u in T.unroll(4):
+                if withq:
+                    q_s[row, c4 + u] = bits16(px[0], u)
+                if withq or withf:
+                    gf_s[row, c4 + u] = T.max(_bits32(px[2 + u // 2], u % 2), GATE_MIN)
+                k_s[row, c4 + u] = bits16(px[1], u)
+                gb_s[row, c4 + u] = T.max(_bits32(px[4 + u // 2], u % 2), GATE_MIN)
+        else:
+            for u in T.unroll(4):
+                if withq:
+                    q_s[row, c4 + u] = T.Cast(cdt, 0)
+                if withq or withf:
+                    gf_s[row, c4 + u] = 0.0
+                k_s[row, c4 + u] = T.Cast(cdt, 0)
+                gb_s[row, c4 + u] = 0.0
+
+    return pload
+
+
+def _views(strided: int, B, L, H, K: int, V: int, dt, acc, names=("q", "k", "v", "gf", "gb")):
+    """Argument types of q, k, v, gf, gb, do (in that order, those in ``names``): plain tensors, or
+    ``strided=2`` int64 views (fwd_fused:s2's T.StridedTensor types, dynamic strides <name>_s0..2)."""
+    dims = {"q": (K // 4, dt), "k": (K // 4, dt), "v": (V // 4, dt), "gf": (K // 2, acc), "gb": (K // 2, acc),
+            "do": (V // 4, dt)}
+    plain = {"q": (K, dt), "k": (K, dt), "v": (V, dt), "gf": (K, acc), "gb": (K, acc), "do": (V, dt)}
+    if strided != 2:
+        return [T.Tensor([B, L, H, plain[n][0]], plain[n][1]) for n in names]
+    return [T.StridedTensor([B, L, H, dims[n][0]], [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1], "int64")
+            for n in names]
 
 
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
@@ -1813,40 +2015,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 gf_s[row, c4 + u] = 0.0
                 gb_s[row, c4 + u] = 0.0
 
-    def bits16(x, u):  # bf16 number u (channel 4 j + u) of a packed int64 (little-endian)
-        return T.reinterpret(cdt, T.Cast("uint16", T.shift_right(x, T.Cast("int64", 16 * u))))
-
-    def bits32(x, u):  # fp32 number u (channel 2 j + u) of a packed int64
-        return T.reinterpret(acc, T.Cast("uint32", T.shift_right(x, T.Cast("int64", 32 * u))))
-
-    @T.macro
-    def pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, withq):  # x5:s2: x5's loads, packed
-        tx = T.get_thread_binding()
-        row = tx // 8
-        j = tx % 8
-        c4 = j * 4
-        if t0 + row < L:
-            if withq:
-                px[0] = Q[b, t0 + row, h, j]
-                px[2] = GF[b, t0 + row, h, 2 * j]
-                px[3] = GF[b, t0 + row, h, 2 * j + 1]
-            px[1] = Kt[b, t0 + row, h, j]
-            px[4] = GB[b, t0 + row, h, 2 * j]
-            px[5] = GB[b, t0 + row, h, 2 * j + 1]
-            for u in T.unroll(4):
-                if withq:
-                    q_s[row, c4 + u] = bits16(px[0], u)
-                    gf_s[row, c4 + u] = T.max(bits32(px[2 + u // 2], u % 2), GATE_MIN)
-                k_s[row, c4 + u] = bits16(px[1], u)
-                gb_s[row, c4 + u] = T.max(bits32(px[4 + u // 2], u % 2), GATE_MIN)
-        else:
-            for u in T.unroll(4):
-                if withq:
-                    q_s[row, c4 + u] = T.Cast(cdt, 0)
-                    gf_s[row, c4 + u] = 0.0
-                k_s[row, c4 + u] = T.Cast(cdt, 0)
-                gb_s[row, c4 + u] = 0.0
-
+    bits16 = _bits16(cdt)
+    pload = _pload(L, cdt)
     st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
     i64 = "int64"
 
@@ -2160,16 +2330,22 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
 
 
 def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
-                        LMAX: int = V6_MAX_L, minb: int = 0, fastexp: int = 0):
+                        LMAX: int = V6_MAX_L, minb: int = 0, fastexp: int = 0, strided: int = 0):
     """v6 forward for long sequences, step 3: fwd_fused on segments of LMAX tokens, grid
     (segment, head, batch), the states entering each segment read from WS (fwd_segst +
     fwd_scan). Args (Q, Kt, Vt, GF, GB, WS, O, scale); WS float32 [B, H, NSEG, 2K, V].
     ``fastexp=3`` ("fwd_fused_seg:m3:x3", bf16, session 6, on trial): fwd_fused:m3:x3's chunk
     body (__expf, diagonal sub-blocks through the per-channel midpoint on the tensor cores, the
-    pair loop for slow channels only); ``minb``: __launch_bounds__ minimum blocks per SM."""
+    pair loop for slow channels only); ``minb``: __launch_bounds__ minimum blocks per SM.
+    ``strided=2`` ("fwd_fused_seg:s2:m3:x4", session 8, VIG_TILELANG_FWD_VIEWS=2; with x4 only): q,
+    k, v and the gates as int64 views (fwd_fused:s2's argument types and loads, _pload: one 8-byte
+    load per tensor, row and 4 channels; no contiguous copies before the launch); everything
+    after the loads as x4 (the same values: the loads only change how the bits arrive)."""
     assert fastexp in (0, 3, 4) and (not fastexp or (dtype == "bfloat16" and C == 32 and threads == 256))
     refp = fastexp >= 3
     parc = fastexp == 4  # fwd_fused:x4's cumsums
+    pk = strided == 2
+    assert strided in (0, 2) and (not pk or (parc and K == 32 and V % 8 == 0))
 
     def fexp(x):
         return T.call_extern("float32", "__expf", x)
@@ -2194,14 +2370,18 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
     mmI = _mm(use_tc, C, V, K)        # [C,K] @ [K,V]
     mmO = _mm(use_tc, C, V, C)        # [C,C] @ [C,V]
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+    IQ, IK, IV, IGF, IGB = _views(strided, B, L, H, K, V, dt, acc)
+    if pk:
+        bits16 = _bits16(cdt)
+        pload = _pload(L, cdt)
 
     @T.prim_func
     def bigla_fwd_fused_seg(
-        Q: T.Tensor([B, L, H, K], dt),
-        Kt: T.Tensor([B, L, H, K], dt),
-        Vt: T.Tensor([B, L, H, V], dt),
-        GF: T.Tensor([B, L, H, K], acc),
-        GB: T.Tensor([B, L, H, K], acc),
+        Q: IQ,
+        Kt: IK,
+        Vt: IV,
+        GF: IGF,
+        GB: IGB,
         WS: T.Tensor([B, H, NSEG, 2 * K, V], acc),
         O: T.Tensor([B, L, H, V], dt),
         scale: T.float32,
@@ -2240,6 +2420,8 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
             if parc:
                 ploc = T.alloc_local([C // 4], acc)
                 psc = T.alloc_local([2], acc)
+            if pk:
+                px = T.alloc_local([6], "int64")
             o_f = T.alloc_fragment([C, V], acc)
             s_f = T.alloc_fragment([K, V], acc)      # the carried state (S_b, then S_f)
             u_f = T.alloc_fragment([K, V], acc)      # one chunk's contribution
@@ -2255,11 +2437,16 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
             for ic in T.serial(n):
                 c = c0 + n - 1 - ic
                 t0 = c * C
-                for i, j in T.Parallel(C, K):
-                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                if pk:
+                    pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, False)
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                else:
+                    for i, j in T.Parallel(C, K):
+                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sb_s[(c - c0) * K + i, j] = T.Cast(cdt, s_f[i, j])
                 if parc:
@@ -2289,13 +2476,18 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
             for ic in T.serial(n):
                 c = c0 + ic
                 t0 = c * C
-                for i, j in T.Parallel(C, K):
-                    q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
-                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                    gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
-                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                if pk:
+                    pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, True)
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                else:
+                    for i, j in T.Parallel(C, K):
+                        q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
+                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
+                        gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
+                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
+                    for i, j in T.Parallel(C, V):
+                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
                 if refp:
@@ -2408,13 +2600,18 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
 
 
 def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
-                    LMAX: int = V6_MAX_L):
+                    LMAX: int = V6_MAX_L, strided: int = 0):
     """v6 forward for long sequences, step 1: per segment of LMAX tokens, both directions'
     contribution to the state at its far edge (the chunk recurrence from zero across the
     segment's chunks, as fwd_scan sums them: contribution added after the decay) and the product
     of its chunk decays. Args (Kt, Vt, GF, GB, WS, DW): WS float32 [B, H, NSEG, 2K, V] (rows
     0..K-1 forward, K..2K-1 backward), DW [B, H, NSEG, 2K]; fwd_scan then turns WS into the
-    states entering each segment."""
+    states entering each segment. ``strided=2`` ("fwd_segst:s2", bf16, K = 32, 256 threads; session 8,
+    VIG_TILELANG_FWD_VIEWS=2): k, v and the gates as int64 views, read by fwd_fused:s2's loads
+    (_pload); everything after the loads unchanged (the same values)."""
+    pk = strided == 2
+    assert strided in (0, 2) and (not pk or (dtype == "bfloat16" and K == 32 and V % 8 == 0
+                                             and threads == 256 and C == 32))
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -2427,13 +2624,17 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     cums_l = _cumsums_thread(C, K, 0)
     cums_r = _cumsums_thread(C, K, 2 * K)
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+    IK, IV, IGF, IGB = _views(strided, B, L, H, K, V, dt, acc, ("k", "v", "gf", "gb"))
+    if pk:
+        bits16 = _bits16(cdt)
+        pload = _pload(L, cdt)
 
     @T.prim_func
     def bigla_fwd_segst(
-        Kt: T.Tensor([B, L, H, K], dt),
-        Vt: T.Tensor([B, L, H, V], dt),
-        GF: T.Tensor([B, L, H, K], acc),
-        GB: T.Tensor([B, L, H, K], acc),
+        Kt: IK,
+        Vt: IV,
+        GF: IGF,
+        GB: IGB,
         WS: T.Tensor([B, H, NSEG, 2 * K, V], acc),
         DW: T.Tensor([B, H, NSEG, 2 * K], acc),
     ):
@@ -2460,6 +2661,8 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             u1_f = T.alloc_fragment([K, V], acc)
             u2_f = T.alloc_fragment([K, V], acc)
             hl = T.alloc_local([2], acc)
+            if pk:
+                px = T.alloc_local([6], "int64")
             T.clear(sf_f)
             T.clear(sb_f)
             for i in T.Parallel(2 * K):
@@ -2469,16 +2672,23 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 cr = c0 + n - 1 - it
                 tl = cl * C
                 tr = cr * C
-                for i, j in T.Parallel(C, K):
-                    kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
-                    gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
-                    gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
-                    kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
-                    gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
-                    gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
-                for i, j in T.Parallel(C, V):
-                    vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
-                    vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
+                if pk:  # Kt / kl_s stand in for the unused q arguments
+                    pload(Kt, Kt, GF, GB, b, h, tl, kl_s, kl_s, gfl_s, gbl_s, px, False, True)
+                    pload(Kt, Kt, GF, GB, b, h, tr, kr_s, kr_s, gfr_s, gbr_s, px, False, True)
+                    for i, j in T.Parallel(C, V):
+                        vl_s[i, j] = T.if_then_else(tl + i < L, bits16(Vt[b, tl + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                        vr_s[i, j] = T.if_then_else(tr + i < L, bits16(Vt[b, tr + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                else:
+                    for i, j in T.Parallel(C, K):
+                        kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
+                        gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
+                        gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
+                        kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
+                        gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
+                        gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
+                    for i, j in T.Parallel(C, V):
+                        vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
+                        vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
                 cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
                 cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
                 for i, j in T.Parallel(C, K):
@@ -2505,7 +2715,7 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     return bigla_fwd_segst
 
 def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256, strided: int = 0,
-                     lowmem: int = 0):
+                     lowmem: int = 0, minb: int = 0):
     """v6 backward, step 1 (replaces fwd_st + fwd_scan + bwd_st + fwd_scan): one block per
     (b, h) walks the chunks from both ends at once and writes the states entering each chunk,
     in the layouts bwd_out reads: WS = [S_f_in (from the left); S_b_in (from the right)],
@@ -2514,7 +2724,14 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
     op's scale halved. Same arithmetic as fwd_st / bwd_st / fwd_scan (the chunk's
     contribution summed before it meets the state). ``lowmem`` (":w1", bf16,
     VIG_TILELANG_LOWMEM=1): WS / WS2 in bf16 (the fragments rounded as bwd_out2's loads
-    rounded them), for bwd_out2:w1."""
+    rounded them), for bwd_out2:w1. ``minb`` 3 (":m3", with ``lowmem``, not ``strided``;
+    VIG_TILELANG_BWD_STATES=m3, session 8): three blocks per SM (__launch_bounds__(256, 3), <= 80
+    registers; 128 before): each chunk's contribution is accumulated by the tensor cores straight
+    into the decayed state fragments (S <- S * decay, then S += x^T v) instead of into four
+    separate [K, V] fragments added afterwards (32 registers per thread fewer); every exp as
+    __expf (as bwd_out2 / fwd_fused in bf16: ~1e-6 relative, against the bf16 states' 4e-3); the
+    gate cumsums by all threads in plain fp32 (_cumsums_par, as fwd_fused:x4 / bwd_out2:x4; the
+    serial compensated scans of 128 threads before, no compensation tiles)."""
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -2523,16 +2740,37 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
     dt = _DT[dtype]
     acc = T.float32
     assert not lowmem or dtype == "bfloat16"
+    assert minb in (0, 3) and (not minb or (lowmem and strided != 1))
+    # strided=2 ("bwd_states:m3:s2:w1", session 8 round 2, VIG_TILELANG_BWD_VIEWS=1; with minb only):
+    # q, k, v, the gates and dO as int64 views, both walkers' tiles by fwd_fused:s2's loads (_pload)
+    pk = strided == 2
+    assert strided in (0, 1, 2) and (not pk or (minb and K == 32 and V % 8 == 0 and threads == 256 and C == 32))
     wdt = T.bfloat16 if lowmem else acc
 
     def ow(x):  # a float32 state stored in the workspace
         return T.Cast(wdt, x) if lowmem else x
     use_tc, cdt = _compute(dtype)
+    if minb:
+        def E(x):  # ex2.approx(x log2 e)
+            return T.call_extern("float32", "__expf", x)
+    else:
+        E = T.exp
     cums_l = _cumsums_thread(C, K, 0)
     cums_r = _cumsums_thread(C, K, 2 * K)
+    if minb:
+        pcs = _cumsums_par(C, K, threads, True)
+
+    def csum(g, gl, i, j):  # a chunk cumsum with its compensation term (minb: none)
+        return g[i, j] if minb else g[i, j] + gl[i, j]
+
+    def cdif(g, gl, i, i2, j):  # csum(i) - csum(i2)
+        return g[i, j] - g[i2, j] if minb else (g[i, j] - g[i2, j]) + (gl[i, j] - gl[i2, j])
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
 
     IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
+    if pk:
+        bits16 = _bits16(cdt)
+        pload = _pload(L, cdt)
 
     @T.prim_func
     def bigla_bwd_states(
@@ -2547,9 +2785,11 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
         scale: T.float32,
     ):
         with T.Kernel(H, B, threads=threads) as (h, b):
-            if strided:
+            if strided == 1:
                 _min_blocks(2)  # the strided index math took 248 registers (1 block per SM)
-            if lowmem:
+            if minb:
+                _min_blocks(3)  # no separate contribution fragments: <= 80 registers
+            elif lowmem:
                 _min_blocks(2)  # the bf16 stores took 131 registers (1 block per SM): cap at 128
             # left walker (chunk it): S_f, dS_b; right walker (chunk NT-1-it): S_b, dS_f
             ql_s = T.alloc_shared([C, K], cdt)
@@ -2558,8 +2798,14 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
             dol_s = T.alloc_shared([C, V], cdt)
             gfl_s = T.alloc_shared([C, K], acc)
             gbl_s = T.alloc_shared([C, K], acc)
-            gflo_s = T.alloc_shared([C, K], acc)
-            gblo_s = T.alloc_shared([C, K], acc)
+            if minb:
+                gflo_s = None
+                gblo_s = None
+                ploc = T.alloc_local([C // 4], acc)
+                psc = T.alloc_local([2], acc)
+            else:
+                gflo_s = T.alloc_shared([C, K], acc)
+                gblo_s = T.alloc_shared([C, K], acc)
             xl1_s = T.alloc_shared([C, K], cdt)
             xl2_s = T.alloc_shared([C, K], cdt)
             qr_s = T.alloc_shared([C, K], cdt)
@@ -2568,19 +2814,26 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
             dor_s = T.alloc_shared([C, V], cdt)
             gfr_s = T.alloc_shared([C, K], acc)
             gbr_s = T.alloc_shared([C, K], acc)
-            gfro_s = T.alloc_shared([C, K], acc)
-            gbro_s = T.alloc_shared([C, K], acc)
+            if minb:
+                gfro_s = None
+                gbro_s = None
+            else:
+                gfro_s = T.alloc_shared([C, K], acc)
+                gbro_s = T.alloc_shared([C, K], acc)
             xr1_s = T.alloc_shared([C, K], cdt)
             xr2_s = T.alloc_shared([C, K], cdt)
             sf_f = T.alloc_fragment([K, V], acc)
             dsb_f = T.alloc_fragment([K, V], acc)
             sb_f = T.alloc_fragment([K, V], acc)
             dsf_f = T.alloc_fragment([K, V], acc)
-            u1_f = T.alloc_fragment([K, V], acc)
-            u2_f = T.alloc_fragment([K, V], acc)
-            u3_f = T.alloc_fragment([K, V], acc)
-            u4_f = T.alloc_fragment([K, V], acc)
+            if not minb:
+                u1_f = T.alloc_fragment([K, V], acc)
+                u2_f = T.alloc_fragment([K, V], acc)
+                u3_f = T.alloc_fragment([K, V], acc)
+                u4_f = T.alloc_fragment([K, V], acc)
             hl = T.alloc_local([2], acc)
+            if pk:
+                px = T.alloc_local([6], "int64")
             T.clear(sf_f)
             T.clear(dsb_f)
             T.clear(sb_f)
@@ -2590,49 +2843,73 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
                 cr = NT - 1 - it
                 tl = cl * C
                 tr = cr * C
-                for i, j in T.Parallel(C, K):
-                    ql_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Q[b, tl + i, h, j]), 0)
-                    kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
-                    gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
-                    gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
-                    qr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Q[b, tr + i, h, j]), 0)
-                    kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
-                    gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
-                    gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
-                for i, j in T.Parallel(C, V):
-                    vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
-                    dol_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, DO[b, tl + i, h, j]), 0)
-                    vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
-                    dor_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, DO[b, tr + i, h, j]), 0)
+                if pk:
+                    pload(Q, Kt, GF, GB, b, h, tl, ql_s, kl_s, gfl_s, gbl_s, px, True)
+                    pload(Q, Kt, GF, GB, b, h, tr, qr_s, kr_s, gfr_s, gbr_s, px, True)
+                    for i, j in T.Parallel(C, V):
+                        vl_s[i, j] = T.if_then_else(tl + i < L, bits16(Vt[b, tl + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                        dol_s[i, j] = T.if_then_else(tl + i < L, bits16(DO[b, tl + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                        vr_s[i, j] = T.if_then_else(tr + i < L, bits16(Vt[b, tr + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                        dor_s[i, j] = T.if_then_else(tr + i < L, bits16(DO[b, tr + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+                else:
+                    for i, j in T.Parallel(C, K):
+                        ql_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Q[b, tl + i, h, j]), 0)
+                        kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
+                        gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
+                        gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
+                        qr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Q[b, tr + i, h, j]), 0)
+                        kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
+                        gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
+                        gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
+                    for i, j in T.Parallel(C, V):
+                        vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
+                        dol_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, DO[b, tl + i, h, j]), 0)
+                        vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
+                        dor_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, DO[b, tr + i, h, j]), 0)
                 # the states entering the chunks
                 for i, j in T.Parallel(K, V):
                     WS[b, h, cl, i, j] = ow(sf_f[i, j])
                     WS2[b, h, cl, i, j] = ow(dsb_f[i, j])
                     WS[b, h, cr, K + i, j] = ow(sb_f[i, j])
                     WS2[b, h, cr, K + i, j] = ow(dsf_f[i, j])
-                cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
-                cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
+                if minb:
+                    pcs(gfl_s, gbl_s, ploc, psc)
+                    pcs(gfr_s, gbr_s, ploc, psc)
+                else:
+                    cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
+                    cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
                 for i, j in T.Parallel(C, K):
                     # S_f: k exp(Gf_tot - Gf); dS_b: s q exp(Gb_loc)
-                    xl1_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
-                        (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
-                    xl2_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * T.exp(gbl_s[i, j] + gblo_s[i, j]) * scale)
+                    xl1_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * E(
+                        cdif(gfl_s, gflo_s, C - 1, i, j)))
+                    xl2_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * E(csum(gbl_s, gblo_s, i, j)) * scale)
                     # S_b: k exp(Gb_0 - Gb); dS_f: s q exp(Gf_loc)
-                    xr1_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
-                        (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
-                    xr2_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * T.exp(gfr_s[i, j] + gfro_s[i, j]) * scale)
-                T.clear(u1_f)
-                mmS[2](xl1_s, vl_s, u1_f)
-                T.clear(u2_f)
-                mmS[2](xl2_s, dol_s, u2_f)
-                T.clear(u3_f)
-                mmS[2](xr1_s, vr_s, u3_f)
-                T.clear(u4_f)
-                mmS[2](xr2_s, dor_s, u4_f)
-                for i, j in T.Parallel(K, V):
-                    sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
-                    dsb_f[i, j] = dsb_f[i, j] * T.exp(gbl_s[0, i] + gblo_s[0, i]) + u2_f[i, j]
-                    sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u3_f[i, j]
-                    dsf_f[i, j] = dsf_f[i, j] * T.exp(gfr_s[C - 1, i] + gfro_s[C - 1, i]) + u4_f[i, j]
+                    xr1_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * E(
+                        cdif(gbr_s, gbro_s, 0, i, j)))
+                    xr2_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * E(csum(gfr_s, gfro_s, i, j)) * scale)
+                if minb:  # decay the states, then the tensor cores add the chunk's contributions
+                    for i, j in T.Parallel(K, V):
+                        sf_f[i, j] = sf_f[i, j] * E(csum(gfl_s, gflo_s, C - 1, i))
+                        dsb_f[i, j] = dsb_f[i, j] * E(csum(gbl_s, gblo_s, 0, i))
+                        sb_f[i, j] = sb_f[i, j] * E(csum(gbr_s, gbro_s, 0, i))
+                        dsf_f[i, j] = dsf_f[i, j] * E(csum(gfr_s, gfro_s, C - 1, i))
+                    mmS[2](xl1_s, vl_s, sf_f)
+                    mmS[2](xl2_s, dol_s, dsb_f)
+                    mmS[2](xr1_s, vr_s, sb_f)
+                    mmS[2](xr2_s, dor_s, dsf_f)
+                else:
+                    T.clear(u1_f)
+                    mmS[2](xl1_s, vl_s, u1_f)
+                    T.clear(u2_f)
+                    mmS[2](xl2_s, dol_s, u2_f)
+                    T.clear(u3_f)
+                    mmS[2](xr1_s, vr_s, u3_f)
+                    T.clear(u4_f)
+                    mmS[2](xr2_s, dor_s, u4_f)
+                    for i, j in T.Parallel(K, V):
+                        sf_f[i, j] = sf_f[i, j] * E(csum(gfl_s, gflo_s, C - 1, i)) + u1_f[i, j]
+                        dsb_f[i, j] = dsb_f[i, j] * E(csum(gbl_s, gblo_s, 0, i)) + u2_f[i, j]
+                        sb_f[i, j] = sb_f[i, j] * E(csum(gbr_s, gbro_s, 0, i)) + u3_f[i, j]
+                        dsf_f[i, j] = dsf_f[i, j] * E(csum(gfr_s, gfro_s, C - 1, i)) + u4_f[i, j]
 
     return bigla_bwd_states
