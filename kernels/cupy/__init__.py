@@ -66,7 +66,12 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # recurrence); fp32 inputs always take the recurrence (exact FMA path, no TF32).
 # "v26" since 2026-11-25 session 4 (mid call, H100: parity 120/120, graphed forward 28-32 % faster
 # than v2.3 at 224 px, bit-identical outputs); "chunked" gives v2.3's tiles.
-FWD_DEFAULT = "v26"
+# "v30" since the 2026-12-06 session 8 final call (H100, results/2026-12-06c-h100/final/): parity 116/120
+# (0 FAIL; the 4 not run, cut by the time box, were float32 cases, which take the recurrence, not v30),
+# memcheck and racecheck clean, seg128 20/20, outputs bit-identical to v26 at every timed shape; graphed
+# fwd ViG-T@224 0.050 -> 0.046, S@224 0.084 -> 0.077, B@224 0.159 -> 0.143, T@1024 0.106 -> 0.095,
+# S@1024 0.184 -> 0.164 ms (v26 -> v30; +M at 1024 px); v30l (the loads alone) was 1-4 % slower than v30.
+FWD_DEFAULT = "v30"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;

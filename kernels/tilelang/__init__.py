@@ -213,7 +213,17 @@ def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
 #: "ref" since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): bwd_out2:t256:x3:w1, parity 120/120
 #: and 90/90 at L = 17..449, memcheck clean; graphed f+b (with the shipped forward) ViG-S@224
 #: 0.956 -> 0.888, B@224 1.849 -> 1.713, T@1024 0.989 -> 0.950, S@1024 1.937 -> 1.875 ms.
-BWD_OUT_DEFAULT = "ref"
+#: Since the 2026-12-06 session 8 final call (H100, results/2026-12-06c-h100/final/) the defaults are
+#: BWD_OUT "ref2", BWD_STATES "m3", BWD_VIEWS "1" and FWD_VIEWS "2", all four proven together: parity
+#: 120/120 and 105/105 at L = 17, 31, 33, 224, 225, 449, 1000; memcheck clean (--small, and the segment
+#: path through dev_same --seg --small); the view kernels bit-identical to their copy-reading twins
+#: (dev_same: 7/7 at L > 224, 9/9 in the backward). Graphed f+b (dev_bench, one process) ViG-S@224
+#: 0.802 -> 0.620, T@224 0.433 -> 0.327, B@224 1.547 -> 1.188 ms (ref2 + m3 + BWD_VIEWS); at 1024 px
+#: ref2 + m3 0.880 -> 0.771 (T), 1.732 -> 1.498 (S), and FWD_VIEWS=2 forward 0.237 -> 0.194 (T),
+#: 0.425 -> 0.330 (S). Per kernel (dev_prof_bwd, S@224): bwd_out2 x3 0.457 -> x4 0.260 ms, but
+#: bwd_states m3 0.174 vs w1 0.144 (m3 is slower alone; BWD_VIEWS needs it, and ref2 without m3 was
+#: not parity-run as a pair: next session).
+BWD_OUT_DEFAULT = "ref2"
 BWD_OUT2_THREADS = 256
 FUSED_DIAG_DEFAULT = ""
 GRAD_EMPTY_DEFAULT = "1"
@@ -273,7 +283,8 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
 #: (LOWMEM) bwd_states at three blocks per SM ("bwd_states:m3:w1": 77 registers, 48 KiB of shared
 #: memory; the chunk contributions accumulated by the tensor cores into the decayed states, __expf,
 #: parallel plain-fp32 gate cumsums); not with STRIDED=1 (bwd_states:s1:w1 as before).
-BWD_STATES_DEFAULT = ""
+#: "m3" since session 8 (see BWD_OUT_DEFAULT).
+BWD_STATES_DEFAULT = "m3"
 
 
 def _bwd_states_opt() -> str:
@@ -317,7 +328,8 @@ def _contig(*ts):
 #: gates and dO as int64 views (_packed): bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1, the same
 #: kernels with fwd_fused:s2's loads; no contiguous copies of the saved views (ViG-S@224: 77 MB read +
 #: 77 MB written per backward). Other configurations copy as before.
-BWD_VIEWS_DEFAULT = "0"
+#: "1" since session 8 (see BWD_OUT_DEFAULT).
+BWD_VIEWS_DEFAULT = "1"
 
 
 def _bwd_views2(dtype: str, L: int, KD: int, VD: int) -> bool:
@@ -395,7 +407,8 @@ FUSED_EXP_DEFAULT = "ref3"
 #: STRIDED=1) and 90/90 at L = 17, 31, 33, 224, 225, 449, memcheck clean, outputs bit-identical to
 #: ref3 on views, contiguous and misaligned inputs; graphed fwd (dev_bench) ViG-T@224 0.123 -> 0.067,
 #: S@224 0.222 -> 0.121, B@224 0.417 -> 0.229 ms; f+b 0.442 -> 0.434, 0.814 -> 0.801, 1.575 -> 1.552.
-FWD_VIEWS_DEFAULT = "1"
+#: "2" since session 8 (see BWD_OUT_DEFAULT).
+FWD_VIEWS_DEFAULT = "2"
 
 
 def _fwd_views() -> bool:
