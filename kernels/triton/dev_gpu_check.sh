@@ -7,7 +7,7 @@
 # Every parity run ends with ONE grep-able line `parity: N/M LABEL ...` (M = the cases it should have run: a
 # run cut by its time box shows N < M); the script exits non-zero if any parity run has a FAIL or is short.
 # MID_PHASE=parity|timing|both (default both), MID_BOX (whole box, s), MID_PAR_S (the parity processes' box).
-# Shipped defaults (session 7, commit 236a0b2): LAUNCH=direct, GRADBUF=1, bf16 dots, DX on (both passes), FO, CS off.
+# Shipped defaults (session 8, commit eb4d068): LAUNCH=direct, GRADBUF=1, bf16 dots, DX on (both passes), CS on, FO and SPLIT off.
 # New in session 8 (kernels/triton/NOTES.md "Session 8 (SPLIT)"), opt-in: VIG_TRITON_SPLIT_BWD=1, the derived-exp
 # backward split by direction (two launches, one state per sweep, 237 / 254 regs and 0 B spill uncapped); with
 # VIG_TRITON_FO_BWD=1 each direction fast-only then the flagged programs redone (4 launches); launch knobs
