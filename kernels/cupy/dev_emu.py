@@ -8,6 +8,7 @@ Usage: python kernels/cupy/dev_emu.py [quick | scan | dgfix | fwd0 | fwd30 | bwd
 (VIG_CUPY_FWD / VIG_CUPY_BWD / VIG_CUPY_SCAN / VIG_CUPY_DGFIX / VIG_CUPY_FWD0 pick the variants, as on the GPU; VIG_EMU_SAME=<variant>:
 the backward modes also require gradients bit-identical to that VIG_CUPY_BWD variant's; VIG_EMU_SAME_FWD=<variant>: the
 forward modes also require outputs and kept states bit-identical to that VIG_CUPY_FWD variant's)."""
+import contextlib
 import ctypes
 import os
 import subprocess
@@ -27,6 +28,23 @@ from vig_kernels.cupy import dev_mock  # noqa: E402
 
 _LIBS = {}
 REC = []  # the planned launches of this process (dev_mock.host_plans, entered in __main__)
+
+
+@contextlib.contextmanager
+def _switch(name, value):
+    """One VIG_CUPY_* switch set to value (the backend's knobs re-read) for the with block, then
+    restored as it was."""
+    mine = os.environ.get(name)
+    os.environ[name] = value
+    cp.reload_env()
+    try:
+        yield
+    finally:
+        if mine is None:
+            os.environ.pop(name)
+        else:
+            os.environ[name] = mine
+        cp.reload_env()
 
 
 def lib(defines):
@@ -83,17 +101,8 @@ def check(case):
         REC.clear()
         o1, s1 = cp.plan_forward(q, k, v, gf, gb, scale, True)
         defs = [dict(r[4]) for r in REC if r[0] == "bigla_tc_fwd"]
-        mine = os.environ.get("VIG_CUPY_FWD")
-        os.environ["VIG_CUPY_FWD"] = os.environ["VIG_EMU_SAME_FWD"]
-        cp.reload_env()
-        try:
+        with _switch("VIG_CUPY_FWD", os.environ["VIG_EMU_SAME_FWD"]):
             o2, s2 = cp.plan_forward(q, k, v, gf, gb, scale, True)
-        finally:
-            if mine is None:
-                os.environ.pop("VIG_CUPY_FWD")
-            else:
-                os.environ["VIG_CUPY_FWD"] = mine
-            cp.reload_env()
         eq = (torch.equal(o, o1) and torch.equal(o1, o2) and len(s1) == len(s2)
               and all(torch.equal(a, b) for a, b in zip(s1, s2)))
         ok &= eq
@@ -128,17 +137,8 @@ def check_bwd(case, save=False):
     ok = all(e <= b for _, e, b in rep)
     same = ""
     if os.environ.get("VIG_EMU_SAME"):  # also bit-identical to this VIG_CUPY_BWD variant's gradients?
-        mine = os.environ.get("VIG_CUPY_BWD")
-        os.environ["VIG_CUPY_BWD"] = os.environ["VIG_EMU_SAME"]
-        cp.reload_env()
-        try:
+        with _switch("VIG_CUPY_BWD", os.environ["VIG_EMU_SAME"]):
             other = list(cp.plan_backward(q, k, v, gf, gb, scale, do, states if save else ()))
-        finally:
-            if mine is None:
-                os.environ.pop("VIG_CUPY_BWD")
-            else:
-                os.environ["VIG_CUPY_BWD"] = mine
-            cp.reload_env()
         eq = all(torch.equal(a, b) for a, b in zip(got, other))
         ok &= eq
         same = f" same-as-{os.environ['VIG_EMU_SAME']}:{'yes' if eq else 'NO'}"
