@@ -58,53 +58,44 @@ def run(env, ins):
     return o
 
 
-def cases():
-    for L in (1, 17, 33, 196, 224):
-        shape = bench.OpShape(B=3, H=2, L=L, K=32, V=64)
+def views(lengths, small=False):
+    """The bench's views at sequence lengths ``lengths`` (B 3, H 2; ``small``: B 2, H 3)."""
+    for L in lengths:
+        shape = bench.OpShape(B=2 if small else 3, H=3 if small else 2, L=L, K=32, V=64)
         ins, _ = bench.make_inputs(shape, "cuda", seed=L)
         yield f"views L={L}", ins
-    shape = bench.OpShape(*bench.SHAPES["ViG-T@224"])
+
+
+def shape_cases(name):
+    """A contract shape: views, contiguous copies, a misaligned q, strong gates (slow channels)."""
+    shape = bench.OpShape(*bench.SHAPES[name])
     ins, _ = bench.make_inputs(shape, "cuda", seed=1)
-    yield "views ViG-T@224", ins
-    yield "contiguous ViG-T@224", tuple(t.contiguous() for t in ins)
+    yield f"views {name}", ins
+    yield f"contiguous {name}", tuple(t.contiguous() for t in ins)
     q, k, v, gf, gb = ins
     qm = torch.randn(*q.shape[:-1], 33, device="cuda", dtype=q.dtype)[..., 1:]  # 2-byte offset
-    yield "misaligned q ViG-T@224", (qm, k, v, gf, gb)
+    yield f"misaligned q {name}", (qm, k, v, gf, gb)
     g = torch.Generator(device="cuda").manual_seed(7)
     strong = [-torch.rand(gf.shape, device="cuda", generator=g) * 4 for _ in range(2)]  # slow channels
-    yield "strong gates ViG-T@224", (q, k, v, *strong)
+    yield f"strong gates {name}", (q, k, v, *strong)
+
+
+def cases():
+    yield from views((1, 17, 33, 196, 224))
+    yield from shape_cases("ViG-T@224")
 
 
 def seg_cases(small):
-    for L in (225, 449) if small else (225, 449, 1000):
-        shape = bench.OpShape(B=2 if small else 3, H=3 if small else 2, L=L, K=32, V=64)
-        ins, _ = bench.make_inputs(shape, "cuda", seed=L)
-        yield f"views L={L}", ins
-    if small:
-        return
-    shape = bench.OpShape(*bench.SHAPES["ViG-T@1024"])
-    ins, _ = bench.make_inputs(shape, "cuda", seed=1)
-    yield "views ViG-T@1024", ins
-    yield "contiguous ViG-T@1024", tuple(t.contiguous() for t in ins)
-    q, k, v, gf, gb = ins
-    qm = torch.randn(*q.shape[:-1], 33, device="cuda", dtype=q.dtype)[..., 1:]  # 2-byte offset
-    yield "misaligned q ViG-T@1024", (qm, k, v, gf, gb)
-    g = torch.Generator(device="cuda").manual_seed(7)
-    strong = [-torch.rand(gf.shape, device="cuda", generator=g) * 4 for _ in range(2)]  # slow channels
-    yield "strong gates ViG-T@1024", (q, k, v, *strong)
+    yield from views((225, 449) if small else (225, 449, 1000), small)
+    if not small:
+        yield from shape_cases("ViG-T@1024")
 
 
 def bwd_cases(small):
-    for L in (65, 196) if small else (1, 17, 33, 196, 224):
-        shape = bench.OpShape(B=2 if small else 3, H=3 if small else 2, L=L, K=32, V=64)
-        ins, _ = bench.make_inputs(shape, "cuda", seed=L)
-        yield f"views L={L}", ins
-    if small:
-        return
-    yield from list(_fwd_cases())[-4:]  # ViG-T@224: views, contiguous, misaligned q, strong gates
+    yield from views((65, 196) if small else (1, 17, 33, 196, 224), small)
+    if not small:
+        yield from shape_cases("ViG-T@224")
 
-
-_fwd_cases = cases
 BASE = "x4 (ref2)"
 if "--bwd" in sys.argv:
     os.environ.update({"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"})

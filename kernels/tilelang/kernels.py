@@ -1375,8 +1375,9 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
 
     IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
     if pk:
-        bits16 = _bits16(cdt)
         pload = _pload(L, cdt)
+    vrow = _vload(L, cdt)[1]
+    qkg, vel = _eload(L, cdt)
 
     @T.prim_func
     def bigla_bwd_out2(
@@ -1489,44 +1490,16 @@ def build_bwd_out2(K: int, V: int, dtype: str, C: int = 32, threads: int = 128, 
 
             if pk:  # x4's loads from int64 views (the same thread / row / channel map)
                 pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, True)
-            elif x4:  # thread tx: row tx / 8, channels 4 (tx % 8) .. + 3; one vector load per tensor
-                # (8-byte bf16, 16-byte fp32) under one bound check, then the (padded) tiles
+            elif x4:  # fwd_fused:x5's vector loads: row tx / 8, channels 4 (tx % 8) .. + 3 (_vload)
                 lrow = T.get_thread_binding() // 8
                 lc4 = (T.get_thread_binding() % 8) * 4
-                if t0 + lrow < L:
-                    for u in T.vectorized(4):
-                        qv[u] = Q[b, t0 + lrow, h, lc4 + u]
-                    for u in T.vectorized(4):
-                        kv[u] = Kt[b, t0 + lrow, h, lc4 + u]
-                    for u in T.vectorized(4):
-                        fv[u] = GF[b, t0 + lrow, h, lc4 + u]
-                    for u in T.vectorized(4):
-                        bv[u] = GB[b, t0 + lrow, h, lc4 + u]
-                    for u in T.unroll(4):
-                        q_s[lrow, lc4 + u] = T.Cast(cdt, qv[u])
-                        k_s[lrow, lc4 + u] = T.Cast(cdt, kv[u])
-                        gf_s[lrow, lc4 + u] = T.max(fv[u], GATE_MIN)
-                        gb_s[lrow, lc4 + u] = T.max(bv[u], GATE_MIN)
-                else:
-                    for u in T.unroll(4):
-                        q_s[lrow, lc4 + u] = T.Cast(cdt, 0)
-                        k_s[lrow, lc4 + u] = T.Cast(cdt, 0)
-                        gf_s[lrow, lc4 + u] = 0.0
-                        gb_s[lrow, lc4 + u] = 0.0
+                vrow(Q, Kt, GF, GB, (b, h, t0, lrow, lc4), q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, True)
             else:
                 for i, j in T.Parallel(C, K):
-                    q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
-                    k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                    gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
-                    gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-            if pk:
-                for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-                    do_s[i, j] = T.if_then_else(t0 + i < L, bits16(DO[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-            else:
-                for i, j in T.Parallel(C, V):
-                    v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
-                    do_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, DO[b, t0 + i, h, j]), 0)
+                    qkg(Q, Kt, GF, GB, (b, h, t0, i, j), q_s, k_s, gf_s, gb_s, True)
+            for i, j in T.Parallel(C, V):
+                vel(Vt, (b, h, t0, i, j), v_s, pk)
+                vel(DO, (b, h, t0, i, j), do_s, pk)
             for i, j in T.Parallel(K, V):
                 sf_s[i, j] = T.Cast(cdt, WS[b, h, c, i, j])
                 sb_s[i, j] = T.Cast(cdt, WS[b, h, c, K + i, j])
@@ -1883,6 +1856,97 @@ def _pload(L, cdt):
     return pload
 
 
+def _vload(L, cdt):
+    """fwd_fused:x5's / bwd_out2:x4's vector loads (K = 32, 256 threads): ``vrow`` loads row ``row``
+    of the chunk at t0, channels c4 .. c4 + 3, of k and gb (``withq``: also q and gf), one vector
+    load per tensor (8-byte bf16, 16-byte fp32) under one bound check, then four stores each into
+    the (padded) shared tiles (rows past L: 0; gates clamped at GATE_MIN); ``at`` = (b, h, t0, row,
+    c4). ``vload``: the same with row = thread tx / 8, c4 = 4 (tx % 8).
+
+    Index variables travel in a tuple, unpacked by T.meta_var: a variable passed as a macro
+    argument is renamed to the parameter's name (bwd_out2:x4's lrow, lc4, bz, by would print as
+    row, c4, b, h: another TIR script, another cache key). ``vload`` keeps the parameter names b,
+    h, t0 of fwd_fused's former vload2 / vload4, whose renaming is part of fwd_fused:x5's TIR."""
+
+    @T.macro
+    def vrow(Q, Kt, GF, GB, at, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, withq):
+        b = T.meta_var(at[0])
+        h = T.meta_var(at[1])
+        t0 = T.meta_var(at[2])
+        row = T.meta_var(at[3])
+        c4 = T.meta_var(at[4])
+        if t0 + row < L:
+            if withq:
+                for u in T.vectorized(4):
+                    qv[u] = Q[b, t0 + row, h, c4 + u]
+            for u in T.vectorized(4):
+                kv[u] = Kt[b, t0 + row, h, c4 + u]
+            if withq:
+                for u in T.vectorized(4):
+                    fv[u] = GF[b, t0 + row, h, c4 + u]
+            for u in T.vectorized(4):
+                bv[u] = GB[b, t0 + row, h, c4 + u]
+            for u in T.unroll(4):
+                if withq:
+                    q_s[row, c4 + u] = T.Cast(cdt, qv[u])
+                k_s[row, c4 + u] = T.Cast(cdt, kv[u])
+                if withq:
+                    gf_s[row, c4 + u] = T.max(fv[u], GATE_MIN)
+                gb_s[row, c4 + u] = T.max(bv[u], GATE_MIN)
+        else:
+            for u in T.unroll(4):
+                if withq:
+                    q_s[row, c4 + u] = T.Cast(cdt, 0)
+                k_s[row, c4 + u] = T.Cast(cdt, 0)
+                if withq:
+                    gf_s[row, c4 + u] = 0.0
+                gb_s[row, c4 + u] = 0.0
+
+    @T.macro
+    def vload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, withq):
+        tx = T.get_thread_binding()
+        row = tx // 8
+        c4 = (tx % 8) * 4
+        vrow(Q, Kt, GF, GB, (b, h, t0, row, c4), q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, withq)
+
+    return vload, vrow
+
+
+def _eload(L, cdt):
+    """Element loads into the chunk tiles, one element per call (inside the callers' T.Parallel
+    loops, which may fill several tiles at once); ``at`` = (b, h, t, i, j): token t + i, channel j
+    (rows past L: 0; gates clamped at GATE_MIN). ``qkg``: k and gb (``withq``: also q and gf;
+    ``withf``: gf without q); ``vel``: one tile of v / do (``pk``: from an int64 view, 4 bf16
+    channels per element). Plain functions that store through T.buffer_store, not macros: a
+    variable passed to a macro is renamed to the parameter's name in the TIR (see _vload)."""
+    bits16 = _bits16(cdt)
+
+    def xin(X, at):  # q / k / v / do in the compute type
+        b, h, t, i, j = at
+        return T.if_then_else(t + i < L, T.Cast(cdt, X[b, t + i, h, j]), 0)
+
+    def gin(G, at):  # a gate
+        b, h, t, i, j = at
+        return T.if_then_else(t + i < L, T.max(G[b, t + i, h, j], GATE_MIN), 0)
+
+    def pin(X, at):  # v / do from an int64 view
+        b, h, t, i, j = at
+        return T.if_then_else(t + i < L, bits16(X[b, t + i, h, j // 4], j % 4), T.Cast(cdt, 0))
+
+    def qkg(Q, Kt, GF, GB, at, q_s, k_s, gf_s, gb_s, withq, withf=False):
+        if withq:
+            T.buffer_store(q_s, xin(Q, at), at[3:])
+        T.buffer_store(k_s, xin(Kt, at), at[3:])
+        if withq or withf:
+            T.buffer_store(gf_s, gin(GF, at), at[3:])
+        T.buffer_store(gb_s, gin(GB, at), at[3:])
+
+    def vel(X, at, x_s, pk):
+        T.buffer_store(x_s, pin(X, at) if pk else xin(X, at), at[3:])
+
+    return qkg, vel
+
+
 def _views(strided: int, B, L, H, K: int, V: int, dt, acc, names=("q", "k", "v", "gf", "gb")):
     """Argument types of q, k, v, gf, gb, do (in that order, those in ``names``): plain tensors, or
     ``strided=2`` int64 views (fwd_fused:s2's T.StridedTensor types, dynamic strides <name>_s0..2)."""
@@ -1968,54 +2032,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
         e = g[i, j] - T.if_then_else(sl != 0, g[r, j], m)
         return e if vld else e + (gl[i, j] - T.if_then_else(sl != 0, gl[r, j], 0.0))
 
-    # x5: thread tx loads row tx / 8 of the chunk, channels 4 (tx % 8) .. + 3, one vector load per
-    # tensor, all under one bound check (rows past L: 0; gates clamped at GATE_MIN), then four
-    # stores each into the padded shared tiles
-    @T.macro
-    def vload2(Kt, GB, b, h, t0, k_s, gb_s, kv, bv):  # sweep 1: k, gb
-        tx = T.get_thread_binding()
-        row = tx // 8
-        c4 = (tx % 8) * 4
-        if t0 + row < L:
-            for u in T.vectorized(4):
-                kv[u] = Kt[b, t0 + row, h, c4 + u]
-            for u in T.vectorized(4):
-                bv[u] = GB[b, t0 + row, h, c4 + u]
-            for u in T.unroll(4):
-                k_s[row, c4 + u] = T.Cast(cdt, kv[u])
-                gb_s[row, c4 + u] = T.max(bv[u], GATE_MIN)
-        else:
-            for u in T.unroll(4):
-                k_s[row, c4 + u] = T.Cast(cdt, 0)
-                gb_s[row, c4 + u] = 0.0
-
-    @T.macro
-    def vload4(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv):  # sweep 2: q, k, gf, gb
-        tx = T.get_thread_binding()
-        row = tx // 8
-        c4 = (tx % 8) * 4
-        if t0 + row < L:
-            for u in T.vectorized(4):
-                qv[u] = Q[b, t0 + row, h, c4 + u]
-            for u in T.vectorized(4):
-                kv[u] = Kt[b, t0 + row, h, c4 + u]
-            for u in T.vectorized(4):
-                fv[u] = GF[b, t0 + row, h, c4 + u]
-            for u in T.vectorized(4):
-                bv[u] = GB[b, t0 + row, h, c4 + u]
-            for u in T.unroll(4):
-                q_s[row, c4 + u] = T.Cast(cdt, qv[u])
-                k_s[row, c4 + u] = T.Cast(cdt, kv[u])
-                gf_s[row, c4 + u] = T.max(fv[u], GATE_MIN)
-                gb_s[row, c4 + u] = T.max(bv[u], GATE_MIN)
-        else:
-            for u in T.unroll(4):
-                q_s[row, c4 + u] = T.Cast(cdt, 0)
-                k_s[row, c4 + u] = T.Cast(cdt, 0)
-                gf_s[row, c4 + u] = 0.0
-                gb_s[row, c4 + u] = 0.0
-
-    bits16 = _bits16(cdt)
+    vload = _vload(L, cdt)[0]  # x5's loads (row tx / 8, channels 4 (tx % 8) .. + 3)
+    qkg, vel = _eload(L, cdt)
     pload = _pload(L, cdt)
     st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
     i64 = "int64"
@@ -2094,17 +2112,12 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 if pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, False)
                 elif vld:
-                    vload2(Kt, GB, b, h, t0, k_s, gb_s, kv, bv)
+                    vload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, False)
                 else:
                     for i, j in T.Parallel(C, K):
-                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                if pk:
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-                else:
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                        qkg(Q, Kt, GF, GB, (b, h, t0, i, j), q_s, k_s, gf_s, gb_s, False)
+                for i, j in T.Parallel(C, V):
+                    vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
                 if parc:
@@ -2134,19 +2147,12 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 if pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, True)
                 elif vld:
-                    vload4(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv)
+                    vload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, True)
                 else:
                     for i, j in T.Parallel(C, K):
-                        q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
-                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                        gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
-                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                if pk:
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-                else:
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                        qkg(Q, Kt, GF, GB, (b, h, t0, i, j), q_s, k_s, gf_s, gb_s, True)
+                for i, j in T.Parallel(C, V):
+                    vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
                 if refp:
@@ -2372,8 +2378,8 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
     IQ, IK, IV, IGF, IGB = _views(strided, B, L, H, K, V, dt, acc)
     if pk:
-        bits16 = _bits16(cdt)
         pload = _pload(L, cdt)
+    qkg, vel = _eload(L, cdt)
 
     @T.prim_func
     def bigla_fwd_fused_seg(
@@ -2439,14 +2445,11 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
                 t0 = c * C
                 if pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, False)
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
                 else:
                     for i, j in T.Parallel(C, K):
-                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                        qkg(Q, Kt, GF, GB, (b, h, t0, i, j), q_s, k_s, gf_s, gb_s, False)
+                for i, j in T.Parallel(C, V):
+                    vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sb_s[(c - c0) * K + i, j] = T.Cast(cdt, s_f[i, j])
                 if parc:
@@ -2478,16 +2481,11 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
                 t0 = c * C
                 if pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, True)
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, bits16(Vt[b, t0 + i, h, j // 4], j % 4), T.Cast(cdt, 0))
                 else:
                     for i, j in T.Parallel(C, K):
-                        q_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Q[b, t0 + i, h, j]), 0)
-                        k_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Kt[b, t0 + i, h, j]), 0)
-                        gf_s[i, j] = T.if_then_else(t0 + i < L, T.max(GF[b, t0 + i, h, j], GATE_MIN), 0)
-                        gb_s[i, j] = T.if_then_else(t0 + i < L, T.max(GB[b, t0 + i, h, j], GATE_MIN), 0)
-                    for i, j in T.Parallel(C, V):
-                        v_s[i, j] = T.if_then_else(t0 + i < L, T.Cast(cdt, Vt[b, t0 + i, h, j]), 0)
+                        qkg(Q, Kt, GF, GB, (b, h, t0, i, j), q_s, k_s, gf_s, gb_s, True)
+                for i, j in T.Parallel(C, V):
+                    vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
                 if refp:
@@ -2626,8 +2624,8 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
     IK, IV, IGF, IGB = _views(strided, B, L, H, K, V, dt, acc, ("k", "v", "gf", "gb"))
     if pk:
-        bits16 = _bits16(cdt)
         pload = _pload(L, cdt)
+    qkg, vel = _eload(L, cdt)
 
     @T.prim_func
     def bigla_fwd_segst(
@@ -2675,20 +2673,13 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 if pk:  # Kt / kl_s stand in for the unused q arguments
                     pload(Kt, Kt, GF, GB, b, h, tl, kl_s, kl_s, gfl_s, gbl_s, px, False, True)
                     pload(Kt, Kt, GF, GB, b, h, tr, kr_s, kr_s, gfr_s, gbr_s, px, False, True)
-                    for i, j in T.Parallel(C, V):
-                        vl_s[i, j] = T.if_then_else(tl + i < L, bits16(Vt[b, tl + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-                        vr_s[i, j] = T.if_then_else(tr + i < L, bits16(Vt[b, tr + i, h, j // 4], j % 4), T.Cast(cdt, 0))
                 else:
                     for i, j in T.Parallel(C, K):
-                        kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
-                        gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
-                        gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
-                        kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
-                        gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
-                        gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
-                    for i, j in T.Parallel(C, V):
-                        vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
-                        vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
+                        qkg(Kt, Kt, GF, GB, (b, h, tl, i, j), kl_s, kl_s, gfl_s, gbl_s, False, True)
+                        qkg(Kt, Kt, GF, GB, (b, h, tr, i, j), kr_s, kr_s, gfr_s, gbr_s, False, True)
+                for i, j in T.Parallel(C, V):
+                    vel(Vt, (b, h, tl, i, j), vl_s, pk)
+                    vel(Vt, (b, h, tr, i, j), vr_s, pk)
                 cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
                 cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
                 for i, j in T.Parallel(C, K):
@@ -2769,8 +2760,8 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
 
     IQ, IK, IV, IGF, IGB, IDO = _in_types(strided, B, L, H, K, V, dt, acc) if strided else [None] * 6
     if pk:
-        bits16 = _bits16(cdt)
         pload = _pload(L, cdt)
+    qkg, vel = _eload(L, cdt)
 
     @T.prim_func
     def bigla_bwd_states(
@@ -2846,26 +2837,15 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
                 if pk:
                     pload(Q, Kt, GF, GB, b, h, tl, ql_s, kl_s, gfl_s, gbl_s, px, True)
                     pload(Q, Kt, GF, GB, b, h, tr, qr_s, kr_s, gfr_s, gbr_s, px, True)
-                    for i, j in T.Parallel(C, V):
-                        vl_s[i, j] = T.if_then_else(tl + i < L, bits16(Vt[b, tl + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-                        dol_s[i, j] = T.if_then_else(tl + i < L, bits16(DO[b, tl + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-                        vr_s[i, j] = T.if_then_else(tr + i < L, bits16(Vt[b, tr + i, h, j // 4], j % 4), T.Cast(cdt, 0))
-                        dor_s[i, j] = T.if_then_else(tr + i < L, bits16(DO[b, tr + i, h, j // 4], j % 4), T.Cast(cdt, 0))
                 else:
                     for i, j in T.Parallel(C, K):
-                        ql_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Q[b, tl + i, h, j]), 0)
-                        kl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Kt[b, tl + i, h, j]), 0)
-                        gfl_s[i, j] = T.if_then_else(tl + i < L, T.max(GF[b, tl + i, h, j], GATE_MIN), 0)
-                        gbl_s[i, j] = T.if_then_else(tl + i < L, T.max(GB[b, tl + i, h, j], GATE_MIN), 0)
-                        qr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Q[b, tr + i, h, j]), 0)
-                        kr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Kt[b, tr + i, h, j]), 0)
-                        gfr_s[i, j] = T.if_then_else(tr + i < L, T.max(GF[b, tr + i, h, j], GATE_MIN), 0)
-                        gbr_s[i, j] = T.if_then_else(tr + i < L, T.max(GB[b, tr + i, h, j], GATE_MIN), 0)
-                    for i, j in T.Parallel(C, V):
-                        vl_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, Vt[b, tl + i, h, j]), 0)
-                        dol_s[i, j] = T.if_then_else(tl + i < L, T.Cast(cdt, DO[b, tl + i, h, j]), 0)
-                        vr_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, Vt[b, tr + i, h, j]), 0)
-                        dor_s[i, j] = T.if_then_else(tr + i < L, T.Cast(cdt, DO[b, tr + i, h, j]), 0)
+                        qkg(Q, Kt, GF, GB, (b, h, tl, i, j), ql_s, kl_s, gfl_s, gbl_s, True)
+                        qkg(Q, Kt, GF, GB, (b, h, tr, i, j), qr_s, kr_s, gfr_s, gbr_s, True)
+                for i, j in T.Parallel(C, V):
+                    vel(Vt, (b, h, tl, i, j), vl_s, pk)
+                    vel(DO, (b, h, tl, i, j), dol_s, pk)
+                    vel(Vt, (b, h, tr, i, j), vr_s, pk)
+                    vel(DO, (b, h, tr, i, j), dor_s, pk)
                 # the states entering the chunks
                 for i, j in T.Parallel(K, V):
                     WS[b, h, cl, i, j] = ow(sf_f[i, j])
