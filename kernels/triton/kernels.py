@@ -223,6 +223,89 @@ def _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl
     return Hf, Hb, cf, cb
 
 
+# ---------------------------------------------------------------------------------------------
+# Pieces shared by the backward kernels (bigla_bwd_kernel, bigla_bwd_dx_kernel and session 8's
+# bigla_bwd_dir_dx_kernel), session 8 round 2: inlined by Triton in the order written, so each
+# kernel compiles to the code it had with these lines written out (compile_check --same).
+# ---------------------------------------------------------------------------------------------
+@triton.jit
+def _bwd_prog(b, h, bh, s, scale, L, H, LS, K, V, q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p,
+              dgf_p, dgb_p, dv_p, pq_p, pk_p, pv_p, pd_p, sqb, sqh, skb, skh, svb, svh, sfb, sfh,
+              sbb, sbh, sdb, sdh, BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr,
+              NG: tl.constexpr, PD: tl.constexpr):
+    """A backward program's pointers moved to its (batch, head) b, h (inputs through their
+    strides; outputs dq, dk, dgf, dgb, dv contiguous [B, L, H, *]; fp32 scratch pq, pk, pv
+    [B*H, L, *] and, PD = 1, pd [B*H, 2, L]), and its sweep constants: (pointers..., sK, sV, ti,
+    ck, cv, hs, ts, nch) for segment s of LS tokens. NG = 2: both directions' gates (gf, gb and
+    dgf, dgb); NG = 1: one direction's (gf, dgf; gb, dgb returned as given)."""
+    q_p += b * sqb + h * sqh
+    k_p += b * skb + h * skh
+    v_p += b * svb + h * svh
+    gf_p += b * sfb + h * sfh
+    if NG == 2:
+        gb_p += b * sbb + h * sbh
+    do_p += b * sdb + h * sdh
+    oK = (b * L * H + h).to(tl.int64) * K
+    oV = (b * L * H + h).to(tl.int64) * V
+    dq_p += oK
+    dk_p += oK
+    dgf_p += oK
+    if NG == 2:
+        dgb_p += oK
+    dv_p += oV
+    pq_p += bh.to(tl.int64) * L * K
+    pk_p += bh.to(tl.int64) * L * K
+    pv_p += bh.to(tl.int64) * L * V
+    if PD == 1:
+        pd_p += bh.to(tl.int64) * L * 2
+    sK = H * K
+    sV = H * V
+    ti, ck, cv, hs, ts, nch = _sweep(s, scale, L, LS, BK, BV, C)
+    return (q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p, dgf_p, dgb_p, dv_p, pq_p, pk_p, pv_p, pd_p, sK, sV,
+            ti, ck, cv, hs, ts, nch)
+
+
+@triton.jit
+def _bwd_pid(H):
+    """A backward program's (bh, s, b, h): (batch, head) bh = b * H + h, segment s."""
+    bh = tl.program_id(0)
+    s = tl.program_id(1)
+    b = bh // H
+    h = bh % H
+    return bh, s, b, h
+
+
+@triton.jit
+def _sweep(s, scale, L, LS, BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr):
+    """A backward program's sweep constants for segment s of LS tokens: (ti, ck, cv, hs, ts, nch),
+    hs = scale / 2 (the do scale), nch chunks of C tokens from token ts."""
+    ti = tl.arange(0, C)
+    ck = tl.arange(0, BK)
+    cv = tl.arange(0, BV)
+    hs = scale * 0.5
+    ts = s * LS
+    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    return ti, ck, cv, hs, ts, nch
+
+
+@triton.jit
+def _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs):
+    """The q, k, v tiles and the do tile (times hs) of one chunk."""
+    q = _tile(q_p, rows, ck, sql, L, K, 0)
+    k = _tile(k_p, rows, ck, skl, L, K, 0)
+    v = _tile(v_p, rows, cv, svl, L, V, 0)
+    do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+    return q, k, v, do
+
+
+@triton.jit
+def _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV):
+    """dq, dk, dv rows of one chunk, in the outputs' dtype."""
+    tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
+    tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
+    tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+
+
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
 def bigla_fwd_segstate_kernel(
     k_p, v_p, gf_p, gb_p, hf_p, hb_p, tf_p, tb_p,
@@ -369,35 +452,12 @@ def bigla_bwd_kernel(
     Program (bh, s) covers segment s of LS tokens; with SEG the states and gate-gradient carries
     entering the segment come from bigla_bwd_segscan_kernel (sf, db, sb, df: [BH*NS, K, V];
     cf, cb: [BH*NS, K])."""
-    bh = tl.program_id(0)
-    s = tl.program_id(1)
-    b = bh // H
-    h = bh % H
-    q_p += b * sqb + h * sqh
-    k_p += b * skb + h * skh
-    v_p += b * svb + h * svh
-    gf_p += b * sfb + h * sfh
-    gb_p += b * sbb + h * sbh
-    do_p += b * sdb + h * sdh
-    # contiguous outputs
-    oK = (b * L * H + h).to(tl.int64) * K
-    oV = (b * L * H + h).to(tl.int64) * V
-    dq_p += oK
-    dk_p += oK
-    dgf_p += oK
-    dgb_p += oK
-    dv_p += oV
-    pq_p += bh.to(tl.int64) * L * K
-    pk_p += bh.to(tl.int64) * L * K
-    pv_p += bh.to(tl.int64) * L * V
-    sK = H * K
-    sV = H * V
-    ti = tl.arange(0, C)
-    ck = tl.arange(0, BK)
-    cv = tl.arange(0, BV)
-    hs = scale * 0.5
-    ts = s * LS
-    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    bh, s, b, h = _bwd_pid(H)
+    (q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p, dgf_p, dgb_p, dv_p, pq_p, pk_p, pv_p, _, sK, sV, ti,
+     ck, cv, hs, ts, nch) = _bwd_prog(
+        b, h, bh, s, scale, L, H, LS, K, V, q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p, dgf_p, dgb_p,
+        dv_p, pq_p, pk_p, pv_p, pv_p, sqb, sqh, skb, skh, svb, svh, sfb, sfh, sbb, sbh, sdb, sdh, BK,
+        BV, C, 2, 0)
     so = (bh * NS + s).to(tl.int64)
     smask = (ck[:, None] < K) & (cv[None, :] < V)
     sidx = so * K * V + ck[:, None] * V + cv[None, :]
@@ -415,10 +475,7 @@ def bigla_bwd_kernel(
     for ic in range(nch):
         t0 = ts + (nch - 1 - ic) * C
         rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
         gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
         gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         dA = _dot(do, tl.trans(v), PREC)
@@ -457,10 +514,7 @@ def bigla_bwd_kernel(
     for c in range(nch):
         t0 = ts + c * C
         rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
         gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
         gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
@@ -485,9 +539,7 @@ def bigla_bwd_kernel(
         # the last token's backward gate decays the empty state: exactly 0 (the prefix form
         # would leave the rounding of a zero total there)
         dgb = tl.where(rows[:, None] == L - 1, 0.0, dgb)
-        tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
-        tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
-        tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+        _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
         tl.store(dgf_p + rows[:, None] * sK + ck[None, :], dgf, mask=mK)
         tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dgb, mask=mK)
         S_f = tl.exp(totf)[:, None] * S_f + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
@@ -517,12 +569,7 @@ def bigla_bwd_segstate_kernel(
     gf_p += b * sfb + h * sfh
     gb_p += b * sbb + h * sbh
     do_p += b * sdb + h * sdh
-    ti = tl.arange(0, C)
-    ck = tl.arange(0, BK)
-    cv = tl.arange(0, BV)
-    hs = scale * 0.5
-    ts = s * LS
-    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    ti, ck, cv, hs, ts, nch = _sweep(s, scale, L, LS, BK, BV, C)
     Hf = tl.zeros([BK, BV], dtype=tl.float32)
     Hb = tl.zeros([BK, BV], dtype=tl.float32)
     Qf = tl.zeros([BK, BV], dtype=tl.float32)
@@ -1084,36 +1131,14 @@ def bigla_bwd_dx_kernel(
     partials with the same operations in the same order (dv2 recomputed from the do and v tiles
     it loads anyway): one [C, BK] fp32 store and one load fewer per chunk step (768 -> 640 B
     of scratch written and read per token), the same values."""
-    bh = tl.program_id(0)
-    s = tl.program_id(1)
-    b = bh // H
-    h = bh % H
+    bh, s, b, h = _bwd_pid(H)
     if MODE != 0:
         fidx = bh * NS + s
-    q_p += b * sqb + h * sqh
-    k_p += b * skb + h * skh
-    v_p += b * svb + h * svh
-    gf_p += b * sfb + h * sfh
-    gb_p += b * sbb + h * sbh
-    do_p += b * sdb + h * sdh
-    oK = (b * L * H + h).to(tl.int64) * K
-    oV = (b * L * H + h).to(tl.int64) * V
-    dq_p += oK
-    dk_p += oK
-    dgf_p += oK
-    dgb_p += oK
-    dv_p += oV
-    pq_p += bh.to(tl.int64) * L * K
-    pk_p += bh.to(tl.int64) * L * K
-    pv_p += bh.to(tl.int64) * L * V
-    sK = H * K
-    sV = H * V
-    ti = tl.arange(0, C)
-    ck = tl.arange(0, BK)
-    cv = tl.arange(0, BV)
-    hs = scale * 0.5
-    ts = s * LS
-    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    (q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p, dgf_p, dgb_p, dv_p, pq_p, pk_p, pv_p, _, sK, sV, ti,
+     ck, cv, hs, ts, nch) = _bwd_prog(
+        b, h, bh, s, scale, L, H, LS, K, V, q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p, dgf_p, dgb_p,
+        dv_p, pq_p, pk_p, pv_p, pv_p, sqb, sqh, skb, skh, svb, svh, sfb, sfh, sbb, sbh, sdb, sdh, BK,
+        BV, C, 2, 0)
     if MODE == 2:
         nch = nch * tl.load(fl_p + fidx)
     if MODE != 0:
@@ -1131,10 +1156,7 @@ def bigla_bwd_dx_kernel(
     for ic in range(nch):
         t0 = ts + (nch - 1 - ic) * C
         rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
         gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
         gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
         if MODE == 1:
@@ -1178,10 +1200,7 @@ def bigla_bwd_dx_kernel(
     for c in range(nch):
         t0 = ts + c * C
         rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
         gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
         gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
@@ -1214,9 +1233,7 @@ def bigla_bwd_dx_kernel(
         dgb = cb[None, :] + tl.cumsum(dGb, 0)
         cb += tl.sum(dGb, 0)
         dgb = tl.where(rows[:, None] == L - 1, 0.0, dgb)
-        tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
-        tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
-        tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+        _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
         tl.store(dgf_p + rows[:, None] * sK + ck[None, :], dgf, mask=mK)
         tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dgb, mask=mK)
         S_f = tl.exp(totf)[:, None] * S_f + _dot(tl.trans(k * xbf), v, PREC)
@@ -1272,33 +1289,12 @@ def bigla_bwd_dir_dx_kernel(
     only, fl_p[program] = 1 if any chunk of this direction failed the fast-path test; 2 MODE 0's
     code on the flagged programs only (both sweeps redone: every output of the program is
     rewritten), so per direction MODE 1 then MODE 2, and DIR 0's pair before DIR 1's."""
-    bh = tl.program_id(0)
-    s = tl.program_id(1)
-    b = bh // H
-    h = bh % H
-    q_p += b * sqb + h * sqh
-    k_p += b * skb + h * skh
-    v_p += b * svb + h * svh
-    g_p += b * sgb + h * sgh
-    do_p += b * sdb + h * sdh
-    oK = (b * L * H + h).to(tl.int64) * K
-    oV = (b * L * H + h).to(tl.int64) * V
-    dq_p += oK
-    dk_p += oK
-    dg_p += oK
-    dv_p += oV
-    pq_p += bh.to(tl.int64) * L * K
-    pk_p += bh.to(tl.int64) * L * K
-    pv_p += bh.to(tl.int64) * L * V
-    pd_p += bh.to(tl.int64) * L * 2
-    sK = H * K
-    sV = H * V
-    ti = tl.arange(0, C)
-    ck = tl.arange(0, BK)
-    cv = tl.arange(0, BV)
-    hs = scale * 0.5
-    ts = s * LS
-    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
+    bh, s, b, h = _bwd_pid(H)
+    (q_p, k_p, v_p, g_p, _, do_p, dq_p, dk_p, dg_p, _, dv_p, pq_p, pk_p, pv_p, pd_p, sK, sV, ti, ck, cv,
+     hs, ts, nch) = _bwd_prog(
+        b, h, bh, s, scale, L, H, LS, K, V, q_p, k_p, v_p, g_p, g_p, do_p, dq_p, dk_p, dg_p, dg_p, dv_p,
+        pq_p, pk_p, pv_p, pd_p, sqb, sqh, skb, skh, svb, svh, sgb, sgh, sgb, sgh, sdb, sdh, BK, BV, C,
+        1, 1)
     so = (bh * NS + s).to(tl.int64)
     if MODE == 2:
         nch = nch * tl.load(fl_p + so)
@@ -1346,10 +1342,7 @@ def bigla_bwd_dir_dx_kernel(
         else:
             t0 = ts + i * C
         rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+        q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
         g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
@@ -1380,9 +1373,7 @@ def bigla_bwd_dir_dx_kernel(
             dq = dq + dv2[:, None] * k + tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
             dk = dk + dv2[:, None] * q + tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
             dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
-            tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
-            tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
-            tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+            _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
         dS = tl.exp(tot)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
     if MODE == 1:
         tl.store(fl_p + so, tl.where(nbad > 0, 1, 0))
