@@ -62,7 +62,7 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 
 
 # ---- v2: the chunked tensor-core forward (bigla_tc.cu), fp16 / bf16 inputs ----------------------
-# VIG_CUPY_FWD: "v26" (the default), "chunked" (v2.3) or "recurrent" (v1, the per-token
+# VIG_CUPY_FWD: "v30" (the default since session 8; below), "v26", "chunked" (v2.3) or "recurrent" (v1, the per-token
 # recurrence); fp32 inputs always take the recurrence (exact FMA path, no TF32).
 # "v26" since 2026-11-25 session 4 (mid call, H100: parity 120/120, graphed forward 28-32 % faster
 # than v2.3 at 224 px, bit-identical outputs); "chunked" gives v2.3's tiles.
@@ -88,7 +88,7 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
 
 
 FWD_KINDS = ("chunked", "v26", "v30", "v30l", "recurrent")
-# Session 8 (on trial, not the default): "v30l" = v26 whose chunk loads run on loop-carried 64-bit
+# Session 8 ("v30" the default since the final call; "v30l" opt-in): "v30l" = v26 whose chunk loads run on loop-carried 64-bit
 # pointers advanced by 32-bit token products, full chunks without predicates (-DFL32=1: the
 # prefetch's address arithmetic 115 -> 36 SASS instructions per warp and chunk step, sm_90a bf16
 # K = 32); "v30" = v30l + direction-local chunk-step barriers, one block barrier at step nch / 2
@@ -234,7 +234,7 @@ def _bwd_long() -> bool:
     return _ENV["long"]
 
 
-# VIG_CUPY_BWD: "v26p" (the default: v26 with pass 2's Qi / Qf fragments packed from 16-bit loads
+# VIG_CUPY_BWD: "v29r" (the default since session 8; below), "v29q" (session 7's), "v26p" (v26 with pass 2's Qi / Qf fragments packed from 16-bit loads
 # instead of ldmatrix), "v26" (v2.5 + token-major Ki / Kf / Qi tiles read by ldmatrix.trans and
 # padded fp32 tiles: no bank-conflicted transposed stores), "v25" (v2.4 + ldmatrix.trans instead of
 # transposed shared-memory copies; session 3's default), "v24" (balanced warps, parallel cumsums),
@@ -246,7 +246,7 @@ def _bwd_long() -> bool:
 # barrier per pass, where the gradient rows' first and second visitors meet); gradients
 # bit-identical to v26p (emulator and H100). "v29q" (-DBW4=8): v29 whose pass 2 loads
 # the q dq' terms (yq) at the top of each chunk step instead of just before the direction barrier.
-# "v29r" (session 7, -DBW4=9; on trial, not the default): v29q whose chunk loads address in 32-bit
+# "v29r" (session 7, -DBW4=9; the default since session 8): v29q whose chunk loads address in 32-bit
 # element offsets (the 64-bit stride products and their constant reloads) and whose dq / dv / dk
 # epilogues of a full chunk store without per-element bounds (SASS sm_90a bf16 K = 32: ~390 fewer
 # instructions per warp and chunk step of ~1890); taken only where every input view's element
@@ -286,13 +286,13 @@ _ENV = {}
 # no-op; any other value raises (a script asking for the legacy launcher must not get the plan one
 # silently).
 _PLANS = {}
-# VIG_CUPY_DGFIX (session 6; "vec" the default since session 7): the segmented backward's gate-gradient
+# VIG_CUPY_DGFIX (session 6; "vec2" the default since session 8, "vec" in session 7): the segmented backward's gate-gradient
 # fix-up. "scalar" (the previous default): bigla_tc_dg_fix, one thread per element, every thread re-sums the other segments' totals
 # (ncu, ViG-T@1024: 48.7 us, 37.4 M warp instructions, instruction-bound); "vec": bigla_tc_dg_fix4,
 # 16-byte accesses, the totals summed once per thread for 4 rows (same additions in the same order:
 # bit-identical dg, emulator-checked: dev_emu.py dgfix); "vec" needs K % 4 == 0 and H * K <= 1024,
 # else the scalar kernel runs.
-# "vec2" (session 7; on trial, not the default): bigla_tc_dg_fix4s, dg_fix4 whose segment-total sums
+# "vec2" (session 7; the default since session 8): bigla_tc_dg_fix4s, dg_fix4 whose segment-total sums
 # are made once per block (2 H K / 4 sums into shared memory, one barrier) instead of once per thread
 # (rs times per block: ViG-T@1024 rs = 8, ~97 MB of L2 reads for 25 MB of dg); same grid, block,
 # rows, additions and order: bit-identical dg (dev_emu.py dgfix). Same fallback as "vec".

@@ -19,22 +19,22 @@ session 7: $VIG_TILELANG_BWD_OUT=ref) for bf16 with head dims 32 / 64 (=v2: the 
 ``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM`` (default "1" since
 session 5's mid call): that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk /
 dv in bf16 (``_bwd_lowmem``: peak extra of fwd+bwd 0.59x -> 0.40x fla's; "0": float32, the
-previous default). ``VIG_TILELANG_FUSED_EXP`` (default "ref" since session 7's mid call): the
+previous default). ``VIG_TILELANG_FUSED_EXP`` (default "ref3" since session 8): the
 bf16 fwd_fused with __expf, its diagonal sub-blocks on the tensor cores through a per-channel
-midpoint of the chunk's cumsum (fwd_fused:m3:x3); "ref2": the same with the cumsums by all threads
-(x4; GPU parity proven, memcheck not yet run, hence not the default); "pairs" (session 5's default): the diagonal sub-blocks
-pair by pair (fwd_fused:m3:x2); "fast": __expf only
-(fwd_fused:m3:x1); "": expf and the per-element loop (the previous default); "ref3" (session 7, on
-trial): ref2 with vector loads and no compensation tiles (fwd_fused:m3:x5).
-``VIG_TILELANG_FWD_VIEWS=1`` (session 7, on trial): the bf16 v6 forward at L <= 224 reads q, k, v
-and the gates as views (fwd_fused:s2:m3:x5 on int64 views; no contiguous copies);
-``VIG_TILELANG_FWD_VIEWS=2`` (session 8, on trial): also the v6s forward at L > 224 (fwd_segst:s2 +
-fwd_fused_seg:s2:m3:x4 on int64 views, the same values as on copies). ``VIG_TILELANG_BWD_VIEWS=1``
-(session 8, on trial): with BWD_OUT=ref2 and BWD_STATES=m3, the bf16 LOWMEM backward at L <= 224 reads
-the views too (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies).
-``VIG_TILELANG_BWD_OUT=ref2`` (session 8, on trial): bwd_out2:t256:x4[:w1], "ref" at three blocks per
-SM; ``VIG_TILELANG_BWD_STATES=m3`` (session 8, on trial): bwd_states:m3:w1 (the LOWMEM backward at
-L <= 224), three blocks per SM. The variables are read once per process (``reload_env()`` re-reads them).
+midpoint of the chunk's cumsum, the cumsums by all threads, vector loads and no compensation tiles
+(fwd_fused:m3:x5; fwd_fused_seg:m3:x4 beyond 224 tokens); "ref2": x4 (fwd_fused:m3:x4); "ref"
+(session 7's default): x3; "pairs" (session 5's default): the diagonal sub-blocks pair by pair
+(fwd_fused:m3:x2); "fast": __expf only (fwd_fused:m3:x1); "": expf and the per-element loop.
+``VIG_TILELANG_FWD_VIEWS`` (default "2" since session 8): the bf16 forward reads q, k, v and the
+gates as int64 views, no contiguous copies: "1" at L <= 224 (fwd_fused:s2:m3:x5), "2" also beyond
+(fwd_segst:s2 + fwd_fused_seg:s2:m3:x4, the same values as on copies); "0": copies.
+``VIG_TILELANG_BWD_OUT`` (default "ref2" since session 8): bwd_out2:t256:x4[:w1], the tensor-core
+diagonal blocks at three blocks per SM; "ref": x3 (session 7's default), "v2", "v1".
+``VIG_TILELANG_BWD_STATES`` (default "m3" since session 8): bwd_states:m3:w1 (the LOWMEM backward at
+L <= 224), three blocks per SM; "": bwd_states:w1. ``VIG_TILELANG_BWD_VIEWS`` (default "1" since
+session 8): with BWD_OUT=ref2 and BWD_STATES=m3, that backward reads the views too
+(bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies); "0": copies.
+Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
 
@@ -279,7 +279,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     return dq, dk, dv, dgf, dgb
 
 
-#: $VIG_TILELANG_BWD_STATES (session 8, on trial; default BWD_STATES_DEFAULT ""): "m3": the bf16
+#: $VIG_TILELANG_BWD_STATES (session 8; default BWD_STATES_DEFAULT, "m3" since the final call; "": w1): "m3": the bf16
 #: (LOWMEM) bwd_states at three blocks per SM ("bwd_states:m3:w1": 77 registers, 48 KiB of shared
 #: memory; the chunk contributions accumulated by the tensor cores into the decayed states, __expf,
 #: parallel plain-fp32 gate cumsums); not with STRIDED=1 (bwd_states:s1:w1 as before).
@@ -322,7 +322,7 @@ def _contig(*ts):
     return tuple(t.contiguous() for t in ts)
 
 
-#: $VIG_TILELANG_BWD_VIEWS (session 8 round 2, on trial; default BWD_VIEWS_DEFAULT "0"): "1": the bf16
+#: $VIG_TILELANG_BWD_VIEWS (session 8 round 2; default BWD_VIEWS_DEFAULT, "1" since the final call): "1": the bf16
 #: LOWMEM v6 backward at L <= V6_BWD_MAX_L with head dims KT / VT, when it runs session 8's kinds
 #: ($VIG_TILELANG_BWD_OUT=ref2 and $VIG_TILELANG_BWD_STATES=m3) and STRIDED is off, reads q, k, v, the
 #: gates and dO as int64 views (_packed): bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1, the same
@@ -347,7 +347,7 @@ def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     $VIG_TILELANG_BWD_OUT=ref (session 6; the default since session 7): bwd_out2 ":x3", the diagonal sub-blocks on the
     tensor cores through a per-channel midpoint of the chunk's cumsum (the lane pass only for
     channels whose cumsum spreads > kernels.REF_THR over the chunk, and only in chunks that have one).
-    $VIG_TILELANG_BWD_OUT=ref2 (session 8, on trial): bwd_out2 ":t256:x4", "ref" at three blocks
+    $VIG_TILELANG_BWD_OUT=ref2 (session 8; the default since its final call): bwd_out2 ":t256:x4", "ref" at three blocks
     per SM (80 registers, 71 KB of shared memory: parallel cumsums, no decay / compensation tiles,
     the boundary terms from the shared state tiles, the lane pass's dk part reusing dq's tiles);
     always 256 threads."""
@@ -395,7 +395,7 @@ def _fused_diag(dtype: str) -> str:
 #: clean (ref3 and ref2, whose fwd_fused_seg kernel ref3 uses at L > 224); graphed fwd (dev_bench, one
 #: process) ViG-T@224 0.123 -> 0.115, S@224 0.222 -> 0.206, B@224 0.417 -> 0.386 ms.
 FUSED_EXP_DEFAULT = "ref3"
-#: "ref3" (session 7, on trial): "ref2" with vector loads of q, k and the gates and no compensation
+#: "ref3" (session 7; the default since session 8): "ref2" with vector loads of q, k and the gates and no compensation
 #: tiles ("fwd_fused:m3:x5"; fwd_fused_seg stays :m3:x4).
 
 #: $VIG_TILELANG_FWD_VIEWS (session 7; default FWD_VIEWS_DEFAULT, "1" since session 8; "0": contiguous copies): "1": the backend's
@@ -415,7 +415,7 @@ def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
 
-#: $VIG_TILELANG_FWD_VIEWS=2 (session 8, round 2, on trial): "1", and the v6s forward at L > V6_MAX_L
+#: $VIG_TILELANG_FWD_VIEWS=2 (session 8, round 2; the default since the final call): "1", and the v6s forward at L > V6_MAX_L
 #: (bf16, head dims KT / VT, $VIG_TILELANG_FUSED_EXP ref2 / ref3: fwd_fused_seg:m3:x4) reads the
 #: views too: fwd_segst:s2 + fwd_fused_seg:s2:m3:x4 on int64 views (_packed), the same values as
 #: fwd_segst + fwd_fused_seg:m3:x4 on contiguous copies (only the loads differ), and no five
@@ -556,11 +556,11 @@ class TileLangBackend(KernelBackend):
     install_hint = "pip install 'vig[tilelang]' (tilelang==0.1.15) and run on a CUDA GPU"
     @property
     def requires_contiguous(self) -> bool:
-        """True (the shared layer hands every kernel contiguous copies) unless
-        $VIG_TILELANG_STRIDED=1 (on trial, default STRIDED_DEFAULT): then the bf16 v6 forward
-        reads q, k, v and the gates as the views they are (ViG: slices of one projection) and
-        every other path makes its own contiguous copies (_contig); likewise with
-        $VIG_TILELANG_FWD_VIEWS=1 (session 7, on trial; forward only: fwd_fused:s2:m3:x5)."""
+        """False with the defaults: $VIG_TILELANG_FWD_VIEWS ("2" since session 8) or
+        $VIG_TILELANG_STRIDED=1 let the bf16 v6 kernels read q, k, v, the gates (and, with
+        $VIG_TILELANG_BWD_VIEWS=1, dO) as the views they are (ViG: slices of one projection), and
+        every other path makes its own contiguous copies (_contig). True (the shared layer hands
+        every kernel contiguous copies) with FWD_VIEWS=0 and STRIDED unset."""
         return not (_strided() or _fwd_views())
 
     def not_supported_reasons(self) -> list[str]:

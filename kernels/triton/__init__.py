@@ -131,7 +131,7 @@ def _fo(which: str) -> bool:
     return _onoff("FO", which, FO)
 
 
-# Session 7 (opt-in, no GPU run yet; NOTES.md "Session 7 (CS, CB32)"): compact scratch in the derived-exp
+# Session 7 (on by default since session 8; NOTES.md "Session 7 (CS, CB32)"): compact scratch in the derived-exp
 # backward (kernels.bigla_bwd_dx_kernel, constexpr CS): the reverse sweep leaves the three key-side
 # terms (dqf_i, dkf, dqb_x) and pv instead of five partial tiles, the forward sweep rebuilds the
 # partials with the same operations (768 -> 640 B of fp32 scratch per token and pass, one store and
@@ -147,7 +147,7 @@ def _cs() -> dict:
     return {"CS": 1} if _onoff("CS", "BWD", CS) else {}
 
 
-# Session 7 (opt-in, measurement; NOTES.md "Session 7 (CS, CB32)"): the derived-exp backward on 32-token
+# Session 7 (opt-in, measurement: slower at every shape in session 8's call 2; NOTES.md "Session 7 (CS, CB32)"): the derived-exp backward on 32-token
 # chunks (VIG_TRITON_CHUNK_BWD=32; default 16 = CHUNK). Meant with 8 warps (VIG_TRITON_WARPS_BWD=8) and
 # FO (VIG_TRITON_FO_BWD=1): ptxas (sm_90a, bf16) MODE 1 at C 32 / 8 warps 255 regs, 44 B spill (one
 # program of 8 warps per SM: the same 8 warps per SM as C 16's two programs of 4, half the chunk steps);
@@ -156,7 +156,7 @@ def _cs() -> dict:
 CHUNK_BWD = 16
 
 
-# Session 8 (opt-in, no GPU run yet; NOTES.md "Session 8 (SPLIT)"): the derived-exp backward split by
+# Session 8 (opt-in: faster at 224 px capped + FO, slower at 1024 px in the final call; NOTES.md "Session 8 (SPLIT)"): the derived-exp backward split by
 # direction (kernels.bigla_bwd_dir_dx_kernel, two launches: DIR 0 then DIR 1), one K x V state per sweep and one
 # direction's gate tiles per program; the directions meet through the fp32 scratch pq / pk / pv (DIR 0 writes its
 # full dq, dk, dv contributions, DIR 1 adds them), each gate gradient is final in its own direction's program.
