@@ -256,11 +256,13 @@ def test_fo_kernels_compile_for_sm90(tmp_path):
     sm_90, three dtypes each, with the shipped kernels' dot precisions and launch options."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    env["VIG_CC_BF16_ONLY"] = "1"  # opt-in: the bf16 kernels only (CI time); compile_check --fo builds all 12
     r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--fo", "90"],
                        env=env, capture_output=True, text=True, timeout=1200)
     from vig_kernels.triton.compile_check import _fo_specs
 
-    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_fo_specs()) == 12, r.stdout + r.stderr
+    assert len(_fo_specs()) == 12
+    assert r.returncode == 0 and r.stdout.count("ok   ") == 4, r.stdout + r.stderr
 
 
 def _plant(gf, gb):
@@ -385,11 +387,13 @@ def test_split_kernels_compile_for_sm90(tmp_path):
     VIG_TRITON_FO_BWD=1) compiles for sm_90, three dtypes each."""
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    env["VIG_CC_BF16_ONLY"] = "1"  # opt-in: the bf16 kernels only (CI time); compile_check --split builds all 18
     r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--split", "90"],
                        env=env, capture_output=True, text=True, timeout=1200)
     from vig_kernels.triton.compile_check import _split_specs
 
-    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_split_specs()) == 18, r.stdout + r.stderr
+    assert len(_split_specs()) == 18
+    assert r.returncode == 0 and r.stdout.count("ok   ") == 6, r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("regime,segs,fo", [("neg_inf", "3", "0"), ("model", "3", "0"),

@@ -176,6 +176,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
         target = GPUTarget("cuda", int(arch), 32)
         specs = _split_specs() if split else _cs_specs() if cs else _fo_specs() if fo else _dx_specs() if dx else \
             _v26_specs() if v26 else _specs()
+        if os.environ.get("VIG_CC_BF16_ONLY"):  # CI: the opt-in variants' bf16 specializations only
+            specs = [sp for sp in specs if sp[1] == "bf16"]
         for kind, dt, odt, prec in specs:
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
             name = kind  # the label's kind
