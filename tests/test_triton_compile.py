@@ -65,18 +65,28 @@ def test_head_dims_beyond_one_tile_run_as_blocks(K, V, dtype, regime, L):
                   context=f"[triton blocks: {case}]")
 
 
+def _compile_sm90(tmp_path, flag, bf16_only=False):
+    """compile_check FLAG for sm_90 in a fresh process (no TRITON_INTERPRET, a private Triton cache):
+    (return code, the number of kernels it reports ok, its output); bf16_only: the bf16 kernels only
+    (the opt-in variants, for CI time)."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
+    if bf16_only:
+        env["VIG_CC_BF16_ONLY"] = "1"
+    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", flag, "90"],
+                       env=env, capture_output=True, text=True, timeout=1200)
+    return r.returncode, r.stdout.count("ok   "), r.stdout + r.stderr
+
+
 def test_v26_segment_kernels_compile_for_sm90(tmp_path):
     """The v2.6 segment kernels (VIG_TRITON_BSEG=v26, the default since v2.6; the opt-in
     VIG_TRITON_FSCAN and VIG_TRITON_FPIPE; NOTES.md v2.6) compile for sm_90: the two-state backward segment kernel, the forward kernel
     with the pipelined and the scanned segment assembly (three dtypes each), the backward scan,
     carry and forward scan kernels."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
-    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--v26", "90"],
-                       env=env, capture_output=True, text=True, timeout=1200)
+    rc, ok, out = _compile_sm90(tmp_path, "--v26")
     from vig_kernels.triton.compile_check import _v26_specs
 
-    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_v26_specs()), r.stdout + r.stderr
+    assert rc == 0 and ok == len(_v26_specs()), out
 
 
 def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf", edit=None):
@@ -231,13 +241,10 @@ def test_dx_kernels_compile_for_sm90(tmp_path):
     """v2.8 (opt-in VIG_TRITON_DX_FWD / VIG_TRITON_DX_BWD = 1; NOTES.md v2.8): the derived-exp
     forward and backward kernels compile for sm_90, three dtypes each, with the shipped kernels'
     dot precisions and launch options."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
-    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--dx", "90"],
-                       env=env, capture_output=True, text=True, timeout=1200)
+    rc, ok, out = _compile_sm90(tmp_path, "--dx")
     from vig_kernels.triton.compile_check import _dx_specs
 
-    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_dx_specs()) == 6, r.stdout + r.stderr
+    assert rc == 0 and ok == len(_dx_specs()) == 6, out
 
 
 @pytest.mark.parametrize("regime", ["neg_inf", "model"])
@@ -253,16 +260,13 @@ def test_dx_switches(regime, monkeypatch):
 def test_fo_kernels_compile_for_sm90(tmp_path):
     """v2.9 (opt-in VIG_TRITON_FO_FWD / VIG_TRITON_FO_BWD = 1; NOTES.md v2.9): the fast-only (MODE 1)
     and exact-capable (MODE 2) launches of the split forward and backward kernels compile for
-    sm_90, three dtypes each, with the shipped kernels' dot precisions and launch options."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
-    env["VIG_CC_BF16_ONLY"] = "1"  # opt-in: the bf16 kernels only (CI time); compile_check --fo builds all 12
-    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--fo", "90"],
-                       env=env, capture_output=True, text=True, timeout=1200)
+    sm_90 (bf16 here, for CI time: `compile_check --fo 90` builds the three dtypes), with the
+    shipped kernels' dot precisions and launch options."""
+    rc, ok, out = _compile_sm90(tmp_path, "--fo", bf16_only=True)
     from vig_kernels.triton.compile_check import _fo_specs
 
     assert len(_fo_specs()) == 12
-    assert r.returncode == 0 and r.stdout.count("ok   ") == 4, r.stdout + r.stderr
+    assert rc == 0 and ok == 4, out
 
 
 def _plant(gf, gb):
@@ -310,13 +314,10 @@ def test_fo_switches(regime, monkeypatch):
 def test_cs_kernels_compile_for_sm90(tmp_path):
     """Session 7 (opt-in VIG_TRITON_CS_BWD=1; NOTES.md "Session 7 (CS, CB32)"): the derived-exp backward
     with compact scratch (CS = 1) compiles for sm_90 in MODE 0 and MODE 1, three dtypes each."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
-    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--cs", "90"],
-                       env=env, capture_output=True, text=True, timeout=1200)
+    rc, ok, out = _compile_sm90(tmp_path, "--cs")
     from vig_kernels.triton.compile_check import _cs_specs
 
-    assert r.returncode == 0 and r.stdout.count("ok   ") == len(_cs_specs()) == 6, r.stdout + r.stderr
+    assert rc == 0 and ok == len(_cs_specs()) == 6, out
 
 
 @pytest.mark.parametrize("path,regime", [("DX", "neg_inf"), ("DX", "model"), ("FO", "planted")])
@@ -384,16 +385,13 @@ def test_cb32_switch(path, regime, monkeypatch):
 def test_split_kernels_compile_for_sm90(tmp_path):
     """Session 8 (opt-in VIG_TRITON_SPLIT_BWD=1; NOTES.md "Session 8 (SPLIT)"): the backward split
     by direction (bigla_bwd_dir_dx_kernel, DIR 0 and DIR 1; MODE 0, and MODE 1 / 2 for
-    VIG_TRITON_FO_BWD=1) compiles for sm_90, three dtypes each."""
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache90")
-    env["VIG_CC_BF16_ONLY"] = "1"  # opt-in: the bf16 kernels only (CI time); compile_check --split builds all 18
-    r = subprocess.run([sys.executable, "-m", "vig_kernels.triton.compile_check", "--split", "90"],
-                       env=env, capture_output=True, text=True, timeout=1200)
+    VIG_TRITON_FO_BWD=1) compiles for sm_90 (bf16 here, for CI time: `compile_check --split 90`
+    builds the three dtypes)."""
+    rc, ok, out = _compile_sm90(tmp_path, "--split", bf16_only=True)
     from vig_kernels.triton.compile_check import _split_specs
 
     assert len(_split_specs()) == 18
-    assert r.returncode == 0 and r.stdout.count("ok   ") == 6, r.stdout + r.stderr
+    assert rc == 0 and ok == 6, out
 
 
 @pytest.mark.parametrize("regime,segs,fo", [("neg_inf", "3", "0"), ("model", "3", "0"),
