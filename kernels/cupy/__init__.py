@@ -226,15 +226,18 @@ def save_states() -> bool:
 # "v29r" since the 2026-12-06 session 8 call (H100, results/2026-12-06c-h100/): parity 120/120 (with vec2),
 # memcheck and racecheck clean, seg128 20/20, gradients bit-identical to v29q; ncu ViG-S@224 bigla_tc_bwd
 # 151.1 -> 116.6 M warp instructions; graphed f+b ViG-T@1024 0.4159 -> 0.4060, S@1024 0.7669 -> 0.7583 ms
-# (the call did not time the 224 px shapes v29q against v29r).
-BWD_DEFAULT = "v29r"
+# (the call did not time the 224 px shapes v29q against v29r). Back to "v29q" at the end of session 8:
+# across calls (the benchmark suite of call 1 with v29q, of the final call with v29r, same H100 kind)
+# ViG-T@224 graphed f+b went 0.235 -> 0.248 ms (S@224 0.413 -> 0.409, B@224 0.811 -> 0.802): not shown
+# faster at every shape. v29r stays selectable (VIG_CUPY_BWD=v29r); one same-call timing decides.
+BWD_DEFAULT = "v29q"
 
 
 def _bwd_long() -> bool:
     return _ENV["long"]
 
 
-# VIG_CUPY_BWD: "v29r" (the default since session 8; below), "v29q" (session 7's), "v26p" (v26 with pass 2's Qi / Qf fragments packed from 16-bit loads
+# VIG_CUPY_BWD: "v29q" (the default since session 7; below), "v29r" (opt-in, session 7), "v26p" (v26 with pass 2's Qi / Qf fragments packed from 16-bit loads
 # instead of ldmatrix), "v26" (v2.5 + token-major Ki / Kf / Qi tiles read by ldmatrix.trans and
 # padded fp32 tiles: no bank-conflicted transposed stores), "v25" (v2.4 + ldmatrix.trans instead of
 # transposed shared-memory copies; session 3's default), "v24" (balanced warps, parallel cumsums),
@@ -246,7 +249,7 @@ def _bwd_long() -> bool:
 # barrier per pass, where the gradient rows' first and second visitors meet); gradients
 # bit-identical to v26p (emulator and H100). "v29q" (-DBW4=8): v29 whose pass 2 loads
 # the q dq' terms (yq) at the top of each chunk step instead of just before the direction barrier.
-# "v29r" (session 7, -DBW4=9; the default since session 8): v29q whose chunk loads address in 32-bit
+# "v29r" (session 7, -DBW4=9; opt-in: the default for part of session 8, see BWD_DEFAULT): v29q whose chunk loads address in 32-bit
 # element offsets (the 64-bit stride products and their constant reloads) and whose dq / dv / dk
 # epilogues of a full chunk store without per-element bounds (SASS sm_90a bf16 K = 32: ~390 fewer
 # instructions per warp and chunk step of ~1890); taken only where every input view's element
