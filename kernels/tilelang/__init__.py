@@ -258,8 +258,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     nc = -(-L // CHUNK)
     bf = dict(device=dev, dtype=torch.bfloat16)
     if s1 == ":s2":  # BWD_VIEWS=1 (_bwd_views2): int64 views, bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1
-        q, k, v, g_fwd, g_bwd, do = (_packed(q, 4), _packed(k, 4), _packed(v, 4), _packed(g_fwd, 2),
-                                     _packed(g_bwd, 2), _packed(do, 4))
+        q, k, v, g_fwd, g_bwd, do = _packed_all(q, k, v, g_fwd, g_bwd, do)
     if ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
         ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
         st = ":m3:s2" if s1 == ":s2" else (s1 or _bwd_states_opt())
@@ -425,15 +424,21 @@ def _seg_views(dtype: str) -> bool:
             and _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) in ("ref2", "ref3"))
 
 
-def _packed(t, ratio: int):
-    """``t`` (bf16: ratio 4, fp32: ratio 2) as an int64 view for fwd_fused:s2: unit channel stride,
+def _packed(t):
+    """``t`` (bf16: 4 elements per int64, fp32: 2) as an int64 view for fwd_fused:s2: unit channel stride,
     the other strides and the offset whole int64 elements, 8-byte aligned; a contiguous copy
     first when ``t`` is not such a view."""
+    ratio = 8 // t.element_size()
     ok = (t.stride(-1) == 1 and t.shape[-1] % ratio == 0 and t.data_ptr() % 8 == 0
           and all(st % ratio == 0 for st in t.stride()[:-1]) and t.storage_offset() % ratio == 0)
     if not ok:
         t = t.contiguous()
     return t.view(torch.int64)
+
+
+def _packed_all(*ts):
+    """_packed of each tensor (q, k, v: bf16; the gates: float32, as vig.ops hands them over; dO)."""
+    return tuple(_packed(t) for t in ts)
 
 
 def _fused_exp(dtype: str, diag: str = "") -> str:
@@ -489,7 +494,7 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         return
     if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
         kern = compile_kernel("fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
-        ins = (_packed(q, 4), _packed(k, 4), _packed(v, 4), _packed(g_fwd, 2), _packed(g_bwd, 2))
+        ins = _packed_all(q, k, v, g_fwd, g_bwd)
         for sl in _batch_pieces(B):
             kern(*(t[sl] for t in ins), o[sl], scale_half)
         return
@@ -512,7 +517,7 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     ws = torch.empty(B, H, nseg, 2 * KT, VT, **f32)
     dw = torch.empty(B, H, nseg, 2 * KT, **f32)
     if _seg_views(dtype):  # views as int64 (FWD_VIEWS=2): fwd_segst:s2 + fwd_fused_seg:s2:m3:x4
-        q, k, v, g_fwd, g_bwd = (_packed(q, 4), _packed(k, 4), _packed(v, 4), _packed(g_fwd, 2), _packed(g_bwd, 2))
+        q, k, v, g_fwd, g_bwd = _packed_all(q, k, v, g_fwd, g_bwd)
         compile_kernel("fwd_segst:s2", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
         compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
         compile_kernel("fwd_fused_seg:s2:m3:x4", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
