@@ -30,9 +30,9 @@ gates as int64 views, no contiguous copies: "1" at L <= 224 (fwd_fused:s2:m3:x5)
 (fwd_segst:s2 + fwd_fused_seg:s2:m3:x4, the same values as on copies); "0": copies.
 ``VIG_TILELANG_BWD_OUT`` (default "ref2" since session 8): bwd_out2:t256:x4[:w1], the tensor-core
 diagonal blocks at three blocks per SM; "ref": x3 (session 7's default), "v2", "v1".
-``VIG_TILELANG_BWD_STATES`` (default "m3" since session 8): bwd_states:m3:w1 (the LOWMEM backward at
-L <= 224), three blocks per SM; "": bwd_states:w1. ``VIG_TILELANG_BWD_VIEWS`` (default "1" since
-session 8): with BWD_OUT=ref2 and BWD_STATES=m3, that backward reads the views too
+``VIG_TILELANG_BWD_STATES`` (default "" since session 9, "m3" in session 8): "": bwd_states:w1; "m3":
+bwd_states:m3:w1 (the LOWMEM backward at L <= 224), three blocks per SM. ``VIG_TILELANG_BWD_VIEWS``
+(default "1" since session 8): with BWD_OUT=ref2 and BWD_STATES=m3, that backward reads the views too
 (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies); "0": copies.
 Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
@@ -282,8 +282,12 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
 #: (LOWMEM) bwd_states at three blocks per SM ("bwd_states:m3:w1": 77 registers, 48 KiB of shared
 #: memory; the chunk contributions accumulated by the tensor cores into the decayed states, __expf,
 #: parallel plain-fp32 gate cumsums); not with STRIDED=1 (bwd_states:s1:w1 as before).
-#: "m3" since session 8 (see BWD_OUT_DEFAULT).
-BWD_STATES_DEFAULT = "m3"
+#: "m3" from session 8's final call; "" (w1) again since session 9's first call (H100, results/2026-12-06d-h100/call1/:
+#: ref2 with the w1 states, parity 120/120; graphed f+b against ref2 + m3 + BWD_VIEWS, one process, two reps:
+#: ViG-T@224 0.325 / 0.329 -> 0.335 / 0.339, S@224 0.622 -> 0.606, B@224 1.192 -> 1.153 ms; at 1024 px
+#: the same kernels). The w1 states copy the saved views (BWD_VIEWS needs m3) and are still faster
+#: except at ViG-T@224; VIG_TILELANG_BWD_STATES=m3 restores the previous default (with BWD_VIEWS).
+BWD_STATES_DEFAULT = ""
 
 
 def _bwd_states_opt() -> str:
@@ -327,7 +331,8 @@ def _contig(*ts):
 #: gates and dO as int64 views (_packed): bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1, the same
 #: kernels with fwd_fused:s2's loads; no contiguous copies of the saved views (ViG-S@224: 77 MB read +
 #: 77 MB written per backward). Other configurations copy as before.
-#: "1" since session 8 (see BWD_OUT_DEFAULT).
+#: "1" since session 8 (see BWD_OUT_DEFAULT); it applies with BWD_STATES=m3 only, which is not the
+#: default since session 9 (see BWD_STATES_DEFAULT).
 BWD_VIEWS_DEFAULT = "1"
 
 
