@@ -76,6 +76,12 @@ SPECS = [
     # VIG_TILELANG_BWD_VIEWS=1 (session 8, round 2; with BWD_OUT=ref2, BWD_STATES=m3): the backward on views
     ("bwd_states:m3:s2:w1", "bfloat16", "sm_90a"),
     ("bwd_out2:t256:x4:s2:w1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_SEGST=m3 + VIG_TILELANG_SEG_L=128 (session 9): fwd_segst:s2 at three blocks per SM on
+    # 128-token segments (fwd_fused_seg:s2:m3:x4:g128 differs from its shipped kind only by the constants)
+    ("fwd_segst:s2:m3:g128", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_BWD_SEG=128 (session 9): the backward's states at L > 224 on 128-token segments; its
+    # bwd_segst:g128 runs the same walker macro (kernels._bwd_states_seg)
+    ("bwd_states_seg:g128", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -204,6 +210,24 @@ def test_kernel_compiles(compiled, spec):
         assert "const int64_t* __restrict__ GF" in src and "const int64_t* __restrict__ GB" in src
         assert "(ushort)(px[1] >> " in src and "(uint)(px[" in src and "float* __restrict__ GF" not in src
         assert ("const int64_t* __restrict__ Q" in src) == kind.startswith("fwd_fused_seg")
+    if kind.startswith("fwd_segst") and "m3" in kind.split(":")[1:]:  # SEGST=m3: bwd_states:m3's recipe
+        assert "__launch_bounds__(256, 3)" in src and "expf(" not in src.replace("__expf(", "")
+        # one parallel cumsum pass per step (left chunk's gf, right chunk's gb), no compensation tiles
+        assert src.count("__shfl_up_sync") == 3 and src.count("__shfl_down_sync") == 3
+        assert "gflo_s" not in src and "gbro_s" not in src
+        # the contributions accumulated straight into the two states: no u fragments
+        assert "u1_f" not in src and "u2_f" not in src and src.count("tl::mma_sync") >= 4
+    if kind.startswith("bwd_states_seg"):  # BWD_SEG: bwd_states:m3:s2:w1's step from the scanned segment states
+        assert "__launch_bounds__(256, 3)" in src and "expf(" not in src.replace("__expf(", "")
+        assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
+        assert "const float* __restrict__ WSS," in src and "const float* __restrict__ WSS2," in src
+        assert "bfloat16_t* __restrict__ WS," in src and "bfloat16_t* __restrict__ WS2," in src
+        # both walkers' cumsums by all threads, no compensation tiles, the four states by the tensor cores
+        assert src.count("__shfl_up_sync") == 6 and src.count("__shfl_down_sync") == 6
+        assert "gflo_s" not in src and "u1_f" not in src and src.count("tl::mma_sync") >= 8
+    if ":g" in kind:  # SEG_L: the segment length (chunks per block) is compiled in
+        n = int(next(o for o in kind.split(":") if o.startswith("g"))[1:]) // 32
+        assert f"(((int)blockIdx.x) * {n})" in src and "blockIdx.x) * 7)" not in src
     if kind.split(":")[0] == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
         assert "mma" not in src
         return
@@ -216,7 +240,9 @@ def test_kernel_compiles(compiled, spec):
         assert "tf32" not in src.lower() and "mma" not in src
     # the compensated (TwoSum) local cumsums survive TVM's simplifier, which folds a plain
     # float TwoSum's error term to 0 (it did, before the rounding intrinsics)
-    if any(o in ("x4", "x5") for o in kind.split(":")[1:]) or kind.startswith("bwd_states:m3"):  # bf16-only plain cumsums by design
+    if (any(o in ("x4", "x5") for o in kind.split(":")[1:]) or kind.startswith("bwd_states:m3")
+            or (kind.startswith("fwd_segst") and "m3" in kind.split(":")[1:])
+            or kind.startswith(("bwd_segst", "bwd_states_seg"))):  # bf16-only plain cumsums by design
         assert "__fadd_rn" not in src
         return
     assert src.count("__fadd_rn") >= 3 and src.count("__fsub_rn") >= 4

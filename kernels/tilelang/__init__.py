@@ -34,6 +34,10 @@ diagonal blocks at three blocks per SM; "ref": x3 (session 7's default), "v2", "
 bwd_states:m3:w1 (the LOWMEM backward at L <= 224), three blocks per SM. ``VIG_TILELANG_BWD_VIEWS``
 (default "1" since session 8): with BWD_OUT=ref2 and BWD_STATES=m3, that backward reads the views too
 (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies); "0": copies.
+Session 9 (on trial, defaults unchanged; L > 224 only): ``VIG_TILELANG_SEG_L`` (the segment forward's segment
+length, "128": fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128), ``VIG_TILELANG_SEGST=m3`` (fwd_segst:s2:m3 at three
+blocks per SM), ``VIG_TILELANG_BWD_SEG`` (the backward's states on segments, "128": bwd_segst:g128 -> fwd_scan ->
+bwd_states_seg:g128 on the views, no copies; see their comments).
 Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
@@ -74,11 +78,11 @@ def _arch(device: torch.device) -> str:
 
 # kernel kinds built by kernels.build_<kind>(K, V, dtype, ...) ("fwd_scan" takes no dtype)
 _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd_fused",
-          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd")
+          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg")
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
-         "w": "lowmem", "x": "fastexp"}
+         "w": "lowmem", "x": "fastexp", "g": "LMAX"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -264,6 +268,8 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
         st = ":m3:s2" if s1 == ":s2" else (s1 or _bwd_states_opt())
         compile_kernel("bwd_states" + st + ":w1", KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
+    elif s1 == ":s2":  # VIG_TILELANG_BWD_SEG (v6, L > V6_BWD_MAX_L, on views): bwd_states on segments
+        ws, ws2 = _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc, arch)
     else:
         ws = _states_bf16("fwd_st", (k, v, g_fwd, g_bwd), (), nc, arch)
         ws2 = _states_bf16("bwd_st", (q, do, g_fwd, g_bwd), (scale_half,), nc, arch)
@@ -336,11 +342,61 @@ def _contig(*ts):
 BWD_VIEWS_DEFAULT = "1"
 
 
-def _bwd_views2(dtype: str, L: int, KD: int, VD: int) -> bool:
-    return (_knob("VIG_TILELANG_BWD_VIEWS", BWD_VIEWS_DEFAULT) == "1" and dtype == "bfloat16"
-            and L <= V6_BWD_MAX_L and KD == KT and VD == VT and not _strided()
+def _bwd_views2(dtype: str, L: int, KD: int, VD: int, seg: bool = False) -> bool:
+    """``seg`` (VIG_TILELANG_BWD_SEG with the v6 backward at L > V6_BWD_MAX_L): the segment kinds read the
+    views whatever BWD_VIEWS / BWD_STATES say (they exist on int64 views only)."""
+    return ((seg or (_knob("VIG_TILELANG_BWD_VIEWS", BWD_VIEWS_DEFAULT) == "1" and L <= V6_BWD_MAX_L
+                     and _bwd_states_opt() == ":m3"))
+            and dtype == "bfloat16" and KD == KT and VD == VT and not _strided()
             and _knob("VIG_TILELANG_BWD_C") != "16" and _knob("VIG_TILELANG_LOWMEM", LOWMEM_DEFAULT) == "1"
-            and _bwd_out_kind(dtype, True) == "bwd_out2:t256:x4" and _bwd_states_opt() == ":m3")
+            and _bwd_out_kind(dtype, True) == "bwd_out2:t256:x4")
+
+
+#: $VIG_TILELANG_BWD_SEG (session 9, on trial; default BWD_SEG_DEFAULT "": off): a segment length in tokens (a
+#: multiple of CHUNK from 32 to 224, e.g. "128"). The bf16 LOWMEM v6 backward at L > V6_BWD_MAX_L (1024 px)
+#: with BWD_OUT=ref2 (shipped; BWD_VIEWS / BWD_STATES do not matter, STRIDED must be off) computes the
+#: states entering each chunk with bwd_states:m3's step on segments instead of v5's fwd_st -> fwd_scan:w1 ->
+#: bwd_st -> fwd_scan:w1 on five contiguous copies: bwd_segst[:g<n>] (each segment's four state totals and
+#: decays, float32) -> one fwd_scan over both workspaces (the states entering each segment) ->
+#: bwd_states_seg[:g<n>] (from those, the bf16 states entering each chunk) -> bwd_out2:t256:x4:s2:w1, every
+#: kernel on the int64 views (kernels._bwd_states_seg; the forward's fwd_segst -> fwd_scan -> fwd_fused_seg
+#: pattern). Other configurations (BWD_OUT other than ref2, STRIDED=1, BWD=v6s / v5): as before.
+BWD_SEG_DEFAULT = ""
+
+
+def _bwd_seg_len() -> int:
+    v = _knob("VIG_TILELANG_BWD_SEG", BWD_SEG_DEFAULT)
+    if not v:
+        return 0
+    n = int(v) if v.isdigit() else -1
+    if n % CHUNK or not CHUNK <= n <= V6_MAX_L:
+        raise ValueError(f"VIG_TILELANG_BWD_SEG={v!r}: expected a multiple of {CHUNK} from {CHUNK} to {V6_MAX_L} (or empty)")
+    return n
+
+
+def _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc: int, arch: str):
+    """VIG_TILELANG_BWD_SEG: the bf16 [B, H, NC, 2 KT, VT] states WS, WS2 that bwd_out2:w1 reads, from the
+    int64 views: bwd_segst -> fwd_scan (WSS and WSS2 as one [2B, ...] workspace, one launch) ->
+    bwd_states_seg. Float32 workspaces [2, B, H, NSEG, 2 KT, VT] + [2, B, H, NSEG, 2 KT], freed on return."""
+    B, L, H, _ = q.shape
+    sl = _bwd_seg_len()
+    g = f":g{sl}" if sl != V6_MAX_L else ""
+    nseg = -(-L // sl)
+    f32 = dict(device=q.device, dtype=torch.float32)
+    wss = torch.empty(2, B, H, nseg, 2 * KT, VT, **f32)
+    dws = torch.empty(2, B, H, nseg, 2 * KT, **f32)
+    compile_kernel("bwd_segst" + g, KT, VT, "bfloat16", arch)(
+        q, k, v, g_fwd, g_bwd, do, wss[0], wss[1], dws[0], dws[1], scale_half)
+    scan = compile_kernel("fwd_scan", KT, VT, "float32", arch)
+    if 2 * B <= MAX_GRID_B:  # fwd_scan's grid takes 2 x its batch
+        scan(wss.view(2 * B, H, nseg, 2 * KT, VT), dws.view(2 * B, H, nseg, 2 * KT))
+    else:
+        scan(wss[0], dws[0])
+        scan(wss[1], dws[1])
+    ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.bfloat16)
+    compile_kernel("bwd_states_seg" + g, KT, VT, "bfloat16", arch)(
+        q, k, v, g_fwd, g_bwd, do, wss[0], wss[1], ws, ws2, scale_half)
+    return ws, ws2
 
 
 def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
@@ -511,21 +567,54 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         kern(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half)
 
 
+#: $VIG_TILELANG_SEG_L (session 9, on trial; default SEG_L_DEFAULT): the segment length of the v6s forward
+#: at L > V6_MAX_L where it runs on views (FWD_VIEWS=2: bf16, head dims KT / VT, FUSED_EXP ref2 / ref3;
+#: other paths keep 224), a multiple of CHUNK from 32 to 224; other than 224 the two segment kernels get
+#: ":g<n>" ("fwd_segst:s2:g128", "fwd_fused_seg:s2:m3:x4:g128"). Why: one block per (segment, head,
+#: batch) walks its chunks serially; at ViG-T@1024 224-token segments are 19 x 24 = 456 blocks for
+#: 396 slots of fwd_fused_seg (3 per SM) and 264 of fwd_segst (2 per SM): two rounds of 7-chunk
+#: blocks, the second nearly empty; 128-token segments are 768 blocks of 4 chunks (NOTES.md, session 9).
+SEG_L_DEFAULT = "224"
+#: $VIG_TILELANG_SEGST (session 9, on trial; default SEGST_DEFAULT ""): "m3": the FWD_VIEWS=2 fwd_segst at three
+#: blocks per SM ("fwd_segst:s2:m3[:g<n>]": no separate contribution fragments, __expf, parallel plain-fp32
+#: gate cumsums: bwd_states:m3's recipe); "": the shipped fwd_segst.
+SEGST_DEFAULT = ""
+
+
+def _seg_len() -> int:
+    v = _knob("VIG_TILELANG_SEG_L", SEG_L_DEFAULT) or SEG_L_DEFAULT
+    n = int(v)
+    if n % CHUNK or not CHUNK <= n <= V6_MAX_L:
+        raise ValueError(f"VIG_TILELANG_SEG_L={v!r}: expected a multiple of {CHUNK} from {CHUNK} to {V6_MAX_L}")
+    return n
+
+
+def _segst_opt(dtype: str) -> str:
+    v = _knob("VIG_TILELANG_SEGST", SEGST_DEFAULT)
+    if v not in ("", "m3"):
+        raise ValueError(f"VIG_TILELANG_SEGST={v!r}: expected 'm3' (or empty)")
+    return ":" + v if v and dtype == "bfloat16" else ""
+
+
 def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
-    """L > V6_MAX_L: segments of V6_MAX_L tokens. fwd_segst (each segment's contribution and
-    decay) -> fwd_scan over the segments -> fwd_fused_seg (fwd_fused from the entering states).
-    Workspace float32 [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT]. $VIG_TILELANG_FUSED_EXP=ref / ref2
-    (bf16): fwd_fused_seg:m3:x3 / :m3:x4 (fwd_fused's chunk body; other values: fwd_fused_seg as is)."""
+    """L > V6_MAX_L: segments of $VIG_TILELANG_SEG_L tokens (default V6_MAX_L). fwd_segst (each
+    segment's contribution and decay) -> fwd_scan over the segments -> fwd_fused_seg (fwd_fused from
+    the entering states). Workspace float32 [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT].
+    $VIG_TILELANG_FUSED_EXP=ref / ref2 (bf16): fwd_fused_seg:m3:x3 / :m3:x4 (fwd_fused's chunk body;
+    other values: fwd_fused_seg as is); $VIG_TILELANG_SEGST=m3: fwd_segst[:s2]:m3."""
     B, L, H, _ = q.shape
-    nseg = -(-L // V6_MAX_L)
+    views = _seg_views(dtype)
+    sl = _seg_len() if views else V6_MAX_L  # SEG_L / SEGST: the FWD_VIEWS=2 kernels only
+    g = f":g{sl}" if sl != V6_MAX_L else ""
+    nseg = -(-L // sl)
     f32 = dict(device=q.device, dtype=torch.float32)
     ws = torch.empty(B, H, nseg, 2 * KT, VT, **f32)
     dw = torch.empty(B, H, nseg, 2 * KT, **f32)
-    if _seg_views(dtype):  # views as int64 (FWD_VIEWS=2): fwd_segst:s2 + fwd_fused_seg:s2:m3:x4
+    if views:  # views as int64 (FWD_VIEWS=2): fwd_segst:s2 + fwd_fused_seg:s2:m3:x4
         q, k, v, g_fwd, g_bwd = _packed_all(q, k, v, g_fwd, g_bwd)
-        compile_kernel("fwd_segst:s2", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
+        compile_kernel("fwd_segst:s2" + _segst_opt(dtype) + g, KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
         compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
-        compile_kernel("fwd_fused_seg:s2:m3:x4", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
+        compile_kernel("fwd_fused_seg:s2:m3:x4" + g, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
         return
     compile_kernel("fwd_segst", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
     compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
@@ -610,7 +699,8 @@ class TileLangBackend(KernelBackend):
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         ver = bwd_version()
         B, L, H, K = q.shape
-        views2 = (ver in ("v6", "v6s") and _bwd_views2(_DTYPES[q.dtype], L, K, v.shape[-1])
+        seg = ver == "v6" and L > V6_BWD_MAX_L and _bwd_seg_len() > 0  # BWD_SEG (session 9)
+        views2 = (ver in ("v6", "v6s") and _bwd_views2(_DTYPES[q.dtype], L, K, v.shape[-1], seg)
                   and _lowmem(_DTYPES[q.dtype], B, L, K, v.shape[-1]))  # BWD_VIEWS=1
         if not self.requires_contiguous and not views2 and not (
                 ver in ("v6", "v6s") and _bwd_views(_DTYPES[q.dtype], L, K, v.shape[-1])):

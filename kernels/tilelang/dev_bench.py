@@ -22,7 +22,11 @@ the views (VIG_TILELANG_FWD_VIEWS=1, fwd_fused:s2:m3:x5; session 7; /v1/s1: and 
 bwd_states:s1:w1 + bwd_out2:t256:x3:s1:w1; /x, /v, /s are skipped at L > 224: same kernels; /v2: also the
 v6s forward at L > 224 on views, fwd_segst:s2 + fwd_fused_seg:s2:m3:x4, session 8 round 2, skipped at L <= 224);
 /r1: with /b4/q3, the backward at L <= 224 on views (VIG_TILELANG_BWD_VIEWS=1, bwd_states:m3:s2:w1 +
-bwd_out2:t256:x4:s2:w1; session 8 round 2; skipped at L > 224); /b3: bwd_out2 with its diagonal sub-blocks through
+bwd_out2:t256:x4:s2:w1; session 8 round 2; skipped at L > 224); /g<n>: the FWD_VIEWS=2 segment forward at
+L > 224 on n-token segments (VIG_TILELANG_SEG_L=n, fwd_segst:s2:g<n> + fwd_fused_seg:s2:m3:x4:g<n>; session 9),
+/n3: its fwd_segst at three blocks per SM (VIG_TILELANG_SEGST=m3, fwd_segst:s2:m3[:g<n>]; session 9); /z<n>: the
+backward's states at L > 224 on n-token segments (VIG_TILELANG_BWD_SEG=n: bwd_segst + fwd_scan + bwd_states_seg on
+views, no copies; session 9); all three skipped at L <= 224; /b3: bwd_out2 with its diagonal sub-blocks through
 the same per-channel midpoint (VIG_TILELANG_BWD_OUT=ref, bwd_out2:t256:x3[:w1]; session 6); /b4: that at
 three blocks per SM (VIG_TILELANG_BWD_OUT=ref2, bwd_out2:t256:x4[:w1]; session 8); /q3: bwd_states at three
 blocks per SM (VIG_TILELANG_BWD_STATES=m3, bwd_states:m3:w1; session 8). "F+B" as the base sets the
@@ -67,6 +71,9 @@ for shape_name in names:
         if "v2" in opts and shape.L <= tlb.V6_MAX_L:  # /v2 differs from /v1 (the default) at L > 224 only
             print(f"{shape_name:>11} {ver} skipped: /v2 = /v1 at L {shape.L}", flush=True)
             continue
+        if any(o[0] in "gnz" for o in opts) and shape.L <= tlb.V6_MAX_L:  # the segment paths only
+            print(f"{shape_name:>11} {ver} skipped: /g, /n, /z apply at L > {tlb.V6_MAX_L} only", flush=True)
+            continue
         if "r1" in opts and shape.L > tlb.V6_BWD_MAX_L:  # /r1: the v6 backward only (L <= 224)
             print(f"{shape_name:>11} {ver} skipped: /r1 does not apply at L {shape.L}", flush=True)
             continue
@@ -76,8 +83,9 @@ for shape_name in names:
                          ("VIG_TILELANG_FUSED_DIAG", "m"), ("VIG_TILELANG_GRAD_EMPTY", "e"),
                          ("VIG_TILELANG_STRIDED", "s"), ("VIG_TILELANG_LOWMEM", "w"),
                          ("VIG_TILELANG_FUSED_EXP", "x"), ("VIG_TILELANG_FWD_VIEWS", "v"),
-                         ("VIG_TILELANG_BWD_STATES", "q"), ("VIG_TILELANG_BWD_VIEWS", "r")):
-            val = [("v" if pre == "b" else "m" if pre in "mq" else "") + o[1:] for o in opts if o.startswith(pre)]
+                         ("VIG_TILELANG_BWD_STATES", "q"), ("VIG_TILELANG_BWD_VIEWS", "r"),
+                         ("VIG_TILELANG_SEG_L", "g"), ("VIG_TILELANG_SEGST", "n"), ("VIG_TILELANG_BWD_SEG", "z")):
+            val = [("v" if pre == "b" else "m" if pre in "mqn" else "") + o[1:] for o in opts if o.startswith(pre)]
             val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2", "5": "ref3"}[v] if pre == "x" else v for v in val]
             val = [{"v3": "ref", "v4": "ref2"}.get(v, v) if pre == "b" else v for v in val]  # /b3, /b4: BWD_OUT=ref, ref2
             if val:

@@ -2346,7 +2346,11 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
     ``strided=2`` ("fwd_fused_seg:s2:m3:x4", session 8, VIG_TILELANG_FWD_VIEWS=2; with x4 only): q,
     k, v and the gates as int64 views (fwd_fused:s2's argument types and loads, _pload: one 8-byte
     load per tensor, row and 4 channels; no contiguous copies before the launch); everything
-    after the loads as x4 (the same values: the loads only change how the bits arrive)."""
+    after the loads as x4 (the same values: the loads only change how the bits arrive).
+    ``LMAX`` (":g<n>", session 9, VIG_TILELANG_SEG_L): the segment length, a multiple of C; one block
+    per segment walks its chunks twice (sweep 1: S_b entering each chunk into sb_s, NCM K x V tiles;
+    sweep 2: the output), fwd_segst must use the same length."""
+    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
     assert fastexp in (0, 3, 4) and (not fastexp or (dtype == "bfloat16" and C == 32 and threads == 256))
     refp = fastexp >= 3
     parc = fastexp == 4  # fwd_fused:x4's cumsums
@@ -2598,7 +2602,7 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
 
 
 def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
-                    LMAX: int = V6_MAX_L, strided: int = 0):
+                    LMAX: int = V6_MAX_L, strided: int = 0, minb: int = 0):
     """v6 forward for long sequences, step 1: per segment of LMAX tokens, both directions'
     contribution to the state at its far edge (the chunk recurrence from zero across the
     segment's chunks, as fwd_scan sums them: contribution added after the decay) and the product
@@ -2606,10 +2610,18 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     0..K-1 forward, K..2K-1 backward), DW [B, H, NSEG, 2K]; fwd_scan then turns WS into the
     states entering each segment. ``strided=2`` ("fwd_segst:s2", bf16, K = 32, 256 threads; session 8,
     VIG_TILELANG_FWD_VIEWS=2): k, v and the gates as int64 views, read by fwd_fused:s2's loads
-    (_pload); everything after the loads unchanged (the same values)."""
+    (_pload); everything after the loads unchanged (the same values).
+    ``minb=3`` ("fwd_segst:m3", bf16, K = 32, 256 threads; session 9, VIG_TILELANG_SEGST=m3):
+    bwd_states:m3's recipe for the same two walkers: three blocks per SM (__launch_bounds__(256, 3)),
+    the tensor cores accumulate each chunk's contribution straight into the decayed state fragments
+    (S <- S * decay, then S += x^T v: no u1 / u2 fragments), every exp as __expf, the gate cumsums
+    by all threads in plain fp32 (_cumsums_par; no compensation tiles). ``LMAX`` (":g<n>", session 9,
+    VIG_TILELANG_SEG_L): the segment length, a multiple of C (fwd_fused_seg must use the same)."""
     pk = strided == 2
     assert strided in (0, 2) and (not pk or (dtype == "bfloat16" and K == 32 and V % 8 == 0
                                              and threads == 256 and C == 32))
+    assert minb in (0, 3) and (not minb or (dtype == "bfloat16" and K == 32 and threads == 256 and C == 32))
+    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
     B = T.dynamic("B")
     L = T.dynamic("L")
     H = T.dynamic("H")
@@ -2621,6 +2633,13 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     use_tc, cdt = _compute(dtype)
     cums_l = _cumsums_thread(C, K, 0)
     cums_r = _cumsums_thread(C, K, 2 * K)
+    if minb:
+        pcs = _cumsums_par(C, K, threads, True)
+
+        def E(x):  # ex2.approx(x log2 e)
+            return T.call_extern("float32", "__expf", x)
+    else:
+        E = T.exp
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
     IK, IV, IGF, IGB = _views(strided, B, L, H, K, V, dt, acc, ("k", "v", "gf", "gb"))
     if pk:
@@ -2637,27 +2656,40 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
         DW: T.Tensor([B, H, NSEG, 2 * K], acc),
     ):
         with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+            if minb:
+                _min_blocks(3)  # no separate contribution fragments
             c0 = sg * NCM
             n = T.min(NCM, NT - c0)
             kl_s = T.alloc_shared([C, K], cdt)
             vl_s = T.alloc_shared([C, V], cdt)
             gfl_s = T.alloc_shared([C, K], acc)
             gbl_s = T.alloc_shared([C, K], acc)
-            gflo_s = T.alloc_shared([C, K], acc)
-            gblo_s = T.alloc_shared([C, K], acc)
+            if minb:
+                gflo_s = None
+                gblo_s = None
+                ploc = T.alloc_local([C // 4], acc)
+                psc = T.alloc_local([2], acc)
+            else:
+                gflo_s = T.alloc_shared([C, K], acc)
+                gblo_s = T.alloc_shared([C, K], acc)
             xl_s = T.alloc_shared([C, K], cdt)
             kr_s = T.alloc_shared([C, K], cdt)
             vr_s = T.alloc_shared([C, V], cdt)
             gfr_s = T.alloc_shared([C, K], acc)
             gbr_s = T.alloc_shared([C, K], acc)
-            gfro_s = T.alloc_shared([C, K], acc)
-            gbro_s = T.alloc_shared([C, K], acc)
+            if minb:
+                gfro_s = None
+                gbro_s = None
+            else:
+                gfro_s = T.alloc_shared([C, K], acc)
+                gbro_s = T.alloc_shared([C, K], acc)
             xr_s = T.alloc_shared([C, K], cdt)
             dw_s = T.alloc_shared([2 * K], acc)
             sf_f = T.alloc_fragment([K, V], acc)
             sb_f = T.alloc_fragment([K, V], acc)
-            u1_f = T.alloc_fragment([K, V], acc)
-            u2_f = T.alloc_fragment([K, V], acc)
+            if not minb:
+                u1_f = T.alloc_fragment([K, V], acc)
+                u2_f = T.alloc_fragment([K, V], acc)
             hl = T.alloc_local([2], acc)
             if pk:
                 px = T.alloc_local([6], "int64")
@@ -2680,23 +2712,39 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 for i, j in T.Parallel(C, V):
                     vel(Vt, (b, h, tl, i, j), vl_s, pk)
                     vel(Vt, (b, h, tr, i, j), vr_s, pk)
-                cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
-                cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
-                for i, j in T.Parallel(C, K):
-                    xl_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
-                        (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
-                    xr_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
-                        (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
-                T.clear(u1_f)
-                mmS[2](xl_s, vl_s, u1_f)
-                T.clear(u2_f)
-                mmS[2](xr_s, vr_s, u2_f)
-                for i, j in T.Parallel(K, V):
-                    sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
-                    sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u2_f[i, j]
-                for i in T.Parallel(K):
-                    dw_s[i] = dw_s[i] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i])
-                    dw_s[K + i] = dw_s[K + i] * T.exp(gbr_s[0, i] + gbro_s[0, i])
+                if minb:
+                    # one pass: threads 0..127 the left chunk's gf, 128..255 the right chunk's gb
+                    # (the walkers need nothing else)
+                    pcs(gfl_s, gbr_s, ploc, psc)
+                    for i, j in T.Parallel(C, K):
+                        xl_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * E(gfl_s[C - 1, j] - gfl_s[i, j]))
+                        xr_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * E(gbr_s[0, j] - gbr_s[i, j]))
+                    for i, j in T.Parallel(K, V):  # decay the states, then the tensor cores add
+                        sf_f[i, j] = sf_f[i, j] * E(gfl_s[C - 1, i])
+                        sb_f[i, j] = sb_f[i, j] * E(gbr_s[0, i])
+                    mmS[2](xl_s, vl_s, sf_f)
+                    mmS[2](xr_s, vr_s, sb_f)
+                    for i in T.Parallel(K):
+                        dw_s[i] = dw_s[i] * E(gfl_s[C - 1, i])
+                        dw_s[K + i] = dw_s[K + i] * E(gbr_s[0, i])
+                else:
+                    cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
+                    cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
+                    for i, j in T.Parallel(C, K):
+                        xl_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
+                            (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
+                        xr_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
+                            (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
+                    T.clear(u1_f)
+                    mmS[2](xl_s, vl_s, u1_f)
+                    T.clear(u2_f)
+                    mmS[2](xr_s, vr_s, u2_f)
+                    for i, j in T.Parallel(K, V):
+                        sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
+                        sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u2_f[i, j]
+                    for i in T.Parallel(K):
+                        dw_s[i] = dw_s[i] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i])
+                        dw_s[K + i] = dw_s[K + i] * T.exp(gbr_s[0, i] + gbro_s[0, i])
             for i, j in T.Parallel(K, V):
                 WS[b, h, sg, i, j] = sf_f[i, j]
                 WS[b, h, sg, K + i, j] = sb_f[i, j]
@@ -2893,3 +2941,182 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
                         dsf_f[i, j] = dsf_f[i, j] * E(csum(gfr_s, gfro_s, C - 1, i)) + u4_f[i, j]
 
     return bigla_bwd_states
+
+
+def _bwd_states_seg(K: int, V: int, dtype: str, mode: int, LMAX: int, C: int = 32, threads: int = 256):
+    """bwd_states:m3:s2:w1 on segments of LMAX tokens (session 9, VIG_TILELANG_BWD_SEG; the LOWMEM
+    backward at L > 224, which ran v5's fwd_st -> fwd_scan:w1 -> bwd_st -> fwd_scan:w1 on contiguous
+    copies): grid (segment, head, batch), both walkers over the segment's chunks only, the same step
+    as bwd_states:m3 (decay the four states, then the tensor cores add the chunk's contributions;
+    __expf; parallel plain-fp32 cumsums; inputs as int64 views by fwd_fused:s2's loads).
+    ``mode`` 1 ("bwd_segst"): from zero states, writes each segment's four totals at its far edges,
+    float32: WSS = [S_f (at the right edge); S_b (at the left edge)], WSS2 = [dS_b (right edge); dS_f
+    (left edge)], and the products of the chunk decays DW = [gf; gb], DW2 = [gb; gf] (the rows' decays
+    in WSS / WSS2's order), so that fwd_scan turns WSS and WSS2 into the states entering each segment.
+    ``mode`` 2 ("bwd_states_seg"): starts from those entering states and writes the states entering each
+    chunk, bf16, as bwd_states:m3:s2:w1 does (WS, WS2 [B, H, NC, 2K, V], what bwd_out2:w1 reads).
+    A new builder rather than options of build_bwd_states: its TIR (the carried cache keys) stays as is."""
+    assert mode in (1, 2) and dtype == "bfloat16" and K == 32 and V % 8 == 0 and threads == 256 and C == 32
+    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NC = T.dynamic("NC")
+    NSEG = T.dynamic("NSEG")
+    NT = T.ceildiv(L, C)
+    NCM = LMAX // C
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+
+    def E(x):  # ex2.approx(x log2 e)
+        return T.call_extern("float32", "__expf", x)
+    pcs = _cumsums_par(C, K, threads, True)
+    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+    IQ, IK, IV, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
+    pload = _pload(L, cdt)
+    _, vel = _eload(L, cdt)
+
+    @T.macro
+    def walk(Q, Kt, Vt, GF, GB, DO, WSS, WSS2, O1, O2, scale, sg, h, b):
+        # mode 1: O1, O2 = DW, DW2 (float32 [B, H, NSEG, 2K]); mode 2: O1, O2 = WS, WS2 (bf16 per chunk)
+        c0 = sg * NCM
+        n = T.min(NCM, NT - c0)
+        ql_s = T.alloc_shared([C, K], cdt)
+        kl_s = T.alloc_shared([C, K], cdt)
+        vl_s = T.alloc_shared([C, V], cdt)
+        dol_s = T.alloc_shared([C, V], cdt)
+        gfl_s = T.alloc_shared([C, K], acc)
+        gbl_s = T.alloc_shared([C, K], acc)
+        xl1_s = T.alloc_shared([C, K], cdt)
+        xl2_s = T.alloc_shared([C, K], cdt)
+        qr_s = T.alloc_shared([C, K], cdt)
+        kr_s = T.alloc_shared([C, K], cdt)
+        vr_s = T.alloc_shared([C, V], cdt)
+        dor_s = T.alloc_shared([C, V], cdt)
+        gfr_s = T.alloc_shared([C, K], acc)
+        gbr_s = T.alloc_shared([C, K], acc)
+        xr1_s = T.alloc_shared([C, K], cdt)
+        xr2_s = T.alloc_shared([C, K], cdt)
+        sf_f = T.alloc_fragment([K, V], acc)
+        dsb_f = T.alloc_fragment([K, V], acc)
+        sb_f = T.alloc_fragment([K, V], acc)
+        dsf_f = T.alloc_fragment([K, V], acc)
+        ploc = T.alloc_local([C // 4], acc)
+        psc = T.alloc_local([2], acc)
+        px = T.alloc_local([6], "int64")
+        if mode == 1:
+            dw_s = T.alloc_shared([2 * K], acc)
+            T.clear(sf_f)
+            T.clear(dsb_f)
+            T.clear(sb_f)
+            T.clear(dsf_f)
+            for i in T.Parallel(2 * K):
+                dw_s[i] = 1.0
+        else:  # the states entering the segment (fwd_scan's output)
+            for i, j in T.Parallel(K, V):
+                sf_f[i, j] = WSS[b, h, sg, i, j]
+                dsb_f[i, j] = WSS2[b, h, sg, i, j]
+                sb_f[i, j] = WSS[b, h, sg, K + i, j]
+                dsf_f[i, j] = WSS2[b, h, sg, K + i, j]
+        for it in T.serial(n):
+            cl = c0 + it
+            cr = c0 + n - 1 - it
+            tl = cl * C
+            tr = cr * C
+            pload(Q, Kt, GF, GB, b, h, tl, ql_s, kl_s, gfl_s, gbl_s, px, True)
+            pload(Q, Kt, GF, GB, b, h, tr, qr_s, kr_s, gfr_s, gbr_s, px, True)
+            for i, j in T.Parallel(C, V):
+                vel(Vt, (b, h, tl, i, j), vl_s, True)
+                vel(DO, (b, h, tl, i, j), dol_s, True)
+                vel(Vt, (b, h, tr, i, j), vr_s, True)
+                vel(DO, (b, h, tr, i, j), dor_s, True)
+            if mode == 2:  # the states entering the chunks
+                for i, j in T.Parallel(K, V):
+                    O1[b, h, cl, i, j] = T.Cast(T.bfloat16, sf_f[i, j])
+                    O2[b, h, cl, i, j] = T.Cast(T.bfloat16, dsb_f[i, j])
+                    O1[b, h, cr, K + i, j] = T.Cast(T.bfloat16, sb_f[i, j])
+                    O2[b, h, cr, K + i, j] = T.Cast(T.bfloat16, dsf_f[i, j])
+            pcs(gfl_s, gbl_s, ploc, psc)
+            pcs(gfr_s, gbr_s, ploc, psc)
+            for i, j in T.Parallel(C, K):
+                # S_f: k exp(Gf_tot - Gf); dS_b: s q exp(Gb_loc); S_b: k exp(Gb_0 - Gb); dS_f: s q exp(Gf_loc)
+                xl1_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * E(gfl_s[C - 1, j] - gfl_s[i, j]))
+                xl2_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * E(gbl_s[i, j]) * scale)
+                xr1_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * E(gbr_s[0, j] - gbr_s[i, j]))
+                xr2_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * E(gfr_s[i, j]) * scale)
+            for i, j in T.Parallel(K, V):  # decay the states, then the tensor cores add the contributions
+                sf_f[i, j] = sf_f[i, j] * E(gfl_s[C - 1, i])
+                dsb_f[i, j] = dsb_f[i, j] * E(gbl_s[0, i])
+                sb_f[i, j] = sb_f[i, j] * E(gbr_s[0, i])
+                dsf_f[i, j] = dsf_f[i, j] * E(gfr_s[C - 1, i])
+            mmS[2](xl1_s, vl_s, sf_f)
+            mmS[2](xl2_s, dol_s, dsb_f)
+            mmS[2](xr1_s, vr_s, sb_f)
+            mmS[2](xr2_s, dor_s, dsf_f)
+            if mode == 1:  # the segment's decays (the left walker's chunks: all of the segment's)
+                for i in T.Parallel(K):
+                    dw_s[i] = dw_s[i] * E(gfl_s[C - 1, i])
+                    dw_s[K + i] = dw_s[K + i] * E(gbl_s[0, i])
+        if mode == 1:
+            for i, j in T.Parallel(K, V):
+                WSS[b, h, sg, i, j] = sf_f[i, j]
+                WSS[b, h, sg, K + i, j] = sb_f[i, j]
+                WSS2[b, h, sg, i, j] = dsb_f[i, j]
+                WSS2[b, h, sg, K + i, j] = dsf_f[i, j]
+            for i in T.Parallel(K):
+                O1[b, h, sg, i] = dw_s[i]
+                O1[b, h, sg, K + i] = dw_s[K + i]
+                O2[b, h, sg, i] = dw_s[K + i]
+                O2[b, h, sg, K + i] = dw_s[i]
+
+    if mode == 1:
+        @T.prim_func
+        def bigla_bwd_segst(
+            Q: IQ,
+            Kt: IK,
+            Vt: IV,
+            GF: IGF,
+            GB: IGB,
+            DO: IDO,
+            WSS: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+            WSS2: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+            DW: T.Tensor([B, H, NSEG, 2 * K], acc),
+            DW2: T.Tensor([B, H, NSEG, 2 * K], acc),
+            scale: T.float32,
+        ):
+            with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+                _min_blocks(3)
+                walk(Q, Kt, Vt, GF, GB, DO, WSS, WSS2, DW, DW2, scale, sg, h, b)
+
+        return bigla_bwd_segst
+
+    @T.prim_func
+    def bigla_bwd_states_seg(
+        Q: IQ,
+        Kt: IK,
+        Vt: IV,
+        GF: IGF,
+        GB: IGB,
+        DO: IDO,
+        WSS: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+        WSS2: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+        WS: T.Tensor([B, H, NC, 2 * K, V], T.bfloat16),
+        WS2: T.Tensor([B, H, NC, 2 * K, V], T.bfloat16),
+        scale: T.float32,
+    ):
+        with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+            _min_blocks(3)
+            walk(Q, Kt, Vt, GF, GB, DO, WSS, WSS2, WS, WS2, scale, sg, h, b)
+
+    return bigla_bwd_states_seg
+
+
+def build_bwd_segst(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):
+    """_bwd_states_seg mode 1 ("bwd_segst[:g<n>]"): each segment's four state totals and decays."""
+    return _bwd_states_seg(K, V, dtype, 1, LMAX)
+
+
+def build_bwd_states_seg(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):
+    """_bwd_states_seg mode 2 ("bwd_states_seg[:g<n>]"): the bf16 states entering each chunk."""
+    return _bwd_states_seg(K, V, dtype, 2, LMAX)

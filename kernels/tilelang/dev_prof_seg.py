@@ -1,0 +1,152 @@
+"""Per-kernel timings (CUDA-event medians through bench.median_ms, ms) of the 1024 px path (session 9):
+the FWD_VIEWS=2 segment forward (fwd_segst:s2[:m3][:g<n>] -> fwd_scan -> fwd_fused_seg:s2:m3:x4[:g<n>])
+at each segment configuration, on bench.make_inputs' views packed as the backend packs them, plus
+max |o - o_shipped| / max |o_shipped| (the configurations sum the segments in another order: close,
+not bit-identical); and the shipped bf16 LOWMEM backward at L = 4096 (v5 states: the five contiguous
+copies the backend makes, fwd_st -> fwd_scan:w1, bwd_st -> fwd_scan:w1, bwd_out2:t256:x4:w1).
+Every kernel is the shipped one or a session-9 cache entry; a missing one compiles (~10-30 s).
+
+    python kernels/tilelang/dev_prof_seg.py [SHAPE ...]     (default: ViG-T@1024 ViG-S@1024)
+    DEV_PROF_SEG="224:,128:,128:m3"  (segment length : fwd_segst option) overrides the configurations
+
+Also the backward's states on 128-token segments (VIG_TILELANG_BWD_SEG=128): bwd_segst:g128, the one fwd_scan
+over both workspaces, bwd_states_seg:g128, and max |states_seg - states_v5| / max |states_v5| of the bf16 WS /
+WS2 both paths produce (close, not equal: another summation order, both rounded to bf16).
+
+    python kernels/tilelang/dev_prof_seg.py --san     (for compute-sanitizer: one fwd+bwd through the backend
+    at L = 225 and 449, bf16, B 2, H 3, with whatever VIG_TILELANG_* the environment sets)
+    python kernels/tilelang/dev_prof_seg.py --san-seg (for racecheck: session 9's five kernels and fwd_scan
+    once each, L = 449, no other kernel)
+"""
+import os
+import sys
+
+import torch
+
+from vig import bench
+from vig_kernels import tilelang as tlb
+from vig_kernels.tilelang import compile_kernel
+
+A = "sm_90a"
+CFGS = [c.split(":") for c in os.environ.get("DEV_PROF_SEG", "224:,128:,128:m3").split(",")]
+if "--san" in sys.argv:
+    import vig
+
+    for L in (225, 449):
+        (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(2, 3, L, 32, 64), "cuda")
+        leaves = [x.detach().requires_grad_() for x in (q, k, v, gf, gb)]
+        o = vig.bidirectional_gla(*leaves, backend="tilelang")
+        gr = torch.autograd.grad(o, leaves, torch.randn_like(o))
+        torch.cuda.synchronize()
+        print(f"san L {L}: finite {all(bool(torch.isfinite(t).all()) for t in (o, *gr))}", flush=True)
+    sys.exit(0)
+
+
+def kk(n):
+    return compile_kernel(n, 32, 64, "bfloat16", A)
+
+
+if "--san-seg" in sys.argv:  # only session 9's kernels, once each (L = 449, B 2, H 3): for racecheck
+    (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(2, 3, 449, 32, 64), "cuda")
+    pq, pk, pv, pf, pb = tlb._packed_all(q, k, v, gf, gb)
+    pdo = torch.randn(2, 449, 3, 64, device="cuda", dtype=torch.bfloat16).view(torch.int64)
+    f32 = dict(device="cuda", dtype=torch.float32)
+    nseg, nc = -(-449 // 128), -(-449 // 32)
+    ws, dw = torch.zeros(2, 3, nseg, 64, 64, **f32), torch.zeros(2, 3, nseg, 64, **f32)
+    o = torch.empty(2, 449, 3, 64, device="cuda", dtype=torch.bfloat16)
+    for st in ("fwd_segst:s2:g128", "fwd_segst:s2:m3:g128"):
+        kk(st)(pk, pv, pf, pb, ws, dw)
+    compile_kernel("fwd_scan", 32, 64, "float32", A)(ws, dw)
+    kk("fwd_fused_seg:s2:m3:x4:g128")(pq, pk, pv, pf, pb, ws, o, 0.0884)
+    wss, dws = torch.zeros(2, 2, 3, nseg, 64, 64, **f32), torch.zeros(2, 2, 3, nseg, 64, **f32)
+    kk("bwd_segst:g128")(pq, pk, pv, pf, pb, pdo, wss[0], wss[1], dws[0], dws[1], 0.0884)
+    compile_kernel("fwd_scan", 32, 64, "float32", A)(wss.view(4, 3, nseg, 64, 64), dws.view(4, 3, nseg, 64))
+    w, w2 = torch.empty(2, 2, 3, nc, 64, 64, device="cuda", dtype=torch.bfloat16)
+    kk("bwd_states_seg:g128")(pq, pk, pv, pf, pb, pdo, wss[0], wss[1], w, w2, 0.0884)
+    torch.cuda.synchronize()
+    print(f"san-seg: finite {all(bool(torch.isfinite(t.float()).all()) for t in (o, w, w2))}", flush=True)
+    sys.exit(0)
+
+
+def med(fn):  # shorter than the bench's 25 + 200 ms: 13 medians per shape inside the timing box
+    return bench.median_ms(fn, warmup_ms=10, rep_ms=80)
+
+
+def rel(a, b):
+    return float((a.float() - b.float()).abs().max() / b.float().abs().max().clamp_min(1e-30))
+
+
+scan = compile_kernel("fwd_scan", 32, 64, "float32", A)
+for shape_name in [a for a in sys.argv[1:] if not a.startswith("-")] or ("ViG-T@1024", "ViG-S@1024"):
+    shape = bench.OpShape(*bench.SHAPES[shape_name])
+    (q, k, v, gf, gb), _ = bench.make_inputs(shape, "cuda")
+    B, L, H, _ = q.shape
+    pq, pk, pv, pf, pb = tlb._packed_all(q, k, v, gf, gb)
+    o_ref = None
+    for sl, opt in CFGS:
+        sl = int(sl)
+        g = f":g{sl}" if sl != tlb.V6_MAX_L else ""
+        st, fu = kk("fwd_segst:s2" + (":" + opt if opt else "") + g), kk("fwd_fused_seg:s2:m3:x4" + g)
+        nseg = -(-L // sl)
+        ws = torch.empty(B, H, nseg, 64, 64, device="cuda", dtype=torch.float32)
+        dw = torch.empty(B, H, nseg, 64, device="cuda", dtype=torch.float32)
+        o = torch.empty_like(v, memory_format=torch.contiguous_format)
+        t_st = med(lambda: st(pk, pv, pf, pb, ws, dw))
+        st(pk, pv, pf, pb, ws, dw)
+        ws0, dw0 = ws.clone(), dw.clone()
+        t_cp = med(lambda: (ws.copy_(ws0), dw.copy_(dw0)))
+        t_sc = med(lambda: (ws.copy_(ws0), dw.copy_(dw0), scan(ws, dw))) - t_cp  # scan works in place
+        ws.copy_(ws0), dw.copy_(dw0), scan(ws, dw)
+        t_fu = med(lambda: fu(pq, pk, pv, pf, pb, ws, o, 0.0884))
+        torch.cuda.synchronize()
+        if o_ref is None:
+            o_ref = o.clone()
+        print(f"{shape_name} seg {sl:3d} segst{':' + opt if opt else '   '}: fwd_segst {t_st:.4f} | fwd_scan {t_sc:.4f} "
+              f"({nseg} segs) | fwd_fused_seg {t_fu:.4f} | sum {t_st + t_sc + t_fu:.4f} ms | "
+              f"rel diff o vs first {rel(o, o_ref):.2e}", flush=True)
+    # the shipped backward at L = 4096 (bf16 LOWMEM, v5 states)
+    do = torch.randn_like(v, memory_format=torch.contiguous_format)
+    t_copy = med(lambda: [x.contiguous() for x in (q, k, v, gf, gb)])
+    q, k, v, gf, gb = (x.contiguous() for x in (q, k, v, gf, gb))
+    nc = -(-L // 32)
+    f32 = dict(device="cuda", dtype=torch.float32)
+    ws, ws2 = torch.empty(2, B, H, nc, 64, 64, **f32)
+    dw, dw2 = torch.empty(2, B, H, nc, 64, **f32)
+    wsb, wsb2 = torch.empty(2, B, H, nc, 64, 64, device="cuda", dtype=torch.bfloat16)
+    fst, bst, sw1 = kk("fwd_st"), kk("bwd_st"), compile_kernel("fwd_scan:w1", 32, 64, "float32", A)
+    bo = kk("bwd_out2:t256:x4:w1")
+    t_fst = med(lambda: fst(k, v, gf, gb, ws, dw))
+    t_bst = med(lambda: bst(q, do, gf, gb, ws2, dw2, 0.0884))
+    t_sw = med(lambda: sw1(ws, dw, wsb))  # the scan reads ws / dw, writes wsb: repeatable
+    sw1(ws2, dw2, wsb2)
+    gq = [torch.empty(B, L, H, 32, device="cuda", dtype=torch.bfloat16) for _ in range(2)]
+    gv = torch.empty(B, L, H, 64, device="cuda", dtype=torch.bfloat16)
+    gg = [torch.empty(B, L, H, 32, **f32) for _ in range(2)]
+    t_bo = med(lambda: bo(q, k, v, gf, gb, do, wsb, wsb2, gq[0], gq[1], gv, gg[0], gg[1], 0.0884))
+    print(f"{shape_name} bwd (shipped, L {L}): 5 copies {t_copy:.4f} | fwd_st {t_fst:.4f} | fwd_scan:w1 {t_sw:.4f} (x2) | "
+          f"bwd_st {t_bst:.4f} | bwd_out2:t256:x4:w1 {t_bo:.4f} | sum {t_copy + t_fst + 2 * t_sw + t_bst + t_bo:.4f} ms",
+          flush=True)
+    # BWD_SEG=128: the states on segments, on the packed views (as the backend runs them)
+    fst(k, v, gf, gb, ws, dw)
+    sw1(ws, dw, wsb)
+    bst(q, do, gf, gb, ws2, dw2, 0.0884)
+    sw1(ws2, dw2, wsb2)
+    pdo = do.view(torch.int64)
+    nseg = -(-L // 128)
+    wss = torch.empty(2, B, H, nseg, 64, 64, **f32)
+    dws = torch.empty(2, B, H, nseg, 64, **f32)
+    sgst, sgs = kk("bwd_segst:g128"), kk("bwd_states_seg:g128")
+    sws, sws2 = torch.empty(2, B, H, nc, 64, 64, device="cuda", dtype=torch.bfloat16)
+    t_sst = med(lambda: sgst(pq, pk, pv, pf, pb, pdo, wss[0], wss[1], dws[0], dws[1], 0.0884))
+    sgst(pq, pk, pv, pf, pb, pdo, wss[0], wss[1], dws[0], dws[1], 0.0884)
+    w0, d0 = wss.clone(), dws.clone()
+    wv, dv_ = wss.view(2 * B, H, nseg, 64, 64), dws.view(2 * B, H, nseg, 64)
+    t_cp = med(lambda: (wss.copy_(w0), dws.copy_(d0)))
+    t_ssc = med(lambda: (wss.copy_(w0), dws.copy_(d0), scan(wv, dv_))) - t_cp
+    wss.copy_(w0), dws.copy_(d0), scan(wv, dv_)
+    t_sss = med(lambda: sgs(pq, pk, pv, pf, pb, pdo, wss[0], wss[1], sws, sws2, 0.0884))
+    torch.cuda.synchronize()
+    print(f"{shape_name} bwd states BWD_SEG=128 ({nseg} segs): bwd_segst {t_sst:.4f} | fwd_scan (both) {t_ssc:.4f} | "
+          f"bwd_states_seg {t_sss:.4f} | sum {t_sst + t_ssc + t_sss:.4f} ms (v5 + copies: "
+          f"{t_copy + t_fst + 2 * t_sw + t_bst:.4f}) | rel diff WS {rel(sws, wsb):.2e}, WS2 {rel(sws2, wsb2):.2e}",
+          flush=True)

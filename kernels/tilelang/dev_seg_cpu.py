@@ -1,0 +1,171 @@
+"""CPU check of session 9's switches (no GPU, no compilation; compile_kernel mocked, CPU tensors):
+VIG_TILELANG_SEG_L (segment length of the FWD_VIEWS=2 segment forward), VIG_TILELANG_SEGST=m3
+(fwd_segst:s2:m3) and VIG_TILELANG_BWD_SEG (the backward's states on segments at L > 224: kinds,
+int64 views, workspace shapes, one scan over both workspaces, no contiguous copies; the old paths where
+it does not apply). For each configuration and length: which kinds the forward runs, the workspace's
+segment count (must be ceil(L / SEG_L), the kernels' grid ceil(ceil(L / 32) / (SEG_L / 32))), and that
+only the FWD_VIEWS=2 path (bf16, FUSED_EXP ref2 / ref3) takes the switches; bad values must raise.
+
+    python kernels/tilelang/dev_seg_cpu.py
+"""
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from vig import bench  # noqa: E402
+from vig.ops import _KernelFunction  # noqa: E402
+import vig_kernels.tilelang as tlb  # noqa: E402
+
+log = []
+
+
+def fake(kind, K, V, dtype, arch):
+    def launch(*args):
+        log.append((kind, [a for a in args if isinstance(a, torch.Tensor)]))
+    return launch
+
+
+tlb.compile_kernel = fake
+tlb._arch = lambda device: "sm_90a"
+KEYS = ("VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_SEG_L", "VIG_TILELANG_SEGST")
+bad = n = 0
+CFG = [  # env, dtype, expected (segment length, segst suffix) on the seg path
+    ({}, torch.bfloat16, (224, "")),
+    ({"VIG_TILELANG_SEG_L": "128"}, torch.bfloat16, (128, "")),
+    ({"VIG_TILELANG_SEGST": "m3"}, torch.bfloat16, (224, ":m3")),
+    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3"}, torch.bfloat16, (128, ":m3")),
+    ({"VIG_TILELANG_SEG_L": "96", "VIG_TILELANG_SEGST": "m3"}, torch.bfloat16, (96, ":m3")),
+    ({"VIG_TILELANG_SEG_L": "224"}, torch.bfloat16, (224, "")),
+    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3", "VIG_TILELANG_FWD_VIEWS": "1"}, torch.bfloat16, (224, None)),
+    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3", "VIG_TILELANG_FUSED_EXP": "ref"}, torch.bfloat16, (224, None)),
+    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3"}, torch.float16, (224, None)),
+]
+for env, dt, (sl, st) in CFG:
+    for key in KEYS:
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    tlb.reload_env()
+    for L in (225, 256, 257, 300, 449, 1000, 4096):
+        shape = bench.OpShape(2, 3, L, 32, 64)
+        (q, k, v, gf, gb), _ = bench.make_inputs(shape, "cpu", dtype=dt)
+        log.clear()
+        _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, q, k, v, gf, gb)
+        kinds = [kd for kd, _ in log]
+        seg = [(kd, ts) for kd, ts in log if kd.startswith("fwd_segst")]
+        nseg = seg[0][1][-2].shape[2] if seg else None  # WS [B, H, NSEG, 2K, V]
+        g = f":g{sl}" if sl != 224 else ""
+        if st is None:  # not the views path: the shipped kinds, 224-token segments
+            want = ["fwd_segst", "fwd_scan", "fwd_fused_seg" + (":m3:x4" if dt == torch.bfloat16 and
+                                                                  env.get("VIG_TILELANG_FUSED_EXP") != "ref" else
+                                                                  ":m3:x3" if dt == torch.bfloat16 else "")]
+        else:
+            want = ["fwd_segst:s2" + st + g, "fwd_scan", "fwd_fused_seg:s2:m3:x4" + g]
+        ok = kinds == want and nseg == -(-L // sl) == -(-(-(-L // 32)) // (sl // 32))
+        n += 1
+        bad += not ok
+        if not ok or L in (300, 4096):
+            print(f"{'ok ' if ok else 'BAD'} {env} {str(dt).split('.')[-1]} L {L}: {kinds} NSEG {nseg}"
+                  + ("" if ok else f" <- want {want}, NSEG {-(-L // sl)}"))
+# VIG_TILELANG_BWD_SEG: the backward's kinds, argument layouts and workspace shapes; no contiguous copies
+copies = []
+_contiguous = torch.Tensor.contiguous
+
+
+def counting(self, *a, **kw):
+    r = _contiguous(self, *a, **kw)
+    if r.data_ptr() != self.data_ptr():
+        copies.append(tuple(self.shape))
+    return r
+
+
+torch.Tensor.contiguous = counting
+BCFG = [  # env, lengths, expected backward kinds (None: the shipped v5 states on copies at L > 224)
+    ({"VIG_TILELANG_BWD_SEG": "128"}, 128),
+    ({"VIG_TILELANG_BWD_SEG": "224"}, 224),
+    ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3"}, 128),
+    ({}, None),
+    ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD_VIEWS": "0"}, None),
+    ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD": "v6s"}, "v6s"),
+    ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD_OUT": "ref"}, None),
+]
+BKEYS = KEYS + ("VIG_TILELANG_BWD_SEG", "VIG_TILELANG_BWD_VIEWS", "VIG_TILELANG_BWD", "VIG_TILELANG_BWD_OUT",
+                "VIG_TILELANG_BWD_STATES", "VIG_TILELANG_STRIDED")
+
+
+def bwd_run(env, L, B=2, H=3):
+    for key in BKEYS:
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    tlb.reload_env()
+    shape = bench.OpShape(B, H, L, 32, 64)
+    leaves = [x.detach().requires_grad_() for x in bench.make_inputs(shape, "cpu")[0]]
+    o = _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, *leaves)
+    log.clear()
+    copies.clear()
+    torch.autograd.grad(o, leaves, torch.randn_like(o))
+    return [kd for kd, _ in log], list(log), len(copies)
+
+
+BCFG += [({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD_VIEWS": "0"}, 128),
+         ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD_STATES": "m3"}, 128),
+         ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_STRIDED": "1"}, None)]
+BCFG = [c for c in BCFG if c[0] != {"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD_VIEWS": "0"} or c[1] == 128]
+for env, sl in BCFG:
+    for L in (196, 225, 300, 1000, 4096):
+        B, H = 2, 3
+        kinds, lg, ncp = bwd_run(env, L, B, H)
+        nc, ok = -(-L // 32), True
+        if L <= 224 or sl in (None, "v6s"):  # BWD_SEG does not apply: the same as without it
+            k0, _, n0 = bwd_run({k_: v_ for k_, v_ in env.items() if k_ != "VIG_TILELANG_BWD_SEG"}, L, B, H)
+            ok = kinds == k0 and ncp == n0 and (L <= 224 or "bwd_segst" not in kinds)
+        else:
+            g = f":g{sl}" if sl != 224 else ""
+            nseg = -(-L // sl)
+            want = ["bwd_segst" + g, "fwd_scan", "bwd_states_seg" + g, "bwd_out2:t256:x4:s2:w1"]
+            a = {kd: ts for kd, ts in lg}
+            ok = (kinds == want and not ncp
+                  and all(t.dtype == torch.int64 for kd in (want[0], want[2], want[3]) for t in a[kd][:6])
+                  and [tuple(t.shape) for t in a[want[0]][6:]] == [(B, H, nseg, 64, 64)] * 2 + [(B, H, nseg, 64)] * 2
+                  and [tuple(t.shape) for t in a["fwd_scan"]] == [(2 * B, H, nseg, 64, 64), (2 * B, H, nseg, 64)]
+                  and [tuple(t.shape) for t in a[want[2]][6:]] == [(B, H, nseg, 64, 64)] * 2 + [(B, H, nc, 64, 64)] * 2
+                  and [t.dtype for t in a[want[2]][8:]] == [torch.bfloat16] * 2
+                  and a[want[0]][6].data_ptr() == a["fwd_scan"][0].data_ptr() == a[want[2]][6].data_ptr())
+        n += 1
+        bad += not ok
+        if not ok or L in (300, 4096):
+            print(f"{'ok ' if ok else 'BAD'} bwd {env} L {L}: {kinds}, {ncp} contiguous copies")
+for val in ("100", "256", "0", "x"):
+    os.environ["VIG_TILELANG_SEG_L"] = val
+    tlb.reload_env()
+    try:
+        tlb._seg_len()
+        print(f"BAD SEG_L={val} accepted")
+        bad += 1
+    except ValueError:
+        pass
+    n += 1
+os.environ.pop("VIG_TILELANG_SEG_L")
+for val in ("100", "256", "0", "x", "-32"):
+    os.environ["VIG_TILELANG_BWD_SEG"] = val
+    tlb.reload_env()
+    try:
+        tlb._bwd_seg_len()
+        print(f"BAD BWD_SEG={val} accepted")
+        bad += 1
+    except ValueError:
+        pass
+    n += 1
+os.environ.pop("VIG_TILELANG_BWD_SEG")
+os.environ["VIG_TILELANG_SEGST"] = "m2"
+tlb.reload_env()
+try:
+    tlb._segst_opt("bfloat16")
+    print("BAD SEGST=m2 accepted")
+    bad += 1
+except ValueError:
+    pass
+n += 1
+print(f"dev_seg_cpu: {n - bad}/{n} ok")
+sys.exit(1 if bad else 0)
