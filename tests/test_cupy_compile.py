@@ -110,7 +110,7 @@ def test_chunked_plan_and_smem_formula():
     assert [m.tc_kt(k) for k in (1, 16, 17, 32, 48, 64, 100, 128)] == [1, 1, 2, 2, 4, 4, 8, 8]
     assert m.tc_bwd_smem(2, 2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
-    for bw4 in (7, 8, 9):  # v29, v29q, v29r: v26p's BwdSmem
+    for bw4 in (7, 8, 9, 10, 11, 12, 13):  # v29, v29q, v29r, v31(q), v32(q): v26p's BwdSmem
         assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
@@ -296,6 +296,11 @@ def test_v29r_in32_rule():
     assert not m._in32(view(1, L + 1, 1, C))
     assert not m._in32(view(1, 8, 1, 32), view(2, 4096, 1, 32, 2**18))  # any one view decides
     assert "v29r" in m.BWD_KINDS and m._BW4["v29r"] == 9
+    # session 9: v31 (-DBW4=10) is v29r + the dg-row stores off (A) - (B), v31q (11) the same on
+    # v29q, v32 / v32q (12 / 13) those + pass 1's dq epilogue on all four warps: v31 falls back to
+    # v31q and v32 to v32q where _in32 fails (as v29r to v29q)
+    assert [m._BW4[k] for k in ("v31", "v31q", "v32", "v32q")] == [10, 11, 12, 13]
+    assert {"v31", "v31q", "v32", "v32q"} <= set(m.BWD_KINDS)
 
 
 def test_fwd30_defines():

@@ -255,8 +255,19 @@ def _bwd_long() -> bool:
 # instructions per warp and chunk step of ~1890); taken only where every input view's element
 # offsets (16 tokens past either end included) stay below 2^31 (_in32), else v29q runs. Gradients
 # bit-identical to v29q.
-BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "recurrent")
-_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8, "v29r": 9}  # the -DBW4 level of each chunked-backward variant
+# "v31" (session 9, -DBW4=10; opt-in, not GPU-proven yet): v29r whose pass-2 dg flush leaves the
+# (A) - (B) stretch: one helper warp per direction only carries the suffix sums into shared memory
+# there (it stored the 16 dg rows itself while the other three warps waited at (B)), and the
+# threads outside the channel warps store the rows at the top of the next chunk step. "v31q"
+# (-DBW4=11): the same on v29q (v31 falls back to it where v29r's _in32 rule fails). "v32" / "v32q"
+# (-DBW4=12 / 13; opt-in, not GPU-proven yet): v31 / v31q whose pass-1 dq epilogue runs on all four
+# warps of a direction (the channel warps' Di through shared memory; row-major, coalesced yq / dq
+# rows) instead of the two channel warps while the helpers waited. Gradients bit-identical to
+# v29r / v29q (emulator).
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "v31", "v31q", "v32",
+             "v32q", "recurrent")
+_BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8, "v29r": 9,
+        "v31": 10, "v31q": 11, "v32": 12, "v32q": 13}  # the -DBW4 level of each chunked-backward variant
 
 
 def _in32(*ts) -> bool:
@@ -593,8 +604,9 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     kpd = 16 * kt
     fdefines = _tc_defines(q.dtype, kt, 1)
     bw4 = _BW4.get(bwd_variant(), 0)
-    if bw4 == 9 and not _in32(q, k, v, g_fwd, g_bwd, do):
-        bw4 = 8  # v29r's 32-bit load offsets would not hold: v29q (64-bit offsets)
+    if bw4 in (9, 10, 12) and not _in32(q, k, v, g_fwd, g_bwd, do):
+        # v29r's 32-bit load offsets would not hold: v29q (v31: v31q, v32: v32q)
+        bw4 = {9: 8, 10: 11, 12: 13}[bw4]
     if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
         bw4 = 2
     defines = fdefines + ((("BW4", bw4),) if bw4 else ())

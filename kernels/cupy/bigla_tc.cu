@@ -947,20 +947,48 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 // K = KPD, V = VB) compute their values first and store them from one 32-bit base without
 // per-element bounds, one (warp-uniform) first / second visitor branch for all of them. Same
 // loads, same values, same stores: gradients bit-identical to v29q.
-#if BW4 == 4 || BW4 == 7 || BW4 == 8 || BW4 == 9
+// BW4 = 10 / 11 (VIG_CUPY_BWD=v31 / v31q, session 9): v29r / v29q whose pass-2 dg flush leaves the
+// critical path: between (A) and (B) one warp of each direction (the fl threads, a helper warp)
+// stored the previous chunk's 16 dg rows itself (~170 instructions: per row a token index, bounds,
+// an address, a select, an STG) while the other three warps waited for it at (B). With DGF it only
+// carries the suffix sums (the same additions in the same order) into shared memory (D.Bx, unused
+// by every BW4 >= 1 variant), and the threads outside the channel warps store the rows at the top
+// of the next chunk step, before its (A), while the channel warps still run the dk epilogue (the
+// helpers wait for them at (A) anyway). Same values, same stores: gradients bit-identical to
+// v29r / v29q.
+// BW4 = 12 / 13 (VIG_CUPY_BWD=v32 / v32q, session 9): v31 / v31q whose pass-1 dq epilogue runs on
+// all four warps of a direction: after (B) the helpers' intra-chunk products (10 mma) are done
+// before the channel warps' (16 mma), and then the channel warps alone formed, scaled and stored
+// their 8 dq / yq values each (~160 instructions) while the helpers waited at the next (A). With DQS
+// the channel warps put their inter-chunk Di fragments into D.Y (pass 2's tile, free in pass 1;
+// padded rows: conflict-free) before the D.X barrier, and every thread of the direction then does
+// 4 elements (K = 32), row-major: coalesced 128-byte rows of yq and dq. The same fmaf / products
+// on the same operands: gradients bit-identical to v31 / v31q (and v29r / v29q). yq is then written
+// and read back in pass 2 by different threads of the direction (ordered by the pass barrier).
+#if BW4 == 4 || (BW4 >= 7 && BW4 <= 13)
 #define BW4P 1         // v2.6p fragment packing (pass 2's Qi / Qf from 16-bit loads)
 #else
 #define BW4P 0
 #endif
-#if BW4 == 8 || BW4 == 9
+#if BW4 >= 8 && BW4 <= 13
 #define YQP 1          // v29q: pass 2's yq loads issued at the top of the chunk step
 #else
 #define YQP 0
 #endif
-#if BW4 == 9
+#if BW4 == 9 || BW4 == 10 || BW4 == 12
 #define LD32 1         // v29r: 32-bit offsets in load(), full-chunk epilogues
 #else
 #define LD32 0
+#endif
+#if BW4 >= 10 && BW4 <= 13
+#define DGF 1          // v31: pass 2's dg rows stored by the non-channel warps, off the (A) - (B) path
+#else
+#define DGF 0
+#endif
+#if BW4 == 12 || BW4 == 13
+#define DQS 1          // v32: pass 1's dq epilogue on all four warps of a direction (Di through D.Y)
+#else
+#define DQS 0
 #endif
 #if LD32
 // v29r's full-chunk epilogues (dq, dk, dv): a thread's 2 x 4 mma fragment of a gradient, rows
@@ -986,7 +1014,7 @@ __device__ __forceinline__ void put_frag(float* __restrict__ g, int base, int s,
     }
 }
 #endif
-#if BW4 == 7 || BW4 == 8 || BW4 == 9
+#if BW4 >= 7 && BW4 <= 13
 #define BDEC 1         // direction-local chunk-step barriers (v29)
 #define BAR_DIR() bar_dir_t()
 #else
@@ -1532,6 +1560,14 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     mma16816(Di[tn], as, ld32(&D.dOr[tn * 8 + g8][16 * kk + 2 * tg]),
                              ld32(&D.dOr[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
             }
+#if DQS
+            // v32: Di to D.Y (unused in pass 1) for the dq epilogue of all four warps
+#pragma unroll
+            for (int tn = 0; tn < 2; ++tn)
+#pragma unroll
+                for (int r = 0; r < 4; ++r)
+                    D.Y[tn * 8 + 2 * tg + (r & 1)][16 * mt + g8 + 8 * (r >> 1)] = Di[tn][r];
+#endif
             // S = diag(exp(T)) S + Ki^T V (S_in is no longer needed: before the barrier)
             const float d0 = D.dec[16 * mt + g8], d1 = D.dec[16 * mt + g8 + 8];
             unsigned int aki[4];
@@ -1572,6 +1608,50 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #endif
         }
         BAR_DIR();  // D.X complete (the helpers' fast path, or the exact path)
+#if DQS
+        {
+            // v32: the dq epilogue on every thread of the direction, row-major: thread lt does
+            // channel lt % KPD of scan positions lt / KPD + PQ i (the same values as the channel
+            // warps' fragment form: dqp = fmaf(Di, E1, X), Di from D.Y)
+            constexpr int PQ = NT / KPD, NQ = CH / PQ;
+            const int ch = lt % KPD, p0 = lt / KPD;
+            const bool first = it < nch - 1 - it;
+            if (n == CH && K == KPD) {  // a full chunk: no bounds, 32-bit offsets from one base
+                float yo[NQ], qo[NQ];
+#pragma unroll
+                for (int i = 0; i < NQ; ++i) {
+                    const int p = p0 + PQ * i;
+                    const float dqp = fmaf(D.Y[p][ch], D.E1[p][ch], D.X[p][ch]);
+                    yo[i] = c * to_f(D.qr[p][ch]) * dqp;
+                    qo[i] = c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp);
+                }
+                const int tk0 = dir ? c0 + CH - 1 - p0 : c0 + p0;  // token of scan position p0
+                const int ty = oyq + tk0 * KPD + ch, tq = oqk + tk0 * rowKi + ch;
+                const int dy = dir ? -PQ * KPD : PQ * KPD, dqs = dir ? -PQ * rowKi : PQ * rowKi;
+#pragma unroll
+                for (int i = 0; i < NQ; ++i) yq[ty + i * dy] = yo[i];
+                if (first) {
+#pragma unroll
+                    for (int i = 0; i < NQ; ++i) dq[tq + i * dqs] = qo[i];
+                } else {
+#pragma unroll
+                    for (int i = 0; i < NQ; ++i) atomicAdd(&dq[tq + i * dqs], qo[i]);
+                }
+            } else if (ch < K) {
+#pragma unroll
+                for (int i = 0; i < NQ; ++i) {
+                    const int p = p0 + PQ * i;
+                    if (p >= n) continue;
+                    const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
+                    const float dqp = fmaf(D.Y[p][ch], D.E1[p][ch], D.X[p][ch]);
+                    GYQ(tok, ch) = c * to_f(D.qr[p][ch]) * dqp;
+                    const float val = c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp);
+                    if (first) GDQ(tok, ch) = val;
+                    else atomicAdd(&GDQ(tok, ch), val);
+                }
+            }
+        }
+#else
         if (kw) {
             // Element (ch, p) of dq^T.
 #if BW4 >= 3
@@ -1639,6 +1719,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 }
 #endif
         }
+#endif  // DQS
     }
 #if BDEC
     BAR_DIR();  // pass 2 reuses this direction's tiles only (dq's visitors met at nch / 2)
@@ -1677,12 +1758,56 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
         }
     };
+#if DGF
+    // v31: flush_dg's suffix sums only (the same additions in the same order), into D.Bx (row p:
+    // the value dg of scan position p gets, 0 for the sequence's first scan token); put_dgz stores
+    // the rows at the top of the next chunk step (D.Bx is complete since this step's (B) and is
+    // written again only after the next (A)).
+    auto flush_dgz = [&](int ci_prev) {
+        if (mode == 1 && fl >= 0 && fl < KPD) {
+            const bool z0 = first_seg && ci_prev == (dir ? nch - 1 : 0);
+#pragma unroll
+            for (int p = CH - 1; p >= 0; --p) {
+                carry += D.Y[p][fl];
+                D.Bx[p][fl] = (z0 && p == 0) ? 0.f : carry;
+            }
+        }
+    };
+    // The threads outside the channel warps (NT - 32 KT of them: thread nk owns channel nk % KPD,
+    // scan positions nk / KPD + PS i) store chunk ci_prev's dg rows from D.Bx.
+    auto put_dgz = [&](int ci_prev) {
+        constexpr int NNK = NT - 32 * KT, PS = NNK / KPD;
+        static_assert(NNK % KPD == 0, "the non-channel threads must tile whole rows");
+        // (threadIdx.x read here, volatile: ptxas would otherwise keep this mapping's
+        // loop-invariant parts in registers across the whole loop, at the 128-register cap)
+#ifdef VIG_EMU
+        const unsigned int tx = threadIdx.x;
+#else
+        unsigned int tx;
+        asm volatile("mov.u32 %0, %%tid.x;" : "=r"(tx));
+#endif
+        const int nk = dir ? (int)(tx & (NT - 1)) : (int)(tx & (NT - 1)) - 32 * KT;
+        const int ch = nk % KPD, p0 = nk / KPD;
+        const int c0 = s0 + ci_prev * CH, n = min(CH, s1 - c0);
+        const int t0 = dir ? (c0 + n - 1 - p0) : (c0 + p0), ts = dir ? -PS : PS;
+        if (ch < K) {
+#pragma unroll
+            for (int i = 0; i < (CH + PS - 1) / PS; ++i)
+                if (p0 + PS * i < n) GDG(t0 + ts * i, ch) = D.Bx[p0 + PS * i][ch];
+        }
+    };
+#endif
     load(dir ? 0 : nch - 1);
     int ci_prev = -1;
     for (int it = 0; it < nch; ++it) {
         const int ci = dir ? it : nch - 1 - it;
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         float Ar[TPG], Br[TPG], em;
+#if DGF
+        // v31: the dg rows of the chunk two steps back (left in D.Bx by flush_dgz of the last
+        // step), stored by the threads outside the channel warps, which wait for those at (A)
+        if (mode == 1 && !kw && it >= 2) put_dgz(dir ? it - 2 : nch + 1 - it);
+#endif
 #if YQP
         // v29q: this thread's q dq' terms (written by itself in pass 1), loaded here so that the
         // whole (A) - (B) stretch covers their latency (L2: 1 - 2 k cycles after 13 chunk steps)
@@ -1706,7 +1831,11 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #else
         __syncthreads();  // (A)
 #endif
+#if DGF
+        if (ci_prev >= 0) flush_dgz(ci_prev);
+#else
         if (ci_prev >= 0) flush_dg(ci_prev);
+#endif
         stage();
         const bool fast = gates_post(Ar, Br, em);
         // R_out (channels x values) for the dk products of the channel warps.
@@ -2428,6 +2557,9 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     BAR_DIR();  // D.Y is this direction's
 #else
     __syncthreads();
+#endif
+#if DGF
+    if (!kw && nch >= 2) put_dgz(dir ? nch - 2 : 1);  // the chunk of step nch - 2 (D.Bx)
 #endif
     flush_dg(ci_prev);
 #if BW4

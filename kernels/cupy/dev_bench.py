@@ -41,6 +41,12 @@ Session 8: modifiers "+F" VIG_CUPY_FWD=v30 (the forward's chunk loads on loop-ca
 for fwd and f+b kinds (after the kind's own switches); compared with the same kind without the
 modifier (printed BITEXACT / DIFF, not an error; the emulator has them bit-identical, the GPU
 script's verdict line checks it).
+Session 9: kinds "v31" / "v31s" and "v31q" / "v31qs" (the v31 backwards: v29r / v29q whose pass-2
+dg rows are stored off the (A) - (B) stretch, -DBW4=10 / 11), "v32" / "v32s" / "v32q" / "v32qs"
+(v31 / v31q + pass 1's dq epilogue on all four warps, -DBW4=12 / 13), each checked bit for bit
+against its base kind (v29r / v29rs / v29q / v29qs with the same modifiers) when that ran before it
+(a mismatch is an error); modifier "+N": every switch the kind does not set at its shipped default (FWD,
+FWD0, DGFIX, SEG128=1; not skipped at unsegmented shapes, so one kind list covers 224 and 1024 px).
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -81,7 +87,21 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v29qs": dict(VIG_CUPY_BWD="v29q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
            # session 7: v29r = v29q with 32-bit load offsets, full-chunk epilogues (-DBW4=9)
            "v29r": dict(VIG_CUPY_BWD="v29r", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v29rs": dict(VIG_CUPY_BWD="v29r", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           "v29rs": dict(VIG_CUPY_BWD="v29r", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           # session 9: v31 / v31q = v29r / v29q whose pass-2 dg rows leave the (A) - (B) stretch
+           # (-DBW4=10 / 11); checked bit for bit against the base kind with the same modifiers
+           "v31": dict(VIG_CUPY_BWD="v31", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v31s": dict(VIG_CUPY_BWD="v31", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           "v31q": dict(VIG_CUPY_BWD="v31q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v31qs": dict(VIG_CUPY_BWD="v31q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           # v32 / v32q: v31 / v31q + pass 1's dq epilogue on all four warps (-DBW4=12 / 13)
+           "v32": dict(VIG_CUPY_BWD="v32", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v32s": dict(VIG_CUPY_BWD="v32", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           "v32q": dict(VIG_CUPY_BWD="v32q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v32qs": dict(VIG_CUPY_BWD="v32q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+# the kind each session-9 kind must reproduce bit for bit (same modifiers)
+_BASE = {"v31": "v29r", "v31s": "v29rs", "v31q": "v29q", "v31qs": "v29qs",
+         "v32": "v29r", "v32s": "v29rs", "v32q": "v29q", "v32qs": "v29qs"}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)
@@ -95,7 +115,12 @@ def setenv(d):
 
 _MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
          "M": dict(VIG_CUPY_FWD0="m0"), "E": dict(VIG_CUPY_DGFIX="vec2"),
-         "F": dict(VIG_CUPY_FWD="v30"), "G": dict(VIG_CUPY_FWD="v30l")}
+         "F": dict(VIG_CUPY_FWD="v30"), "G": dict(VIG_CUPY_FWD="v30l"),
+         # session 9: "+N" = the shipped defaults of every switch a bwd kind does not set itself
+         # (forward, state-pass module, dg fix-up, 128-token rule; read from the backend, so a flip
+         # follows); unlike +D / +E / +M it is not skipped at unsegmented shapes
+         "N": dict(VIG_CUPY_FWD=cp.FWD_DEFAULT, VIG_CUPY_FWD0=cp.FWD0_DEFAULT,
+                   VIG_CUPY_DGFIX=cp.DGFIX_DEFAULT, VIG_CUPY_SEG128="1")}
 
 
 def use(table, kind):
@@ -132,6 +157,9 @@ def _unsegmented(shape):
 def _twin(kind, done):
     """The generic-state-pass twin of a "+M" kind (else the scalar-fix-up twin of a "+D" kind), when
     it ran already."""
+    name, plus, mods = kind.partition("+")
+    if name in _BASE and _BASE[name] + plus + mods in done:  # v31 / v31q against v29r / v29q
+        return _BASE[name] + plus + mods
     for m in ("+F", "+G"):  # the v30 / v30l forward against v26 (session 8)
         if m in kind and kind.replace(m, "") in done:
             return kind.replace(m, "")

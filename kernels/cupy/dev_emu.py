@@ -10,6 +10,7 @@ the backward modes also require gradients bit-identical to that VIG_CUPY_BWD var
 forward modes also require outputs and kept states bit-identical to that VIG_CUPY_FWD variant's)."""
 import contextlib
 import ctypes
+import hashlib
 import os
 import subprocess
 import sys
@@ -50,7 +51,10 @@ def _switch(name, value):
 def lib(defines):
     key = tuple(defines)
     if key not in _LIBS:
-        out = f"/tmp/vig_emu_{'_'.join(f'{n}{v}' for n, v in defines)}.so"
+        # the sources' hash in the name: a library built from an older bigla_tc.cu is never reused
+        h = hashlib.md5(b"".join(open(os.path.join(HERE, f), "rb").read() for f in
+                                 ("bigla_tc.cu", "bigla.cuh", "dev_emu.h", "dev_emu.cpp"))).hexdigest()[:10]
+        out = f"/tmp/vig_emu_{'_'.join(f'{n}{v}' for n, v in defines)}_{h}.so"
         cmd = ["g++", "-std=c++20", "-O1", "-Wall", "-Wno-unused", "-Wno-unknown-pragmas", "-pthread", "-shared", "-fPIC", "-DVIG_EMU",
                *(f"-D{n}={v}" for n, v in defines), f"-I{HERE}", "-o", out,
                os.path.join(HERE, "dev_emu.cpp")]

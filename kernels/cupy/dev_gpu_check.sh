@@ -7,7 +7,9 @@
 # the shipped defaults and the previous ones (CUPY_FINAL_ALT, default since session 8
 # "VIG_CUPY_BWD=v29q VIG_CUPY_DGFIX=vec"). Session 8: MID tries the v30 / v30l
 # forwards (VIG_CUPY_FWD=v30 / v30l; not defaults; if the lead flips FWD_DEFAULT to v30, add
-# VIG_CUPY_FWD=v26 to CUPY_FINAL_ALT).
+# VIG_CUPY_FWD=v26 to CUPY_FINAL_ALT; flipped in session 8, 460f6bb). Session 9: MID tries the v31 /
+# v31q backwards (VIG_CUPY_BWD=v31 / v31q; not defaults; if the lead flips BWD_DEFAULT to one of
+# them, add VIG_CUPY_BWD=v29q to CUPY_FINAL_ALT).
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
 # and $OUT/cupy/cupy-check.json (the parity cases of the shipped defaults): 2 files.
@@ -18,23 +20,23 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0; session 8: the v30 forward, VIG_CUPY_FWD=v30 = v26 whose chunk loads run on loop-carried
-#   pointers advanced by 32-bit products, full chunks without predicates (-DFL32=1), and whose
-#   chunk-step barriers are direction-local with one block barrier at step nch / 2 (-DFDEC=1);
-#   v30l = the loads alone; both on trial, not defaults):
-#     MID_PHASE=parity (<= MID_BOX, default 120 s; each process `timeout MID_PAR_S`, default 100):
-#       side by side: A parity of v30 (the contract's 120 cases; its cupy-check.json is the second
-#       file), A2 parity of v30l, B memcheck and C racecheck of v30 on --small with
-#       VIG_CUPY_MAX_SEG=64 (segmented mode 0 / scan / mode 1, the backward's own state pass), D
-#       dev_parity.py --expect-seg 128 with v30 (20 cases at B=8 H=3 L=4096 / 3000);
-#     MID_PHASE=timing (<= MID_BOX, default 75 s): ONE dev_bench process: fwd v26+Q (shipped at
-#       224 px) | +F (v30) | +G (v30l) | v26+Q+M (shipped at 1024 px) | +M+F | +M+G | v26+Q | +F
-#       again (drift), eager and CUDA-graphed, host us; f+b of the shipped backward kind ("s": kept
-#       states) +Q and +Q+F; shapes S@224, B@224, T@224, T@1024, S@1024 (the targets first);
-#       verdict lines: every +F / +G output (fwd) and gradient (f+b) bit-identical to its twin;
-#       then, with >= 22 s left each, ncu of bigla_tc_fwd [v30], [v26] at ViG-S@224.
-#     MID_PHASE=both (unset): both, MID_BOX default 195 s.
-#   (Session 7's MID, v29r / DGFIX=vec2, is in git history: 236a0b2.)
+#   MID (0; session 9: the v31 / v32 backwards, on trial, not defaults: VIG_CUPY_BWD=v31 = v29r whose
+#   pass-2 dg rows are stored off the (A) - (B) stretch (-DBW4=10), v32 = v31 + pass 1's dq epilogue
+#   on all four warps of a direction (-DBW4=12); v31q / v32q (-DBW4=11 / 13) the same on v29q):
+#     MID_PHASE=parity (<= MID_BOX, default 110 s; each process `timeout MID_PAR_S`, default 100):
+#       side by side: A parity of v32 (the contract's 120 cases; its cupy-check.json is the second
+#       file), A2 parity of v31, B memcheck and C racecheck of v32 on --small with
+#       VIG_CUPY_MAX_SEG=64 (segmented mode 0 / scan / mode 1, dg fix-up), D dev_parity.py
+#       --expect-seg 128 with v32 (20 cases at B=8 H=3 L=4096 / 3000);
+#     MID_PHASE=timing (<= MID_BOX, default 70 s): ONE dev_bench process: fwd v26+N (the shipped
+#       forward), f+b v29qs+N (shipped) | v29rs+N | v31s+N | v32s+N | v32qs+N | v29qs+N again (drift),
+#       eager and CUDA-graphed, host us ("+N": every other switch at its shipped default, 224 px
+#       included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict line: every v31 / v32 / v32q
+#       gradient bit-identical to v29r's / v29q's; then, with >= 22 s left, ncu of bigla_tc_bwd
+#       [v32] at ViG-S@224 (session 8's v29r: 116.6 M warp instructions, 294 us under ncu).
+#     MID_PHASE=both (unset): both, MID_BOX default 180 s.
+#   (Session 8's MID, the v30 / v30l forwards, is in git history: 9bf15d5; session 7's, v29r /
+#   DGFIX=vec2: 236a0b2.)
 set -u
 D=${OUT:-/tmp/out}/cupy
 mkdir -p "$D"
@@ -43,7 +45,7 @@ T0=$SECONDS
 el() { echo $(( SECONDS - T0 )); }
 FINAL=${CUPY_CHECK_FINAL:-${FINAL:-1}}
 if [ "$FINAL" = "1" ]; then BOX=105
-else case "${MID_PHASE:-both}" in parity) BOX=120;; timing) BOX=75;; *) BOX=195;; esac; fi
+else case "${MID_PHASE:-both}" in parity) BOX=110;; timing) BOX=70;; *) BOX=180;; esac; fi
 BOX=${MID_BOX:-$BOX}
 left() { echo $(( BOX - (SECONDS - T0) )); }
 S=/tmp/cupy-side
@@ -92,46 +94,44 @@ wait $P1 $SIDE
 echo "== 1b parity B [$ALT] (done at $(el) s)"; grep -v "^ok " $S/parity-b.log | tail -n 30
 side_report "shipped defaults"
 else
-# ---------------- MID (session 8): the v30 / v30l forwards against the shipped v26 ----------------
-NEW="VIG_CUPY_FWD=v30"
+# ---------------- MID (session 9): the v31 / v32 backwards against v29r / v29q ----------------
+NEW="VIG_CUPY_BWD=v32"
 TO=${MID_PAR_S:-100}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_FWD=v30l] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
-( env VIG_CUPY_FWD=v30l OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a2.log 2>&1; echo "parity A2 [v30l] rc=$?" >> $S/parity-a2.log ) &
+echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v31] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
+( env VIG_CUPY_BWD=v31 OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
+    > $S/parity-a2.log 2>&1; echo "parity A2 [v31] rc=$?" >> $S/parity-a2.log ) &
 P0=$!
 side_checks $NEW
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
 echo "parity A [$NEW] rc=$? ($(el) s)"
 wait $P0 $SIDE
-echo "== 1a2 parity A2 [v30l] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
+echo "== 1a2 parity A2 [v31] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
 side_report "$NEW"
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-# the shipped backward kind (its dev_bench name with kept states: "s")
-SB=$(sed -n 's/^BWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)s
-FK=v26+Q,v26+Q+F,v26+Q+G,v26+Q+M,v26+Q+M+F,v26+Q+M+G,v26+Q,v26+Q+F
-echo "== 2 bench, one process: fwd $FK | f+b $SB+Q, $SB+Q+F ($(el) s, $(left) s left)"
+BK=v29qs+N,v29rs+N,v31s+N,v32s+N,v32qs+N,v29qs+N
+echo "== 2 bench, one process: fwd v26+N | f+b $BK ($(el) s, $(left) s left)"
 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
-  $FK $SB+Q,$SB+Q+F ViG-S@224,ViG-B@224,ViG-T@224,ViG-T@1024,ViG-S@1024 | tee $S/bench.log
+  v26+N $BK ViG-T@224,ViG-S@224,ViG-S@1024,ViG-T@1024,ViG-B@224 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
-# v30 / v30l must reproduce v26's outputs (and, in f+b, gradients) bit for bit: same loads, same
-# arithmetic; every +F / +G line's comparison with its twin must say BITEXACT
-NF=$(grep -E "(fwd|f\+b) +[^ ]+\+[FG]:" $S/bench.log | grep -vc skipped)
-NB=$(grep -E "(fwd|f\+b) +[^ ]+\+[FG]:" $S/bench.log | grep -v skipped | grep -cE "vs [^ ]*: BITEXACT")
-echo "+F / +G (v30 / v30l) vs v26: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-grep -E "fwd +v26\+Q(\+M)?(\+[FG])?:" $S/bench.log | sed 's/ max|o.*vs / vs /' | cut -c1-150
+# v31 / v32 / v32q store the same values as v29r / v29q: every such line must say BITEXACT against its base
+NF=$(grep -cE "f\+b +v3[12]q?s\+N:" $S/bench.log)
+NB=$(grep -E "f\+b +v3[12]q?s\+N:" $S/bench.log | grep -cE "vs v29[qr]s\+N: BITEXACT")
+echo "v31 / v32 / v32q vs v29r / v29q: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v(29|31|32)[qr]?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
+  sub(/;.*/, "", g); print "  " sh, $2, "eager", $3, "graphed", g}' $S/bench.log
 M=gpu__time_duration.sum,smsp__inst_executed.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,\
 smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_wait_per_issue_active.ratio,\
 launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-for V in v30 v26; do
-  if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_fwd [$V] skipped ($(left) s left)"; continue; fi
-  echo "== 3 ncu bigla_tc_fwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
-  VIG_CUPY_FWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
-    -k regex:bigla_tc_fwd -c 1 python kernels/cupy/dev_prof.py ViG-S@224 2>&1 \
-    | grep '"bigla_tc_fwd' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
+for V in v32; do
+  if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_bwd [$V] skipped ($(left) s left)"; continue; fi
+  echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
+  VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
+    -k regex:bigla_tc_bwd -c 1 python kernels/cupy/dev_prof.py ViG-S@224 2>&1 \
+    | grep '"bigla_tc_bwd' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
 done
 fi
 fi
