@@ -82,6 +82,8 @@ SPECS = [
     # VIG_TILELANG_BWD_SEG=128 (session 9): the backward's states at L > 224 on 128-token segments; its
     # bwd_segst:g128 runs the same walker macro (kernels._bwd_states_seg)
     ("bwd_states_seg:g128", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_BWD_VIEWS=2 (session 9, round 2): the w1 states (the default) on int64 views
+    ("bwd_states:s2:w1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -182,6 +184,13 @@ def test_kernel_compiles(compiled, spec):
         # BWD_VIEWS=1: both walkers' six inputs as int64 views, fwd_fused:s2's loads; else plain tensors
         assert all((f"const int64_t* __restrict__ {a}," in src) == (":s2" in kind) for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
         assert (src.count("(ushort)(px[0] >> ") >= 2) == (":s2" in kind)
+    if kind.startswith("bwd_states") and kind.split(":")[1:] == ["s2", "w1"]:  # BWD_VIEWS=2 with the w1 states
+        # bwd_states:w1's arithmetic: 2 blocks per SM, expf (no __expf), the compensated serial cumsums, u fragments
+        assert "__launch_bounds__(256, 2)" in src and "__expf(" not in src and "__shfl_up_sync" not in src
+        assert "gflo_s" in src and "gbro_s" in src and "u1_f" in src and "u4_f" in src
+        # both walkers' six inputs as int64 views (strides from the arguments), fwd_fused:s2's loads and bit casts
+        assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
+        assert "int do_s1" in src and src.count("(ushort)(px[0] >> ") >= 2 and "(uint)(px[" in src
     if kind.startswith("fwd") and any(o.startswith("x") for o in kind.split(":")[1:]):  # every exp of fwd_fused as __expf
         assert src.count("__expf(") >= 11 and "expf(" not in src.replace("__expf(", "")
         assert "__launch_bounds__(256, 3)" in src

@@ -33,7 +33,8 @@ diagonal blocks at three blocks per SM; "ref": x3 (session 7's default), "v2", "
 ``VIG_TILELANG_BWD_STATES`` (default "" since session 9, "m3" in session 8): "": bwd_states:w1; "m3":
 bwd_states:m3:w1 (the LOWMEM backward at L <= 224), three blocks per SM. ``VIG_TILELANG_BWD_VIEWS``
 (default "1" since session 8): with BWD_OUT=ref2 and BWD_STATES=m3, that backward reads the views too
-(bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies); "0": copies.
+(bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies); "0": copies; "2" (session 9 round 2, on
+trial): "1", and with the w1 states too (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1).
 Session 9 (on trial, defaults unchanged; L > 224 only): ``VIG_TILELANG_SEG_L`` (the segment forward's segment
 length, "128": fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128), ``VIG_TILELANG_SEGST=m3`` (fwd_segst:s2:m3 at three
 blocks per SM), ``VIG_TILELANG_BWD_SEG`` (the backward's states on segments, "128": bwd_segst:g128 -> fwd_scan ->
@@ -261,11 +262,11 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     dev = q.device
     nc = -(-L // CHUNK)
     bf = dict(device=dev, dtype=torch.bfloat16)
-    if s1 == ":s2":  # BWD_VIEWS=1 (_bwd_views2): int64 views, bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1
+    if s1 == ":s2":  # BWD_VIEWS=1 / 2 (_bwd_views2): int64 views, bwd_states[:m3]:s2:w1 + bwd_out2:t256:x4:s2:w1
         q, k, v, g_fwd, g_bwd, do = _packed_all(q, k, v, g_fwd, g_bwd, do)
     if ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
         ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
-        st = ":m3:s2" if s1 == ":s2" else (s1 or _bwd_states_opt())
+        st = _bwd_states_opt() + ":s2" if s1 == ":s2" else (s1 or _bwd_states_opt())  # ":m3:s2" / ":s2" (BWD_VIEWS=2)
         compile_kernel("bwd_states" + st + ":w1", KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
     elif s1 == ":s2":  # VIG_TILELANG_BWD_SEG (v6, L > V6_BWD_MAX_L, on views): bwd_states on segments
@@ -339,14 +340,27 @@ def _contig(*ts):
 #: 77 MB written per backward). Other configurations copy as before.
 #: "1" since session 8 (see BWD_OUT_DEFAULT); it applies with BWD_STATES=m3 only, which is not the
 #: default since session 9 (see BWD_STATES_DEFAULT).
+#: "2" (session 9 round 2, on trial): "1", and with the w1 states (BWD_STATES="", the default since session 9) too:
+#: bwd_states:s2:w1 (build_bwd_states(strided=2, lowmem=1): bwd_states:w1 with bwd_states:m3:s2:w1's loads, the
+#: same values in the same shared tiles, so the same arithmetic and bit-identical states) + bwd_out2:t256:x4:s2:w1;
+#: no contiguous copies at 224 px with the shipped states either. A new value rather than "1" because "1" is the
+#: default: with "1" the shipped path (w1 states on copies) stays as it is until the GPU proves "2".
 BWD_VIEWS_DEFAULT = "1"
+
+
+def _bwd_views_mode() -> str:
+    v = _knob("VIG_TILELANG_BWD_VIEWS", BWD_VIEWS_DEFAULT)
+    if v not in ("", "0", "1", "2"):
+        raise ValueError(f"VIG_TILELANG_BWD_VIEWS={v!r}: expected '0', '1' or '2' (or empty)")
+    return v
 
 
 def _bwd_views2(dtype: str, L: int, KD: int, VD: int, seg: bool = False) -> bool:
     """``seg`` (VIG_TILELANG_BWD_SEG with the v6 backward at L > V6_BWD_MAX_L): the segment kinds read the
-    views whatever BWD_VIEWS / BWD_STATES say (they exist on int64 views only)."""
-    return ((seg or (_knob("VIG_TILELANG_BWD_VIEWS", BWD_VIEWS_DEFAULT) == "1" and L <= V6_BWD_MAX_L
-                     and _bwd_states_opt() == ":m3"))
+    views whatever BWD_VIEWS / BWD_STATES say (they exist on int64 views only). BWD_VIEWS "1": with
+    BWD_STATES=m3 only; "2": with either states kind (m3 or w1)."""
+    mode = _bwd_views_mode()
+    return ((seg or (L <= V6_BWD_MAX_L and (mode == "2" or (mode == "1" and _bwd_states_opt() == ":m3"))))
             and dtype == "bfloat16" and KD == KT and VD == VT and not _strided()
             and _knob("VIG_TILELANG_BWD_C") != "16" and _knob("VIG_TILELANG_LOWMEM", LOWMEM_DEFAULT) == "1"
             and _bwd_out_kind(dtype, True) == "bwd_out2:t256:x4")

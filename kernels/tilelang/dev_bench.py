@@ -22,7 +22,9 @@ the views (VIG_TILELANG_FWD_VIEWS=1, fwd_fused:s2:m3:x5; session 7; /v1/s1: and 
 bwd_states:s1:w1 + bwd_out2:t256:x3:s1:w1; /x, /v, /s are skipped at L > 224: same kernels; /v2: also the
 v6s forward at L > 224 on views, fwd_segst:s2 + fwd_fused_seg:s2:m3:x4, session 8 round 2, skipped at L <= 224);
 /r1: with /b4/q3, the backward at L <= 224 on views (VIG_TILELANG_BWD_VIEWS=1, bwd_states:m3:s2:w1 +
-bwd_out2:t256:x4:s2:w1; session 8 round 2; skipped at L > 224); /g<n>: the FWD_VIEWS=2 segment forward at
+bwd_out2:t256:x4:s2:w1; session 8 round 2; skipped at L > 224); /r2: the backward at L <= 224 on views with
+either states kind (VIG_TILELANG_BWD_VIEWS=2; with the default w1 states bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1;
+session 9 round 2; skipped at L > 224); /g<n>: the FWD_VIEWS=2 segment forward at
 L > 224 on n-token segments (VIG_TILELANG_SEG_L=n, fwd_segst:s2:g<n> + fwd_fused_seg:s2:m3:x4:g<n>; session 9),
 /n3: its fwd_segst at three blocks per SM (VIG_TILELANG_SEGST=m3, fwd_segst:s2:m3[:g<n>]; session 9); /z<n>: the
 backward's states at L > 224 on n-token segments (VIG_TILELANG_BWD_SEG=n: bwd_segst + fwd_scan + bwd_states_seg on
@@ -74,8 +76,8 @@ for shape_name in names:
         if any(o[0] in "gnz" for o in opts) and shape.L <= tlb.V6_MAX_L:  # the segment paths only
             print(f"{shape_name:>11} {ver} skipped: /g, /n, /z apply at L > {tlb.V6_MAX_L} only", flush=True)
             continue
-        if "r1" in opts and shape.L > tlb.V6_BWD_MAX_L:  # /r1: the v6 backward only (L <= 224)
-            print(f"{shape_name:>11} {ver} skipped: /r1 does not apply at L {shape.L}", flush=True)
+        if ("r1" in opts or "r2" in opts) and shape.L > tlb.V6_BWD_MAX_L:  # /r1, /r2: the v6 backward only (L <= 224)
+            print(f"{shape_name:>11} {ver} skipped: /r1, /r2 do not apply at L {shape.L}", flush=True)
             continue
         os.environ["VIG_TILELANG_FWD"], os.environ["VIG_TILELANG_BWD"] = (base.split("+") * 2)[:2]
         for var, pre in (("VIG_TILELANG_FUSED_THREADS", "f"), ("VIG_TILELANG_BWD_OUT_THREADS", "o"),

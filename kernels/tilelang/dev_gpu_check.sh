@@ -3,8 +3,8 @@
 # already sourced tools/device-setup.sh; $OUT set). Writes only $OUT/tilelang/tilelang.log (tee'd
 # line by line: a timeout still leaves evidence). Kernels load from the carried .tilelang-cache
 # with session 9's five entries merged in (from .scratch/tlcache-s9, bf16: fwd_segst:s2:g128,
-# fwd_fused_seg:s2:m3:x4:g128, fwd_segst:s2:m3:g128, bwd_segst:g128, bwd_states_seg:g128); a missing
-# entry compiles on the GPU (~5-20 s each, first call).
+# fwd_fused_seg:s2:m3:x4:g128, fwd_segst:s2:m3:g128, bwd_segst:g128, bwd_states_seg:g128) and round 2's one
+# (from .scratch/tlcache-s9b: bwd_states:s2:w1); a missing entry compiles on the GPU (~5-20 s each, first call).
 #
 # New in session 9 (on trial, defaults unchanged; all three only at L > 224, i.e. the 1024 px shapes;
 # at L <= 224 the same kernels run as without):
@@ -18,6 +18,14 @@
 #     states entering each chunk) -> bwd_out2:t256:x4:s2:w1, instead of five contiguous copies + fwd_st ->
 #     fwd_scan:w1 -> bwd_st -> fwd_scan:w1 -> bwd_out2:t256:x4:w1.
 #   None is bit-identical to the shipped path (summation order): parity decides.
+# Session 9, round 2 (on trial, default unchanged; L <= 224 only, the 224 px shapes):
+#   VIG_TILELANG_BWD_VIEWS=2 -> BWD_VIEWS=1, and with the w1 states (BWD_STATES="", the default since session 9's
+#     first call) too: bwd_states:s2:w1 (bwd_states:w1 with bwd_states:m3:s2:w1's int64-view loads) +
+#     bwd_out2:t256:x4:s2:w1 (shipped kind) instead of five contiguous copies (77 / 154 / 308 MB read + written
+#     at ViG-T / S / B@224) + bwd_states:w1 + bwd_out2:t256:x4:w1. Same arithmetic, only the loads differ:
+#     bit-identical gradients expected (dev_same --bwd2). Its cache entry (one, bf16) is in .scratch/tlcache-s9b.
+#   R2 rides in the G128 parity run (G128R2): G128 changes the forward at L > 224 only, R2 the backward at
+#     L <= 224 only, so no case runs both new paths (a failing case's L says which); no extra 120-case process.
 # ALL9 = the three together (the candidate); its parity proves every new kernel except fwd_segst:s2:g128,
 #   which G128 (SEG_L=128 alone) proves.
 # Previous defaults (FINAL): the session-9 switches the lead has flipped since, set back (SEG_L=224,
@@ -31,14 +39,20 @@
 #     ALL9 (one fwd+bwd at L = 225 and 449: check_backend --small's L = 65 never reaches the segments) |
 #     racecheck of dev_prof_seg.py --san-seg (the five new kernels + fwd_scan once each at L = 449, nothing
 #     else: racecheck of the whole fwd+bwd would not fit the box) | dev_same.py --seg with ALL9 (the forward's max |o - o_shipped| at L = 225, 449,
-#     1000, ViG-T@1024: "DIFF" lines expected, another summation order; a sanity check of the size).
+#     1000, ViG-T@1024: "DIFF" lines expected, another summation order; a sanity check of the size)
+#     | dev_same.py --bwd2 (BWD_VIEWS=2 vs BWD_VIEWS=0 with the w1 states: 9 cases, bit-identical expected)
+#     | compute-sanitizer memcheck of dev_same.py --bwd2 --small (both paths at L = 65, 196).
+#     G128 runs as G128R2 (G128 + BWD_VIEWS=2, see above).
 #   timing phase (one process each, <= 70 s): dev_bench v6s+v6 | /g128 | /g128/n3 | /g128/n3/z128 at
-#     ViG-T@1024 and ViG-S@1024 (the 224 px shapes run the same kernels with or without: left out), eager
-#     and graphed fwd and fwd+bwd; then dev_prof_seg.py: per-kernel times of the segment forward (224, 128,
+#     ViG-T@1024 and ViG-S@1024 (the 224 px shapes run the same kernels with or without: skipped there), and
+#     in the same process v6s+v6 | /r2 (BWD_VIEWS=2) | /q3 (BWD_STATES=m3 with BWD_VIEWS=1: session 8's views
+#     path, for reference) at ViG-T/S/B@224 (skipped at 1024 px); eager and graphed fwd and fwd+bwd
+#     (box 44 -> 50 s for the 9 more rows, ~1.3 s each); then dev_prof_seg.py: per-kernel times of the segment forward (224, 128,
 #     128 + m3), of the shipped backward at L = 4096 (copies, fwd_st, fwd_scan:w1, bwd_st, bwd_out2) and of
 #     BWD_SEG's states (bwd_segst, fwd_scan, bwd_states_seg) with their distance to the v5 states.
 # FINAL=1 (<= 106 s, no timing):
-#   1. parity side by side (<= 64 s): the shipped defaults | the previous defaults;
+#   1. parity side by side (<= 64 s): the shipped defaults | the previous defaults (if the lead flipped
+#      BWD_VIEWS_DEFAULT to "2": BWD_VIEWS=1 among them);
 #   2. compute-sanitizer memcheck (<= 36 s, side by side), shipped defaults: --small (L = 65) |
 #      dev_prof_seg.py --san (fwd+bwd at L = 225, 449: the segment paths).
 set -u
@@ -48,7 +62,7 @@ unset VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWMEM VIG_TILELANG_STRIDED
       VIG_TILELANG_FUSED_THREADS VIG_TILELANG_FUSED_EXP VIG_TILELANG_FWD_VIEWS VIG_TILELANG_BWD_STATES \
       VIG_TILELANG_BWD_VIEWS VIG_TILELANG_SEG_L VIG_TILELANG_SEGST VIG_TILELANG_BWD_SEG
 D=${OUT:-/tmp}/tilelang
-mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-a9 /tmp/tl-g
+mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-a9 /tmp/tl-g /tmp/tl-r2
 FINAL=${FINAL:-0}
 if [ "$FINAL" = 1 ]; then BUDGET=106; else BUDGET=168; fi; BUDGET=${MID_BOX:-$BUDGET}
 left() { echo $(( BUDGET - SECONDS )); }
@@ -72,9 +86,11 @@ OTHER9=""  # session 9's switches, if the lead has flipped them: the previous de
 [ "$(cur SEG_L_DEFAULT)" != 224 ] && OTHER9="$OTHER9 VIG_TILELANG_SEG_L=224"
 [ -n "$(cur SEGST_DEFAULT)" ] && OTHER9="$OTHER9 VIG_TILELANG_SEGST="
 [ -n "$(cur BWD_SEG_DEFAULT)" ] && OTHER9="$OTHER9 VIG_TILELANG_BWD_SEG="
+[ "$(cur BWD_VIEWS_DEFAULT)" = 2 ] && OTHER9="$OTHER9 VIG_TILELANG_BWD_VIEWS=1"  # round 2's switch
 [ -n "$OTHER9" ] && OTHER="$OTHER9"
 ALL9="VIG_TILELANG_SEG_L=128 VIG_TILELANG_SEGST=m3 VIG_TILELANG_BWD_SEG=128"
 G128="VIG_TILELANG_SEG_L=128"
+R2="VIG_TILELANG_BWD_VIEWS=2"
 {
 echo "== tilelang FINAL=$FINAL MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT\|^BWD_VIEWS_DEFAULT\|^SEG_L_DEFAULT\|^SEGST_DEFAULT\|^BWD_SEG_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
 echo "cache: $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels 2>/dev/null | wc -l) entries"
@@ -95,12 +111,12 @@ if [ "$FINAL" = 1 ]; then
   fi
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== 1 side by side: parity ALL9=($ALL9) | G128=($G128) (120 each) | ALL9 at edge lengths | memcheck dev_prof_seg --san ALL9 | racecheck --san-seg | dev_same --seg ALL9 (closeness) ($SECONDS s)"
+  echo "== 1 side by side: parity ALL9=($ALL9) | G128R2=($G128 $R2) (120 each) | ALL9 at edge lengths | memcheck dev_prof_seg --san ALL9 | racecheck --san-seg | dev_same --seg ALL9 (closeness) | dev_same --bwd2 (R2 bit-identity) | memcheck dev_same --bwd2 --small ($SECONDS s)"
   T=$(lim ${MID_PAR_S:-110})
   ( env $ALL9 OUT=/tmp/tl-a9 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
       | tee /tmp/tl-a9/log | grep --line-buffered -v ' ok ' | tag all9 ) &
-  ( env $G128 OUT=/tmp/tl-g timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
-      | tee /tmp/tl-g/log | grep --line-buffered -v ' ok ' | tag g128 ) &
+  ( env $G128 $R2 OUT=/tmp/tl-g timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+      | tee /tmp/tl-g/log | grep --line-buffered -v ' ok ' | tag g128r2 ) &
   ( env $ALL9 timeout $T python kernels/tilelang/dev_parity.py 225,257,383,449,1000,2049 2>&1 \
       | tee /tmp/tl-a9/edge.log | grep --line-buffered -v '^ok ' | tag all9-edge ) &
   ( env $ALL9 timeout $T compute-sanitizer --tool memcheck \
@@ -108,19 +124,23 @@ else
   ( timeout $T compute-sanitizer --tool racecheck \
       python kernels/tilelang/dev_prof_seg.py --san-seg 2>&1 | tail -5 | tag "racecheck dev_prof_seg --san-seg" ) &
   ( env $ALL9 timeout $T python kernels/tilelang/dev_same.py --seg 2>&1 | tee /tmp/tl-a9/same.log | tag "all9 vs shipped (fwd)" ) &
+  ( timeout $T python kernels/tilelang/dev_same.py --bwd2 2>&1 | tee /tmp/tl-r2/same.log | tag "r2 vs copies (bwd)" ) &
+  ( timeout $T compute-sanitizer --tool memcheck python kernels/tilelang/dev_same.py --bwd2 --small 2>&1 | tail -5 \
+      | tag "memcheck dev_same --bwd2 --small" ) &
   wait
   for E in a9 g; do
     echo "-- worst err/bound of the bf16 cases, $E: $(grep bfloat16 /tmp/tl-$E/log | awk '{print $2}' | sort -g | tail -1)"
   done
   summ /tmp/tl-a9/log "tilelang ALL9: SEG_L=128 SEGST=m3 BWD_SEG=128 (fwd_segst:s2:m3:g128, fwd_fused_seg:s2:m3:x4:g128, bwd_segst:g128, bwd_states_seg:g128)"
-  summ /tmp/tl-g/log "tilelang G128: SEG_L=128 (fwd_segst:s2:g128, fwd_fused_seg:s2:m3:x4:g128)"
+  summ /tmp/tl-g/log "tilelang G128R2: SEG_L=128 (fwd_segst:s2:g128, fwd_fused_seg:s2:m3:x4:g128; L > 224) + BWD_VIEWS=2 (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1; L <= 224)"
+  echo "bit-identity R2 (BWD_VIEWS=2) vs BWD_VIEWS=0, w1 states: $(grep '^same: ' /tmp/tl-r2/same.log | tail -1) (dev_same --bwd2; none: timeout or crash)"
   summ /tmp/tl-a9/edge.log "tilelang ALL9 edge lengths 225,257,383,449,1000,2049"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 70 ))
-  echo "== 2 timing, one process each: dev_bench v6s+v6 | /g128 (SEG_L=128) | /g128/n3 (+SEGST=m3) | /g128/n3/z128 (+BWD_SEG=128) at 1024 px; dev_prof_seg ($SECONDS s, $(left) s left)"
-  [ "$(left)" -gt 20 ] && timeout $(lim 44) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/g128,v6s+v6/g128/n3,v6s+v6/g128/n3/z128 \
-      ViG-T@1024 ViG-S@1024
+  echo "== 2 timing, one process each: dev_bench v6s+v6 | /g128 (SEG_L=128) | /g128/n3 (+SEGST=m3) | /g128/n3/z128 (+BWD_SEG=128) at 1024 px, v6s+v6 | /r2 (BWD_VIEWS=2) | /q3 (BWD_STATES=m3, views) at 224 px; dev_prof_seg ($SECONDS s, $(left) s left)"
+  [ "$(left)" -gt 20 ] && timeout $(lim 50) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/r2,v6s+v6/q3,v6s+v6/g128,v6s+v6/g128/n3,v6s+v6/g128/n3/z128 \
+      ViG-T@1024 ViG-S@1024 ViG-T@224 ViG-S@224 ViG-B@224 | grep --line-buffered -v ' skipped: ' 
   [ "$(left)" -gt 10 ] && timeout $(lim 26) python kernels/tilelang/dev_prof_seg.py ViG-T@1024 ViG-S@1024
   fi
 fi

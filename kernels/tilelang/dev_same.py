@@ -23,6 +23,16 @@ so bit-identical gradients. Views at L = 1, 17, 33, 196, 224 and ViG-T@224, cont
 strong gates. --bwd --small: views at L = 65 and 196 only (for compute-sanitizer memcheck).
 
     python kernels/tilelang/dev_same.py --bwd [--small]
+
+(Session 9 round 2: --bwd's base sets BWD_VIEWS=0 explicitly; since BWD_VIEWS_DEFAULT became "1" an unset
+BWD_VIEWS ran the views in the base too, and the comparison could not fail.)
+
+--bwd2 (session 9 round 2): the five gradients of VIG_TILELANG_BWD_VIEWS=2 with the w1 states (BWD_STATES="",
+the default since session 9: bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1 on int64 views) against BWD_VIEWS=0
+(bwd_states:w1 + bwd_out2:t256:x4:w1 on the contiguous copies), both with BWD_OUT=ref2 and the same forward:
+only the loads differ, so bit-identical gradients. The same cases as --bwd; --bwd2 --small: L = 65 and 196.
+
+    python kernels/tilelang/dev_same.py --bwd2 [--small]
 """
 import os
 import sys
@@ -44,7 +54,7 @@ def run(env, ins):
         os.environ.pop(k, None)
     os.environ.update(env)
     tlb.reload_env()
-    if "--bwd" in sys.argv:  # the five gradients, concatenated as float32
+    if "--bwd" in sys.argv or "--bwd2" in sys.argv:  # the five gradients, concatenated as float32
         leaves = [x.detach().requires_grad_() for x in ins]
         o = vig.bidirectional_gla(*leaves, backend="tilelang", check_gates=False)
         g = torch.Generator(device="cuda").manual_seed(3)
@@ -100,7 +110,12 @@ BASE = "x4 (ref2)"
 if "--bwd" in sys.argv:
     os.environ.update({"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"})
     BASE = "ref2+m3 on copies"
-    VARIANTS = {BASE: {}, "ref2+m3 BWD_VIEWS=1 (:s2)": {"VIG_TILELANG_BWD_VIEWS": "1"}}
+    VARIANTS = {BASE: {"VIG_TILELANG_BWD_VIEWS": "0"}, "ref2+m3 BWD_VIEWS=1 (:s2)": {"VIG_TILELANG_BWD_VIEWS": "1"}}
+    cases = lambda: bwd_cases("--small" in sys.argv)  # noqa: E731
+elif "--bwd2" in sys.argv:
+    os.environ.update({"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": ""})
+    BASE = "ref2+w1 on copies"
+    VARIANTS = {BASE: {"VIG_TILELANG_BWD_VIEWS": "0"}, "ref2+w1 BWD_VIEWS=2 (:s2)": {"VIG_TILELANG_BWD_VIEWS": "2"}}
     cases = lambda: bwd_cases("--small" in sys.argv)  # noqa: E731
 elif "--seg" in sys.argv:
     BASE = "seg:x4 on copies (FWD_VIEWS=1)"

@@ -11,11 +11,13 @@
    fwd_fused_seg:s2:m3:x4 at L > 224 on int64 views), also with FUSED_EXP=ref (contiguous at
    L > 224: no s2 seg kind for x3).
    BWD_VIEWS=1 (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1 on int64 views, with BWD_OUT=ref2 and
-   BWD_STATES=m3 only; with STRIDED=1 the :s1 kinds as before).
+   BWD_STATES=m3 only; with STRIDED=1 the :s1 kinds as before). Session 9 round 2: BWD_VIEWS=2 (also with
+   the w1 states: bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1), and "2b": the backward's exact kinds at
+   ViG-T@224 for the shipped defaults and around them; a bad BWD_VIEWS value raises.
 3. Bytes the contiguous copies move per call (read + written: tensors copied by Tensor.contiguous
    in the shared layer or the backend, counted at the five contract shapes with mocked kernels),
    forward and backward, for the shipped defaults, FWD_VIEWS=2, ref2+m3 and ref2+m3 with
-   BWD_VIEWS=1 and FWD_VIEWS=2, against the op's floor (bench.OpShape.bytes).
+   BWD_VIEWS=1 and FWD_VIEWS=2, BWD_VIEWS=2 (session 9 round 2), against the op's floor (bench.OpShape.bytes).
 
     python kernels/tilelang/dev_views_cpu.py
 """
@@ -68,7 +70,12 @@ for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
             {"VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3",
              "VIG_TILELANG_FWD_VIEWS": "0"},
             {"VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3",
-             "VIG_TILELANG_STRIDED": "1"}):
+             "VIG_TILELANG_STRIDED": "1"},
+            # session 9 round 2: BWD_VIEWS=2 (views with the w1 states too), around the shipped defaults
+            {}, {"VIG_TILELANG_BWD_VIEWS": "2"}, {"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_BWD_STATES": "m3"},
+            {"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_FWD_VIEWS": "0"},
+            {"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_STRIDED": "1"},
+            {"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_BWD_OUT": "ref"}, {"VIG_TILELANG_BWD_VIEWS": "0"}):
     for key in KEYS:
         os.environ.pop(key, None)
     os.environ.update(env)
@@ -87,6 +94,41 @@ for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
             bad += not ok
             row.append(f"{kind} [{lay}]" + ("" if ok else " <- WRONG"))
         print(f"2. {env} {name} {str(dt).split('.')[-1]}: " + ", ".join(row))
+# the backward's kinds at ViG-T@224 (bf16), exactly (session 9 round 2)
+EXPECT = (({}, ["bwd_states:w1", "bwd_out2:t256:x4:w1"]),
+          ({"VIG_TILELANG_BWD_VIEWS": "0"}, ["bwd_states:w1", "bwd_out2:t256:x4:w1"]),
+          ({"VIG_TILELANG_BWD_VIEWS": "2"}, ["bwd_states:s2:w1", "bwd_out2:t256:x4:s2:w1"]),
+          ({"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_BWD_STATES": "m3"}, ["bwd_states:m3:s2:w1", "bwd_out2:t256:x4:s2:w1"]),
+          ({"VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_BWD_STATES": "m3"}, ["bwd_states:m3:s2:w1", "bwd_out2:t256:x4:s2:w1"]),
+          ({"VIG_TILELANG_BWD_STATES": "m3"}, ["bwd_states:m3:s2:w1", "bwd_out2:t256:x4:s2:w1"]),
+          ({"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_STRIDED": "1"}, ["bwd_states:s1:w1", "bwd_out2:t256:x4:s1:w1"]),
+          ({"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_BWD_OUT": "ref"}, ["bwd_states:w1", "bwd_out2:t256:x3:w1"]),
+          ({"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_LOWMEM": "0"}, ["bwd_states", "bwd_out2:t256:x4"]))
+(q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(*bench.SHAPES["ViG-T@224"]), "cpu")
+for env, want in EXPECT:
+    for key in KEYS + ("VIG_TILELANG_LOWMEM",):
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    tlb.reload_env()
+    leaves = [x.detach().requires_grad_() for x in (q, k, v, gf, gb)]
+    o = _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, *leaves)
+    log.clear()
+    torch.autograd.grad(o, leaves, torch.randn_like(o))
+    got = [kind for kind, _ in log]
+    bad += got != want
+    print(f"2b. {env}: backward {got}" + ("" if got == want else f" <- WRONG, expected {want}"))
+for key in KEYS + ("VIG_TILELANG_LOWMEM",):
+    os.environ.pop(key, None)
+os.environ["VIG_TILELANG_BWD_VIEWS"] = "3"
+tlb.reload_env()
+try:
+    tlb._bwd_views2("bfloat16", 196, 32, 64)
+    bad += 1
+    print("2b. BWD_VIEWS=3 did not raise <- WRONG")
+except ValueError as e:
+    print(f"2b. BWD_VIEWS=3 raises: {e}")
+os.environ.pop("VIG_TILELANG_BWD_VIEWS")
+tlb.reload_env()
 print(f"routing: {bad} wrong")
 
 copied = []
@@ -102,10 +144,11 @@ def counting(self, *a, **kw):
 
 torch.Tensor.contiguous = counting
 print("3. contiguous copies per call, MB read + written (tensors), forward / backward; the floor's bytes")
-CONFIGS = {"shipped (FWD_VIEWS=1)": {}, "FWD_VIEWS=2": {"VIG_TILELANG_FWD_VIEWS": "2"},
+CONFIGS = {"shipped (defaults)": {}, "FWD_VIEWS=2": {"VIG_TILELANG_FWD_VIEWS": "2"},
            "ref2+m3": {"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"},
            "ref2+m3 BWD_VIEWS=1 FWD_VIEWS=2": {"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3",
-                                               "VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_FWD_VIEWS": "2"}}
+                                               "VIG_TILELANG_BWD_VIEWS": "1", "VIG_TILELANG_FWD_VIEWS": "2"},
+           "BWD_VIEWS=2 (w1 states)": {"VIG_TILELANG_BWD_VIEWS": "2"}}
 for name in bench.SHAPES:
     shape = bench.OpShape(*bench.SHAPES[name])
     (q, k, v, gf, gb), _ = bench.make_inputs(shape, "cpu")

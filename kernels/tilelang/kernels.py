@@ -2780,10 +2780,12 @@ def build_bwd_states(K: int, V: int, dtype: str, C: int = 32, threads: int = 256
     acc = T.float32
     assert not lowmem or dtype == "bfloat16"
     assert minb in (0, 3) and (not minb or (lowmem and strided != 1))
-    # strided=2 ("bwd_states:m3:s2:w1", session 8 round 2, VIG_TILELANG_BWD_VIEWS=1; with minb only):
-    # q, k, v, the gates and dO as int64 views, both walkers' tiles by fwd_fused:s2's loads (_pload)
+    # strided=2 ("bwd_states:m3:s2:w1", session 8 round 2, VIG_TILELANG_BWD_VIEWS=1; "bwd_states:s2:w1", session 9
+    # round 2, VIG_TILELANG_BWD_VIEWS=2 with the w1 states; with lowmem only): q, k, v, the gates and dO as int64
+    # views, both walkers' tiles by fwd_fused:s2's loads (_pload); the same values in the same tiles as the
+    # element loads (qkg / vel) store, so the same arithmetic after them
     pk = strided == 2
-    assert strided in (0, 1, 2) and (not pk or (minb and K == 32 and V % 8 == 0 and threads == 256 and C == 32))
+    assert strided in (0, 1, 2) and (not pk or (lowmem and K == 32 and V % 8 == 0 and threads == 256 and C == 32))
     wdt = T.bfloat16 if lowmem else acc
 
     def ow(x):  # a float32 state stored in the workspace
