@@ -31,8 +31,8 @@ def test_triton_kernels_compile_for_sm90_and_sm80(tmp_path):
     from vig_kernels.triton.compile_check import _specs
 
     for arch, _, out in report:
-        # 3 dtypes x (fwd, the default backward's kernels, fwd segment states, bwd segment
-        # states) + the segment scan (+ the carry prefix with v2.6's segment kernels): 14
+        # 3 dtypes x (the derived-exp fwd, the derived-exp bwd with CS, fwd segment states, bwd
+        # segment states) + the segment scan (+ the carry prefix with v2.6's segment kernels): 14
         assert out.count("ok   ") == len(_specs()), msg
         if arch == "90":
             assert "bf16" in out and "mma" in out, msg
@@ -106,7 +106,8 @@ def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf"
         pytest.skip(vig.available_backends()["triton"])
     for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DX_FWD",
                 "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
-                "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD", "VIG_TRITON_SPLIT_BWD"):
+                "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD", "VIG_TRITON_SPLIT_BWD",
+                "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_NREG_SPLIT", "VIG_TRITON_DV_SPLIT"):
         monkeypatch.delenv(key, raising=False)
     for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
@@ -192,7 +193,12 @@ def calls(mode, L, dtype):
         out.append(list(log))
     return out
 
-for L, dtype in ((196, torch.bfloat16), (2000, torch.bfloat16), (300, torch.float32)):
+SPLIT = {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_FO_BWD": "1", "VIG_TRITON_DV_SPLIT": "1"}
+for L, dtype, env in ((196, torch.bfloat16, {}), (2000, torch.bfloat16, {}), (300, torch.float32, {}),
+                      (197, torch.bfloat16, SPLIT), (3000, torch.bfloat16, SPLIT)):
+    for key in SPLIT:
+        os.environ.pop(key, None)
+    os.environ.update(env)
     ref = calls("jit", L, dtype)
     la.stats.update(hit=0, miss=0)
     got = calls("direct", L, dtype)
@@ -204,7 +210,9 @@ for L, dtype in ((196, torch.bfloat16), (2000, torch.bfloat16), (300, torch.floa
         # tensors: same dtype / shape / strides / offset / alignment; ints, floats, strings: same values
         assert r[1:] == d[1:], (r, d)
     assert la.stats["miss"] == n and la.stats["hit"] == 2 * n, la.stats
-    print("ok", L, dtype, n, "launches", la.stats)
+    if env:  # session 9: the split + FO with the dv sweep apart: 4 launches of grid (B*H, NS, 2)
+        assert [c[2][2] for c in got[1] if c[1] == "bigla_bwd_dir_dx_kernel"] == [2] * 4, got[1]
+    print("ok", L, dtype, env, n, "launches", la.stats)
 print("direct launch: all ok")
 '''
 
@@ -214,7 +222,8 @@ def test_direct_launch_passes_what_triton_passes(tmp_path):
     JITFunction.run replaced by a recorder that binds the arguments as Triton does (every
     parameter in signature order, constexprs and defaults included) and returns a fake
     CompiledKernel, the backend's forward and backward (L 196 unsegmented, L 2000 segmented,
-    bf16 and fp32) miss once per kernel and then launch directly with exactly the arguments,
+    bf16 and fp32; and the split backward with FO and the dv sweep apart, 3-D grids, at L 197 /
+    3000) miss once per kernel and then launch directly with exactly the arguments,
     grid and order Triton's own launch receives. Also checks that the installed Triton's
     JITFunction.run has the calling convention launch.py relies on."""
     script = tmp_path / "direct.py"
@@ -238,9 +247,9 @@ def test_v27_switches(knobs, monkeypatch):
 
 
 def test_dx_kernels_compile_for_sm90(tmp_path):
-    """v2.8 (opt-in VIG_TRITON_DX_FWD / VIG_TRITON_DX_BWD = 1; NOTES.md v2.8): the derived-exp
-    forward and backward kernels compile for sm_90, three dtypes each, with the shipped kernels'
-    dot precisions and launch options."""
+    """v2.8 (NOTES.md v2.8; the only main kernels since session 9): the derived-exp forward and
+    backward (CS = 0) kernels compile for sm_90, three dtypes each, with the shipped dot precisions
+    and launch options."""
     rc, ok, out = _compile_sm90(tmp_path, "--dx")
     from vig_kernels.triton.compile_check import _dx_specs
 
@@ -249,10 +258,10 @@ def test_dx_kernels_compile_for_sm90(tmp_path):
 
 @pytest.mark.parametrize("regime", ["neg_inf", "model"])
 def test_dx_switches(regime, monkeypatch):
-    """The derived-exp kernels (VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1) against the float64
-    oracle, segmented (3 segments), all five gradients: "neg_inf" mixes fast-path and exact-path
-    chunks (the exact path keeps the direct sums), "model" runs every chunk on the fast path (the
-    derived exps)."""
+    """The derived-exp kernels (VIG_TRITON_DX_FWD=1 VIG_TRITON_DX_BWD=1: still accepted, the only
+    kernels since session 9) against the float64 oracle, segmented (3 segments), all five
+    gradients: "neg_inf" mixes fast-path and exact-path chunks (the exact path keeps the direct
+    sums), "model" runs every chunk on the fast path (the derived exps)."""
     _segmented_parity(monkeypatch, {"VIG_TRITON_DX_FWD": "1", "VIG_TRITON_DX_BWD": "1"}, seed=11,
                       label="v2.8", regime=regime)
 
@@ -409,3 +418,148 @@ def test_split_switch(regime, segs, fo, monkeypatch):
     _segmented_parity(monkeypatch, knobs, seed=29, label="split",
                       regime="model" if regime == "planted" else regime,
                       edit=_plant if regime == "planted" else None)
+
+
+@pytest.mark.parametrize("which", ["FWD", "BWD"])
+def test_removed_dx_switch_raises(which, monkeypatch):
+    """Session 9: v2.2's kernels are gone; VIG_TRITON_DX_FWD / _BWD = 0 (which selected them) raises
+    a ValueError naming the switch in the pass it governs, instead of running the derived-exp
+    kernels silently; the other pass and the value 1 still run."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    if vig.available_backends()["triton"]:
+        pytest.skip(vig.available_backends()["triton"])
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    g = torch.Generator().manual_seed(31)
+    q, k = (torch.randn(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
+    v = torch.randn(1, 20, 2, 64, generator=g).to(dev)
+    gf, gb = (-torch.rand(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
+    leaves = [t.requires_grad_() for t in (q, k, v, gf, gb)]
+    monkeypatch.setenv(f"VIG_TRITON_DX_{'BWD' if which == 'FWD' else 'FWD'}", "1")
+    monkeypatch.setenv(f"VIG_TRITON_DX_{which}", "0")
+    tb.reload_knobs()
+    try:
+        with pytest.raises(ValueError, match=f"VIG_TRITON_DX_{which}='0': the switch was removed"):
+            o = vig.bidirectional_gla(*leaves, backend="triton")
+            assert which == "BWD"  # the forward ran (DX_FWD=1): the backward must raise
+            assert torch.isfinite(o).all() and o.abs().max() > 0
+            o.sum().backward()
+    finally:
+        monkeypatch.undo()
+        tb.reload_knobs()
+
+
+def test_split_auto_rule(monkeypatch):
+    """Session 9 (VIG_TRITON_SPLIT_BWD=auto; __init__.py's rule): with the launcher's own segment
+    choice on a GPU (132 SMs, H100), the split (+ FO + cap 168) is taken at the three 224 px contract
+    shapes, where session 8's final call measured it faster (graphed), and DX + CS at the two 1024 px
+    shapes, where it measured slower; a launch of at most one DX round keeps DX; the switch's
+    values."""
+    from vig import bench
+    from vig_kernels import triton as tb
+
+    monkeypatch.setattr(tb, "_interpreting", lambda: False)
+    for key in ("VIG_TRITON_SEGMENT", "VIG_TRITON_SEG_MIN_L", "VIG_TRITON_SEG_MIN_L_BWD",
+                "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_SPLIT_BWD"):
+        monkeypatch.delenv(key, raising=False)
+    tb.reload_knobs()
+    try:
+        got = {}
+        for name, (B, H, L, _, _) in bench.SHAPES.items():
+            NS, _ = tb._segments(B * H, L, unit=tb._chunk_bwd(), bwd=True)
+            got[name] = (B * H * NS, tb._split_auto(B * H * NS, 132))
+        assert got == {"ViG-T@224": (384, True), "ViG-S@224": (768, True), "ViG-B@224": (1536, True),
+                       "ViG-T@1024": (528, False), "ViG-S@1024": (528, False)}, got
+        assert not tb._split_auto(264, 132) and not tb._split_auto(1, 132)
+        assert tb._split_mode() == "0"  # the shipped default (SPLIT["BWD"] False)
+        for val, want in (("auto", "auto"), ("1", "1"), ("0", "0")):
+            monkeypatch.setenv("VIG_TRITON_SPLIT_BWD", val)
+            tb.reload_knobs()
+            assert tb._split_mode() == want
+        monkeypatch.setenv("VIG_TRITON_SPLIT_BWD", "yes")
+        tb.reload_knobs()
+        with pytest.raises(ValueError, match="VIG_TRITON_SPLIT_BWD"):
+            tb._split_mode()
+    finally:
+        monkeypatch.undo()
+        tb.reload_knobs()
+
+
+@pytest.mark.parametrize("sms,regime", [("1", "planted"), ("132", "neg_inf")])
+def test_split_auto_switch(sms, regime, monkeypatch):
+    """VIG_TRITON_SPLIT_BWD=auto against the float64 oracle, segmented (3 segments, B*H*NS = 6
+    programs), all five gradients, and the launches it makes: with the rule told of 1 SM (3 DX rounds against 2 x 2 split
+    rounds) it takes the split with FO (each direction MODE 1 then 2;
+    "planted": some programs flagged and redone); with 132 SMs (one DX round) the DX backward
+    (one MODE 0 launch, compact scratch)."""
+    from vig_kernels import triton as tb
+
+    seen = []
+    kern = tb._kern
+
+    def spy(fn, grid):
+        launch = kern(fn, grid)
+
+        def run(*a, **kw):
+            seen.append((fn.__name__, kw.get("DIR"), kw.get("MODE"), kw.get("CS")))
+            return launch(*a, **kw)
+        return run
+
+    monkeypatch.setattr(tb, "_kern", spy)
+    _segmented_parity(monkeypatch, {"VIG_TRITON_SPLIT_BWD": "auto", "VIG_TRITON_SPLIT_SMS": sms},
+                      seed=37, label="split-auto", regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)
+    bwd = [x for x in seen if x[0] in ("bigla_bwd_dx_kernel", "bigla_bwd_dir_dx_kernel")]
+    if sms == "1":
+        assert bwd == [("bigla_bwd_dir_dx_kernel", d, m, None) for d in (0, 1) for m in (1, 2)], seen
+    else:
+        assert bwd == [("bigla_bwd_dx_kernel", None, 0, 1)], seen
+
+
+@pytest.mark.parametrize("regime,segs,fo", [("planted", "3", "1"), ("neg_inf", "1", "0")])
+def test_split_dv_switch(regime, segs, fo, monkeypatch):
+    """Session 9: the split backward with its dv part in a sweep of its own programs
+    (VIG_TRITON_DV_SPLIT=1, grid (B*H, NS, 2)) against the float64 oracle, all five gradients: 3
+    segments with FO ("planted": some programs flagged, both roles redone by MODE 2) and one segment
+    with exact chunks everywhere ("neg_inf", MODE 0)."""
+    knobs = {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_DV_SPLIT": "1", "VIG_TRITON_SEGMENT": segs,
+             "VIG_TRITON_FO_BWD": fo}
+    _segmented_parity(monkeypatch, knobs, seed=41, label="split-dv",
+                      regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)
+
+
+def test_split_dv_same_values_in_the_interpreter(monkeypatch):
+    """VIG_TRITON_DV_SPLIT=1 computes dv with the same operations in the same order as the split's
+    heavy sweep (its own dS carried the same way, 2 q.k recomputed as the light sweep computes it),
+    so in the interpreter its outputs equal DV = 0's bit for bit (3 segments, FO, planted gates:
+    fast, exact and flagged programs)."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    from .parity import run_with_grads
+    from .strategies import Case, make_inputs
+
+    if vig.available_backends()["triton"] or torch.cuda.is_available():
+        pytest.skip("interpreter only")
+    case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="model", layout="fused",
+                gate_dtype="float32", seed=43)
+    q, k, v, gf, gb, do = make_inputs(case, "cpu")
+    _plant(gf, gb)
+    outs = {}
+    for dv in ("0", "1"):
+        for key, val in {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_FO_BWD": "1", "VIG_TRITON_DV_SPLIT": dv}.items():
+            monkeypatch.setenv(key, val)
+        tb.reload_knobs()
+        try:
+            outs[dv] = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                                      (q, k, v, gf, gb), do)
+        finally:
+            monkeypatch.undo()
+            tb.reload_knobs()
+    for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), outs["0"], outs["1"]):
+        assert torch.isfinite(x).all() and x.abs().max() > 0, name
+        assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())

@@ -90,17 +90,21 @@ def _nreg(which: str, dtype) -> dict:
     return {"maxnreg": n} if n else {}
 
 
-# v2.8 (session 6; on by default since session 7's mid call, below; NOTES.md v2.8): the main kernels
-# with "derived exps" (kernels.bigla_fwd_dx_kernel / bigla_bwd_dx_kernel): on fast-path chunks every
-# decay tile comes from the intra block's two factor tiles times a per-channel vector (one cumsum
-# per chunk and direction instead of two or three, 4 exp tiles per backward sweep instead of 6).
-# VIG_TRITON_DX_FWD=1 / VIG_TRITON_DX_BWD=1 select them (0: the shipped kernels).
-# On since the 2026-12-06 session 7 mid call (H100, results/2026-12-06b-h100/mid/): parity 120/120 (and 36/36 of the
-# dev_bench variants), memcheck clean; graphed fwd ViG-T@224 0.084 -> 0.064, S@224 0.175 -> 0.127,
-# B@224 0.288 -> 0.208, T@1024 0.155 -> 0.131, S@1024 0.262 -> 0.216 ms; graphed f+b 0.439 -> 0.393,
-# 0.713 -> 0.650, 1.364 -> 1.243, 0.610 -> 0.568, 1.120 -> 1.054 ms. FO stays opt-in (its parity run
-# was cut at 85/120 by its time box, no failure; timing within 2 % of DX).
-DX = {"FWD": True, "BWD": True}
+# v2.8 (session 6; on by default since session 7's mid call; NOTES.md v2.8): the main kernels with "derived
+# exps" (kernels.bigla_fwd_dx_kernel / bigla_bwd_dx_kernel): on fast-path chunks every decay tile comes from the
+# intra block's two factor tiles times a per-channel vector (one cumsum per chunk and direction instead of two or
+# three, 4 exp tiles per backward sweep instead of 6). Session 7's mid call (H100, results/2026-12-06b-h100/mid/):
+# parity 120/120, memcheck clean; graphed fwd ViG-T@224 0.084 -> 0.064, S@224 0.175 -> 0.127, B@224 0.288 ->
+# 0.208, T@1024 0.155 -> 0.131, S@1024 0.262 -> 0.216 ms; graphed f+b 0.439 -> 0.393, 0.713 -> 0.650, 1.364 ->
+# 1.243, 0.610 -> 0.568, 1.120 -> 1.054 ms. Since session 9 the only path: v2.2's bigla_fwd_kernel /
+# bigla_bwd_kernel (VIG_TRITON_DX_FWD / _BWD = 0) were removed (in git history at 9bf15d5); the switches
+# accept 1 or unset, and 0 raises (a script asking for the old kernels must not get the new ones).
+def _check_dx_knob(which: str) -> None:
+    val = _ENV.get(f"VIG_TRITON_DX_{which}", "")
+    if val not in ("", "1"):
+        raise ValueError(f"VIG_TRITON_DX_{which}={val!r}: the switch was removed in session 9 (the "
+                         "derived-exp kernels are the only ones; v2.2's bigla_fwd_kernel / "
+                         "bigla_bwd_kernel are in git history at 9bf15d5); unset it")
 
 
 def _onoff(name: str, which: str, defaults: dict) -> bool:
@@ -111,10 +115,6 @@ def _onoff(name: str, which: str, defaults: dict) -> bool:
     return (val == "1") if val else defaults[which]
 
 
-def _dx(which: str) -> bool:
-    return _onoff("DX", which, DX)
-
-
 # v2.9 (session 6 round 2, opt-in: its GPU parity run is incomplete, 85/120 in session 7; NOTES.md v2.9): the
 # derived-exp kernels split in two launches of one source (kernels.bigla_fwd_dx_kernel /
 # bigla_bwd_dx_kernel with MODE 1 then 2; v2.8's single launch is MODE 0: one kernel body since
@@ -122,8 +122,7 @@ def _dx(which: str) -> bool:
 # 0 B spill, 48 bar.sync vs v2.8's 12 B / 72; backward 255 regs, 28 B spill, 158 bar.sync vs 176 B /
 # 202), computes every chunk in the factorised form and flags its program if any chunk failed the
 # fast-path test; MODE 2 (v2.8's exact-capable code) then redoes only the flagged programs.
-# VIG_TRITON_FO_FWD=1 / VIG_TRITON_FO_BWD=1 select them (they imply the derived exps: DX is
-# not consulted for that pass); 0: DX / the shipped kernels as before.
+# VIG_TRITON_FO_FWD=1 / VIG_TRITON_FO_BWD=1 select them; 0: v2.8's single launch (MODE 0) as before.
 FO = {"FWD": False, "BWD": False}
 
 
@@ -167,22 +166,100 @@ CHUNK_BWD = 16
 # Triton's default). ptxas (sm_90a, bf16, 4 warps): DIR 0 / DIR 1 237 / 254 regs, 0 B spill (the shipped DX
 # backward: 255, 172 B); at 168 (3 programs per SM) 116 / 194 B spill; 8 warps at 128 (2 programs of 8 warps
 # per SM) 112 / 196 B; with FO, MODE 1: 219 / 248 regs, 0 B; 60 / 76 B at 168; 76 / 112 B at 8 warps, 128.
-SPLIT = {"BWD": False}
+#
+# Session 9: VIG_TRITON_SPLIT_BWD=auto (SPLIT["BWD"] = "auto" as a default) takes the split where it won and DX + CS
+# where it lost, with the split's winning launch options (FO_BWD on and a 168-register cap, SPLIT_AUTO; an
+# explicit VIG_TRITON_FO_BWD / VIG_TRITON_NREG_SPLIT still wins). Session 8's final call (H100, graphed f+b, ms,
+# shipped DX + CS -> SPLIT + FO + cap 168): T@224 0.354 -> 0.283, S@224 0.575 -> 0.559, B@224 1.093 -> 1.034, but
+# T@1024 0.522 -> 0.619, S@1024 0.948 -> 1.129. The rule (_split_auto) counts program rounds: the DX backward runs
+# 2 programs per SM (255 registers, 4 warps), each split launch 3 (cap 168), and the split is 2 launches, so for
+# P = B*H*NS programs on n SMs: DX takes ceil(P / 2n) rounds, the split 2 * ceil(P / 3n) rounds of lighter programs
+# (one direction each). Per round, the split's backward took 0.70-0.76x DX's at 224 px and 0.62x at 1024 px
+# (backward = f+b - the graphed forward, over the rounds below); the rule takes the split iff
+# SPLIT_ROUND * split rounds < DX rounds, SPLIT_ROUND = 0.72. At the five contract shapes (132 SMs):
+# T@224 P 384: DX 2 rounds, split 2 (x 0.72 = 1.44) -> split; S@224 768: 3 vs 4 (2.88) -> split; B@224 1536: 6 vs 8
+# (5.76) -> split; T@1024 / S@1024: the segmented path sizes NS to ~512 programs (528 = exactly 2 full DX rounds),
+# where the split needs 2 x 2 rounds (2.88) -> DX. It is what separates the two groups: the unsegmented 224 px
+# launches leave DX a half-empty last round (1.45 / 2.9 / 5.8 rounds), the segmented ones fill DX's rounds exactly.
+# Small launches (P <= 2n: one DX round) get DX (the split would need 2 rounds there, and 2-4 launches of host
+# time). The rule is the graphed one for eager calls too, although the same call's eager f+b was host-bound with
+# the split's 4 backward launches (S@224 0.570 -> 0.767 ms, T@224 0.748 -> 0.871; B@224 1.092 -> 1.053): a rule
+# that asked torch.cuda.is_current_stream_capturing() would take DX in the eager warm-up and the split under
+# capture, and a Triton kernel's first launch (cuModuleLoadData) is not permitted while a stream is capturing.
+# VIG_TRITON_SPLIT_SMS overrides the SM count (tests: force either branch).
+SPLIT = {"BWD": False}  # False (DX + CS), True (the split), or "auto" (the rule)
 SPLIT_MAXNREG = 0
+SPLIT_AUTO = {"FO": True, "NREG": 168}  # launch options of the split when "auto" takes it
+SPLIT_SLOTS = (2, 3)  # programs per SM: the DX backward (255 regs, 4 warps), the split at cap 168
+SPLIT_ROUND = 0.72  # a split round's time over a DX round's (fit; see above)
+_NSM = {}  # SM count per CUDA device index
 
 
-def _split() -> bool:
-    return _onoff("SPLIT", "BWD", SPLIT)
+def _split_mode() -> str:
+    """VIG_TRITON_SPLIT_BWD = 0 / 1 / auto, else SPLIT["BWD"] (False / True / "auto")."""
+    val = _ENV.get("VIG_TRITON_SPLIT_BWD", "")
+    if val not in ("", "0", "1", "auto"):
+        raise ValueError(f"VIG_TRITON_SPLIT_BWD={val!r}: expected 0, 1 or auto")
+    if val:
+        return val
+    d = SPLIT["BWD"]
+    return "auto" if d == "auto" else ("1" if d else "0")
 
 
-def _split_opts(dtype) -> dict:
+def _sms(dev) -> int:
+    """The SM count the rule uses: VIG_TRITON_SPLIT_SMS, else the CUDA device's (cached), else 132."""
+    n = _ENV.get("VIG_TRITON_SPLIT_SMS", "")
+    if n:
+        return int(n)
+    if dev.type != "cuda":
+        return 132
+    i = dev.index if dev.index is not None else torch.cuda.current_device()
+    if i not in _NSM:
+        _NSM[i] = torch.cuda.get_device_properties(i).multi_processor_count
+    return _NSM[i]
+
+
+def _split_rounds(P: int, nsm: int):
+    """(DX rounds, split rounds) of P backward programs on nsm SMs (see the rule above)."""
+    return -(-P // (SPLIT_SLOTS[0] * nsm)), 2 * -(-P // (SPLIT_SLOTS[1] * nsm))
+
+
+def _split_auto(P: int, nsm: int) -> bool:
+    """The "auto" rule: the split iff SPLIT_ROUND x its rounds < DX's rounds."""
+    rd, rs = _split_rounds(P, nsm)
+    return SPLIT_ROUND * rs < rd
+
+
+def _split(P: int = 0, dev=None):
+    """(split?, auto?) for a backward of P programs (B*H*NS) on dev: VIG_TRITON_SPLIT_BWD 1 / 0,
+    or "auto": _split_auto(P, the SM count)."""
+    mode = _split_mode()
+    if mode == "auto":
+        return _split_auto(P, _sms(dev)), True
+    return mode == "1", False
+
+
+# Session 9 (opt-in, no GPU run yet; NOTES.md "Session 9"): VIG_TRITON_DV_SPLIT=1 takes the dv part (A^T dO +
+# (k xk) dS) out of the split's heavy sweep into a third sweep run by programs of its own (constexpr DV of
+# kernels.bigla_bwd_dir_dx_kernel, grid (B*H, NS, 2): role 0 the light + heavy sweeps without dv, role 1 the dv
+# sweep), so that each program's live set is smaller; with the split only (VIG_TRITON_SPLIT_BWD=1, or auto where
+# it takes the split). Off: DV is not passed (the kernels are session 8's, byte for byte).
+SPLIT_DV = False
+
+
+def _split_dv() -> dict:
+    """{"DV": 1} if the split backward runs with the dv sweep apart (VIG_TRITON_DV_SPLIT), else {}."""
+    return {"DV": 1} if _onoff("DV", "SPLIT", {"SPLIT": SPLIT_DV}) else {}
+
+
+def _split_opts(dtype, auto: bool = False) -> dict:
     """Launch options of the split backward: num_warps, and for bf16 inputs (tensor-core dots) the
     register cap maxnreg (the fp16 / fp32 kernels' FMA dots spill at 255 already: never capped) and
-    num_stages; none but num_warps in the interpreter."""
+    num_stages; none but num_warps in the interpreter. auto: the cap defaults to SPLIT_AUTO's."""
     w = int(_ENV.get("VIG_TRITON_WARPS_SPLIT", "") or WARPS["BWD"])
     if _interpreting() or dtype != torch.bfloat16:
         return {"num_warps": w}
-    n = int(_ENV.get("VIG_TRITON_NREG_SPLIT", "") or SPLIT_MAXNREG)
+    n = int(_ENV.get("VIG_TRITON_NREG_SPLIT", "") or (SPLIT_AUTO["NREG"] if auto else SPLIT_MAXNREG))
     st = _ENV.get("VIG_TRITON_STAGES_SPLIT", "")
     return {"num_warps": w, **({"maxnreg": n} if n else {}), **({"num_stages": int(st)} if st else {})}
 
@@ -210,7 +287,7 @@ def _warps(which: str) -> int:
 
 
 # The by-direction backwards (VIG_TRITON_BWD=dir | par, NOTES.md v2.3 / v2.4) were removed in
-# session 4: correct on the GPU, slower than bigla_bwd_kernel at ViG-S/B@224 and ViG-T@1024
+# session 4: correct on the GPU, slower than v2.2's bigla_bwd_kernel at ViG-S/B@224 and ViG-T@1024
 # (results/2026-11-25d-h100/mid/out/triton/triton.log); last present at commit 9a4b465.
 def _check_bwd_knob():
     mode = _ENV.get("VIG_TRITON_BWD", "")
@@ -248,7 +325,7 @@ def _fscan() -> bool:
 
 
 def _fpipe(NS: int) -> dict:
-    """FSC / FST of bigla_fwd_kernel (knobs VIG_TRITON_FSCAN=1: the entering states come from a
+    """FSC / FST of bigla_fwd_dx_kernel (knobs VIG_TRITON_FSCAN=1: the entering states come from a
     parallel scan launch; else VIG_TRITON_FPIPE=N, e.g. 3: the assembly loops pipelined N deep;
     NOTES.md v2.6): only passed when segments are used, so the unsegmented forward compiles as
     before."""
@@ -365,6 +442,7 @@ class TritonBackend(KernelBackend):
         BH = B * H
         dev = v.device
         NV = 1
+        _check_dx_knob("FWD")
         NS, LS = _segments(BH, L)
         fo = _fo("FWD")
         if fo:  # v2.9: one int32 flag per program after op, one allocation (256-byte aligned part)
@@ -392,28 +470,19 @@ class TritonBackend(KernelBackend):
                 )
         else:
             hf = hb = tf = tb = op  # unused
-        if fo or _dx("FWD"):  # v2.9: fast-only pass (flags), then the exact-capable pass on
-            # flagged programs; v2.8 (MODE 0): one exact-capable pass, fl_p None (a constexpr: the
-            # compiled code is v2.8's own, byte for byte)
-            for mode in ((1, 2) if fo else (0,)):
-                _kern(_k.bigla_fwd_dx_kernel, (NV, BH, NS))(
-                    q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb, fl if fo else None,
-                    *_strides(q), *_strides(k), *_strides(v),
-                    *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
-                    float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-                    **_fpipe(NS), MODE=mode,
-                    num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_stages("FWD"),
-                )
-            return
-        _kern(_k.bigla_fwd_kernel, (NV, BH, NS))(
-            q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb,
-            *_strides(q), *_strides(k), *_strides(v),
-            *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
-            float(scale), L, H, LS, NS, K, V,
-            BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-            num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_fpipe(NS), **_stages("FWD"),
-        )
+        # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs; v2.8
+        # (MODE 0, the default): one exact-capable pass, fl_p None (a constexpr: the compiled code
+        # is v2.8's own, byte for byte)
+        for mode in ((1, 2) if fo else (0,)):
+            _kern(_k.bigla_fwd_dx_kernel, (NV, BH, NS))(
+                q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb, fl if fo else None,
+                *_strides(q), *_strides(k), *_strides(v),
+                *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
+                float(scale), L, H, LS, NS, K, V,
+                BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
+                **_fpipe(NS), MODE=mode,
+                num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_stages("FWD"),
+            )
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale):
         """(dq, dk, dv in the inputs' dtype, dgf, dgb in float32), contiguous, K <= BK, V <= BV."""
@@ -438,12 +507,13 @@ class TritonBackend(KernelBackend):
         # the kernels index it from the base pointers, each part starts on a 256-byte boundary
         # (the same pointer-alignment specialisation as separate buffers)
         nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
+        _check_dx_knob("BWD")
         cbw = _chunk_bwd()  # the derived-exp backward's chunk (VIG_TRITON_CHUNK_BWD; 16 = CHUNK)
-        split = _split()
-        if not (split or _fo("BWD") or _dx("BWD")):
-            cbw = CHUNK  # the shipped v2.2 / v2.6 backward: 16 only
         NS, LS = _segments(BH, L, unit=cbw, bwd=True)
+        split, auto = _split(BH * NS, dev)  # session 8 / 9: the split (1, or "auto" where it wins)
         fo = _fo("BWD")  # v2.9: one int32 flag per program after the scratch (split: per direction)
+        if split and auto and _ENV.get("VIG_TRITON_FO_BWD", "") == "":
+            fo = SPLIT_AUTO["FO"]  # session 9: the split's winning options (FO, cap 168)
         nD = -(-BH * L * 2 // 64) * 64 if split else 0  # the split backward's diagonal row factors
         scr = torch.empty((2 * nK + nV + nD + ((2 if split else 1) * BH * NS if fo else 0),),
                           dtype=torch.float32, device=dev)
@@ -490,12 +560,13 @@ class TritonBackend(KernelBackend):
         if split:  # session 8: DIR 0 (forward direction) then DIR 1, meeting through pq / pk / pv;
             # with FO (VIG_TRITON_FO_BWD=1) each direction as MODE 1 (fast only, flags) then MODE 2
             # (the flagged programs redone), one int32 flag per (direction, program)
-            opts = _split_opts(q.dtype)
+            opts = {**_split_opts(q.dtype, auto), **_split_dv()}
+            sgrid = (BH, NS, 2) if opts.get("DV") else (BH, NS)  # DV: role = program_id(2)
             sq, sk, sv, sd = _strides(q), _strides(k), _strides(v), _strides(do)
             fl = scr[2 * nK + nV + nD:].view(torch.int32) if fo else None
             for d, g, dg, st, ds, cc in ((0, g_fwd, dgf, sf, df, cf), (1, g_bwd, dgb, sb, db, cb)):
                 for mode in ((1, 2) if fo else (0,)):
-                    _kern(_k.bigla_bwd_dir_dx_kernel, (BH, NS))(
+                    _kern(_k.bigla_bwd_dir_dx_kernel, sgrid)(
                         q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, scr[2 * nK + nV:], st, ds, cc,
                         fl[d * BH * NS:] if fo else None,
                         *sq, *sk, *sv, *_strides(g), *sd,
@@ -504,25 +575,16 @@ class TritonBackend(KernelBackend):
                         **opts,
                     )
             return dq, dk, dv, dgf, dgb
-        if fo or _dx("BWD"):  # v2.9: fast-only pass (flags), then the exact-capable pass on
-            # flagged programs; v2.8 (MODE 0): one exact-capable pass, fl_p None (as the forward)
-            fl = scr[2 * nK + nV:].view(torch.int32) if fo else None
-            for mode in ((1, 2) if fo else (0,)):
-                _kern(_k.bigla_bwd_dx_kernel, (BH, NS))(
-                    q, k, v, g_fwd, g_bwd, do,
-                    dq, dk, dv, dgf, dgb, pq, pk, pv,
-                    sf, db, sb, df, cf, cb, fl, *strides,
-                    float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=mode,
-                    **_cs(), num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
-                )
-            return dq, dk, dv, dgf, dgb
-        _kern(_k.bigla_bwd_kernel, (BH, NS))(
-            q, k, v, g_fwd, g_bwd, do,
-            dq, dk, dv, dgf, dgb, pq, pk, pv,
-            sf, db, sb, df, cf, cb, *strides,
-            float(scale), L, H, LS, NS, K, V,
-            BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=dprec, SEG=int(NS > 1),
-            num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
-        )
+        # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs; v2.8
+        # (MODE 0, the default): one exact-capable pass, fl_p None (as the forward)
+        fl = scr[2 * nK + nV:].view(torch.int32) if fo else None
+        for mode in ((1, 2) if fo else (0,)):
+            _kern(_k.bigla_bwd_dx_kernel, (BH, NS))(
+                q, k, v, g_fwd, g_bwd, do,
+                dq, dk, dv, dgf, dgb, pq, pk, pv,
+                sf, db, sb, df, cf, cb, fl, *strides,
+                float(scale), L, H, LS, NS, K, V,
+                BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=mode,
+                **_cs(), num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
+            )
         return dq, dk, dv, dgf, dgb

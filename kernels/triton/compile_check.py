@@ -6,12 +6,13 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check 90 80
     python -m vig_kernels.triton.compile_check --regs 90   # + ptxas's register/spill report
     python -m vig_kernels.triton.compile_check --v26 --regs 90   # the opt-in v2.6 segment kernels
-    python -m vig_kernels.triton.compile_check --dx --regs 90    # the opt-in v2.8 derived-exp kernels
+    python -m vig_kernels.triton.compile_check --dx --regs 90    # v2.8 derived-exp kernels, CS off
     python -m vig_kernels.triton.compile_check --fo --regs 90    # the opt-in v2.9 fast-only / exact split
     python -m vig_kernels.triton.compile_check --fo --dump DIR 90  # + each kernel's TTGIR / PTX in DIR
     python -m vig_kernels.triton.compile_check --same DIR_A DIR_B   # PTX of two --dump dirs, code only
     python -m vig_kernels.triton.compile_check --cs --regs 90    # session 7: compact-scratch backward
     python -m vig_kernels.triton.compile_check --split --regs 90  # session 8: backward split by direction
+    VIG_TRITON_DV_SPLIT=1 VIG_TRITON_NREG_SPLIT=168 python -m vig_kernels.triton.compile_check --split --regs 90
     VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 python -m vig_kernels.triton.compile_check --fo --regs 90
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
@@ -29,18 +30,21 @@ import tempfile
 
 
 def _specs():
-    """(kernel, dtype, out dtype, PREC) as launched: forward, forward segment states, backward,
-    backward segment states, each at the one tile size (BK = 32, BV = 64; K and V are run-time
-    ints; larger heads run as float32 tiles cut by the shared layer), and the segment scan
-    (fp32 only; v2.6: the scan and the carry prefix)."""
-    from vig_kernels.triton import BSEG_DEFAULT, DOT_BF16
+    """(kernel, dtype, out dtype, PREC) as launched by the shipped defaults: forward (the
+    derived-exp kernel, MODE 0: kind fwdx), forward segment states, backward (the derived-exp
+    kernel, MODE 0, with compact scratch if CS is on by default: bwcs, else bwdx), backward
+    segment states, each at the one tile size (BK = 32, BV = 64; K and V are run-time ints;
+    larger heads run as float32 tiles cut by the shared layer), and the segment scan (fp32 only;
+    v2.6: the scan and the carry prefix). Session 9: v2.2's forward / backward (kinds fwd / bwd)
+    were removed."""
+    from vig_kernels.triton import BSEG_DEFAULT, CS, DOT_BF16
 
     out = []
     for dt in ("bf16", "fp16", "fp32"):
         prec = "tf32" if dt == "bf16" else "ieee"
         dots = {w: ("bf16" if (dt == "bf16" and DOT_BF16[w]) else prec) for w in DOT_BF16}
-        out.append(("fwd", dt, dt, dots["FWD"]))
-        out.append(("bwd", dt, dt, dots["BWD"]))
+        out.append(("fwdx", dt, dt, dots["FWD"]))
+        out.append(("bwcs" if CS["BWD"] else "bwdx", dt, dt, dots["BWD"]))
         out.append(("seg", dt, dt, prec))
         out.append(("bseg2" if BSEG_DEFAULT == "v26" else "bseg", dt, dt, prec))
     if BSEG_DEFAULT == "v26":  # v2.6: scan per direction pair and value slice, carry prefix
@@ -53,7 +57,8 @@ def _v26_specs():
     """The v2.6 segment kernels (NOTES.md v2.6), compiled with --v26: the two-state backward
     segment kernel per dtype, the backward scan and carry (these three are the defaults since
     v2.6 and in _specs too), and the opt-in forward variants: FPIPE (fwdp), FSCAN (fwds) and
-    its scan kernel (fscan)."""
+    its scan kernel (fscan). Since session 9 fwdp / fwds are the derived-exp forward (MODE 0)
+    with FST / FSC, as launched (before: v2.2's forward, removed)."""
     out = [("bseg2", dt, dt, "tf32" if dt == "bf16" else "ieee") for dt in ("bf16", "fp16", "fp32")]
     if os.environ.get("VIG_CC_SCAN_ONLY"):  # dev: the scan and carry only
         out = []
@@ -82,7 +87,8 @@ def _mode_specs(modes):
 
 
 def _dx_specs():
-    """v2.8 (opt-in, VIG_TRITON_DX_FWD / _BWD = 1): MODE 0, 6 kinds (--dx)."""
+    """v2.8 (the default since session 7, the only main kernels since session 9): MODE 0, the
+    backward without compact scratch (CS = 0: VIG_TRITON_CS_BWD=0), 6 kinds (--dx)."""
     return _mode_specs((0,))
 
 
@@ -182,8 +188,9 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
             name = kind  # the label's kind
             if kind.startswith("bwsp"):  # session 8: the backward split by direction
-                from vig_kernels.triton import _chunk_bwd, _split_opts
-                consts.update(C=_chunk_bwd(), DIR=int(kind[4]), MODE=int(kind[6:] or 0))
+                from vig_kernels.triton import _chunk_bwd, _split_dv, _split_opts
+                # DV: 0 (the default, a constexpr, as launched) or VIG_TRITON_DV_SPLIT's 1
+                consts.update(C=_chunk_bwd(), DIR=int(kind[4]), MODE=int(kind[6:] or 0), DV=0, **_split_dv())
                 if consts["MODE"] == 0:
                     consts["fl_p"] = None
                 fn = k.bigla_bwd_dir_dx_kernel
@@ -202,12 +209,11 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
                 consts["C"] = _chunk_bwd()
             if kind[:4] in ("fwfo", "bwfo"):  # v2.9: MODE 1 / 2 of the derived-exp kernels
                 consts["MODE"] = int(kind[4])
-            elif kind in ("fwdx", "bwdx"):  # v2.8: MODE 0 (one kernel body since session 6 round 3;
-                consts["MODE"] = 0  # fl_p not read: None, a constexpr, as the launcher passes it)
+            elif kind in ("fwdx", "bwdx", "fwdp", "fwds"):  # v2.8: MODE 0 (one kernel body since session 6
+                consts["MODE"] = 0  # round 3; fl_p not read: None, a constexpr, as the launcher passes it)
                 consts["fl_p"] = None
-            if kind in ("fwd", "fwdp", "fwds", "fwdx", "fwfo1", "fwfo2"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
-                fn = k.bigla_fwd_dx_kernel if kind in ("fwdx", "fwfo1", "fwfo2") \
-                    else k.bigla_fwd_kernel
+            if kind in ("fwdp", "fwds", "fwdx", "fwfo1", "fwfo2"):  # fwdp / fwds: VIG_TRITON_FPIPE / FSCAN (v2.6)
+                fn = k.bigla_fwd_dx_kernel
                 consts["FST"] = int(os.environ.get("VIG_TRITON_FPIPE", "") or BSEG_STAGES) \
                     if kind == "fwdp" else 0
                 consts["FSC"] = int(kind == "fwds")
@@ -223,9 +229,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
                 ptrs = {"k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32", "hf_p": "fp32",
                         "hb_p": "fp32", "tf_p": "fp32", "tb_p": "fp32"}
                 nstr = 12
-            elif kind in ("bwd", "bwdx", "bwfo1", "bwfo2"):
-                fn = k.bigla_bwd_dx_kernel if kind in ("bwdx", "bwfo1", "bwfo2") \
-                    else k.bigla_bwd_kernel
+            elif kind in ("bwdx", "bwfo1", "bwfo2"):
+                fn = k.bigla_bwd_dx_kernel
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, "dq_p": odt, "dk_p": odt, "dv_p": odt, "dgf_p": "fp32",
                         "dgb_p": "fp32", "pq_p": "fp32", "pk_p": "fp32", "pv_p": "fp32",
@@ -283,7 +288,7 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
                     opts = {"num_warps": 1 if kind == "bcarry" else BSEG_WARPS}
                 if kind.startswith("bwsp"):  # as launched
                     opts = _split_opts(_TORCH_DT[dt])
-                if kind in ("fwd", "fwdp", "fwds", "bwd", "fwdx", "bwdx", "fwfo1", "fwfo2", "bwfo1",
+                if kind in ("fwdp", "fwds", "fwdx", "bwdx", "fwfo1", "fwfo2", "bwfo1",
                             "bwfo2"):  # as launched
                     w = "FWD" if kind[:2] == "fw" else "BWD"
                     opts = {"num_warps": _warps(w), **_nreg(w, _TORCH_DT[dt]), **_stages(w)}

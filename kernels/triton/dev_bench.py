@@ -40,7 +40,7 @@ KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
          "ns": "VIG_TRITON_SEGMENT", "sm": "VIG_TRITON_SEG_MIN_L", "fp": "VIG_TRITON_FPIPE",
          "bsm": "VIG_TRITON_SEG_MIN_L_BWD", "stb": "VIG_TRITON_STAGES_BWD",
          "stf": "VIG_TRITON_STAGES_FWD", "cb": "VIG_TRITON_CHUNK_BWD",
-         "wsp": "VIG_TRITON_WARPS_SPLIT", "nsp": "VIG_TRITON_NREG_SPLIT"}
+         "wsp": "VIG_TRITON_WARPS_SPLIT", "nsp": "VIG_TRITON_NREG_SPLIT", "sms": "VIG_TRITON_SPLIT_SMS"}
 
 
 def variant_env(name):
@@ -56,9 +56,9 @@ def variant_env(name):
     direct launch (VIG_TRITON_LAUNCH=direct, the default since v2.7) / the normal JITFunction.run
     launch, "_gb" / "_gb0": one allocation per gradient pair (VIG_TRITON_GRADBUF=1, the default
     since v2.7) / six. The previous (session 4) defaults: "new_jit_gb0_dtf".
-    v2.8 (session 6): "_dx" / "_dxf" / "_dxb": the derived-exp kernels, both / forward only /
-    backward only (VIG_TRITON_DX_FWD, VIG_TRITON_DX_BWD = 1; "_dx0": both 0), "_stbN" / "_stfN":
-    num_stages N of the backward / forward kernel (VIG_TRITON_STAGES_BWD / _FWD).
+    v2.8 (session 6): "_stbN" / "_stfN": num_stages N of the backward / forward kernel
+    (VIG_TRITON_STAGES_BWD / _FWD); the derived-exp kernels are the only ones since session 9
+    ("_dx*" removed with v2.2's kernels).
     v2.9 (session 6 round 2): "_fo" / "_fof" / "_fob": the fast-only / exact split of the
     derived-exp kernels, both / forward only / backward only (VIG_TRITON_FO_FWD, _BWD = 1;
     "_fo0": both 0).
@@ -67,6 +67,10 @@ def variant_env(name):
     (VIG_TRITON_CHUNK_BWD, 16 or 32), e.g. "new_fo_cb32_wb8".
     Session 8: "_sp" / "_sp0": the backward split by direction on / off (VIG_TRITON_SPLIT_BWD),
     "_wspN" / "_nspN": its warps / register cap (VIG_TRITON_WARPS_SPLIT / VIG_TRITON_NREG_SPLIT).
+    Session 9: "_spa": VIG_TRITON_SPLIT_BWD=auto (the split + FO + cap 168 where the rule says it
+    wins, else DX + CS), "_smsN": the SM count the rule assumes (VIG_TRITON_SPLIT_SMS), "_dv" /
+    "_dv0": the split's dv part in a sweep of its own programs on / off (VIG_TRITON_DV_SPLIT).
+    An unknown part raises (a removed variant must not run as the defaults).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
     env = {}
@@ -80,20 +84,18 @@ def variant_env(name):
         if part in ("gb", "gb0"):  # v2.7: the backward's gradient pairs one allocation each (or not)
             env["VIG_TRITON_GRADBUF"] = "0" if part == "gb0" else "1"
             continue
-        if part in ("dx", "dxf", "dxb", "dx0"):  # v2.8: derived exps (forward / backward kernel)
-            if part in ("dx", "dxf", "dx0"):
-                env["VIG_TRITON_DX_FWD"] = "0" if part == "dx0" else "1"
-            if part in ("dx", "dxb", "dx0"):
-                env["VIG_TRITON_DX_BWD"] = "0" if part == "dx0" else "1"
-            continue
         if part in ("fo", "fof", "fob", "fo0"):  # v2.9: fast-only / exact split (forward / backward)
             if part in ("fo", "fof", "fo0"):
                 env["VIG_TRITON_FO_FWD"] = "0" if part == "fo0" else "1"
             if part in ("fo", "fob", "fo0"):
                 env["VIG_TRITON_FO_BWD"] = "0" if part == "fo0" else "1"
             continue
-        if part in ("sp", "sp0"):  # session 8: the backward split by direction (two launches)
-            env["VIG_TRITON_SPLIT_BWD"] = "0" if part == "sp0" else "1"
+        if part in ("dv", "dv0"):  # session 9: the split's dv sweep apart (VIG_TRITON_DV_SPLIT)
+            env["VIG_TRITON_DV_SPLIT"] = "0" if part == "dv0" else "1"
+            continue
+        if part in ("sp", "sp0", "spa"):  # session 8: the backward split by direction (two launches);
+            # session 9: "spa" = auto (the rule)
+            env["VIG_TRITON_SPLIT_BWD"] = {"sp": "1", "sp0": "0", "spa": "auto"}[part]
             continue
         if part in ("cs", "cs0"):  # session 7: compact scratch in the derived-exp backward
             env["VIG_TRITON_CS_BWD"] = "0" if part == "cs0" else "1"
@@ -109,9 +111,11 @@ def variant_env(name):
                 "bf16" if part[1] == "b" else "tf32"  # forward (f) or backward (b) kernel
             continue
         for key in sorted(KNOBS, key=len, reverse=True):
-            if part.startswith(key):
+            if part.startswith(key) and part[len(key):].isdigit():
                 env[KNOBS[key]] = part[len(key):]
                 break
+        else:
+            raise ValueError(f"variant {name!r}: unknown part {part!r}")
     return env
 
 
@@ -119,7 +123,7 @@ def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
               "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DX_FWD",
               "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
-              "VIG_TRITON_SPLIT_BWD"):
+              "VIG_TRITON_SPLIT_BWD", "VIG_TRITON_DV_SPLIT"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
@@ -189,6 +193,20 @@ def _fkey(var):
     return tuple(sorted((k, v) for k, v in variant_env(var).items() if "FWD" in k or k in FWD_KEYS))
 
 
+def split_rule(shape_name, q):
+    """Session 9: what VIG_TRITON_SPLIT_BWD=auto takes at this shape (the launcher's own functions)."""
+    from vig_kernels import triton as tb
+
+    set_env({})
+    B, L, H, _ = q.shape
+    NS, _ = tb._segments(B * H, L, unit=tb._chunk_bwd(), bwd=True)
+    nsm = tb._sms(q.device)
+    rd, rs = tb._split_rounds(B * H * NS, nsm)
+    print(f"  split rule (VIG_TRITON_SPLIT_BWD=auto) at {shape_name}: P {B * H * NS} programs (NS {NS}), "
+          f"{nsm} SMs: DX {rd} rounds, split {rs} x {tb.SPLIT_ROUND} = {rs * tb.SPLIT_ROUND:.2f} -> "
+          f"{'split + FO + cap 168' if tb._split_auto(B * H * NS, nsm) else 'DX + CS'}", flush=True)
+
+
 def timing(variants, shapes=None, graph=True):
     """Per shape, every variant in turn (one process): forward eager (once per forward
     configuration), fwd+bwd eager, peak extra memory, and with ``graph`` the CUDA-graphed
@@ -210,6 +228,7 @@ def timing(variants, shapes=None, graph=True):
         do = torch.randn_like(leaves[2])
         ff, fb = bench.floor_ms(shape), bench.floor_ms(shape, True)
         fwd_ms = {}
+        split_rule(shape_name, q)
         for var in variants:
             set_env(variant_env(var))
             op = op_for(var)

@@ -131,69 +131,6 @@ def _smask(C: tl.constexpr, REV: tl.constexpr):
 
 
 @triton.jit
-def _intra_A(q, k, g, p, m, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr):
-    """A[t, j] = sum_k q_tk k_jk w_tjk within one chunk and direction (masked)."""
-    if ok:
-        qe = q * tl.exp(p - m[None, :])
-        ke = k * tl.exp(m[None, :] - p)
-        A = _dot(qe, tl.trans(ke), PREC)
-    else:
-        A = _exact_A(q, k, g, C, REV)
-    return tl.where(_mask(C, REV), A, 0.0)
-
-
-@triton.jit
-def _intra_bwd(q, k, g, p, m, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr):
-    """(A, dq, dk) of the intra-chunk block of one direction, diagonal excluded (dA already
-    masked strictly): the diagonal pairs carry no gate and are added once by the caller, so
-    that they stay out of the gate gradients (where they would cancel only up to rounding)."""
-    if ok:
-        eq = tl.exp(p - m[None, :])
-        ek = tl.exp(m[None, :] - p)
-        qe = q * eq
-        ke = k * ek
-        A = _dot(qe, tl.trans(ke), PREC)
-        dq = _dot(dA, ke, PREC) * eq
-        dk = _dot(tl.trans(dA), qe, PREC) * ek
-    else:
-        A, dq, dk = _exact_bwd(q, k, g, dA, C, REV)
-    return tl.where(_smask(C, REV), A, 0.0), dq, dk
-
-
-@triton.jit
-def _gates_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """Forward-direction gate quantities of one chunk."""
-    ti = tl.arange(0, C)
-    g = _tile(gf_p, rows, ck, sgf, L, K, 0)
-    # next token's gate inside the chunk (0 past the chunk or the sequence)
-    gn = _tile(gf_p, rows + 1, ck, sgf, tl.minimum(L, t0 + C), K, 0)
-    a = tl.cumsum(g, 0)  # sum_{start..t}
-    b = tl.cumsum(gn, 0, reverse=True)  # sum_{t+1..end}
-    tot = tl.sum(g, 0)
-    gz = tl.where(ti[:, None] == 0, 0.0, g)
-    p = tl.cumsum(gz, 0)  # sum_{start+1..t}: pair weight exp(p_t - p_j), t >= j
-    lo = tl.sum(gz, 0)
-    m = 0.5 * lo
-    ok = tl.min(lo, 0) >= -THR
-    return g, a, b, tot, p, m, ok
-
-
-@triton.jit
-def _gates_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr):
-    """Backward-direction gate quantities of one chunk."""
-    g = _tile(gb_p, rows, ck, sgb, L, K, 0)
-    gp = _tile(gb_p, rows - 1, ck, sgb, L, K, t0)  # previous token's gate inside the chunk
-    a = tl.cumsum(g, 0, reverse=True)  # sum_{t..end}
-    e = tl.cumsum(gp, 0)  # sum_{start..t-1}
-    tot = tl.sum(g, 0)
-    lo = tl.sum(gp, 0)
-    p = -e  # pair weight exp(p_t - p_j) = exp(e_j - e_t), j >= t
-    m = -0.5 * lo
-    ok = tl.min(lo, 0) >= -THR
-    return g, a, e, tot, p, m, ok
-
-
-@triton.jit
 def _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl, L, K, V,
                    BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr, PREC: tl.constexpr):
     """One segment's key/value states from zero (pointers at this (b, h)), over its nch chunks
@@ -224,9 +161,10 @@ def _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl
 
 
 # ---------------------------------------------------------------------------------------------
-# Pieces shared by the backward kernels (bigla_bwd_kernel, bigla_bwd_dx_kernel and session 8's
-# bigla_bwd_dir_dx_kernel), session 8 round 2: inlined by Triton in the order written, so each
-# kernel compiles to the code it had with these lines written out (compile_check --same).
+# Pieces shared by the backward kernels (bigla_bwd_dx_kernel, session 8's bigla_bwd_dir_dx_kernel;
+# also v2.2's bigla_bwd_kernel until session 9), session 8 round 2: inlined by Triton in the order
+# written, so each kernel compiles to the code it had with these lines written out
+# (compile_check --same).
 # ---------------------------------------------------------------------------------------------
 @triton.jit
 def _bwd_prog(b, h, bh, s, scale, L, H, LS, K, V, q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p,
@@ -340,210 +278,6 @@ def bigla_fwd_segstate_kernel(
     tl.store(hb_p + o * K * V + ck[:, None] * V + cv[None, :], Hb, mask=sm)
     tl.store(tf_p + o * K + ck, cf, mask=(ck < K) & (iv == 0))
     tl.store(tb_p + o * K + ck, cb, mask=(ck < K) & (iv == 0))
-
-
-@triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
-def bigla_fwd_kernel(
-    q_p, k_p, v_p, gf_p, gb_p, o_p, op_p, hf_p, hb_p, tf_p, tb_p,
-    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
-    sfb, sfl, sfh, sbb, sbl, sbh, sob, sol, soh,
-    scale, L, H, LS, NS,
-    K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, FST: tl.constexpr = 0,
-    FSC: tl.constexpr = 0,
-):
-    """Output. Program (iv, bh, s): V block iv of (batch, head) bh over segment s of LS tokens
-    (NS segments; NS == 1: the whole sequence). With NS > 1 the states entering the segment
-    are assembled from the segment states of bigla_fwd_segstate_kernel. FST > 1 (v2.6, opt-in:
-    VIG_TRITON_FPIPE): those assembly loops are software-pipelined FST deep (their loads do not
-    depend on the carried state); 0: plain loops (v2.2). FSC = 1 (v2.6, opt-in:
-    VIG_TRITON_FSCAN): hf / hb already hold the states entering each segment
-    (bigla_fwd_segscan_kernel): one load each, no assembly loop."""
-    iv = tl.program_id(0)
-    bh = tl.program_id(1)
-    s = tl.program_id(2)
-    b = bh // H
-    h = bh % H
-    q_p += b * sqb + h * sqh
-    k_p += b * skb + h * skh
-    v_p += b * svb + h * svh
-    gf_p += b * sfb + h * sfh
-    gb_p += b * sbb + h * sbh
-    o_p += b * sob + h * soh
-    op_p += bh.to(tl.int64) * L * V
-    ti = tl.arange(0, C)
-    ck = tl.arange(0, BK)
-    cv = iv * BV + tl.arange(0, BV)
-    ts = s * LS
-    nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    sm = (ck[:, None] < K) & (cv[None, :] < V)
-    sbase = (bh * NS).to(tl.int64)
-
-    # Reverse sweep: backward-direction state, partial outputs to op (fp32 scratch).
-    S = tl.zeros([BK, BV], dtype=tl.float32)
-    if FSC != 0:
-        S = tl.load(hb_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    elif FST > 1:
-        for i in tl.range(0, NS - 1 - s, num_stages=FST):  # segments after this one, far to near
-            o2 = sbase + NS - 1 - i
-            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    else:
-        for i in range(NS - 1 - s):  # segments after this one, far to near
-            o2 = sbase + NS - 1 - i
-            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    for ic in range(nch):
-        t0 = ts + (nch - 1 - ic) * C
-        rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, a, e, tot, p, m, ok = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        A = _intra_A(q, k, g, p, m, ok, C, 1, PREC)
-        ob = _dot(q * tl.exp(a), S, PREC) + _dot(A, v, PREC)
-        omask = (rows[:, None] < L) & (cv[None, :] < V)
-        tl.store(op_p + rows[:, None] * V + cv[None, :], ob, mask=omask)
-        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * tl.exp(e)), v, PREC)
-
-    # Forward sweep: forward-direction state, final output.
-    S = tl.zeros([BK, BV], dtype=tl.float32)
-    if FSC != 0:
-        S = tl.load(hf_p + (sbase + s) * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    elif FST > 1:
-        for i in tl.range(0, s, num_stages=FST):  # segments before this one, far to near
-            o2 = sbase + i
-            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    else:
-        for i in range(s):  # segments before this one, far to near
-            o2 = sbase + i
-            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
-                + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
-    for c in range(nch):
-        t0 = ts + c * C
-        rows = t0 + ti
-        q = _tile(q_p, rows, ck, sql, L, K, 0)
-        k = _tile(k_p, rows, ck, skl, L, K, 0)
-        v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, a, bb, tot, p, m, ok = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-        A = _intra_A(q, k, g, p, m, ok, C, 0, PREC)
-        of = _dot(q * tl.exp(a), S, PREC) + _dot(A, v, PREC)
-        omask = (rows[:, None] < L) & (cv[None, :] < V)
-        ob = tl.load(op_p + rows[:, None] * V + cv[None, :], mask=omask, other=0.0)
-        o = (of + ob) * (scale * 0.5)
-        tl.store(o_p + rows[:, None] * sol + cv[None, :], o.to(o_p.dtype.element_ty), mask=omask)
-        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * tl.exp(bb)), v, PREC)
-
-
-@triton.jit(do_not_specialize=["L", "H", "LS", "NS", "SEG"])
-def bigla_bwd_kernel(
-    q_p, k_p, v_p, gf_p, gb_p, do_p,
-    dq_p, dk_p, dv_p, dgf_p, dgb_p, pq_p, pk_p, pv_p,
-    sf_p, db_p, sb_p, df_p, cf_p, cb_p,
-    sqb, sql, sqh, skb, skl, skh, svb, svl, svh,
-    sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
-    scale, L, H, LS, NS,
-    K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG,
-):
-    """Gradients. Outputs dq, dk, dv, dgf, dgb are contiguous [B, L, H, *]; pq, pk, pv are fp32
-    scratch [B*H, L, *]; dgf/dgb hold the partial dG between the two sweeps.
-    Program (bh, s) covers segment s of LS tokens; with SEG the states and gate-gradient carries
-    entering the segment come from bigla_bwd_segscan_kernel (sf, db, sb, df: [BH*NS, K, V];
-    cf, cb: [BH*NS, K])."""
-    bh, s, b, h = _bwd_pid(H)
-    (q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p, dgf_p, dgb_p, dv_p, pq_p, pk_p, pv_p, _, sK, sV, ti,
-     ck, cv, hs, ts, nch) = _bwd_prog(
-        b, h, bh, s, scale, L, H, LS, K, V, q_p, k_p, v_p, gf_p, gb_p, do_p, dq_p, dk_p, dgf_p, dgb_p,
-        dv_p, pq_p, pk_p, pv_p, pv_p, sqb, sqh, skb, skh, svb, svh, sfb, sfh, sbb, sbh, sdb, sdh, BK,
-        BV, C, 2, 0)
-    so = (bh * NS + s).to(tl.int64)
-    smask = (ck[:, None] < K) & (cv[None, :] < V)
-    sidx = so * K * V + ck[:, None] * V + cv[None, :]
-
-    # Reverse sweep: S_b (backward-direction state), dS_f (forward-direction state gradient);
-    # the forward direction's intra-chunk block. The backward direction's intra-chunk block is
-    # left to the forward sweep, so that each sweep holds one C x C block (v2.2: balanced live
-    # sets, fewer registers than the v2.1 reverse sweep that did both).
-    if SEG != 0:
-        S_b = tl.load(sb_p + sidx, mask=smask, other=0.0)
-        dS_f = tl.load(df_p + sidx, mask=smask, other=0.0)
-    else:
-        S_b = tl.zeros([BK, BV], dtype=tl.float32)
-        dS_f = tl.zeros([BK, BV], dtype=tl.float32)
-    for ic in range(nch):
-        t0 = ts + (nch - 1 - ic) * C
-        rows = t0 + ti
-        q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
-        gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-        gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        dA = _dot(do, tl.trans(v), PREC)
-        A_f, dqf_i, dkf_i = _intra_bwd(q, k, gf, pf, mf, okf, tl.where(_smask(C, 0), dA, 0.0), C, 0, PREC)
-        # diagonal pairs (token with itself, once per direction, no gate)
-        qk2 = 2.0 * tl.sum(q * k, 1)
-        dv2 = 2.0 * tl.sum(do * v, 1)
-        dqb_x = _dot(do, tl.trans(S_b), PREC) * tl.exp(ab)
-        ebf = tl.exp(bf)
-        dkf = dkf_i + _dot(v, tl.trans(dS_f), PREC) * ebf
-        kbf = k * ebf
-        pv = _dot(tl.trans(A_f), do, PREC) + qk2[:, None] * do \
-            + _dot(kbf, dS_f, PREC)
-        mK = (rows[:, None] < L) & (ck[None, :] < K)
-        mV = (rows[:, None] < L) & (cv[None, :] < V)
-        tl.store(pq_p + rows[:, None] * K + ck[None, :], dqf_i + dqb_x + dv2[:, None] * k, mask=mK)
-        tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf + dv2[:, None] * q, mask=mK)
-        tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
-        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], q * dqf_i - k * dkf, mask=mK)
-        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], q * dqb_x, mask=mK)
-        S_b = tl.exp(totb)[:, None] * S_b + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
-        dS_f = tl.exp(totf)[:, None] * dS_f + _dot(tl.trans(q * tl.exp(af)), do, PREC)
-
-    # Forward sweep: S_f, dS_b; the backward direction's intra-chunk block; finish every
-    # gradient; gate gradients as prefix sums.
-    if SEG != 0:
-        S_f = tl.load(sf_p + sidx, mask=smask, other=0.0)
-        dS_b = tl.load(db_p + sidx, mask=smask, other=0.0)
-        cf = tl.load(cf_p + so * K + ck, mask=ck < K, other=0.0)
-        cb = tl.load(cb_p + so * K + ck, mask=ck < K, other=0.0)
-    else:
-        S_f = tl.zeros([BK, BV], dtype=tl.float32)
-        dS_b = tl.zeros([BK, BV], dtype=tl.float32)
-        cf = tl.zeros([BK], dtype=tl.float32)
-        cb = tl.zeros([BK], dtype=tl.float32)
-    for c in range(nch):
-        t0 = ts + c * C
-        rows = t0 + ti
-        q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
-        gf, af, bf, totf, pf, mf, okf = _gates_f(gf_p, rows, ck, sfl, L, K, t0, C, THR)
-        gb, ab, eb, totb, pb, mb, okb = _gates_b(gb_p, rows, ck, sbl, L, K, t0, C, THR)
-        mK = (rows[:, None] < L) & (ck[None, :] < K)
-        mV = (rows[:, None] < L) & (cv[None, :] < V)
-        dA = _dot(do, tl.trans(v), PREC)
-        A_b, dqb_i, dkb_i = _intra_bwd(q, k, gb, pb, mb, okb, tl.where(_smask(C, 1), dA, 0.0), C, 1, PREC)
-        dqf_x = _dot(do, tl.trans(S_f), PREC) * tl.exp(af)
-        eeb = tl.exp(eb)
-        dkb = dkb_i + _dot(v, tl.trans(dS_b), PREC) * eeb
-        keb = k * eeb
-        dv = tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0) \
-            + _dot(tl.trans(A_b), do, PREC) + _dot(keb, dS_b, PREC)
-        dq = tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dqb_i + dqf_x
-        dk = tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0) + dkb
-        dGf = tl.load(dgf_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqf_x
-        dGb = tl.load(dgb_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + q * dqb_i - k * dkb
-        csf = tl.cumsum(dGf, 0)
-        dgf = -(cf[None, :] + (csf - dGf))
-        cf += tl.sum(dGf, 0)
-        dgb = cb[None, :] + tl.cumsum(dGb, 0)
-        cb += tl.sum(dGb, 0)
-        # the last token's backward gate decays the empty state: exactly 0 (the prefix form
-        # would leave the rounding of a zero total there)
-        dgb = tl.where(rows[:, None] == L - 1, 0.0, dgb)
-        _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
-        tl.store(dgf_p + rows[:, None] * sK + ck[None, :], dgf, mask=mK)
-        tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dgb, mask=mK)
-        S_f = tl.exp(totf)[:, None] * S_f + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
-        dS_b = tl.exp(totb)[:, None] * dS_b + _dot(tl.trans(q * tl.exp(ab)), do, PREC)
 
 
 @triton.jit(do_not_specialize=["L", "H", "LS", "NS"])
@@ -851,9 +585,10 @@ def bigla_fwd_segscan_kernel(
 
 
 # ---------------------------------------------------------------------------------------------
-# v2.8 / v2.9 (session 6; opt-in, NOTES.md v2.8, v2.9; one kernel body per pass since round 3):
-# "derived exps" kernels, copies of bigla_fwd_kernel / bigla_bwd_kernel (the shipped kernels
-# above are untouched) whose fast-path chunks (gate range <= THR) take every per-token decay
+# v2.8 / v2.9 (session 6; NOTES.md v2.8, v2.9; one kernel body per pass since round 3; v2.8 the
+# default since session 7 and, since session 9, the only main kernels: v2.2's bigla_fwd_kernel /
+# bigla_bwd_kernel, of which these were copies, are in git history at 9bf15d5):
+# "derived exps" kernels, whose fast-path chunks (gate range <= THR) take every per-token decay
 # tile from the two factor tiles of the intra-chunk block, eq = exp(p - m) and ek = exp(m - p),
 # times a per-channel vector:
 #   forward direction (p_t = sum_{0<i<=t} g_i, lo = p_{C-1}, m = lo / 2, g0 = row 0):
@@ -869,10 +604,10 @@ def bigla_fwd_segscan_kernel(
 # (a sweep: 4 [C, BK] exp tiles instead of 6). In the fast path every exponent is in
 # [-THR/2, THR/2] (eq, ek) or <= 0 (the vector factors; g0, gl may be -inf: factor 0, as the
 # direct form gives). The exact path (strong gates, -inf inside the range) keeps the direct
-# cumulative sums and exps of the shipped kernels, so -inf never meets a difference of sums.
+# cumulative sums and exps of the v2.2 kernels, so -inf never meets a difference of sums.
 #
 # constexpr MODE of bigla_fwd_dx_kernel / bigla_bwd_dx_kernel (and of the helpers below):
-#   MODE 0 (v2.8, VIG_TRITON_DX_FWD / _BWD = 1): one launch, a per-chunk branch between the fast
+#   MODE 0 (v2.8, the default; VIG_TRITON_DX_* = 0 is refused): one launch, a per-chunk branch between the fast
 #     and the exact path; fl_p is not read: the launcher passes None (a constexpr, so the
 #     compiled kernel has no such parameter: its PTX is the v2.8 kernel's, byte for byte).
 #   MODE 1 (v2.9, VIG_TRITON_FO_FWD / _BWD = 1, first launch, "fast only"): no exact path in the
@@ -961,7 +696,8 @@ def _gx_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
 @triton.jit
 def _intra_Ax(q, k, g, eq, ek, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
               MODE: tl.constexpr = 0):
-    """_intra_A with the factor tiles given (MODE 1: the fast path only)."""
+    """A[t, j] = sum_k q_tk k_jk w_tjk within one chunk and direction (masked), from the factor
+    tiles eq / ek on the fast path (ok), else the exact path (MODE 1: the fast path only)."""
     if MODE == 1:
         A = tl.where(_mask(C, REV), _dot(q * eq, tl.trans(k * ek), PREC), 0.0)
     else:
@@ -976,7 +712,10 @@ def _intra_Ax(q, k, g, eq, ek, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.
 @triton.jit
 def _intra_bwdx(q, k, g, eq, ek, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
                 MODE: tl.constexpr = 0):
-    """_intra_bwd with the factor tiles given (MODE 1: the fast path only)."""
+    """(A, dq, dk) of the intra-chunk block of one direction, diagonal excluded (dA already
+    masked strictly): the diagonal pairs carry no gate and are added once by the caller, so that
+    they stay out of the gate gradients. Factor tiles eq / ek on the fast path (ok), else the
+    exact path (MODE 1: the fast path only)."""
     if MODE == 1:
         qe = q * eq
         ke = k * ek
@@ -1006,8 +745,14 @@ def bigla_fwd_dx_kernel(
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, FST: tl.constexpr = 0,
     FSC: tl.constexpr = 0, MODE: tl.constexpr = 0,
 ):
-    """bigla_fwd_kernel with derived exps and one more argument, fl_p (int32 flags, one per
-    program). MODE 0 (v2.8): fast / exact branch per chunk, fl_p None; MODE 1 (v2.9): fast
+    """Output (v2.2's forward with derived exps, plus fl_p: int32 flags, one per program).
+    Program (iv, bh, s): V block iv of (batch, head) bh over segment s of LS tokens (NS segments;
+    NS == 1: the whole sequence); reverse sweep: backward-direction state, partial outputs to op
+    (fp32 scratch); forward sweep: forward-direction state, final output. With NS > 1 the states
+    entering the segment are assembled from the segment states of bigla_fwd_segstate_kernel; FST
+    > 1 (opt-in VIG_TRITON_FPIPE): those assembly loops software-pipelined FST deep; FSC = 1
+    (opt-in VIG_TRITON_FSCAN): hf / hb already hold the entering states (bigla_fwd_segscan_kernel).
+    MODE 0 (v2.8): fast / exact branch per chunk, fl_p None; MODE 1 (v2.9): fast
     only, writes fl_p[program] = any chunk not fast; MODE 2 (v2.9): MODE 0's code on the programs
     whose flag is 1, nothing elsewhere."""
     iv = tl.program_id(0)
@@ -1119,10 +864,13 @@ def bigla_bwd_dx_kernel(
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, MODE: tl.constexpr = 0,
     CS: tl.constexpr = 0,
 ):
-    """bigla_bwd_kernel with derived exps and one more argument, fl_p (int32 flags, one per
-    program); same structure (reverse sweep: forward direction's intra block; forward sweep: the
-    backward direction's, every gradient finished, gate gradients as prefix sums). MODE as in
-    bigla_fwd_dx_kernel.
+    """Gradients (v2.2's backward with derived exps, plus fl_p: int32 flags, one per program).
+    Outputs dq, dk, dv, dgf, dgb contiguous [B, L, H, *]; pq, pk, pv fp32 scratch [B*H, L, *].
+    Program (bh, s) covers segment s of LS tokens; with SEG the states and gate-gradient carries
+    entering the segment come from the backward segment scan (sf, db, sb, df: [BH*NS, K, V];
+    cf, cb: [BH*NS, K]). Reverse sweep: S_b, dS_f and the forward direction's intra block;
+    forward sweep: S_f, dS_b, the backward direction's intra block, every gradient finished, gate
+    gradients as prefix sums. MODE as in bigla_fwd_dx_kernel.
 
     CS (session 7, opt-in VIG_TRITON_CS_BWD=1): compact scratch. CS 0 (v2.8): the reverse sweep
     leaves five fp32 partial tiles per chunk (pq, pk, pv; the partial dGf / dGb in dgf_p / dgb_p)
@@ -1276,7 +1024,7 @@ def bigla_bwd_dir_dx_kernel(
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, DIR: tl.constexpr,
-    MODE: tl.constexpr = 0,
+    MODE: tl.constexpr = 0, DV: tl.constexpr = 0,
 ):
     """One direction's backward (session 8, see the banner above). g_p / dg_p: this direction's
     gate and gate gradient (dg [B, L, H, K] fp32, contiguous, also the light sweep's scratch);
@@ -1288,7 +1036,15 @@ def bigla_bwd_dir_dx_kernel(
     MODE as in bigla_bwd_dx_kernel: 0 fast / exact branch per chunk (fl_p None); 1 fast path
     only, fl_p[program] = 1 if any chunk of this direction failed the fast-path test; 2 MODE 0's
     code on the flagged programs only (both sweeps redone: every output of the program is
-    rewritten), so per direction MODE 1 then MODE 2, and DIR 0's pair before DIR 1's."""
+    rewritten), so per direction MODE 1 then MODE 2, and DIR 0's pair before DIR 1's.
+    DV (session 9, opt-in VIG_TRITON_DV_SPLIT=1; grid (B*H, NS, 2)): the dv part (A^T dO + (k xk)
+    dS) leaves the heavy sweep for a third sweep run by its own programs, role = program_id(2):
+    role 0 runs the light sweep and the heavy sweep without dv (no [C, BV] fp32 result, no A in
+    it), role 1 a dv sweep in the heavy sweep's order, carrying its own dS (A, A^T dO, (k xk) dS,
+    the dS update: 4 dots): DIR 0 leaves its dv contribution in pv, DIR 1 adds pv, its own and
+    the diagonal term (2 q.k computed here: pd's qk2 is role 0's) and writes dv. The flag of MODE 1
+    is role 0's (role 1 evaluates the same fast-path tests on the same chunks; MODE 2 redoes both
+    roles of a flagged program)."""
     bh, s, b, h = _bwd_pid(H)
     (q_p, k_p, v_p, g_p, _, do_p, dq_p, dk_p, dg_p, _, dv_p, pq_p, pk_p, pv_p, pd_p, sK, sV, ti, ck, cv,
      hs, ts, nch) = _bwd_prog(
@@ -1298,6 +1054,10 @@ def bigla_bwd_dir_dx_kernel(
     so = (bh * NS + s).to(tl.int64)
     if MODE == 2:
         nch = nch * tl.load(fl_p + so)
+    if DV == 1:  # role 1: the dv sweep only (ndv chunks); role 0: no dv sweep
+        role = tl.program_id(2)
+        ndv = nch * role
+        nch = nch * (1 - role)
     if MODE == 1:
         nbad = tl.zeros([], dtype=tl.int32)
     smask = (ck[:, None] < K) & (cv[None, :] < V)
@@ -1352,7 +1112,8 @@ def bigla_bwd_dir_dx_kernel(
         A, dq_i, dk_i = _intra_bwdx(q, k, g, eq, ek, ok, tl.where(_smask(C, DIR), dA, 0.0),
                                     C, DIR, PREC, MODE)
         dk = dk_i + _dot(v, tl.trans(dS), PREC) * xk
-        pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
+        if DV == 0:
+            pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
         dq = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + dq_i
         dG = q * dq - k * dk
         if DIR == 0:  # dgf_t = sum_{i >= t} dGf_i (0 at t = 0: gf_0 decays nothing)
@@ -1366,14 +1127,49 @@ def bigla_bwd_dir_dx_kernel(
         if DIR == 0:  # the forward direction's contributions, for DIR 1
             tl.store(pq_p + rows[:, None] * K + ck[None, :], dq, mask=mK)
             tl.store(pk_p + rows[:, None] * K + ck[None, :], dk, mask=mK)
-            tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+            if DV == 0:
+                tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
         else:  # + the forward direction's + the diagonal pairs (row factors of the light sweep)
             dv2 = tl.load(pd_p + rows, mask=rows < L, other=0.0)
-            qk2 = tl.load(pd_p + L + rows, mask=rows < L, other=0.0)
+            if DV == 0:
+                qk2 = tl.load(pd_p + L + rows, mask=rows < L, other=0.0)
             dq = dq + dv2[:, None] * k + tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
             dk = dk + dv2[:, None] * q + tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
-            dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
-            _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
+            if DV == 0:
+                dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
+                _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
+            else:
+                tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
+                tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
         dS = tl.exp(tot)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
+
+    if DV == 1:  # role 1: the dv sweep, the heavy sweep's order, its own dS
+        if SEG != 0:
+            dS = tl.load(ds_p + sidx, mask=smask, other=0.0)
+        else:
+            dS = tl.zeros([BK, BV], dtype=tl.float32)
+        for i in range(ndv):
+            if DIR == 0:
+                t0 = ts + (ndv - 1 - i) * C
+            else:
+                t0 = ts + i * C
+            rows = t0 + ti
+            q = _tile(q_p, rows, ck, sql, L, K, 0)
+            k = _tile(k_p, rows, ck, skl, L, K, 0)
+            do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+            g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE)
+            mV = (rows[:, None] < L) & (cv[None, :] < V)
+            A = tl.where(_smask(C, DIR), _intra_Ax(q, k, g, eq, ek, ok, C, DIR, PREC, MODE), 0.0)
+            pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
+            if DIR == 0:
+                tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+            else:
+                qk2 = 2.0 * tl.sum(q * k, 1)
+                dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
+                tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
+            dS = tl.exp(tot)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
     if MODE == 1:
-        tl.store(fl_p + so, tl.where(nbad > 0, 1, 0))
+        if DV == 1:  # role 0's flag (role 1 ran no heavy sweep)
+            tl.store(fl_p + so, tl.where(nbad > 0, 1, 0), mask=role == 0)
+        else:
+            tl.store(fl_p + so, tl.where(nbad > 0, 1, 0))
