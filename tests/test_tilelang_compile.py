@@ -84,6 +84,8 @@ SPECS = [
     ("bwd_states_seg:g128", "bfloat16", "sm_90a"),
     # VIG_TILELANG_BWD_VIEWS=2 (session 9, round 2): the w1 states (the default) on int64 views
     ("bwd_states:s2:w1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_FWD_WALK=2 (session 9, round 3): the views forward with both directions walking the chunks together
+    ("fwd_walk2:s2:m2:x5", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -191,7 +193,22 @@ def test_kernel_compiles(compiled, spec):
         # both walkers' six inputs as int64 views (strides from the arguments), fwd_fused:s2's loads and bit casts
         assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
         assert "int do_s1" in src and src.count("(ushort)(px[0] >> ") >= 2 and "(uint)(px[" in src
-    if kind.startswith("fwd") and any(o.startswith("x") for o in kind.split(":")[1:]):  # every exp of fwd_fused as __expf
+    if kind.startswith("fwd_walk2"):  # FWD_WALK=2: fwd_fused:s2:m3:x5's chunk arithmetic, one direction per walker
+        assert "__launch_bounds__(256, 2)" in src and "expf(" not in src.replace("__expf(", "") and src.count("__expf(") >= 10
+        assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB"))
+        assert "int q_s1" in src and "(ushort)(px[0] >> " in src and "(uint)(px[" in src
+        # ONE walk over the chunks (fwd_fused: two sweeps), both walkers' cumsums in one parallel pass
+        assert src.count("< ((L + 31) >> 5); ++") == 1
+        assert src.count("__shfl_up_sync") == 3 and src.count("__shfl_down_sync") == 3 and "__fadd_rn" not in src
+        # the first visit's output in an fp32 [224, 64] shared tile (57,344 bytes, first in the pool); no per-chunk
+        # S_b stash, no contribution fragment (the states decayed, then the tensor cores add)
+        assert "void* ob_s = ((void*)((char*)buf_dyn_shmem + 0));" in src and "(char*)buf_dyn_shmem + 57344)" in src
+        assert "sb_s" not in src and "u_f" not in src and "gfl_s" not in src
+        # per-direction slow flags, the pair loop for slow channels only, 7 gemms (a_f, a2_f, 2 x (qe S + A v), 2 states)
+        assert "sw_s" in src and "sqrtf(" in src and "(((int*)sw_s)[r] != 0)" in src
+        assert src.count("tl::mma_sync") == 14
+    if (kind.startswith("fwd") and not kind.startswith("fwd_walk2")
+            and any(o.startswith("x") for o in kind.split(":")[1:])):  # every exp of fwd_fused as __expf
         assert src.count("__expf(") >= 11 and "expf(" not in src.replace("__expf(", "")
         assert "__launch_bounds__(256, 3)" in src
         if kind.endswith(":x2"):  # the pairs' diagonal loop: one gate set per element, no branch

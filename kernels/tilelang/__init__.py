@@ -39,6 +39,9 @@ Session 9 (on trial, defaults unchanged; L > 224 only): ``VIG_TILELANG_SEG_L`` (
 length, "128": fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128), ``VIG_TILELANG_SEGST=m3`` (fwd_segst:s2:m3 at three
 blocks per SM), ``VIG_TILELANG_BWD_SEG`` (the backward's states on segments, "128": bwd_segst:g128 -> fwd_scan ->
 bwd_states_seg:g128 on the views, no copies; see their comments).
+Session 9 round 3 (on trial, default unchanged; L <= 224 only): ``VIG_TILELANG_FWD_WALK=2``: where the views forward
+runs fwd_fused:s2:m3:x5, fwd_walk2:s2:m2:x5 instead (the two directions walk the chunks together: 7 serial chunk
+steps at L = 196 instead of 14).
 Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
@@ -79,7 +82,7 @@ def _arch(device: torch.device) -> str:
 
 # kernel kinds built by kernels.build_<kind>(K, V, dtype, ...) ("fwd_scan" takes no dtype)
 _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd_fused",
-          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg")
+          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg", "fwd_walk2")
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
@@ -489,6 +492,24 @@ def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
 
+#: $VIG_TILELANG_FWD_WALK (session 9 round 3, on trial; default FWD_WALK_DEFAULT ""): "2": the views forward at
+#: L <= V6_MAX_L (FWD_VIEWS "1" / "2", bf16, head dims KT / VT) runs "fwd_walk2:s2:m2:x5" (kernels.build_fwd_walk2)
+#: instead of fwd_fused:s2:m3:x5: the two directions walk the chunks together (left walker: S_f and the forward
+#: pairs, right walker: S_b and the backward pairs; the first visit's output waits in an fp32 shared tile), NT
+#: serial chunk steps instead of 2 NT (sweep 1 for S_b, then sweep 2), two blocks per SM (111.6 KB shared)
+#: instead of three. Same inputs, another summation order (parity decides). A new knob, not a FWD_VIEWS or
+#: FUSED_EXP value: it is neither the loads (FWD_VIEWS) nor the chunk arithmetic (FUSED_EXP: x5's per direction),
+#: and it applies on top of either FWD_VIEWS value; "" / "0": fwd_fused:s2:m3:x5.
+FWD_WALK_DEFAULT = ""
+
+
+def _fwd_walk() -> bool:
+    w = _knob("VIG_TILELANG_FWD_WALK", FWD_WALK_DEFAULT)
+    if w not in ("", "0", "2"):
+        raise ValueError(f"VIG_TILELANG_FWD_WALK={w!r}: expected '2', '0' or empty")
+    return w == "2"
+
+
 #: $VIG_TILELANG_FWD_VIEWS=2 (session 8, round 2; the default since the final call): "1", and the v6s forward at L > V6_MAX_L
 #: (bf16, head dims KT / VT, $VIG_TILELANG_FUSED_EXP ref2 / ref3: fwd_fused_seg:m3:x4) reads the
 #: views too: fwd_segst:s2 + fwd_fused_seg:s2:m3:x4 on int64 views (_packed), the same values as
@@ -567,8 +588,8 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         for sl in _batch_pieces(B):
             _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
         return
-    if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
-        kern = compile_kernel("fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
+    if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5; FWD_WALK=2: fwd_walk2:s2:m2:x5)
+        kern = compile_kernel("fwd_walk2:s2:m2:x5" if _fwd_walk() else "fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
         ins = _packed_all(q, k, v, g_fwd, g_bwd)
         for sl in _batch_pieces(B):
             kern(*(t[sl] for t in ins), o[sl], scale_half)

@@ -26,6 +26,16 @@
 #     bit-identical gradients expected (dev_same --bwd2). Its cache entry (one, bf16) is in .scratch/tlcache-s9b.
 #   R2 rides in the G128 parity run (G128R2): G128 changes the forward at L > 224 only, R2 the backward at
 #     L <= 224 only, so no case runs both new paths (a failing case's L says which); no extra 120-case process.
+# Session 9, round 3 (on trial, default unchanged; L <= 224 only, bf16, the 224 px shapes):
+#   VIG_TILELANG_FWD_WALK=2 -> the views forward runs fwd_walk2:s2:m2:x5 instead of fwd_fused:s2:m3:x5: the two
+#     directions walk the chunks together (left walker: S_f + the forward pairs, right walker: S_b + the backward
+#     pairs; a chunk's first visit waits in an fp32 [224, 64] shared tile, the second adds it and stores), 7 serial
+#     chunk steps at L = 196 instead of 14; 111.6 KB shared, 128 registers: 2 blocks per SM (3 before). Not
+#     bit-identical (another summation order; per-direction slow channels): parity decides. Its cache entry (one,
+#     bf16, 0.27 MB) is in .scratch/tlcache-s9c. Parity: W2 (120) | W2 at L = 17, 31, 33, 196, 224 (dev_parity, 75)
+#     then dev_walk2.py (closeness to the shipped forward vs the float64 reference, 10 cases) | memcheck then
+#     racecheck of dev_walk2.py --san (the forward only, B 2, H 3, L = 17, 65, 196, 224): 3 more processes.
+#     Timing: /k2 rows (fwd and f+b at ViG-T/S/B@224) at the end of the dev_bench process (cap 50 -> 54 s).
 # ALL9 = the three together (the candidate); its parity proves every new kernel except fwd_segst:s2:g128,
 #   which G128 (SEG_L=128 alone) proves.
 # Previous defaults (FINAL): the session-9 switches the lead has flipped since, set back (SEG_L=224,
@@ -60,9 +70,9 @@ export TILELANG_CACHE_DIR=${TILELANG_CACHE_DIR:-$PWD/.tilelang-cache}
 unset VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWMEM VIG_TILELANG_STRIDED VIG_TILELANG_BWD_OUT \
       VIG_TILELANG_BWD_OUT_THREADS VIG_TILELANG_GRAD_EMPTY VIG_TILELANG_FUSED_DIAG VIG_TILELANG_BWD_C \
       VIG_TILELANG_FUSED_THREADS VIG_TILELANG_FUSED_EXP VIG_TILELANG_FWD_VIEWS VIG_TILELANG_BWD_STATES \
-      VIG_TILELANG_BWD_VIEWS VIG_TILELANG_SEG_L VIG_TILELANG_SEGST VIG_TILELANG_BWD_SEG
+      VIG_TILELANG_BWD_VIEWS VIG_TILELANG_SEG_L VIG_TILELANG_SEGST VIG_TILELANG_BWD_SEG VIG_TILELANG_FWD_WALK
 D=${OUT:-/tmp}/tilelang
-mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-a9 /tmp/tl-g /tmp/tl-r2
+mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-a9 /tmp/tl-g /tmp/tl-r2 /tmp/tl-w2
 FINAL=${FINAL:-0}
 if [ "$FINAL" = 1 ]; then BUDGET=106; else BUDGET=168; fi; BUDGET=${MID_BOX:-$BUDGET}
 left() { echo $(( BUDGET - SECONDS )); }
@@ -87,12 +97,14 @@ OTHER9=""  # session 9's switches, if the lead has flipped them: the previous de
 [ -n "$(cur SEGST_DEFAULT)" ] && OTHER9="$OTHER9 VIG_TILELANG_SEGST="
 [ -n "$(cur BWD_SEG_DEFAULT)" ] && OTHER9="$OTHER9 VIG_TILELANG_BWD_SEG="
 [ "$(cur BWD_VIEWS_DEFAULT)" = 2 ] && OTHER9="$OTHER9 VIG_TILELANG_BWD_VIEWS=1"  # round 2's switch
+[ "$(cur FWD_WALK_DEFAULT)" = 2 ] && OTHER9="$OTHER9 VIG_TILELANG_FWD_WALK=0"  # round 3's switch
 [ -n "$OTHER9" ] && OTHER="$OTHER9"
 ALL9="VIG_TILELANG_SEG_L=128 VIG_TILELANG_SEGST=m3 VIG_TILELANG_BWD_SEG=128"
 G128="VIG_TILELANG_SEG_L=128"
 R2="VIG_TILELANG_BWD_VIEWS=2"
+W2="VIG_TILELANG_FWD_WALK=2"
 {
-echo "== tilelang FINAL=$FINAL MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT\|^BWD_VIEWS_DEFAULT\|^SEG_L_DEFAULT\|^SEGST_DEFAULT\|^BWD_SEG_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
+echo "== tilelang FINAL=$FINAL MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT\|^BWD_VIEWS_DEFAULT\|^FWD_WALK_DEFAULT\|^SEG_L_DEFAULT\|^SEGST_DEFAULT\|^BWD_SEG_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
 echo "cache: $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels 2>/dev/null | wc -l) entries"
 if [ "$FINAL" = 1 ]; then
   echo "== 1 parity side by side: shipped defaults | previous:$OTHER ($SECONDS s)"
@@ -111,7 +123,7 @@ if [ "$FINAL" = 1 ]; then
   fi
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== 1 side by side: parity ALL9=($ALL9) | G128R2=($G128 $R2) (120 each) | ALL9 at edge lengths | memcheck dev_prof_seg --san ALL9 | racecheck --san-seg | dev_same --seg ALL9 (closeness) | dev_same --bwd2 (R2 bit-identity) | memcheck dev_same --bwd2 --small ($SECONDS s)"
+  echo "== 1 side by side: parity ALL9=($ALL9) | G128R2=($G128 $R2) (120 each) | ALL9 at edge lengths | memcheck dev_prof_seg --san ALL9 | racecheck --san-seg | dev_same --seg ALL9 (closeness) | dev_same --bwd2 (R2 bit-identity) | memcheck dev_same --bwd2 --small | W2=($W2) 120 | W2 edge lengths, then dev_walk2 (closeness) | memcheck then racecheck dev_walk2 --san ($SECONDS s)"
   T=$(lim ${MID_PAR_S:-110})
   ( env $ALL9 OUT=/tmp/tl-a9 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
       | tee /tmp/tl-a9/log | grep --line-buffered -v ' ok ' | tag all9 ) &
@@ -127,19 +139,34 @@ else
   ( timeout $T python kernels/tilelang/dev_same.py --bwd2 2>&1 | tee /tmp/tl-r2/same.log | tag "r2 vs copies (bwd)" ) &
   ( timeout $T compute-sanitizer --tool memcheck python kernels/tilelang/dev_same.py --bwd2 --small 2>&1 | tail -5 \
       | tag "memcheck dev_same --bwd2 --small" ) &
+  # round 3: FWD_WALK=2 (fwd_walk2:s2:m2:x5). rest: what is left of this phase's box (chained commands)
+  T0=$SECONDS
+  rest() { local r=$(( T0 + T - SECONDS )); echo $(( r > 1 ? r : 1 )); }
+  ( env $W2 OUT=/tmp/tl-w2 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+      | tee /tmp/tl-w2/log | grep --line-buffered -v ' ok ' | tag w2 ) &
+  ( env $W2 timeout $(rest) python kernels/tilelang/dev_parity.py 17,31,33,196,224 2>&1 \
+      | tee /tmp/tl-w2/edge.log | grep --line-buffered -v '^ok ' | tag w2-edge
+    timeout $(rest) python kernels/tilelang/dev_walk2.py 2>&1 | tee /tmp/tl-w2/same.log | tag "w2 vs shipped (fwd)" ) &
+  ( timeout $(rest) compute-sanitizer --tool memcheck python kernels/tilelang/dev_walk2.py --san 2>&1 | tail -6 \
+      | tag "memcheck dev_walk2 --san"
+    timeout $(rest) compute-sanitizer --tool racecheck python kernels/tilelang/dev_walk2.py --san 2>&1 | tail -6 \
+      | tag "racecheck dev_walk2 --san" ) &
   wait
-  for E in a9 g; do
+  for E in a9 g w2; do
     echo "-- worst err/bound of the bf16 cases, $E: $(grep bfloat16 /tmp/tl-$E/log | awk '{print $2}' | sort -g | tail -1)"
   done
   summ /tmp/tl-a9/log "tilelang ALL9: SEG_L=128 SEGST=m3 BWD_SEG=128 (fwd_segst:s2:m3:g128, fwd_fused_seg:s2:m3:x4:g128, bwd_segst:g128, bwd_states_seg:g128)"
   summ /tmp/tl-g/log "tilelang G128R2: SEG_L=128 (fwd_segst:s2:g128, fwd_fused_seg:s2:m3:x4:g128; L > 224) + BWD_VIEWS=2 (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1; L <= 224)"
   echo "bit-identity R2 (BWD_VIEWS=2) vs BWD_VIEWS=0, w1 states: $(grep '^same: ' /tmp/tl-r2/same.log | tail -1) (dev_same --bwd2; none: timeout or crash)"
   summ /tmp/tl-a9/edge.log "tilelang ALL9 edge lengths 225,257,383,449,1000,2049"
+  summ /tmp/tl-w2/log "tilelang W2: FWD_WALK=2 (fwd_walk2:s2:m2:x5; the bf16 forward at L <= 224)"
+  summ /tmp/tl-w2/edge.log "tilelang W2 edge lengths 17,31,33,196,224"
+  echo "closeness W2 vs shipped forward: $(grep '^walk2 vs shipped: ' /tmp/tl-w2/same.log | tail -1) (dev_walk2; none: timeout or crash)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 70 ))
-  echo "== 2 timing, one process each: dev_bench v6s+v6 | /g128 (SEG_L=128) | /g128/n3 (+SEGST=m3) | /g128/n3/z128 (+BWD_SEG=128) at 1024 px, v6s+v6 | /r2 (BWD_VIEWS=2) | /q3 (BWD_STATES=m3, views) at 224 px; dev_prof_seg ($SECONDS s, $(left) s left)"
-  [ "$(left)" -gt 20 ] && timeout $(lim 50) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/r2,v6s+v6/q3,v6s+v6/g128,v6s+v6/g128/n3,v6s+v6/g128/n3/z128 \
+  echo "== 2 timing, one process each: dev_bench v6s+v6 | /g128 (SEG_L=128) | /g128/n3 (+SEGST=m3) | /g128/n3/z128 (+BWD_SEG=128) at 1024 px, v6s+v6 | /r2 (BWD_VIEWS=2) | /q3 (BWD_STATES=m3, views) | /k2 (FWD_WALK=2) at 224 px; dev_prof_seg ($SECONDS s, $(left) s left)"
+  [ "$(left)" -gt 20 ] && timeout $(lim 54) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/r2,v6s+v6/q3,v6s+v6/g128,v6s+v6/g128/n3,v6s+v6/g128/n3/z128,v6s+v6/k2 \
       ViG-T@1024 ViG-S@1024 ViG-T@224 ViG-S@224 ViG-B@224 | grep --line-buffered -v ' skipped: ' 
   [ "$(left)" -gt 10 ] && timeout $(lim 26) python kernels/tilelang/dev_prof_seg.py ViG-T@1024 ViG-S@1024
   fi
