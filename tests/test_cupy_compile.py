@@ -112,6 +112,8 @@ def test_chunked_plan_and_smem_formula():
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
     for bw4 in (7, 8, 9, 10, 11, 12, 13):  # v29, v29q, v29r, v31(q), v32(q): v26p's BwdSmem
         assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
+    for bw4 in (14, 15):  # v33(q): + the cp.async landing tiles (2 CH KPD + 2 CH VB 16-bit values)
+        assert m.tc_bwd_smem(2, bw4) == 34896 + 6144 and m.tc_bwd_smem(1, bw4) == 21712 + 5120
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
@@ -301,6 +303,10 @@ def test_v29r_in32_rule():
     # v31q and v32 to v32q where _in32 fails (as v29r to v29q)
     assert [m._BW4[k] for k in ("v31", "v31q", "v32", "v32q")] == [10, 11, 12, 13]
     assert {"v31", "v31q", "v32", "v32q"} <= set(m.BWD_KINDS)
+    # session 9 round 2: v33 / v33q (14 / 15) = v32 / v32q + the rows through cp.async; v33 falls
+    # back to v33q where _in32 fails
+    assert [m._BW4[k] for k in ("v33", "v33q")] == [14, 15]
+    assert {"v33", "v33q"} <= set(m.BWD_KINDS)
 
 
 def test_fwd30_defines():

@@ -47,6 +47,8 @@ dg rows are stored off the (A) - (B) stretch, -DBW4=10 / 11), "v32" / "v32s" / "
 against its base kind (v29r / v29rs / v29q / v29qs with the same modifiers) when that ran before it
 (a mismatch is an error); modifier "+N": every switch the kind does not set at its shipped default (FWD,
 FWD0, DGFIX, SEG128=1; not skipped at unsegmented shapes, so one kind list covers 224 and 1024 px).
+Session 9 round 2: kinds "v33" / "v33s" / "v33q" / "v33qs" (v32 / v32q whose next-chunk q / k / v / dO
+rows come through cp.async into landing tiles, -DBW4=14 / 15), checked against v29r / v29q the same way.
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -98,10 +100,17 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v32": dict(VIG_CUPY_BWD="v32", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v32s": dict(VIG_CUPY_BWD="v32", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
            "v32q": dict(VIG_CUPY_BWD="v32q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v32qs": dict(VIG_CUPY_BWD="v32q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           "v32qs": dict(VIG_CUPY_BWD="v32q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           # session 9 round 2: v33 / v33q = v32 / v32q whose next-chunk rows come through cp.async
+           # into landing tiles, issued off the (A) - (B) stretch (-DBW4=14 / 15)
+           "v33": dict(VIG_CUPY_BWD="v33", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v33s": dict(VIG_CUPY_BWD="v33", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           "v33q": dict(VIG_CUPY_BWD="v33q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v33qs": dict(VIG_CUPY_BWD="v33q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
 # the kind each session-9 kind must reproduce bit for bit (same modifiers)
 _BASE = {"v31": "v29r", "v31s": "v29rs", "v31q": "v29q", "v31qs": "v29qs",
-         "v32": "v29r", "v32s": "v29rs", "v32q": "v29q", "v32qs": "v29qs"}
+         "v32": "v29r", "v32s": "v29rs", "v32q": "v29q", "v32qs": "v29qs",
+         "v33": "v29r", "v33s": "v29rs", "v33q": "v29q", "v33qs": "v29qs"}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)

@@ -9,7 +9,9 @@
 # forwards (VIG_CUPY_FWD=v30 / v30l; not defaults; if the lead flips FWD_DEFAULT to v30, add
 # VIG_CUPY_FWD=v26 to CUPY_FINAL_ALT; flipped in session 8, 460f6bb). Session 9: MID tries the v31 /
 # v31q backwards (VIG_CUPY_BWD=v31 / v31q; not defaults; if the lead flips BWD_DEFAULT to one of
-# them, add VIG_CUPY_BWD=v29q to CUPY_FINAL_ALT).
+# them, add VIG_CUPY_BWD=v29q to CUPY_FINAL_ALT). Session 9 round 2: MID also tries the v33 / v33q
+# backwards (VIG_CUPY_BWD=v33 / v33q = v32 / v32q whose next-chunk rows come through cp.async into
+# landing tiles, -DBW4=14 / 15; not defaults; same CUPY_FINAL_ALT rule if one is flipped).
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
 # and $OUT/cupy/cupy-check.json (the parity cases of the shipped defaults): 2 files.
@@ -35,6 +37,12 @@
 #       gradient bit-identical to v29r's / v29q's; then, with >= 22 s left, ncu of bigla_tc_bwd
 #       [v32] at ViG-S@224 (session 8's v29r: 116.6 M warp instructions, 294 us under ncu).
 #     MID_PHASE=both (unset): both, MID_BOX default 180 s.
+#   Round 2 (v33 / v33q) adds to MID_PHASE=parity: A3 parity of v33, A4 parity of v33q (120 cases
+#     each), E memcheck and F racecheck of v33 (--small, VIG_CUPY_MAX_SEG=64; cp.async hazards);
+#     to MID_PHASE=timing: f+b v33s+N | v33qs+N (BITEXACT against v29rs+N / v29qs+N in the verdict
+#     line), in place of the drift line (v29qs+N again); ncu of bigla_tc_bwd [v33] first, then [v32],
+#     each only with >= 22 s left. CUPY_MID_R1=0 (default 1) drops round 1's A2 / B / C / D from the
+#     parity phase (5 processes instead of 9, if the box is tight next to the other backends).
 #   (Session 8's MID, the v30 / v30l forwards, is in git history: 9bf15d5; session 7's, v29r /
 #   DGFIX=vec2: 236a0b2.)
 set -u
@@ -56,22 +64,32 @@ ALT=${CUPY_FINAL_ALT-"VIG_CUPY_DGFIX=vec VIG_CUPY_FWD=v26"}   # the previous def
 # the sanitizers (memcheck, racecheck: --small with every segmented workspace offset) and the SEG128
 # rule's cases of one configuration (its env assignments as arguments; none: the shipped defaults),
 # each in the background under `timeout $TO`; their pids in SIDE; side_report prints their tails
-side_checks() {
-  ( env "$@" VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc \
+# (san_checks: the two sanitizers alone; first argument: a tag for the log names and OUT folders)
+san_checks() {
+  local T=$1; shift
+  mkdir -p $S/mc$T $S/rc$T
+  ( env "$@" VIG_CUPY_MAX_SEG=64 PYTORCH_NO_CUDA_MEMORY_CACHING=1 OUT=$S/mc$T \
       timeout $TO compute-sanitizer --tool memcheck python tools/check_backend.py cupy --small \
-      > $S/memcheck.log 2>&1; echo "memcheck rc=$?" >> $S/memcheck.log ) &
-  SIDE=$!
-  ( env "$@" VIG_CUPY_MAX_SEG=64 OUT=$S/rc \
-      timeout $TO compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
-      > $S/racecheck.log 2>&1; echo "racecheck rc=$?" >> $S/racecheck.log ) &
+      > $S/memcheck$T.log 2>&1; echo "memcheck rc=$?" >> $S/memcheck$T.log ) &
   SIDE="$SIDE $!"
+  ( env "$@" VIG_CUPY_MAX_SEG=64 OUT=$S/rc$T \
+      timeout $TO compute-sanitizer --tool racecheck python tools/check_backend.py cupy --small \
+      > $S/racecheck$T.log 2>&1; echo "racecheck rc=$?" >> $S/racecheck$T.log ) &
+  SIDE="$SIDE $!"
+}
+side_checks() {
+  SIDE=""
+  san_checks "" "$@"
   ( env "$@" timeout $TO python kernels/cupy/dev_parity.py --expect-seg 128 > $S/seg128.log 2>&1; \
     echo "seg128 parity rc=$?" >> $S/seg128.log ) &
   SIDE="$SIDE $!"
 }
+san_report() {  # tag, label
+  echo "== memcheck [$2]"; tail -n 12 $S/memcheck$1.log
+  echo "== racecheck [$2]"; tail -n 12 $S/racecheck$1.log
+}
 side_report() {
-  echo "== memcheck [$1]"; tail -n 12 $S/memcheck.log
-  echo "== racecheck [$1]"; tail -n 12 $S/racecheck.log
+  san_report "" "$1"
   echo "== seg128 parity [$1]"; grep -v "^ok " $S/seg128.log | tail -n 30
 }
 {
@@ -98,35 +116,50 @@ else
 NEW="VIG_CUPY_BWD=v32"
 TO=${MID_PAR_S:-100}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v31] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
+echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v31] | A3 [v33] | A4 [v33q] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] | memcheck E | racecheck F [v33] ($(el) s, each timeout $TO)"
+R1=${CUPY_MID_R1:-1}  # 0: skip round 1's A2 (v31 parity) and B / C / D (v32 sanitizers, seg128)
+P0=""; SIDE=""
+if [ "$R1" = 1 ]; then
 ( env VIG_CUPY_BWD=v31 OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
     > $S/parity-a2.log 2>&1; echo "parity A2 [v31] rc=$?" >> $S/parity-a2.log ) &
 P0=$!
-side_checks $NEW
+fi
+mkdir -p $S/b33 $S/b33q
+( env VIG_CUPY_BWD=v33 OUT=$S/b33 timeout $TO python tools/check_backend.py cupy --parity \
+    > $S/parity-a3.log 2>&1; echo "parity A3 [v33] rc=$?" >> $S/parity-a3.log ) &
+P0="$P0 $!"
+( env VIG_CUPY_BWD=v33q OUT=$S/b33q timeout $TO python tools/check_backend.py cupy --parity \
+    > $S/parity-a4.log 2>&1; echo "parity A4 [v33q] rc=$?" >> $S/parity-a4.log ) &
+P0="$P0 $!"
+[ "$R1" = 1 ] && side_checks $NEW
+san_checks 33 VIG_CUPY_BWD=v33
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
 echo "parity A [$NEW] rc=$? ($(el) s)"
 wait $P0 $SIDE
-echo "== 1a2 parity A2 [v31] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
-side_report "$NEW"
+[ "$R1" = 1 ] && { echo "== 1a2 parity A2 [v31] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30; }
+echo "== 1a3 parity A3 [v33] (done at $(el) s)"; grep -v "^ok " $S/parity-a3.log | tail -n 30
+echo "== 1a4 parity A4 [v33q]"; grep -v "^ok " $S/parity-a4.log | tail -n 30
+[ "$R1" = 1 ] && side_report "$NEW"
+san_report 33 "VIG_CUPY_BWD=v33"
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-BK=v29qs+N,v29rs+N,v31s+N,v32s+N,v32qs+N,v29qs+N
+BK=v29qs+N,v29rs+N,v31s+N,v32s+N,v32qs+N,v33s+N,v33qs+N
 echo "== 2 bench, one process: fwd v26+N | f+b $BK ($(el) s, $(left) s left)"
 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
   v26+N $BK ViG-T@224,ViG-S@224,ViG-S@1024,ViG-T@1024,ViG-B@224 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
-# v31 / v32 / v32q store the same values as v29r / v29q: every such line must say BITEXACT against its base
-NF=$(grep -cE "f\+b +v3[12]q?s\+N:" $S/bench.log)
-NB=$(grep -E "f\+b +v3[12]q?s\+N:" $S/bench.log | grep -cE "vs v29[qr]s\+N: BITEXACT")
-echo "v31 / v32 / v32q vs v29r / v29q: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v(29|31|32)[qr]?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
+# v31 / v32 / v32q / v33 / v33q store the same values as v29r / v29q: every such line must say BITEXACT against its base
+NF=$(grep -cE "f\+b +v3[123]q?s\+N:" $S/bench.log)
+NB=$(grep -E "f\+b +v3[123]q?s\+N:" $S/bench.log | grep -cE "vs v29[qr]s\+N: BITEXACT")
+echo "v31 / v32 / v32q / v33 / v33q vs v29r / v29q: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v(29|31|32|33)[qr]?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
   sub(/;.*/, "", g); print "  " sh, $2, "eager", $3, "graphed", g}' $S/bench.log
 M=gpu__time_duration.sum,smsp__inst_executed.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,\
 smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_wait_per_issue_active.ratio,\
 launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-for V in v32; do
+for V in v33 v32; do
   if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_bwd [$V] skipped ($(left) s left)"; continue; fi
   echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
   VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
