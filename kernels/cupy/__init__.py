@@ -230,7 +230,14 @@ def save_states() -> bool:
 # across calls (the benchmark suite of call 1 with v29q, of the final call with v29r, same H100 kind)
 # ViG-T@224 graphed f+b went 0.235 -> 0.248 ms (S@224 0.413 -> 0.409, B@224 0.811 -> 0.802): not shown
 # faster at every shape. v29r stays selectable (VIG_CUPY_BWD=v29r); one same-call timing decides.
-BWD_DEFAULT = "v29q"
+# Session 9, call 1 (H100, results/2026-12-06d-h100/call1/, one process, alternating): v29q against v29r
+# graphed f+b T@224 0.234 vs 0.246 (v29r slower), S@224 0.411 vs 0.408, B@224 0.808 vs 0.800, T@1024
+# 0.436 vs 0.426, S@1024 0.795 vs 0.787. "v31" since session 9's mid call (results/2026-12-06d-h100/mid/):
+# v29r with the pass-2 dg row stores off the (A)-(B) section (-DBW4=10; v31q, BW4 11, on v29q where
+# 32-bit offsets do not reach); parity 120/120, gradients bit-identical to v29r at every timed shape;
+# graphed f+b v29q -> v31 T@224 0.232 -> 0.213, S@224 0.411 -> 0.377, B@224 0.808 -> 0.740, T@1024
+# 0.400 -> 0.377, S@1024 0.743 -> 0.701 ms (v32, which adds the four-warp dq epilogue, is slower than v31).
+BWD_DEFAULT = "v31"
 
 
 def _bwd_long() -> bool:

@@ -60,7 +60,7 @@ S=/tmp/cupy-side
 rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
   VIG_CUPY_BWD_LONG VIG_CUPY_SEG128 VIG_CUPY_DGFIX VIG_CUPY_FWD0
-ALT=${CUPY_FINAL_ALT-"VIG_CUPY_DGFIX=vec VIG_CUPY_FWD=v26"}   # the previous defaults (session 7's; v29r + vec2 since eb4d068)
+ALT=${CUPY_FINAL_ALT-"VIG_CUPY_BWD=v29q"}   # the previous defaults (session 8's shipped v29q; v31 since session 9's mid call)
 # the sanitizers (memcheck, racecheck: --small with every segmented workspace offset) and the SEG128
 # rule's cases of one configuration (its env assignments as arguments; none: the shipped defaults),
 # each in the background under `timeout $TO`; their pids in SIDE; side_report prints their tails

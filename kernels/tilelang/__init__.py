@@ -32,14 +32,15 @@ gates as int64 views, no contiguous copies: "1" at L <= 224 (fwd_fused:s2:m3:x5)
 diagonal blocks at three blocks per SM; "ref": x3 (session 7's default), "v2", "v1".
 ``VIG_TILELANG_BWD_STATES`` (default "" since session 9, "m3" in session 8): "": bwd_states:w1; "m3":
 bwd_states:m3:w1 (the LOWMEM backward at L <= 224), three blocks per SM. ``VIG_TILELANG_BWD_VIEWS``
-(default "1" since session 8): with BWD_OUT=ref2 and BWD_STATES=m3, that backward reads the views too
-(bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies); "0": copies; "2" (session 9 round 2, on
-trial): "1", and with the w1 states too (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1).
-Session 9 (on trial, defaults unchanged; L > 224 only): ``VIG_TILELANG_SEG_L`` (the segment forward's segment
-length, "128": fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128), ``VIG_TILELANG_SEGST=m3`` (fwd_segst:s2:m3 at three
-blocks per SM), ``VIG_TILELANG_BWD_SEG`` (the backward's states on segments, "128": bwd_segst:g128 -> fwd_scan ->
-bwd_states_seg:g128 on the views, no copies; see their comments).
-Session 9 round 3 (on trial, default unchanged; L <= 224 only): ``VIG_TILELANG_FWD_WALK=2``: where the views forward
+(default "2" since session 9; "1" in session 8): "1": with BWD_OUT=ref2 and BWD_STATES=m3, that backward reads
+the views too (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copies); "2": "1", and with the
+w1 states too (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1); "0": copies.
+Session 9, L > 224 only: ``VIG_TILELANG_BWD_SEG`` (default "128" since session 9's mid call; "": the v5 states on
+copies): the backward's states on 128-token segments (bwd_segst:g128 -> fwd_scan -> bwd_states_seg:g128 on
+the views, no copies); on trial: ``VIG_TILELANG_SEG_L`` (the segment forward's segment length, "128":
+fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128), ``VIG_TILELANG_SEGST=m3`` (fwd_segst:s2:m3 at three blocks
+per SM); see their comments.
+Session 9 round 3 (on trial, default unchanged; L <= 224 only; slower in the mid call): ``VIG_TILELANG_FWD_WALK=2``: where the views forward
 runs fwd_fused:s2:m3:x5, fwd_walk2:s2:m2:x5 instead (the two directions walk the chunks together: 7 serial chunk
 steps at L = 196 instead of 14).
 Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
@@ -348,7 +349,10 @@ def _contig(*ts):
 #: same values in the same shared tiles, so the same arithmetic and bit-identical states) + bwd_out2:t256:x4:s2:w1;
 #: no contiguous copies at 224 px with the shipped states either. A new value rather than "1" because "1" is the
 #: default: with "1" the shipped path (w1 states on copies) stays as it is until the GPU proves "2".
-BWD_VIEWS_DEFAULT = "1"
+#: "2" since session 9's mid call (H100, results/2026-12-06d-h100/mid/): parity 120/120, bit-identical to the
+#: copy path (dev_same --bwd2 9/9), memcheck 0 errors; graphed f+b (dev_bench, one process) ViG-T@224 0.337
+#: -> 0.319, S@224 0.607 -> 0.568, B@224 1.157 -> 1.101 ms; peak extra 125 / 250 / 499 -> 88 / 176 / 352 MiB.
+BWD_VIEWS_DEFAULT = "2"
 
 
 def _bwd_views_mode() -> str:
@@ -378,7 +382,12 @@ def _bwd_views2(dtype: str, L: int, KD: int, VD: int, seg: bool = False) -> bool
 #: bwd_states_seg[:g<n>] (from those, the bf16 states entering each chunk) -> bwd_out2:t256:x4:s2:w1, every
 #: kernel on the int64 views (kernels._bwd_states_seg; the forward's fwd_segst -> fwd_scan -> fwd_fused_seg
 #: pattern). Other configurations (BWD_OUT other than ref2, STRIDED=1, BWD=v6s / v5): as before.
-BWD_SEG_DEFAULT = ""
+#: "128" since session 9's mid call (H100, results/2026-12-06d-h100/mid/): with SEG_L=128 and SEGST=m3 (ALL9)
+#: parity 120/120 and 90/90 at L = 225 .. 2049, memcheck 0 errors; graphed f+b (dev_bench, one process, with
+#: the 128-token forward) ViG-T@1024 0.694 -> 0.639, S@1024 1.394 -> 1.239 ms; the states alone (dev_prof_seg)
+#: T@1024 0.404 -> 0.305, S@1024 0.784 -> 0.582 ms (copies + v5 chain -> bwd_segst + fwd_scan +
+#: bwd_states_seg); peak extra 157 / 314 -> 108 / 216 MiB.
+BWD_SEG_DEFAULT = "128"
 
 
 def _bwd_seg_len() -> int:
