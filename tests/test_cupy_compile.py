@@ -113,7 +113,7 @@ def test_chunked_plan_and_smem_formula():
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
     for bw4 in (7, 8, 9, 10, 11, 12, 13):  # v29, v29q, v29r, v31(q), v32(q): v26p's BwdSmem
         assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
-    for bw4 in (14, 15):  # v33(q): + the cp.async landing tiles (2 CH KPD + 2 CH VB 16-bit values)
+    for bw4 in (14, 15, 16, 17):  # v33(q), v34(q): + the cp.async landing tiles (2 CH KPD + 2 CH VB 16-bit values)
         assert m.tc_bwd_smem(2, bw4) == 34896 + 6144 and m.tc_bwd_smem(1, bw4) == 21712 + 5120
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
@@ -308,6 +308,10 @@ def test_v29r_in32_rule():
     # back to v33q where _in32 fails
     assert [m._BW4[k] for k in ("v33", "v33q")] == [14, 15]
     assert {"v33", "v33q"} <= set(m.BWD_KINDS)
+    # session 9 round 3: v34 / v34q (16 / 17) = v31 / v31q + v33's cp.async rows (no four-warp dq
+    # epilogue); v34 falls back to v34q where _in32 fails
+    assert [m._BW4[k] for k in ("v34", "v34q")] == [16, 17]
+    assert {"v34", "v34q"} <= set(m.BWD_KINDS)
 
 
 def test_fwd30_defines():

@@ -276,11 +276,14 @@ def _bwd_long() -> bool:
 # per direction at K = 32), issued by the non-channel warps off the (A) - (B) stretch, and whose
 # thread-own q / k elements are read from those tiles instead of scalar global loads; v33 falls
 # back to v33q where _in32 fails. Gradients bit-identical to v32 / v32q (emulator).
+# "v34" / "v34q" (session 9 round 3, -DBW4=16 / 17; opt-in, not GPU-proven yet): v31 / v31q + v33's
+# cp.async rows (v33 / v33q without v32's four-warp dq epilogue, which was slower on the GPU); v34
+# falls back to v34q where _in32 fails. Gradients bit-identical to v31 / v31q (emulator).
 BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "v31", "v31q", "v32",
-             "v32q", "v33", "v33q", "recurrent")
+             "v32q", "v33", "v33q", "v34", "v34q", "recurrent")
 _BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8, "v29r": 9,
         "v31": 10, "v31q": 11, "v32": 12, "v32q": 13,
-        "v33": 14, "v33q": 15}  # the -DBW4 level of each chunked-backward variant
+        "v33": 14, "v33q": 15, "v34": 16, "v34q": 17}  # the -DBW4 level of each chunked-backward variant
 
 
 def _in32(*ts) -> bool:
@@ -420,7 +423,7 @@ def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
     variant's -DBW4 level (default: the VIG_CUPY_BWD setting's)."""
     bw4 = _BW4.get(bwd_variant(), 0) if bw4 is None else bw4
     kpd = 16 * kt
-    if bw4 in (14, 15):  # v33: + the landing tiles Lq, Lk [CH][KPD], Lv, Lo [CH][VB] (16-bit)
+    if 14 <= bw4 <= 17:  # v33 / v34: + the landing tiles Lq, Lk [CH][KPD], Lv, Lo [CH][VB] (16-bit)
         return 824 * kpd + 8528 + 64 * kpd + 64 * 64
     if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles
         return 824 * kpd + 8528
@@ -619,9 +622,9 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     kpd = 16 * kt
     fdefines = _tc_defines(q.dtype, kt, 1)
     bw4 = _BW4.get(bwd_variant(), 0)
-    if bw4 in (9, 10, 12, 14) and not _in32(q, k, v, g_fwd, g_bwd, do):
-        # v29r's 32-bit load offsets would not hold: v29q (v31: v31q, v32: v32q, v33: v33q)
-        bw4 = {9: 8, 10: 11, 12: 13, 14: 15}[bw4]
+    if bw4 in (9, 10, 12, 14, 16) and not _in32(q, k, v, g_fwd, g_bwd, do):
+        # v29r's 32-bit load offsets would not hold: v29q (v31: v31q, v32: v32q, v33: v33q, v34: v34q)
+        bw4 = {9: 8, 10: 11, 12: 13, 14: 15, 16: 17}[bw4]
     if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
         bw4 = 2
     defines = fdefines + ((("BW4", bw4),) if bw4 else ())

@@ -980,22 +980,25 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 // register loads (no helper slack there: moving them cost more on (B) - D.X than it saved).
 // Same values (the zero fill is the old zero select), same arithmetic: gradients bit-identical to
 // v32 / v32q (and v29r / v29q). Needs sm_80+ (cp.async).
-#if BW4 == 4 || (BW4 >= 7 && BW4 <= 15)
+// BW4 = 16 / 17 (VIG_CUPY_BWD=v34 / v34q, session 9 round 3): v31 / v31q + CPA (v33 / v33q without
+// DQS, which lost 3-5 % on the GPU): pass 1 keeps v31's channel-warp dq epilogue. Gradients
+// bit-identical to v31 / v31q (and v29r / v29q).
+#if BW4 == 4 || (BW4 >= 7 && BW4 <= 17)
 #define BW4P 1         // v2.6p fragment packing (pass 2's Qi / Qf from 16-bit loads)
 #else
 #define BW4P 0
 #endif
-#if BW4 >= 8 && BW4 <= 15
+#if BW4 >= 8 && BW4 <= 17
 #define YQP 1          // v29q: pass 2's yq loads issued at the top of the chunk step
 #else
 #define YQP 0
 #endif
-#if BW4 == 9 || BW4 == 10 || BW4 == 12 || BW4 == 14
+#if BW4 == 9 || BW4 == 10 || BW4 == 12 || BW4 == 14 || BW4 == 16
 #define LD32 1         // v29r: 32-bit offsets in load(), full-chunk epilogues
 #else
 #define LD32 0
 #endif
-#if BW4 >= 10 && BW4 <= 15
+#if BW4 >= 10 && BW4 <= 17
 #define DGF 1          // v31: pass 2's dg rows stored by the non-channel warps, off the (A) - (B) path
 #else
 #define DGF 0
@@ -1005,7 +1008,7 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 #else
 #define DQS 0
 #endif
-#if BW4 == 14 || BW4 == 15
+#if BW4 >= 14 && BW4 <= 17
 #define CPA 1          // v33: the chunk rows through cp.async into landing tiles (see above)
 #else
 #define CPA 0
@@ -1034,7 +1037,7 @@ __device__ __forceinline__ void put_frag(float* __restrict__ g, int base, int s,
     }
 }
 #endif
-#if BW4 >= 7 && BW4 <= 15
+#if BW4 >= 7 && BW4 <= 17
 #define BDEC 1         // direction-local chunk-step barriers (v29)
 #define BAR_DIR() bar_dir_t()
 #else

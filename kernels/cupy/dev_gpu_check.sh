@@ -12,6 +12,9 @@
 # them, add VIG_CUPY_BWD=v29q to CUPY_FINAL_ALT). Session 9 round 2: MID also tries the v33 / v33q
 # backwards (VIG_CUPY_BWD=v33 / v33q = v32 / v32q whose next-chunk rows come through cp.async into
 # landing tiles, -DBW4=14 / 15; not defaults; same CUPY_FINAL_ALT rule if one is flipped).
+# Session 9 round 3 (v31 flipped to the default after the mid call; v29q stays CUPY_FINAL_ALT): MID
+# tries v34 / v34q (VIG_CUPY_BWD=v34 / v34q = v31 / v31q + round 2's cp.async rows, -DBW4=16 / 17;
+# not defaults; a flip to one of them: CUPY_FINAL_ALT="VIG_CUPY_BWD=v31").
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
 # and $OUT/cupy/cupy-check.json (the parity cases of the shipped defaults): 2 files.
@@ -22,27 +25,24 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0; session 9: the v31 / v32 backwards, on trial, not defaults: VIG_CUPY_BWD=v31 = v29r whose
-#   pass-2 dg rows are stored off the (A) - (B) stretch (-DBW4=10), v32 = v31 + pass 1's dq epilogue
-#   on all four warps of a direction (-DBW4=12); v31q / v32q (-DBW4=11 / 13) the same on v29q):
-#     MID_PHASE=parity (<= MID_BOX, default 110 s; each process `timeout MID_PAR_S`, default 100):
-#       side by side: A parity of v32 (the contract's 120 cases; its cupy-check.json is the second
-#       file), A2 parity of v31, B memcheck and C racecheck of v32 on --small with
-#       VIG_CUPY_MAX_SEG=64 (segmented mode 0 / scan / mode 1, dg fix-up), D dev_parity.py
-#       --expect-seg 128 with v32 (20 cases at B=8 H=3 L=4096 / 3000);
-#     MID_PHASE=timing (<= MID_BOX, default 70 s): ONE dev_bench process: fwd v26+N (the shipped
-#       forward), f+b v29qs+N (shipped) | v29rs+N | v31s+N | v32s+N | v32qs+N | v29qs+N again (drift),
-#       eager and CUDA-graphed, host us ("+N": every other switch at its shipped default, 224 px
-#       included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict line: every v31 / v32 / v32q
-#       gradient bit-identical to v29r's / v29q's; then, with >= 22 s left, ncu of bigla_tc_bwd
-#       [v32] at ViG-S@224 (session 8's v29r: 116.6 M warp instructions, 294 us under ncu).
-#     MID_PHASE=both (unset): both, MID_BOX default 180 s.
-#   Round 2 (v33 / v33q) adds to MID_PHASE=parity: A3 parity of v33, A4 parity of v33q (120 cases
-#     each), E memcheck and F racecheck of v33 (--small, VIG_CUPY_MAX_SEG=64; cp.async hazards);
-#     to MID_PHASE=timing: f+b v33s+N | v33qs+N (BITEXACT against v29rs+N / v29qs+N in the verdict
-#     line), in place of the drift line (v29qs+N again); ncu of bigla_tc_bwd [v33] first, then [v32],
-#     each only with >= 22 s left. CUPY_MID_R1=0 (default 1) drops round 1's A2 / B / C / D from the
-#     parity phase (5 processes instead of 9, if the box is tight next to the other backends).
+#   MID (0; session 9 round 3: the v34 / v34q backwards, on trial, not defaults: VIG_CUPY_BWD=v34 =
+#   v31 (the default since the mid call) + round 2's cp.async rows (v33 without v32's four-warp dq
+#   epilogue, which lost 3-5 % on the GPU), -DBW4=16; v34q = v31q + the same, -DBW4=17):
+#     MID_PHASE=parity (<= MID_BOX, default 100 s; each process `timeout MID_PAR_S`, default 92),
+#       5 processes side by side: A parity of v34 (the contract's 120 cases; its cupy-check.json is
+#       the second file), A2 parity of v34q (120 cases), B memcheck and C racecheck of v34 on
+#       --small with VIG_CUPY_MAX_SEG=64 (segmented mode 0 / scan / mode 1, dg fix-up; racecheck:
+#       the cp.async landing tiles' ordering), D dev_parity.py --expect-seg 128 with v34 (20 cases
+#       at B=8 H=3 L=4096 / 3000). (Round 1 / 2's v31 / v32 / v33 processes were dropped: v31 is
+#       proven and shipped, v32 lost, v33 is superseded by v34.)
+#     MID_PHASE=timing (<= MID_BOX, default 60 s): ONE dev_bench process: fwd v26+N (the shipped
+#       forward), f+b v29qs+N (the previous default) | v31s+N (shipped) | v34s+N | v34qs+N | v31s+N
+#       again (drift), eager and CUDA-graphed, host us ("+N": every other switch at its shipped
+#       default, 224 px included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict line: every
+#       v34 / v34q gradient bit-identical to v31's / v29q's (v31q's = v29q's); then, only with
+#       >= 22 s left, ncu of bigla_tc_bwd [v34] at ViG-S@224.
+#     MID_PHASE=both (unset): both, MID_BOX default 160 s.
+#   (Session 9 rounds 1-2's MID, v31 / v32 / v33 and their sanitizers: 05e62b3.)
 #   (Session 8's MID, the v30 / v30l forwards, is in git history: 9bf15d5; session 7's, v29r /
 #   DGFIX=vec2: 236a0b2.)
 set -u
@@ -53,7 +53,7 @@ T0=$SECONDS
 el() { echo $(( SECONDS - T0 )); }
 FINAL=${CUPY_CHECK_FINAL:-${FINAL:-1}}
 if [ "$FINAL" = "1" ]; then BOX=105
-else case "${MID_PHASE:-both}" in parity) BOX=110;; timing) BOX=70;; *) BOX=180;; esac; fi
+else case "${MID_PHASE:-both}" in parity) BOX=100;; timing) BOX=60;; *) BOX=160;; esac; fi
 BOX=${MID_BOX:-$BOX}
 left() { echo $(( BOX - (SECONDS - T0) )); }
 S=/tmp/cupy-side
@@ -112,54 +112,40 @@ wait $P1 $SIDE
 echo "== 1b parity B [$ALT] (done at $(el) s)"; grep -v "^ok " $S/parity-b.log | tail -n 30
 side_report "shipped defaults"
 else
-# ---------------- MID (session 9): the v31 / v32 backwards against v29r / v29q ----------------
-NEW="VIG_CUPY_BWD=v32"
-TO=${MID_PAR_S:-100}
+# ---------------- MID (session 9 round 3): the v34 / v34q backwards against v31 / v29q ----------------
+NEW="VIG_CUPY_BWD=v34"
+TO=${MID_PAR_S:-92}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v31] | A3 [v33] | A4 [v33q] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] | memcheck E | racecheck F [v33] ($(el) s, each timeout $TO)"
-R1=${CUPY_MID_R1:-1}  # 0: skip round 1's A2 (v31 parity) and B / C / D (v32 sanitizers, seg128)
-P0=""; SIDE=""
-if [ "$R1" = 1 ]; then
-( env VIG_CUPY_BWD=v31 OUT=$S/b timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a2.log 2>&1; echo "parity A2 [v31] rc=$?" >> $S/parity-a2.log ) &
+echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v34q] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
+mkdir -p $S/b34q
+( env VIG_CUPY_BWD=v34q OUT=$S/b34q timeout $TO python tools/check_backend.py cupy --parity \
+    > $S/parity-a2.log 2>&1; echo "parity A2 [v34q] rc=$?" >> $S/parity-a2.log ) &
 P0=$!
-fi
-mkdir -p $S/b33 $S/b33q
-( env VIG_CUPY_BWD=v33 OUT=$S/b33 timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a3.log 2>&1; echo "parity A3 [v33] rc=$?" >> $S/parity-a3.log ) &
-P0="$P0 $!"
-( env VIG_CUPY_BWD=v33q OUT=$S/b33q timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a4.log 2>&1; echo "parity A4 [v33q] rc=$?" >> $S/parity-a4.log ) &
-P0="$P0 $!"
-[ "$R1" = 1 ] && side_checks $NEW
-san_checks 33 VIG_CUPY_BWD=v33
+side_checks $NEW
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
 echo "parity A [$NEW] rc=$? ($(el) s)"
 wait $P0 $SIDE
-[ "$R1" = 1 ] && { echo "== 1a2 parity A2 [v31] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30; }
-echo "== 1a3 parity A3 [v33] (done at $(el) s)"; grep -v "^ok " $S/parity-a3.log | tail -n 30
-echo "== 1a4 parity A4 [v33q]"; grep -v "^ok " $S/parity-a4.log | tail -n 30
-[ "$R1" = 1 ] && side_report "$NEW"
-san_report 33 "VIG_CUPY_BWD=v33"
+echo "== 1a2 parity A2 [v34q] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
+side_report "$NEW"
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-BK=v29qs+N,v29rs+N,v31s+N,v32s+N,v32qs+N,v33s+N,v33qs+N
+BK=v29qs+N,v31s+N,v34s+N,v34qs+N,v31s+N
 echo "== 2 bench, one process: fwd v26+N | f+b $BK ($(el) s, $(left) s left)"
 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
   v26+N $BK ViG-T@224,ViG-S@224,ViG-S@1024,ViG-T@1024,ViG-B@224 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
-# v31 / v32 / v32q / v33 / v33q store the same values as v29r / v29q: every such line must say BITEXACT against its base
-NF=$(grep -cE "f\+b +v3[123]q?s\+N:" $S/bench.log)
-NB=$(grep -E "f\+b +v3[123]q?s\+N:" $S/bench.log | grep -cE "vs v29[qr]s\+N: BITEXACT")
-echo "v31 / v32 / v32q / v33 / v33q vs v29r / v29q: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v(29|31|32|33)[qr]?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
+# v34 / v34q store the same values as v31 / v31q (= v29q): every such line must say BITEXACT against its base
+NF=$(grep -cE "f\+b +v34q?s\+N:" $S/bench.log)
+NB=$(grep -E "f\+b +v34q?s\+N:" $S/bench.log | grep -cE "vs (v31|v29q)s\+N: BITEXACT")
+echo "v34 / v34q vs v31 / v29q: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v(29|31|34)q?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
   sub(/;.*/, "", g); print "  " sh, $2, "eager", $3, "graphed", g}' $S/bench.log
 M=gpu__time_duration.sum,smsp__inst_executed.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,\
 smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_wait_per_issue_active.ratio,\
 launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-for V in v33 v32; do
+for V in v34; do
   if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_bwd [$V] skipped ($(left) s left)"; continue; fi
   echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
   VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
