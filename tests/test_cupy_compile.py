@@ -96,6 +96,26 @@ def test_cuda_source_compiles(src, defines, no_spill, arch):
         assert os.path.getsize(os.path.join(d, "k.cubin")) > 0
 
 
+def test_nvrtc_front_end_accepts_every_backward():
+    """NVRTC (what cupy.RawModule runs on the GPU) parses the chunked kernels' source with every
+    backward kind's level (bf16 and fp16, K = 32; front end only, --fdevice-syntax-only): nvcc, which
+    the test above uses, accepts things NVRTC does not (session 9: __builtin_offsetof in v33 / v34)."""
+    nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc")
+    from vig_kernels.cupy import _BW4, kernel_source, tc_kt
+
+    src = kernel_source("bigla_tc.cu")
+    inc = [f"-I{d}" for d in ("/usr/local/cuda/include",) if os.path.isdir(d)]
+    for bw4 in sorted(set(_BW4.values())):
+        for code in (2, 1):
+            prog = nvrtc.createProgram(src, "bigla_tc.cu", [], [])
+            opts = ("--std=c++17", "--fdevice-syntax-only", "--gpu-architecture=sm_90", *inc,
+                    f"-DDTYPE={code}", f"-DKT={tc_kt(32)}", "-DVEC=1", f"-DBW4={bw4}")
+            try:
+                nvrtc.compileProgram(prog, opts)
+            except Exception as e:  # noqa: BLE001 (NVRTCError: the log says why)
+                pytest.fail(f"NVRTC rejects BW4={bw4} DTYPE={code}: {e}\n{nvrtc.getProgramLog(prog)}")
+
+
 def test_chunked_plan_and_smem_formula():
     """The launch plan covers every token once, and the shared-memory size the launcher asks for
     matches the kernel's struct (the kernel also traps on a mismatch at run time)."""

@@ -1084,12 +1084,16 @@ struct BwdSmem {
     elem_t sR[KPD][VST];  // pass 2: R_out (channels x values)
 #if CPA
     // v33: the next chunk's rows, landed by cp.async (offset sizeof(v26p's BwdSmem): 16-byte aligned)
-    elem_t Lq[CH][KPD], Lk[CH][KPD];
+    // (alignas: cp.async needs 16-byte aligned rows; Lq's offset is a multiple of 16 already, so the
+    // layout is unchanged. NVRTC, which builds these kernels on the GPU, has no __builtin_offsetof /
+    // offsetof to assert it with.)
+    alignas(16) elem_t Lq[CH][KPD];
+    elem_t Lk[CH][KPD];
     elem_t Lv[CH][VB], Lo[CH][VB];
 #endif
 };
 #if CPA
-static_assert(__builtin_offsetof(BwdSmem, Lq) % 16 == 0 && sizeof(BwdSmem) % 16 == 0,
+static_assert(alignof(BwdSmem) >= 16 && sizeof(BwdSmem) % 16 == 0,
               "cp.async needs 16-byte aligned landing rows");
 // 16 bytes global -> shared, asynchronous (zero-filled when !ok: src-size 0, src is then never
 // read, so it may point anywhere); cpa_wait: this thread's copies have landed (visible to the
