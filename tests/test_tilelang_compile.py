@@ -86,6 +86,11 @@ SPECS = [
     ("bwd_states:s2:w1", "bfloat16", "sm_90a"),
     # VIG_TILELANG_FWD_WALK=2 (session 9, round 3): the views forward with both directions walking the chunks together
     ("fwd_walk2:s2:m2:x5", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_RACEFIX=1 (session 9, round 4): the ":r1" twins of the shipped kinds with the parallel cumsums
+    # (no named barrier in warps 4-7 only; test_racefix_twins checks the source difference)
+    ("fwd_fused:s2:m3:x5:r1", "bfloat16", "sm_90a"),
+    ("fwd_fused_seg:s2:m3:x4:r1", "bfloat16", "sm_90a"),
+    ("bwd_out2:t256:x4:s2:w1:r1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -272,6 +277,38 @@ def test_kernel_compiles(compiled, spec):
         assert "__fadd_rn" not in src
         return
     assert src.count("__fadd_rn") >= 3 and src.count("__fsub_rn") >= 4
+
+
+def _racefix_diff(src, src_r1):
+    """(lines only in the shipped source, lines only in the :r1 source), indentation stripped."""
+    import difflib
+
+    a = [x.strip() for x in src.splitlines()]
+    b = [x.strip() for x in src_r1.splitlines()]
+    d = list(difflib.unified_diff(a, b, lineterm="", n=0))
+    gone = [x[1:] for x in d if x.startswith("-") and not x.startswith("---")]
+    new = [x[1:] for x in d if x.startswith("+") and not x.startswith("+++")]
+    return gone, new
+
+
+@pytest.mark.parametrize("kind", ["fwd_fused:s2:m3:x5", "fwd_fused_seg:s2:m3:x4", "bwd_out2:t256:x4:s2:w1"])
+def test_racefix_twins(compiled, kind):
+    """Session 9 round 4 (issue #5): the shipped kind has exactly one named barrier (bar.sync 3, 128, run by
+    warps 4-7 only: the racecheck artifact); its ":r1" twin none, and the two sources differ only by the
+    split of the gate-cumsum branch: "} else {" -> "} if (128 <= tx) {", the named barrier -> a block-wide
+    __syncthreads between the gb half's reads and its writes. Every other line (all arithmetic) is equal."""
+    got, got_r1 = compiled[(kind, "bfloat16", "sm_90a")], compiled[(kind + ":r1", "bfloat16", "sm_90a")]
+    for g in (got, got_r1):
+        if isinstance(g, Exception):
+            raise g
+    src, src_r1 = got[1], got_r1[1]
+    assert src.count("__sync_thread_partial(") == 1
+    assert "__sync_thread_partial(" not in src_r1
+    assert src_r1.count("__syncthreads();") == src.count("__syncthreads();") + 1
+    gone, new = _racefix_diff(src, src_r1)
+    assert sorted(gone) == sorted(["} else {", "tl::__sync_thread_partial(3, 128);"]), gone
+    assert sorted(new) == sorted(["}", "if (128 <= ((int)threadIdx.x)) {", "}", "__syncthreads();",
+                                  "if (128 <= ((int)threadIdx.x)) {"]), new
 
 
 def test_import_without_gpu():

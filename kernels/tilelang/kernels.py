@@ -1751,6 +1751,10 @@ def _cumsum_b_thread(C: int, K: int):
 V6_MAX_L = 224
 
 
+#: set by vig_kernels.tilelang.build for ":r1" kinds while their prim_func is built (see _cumsums_par)
+RACEFIX = False
+
+
 def _cumsums_par(C: int, K: int, threads: int, fwd: bool):
     """fwd_fused:x4 (bf16 only): the chunk's inclusive gate cumsums by every thread, plain fp32
     sums (no TwoSum: bf16 results cannot see the difference; the *_l tiles stay zero). ``fwd``:
@@ -1763,43 +1767,66 @@ def _cumsums_par(C: int, K: int, threads: int, fwd: bool):
     TPP = C // P
     assert P * TPP == C and P in (4, 8) and threads == ND * K * P
 
+    # RACEFIX (":r1" kinds, session 9 round 4, issue #5): with "if tx < K P: gf half / else: gb half" TileLang's
+    # sync planner puts a named barrier (bar.sync 3, 128) inside the gb half only (between its reads and its
+    # in-place writes of gb_s); warps 4-7 then run one barrier more per chunk than warps 0-3, and
+    # compute-sanitizer racecheck mis-pairs accesses across the following block-wide barriers (hazards that are
+    # an artifact: NOTES.md, session 9 round 4). ":r1" writes the two halves as two "if"s ("tx < K P",
+    # "tx >= K P"; a nested "if" inside the "else" is folded away by the simplifier): the planner then splits
+    # the gb half with a block-wide __syncthreads that every warp passes. Same arithmetic, same indices.
+    rf = RACEFIX and fwd
+
+    @T.macro
+    def fb(gb_s, loc, sc, part, ch):
+        for u in T.unroll(TPP):
+            loc[u] = gb_s[part * TPP + u, ch]
+        for u in T.unroll(TPP - 1):
+            loc[TPP - 2 - u] = loc[TPP - 2 - u] + loc[TPP - 1 - u]
+        sc[0] = loc[0]
+        sc[1] = T.shfl_down(sc[0], 1, P)
+        sc[0] = sc[0] + T.if_then_else(part + 1 < P, sc[1], 0.0)
+        sc[1] = T.shfl_down(sc[0], 2, P)
+        sc[0] = sc[0] + T.if_then_else(part + 2 < P, sc[1], 0.0)
+        if P == 8:
+            sc[1] = T.shfl_down(sc[0], 4, P)
+            sc[0] = sc[0] + T.if_then_else(part + 4 < P, sc[1], 0.0)
+        sc[1] = T.shfl_down(sc[0], 1, P)   # the later parts' total
+        for u in T.unroll(TPP):
+            gb_s[part * TPP + u, ch] = loc[u] + T.if_then_else(part + 1 < P, sc[1], 0.0)
+
+    @T.macro
+    def fa(gf_s, loc, sc, part, ch):
+        for u in T.unroll(TPP):
+            loc[u] = gf_s[part * TPP + u, ch]
+        for u in T.unroll(TPP - 1):
+            loc[u + 1] = loc[u + 1] + loc[u]
+        sc[0] = loc[TPP - 1]
+        sc[1] = T.shfl_up(sc[0], 1, P)
+        sc[0] = sc[0] + T.if_then_else(part >= 1, sc[1], 0.0)
+        sc[1] = T.shfl_up(sc[0], 2, P)
+        sc[0] = sc[0] + T.if_then_else(part >= 2, sc[1], 0.0)
+        if P == 8:
+            sc[1] = T.shfl_up(sc[0], 4, P)
+            sc[0] = sc[0] + T.if_then_else(part >= 4, sc[1], 0.0)
+        sc[1] = T.shfl_up(sc[0], 1, P)   # the earlier parts' total
+        for u in T.unroll(TPP):
+            gf_s[part * TPP + u, ch] = loc[u] + T.if_then_else(part >= 1, sc[1], 0.0)
+
     @T.macro
     def f(gf_s, gb_s, loc, sc):
         tx = T.get_thread_binding()
         part = tx % P
         ch = (tx // P) % K
-        if fwd and tx < K * P:
-            for u in T.unroll(TPP):
-                loc[u] = gf_s[part * TPP + u, ch]
-            for u in T.unroll(TPP - 1):
-                loc[u + 1] = loc[u + 1] + loc[u]
-            sc[0] = loc[TPP - 1]
-            sc[1] = T.shfl_up(sc[0], 1, P)
-            sc[0] = sc[0] + T.if_then_else(part >= 1, sc[1], 0.0)
-            sc[1] = T.shfl_up(sc[0], 2, P)
-            sc[0] = sc[0] + T.if_then_else(part >= 2, sc[1], 0.0)
-            if P == 8:
-                sc[1] = T.shfl_up(sc[0], 4, P)
-                sc[0] = sc[0] + T.if_then_else(part >= 4, sc[1], 0.0)
-            sc[1] = T.shfl_up(sc[0], 1, P)   # the earlier parts' total
-            for u in T.unroll(TPP):
-                gf_s[part * TPP + u, ch] = loc[u] + T.if_then_else(part >= 1, sc[1], 0.0)
+        if rf:  # two "if"s (the simplifier folds a nested "if tx >= K P" inside the "else" away)
+            if tx < K * P:
+                fa(gf_s, loc, sc, part, ch)
+            if tx >= K * P:
+                fb(gb_s, loc, sc, part, ch)
         else:
-            for u in T.unroll(TPP):
-                loc[u] = gb_s[part * TPP + u, ch]
-            for u in T.unroll(TPP - 1):
-                loc[TPP - 2 - u] = loc[TPP - 2 - u] + loc[TPP - 1 - u]
-            sc[0] = loc[0]
-            sc[1] = T.shfl_down(sc[0], 1, P)
-            sc[0] = sc[0] + T.if_then_else(part + 1 < P, sc[1], 0.0)
-            sc[1] = T.shfl_down(sc[0], 2, P)
-            sc[0] = sc[0] + T.if_then_else(part + 2 < P, sc[1], 0.0)
-            if P == 8:
-                sc[1] = T.shfl_down(sc[0], 4, P)
-                sc[0] = sc[0] + T.if_then_else(part + 4 < P, sc[1], 0.0)
-            sc[1] = T.shfl_down(sc[0], 1, P)   # the later parts' total
-            for u in T.unroll(TPP):
-                gb_s[part * TPP + u, ch] = loc[u] + T.if_then_else(part + 1 < P, sc[1], 0.0)
+            if fwd and tx < K * P:
+                fa(gf_s, loc, sc, part, ch)
+            else:
+                fb(gb_s, loc, sc, part, ch)
 
     return f
 
