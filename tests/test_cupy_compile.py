@@ -56,7 +56,7 @@ def _specs():
                                                    ("FWL", 1)) + var + m0, k == K))
             # the chunked backwards K <= 32, 16-byte rows: v31 (the default since session 9), v31q (its
             # fallback where 32-bit offsets do not reach) and v29q (the previous default); the other
-            # opt-in ones (v24, v25, v26, v26p, v29, v29r, v32, v33 and q twins) are left out for CI time
+            # opt-in ones (v24, v25, v26, v26p, v29, v29r) are left out for CI time
             # (they compile on use; each was GPU-proven before it was timed)
             for k in (K, 16):
                 for bw4 in (8, 10, 11):  # v29q, v31, v31q
@@ -131,10 +131,8 @@ def test_chunked_plan_and_smem_formula():
     assert [m.tc_kt(k) for k in (1, 16, 17, 32, 48, 64, 100, 128)] == [1, 1, 2, 2, 4, 4, 8, 8]
     assert m.tc_bwd_smem(2, 2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
-    for bw4 in (7, 8, 9, 10, 11, 12, 13):  # v29, v29q, v29r, v31(q), v32(q): v26p's BwdSmem
+    for bw4 in (7, 8, 9, 10, 11):  # v29, v29q, v29r, v31(q): v26p's BwdSmem
         assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
-    for bw4 in (14, 15, 16, 17):  # v33(q), v34(q): + the cp.async landing tiles (2 CH KPD + 2 CH VB 16-bit values)
-        assert m.tc_bwd_smem(2, bw4) == 34896 + 6144 and m.tc_bwd_smem(1, bw4) == 21712 + 5120
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
@@ -320,18 +318,27 @@ def test_v29r_in32_rule():
     assert not m._in32(view(1, 8, 1, 32), view(2, 4096, 1, 32, 2**18))  # any one view decides
     assert "v29r" in m.BWD_KINDS and m._BW4["v29r"] == 9
     # session 9: v31 (-DBW4=10) is v29r + the dg-row stores off (A) - (B), v31q (11) the same on
-    # v29q, v32 / v32q (12 / 13) those + pass 1's dq epilogue on all four warps: v31 falls back to
-    # v31q and v32 to v32q where _in32 fails (as v29r to v29q)
-    assert [m._BW4[k] for k in ("v31", "v31q", "v32", "v32q")] == [10, 11, 12, 13]
-    assert {"v31", "v31q", "v32", "v32q"} <= set(m.BWD_KINDS)
-    # session 9 round 2: v33 / v33q (14 / 15) = v32 / v32q + the rows through cp.async; v33 falls
-    # back to v33q where _in32 fails
-    assert [m._BW4[k] for k in ("v33", "v33q")] == [14, 15]
-    assert {"v33", "v33q"} <= set(m.BWD_KINDS)
-    # session 9 round 3: v34 / v34q (16 / 17) = v31 / v31q + v33's cp.async rows (no four-warp dq
-    # epilogue); v34 falls back to v34q where _in32 fails
-    assert [m._BW4[k] for k in ("v34", "v34q")] == [16, 17]
-    assert {"v34", "v34q"} <= set(m.BWD_KINDS)
+    # v29q: v31 falls back to v31q where _in32 fails (as v29r to v29q)
+    assert [m._BW4[k] for k in ("v31", "v31q")] == [10, 11]
+    assert {"v31", "v31q"} <= set(m.BWD_KINDS)
+
+
+def test_removed_backwards_raise():
+    """Session 9's v32 / v32q / v33 / v33q / v34 / v34q (-DBW4=12 - 17) were proven on the GPU, not
+    faster than v31, and removed (fdf897e): selecting one raises a ValueError naming the switch
+    instead of silently running another backward; the kernel source no longer has their levels."""
+    import vig_kernels.cupy as m
+
+    assert max(m._BW4.values()) == 11 and not set(m._BWD_REMOVED) & set(m.BWD_KINDS)
+    src = m.kernel_source("bigla_tc.cu")
+    assert "cp.async.cg" not in src and "#define DQS" not in src and "#define CPA" not in src
+    for kind in ("v32", "v32q", "v33", "v33q", "v34", "v34q"):
+        saved = _knobs(VIG_CUPY_BWD=kind)
+        try:
+            with pytest.raises(ValueError, match=f"VIG_CUPY_BWD='{kind}'.*removed"):
+                m.bwd_variant()
+        finally:
+            _restore(saved)
 
 
 def test_fwd30_defines():

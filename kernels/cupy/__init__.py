@@ -236,7 +236,8 @@ def save_states() -> bool:
 # v29r with the pass-2 dg row stores off the (A)-(B) section (-DBW4=10; v31q, BW4 11, on v29q where
 # 32-bit offsets do not reach); parity 120/120, gradients bit-identical to v29r at every timed shape;
 # graphed f+b v29q -> v31 T@224 0.232 -> 0.213, S@224 0.411 -> 0.377, B@224 0.808 -> 0.740, T@1024
-# 0.400 -> 0.377, S@1024 0.743 -> 0.701 ms (v32, which adds the four-warp dq epilogue, is slower than v31).
+# 0.400 -> 0.377, S@1024 0.743 -> 0.701 ms (v32, which adds the four-warp dq epilogue, is slower than v31;
+# v32 - v34q were removed after session 9, see below).
 BWD_DEFAULT = "v31"
 
 
@@ -262,28 +263,22 @@ def _bwd_long() -> bool:
 # instructions per warp and chunk step of ~1890); taken only where every input view's element
 # offsets (16 tokens past either end included) stay below 2^31 (_in32), else v29q runs. Gradients
 # bit-identical to v29q.
-# "v31" (session 9, -DBW4=10; opt-in, not GPU-proven yet): v29r whose pass-2 dg flush leaves the
+# "v31" (session 9, -DBW4=10; the default since its mid call, see BWD_DEFAULT): v29r whose pass-2 dg flush leaves the
 # (A) - (B) stretch: one helper warp per direction only carries the suffix sums into shared memory
 # there (it stored the 16 dg rows itself while the other three warps waited at (B)), and the
 # threads outside the channel warps store the rows at the top of the next chunk step. "v31q"
-# (-DBW4=11): the same on v29q (v31 falls back to it where v29r's _in32 rule fails). "v32" / "v32q"
-# (-DBW4=12 / 13; opt-in, not GPU-proven yet): v31 / v31q whose pass-1 dq epilogue runs on all four
-# warps of a direction (the channel warps' Di through shared memory; row-major, coalesced yq / dq
-# rows) instead of the two channel warps while the helpers waited. Gradients bit-identical to
-# v29r / v29q (emulator).
-# "v33" / "v33q" (session 9 round 2, -DBW4=14 / 15; opt-in, not GPU-proven yet): v32 / v32q whose
-# next-chunk q / k / v / dO rows come through cp.async into landing tiles (6 KB more shared memory
-# per direction at K = 32), issued by the non-channel warps off the (A) - (B) stretch, and whose
-# thread-own q / k elements are read from those tiles instead of scalar global loads; v33 falls
-# back to v33q where _in32 fails. Gradients bit-identical to v32 / v32q (emulator).
-# "v34" / "v34q" (session 9 round 3, -DBW4=16 / 17; opt-in, not GPU-proven yet): v31 / v31q + v33's
-# cp.async rows (v33 / v33q without v32's four-warp dq epilogue, which was slower on the GPU); v34
-# falls back to v34q where _in32 fails. Gradients bit-identical to v31 / v31q (emulator).
-BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "v31", "v31q", "v32",
-             "v32q", "v33", "v33q", "v34", "v34q", "recurrent")
+# (-DBW4=11): the same on v29q (v31 falls back to it where v29r's _in32 rule fails).
+# (Session 9 also tried "v32" / "v32q" (-DBW4=12 / 13: pass 1's dq epilogue on all four warps of a
+# direction), "v33" / "v33q" (14 / 15: v32 + pass 2's next-chunk rows through cp.async into landing
+# tiles) and "v34" / "v34q" (16 / 17: v31 + those cp.async rows): v32 / v32q timed on the H100
+# (bit-identical, 3-5 % slower), v34 / v34q proven (parity 120/120) and not faster, v33 = v32 + CPA
+# (results/2026-12-06d-h100/); removed, last in commit fdf897e. Selecting one
+# raises a ValueError, see _BWD_REMOVED.)
+BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "v31", "v31q",
+             "recurrent")
 _BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8, "v29r": 9,
-        "v31": 10, "v31q": 11, "v32": 12, "v32q": 13,
-        "v33": 14, "v33q": 15, "v34": 16, "v34q": 17}  # the -DBW4 level of each chunked-backward variant
+        "v31": 10, "v31q": 11}  # the -DBW4 level of each chunked-backward variant
+_BWD_REMOVED = ("v32", "v32q", "v33", "v33q", "v34", "v34q")  # session 9's, removed (commit fdf897e)
 
 
 def _in32(*ts) -> bool:
@@ -299,6 +294,10 @@ def _in32(*ts) -> bool:
 def bwd_variant() -> str:
     """The VIG_CUPY_BWD setting (one of BWD_KINDS)."""
     kind = _ENV["bwd"]
+    if kind in _BWD_REMOVED:
+        raise ValueError(f"VIG_CUPY_BWD={kind!r}: the variant was removed after session 9 (proven on "
+                         "the GPU, not faster than v31; in git history at fdf897e); expected one of "
+                         f"{BWD_KINDS}")
     if kind not in BWD_KINDS:
         raise ValueError(f"VIG_CUPY_BWD={kind!r}: expected one of {BWD_KINDS}")
     return kind
@@ -423,8 +422,6 @@ def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
     variant's -DBW4 level (default: the VIG_CUPY_BWD setting's)."""
     bw4 = _BW4.get(bwd_variant(), 0) if bw4 is None else bw4
     kpd = 16 * kt
-    if 14 <= bw4 <= 17:  # v33 / v34: + the landing tiles Lq, Lk [CH][KPD], Lv, Lo [CH][VB] (16-bit)
-        return 824 * kpd + 8528 + 64 * kpd + 64 * 64
     if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles
         return 824 * kpd + 8528
     return 856 * kpd + 13136
@@ -622,9 +619,9 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     kpd = 16 * kt
     fdefines = _tc_defines(q.dtype, kt, 1)
     bw4 = _BW4.get(bwd_variant(), 0)
-    if bw4 in (9, 10, 12, 14, 16) and not _in32(q, k, v, g_fwd, g_bwd, do):
-        # v29r's 32-bit load offsets would not hold: v29q (v31: v31q, v32: v32q, v33: v33q, v34: v34q)
-        bw4 = {9: 8, 10: 11, 12: 13, 14: 15, 16: 17}[bw4]
+    if bw4 in (9, 10) and not _in32(q, k, v, g_fwd, g_bwd, do):
+        # v29r's 32-bit load offsets would not hold: v29q (v31: v31q)
+        bw4 = {9: 8, 10: 11}[bw4]
     if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
         bw4 = 2
     defines = fdefines + ((("BW4", bw4),) if bw4 else ())

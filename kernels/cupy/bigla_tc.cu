@@ -956,62 +956,28 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 // of the next chunk step, before its (A), while the channel warps still run the dk epilogue (the
 // helpers wait for them at (A) anyway). Same values, same stores: gradients bit-identical to
 // v29r / v29q.
-// BW4 = 12 / 13 (VIG_CUPY_BWD=v32 / v32q, session 9): v31 / v31q whose pass-1 dq epilogue runs on
-// all four warps of a direction: after (B) the helpers' intra-chunk products (10 mma) are done
-// before the channel warps' (16 mma), and then the channel warps alone formed, scaled and stored
-// their 8 dq / yq values each (~160 instructions) while the helpers waited at the next (A). With DQS
-// the channel warps put their inter-chunk Di fragments into D.Y (pass 2's tile, free in pass 1;
-// padded rows: conflict-free) before the D.X barrier, and every thread of the direction then does
-// 4 elements (K = 32), row-major: coalesced 128-byte rows of yq and dq. The same fmaf / products
-// on the same operands: gradients bit-identical to v31 / v31q (and v29r / v29q). yq is then written
-// and read back in pass 2 by different threads of the direction (ordered by the pass barrier).
-// BW4 = 14 / 15 (VIG_CUPY_BWD=v33 / v33q, session 9 round 2): v32 / v32q whose PASS-2 next-chunk
-// q / k / v / dO rows come through cp.async (16 bytes, .cg, zero-filled past the chunk / K / V)
-// into landing tiles (D.Lq / Lk / Lv / Lo) instead of registers, and whose thread-own q / k
-// elements of pass 2's elementwise tiles are read from those tiles instead of 2 TPG 16-bit global
-// loads: in v32 the next chunk's loads (~137 of 444 SASS instructions between (A) and (B) of pass
-// 2: the 16-byte row loads, the scalar loads with their addresses and the packing) sat on the
-// (A) - (B) stretch that every warp of the direction crosses. Here only the gate loads stay there;
-// the rows are issued by the threads outside the channel warps after D.X (where they only wait for
-// the channel warps' dk epilogue), waited (cp.async.wait_all) by the issuing threads just before
-// the next (A), which publishes the tiles to the direction; stage(true) copies them into the mma
-// tiles (qr / kr / Vr / dOr, still read after (B) while the next rows land). The landing tiles are
-// read only between (A) and (B) and written only after D.X: no new barrier. Pass 1 keeps v32's
-// register loads (no helper slack there: moving them cost more on (B) - D.X than it saved).
-// Same values (the zero fill is the old zero select), same arithmetic: gradients bit-identical to
-// v32 / v32q (and v29r / v29q). Needs sm_80+ (cp.async).
-// BW4 = 16 / 17 (VIG_CUPY_BWD=v34 / v34q, session 9 round 3): v31 / v31q + CPA (v33 / v33q without
-// DQS, which lost 3-5 % on the GPU): pass 1 keeps v31's channel-warp dq epilogue. Gradients
-// bit-identical to v31 / v31q (and v29r / v29q).
-#if BW4 == 4 || (BW4 >= 7 && BW4 <= 17)
+// (Session 9 also tried BW4 = 12 - 17, v32 / v32q (DQS: pass 1's dq epilogue on all four warps),
+// v33 / v33q (DQS + CPA: pass 2's next-chunk rows through cp.async into landing tiles) and v34 /
+// v34q (CPA alone): proven on the H100, none faster than v31; removed, last in commit fdf897e.)
+#if BW4 == 4 || (BW4 >= 7 && BW4 <= 11)
 #define BW4P 1         // v2.6p fragment packing (pass 2's Qi / Qf from 16-bit loads)
 #else
 #define BW4P 0
 #endif
-#if BW4 >= 8 && BW4 <= 17
+#if BW4 >= 8 && BW4 <= 11
 #define YQP 1          // v29q: pass 2's yq loads issued at the top of the chunk step
 #else
 #define YQP 0
 #endif
-#if BW4 == 9 || BW4 == 10 || BW4 == 12 || BW4 == 14 || BW4 == 16
+#if BW4 == 9 || BW4 == 10
 #define LD32 1         // v29r: 32-bit offsets in load(), full-chunk epilogues
 #else
 #define LD32 0
 #endif
-#if BW4 >= 10 && BW4 <= 17
+#if BW4 >= 10 && BW4 <= 11
 #define DGF 1          // v31: pass 2's dg rows stored by the non-channel warps, off the (A) - (B) path
 #else
 #define DGF 0
-#endif
-#if BW4 >= 12 && BW4 <= 15
-#define DQS 1          // v32: pass 1's dq epilogue on all four warps of a direction (Di through D.Y)
-#else
-#define DQS 0
-#endif
-#if BW4 >= 14 && BW4 <= 17
-#define CPA 1          // v33: the chunk rows through cp.async into landing tiles (see above)
-#else
-#define CPA 0
 #endif
 #if LD32
 // v29r's full-chunk epilogues (dq, dk, dv): a thread's 2 x 4 mma fragment of a gradient, rows
@@ -1037,7 +1003,7 @@ __device__ __forceinline__ void put_frag(float* __restrict__ g, int base, int s,
     }
 }
 #endif
-#if BW4 >= 7 && BW4 <= 17
+#if BW4 >= 7 && BW4 <= 11
 #define BDEC 1         // direction-local chunk-step barriers (v29)
 #define BAR_DIR() bar_dir_t()
 #else
@@ -1082,38 +1048,7 @@ struct BwdSmem {
     elem_t R2[CH][QS];   // pass 2: Kf
     elem_t R3[CH][QS];   // pass 2: Ki
     elem_t sR[KPD][VST];  // pass 2: R_out (channels x values)
-#if CPA
-    // v33: the next chunk's rows, landed by cp.async (offset sizeof(v26p's BwdSmem): 16-byte aligned)
-    // (alignas: cp.async needs 16-byte aligned rows; Lq's offset is a multiple of 16 already, so the
-    // layout is unchanged. NVRTC, which builds these kernels on the GPU, has no __builtin_offsetof /
-    // offsetof to assert it with.)
-    alignas(16) elem_t Lq[CH][KPD];
-    elem_t Lk[CH][KPD];
-    elem_t Lv[CH][VB], Lo[CH][VB];
-#endif
 };
-#if CPA
-static_assert(alignof(BwdSmem) >= 16 && sizeof(BwdSmem) % 16 == 0,
-              "cp.async needs 16-byte aligned landing rows");
-// 16 bytes global -> shared, asynchronous (zero-filled when !ok: src-size 0, src is then never
-// read, so it may point anywhere); cpa_wait: this thread's copies have landed (visible to the
-// other threads of the block after a following barrier)
-__device__ __forceinline__ void cpa16(void* dst, const void* src, bool ok) {
-#ifdef VIG_EMU
-    if (ok) *reinterpret_cast<u32x4*>(dst) = *reinterpret_cast<const u32x4*>(src);
-    else *reinterpret_cast<u32x4*>(dst) = u32x4{0u, 0u, 0u, 0u};
-#else
-    const unsigned int d = (unsigned int)__cvta_generic_to_shared(dst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src),
-                 "r"(ok ? 16 : 0) : "memory");
-#endif
-}
-__device__ __forceinline__ void cpa_wait() {
-#ifndef VIG_EMU
-    asm volatile("cp.async.wait_all;\n" ::: "memory");
-#endif
-}
-#endif
 
 extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
@@ -1223,24 +1158,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     auto el = [](const unsigned int (&w)[(TPG + 1) / 2], int i) {
         return to_f((elem_t)((i & 1) ? (w[i >> 1] >> 16) : (w[i >> 1] & 0xffffu)));
     };
-#if CPA
-    // v33, pass 2: the q, k elements from the landing tiles (published by barrier (A))
-#define ELQ(i) to_f(D.Lq[grp * TPG + (i)][gch])
-#define ELK(i) to_f(D.Lk[grp * TPG + (i)][gch])
-// load(ci, rows): rows = false (pass 2): the gates only (the rows come through load_rows)
-#define LOAD_ALL(ci) load((ci), true)
-#define LOAD_G(ci) load((ci), false)
-#define LOAD_ARG , bool rows
-#else
-#define ELQ(i) el(pq1, (i))
-#define ELK(i) el(pk1, (i))
-#define LOAD_ALL(ci) load(ci)
-#define LOAD_G(ci) load(ci)
-#define LOAD_ARG
-#endif
 #else
     float pg[CH];
-#define LOAD_ARG
 #endif
 #if LD32
     // v29r: 32-bit element offsets (the launcher guarantees every input view's element offsets,
@@ -1251,24 +1170,10 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     const float* gptr = dir ? gb : gf;
     const int og32 = dir ? (b * (int)sbb + h * (int)sbh) : (b * (int)sfb + h * (int)sfh);
     const int sgl32 = (int)sgl;
-    auto load = [&](int ci LOAD_ARG) {
+    auto load = [&](int ci) {
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         const int t0 = dir ? (c0 + n - 1) : c0;
         const int tst = dir ? -1 : 1;
-#if CPA
-        if (!rows) {  // v33, pass 2: the gates only (the rows: load_rows)
-            const int tb = t0 + tst * (grp * TPG);  // this thread's first scan position's token
-            const int bg = og32 + tb * sgl32 + gch;
-            const int dg1 = dir ? -sgl32 : sgl32;
-#pragma unroll
-            for (int i = 0; i < TPG; ++i) {
-                const int p = grp * TPG + i;
-                const bool ok = p < n && gch < K;
-                pg[i] = ok ? gptr[bg + i * dg1] : 0.f;
-            }
-            return;
-        }
-#endif
 #pragma unroll
         for (int i = 0; i < QKPT; ++i) {
             const int e = lt + NT * i;
@@ -1308,22 +1213,10 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         }
     };
 #else
-    auto load = [&](int ci LOAD_ARG) {
+    auto load = [&](int ci) {
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
         const long long t0 = dir ? (c0 + n - 1) : c0;
         const long long tst = dir ? -1 : 1;
-#if CPA
-        if (!rows) {  // v33, pass 2: the gates only (the rows: load_rows)
-#pragma unroll
-            for (int i = 0; i < TPG; ++i) {
-                const int p = grp * TPG + i;
-                const bool ok = p < n && gch < K;
-                const long long tok = t0 + tst * p;
-                pg[i] = ok ? gbase[tok * sgl + gch] : 0.f;
-            }
-            return;
-        }
-#endif
 #pragma unroll
         for (int i = 0; i < QKPT; ++i) {
             const int e = lt + NT * i;
@@ -1364,98 +1257,8 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #endif
     };
 #endif  // LD32
-#if CPA
-    // v33, pass 2: chunk ci's q / k / v / dO rows into the landing tiles (16 bytes a cp.async,
-    // zero-filled where load() put zeros), by the threads outside the channel warps (NT - 32 KT
-    // of them); the issuing threads wait (cpa_wait) before the next barrier (A)
-    auto load_rows = [&](int ci) {
-        constexpr int VC = VB / 8, NR = 2 * QV + 2 * CH * VC;
-        // (threadIdx.x read here, volatile, as in put_dgz: no loop-invariant registers)
-#ifdef VIG_EMU
-        const unsigned int tx = threadIdx.x;
-#else
-        unsigned int tx;
-        asm volatile("mov.u32 %0, %%tid.x;" : "=r"(tx));
-#endif
-        // this thread's index among the non-channel threads (kw warps: dir ? 4 - KT .. 3 : 0 .. KT - 1)
-        const int lx = (int)(tx & (NT - 1));
-        const int j = dir ? lx : lx - 32 * KT;
-        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
-#if LD32
-        const int t0 = dir ? (c0 + n - 1) : c0, tst = dir ? -1 : 1;
-#else
-        const long long t0 = dir ? (c0 + n - 1) : c0, tst = dir ? -1 : 1;
-#endif
-#if KT == 2
-        // K = 32 (every ViG model): 64 threads, 6 copies each: q and k 16 bytes cq of row pq,
-        // v and dO 16 bytes cv of rows pv and pv + 8 (the addresses once, not per copy)
-        static_assert(NT - 32 * KT == QV && VC == 8 && C8 == 4, "the K = 32 mapping");
-        const int pq = j >> 2, cq = j & 3, pv = j >> 3, cv = j & 7;
-        const bool okq = pq < n && 8 * cq < K;
-        const bool okv0 = pv < n && 8 * cv < V, okv1 = pv + 8 < n && 8 * cv < V;
-#if LD32
-        const int tq = t0 + tst * pq, tv = t0 + tst * pv, tv8 = tv + 8 * tst;
-        const elem_t* sq = q + (oq32 + tq * (int)sql + 8 * cq);
-        const elem_t* sk = k + (ok32 + tq * (int)skl + 8 * cq);
-        const elem_t* sv0 = v + (ov32 + tv * (int)svl + 8 * cv);
-        const elem_t* sv1 = v + (ov32 + tv8 * (int)svl + 8 * cv);
-        const elem_t* so0 = dO + (oo32 + tv * (int)sol + 8 * cv);
-        const elem_t* so1 = dO + (oo32 + tv8 * (int)sol + 8 * cv);
-#else
-        const long long tq = t0 + tst * pq, tv = t0 + tst * pv, tv8 = tv + 8 * tst;
-        const elem_t* sq = qb + tq * sql + 8 * cq;
-        const elem_t* sk = kb + tq * skl + 8 * cq;
-        const elem_t* sv0 = vbp + tv * svl + 8 * cv;
-        const elem_t* sv1 = vbp + tv8 * svl + 8 * cv;
-        const elem_t* so0 = ob + tv * sol + 8 * cv;
-        const elem_t* so1 = ob + tv8 * sol + 8 * cv;
-#endif
-        cpa16(&D.Lq[pq][8 * cq], sq, okq);
-        cpa16(&D.Lk[pq][8 * cq], sk, okq);
-        cpa16(&D.Lv[pv][8 * cv], sv0, okv0);
-        cpa16(&D.Lv[pv + 8][8 * cv], sv1, okv1);
-        cpa16(&D.Lo[pv][8 * cv], so0, okv0);
-        cpa16(&D.Lo[pv + 8][8 * cv], so1, okv1);
-#else
-        for (int e = j; e < NR; e += NT - 32 * KT) {
-            if (e < 2 * QV) {
-                const bool isk = e >= QV;
-                const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
-                const bool ok = p < n && 8 * c8 < K;
-#if LD32
-                const int tok = t0 + tst * p;
-                const elem_t* src = isk ? (k + (ok32 + tok * (int)skl + 8 * c8))
-                                        : (q + (oq32 + tok * (int)sql + 8 * c8));
-#else
-                const elem_t* src = (isk ? (kb + (t0 + tst * p) * skl) : (qb + (t0 + tst * p) * sql))
-                                    + 8 * c8;
-#endif
-                cpa16(isk ? &D.Lk[p][8 * c8] : &D.Lq[p][8 * c8], src, ok);
-            } else {
-                const int f = e - 2 * QV;
-                const bool iso = f >= CH * VC;
-                const int wi = iso ? f - CH * VC : f, p = wi / VC, c8 = wi % VC;
-                const bool ok = p < n && 8 * c8 < V;
-#if LD32
-                const int tok = t0 + tst * p;
-                const elem_t* src = iso ? (dO + (oo32 + tok * (int)sol + 8 * c8))
-                                        : (v + (ov32 + tok * (int)svl + 8 * c8));
-#else
-                const long long tok = t0 + tst * p;
-                const elem_t* src = (iso ? (ob + tok * sol) : (vbp + tok * svl)) + 8 * c8;
-#endif
-                cpa16(iso ? &D.Lo[p][8 * c8] : &D.Lv[p][8 * c8], src, ok);
-            }
-        }
-#endif  // KT == 2
-    };
-#endif
     // Stores the prefetched chunk and its cumulative gate sums; returns the chunk total.
-#if CPA
-    auto stage = [&](bool land) -> float {  // land (v33, pass 2): the rows from the landing tiles
-#else
     auto stage = [&]() -> float {
-#endif
 #pragma unroll
         for (int i = 0; i < QKPT; ++i) {
             const int e = lt + NT * i;
@@ -1463,32 +1266,15 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 const bool isk = e >= QV;
                 const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
                 elem_t* dst = isk ? &D.kr[p][8 * c8] : &D.qr[p][8 * c8];
-#if CPA
-                *reinterpret_cast<u32x4*>(dst) =
-                    land ? *reinterpret_cast<const u32x4*>(isk ? &D.Lk[p][8 * c8] : &D.Lq[p][8 * c8])
-                         : pqk[i];
-#else
                 *reinterpret_cast<u32x4*>(dst) = pqk[i];
-#endif
             }
         }
         {
             const int p = lt >> 3, c8 = lt & 7;
-#if CPA
-            const u32x4 sv4 = land ? *reinterpret_cast<const u32x4*>(&D.Lv[p][8 * c8]) : pv4;
-            const u32x4 so4 = land ? *reinterpret_cast<const u32x4*>(&D.Lo[p][8 * c8]) : po4;
-#define PV4 sv4
-#define PO4 so4
-#else
-#define PV4 pv4
-#define PO4 po4
-#endif
-            *reinterpret_cast<u32x4*>(&D.Vr[p][8 * c8]) = PV4;
-            *reinterpret_cast<u32x4*>(&D.dOr[p][8 * c8]) = PO4;
-            const unsigned int wv[4] = {PV4.x, PV4.y, PV4.z, PV4.w};
-            const unsigned int wo[4] = {PO4.x, PO4.y, PO4.z, PO4.w};
-#undef PV4
-#undef PO4
+            *reinterpret_cast<u32x4*>(&D.Vr[p][8 * c8]) = pv4;
+            *reinterpret_cast<u32x4*>(&D.dOr[p][8 * c8]) = po4;
+            const unsigned int wv[4] = {pv4.x, pv4.y, pv4.z, pv4.w};
+            const unsigned int wo[4] = {po4.x, po4.y, po4.z, po4.w};
 #if BW4 < 2  // v2.5: no transposed copies (ldmatrix.trans reads Vr / dOr instead)
 #pragma unroll
             for (int x = 0; x < 4; ++x) {
@@ -1633,7 +1419,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             S[nt][r] = (nseg > 1 && kw)
                 ? sts[(sbase + nt * 8 + 2 * tg + (r & 1)) * KPD + 16 * mt + g8 + 8 * (r >> 1)]
                 : 0.f;
-    if (mode == 1) LOAD_ALL(dir ? nch - 1 : 0);
+    if (mode == 1) load(dir ? nch - 1 : 0);
     for (int it = 0; it < (mode == 1 ? nch : 0); ++it) {
         const int ci = dir ? nch - 1 - it : it;
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
@@ -1646,11 +1432,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #else
         __syncthreads();  // (A)
 #endif
-#if CPA
-        stage(false);
-#else
         stage();
-#endif
         const bool fast = gates_post(Ar, Br, em);
         // The elementwise tiles from this thread's own registers (before (B): no third barrier).
 #pragma unroll
@@ -1673,7 +1455,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.E2[p][ch] = e1 * em;
             }
         }
-        if (it + 1 < nch) LOAD_ALL(dir ? ci - 1 : ci + 1);
+        if (it + 1 < nch) load(dir ? ci - 1 : ci + 1);
 #if BDEC
         BAR_DIR();  // (B), direction-local: the tiles are this direction's
 #else
@@ -1767,14 +1549,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     mma16816(Di[tn], as, ld32(&D.dOr[tn * 8 + g8][16 * kk + 2 * tg]),
                              ld32(&D.dOr[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
             }
-#if DQS
-            // v32: Di to D.Y (unused in pass 1) for the dq epilogue of all four warps
-#pragma unroll
-            for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                for (int r = 0; r < 4; ++r)
-                    D.Y[tn * 8 + 2 * tg + (r & 1)][16 * mt + g8 + 8 * (r >> 1)] = Di[tn][r];
-#endif
             // S = diag(exp(T)) S + Ki^T V (S_in is no longer needed: before the barrier)
             const float d0 = D.dec[16 * mt + g8], d1 = D.dec[16 * mt + g8 + 8];
             unsigned int aki[4];
@@ -1815,50 +1589,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #endif
         }
         BAR_DIR();  // D.X complete (the helpers' fast path, or the exact path)
-#if DQS
-        {
-            // v32: the dq epilogue on every thread of the direction, row-major: thread lt does
-            // channel lt % KPD of scan positions lt / KPD + PQ i (the same values as the channel
-            // warps' fragment form: dqp = fmaf(Di, E1, X), Di from D.Y)
-            constexpr int PQ = NT / KPD, NQ = CH / PQ;
-            const int ch = lt % KPD, p0 = lt / KPD;
-            const bool first = it < nch - 1 - it;
-            if (n == CH && K == KPD) {  // a full chunk: no bounds, 32-bit offsets from one base
-                float yo[NQ], qo[NQ];
-#pragma unroll
-                for (int i = 0; i < NQ; ++i) {
-                    const int p = p0 + PQ * i;
-                    const float dqp = fmaf(D.Y[p][ch], D.E1[p][ch], D.X[p][ch]);
-                    yo[i] = c * to_f(D.qr[p][ch]) * dqp;
-                    qo[i] = c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp);
-                }
-                const int tk0 = dir ? c0 + CH - 1 - p0 : c0 + p0;  // token of scan position p0
-                const int ty = oyq + tk0 * KPD + ch, tq = oqk + tk0 * rowKi + ch;
-                const int dy = dir ? -PQ * KPD : PQ * KPD, dqs = dir ? -PQ * rowKi : PQ * rowKi;
-#pragma unroll
-                for (int i = 0; i < NQ; ++i) yq[ty + i * dy] = yo[i];
-                if (first) {
-#pragma unroll
-                    for (int i = 0; i < NQ; ++i) dq[tq + i * dqs] = qo[i];
-                } else {
-#pragma unroll
-                    for (int i = 0; i < NQ; ++i) atomicAdd(&dq[tq + i * dqs], qo[i]);
-                }
-            } else if (ch < K) {
-#pragma unroll
-                for (int i = 0; i < NQ; ++i) {
-                    const int p = p0 + PQ * i;
-                    if (p >= n) continue;
-                    const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
-                    const float dqp = fmaf(D.Y[p][ch], D.E1[p][ch], D.X[p][ch]);
-                    GYQ(tok, ch) = c * to_f(D.qr[p][ch]) * dqp;
-                    const float val = c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp);
-                    if (first) GDQ(tok, ch) = val;
-                    else atomicAdd(&GDQ(tok, ch), val);
-                }
-            }
-        }
-#else
         if (kw) {
             // Element (ch, p) of dq^T.
 #if BW4 >= 3
@@ -1926,7 +1656,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 }
 #endif
         }
-#endif  // DQS
     }
 #if BDEC
     BAR_DIR();  // pass 2 reuses this direction's tiles only (dq's visitors met at nch / 2)
@@ -2004,10 +1733,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         }
     };
 #endif
-    LOAD_G(dir ? 0 : nch - 1);
-#if CPA
-    if (!kw) load_rows(dir ? 0 : nch - 1);  // v33: the rows by the non-channel threads
-#endif
+    load(dir ? 0 : nch - 1);
     int ci_prev = -1;
     for (int it = 0; it < nch; ++it) {
         const int ci = dir ? it : nch - 1 - it;
@@ -2034,9 +1760,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
         }
 #endif
         gates_pre(Ar);
-#if CPA
-        cpa_wait();  // v33: this thread's cp.async rows have landed; (A) publishes them
-#endif
 #if BDEC
         // (A): direction-local, except at step nch / 2 (the dk / dv rows' visitors)
         if (it == (nch >> 1)) __syncthreads();  // block-uniform branch
@@ -2049,11 +1772,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #else
         if (ci_prev >= 0) flush_dg(ci_prev);
 #endif
-#if CPA
-        stage(true);
-#else
         stage();
-#endif
         const bool fast = gates_post(Ar, Br, em);
         // R_out (channels x values) for the dk products of the channel warps.
         if (mode == 1) {
@@ -2066,7 +1785,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
         for (int i = 0; i < TPG; ++i) {
             const int p = grp * TPG + i, ch = gch;
-            const float qv = ELQ(i), kv = ELK(i);
+            const float qv = el(pq1, i), kv = el(pk1, i);
             // exp(A_p - m) = exp(A_p) exp(-m), exp(m - A_p) = exp(Bx_p) exp(-m)
             const float qi = qv * BEXP(Ar[i]);
 #if BW4 >= 3
@@ -2088,7 +1807,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 D.E2[p][ch] = e1 * em;
             }
         }
-        if (it + 1 < nch) LOAD_G(dir ? ci + 1 : ci - 1);
+        if (it + 1 < nch) load(dir ? ci + 1 : ci - 1);
 #if BDEC
         BAR_DIR();  // (B), direction-local
 #else
@@ -2371,11 +2090,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     }
             }
         }
-#if CPA
-        // v33: the next chunk's rows, issued by the non-channel threads after D.X (mode 1: they
-        // only wait for the channel warps' dk epilogue and yq loads there); waited before (A)
-        if (!kw && it + 1 < nch) load_rows(dir ? ci + 1 : ci - 1);
-#endif
         ci_prev = ci;
     }
 #else

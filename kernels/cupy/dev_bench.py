@@ -42,15 +42,12 @@ for fwd and f+b kinds (after the kind's own switches); compared with the same ki
 modifier (printed BITEXACT / DIFF, not an error; the emulator has them bit-identical, the GPU
 script's verdict line checks it).
 Session 9: kinds "v31" / "v31s" and "v31q" / "v31qs" (the v31 backwards: v29r / v29q whose pass-2
-dg rows are stored off the (A) - (B) stretch, -DBW4=10 / 11), "v32" / "v32s" / "v32q" / "v32qs"
-(v31 / v31q + pass 1's dq epilogue on all four warps, -DBW4=12 / 13), each checked bit for bit
+dg rows are stored off the (A) - (B) stretch, -DBW4=10 / 11), each checked bit for bit
 against its base kind (v29r / v29rs / v29q / v29qs with the same modifiers) when that ran before it
 (a mismatch is an error); modifier "+N": every switch the kind does not set at its shipped default (FWD,
 FWD0, DGFIX, SEG128=1; not skipped at unsegmented shapes, so one kind list covers 224 and 1024 px).
-Session 9 round 2: kinds "v33" / "v33s" / "v33q" / "v33qs" (v32 / v32q whose next-chunk q / k / v / dO
-rows come through cp.async into landing tiles, -DBW4=14 / 15), checked against v29r / v29q the same way.
-Session 9 round 3: kinds "v34" / "v34s" / "v34q" / "v34qs" (v31 / v31q + v33's cp.async rows, -DBW4=16 / 17),
-checked against v31 / v31s (v34) and v29q / v29qs (v34q; v31q is bit-identical to it) the same way.
+(Session 9's kinds v32 / v33 / v34 and their q / s twins were removed with those backwards; in
+git history at fdf897e.)
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -97,28 +94,9 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v31": dict(VIG_CUPY_BWD="v31", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v31s": dict(VIG_CUPY_BWD="v31", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
            "v31q": dict(VIG_CUPY_BWD="v31q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v31qs": dict(VIG_CUPY_BWD="v31q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           # v32 / v32q: v31 / v31q + pass 1's dq epilogue on all four warps (-DBW4=12 / 13)
-           "v32": dict(VIG_CUPY_BWD="v32", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v32s": dict(VIG_CUPY_BWD="v32", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           "v32q": dict(VIG_CUPY_BWD="v32q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v32qs": dict(VIG_CUPY_BWD="v32q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           # session 9 round 2: v33 / v33q = v32 / v32q whose next-chunk rows come through cp.async
-           # into landing tiles, issued off the (A) - (B) stretch (-DBW4=14 / 15)
-           "v33": dict(VIG_CUPY_BWD="v33", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v33s": dict(VIG_CUPY_BWD="v33", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           "v33q": dict(VIG_CUPY_BWD="v33q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v33qs": dict(VIG_CUPY_BWD="v33q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           # session 9 round 3: v34 / v34q = v31 / v31q + v33's cp.async rows (-DBW4=16 / 17)
-           "v34": dict(VIG_CUPY_BWD="v34", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v34s": dict(VIG_CUPY_BWD="v34", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           "v34q": dict(VIG_CUPY_BWD="v34q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v34qs": dict(VIG_CUPY_BWD="v34q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           "v31qs": dict(VIG_CUPY_BWD="v31q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
 # the kind each session-9 kind must reproduce bit for bit (same modifiers)
-_BASE = {"v31": "v29r", "v31s": "v29rs", "v31q": "v29q", "v31qs": "v29qs",
-         "v32": "v29r", "v32s": "v29rs", "v32q": "v29q", "v32qs": "v29qs",
-         "v33": "v29r", "v33s": "v29rs", "v33q": "v29q", "v33qs": "v29qs",
-         "v34": "v31", "v34s": "v31s", "v34q": "v29q", "v34qs": "v29qs"}
+_BASE = {"v31": "v29r", "v31s": "v29rs", "v31q": "v29q", "v31qs": "v29qs"}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)

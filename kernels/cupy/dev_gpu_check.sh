@@ -9,12 +9,9 @@
 # forwards (VIG_CUPY_FWD=v30 / v30l; not defaults; if the lead flips FWD_DEFAULT to v30, add
 # VIG_CUPY_FWD=v26 to CUPY_FINAL_ALT; flipped in session 8, 460f6bb). Session 9: MID tries the v31 /
 # v31q backwards (VIG_CUPY_BWD=v31 / v31q; not defaults; if the lead flips BWD_DEFAULT to one of
-# them, add VIG_CUPY_BWD=v29q to CUPY_FINAL_ALT). Session 9 round 2: MID also tries the v33 / v33q
-# backwards (VIG_CUPY_BWD=v33 / v33q = v32 / v32q whose next-chunk rows come through cp.async into
-# landing tiles, -DBW4=14 / 15; not defaults; same CUPY_FINAL_ALT rule if one is flipped).
-# Session 9 round 3 (v31 flipped to the default after the mid call; v29q stays CUPY_FINAL_ALT): MID
-# tries v34 / v34q (VIG_CUPY_BWD=v34 / v34q = v31 / v31q + round 2's cp.async rows, -DBW4=16 / 17;
-# not defaults; a flip to one of them: CUPY_FINAL_ALT="VIG_CUPY_BWD=v31").
+# them, add VIG_CUPY_BWD=v29q to CUPY_FINAL_ALT). v31 flipped to the default after session 9's mid
+# call; v29q stays CUPY_FINAL_ALT. Session 9's v32 - v34q backwards (rounds 1-3) were proven, not
+# faster, and removed after the session (last in fdf897e): no variant is on trial now.
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
 # and $OUT/cupy/cupy-check.json (the parity cases of the shipped defaults): 2 files.
@@ -25,24 +22,21 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0; session 9 round 3: the v34 / v34q backwards, on trial, not defaults: VIG_CUPY_BWD=v34 =
-#   v31 (the default since the mid call) + round 2's cp.async rows (v33 without v32's four-warp dq
-#   epilogue, which lost 3-5 % on the GPU), -DBW4=16; v34q = v31q + the same, -DBW4=17):
+#   MID (0; nothing on trial since session 9's prune: the shipped v31 and its fallback v31q):
 #     MID_PHASE=parity (<= MID_BOX, default 100 s; each process `timeout MID_PAR_S`, default 92),
-#       5 processes side by side: A parity of v34 (the contract's 120 cases; its cupy-check.json is
-#       the second file), A2 parity of v34q (120 cases), B memcheck and C racecheck of v34 on
-#       --small with VIG_CUPY_MAX_SEG=64 (segmented mode 0 / scan / mode 1, dg fix-up; racecheck:
-#       the cp.async landing tiles' ordering), D dev_parity.py --expect-seg 128 with v34 (20 cases
-#       at B=8 H=3 L=4096 / 3000). (Round 1 / 2's v31 / v32 / v33 processes were dropped: v31 is
-#       proven and shipped, v32 lost, v33 is superseded by v34.)
+#       5 processes side by side: A parity of v31 (the contract's 120 cases; its cupy-check.json is
+#       the second file), A2 parity of v31q (120 cases), B memcheck and C racecheck of v31q on
+#       --small with VIG_CUPY_MAX_SEG=64 (segmented mode 0 / scan / mode 1, dg fix-up), D
+#       dev_parity.py --expect-seg 128 with v31q (20 cases at B=8 H=3 L=4096 / 3000).
 #     MID_PHASE=timing (<= MID_BOX, default 60 s): ONE dev_bench process: fwd v26+N (the shipped
-#       forward), f+b v29qs+N (the previous default) | v31s+N (shipped) | v34s+N | v34qs+N | v31s+N
-#       again (drift), eager and CUDA-graphed, host us ("+N": every other switch at its shipped
-#       default, 224 px included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict line: every
-#       v34 / v34q gradient bit-identical to v31's / v29q's (v31q's = v29q's); then, only with
-#       >= 22 s left, ncu of bigla_tc_bwd [v34] at ViG-S@224.
+#       forward), f+b v29qs+N (the previous default) | v31s+N (shipped) | v31qs+N | v31s+N again
+#       (drift), eager and CUDA-graphed, host us ("+N": every other switch at its shipped default,
+#       224 px included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict line: every v31q
+#       gradient bit-identical to v29q's; then, only with >= 22 s left, ncu of bigla_tc_bwd [v31]
+#       at ViG-S@224.
 #     MID_PHASE=both (unset): both, MID_BOX default 160 s.
-#   (Session 9 rounds 1-2's MID, v31 / v32 / v33 and their sanitizers: 05e62b3.)
+#   (Session 9 round 3's MID, v34 / v34q and their sanitizers: fdf897e; rounds 1-2's, v31 / v32 /
+#   v33: 05e62b3.)
 #   (Session 8's MID, the v30 / v30l forwards, is in git history: 9bf15d5; session 7's, v29r /
 #   DGFIX=vec2: 236a0b2.)
 set -u
@@ -112,40 +106,40 @@ wait $P1 $SIDE
 echo "== 1b parity B [$ALT] (done at $(el) s)"; grep -v "^ok " $S/parity-b.log | tail -n 30
 side_report "shipped defaults"
 else
-# ---------------- MID (session 9 round 3): the v34 / v34q backwards against v31 / v29q ----------------
-NEW="VIG_CUPY_BWD=v34"
+# ---------------- MID (after session 9's prune): the shipped v31 and its fallback v31q ----------------
+NEW="VIG_CUPY_BWD=v31q"
 TO=${MID_PAR_S:-92}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | A2 [VIG_CUPY_BWD=v34q] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
-mkdir -p $S/b34q
-( env VIG_CUPY_BWD=v34q OUT=$S/b34q timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a2.log 2>&1; echo "parity A2 [v34q] rc=$?" >> $S/parity-a2.log ) &
+echo "== 1 parity A [shipped v31] | A2 [$NEW] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
+mkdir -p $S/b31q
+( env $NEW OUT=$S/b31q timeout $TO python tools/check_backend.py cupy --parity \
+    > $S/parity-a2.log 2>&1; echo "parity A2 [v31q] rc=$?" >> $S/parity-a2.log ) &
 P0=$!
 side_checks $NEW
-env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
-echo "parity A [$NEW] rc=$? ($(el) s)"
+OUT=$D timeout $TO python tools/check_backend.py cupy --parity
+echo "parity A [shipped v31] rc=$? ($(el) s)"
 wait $P0 $SIDE
-echo "== 1a2 parity A2 [v34q] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
+echo "== 1a2 parity A2 [v31q] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
 side_report "$NEW"
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-BK=v29qs+N,v31s+N,v34s+N,v34qs+N,v31s+N
+BK=v29qs+N,v31s+N,v31qs+N,v31s+N
 echo "== 2 bench, one process: fwd v26+N | f+b $BK ($(el) s, $(left) s left)"
 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
   v26+N $BK ViG-T@224,ViG-S@224,ViG-S@1024,ViG-T@1024,ViG-B@224 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
-# v34 / v34q store the same values as v31 / v31q (= v29q): every such line must say BITEXACT against its base
-NF=$(grep -cE "f\+b +v34q?s\+N:" $S/bench.log)
-NB=$(grep -E "f\+b +v34q?s\+N:" $S/bench.log | grep -cE "vs (v31|v29q)s\+N: BITEXACT")
-echo "v34 / v34q vs v31 / v29q: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v(29|31|34)q?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
+# v31q stores the same values as v29q: every such line must say BITEXACT against its base
+NF=$(grep -cE "f\+b +v31qs\+N:" $S/bench.log)
+NB=$(grep -E "f\+b +v31qs\+N:" $S/bench.log | grep -cE "vs v29qs\+N: BITEXACT")
+echo "v31q vs v29q: $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v(29|31)q?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
   sub(/;.*/, "", g); print "  " sh, $2, "eager", $3, "graphed", g}' $S/bench.log
 M=gpu__time_duration.sum,smsp__inst_executed.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,\
 smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_wait_per_issue_active.ratio,\
 launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-for V in v34; do
+for V in v31; do
   if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_bwd [$V] skipped ($(left) s left)"; continue; fi
   echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
   VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
