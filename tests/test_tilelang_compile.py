@@ -81,8 +81,6 @@ SPECS = [
     ("bwd_states_seg:g128", "bfloat16", "sm_90a"),
     # VIG_TILELANG_BWD_VIEWS=2 (session 9, round 2): the w1 states (the default) on int64 views
     ("bwd_states:s2:w1", "bfloat16", "sm_90a"),
-    # (session 9's SEGST=m3 fwd_segst:s2:m3:g128 and FWD_WALK=2 fwd_walk2:s2:m2:x5, on trial and not faster on
-    # the GPU, are left out for CI time: they compile on use)
     # VIG_TILELANG_RACEFIX=1 (session 9, round 4): the ":r1" twins of the shipped kinds with the parallel cumsums
     # (no named barrier in warps 4-7 only; test_racefix_twins checks the source difference)
     ("fwd_fused:s2:m3:x5:r1", "bfloat16", "sm_90a"),

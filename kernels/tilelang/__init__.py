@@ -38,11 +38,8 @@ w1 states too (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1); "0": copies.
 Session 9, L > 224 only: ``VIG_TILELANG_BWD_SEG`` (default "128" since session 9's mid call; "": the v5 states on
 copies): the backward's states on 128-token segments (bwd_segst:g128 -> fwd_scan -> bwd_states_seg:g128 on
 the views, no copies); on trial: ``VIG_TILELANG_SEG_L`` (the segment forward's segment length, "128":
-fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128), ``VIG_TILELANG_SEGST=m3`` (fwd_segst:s2:m3 at three blocks
-per SM); see their comments.
-Session 9 round 3 (on trial, default unchanged; L <= 224 only; slower in the mid call): ``VIG_TILELANG_FWD_WALK=2``: where the views forward
-runs fwd_fused:s2:m3:x5, fwd_walk2:s2:m2:x5 instead (the two directions walk the chunks together: 7 serial chunk
-steps at L = 196 instead of 14).
+fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128); see its comment. Removed in session 9 (no gain on the GPU;
+in git history at fdf897e): ``VIG_TILELANG_SEGST=m3`` and ``VIG_TILELANG_FWD_WALK=2`` (they raise ValueError).
 Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
@@ -83,7 +80,7 @@ def _arch(device: torch.device) -> str:
 
 # kernel kinds built by kernels.build_<kind>(K, V, dtype, ...) ("fwd_scan" takes no dtype)
 _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd_fused",
-          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg", "fwd_walk2")
+          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg")
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
@@ -506,22 +503,16 @@ def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
 
-#: $VIG_TILELANG_FWD_WALK (session 9 round 3, on trial; default FWD_WALK_DEFAULT ""): "2": the views forward at
-#: L <= V6_MAX_L (FWD_VIEWS "1" / "2", bf16, head dims KT / VT) runs "fwd_walk2:s2:m2:x5" (kernels.build_fwd_walk2)
-#: instead of fwd_fused:s2:m3:x5: the two directions walk the chunks together (left walker: S_f and the forward
-#: pairs, right walker: S_b and the backward pairs; the first visit's output waits in an fp32 shared tile), NT
-#: serial chunk steps instead of 2 NT (sweep 1 for S_b, then sweep 2), two blocks per SM (111.6 KB shared)
-#: instead of three. Same inputs, another summation order (parity decides). A new knob, not a FWD_VIEWS or
-#: FUSED_EXP value: it is neither the loads (FWD_VIEWS) nor the chunk arithmetic (FUSED_EXP: x5's per direction),
-#: and it applies on top of either FWD_VIEWS value; "" / "0": fwd_fused:s2:m3:x5.
-FWD_WALK_DEFAULT = ""
-
-
-def _fwd_walk() -> bool:
-    w = _knob("VIG_TILELANG_FWD_WALK", FWD_WALK_DEFAULT)
-    if w not in ("", "0", "2"):
-        raise ValueError(f"VIG_TILELANG_FWD_WALK={w!r}: expected '2', '0' or empty")
-    return w == "2"
+#: $VIG_TILELANG_FWD_WALK was removed in session 9: "2" ran the views forward at L <= V6_MAX_L as
+#: fwd_walk2:s2:m2:x5 (the two directions walking the chunks together, two blocks per SM); parity 120/120 but
+#: slower than fwd_fused:s2:m3:x5 on the H100 (results/2026-12-06d-h100/). kernels.build_fwd_walk2,
+#: dev_emu_walk2.py and dev_walk2.py are in git history at fdf897e. "" / "0" (the shipped forward) are still
+#: accepted; any other value raises (a script asking for the removed kernel must not get another one).
+def _check_fwd_walk() -> None:
+    w = _knob("VIG_TILELANG_FWD_WALK", "")
+    if w not in ("", "0"):
+        raise ValueError(f"VIG_TILELANG_FWD_WALK={w!r}: the switch was removed in session 9 (fwd_walk2 was "
+                         "slower on the GPU; in git history at fdf897e); unset it")
 
 
 #: $VIG_TILELANG_FWD_VIEWS=2 (session 8, round 2; the default since the final call): "1", and the v6s forward at L > V6_MAX_L
@@ -602,8 +593,9 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         for sl in _batch_pieces(B):
             _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
         return
-    if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5; FWD_WALK=2: fwd_walk2:s2:m2:x5)
-        kern = compile_kernel("fwd_walk2:s2:m2:x5" if _fwd_walk() else "fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
+    if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
+        _check_fwd_walk()
+        kern = compile_kernel("fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
         ins = _packed_all(q, k, v, g_fwd, g_bwd)
         for sl in _batch_pieces(B):
             kern(*(t[sl] for t in ins), o[sl], scale_half)
@@ -624,10 +616,6 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
 #: 396 slots of fwd_fused_seg (3 per SM) and 264 of fwd_segst (2 per SM): two rounds of 7-chunk
 #: blocks, the second nearly empty; 128-token segments are 768 blocks of 4 chunks (NOTES.md, session 9).
 SEG_L_DEFAULT = "224"
-#: $VIG_TILELANG_SEGST (session 9, on trial; default SEGST_DEFAULT ""): "m3": the FWD_VIEWS=2 fwd_segst at three
-#: blocks per SM ("fwd_segst:s2:m3[:g<n>]": no separate contribution fragments, __expf, parallel plain-fp32
-#: gate cumsums: bwd_states:m3's recipe); "": the shipped fwd_segst.
-SEGST_DEFAULT = ""
 
 
 def _seg_len() -> int:
@@ -638,11 +626,15 @@ def _seg_len() -> int:
     return n
 
 
-def _segst_opt(dtype: str) -> str:
-    v = _knob("VIG_TILELANG_SEGST", SEGST_DEFAULT)
-    if v not in ("", "m3"):
-        raise ValueError(f"VIG_TILELANG_SEGST={v!r}: expected 'm3' (or empty)")
-    return ":" + v if v and dtype == "bfloat16" else ""
+#: $VIG_TILELANG_SEGST was removed in session 9: "m3" ran the FWD_VIEWS=2 fwd_segst at three blocks per SM
+#: (fwd_segst:s2:m3[:g<n>], bwd_states:m3's recipe); parity 120/120 but no gain on the H100
+#: (results/2026-12-06d-h100/); kernels.build_fwd_segst's ``minb`` is in git history at fdf897e. Unset: the
+#: shipped fwd_segst; any value raises.
+def _check_segst() -> None:
+    v = _knob("VIG_TILELANG_SEGST", "")
+    if v:
+        raise ValueError(f"VIG_TILELANG_SEGST={v!r}: the switch was removed in session 9 (fwd_segst:m3 gave no "
+                         "gain on the GPU; in git history at fdf897e); unset it")
 
 
 def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
@@ -650,10 +642,10 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     segment's contribution and decay) -> fwd_scan over the segments -> fwd_fused_seg (fwd_fused from
     the entering states). Workspace float32 [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT].
     $VIG_TILELANG_FUSED_EXP=ref / ref2 (bf16): fwd_fused_seg:m3:x3 / :m3:x4 (fwd_fused's chunk body;
-    other values: fwd_fused_seg as is); $VIG_TILELANG_SEGST=m3: fwd_segst[:s2]:m3."""
+    other values: fwd_fused_seg as is)."""
     B, L, H, _ = q.shape
     views = _seg_views(dtype)
-    sl = _seg_len() if views else V6_MAX_L  # SEG_L / SEGST: the FWD_VIEWS=2 kernels only
+    sl = _seg_len() if views else V6_MAX_L  # SEG_L: the FWD_VIEWS=2 kernels only
     g = f":g{sl}" if sl != V6_MAX_L else ""
     nseg = -(-L // sl)
     f32 = dict(device=q.device, dtype=torch.float32)
@@ -661,7 +653,8 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     dw = torch.empty(B, H, nseg, 2 * KT, **f32)
     if views:  # views as int64 (FWD_VIEWS=2): fwd_segst:s2 + fwd_fused_seg:s2:m3:x4
         q, k, v, g_fwd, g_bwd = _packed_all(q, k, v, g_fwd, g_bwd)
-        compile_kernel("fwd_segst:s2" + _segst_opt(dtype) + g, KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
+        _check_segst()
+        compile_kernel("fwd_segst:s2" + g, KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
         compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
         compile_kernel("fwd_fused_seg:s2:m3:x4" + g, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
         return

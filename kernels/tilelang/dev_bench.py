@@ -26,14 +26,12 @@ bwd_out2:t256:x4:s2:w1; session 8 round 2; skipped at L > 224); /r2: the backwar
 either states kind (VIG_TILELANG_BWD_VIEWS=2; with the default w1 states bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1;
 session 9 round 2; skipped at L > 224); /g<n>: the FWD_VIEWS=2 segment forward at
 L > 224 on n-token segments (VIG_TILELANG_SEG_L=n, fwd_segst:s2:g<n> + fwd_fused_seg:s2:m3:x4:g<n>; session 9),
-/n3: its fwd_segst at three blocks per SM (VIG_TILELANG_SEGST=m3, fwd_segst:s2:m3[:g<n>]; session 9); /z<n>: the
-backward's states at L > 224 on n-token segments (VIG_TILELANG_BWD_SEG=n: bwd_segst + fwd_scan + bwd_states_seg on
-views, no copies; session 9); all three skipped at L <= 224; /b3: bwd_out2 with its diagonal sub-blocks through
+/z<n>: the backward's states at L > 224 on n-token segments (VIG_TILELANG_BWD_SEG=n: bwd_segst + fwd_scan +
+bwd_states_seg on views, no copies; session 9); both skipped at L <= 224; /b3: bwd_out2 with its diagonal sub-blocks through
 the same per-channel midpoint (VIG_TILELANG_BWD_OUT=ref, bwd_out2:t256:x3[:w1]; session 6); /b4: that at
 three blocks per SM (VIG_TILELANG_BWD_OUT=ref2, bwd_out2:t256:x4[:w1]; session 8); /q3: bwd_states at three
-blocks per SM (VIG_TILELANG_BWD_STATES=m3, bwd_states:m3:w1; session 8); /k2: the views forward at L <= 224 with
-both directions walking the chunks together (VIG_TILELANG_FWD_WALK=2, fwd_walk2:s2:m2:x5; session 9 round 3;
-skipped at L > 224). "F+B" as the base sets the
+blocks per SM (VIG_TILELANG_BWD_STATES=m3, bwd_states:m3:w1; session 8). (Session 9's /n3, SEGST=m3, and /k2,
+FWD_WALK=2, were removed with their switches; git history at fdf897e.) "F+B" as the base sets the
 forward and the backward apart (e.g. v6s+v6: the segmented forward at L > 224, the default
 backward). Prints fwd eager (graphed) and fwd+bwd eager (graphed)."""
 import argparse
@@ -65,9 +63,11 @@ for shape_name in names:
     ff, fbf = bench.floor_ms(shape, bandwidth=bw), bench.floor_ms(shape, True, bandwidth=bw)
     for ver in a.versions.split(","):
         base, *opts = ver.split("/")  # e.g. v6/f128/o256: fwd_fused 128 threads, bwd_out 256
+        if any(o[:1] in ("n", "k") for o in opts):
+            raise SystemExit(f"{ver}: /n (SEGST) and /k (FWD_WALK) were removed in session 9")
         # /x changes fwd_fused only: where it does not run, a version with no other option is its base
         # (/x3, /x4 also change fwd_fused_seg: it runs at L > 224 under a v6s forward)
-        if opts and all(o[0] in "xvsqk" for o in opts) and shape.L > tlb.V6_MAX_L and not (
+        if opts and all(o[0] in "xvsq" for o in opts) and shape.L > tlb.V6_MAX_L and not (
                 (opts in (["x3"], ["x4"]) or "v2" in opts) and base.split("+")[0] == "v6s"):
             print(f"{shape_name:>11} {ver} skipped: at L {shape.L} fwd_fused (/x) does not "
                   f"run (same kernels as without)", flush=True)
@@ -75,8 +75,8 @@ for shape_name in names:
         if "v2" in opts and shape.L <= tlb.V6_MAX_L:  # /v2 differs from /v1 (the default) at L > 224 only
             print(f"{shape_name:>11} {ver} skipped: /v2 = /v1 at L {shape.L}", flush=True)
             continue
-        if any(o[0] in "gnz" for o in opts) and shape.L <= tlb.V6_MAX_L:  # the segment paths only
-            print(f"{shape_name:>11} {ver} skipped: /g, /n, /z apply at L > {tlb.V6_MAX_L} only", flush=True)
+        if any(o[0] in "gz" for o in opts) and shape.L <= tlb.V6_MAX_L:  # the segment paths only
+            print(f"{shape_name:>11} {ver} skipped: /g, /z apply at L > {tlb.V6_MAX_L} only", flush=True)
             continue
         if ("r1" in opts or "r2" in opts) and shape.L > tlb.V6_BWD_MAX_L:  # /r1, /r2: the v6 backward only (L <= 224)
             print(f"{shape_name:>11} {ver} skipped: /r1, /r2 do not apply at L {shape.L}", flush=True)
@@ -88,9 +88,8 @@ for shape_name in names:
                          ("VIG_TILELANG_STRIDED", "s"), ("VIG_TILELANG_LOWMEM", "w"),
                          ("VIG_TILELANG_FUSED_EXP", "x"), ("VIG_TILELANG_FWD_VIEWS", "v"),
                          ("VIG_TILELANG_BWD_STATES", "q"), ("VIG_TILELANG_BWD_VIEWS", "r"),
-                         ("VIG_TILELANG_SEG_L", "g"), ("VIG_TILELANG_SEGST", "n"), ("VIG_TILELANG_BWD_SEG", "z"),
-                         ("VIG_TILELANG_FWD_WALK", "k")):
-            val = [("v" if pre == "b" else "m" if pre in "mqn" else "") + o[1:] for o in opts if o.startswith(pre)]
+                         ("VIG_TILELANG_SEG_L", "g"), ("VIG_TILELANG_BWD_SEG", "z")):
+            val = [("v" if pre == "b" else "m" if pre in "mq" else "") + o[1:] for o in opts if o.startswith(pre)]
             val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2", "5": "ref3"}[v] if pre == "x" else v for v in val]
             val = [{"v3": "ref", "v4": "ref2"}.get(v, v) if pre == "b" else v for v in val]  # /b3, /b4: BWD_OUT=ref, ref2
             if val:

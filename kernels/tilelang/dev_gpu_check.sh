@@ -3,16 +3,17 @@
 # already sourced tools/device-setup.sh; $OUT set). Writes only $OUT/tilelang/tilelang.log (tee'd
 # line by line: a timeout still leaves evidence). Kernels load from the carried .tilelang-cache
 # with session 9's five entries merged in (from .scratch/tlcache-s9, bf16: fwd_segst:s2:g128,
-# fwd_fused_seg:s2:m3:x4:g128, fwd_segst:s2:m3:g128, bwd_segst:g128, bwd_states_seg:g128) and round 2's one
+# fwd_fused_seg:s2:m3:x4:g128, fwd_segst:s2:m3:g128 (removed since), bwd_segst:g128, bwd_states_seg:g128) and round 2's one
 # (from .scratch/tlcache-s9b: bwd_states:s2:w1); a missing entry compiles on the GPU (~5-20 s each, first call).
 #
-# New in session 9 (on trial, defaults unchanged; all three only at L > 224, i.e. the 1024 px shapes;
+# Removed in session 9's prune (no gain / slower on the GPU, results/2026-12-06d-h100/; git history at fdf897e):
+#   VIG_TILELANG_SEGST=m3 (fwd_segst:s2:m3[:g128]) and VIG_TILELANG_FWD_WALK=2 (fwd_walk2:s2:m2:x5, dev_walk2.py);
+#   their parity / timing lines are gone, ALL9 is SEG_L=128 + BWD_SEG=128.
+# New in session 9 (on trial, defaults unchanged; both only at L > 224, i.e. the 1024 px shapes;
 # at L <= 224 the same kernels run as without):
 #   VIG_TILELANG_SEG_L=128 -> the FWD_VIEWS=2 segment forward on 128-token segments (fwd_segst:s2:g128 +
 #     fwd_fused_seg:s2:m3:x4:g128: the same code, 4 chunks per block instead of 7): ViG-T@1024 768 blocks
 #     instead of 456 (fwd_fused_seg holds 396 at 3 per SM: two rounds of 7 chunks -> two of 4).
-#   VIG_TILELANG_SEGST=m3 -> fwd_segst:s2:m3[:g128]: bwd_states:m3's recipe (3 blocks per SM, 76 registers
-#     instead of 96, contributions accumulated into the decayed states, __expf, one parallel cumsum pass).
 #   VIG_TILELANG_BWD_SEG=128 -> the backward's states at L > 224 on 128-token segments, on the int64 views:
 #     bwd_segst:g128 (segment totals) -> one fwd_scan over both workspaces -> bwd_states_seg:g128 (the bf16
 #     states entering each chunk) -> bwd_out2:t256:x4:s2:w1, instead of five contiguous copies + fwd_st ->
@@ -26,20 +27,9 @@
 #     bit-identical gradients expected (dev_same --bwd2). Its cache entry (one, bf16) is in .scratch/tlcache-s9b.
 #   R2 rides in the G128 parity run (G128R2): G128 changes the forward at L > 224 only, R2 the backward at
 #     L <= 224 only, so no case runs both new paths (a failing case's L says which); no extra 120-case process.
-# Session 9, round 3 (on trial, default unchanged; L <= 224 only, bf16, the 224 px shapes):
-#   VIG_TILELANG_FWD_WALK=2 -> the views forward runs fwd_walk2:s2:m2:x5 instead of fwd_fused:s2:m3:x5: the two
-#     directions walk the chunks together (left walker: S_f + the forward pairs, right walker: S_b + the backward
-#     pairs; a chunk's first visit waits in an fp32 [224, 64] shared tile, the second adds it and stores), 7 serial
-#     chunk steps at L = 196 instead of 14; 111.6 KB shared, 128 registers: 2 blocks per SM (3 before). Not
-#     bit-identical (another summation order; per-direction slow channels): parity decides. Its cache entry (one,
-#     bf16, 0.27 MB) is in .scratch/tlcache-s9c. Parity: W2 (120) | W2 at L = 17, 31, 33, 196, 224 (dev_parity, 75)
-#     then dev_walk2.py (closeness to the shipped forward vs the float64 reference, 10 cases) | memcheck then
-#     racecheck of dev_walk2.py --san (the forward only, B 2, H 3, L = 17, 65, 196, 224): 3 more processes.
-#     Timing: /k2 rows (fwd and f+b at ViG-T/S/B@224) at the end of the dev_bench process (cap 50 -> 54 s).
-# ALL9 = the three together (the candidate); its parity proves every new kernel except fwd_segst:s2:g128,
-#   which G128 (SEG_L=128 alone) proves.
+# ALL9 = the two together (SEG_L=128 + BWD_SEG=128).
 # Previous defaults (FINAL): the session-9 switches the lead has flipped since, set back (SEG_L=224,
-#   SEGST=, BWD_SEG=); if none was flipped, session 8's start values (FUSED_EXP=ref BWD_OUT=ref FWD_VIEWS=0
+#   BWD_SEG=); if none was flipped, session 8's start values (FUSED_EXP=ref BWD_OUT=ref FWD_VIEWS=0
 #   BWD_STATES=), as in session 8's script.
 #
 # FINAL=0 (MID, <= 170 s; MID_PHASE=parity | timing | both (default), MID_BOX overrides the box):
@@ -47,18 +37,18 @@
 #     (check_backend --parity; L = 300 and 4096 run the segments) of ALL9 | of G128 | ALL9 at L = 225, 257,
 #     383, 449, 1000, 2049 (dev_parity, 90 cases) | compute-sanitizer memcheck of dev_prof_seg.py --san with
 #     ALL9 (one fwd+bwd at L = 225 and 449: check_backend --small's L = 65 never reaches the segments) |
-#     racecheck of dev_prof_seg.py --san-seg (the five new kernels + fwd_scan once each at L = 449, nothing
+#     racecheck of dev_prof_seg.py --san-seg (the four new kernels + fwd_scan once each at L = 449, nothing
 #     else: racecheck of the whole fwd+bwd would not fit the box) | dev_same.py --seg with ALL9 (the forward's max |o - o_shipped| at L = 225, 449,
 #     1000, ViG-T@1024: "DIFF" lines expected, another summation order; a sanity check of the size)
 #     | dev_same.py --bwd2 (BWD_VIEWS=2 vs BWD_VIEWS=0 with the w1 states: 9 cases, bit-identical expected)
 #     | compute-sanitizer memcheck of dev_same.py --bwd2 --small (both paths at L = 65, 196).
 #     G128 runs as G128R2 (G128 + BWD_VIEWS=2, see above).
-#   timing phase (one process each, <= 70 s): dev_bench v6s+v6 | /g128 | /g128/n3 | /g128/n3/z128 at
+#   timing phase (one process each, <= 70 s): dev_bench v6s+v6 | /g128 | /g128/z128 at
 #     ViG-T@1024 and ViG-S@1024 (the 224 px shapes run the same kernels with or without: skipped there), and
 #     in the same process v6s+v6 | /r2 (BWD_VIEWS=2) | /q3 (BWD_STATES=m3 with BWD_VIEWS=1: session 8's views
 #     path, for reference) at ViG-T/S/B@224 (skipped at 1024 px); eager and graphed fwd and fwd+bwd
-#     (box 44 -> 50 s for the 9 more rows, ~1.3 s each); then dev_prof_seg.py: per-kernel times of the segment forward (224, 128,
-#     128 + m3), of the shipped backward at L = 4096 (copies, fwd_st, fwd_scan:w1, bwd_st, bwd_out2) and of
+#     (box 44 -> 50 s for the 9 more rows, ~1.3 s each); then dev_prof_seg.py: per-kernel times of the segment forward (224, 128),
+#     of the shipped backward at L = 4096 (copies, fwd_st, fwd_scan:w1, bwd_st, bwd_out2) and of
 #     BWD_SEG's states (bwd_segst, fwd_scan, bwd_states_seg) with their distance to the v5 states.
 # FINAL=1 (<= 106 s, no timing):
 #   1. parity side by side (<= 64 s): the shipped defaults | the previous defaults (if the lead flipped
@@ -83,7 +73,7 @@ unset VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWMEM VIG_TILELANG_STRIDED
       VIG_TILELANG_BWD_VIEWS VIG_TILELANG_SEG_L VIG_TILELANG_SEGST VIG_TILELANG_BWD_SEG VIG_TILELANG_FWD_WALK \
       VIG_TILELANG_RACEFIX
 D=${OUT:-/tmp}/tilelang
-mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-a9 /tmp/tl-g /tmp/tl-r2 /tmp/tl-w2
+mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-a9 /tmp/tl-g /tmp/tl-r2
 FINAL=${FINAL:-0}
 RACE=${RACE:-0}
 if [ "$FINAL" = 1 ]; then BUDGET=106; else BUDGET=168; fi; BUDGET=${MID_BOX:-$BUDGET}
@@ -107,17 +97,14 @@ OTHER=""
 [ -z "$OTHER" ] && OTHER="VIG_TILELANG_FUSED_EXP=pairs VIG_TILELANG_BWD_OUT=v2"
 OTHER9=""  # session 9's switches, if the lead has flipped them: the previous defaults are their start values
 [ "$(cur SEG_L_DEFAULT)" != 224 ] && OTHER9="$OTHER9 VIG_TILELANG_SEG_L=224"
-[ -n "$(cur SEGST_DEFAULT)" ] && OTHER9="$OTHER9 VIG_TILELANG_SEGST="
 [ -n "$(cur BWD_SEG_DEFAULT)" ] && OTHER9="$OTHER9 VIG_TILELANG_BWD_SEG="
 [ "$(cur BWD_VIEWS_DEFAULT)" = 2 ] && OTHER9="$OTHER9 VIG_TILELANG_BWD_VIEWS=1"  # round 2's switch
-[ "$(cur FWD_WALK_DEFAULT)" = 2 ] && OTHER9="$OTHER9 VIG_TILELANG_FWD_WALK=0"  # round 3's switch
 [ -n "$OTHER9" ] && OTHER="$OTHER9"
-ALL9="VIG_TILELANG_SEG_L=128 VIG_TILELANG_SEGST=m3 VIG_TILELANG_BWD_SEG=128"
+ALL9="VIG_TILELANG_SEG_L=128 VIG_TILELANG_BWD_SEG=128"
 G128="VIG_TILELANG_SEG_L=128"
 R2="VIG_TILELANG_BWD_VIEWS=2"
-W2="VIG_TILELANG_FWD_WALK=2"
 {
-echo "== tilelang FINAL=$FINAL RACE=$RACE MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT\|^BWD_VIEWS_DEFAULT\|^FWD_WALK_DEFAULT\|^SEG_L_DEFAULT\|^SEGST_DEFAULT\|^BWD_SEG_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
+echo "== tilelang FINAL=$FINAL RACE=$RACE MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT\|^BWD_VIEWS_DEFAULT\|^SEG_L_DEFAULT\|^BWD_SEG_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
 echo "cache: $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels 2>/dev/null | wc -l) entries"
 if [ "$RACE" = 1 ]; then
   RF="VIG_TILELANG_RACEFIX=1"
@@ -183,7 +170,7 @@ elif [ "$FINAL" = 1 ]; then
   fi
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== 1 side by side: parity ALL9=($ALL9) | G128R2=($G128 $R2) (120 each) | ALL9 at edge lengths | memcheck dev_prof_seg --san ALL9 | racecheck --san-seg | dev_same --seg ALL9 (closeness) | dev_same --bwd2 (R2 bit-identity) | memcheck dev_same --bwd2 --small | W2=($W2) 120 | W2 edge lengths, then dev_walk2 (closeness) | memcheck then racecheck dev_walk2 --san ($SECONDS s)"
+  echo "== 1 side by side: parity ALL9=($ALL9) | G128R2=($G128 $R2) (120 each) | ALL9 at edge lengths | memcheck dev_prof_seg --san ALL9 | racecheck --san-seg | dev_same --seg ALL9 (closeness) | dev_same --bwd2 (R2 bit-identity) | memcheck dev_same --bwd2 --small ($SECONDS s)"
   T=$(lim ${MID_PAR_S:-110})
   ( env $ALL9 OUT=/tmp/tl-a9 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
       | tee /tmp/tl-a9/log | grep --line-buffered -v ' ok ' | tag all9 ) &
@@ -199,34 +186,19 @@ else
   ( timeout $T python kernels/tilelang/dev_same.py --bwd2 2>&1 | tee /tmp/tl-r2/same.log | tag "r2 vs copies (bwd)" ) &
   ( timeout $T compute-sanitizer --tool memcheck python kernels/tilelang/dev_same.py --bwd2 --small 2>&1 | tail -5 \
       | tag "memcheck dev_same --bwd2 --small" ) &
-  # round 3: FWD_WALK=2 (fwd_walk2:s2:m2:x5). rest: what is left of this phase's box (chained commands)
-  T0=$SECONDS
-  rest() { local r=$(( T0 + T - SECONDS )); echo $(( r > 1 ? r : 1 )); }
-  ( env $W2 OUT=/tmp/tl-w2 timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
-      | tee /tmp/tl-w2/log | grep --line-buffered -v ' ok ' | tag w2 ) &
-  ( env $W2 timeout $(rest) python kernels/tilelang/dev_parity.py 17,31,33,196,224 2>&1 \
-      | tee /tmp/tl-w2/edge.log | grep --line-buffered -v '^ok ' | tag w2-edge
-    timeout $(rest) python kernels/tilelang/dev_walk2.py 2>&1 | tee /tmp/tl-w2/same.log | tag "w2 vs shipped (fwd)" ) &
-  ( timeout $(rest) compute-sanitizer --tool memcheck python kernels/tilelang/dev_walk2.py --san 2>&1 | tail -6 \
-      | tag "memcheck dev_walk2 --san"
-    timeout $(rest) compute-sanitizer --tool racecheck python kernels/tilelang/dev_walk2.py --san 2>&1 | tail -6 \
-      | tag "racecheck dev_walk2 --san" ) &
   wait
-  for E in a9 g w2; do
+  for E in a9 g; do
     echo "-- worst err/bound of the bf16 cases, $E: $(grep bfloat16 /tmp/tl-$E/log | awk '{print $2}' | sort -g | tail -1)"
   done
-  summ /tmp/tl-a9/log "tilelang ALL9: SEG_L=128 SEGST=m3 BWD_SEG=128 (fwd_segst:s2:m3:g128, fwd_fused_seg:s2:m3:x4:g128, bwd_segst:g128, bwd_states_seg:g128)"
+  summ /tmp/tl-a9/log "tilelang ALL9: SEG_L=128 BWD_SEG=128 (fwd_segst:s2:g128, fwd_fused_seg:s2:m3:x4:g128, bwd_segst:g128, bwd_states_seg:g128)"
   summ /tmp/tl-g/log "tilelang G128R2: SEG_L=128 (fwd_segst:s2:g128, fwd_fused_seg:s2:m3:x4:g128; L > 224) + BWD_VIEWS=2 (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1; L <= 224)"
   echo "bit-identity R2 (BWD_VIEWS=2) vs BWD_VIEWS=0, w1 states: $(grep '^same: ' /tmp/tl-r2/same.log | tail -1) (dev_same --bwd2; none: timeout or crash)"
   summ /tmp/tl-a9/edge.log "tilelang ALL9 edge lengths 225,257,383,449,1000,2049"
-  summ /tmp/tl-w2/log "tilelang W2: FWD_WALK=2 (fwd_walk2:s2:m2:x5; the bf16 forward at L <= 224)"
-  summ /tmp/tl-w2/edge.log "tilelang W2 edge lengths 17,31,33,196,224"
-  echo "closeness W2 vs shipped forward: $(grep '^walk2 vs shipped: ' /tmp/tl-w2/same.log | tail -1) (dev_walk2; none: timeout or crash)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 70 ))
-  echo "== 2 timing, one process each: dev_bench v6s+v6 | /g128 (SEG_L=128) | /g128/n3 (+SEGST=m3) | /g128/n3/z128 (+BWD_SEG=128) at 1024 px, v6s+v6 | /r2 (BWD_VIEWS=2) | /q3 (BWD_STATES=m3, views) | /k2 (FWD_WALK=2) at 224 px; dev_prof_seg ($SECONDS s, $(left) s left)"
-  [ "$(left)" -gt 20 ] && timeout $(lim 54) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/r2,v6s+v6/q3,v6s+v6/g128,v6s+v6/g128/n3,v6s+v6/g128/n3/z128,v6s+v6/k2 \
+  echo "== 2 timing, one process each: dev_bench v6s+v6 | /g128 (SEG_L=128) | /g128/z128 (+BWD_SEG=128) at 1024 px, v6s+v6 | /r2 (BWD_VIEWS=2) | /q3 (BWD_STATES=m3, views) at 224 px; dev_prof_seg ($SECONDS s, $(left) s left)"
+  [ "$(left)" -gt 20 ] && timeout $(lim 54) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/r2,v6s+v6/q3,v6s+v6/g128,v6s+v6/g128/z128 \
       ViG-T@1024 ViG-S@1024 ViG-T@224 ViG-S@224 ViG-B@224 | grep --line-buffered -v ' skipped: ' 
   [ "$(left)" -gt 10 ] && timeout $(lim 26) python kernels/tilelang/dev_prof_seg.py ViG-T@1024 ViG-S@1024
   fi

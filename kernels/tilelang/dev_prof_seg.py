@@ -1,5 +1,5 @@
 """Per-kernel timings (CUDA-event medians through bench.median_ms, ms) of the 1024 px path (session 9):
-the FWD_VIEWS=2 segment forward (fwd_segst:s2[:m3][:g<n>] -> fwd_scan -> fwd_fused_seg:s2:m3:x4[:g<n>])
+the FWD_VIEWS=2 segment forward (fwd_segst:s2[:g<n>] -> fwd_scan -> fwd_fused_seg:s2:m3:x4[:g<n>])
 at each segment configuration, on bench.make_inputs' views packed as the backend packs them, plus
 max |o - o_shipped| / max |o_shipped| (the configurations sum the segments in another order: close,
 not bit-identical); and the shipped bf16 LOWMEM backward at L = 4096 (v5 states: the five contiguous
@@ -7,7 +7,8 @@ copies the backend makes, fwd_st -> fwd_scan:w1, bwd_st -> fwd_scan:w1, bwd_out2
 Every kernel is the shipped one or a session-9 cache entry; a missing one compiles (~10-30 s).
 
     python kernels/tilelang/dev_prof_seg.py [SHAPE ...]     (default: ViG-T@1024 ViG-S@1024)
-    DEV_PROF_SEG="224:,128:,128:m3"  (segment length : fwd_segst option) overrides the configurations
+    DEV_PROF_SEG="224,128"  (segment lengths) overrides the configurations
+    (session 9's "128:m3", fwd_segst:s2:m3 for VIG_TILELANG_SEGST=m3, was removed: git history at fdf897e)
 
 Also the backward's states on 128-token segments (VIG_TILELANG_BWD_SEG=128): bwd_segst:g128, the one fwd_scan
 over both workspaces, bwd_states_seg:g128, and max |states_seg - states_v5| / max |states_v5| of the bf16 WS /
@@ -15,7 +16,7 @@ WS2 both paths produce (close, not equal: another summation order, both rounded 
 
     python kernels/tilelang/dev_prof_seg.py --san     (for compute-sanitizer: one fwd+bwd through the backend
     at L = 225 and 449, bf16, B 2, H 3, with whatever VIG_TILELANG_* the environment sets)
-    python kernels/tilelang/dev_prof_seg.py --san-seg (for racecheck: session 9's five kernels and fwd_scan
+    python kernels/tilelang/dev_prof_seg.py --san-seg (for racecheck: session 9's four kernels and fwd_scan
     once each, L = 449, no other kernel)
 """
 import os
@@ -28,7 +29,7 @@ from vig_kernels import tilelang as tlb
 from vig_kernels.tilelang import compile_kernel
 
 A = "sm_90a"
-CFGS = [c.split(":") for c in os.environ.get("DEV_PROF_SEG", "224:,128:,128:m3").split(",")]
+CFGS = [int(c) for c in os.environ.get("DEV_PROF_SEG", "224,128").split(",")]
 if "--san" in sys.argv:
     import vig
 
@@ -54,8 +55,7 @@ if "--san-seg" in sys.argv:  # only session 9's kernels, once each (L = 449, B 2
     nseg, nc = -(-449 // 128), -(-449 // 32)
     ws, dw = torch.zeros(2, 3, nseg, 64, 64, **f32), torch.zeros(2, 3, nseg, 64, **f32)
     o = torch.empty(2, 449, 3, 64, device="cuda", dtype=torch.bfloat16)
-    for st in ("fwd_segst:s2:g128", "fwd_segst:s2:m3:g128"):
-        kk(st)(pk, pv, pf, pb, ws, dw)
+    kk("fwd_segst:s2:g128")(pk, pv, pf, pb, ws, dw)
     compile_kernel("fwd_scan", 32, 64, "float32", A)(ws, dw)
     kk("fwd_fused_seg:s2:m3:x4:g128")(pq, pk, pv, pf, pb, ws, o, 0.0884)
     wss, dws = torch.zeros(2, 2, 3, nseg, 64, 64, **f32), torch.zeros(2, 2, 3, nseg, 64, **f32)
@@ -83,10 +83,9 @@ for shape_name in [a for a in sys.argv[1:] if not a.startswith("-")] or ("ViG-T@
     B, L, H, _ = q.shape
     pq, pk, pv, pf, pb = tlb._packed_all(q, k, v, gf, gb)
     o_ref = None
-    for sl, opt in CFGS:
-        sl = int(sl)
+    for sl in CFGS:
         g = f":g{sl}" if sl != tlb.V6_MAX_L else ""
-        st, fu = kk("fwd_segst:s2" + (":" + opt if opt else "") + g), kk("fwd_fused_seg:s2:m3:x4" + g)
+        st, fu = kk("fwd_segst:s2" + g), kk("fwd_fused_seg:s2:m3:x4" + g)
         nseg = -(-L // sl)
         ws = torch.empty(B, H, nseg, 64, 64, device="cuda", dtype=torch.float32)
         dw = torch.empty(B, H, nseg, 64, device="cuda", dtype=torch.float32)
@@ -101,7 +100,7 @@ for shape_name in [a for a in sys.argv[1:] if not a.startswith("-")] or ("ViG-T@
         torch.cuda.synchronize()
         if o_ref is None:
             o_ref = o.clone()
-        print(f"{shape_name} seg {sl:3d} segst{':' + opt if opt else '   '}: fwd_segst {t_st:.4f} | fwd_scan {t_sc:.4f} "
+        print(f"{shape_name} seg {sl:3d}: fwd_segst {t_st:.4f} | fwd_scan {t_sc:.4f} "
               f"({nseg} segs) | fwd_fused_seg {t_fu:.4f} | sum {t_st + t_sc + t_fu:.4f} ms | "
               f"rel diff o vs first {rel(o, o_ref):.2e}", flush=True)
     # the shipped backward at L = 4096 (bf16 LOWMEM, v5 states)

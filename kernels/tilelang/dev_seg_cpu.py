@@ -1,10 +1,11 @@
 """CPU check of session 9's switches (no GPU, no compilation; compile_kernel mocked, CPU tensors):
-VIG_TILELANG_SEG_L (segment length of the FWD_VIEWS=2 segment forward), VIG_TILELANG_SEGST=m3
-(fwd_segst:s2:m3) and VIG_TILELANG_BWD_SEG (the backward's states on segments at L > 224: kinds,
+VIG_TILELANG_SEG_L (segment length of the FWD_VIEWS=2 segment forward) and VIG_TILELANG_BWD_SEG
+(the backward's states on segments at L > 224: kinds,
 int64 views, workspace shapes, one scan over both workspaces, no contiguous copies; the old paths where
 it does not apply). For each configuration and length: which kinds the forward runs, the workspace's
 segment count (must be ceil(L / SEG_L), the kernels' grid ceil(ceil(L / 32) / (SEG_L / 32))), and that
-only the FWD_VIEWS=2 path (bf16, FUSED_EXP ref2 / ref3) takes the switches; bad values must raise.
+only the FWD_VIEWS=2 path (bf16, FUSED_EXP ref2 / ref3) takes the switches; bad values must raise, and so
+must the removed VIG_TILELANG_SEGST (session 9's fwd_segst:s2:m3; git history at fdf897e).
 
     python kernels/tilelang/dev_seg_cpu.py
 """
@@ -31,16 +32,14 @@ tlb.compile_kernel = fake
 tlb._arch = lambda device: "sm_90a"
 KEYS = ("VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_SEG_L", "VIG_TILELANG_SEGST")
 bad = n = 0
-CFG = [  # env, dtype, expected (segment length, segst suffix) on the seg path
+CFG = [  # env, dtype, expected (segment length, "" on the views path / None: not the views path)
     ({}, torch.bfloat16, (224, "")),
     ({"VIG_TILELANG_SEG_L": "128"}, torch.bfloat16, (128, "")),
-    ({"VIG_TILELANG_SEGST": "m3"}, torch.bfloat16, (224, ":m3")),
-    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3"}, torch.bfloat16, (128, ":m3")),
-    ({"VIG_TILELANG_SEG_L": "96", "VIG_TILELANG_SEGST": "m3"}, torch.bfloat16, (96, ":m3")),
+    ({"VIG_TILELANG_SEG_L": "96"}, torch.bfloat16, (96, "")),
     ({"VIG_TILELANG_SEG_L": "224"}, torch.bfloat16, (224, "")),
-    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3", "VIG_TILELANG_FWD_VIEWS": "1"}, torch.bfloat16, (224, None)),
-    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3", "VIG_TILELANG_FUSED_EXP": "ref"}, torch.bfloat16, (224, None)),
-    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3"}, torch.float16, (224, None)),
+    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_FWD_VIEWS": "1"}, torch.bfloat16, (224, None)),
+    ({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_FUSED_EXP": "ref"}, torch.bfloat16, (224, None)),
+    ({"VIG_TILELANG_SEG_L": "128"}, torch.float16, (224, None)),
 ]
 for env, dt, (sl, st) in CFG:
     for key in KEYS:
@@ -84,7 +83,7 @@ torch.Tensor.contiguous = counting
 BCFG = [  # env, lengths, expected backward kinds (None: the shipped v5 states on copies at L > 224)
     ({"VIG_TILELANG_BWD_SEG": "128"}, 128),
     ({"VIG_TILELANG_BWD_SEG": "224"}, 224),
-    ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEGST": "m3"}, 128),
+    ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_SEG_L": "128"}, 128),
     ({}, None),
     ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD_VIEWS": "0"}, None),
     ({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD": "v6s"}, "v6s"),
@@ -158,14 +157,20 @@ for val in ("100", "256", "0", "x", "-32"):
         pass
     n += 1
 os.environ.pop("VIG_TILELANG_BWD_SEG")
-os.environ["VIG_TILELANG_SEGST"] = "m2"
-tlb.reload_env()
-try:
-    tlb._segst_opt("bfloat16")
-    print("BAD SEGST=m2 accepted")
-    bad += 1
-except ValueError:
-    pass
-n += 1
+# the removed SEGST: any value raises a ValueError naming the switch, on the forward that read it (bf16, L > 224)
+(q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(2, 3, 300, 32, 64), "cpu")
+for val in ("m3", "m2", "1"):
+    os.environ["VIG_TILELANG_SEGST"] = val
+    tlb.reload_env()
+    try:
+        _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, q, k, v, gf, gb)
+        print(f"BAD SEGST={val} accepted")
+        bad += 1
+    except ValueError as e:
+        bad += "VIG_TILELANG_SEGST" not in str(e)
+        if val == "m3":
+            print(f"ok SEGST=m3 raises: {e}")
+    n += 1
+os.environ.pop("VIG_TILELANG_SEGST")
 print(f"dev_seg_cpu: {n - bad}/{n} ok")
 sys.exit(1 if bad else 0)

@@ -2629,7 +2629,7 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
 
 
 def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
-                    LMAX: int = V6_MAX_L, strided: int = 0, minb: int = 0):
+                    LMAX: int = V6_MAX_L, strided: int = 0):
     """v6 forward for long sequences, step 1: per segment of LMAX tokens, both directions'
     contribution to the state at its far edge (the chunk recurrence from zero across the
     segment's chunks, as fwd_scan sums them: contribution added after the decay) and the product
@@ -2637,17 +2637,13 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     0..K-1 forward, K..2K-1 backward), DW [B, H, NSEG, 2K]; fwd_scan then turns WS into the
     states entering each segment. ``strided=2`` ("fwd_segst:s2", bf16, K = 32, 256 threads; session 8,
     VIG_TILELANG_FWD_VIEWS=2): k, v and the gates as int64 views, read by fwd_fused:s2's loads
-    (_pload); everything after the loads unchanged (the same values).
-    ``minb=3`` ("fwd_segst:m3", bf16, K = 32, 256 threads; session 9, VIG_TILELANG_SEGST=m3):
-    bwd_states:m3's recipe for the same two walkers: three blocks per SM (__launch_bounds__(256, 3)),
-    the tensor cores accumulate each chunk's contribution straight into the decayed state fragments
-    (S <- S * decay, then S += x^T v: no u1 / u2 fragments), every exp as __expf, the gate cumsums
-    by all threads in plain fp32 (_cumsums_par; no compensation tiles). ``LMAX`` (":g<n>", session 9,
-    VIG_TILELANG_SEG_L): the segment length, a multiple of C (fwd_fused_seg must use the same)."""
+    (_pload); everything after the loads unchanged (the same values). ``LMAX`` (":g<n>", session 9,
+    VIG_TILELANG_SEG_L): the segment length, a multiple of C (fwd_fused_seg must use the same).
+    (Session 9's ``minb=3``, "fwd_segst:m3" for VIG_TILELANG_SEGST=m3, bwd_states:m3's recipe, was removed:
+    no gain on the GPU; in git history at fdf897e.)"""
     pk = strided == 2
     assert strided in (0, 2) and (not pk or (dtype == "bfloat16" and K == 32 and V % 8 == 0
                                              and threads == 256 and C == 32))
-    assert minb in (0, 3) and (not minb or (dtype == "bfloat16" and K == 32 and threads == 256 and C == 32))
     assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
     B = T.dynamic("B")
     L = T.dynamic("L")
@@ -2660,13 +2656,6 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     use_tc, cdt = _compute(dtype)
     cums_l = _cumsums_thread(C, K, 0)
     cums_r = _cumsums_thread(C, K, 2 * K)
-    if minb:
-        pcs = _cumsums_par(C, K, threads, True)
-
-        def E(x):  # ex2.approx(x log2 e)
-            return T.call_extern("float32", "__expf", x)
-    else:
-        E = T.exp
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
     IK, IV, IGF, IGB = _views(strided, B, L, H, K, V, dt, acc, ("k", "v", "gf", "gb"))
     if pk:
@@ -2683,40 +2672,27 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
         DW: T.Tensor([B, H, NSEG, 2 * K], acc),
     ):
         with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
-            if minb:
-                _min_blocks(3)  # no separate contribution fragments
             c0 = sg * NCM
             n = T.min(NCM, NT - c0)
             kl_s = T.alloc_shared([C, K], cdt)
             vl_s = T.alloc_shared([C, V], cdt)
             gfl_s = T.alloc_shared([C, K], acc)
             gbl_s = T.alloc_shared([C, K], acc)
-            if minb:
-                gflo_s = None
-                gblo_s = None
-                ploc = T.alloc_local([C // 4], acc)
-                psc = T.alloc_local([2], acc)
-            else:
-                gflo_s = T.alloc_shared([C, K], acc)
-                gblo_s = T.alloc_shared([C, K], acc)
+            gflo_s = T.alloc_shared([C, K], acc)
+            gblo_s = T.alloc_shared([C, K], acc)
             xl_s = T.alloc_shared([C, K], cdt)
             kr_s = T.alloc_shared([C, K], cdt)
             vr_s = T.alloc_shared([C, V], cdt)
             gfr_s = T.alloc_shared([C, K], acc)
             gbr_s = T.alloc_shared([C, K], acc)
-            if minb:
-                gfro_s = None
-                gbro_s = None
-            else:
-                gfro_s = T.alloc_shared([C, K], acc)
-                gbro_s = T.alloc_shared([C, K], acc)
+            gfro_s = T.alloc_shared([C, K], acc)
+            gbro_s = T.alloc_shared([C, K], acc)
             xr_s = T.alloc_shared([C, K], cdt)
             dw_s = T.alloc_shared([2 * K], acc)
             sf_f = T.alloc_fragment([K, V], acc)
             sb_f = T.alloc_fragment([K, V], acc)
-            if not minb:
-                u1_f = T.alloc_fragment([K, V], acc)
-                u2_f = T.alloc_fragment([K, V], acc)
+            u1_f = T.alloc_fragment([K, V], acc)
+            u2_f = T.alloc_fragment([K, V], acc)
             hl = T.alloc_local([2], acc)
             if pk:
                 px = T.alloc_local([6], "int64")
@@ -2739,39 +2715,23 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 for i, j in T.Parallel(C, V):
                     vel(Vt, (b, h, tl, i, j), vl_s, pk)
                     vel(Vt, (b, h, tr, i, j), vr_s, pk)
-                if minb:
-                    # one pass: threads 0..127 the left chunk's gf, 128..255 the right chunk's gb
-                    # (the walkers need nothing else)
-                    pcs(gfl_s, gbr_s, ploc, psc)
-                    for i, j in T.Parallel(C, K):
-                        xl_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * E(gfl_s[C - 1, j] - gfl_s[i, j]))
-                        xr_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * E(gbr_s[0, j] - gbr_s[i, j]))
-                    for i, j in T.Parallel(K, V):  # decay the states, then the tensor cores add
-                        sf_f[i, j] = sf_f[i, j] * E(gfl_s[C - 1, i])
-                        sb_f[i, j] = sb_f[i, j] * E(gbr_s[0, i])
-                    mmS[2](xl_s, vl_s, sf_f)
-                    mmS[2](xr_s, vr_s, sb_f)
-                    for i in T.Parallel(K):
-                        dw_s[i] = dw_s[i] * E(gfl_s[C - 1, i])
-                        dw_s[K + i] = dw_s[K + i] * E(gbr_s[0, i])
-                else:
-                    cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
-                    cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
-                    for i, j in T.Parallel(C, K):
-                        xl_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
-                            (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
-                        xr_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
-                            (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
-                    T.clear(u1_f)
-                    mmS[2](xl_s, vl_s, u1_f)
-                    T.clear(u2_f)
-                    mmS[2](xr_s, vr_s, u2_f)
-                    for i, j in T.Parallel(K, V):
-                        sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
-                        sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u2_f[i, j]
-                    for i in T.Parallel(K):
-                        dw_s[i] = dw_s[i] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i])
-                        dw_s[K + i] = dw_s[K + i] * T.exp(gbr_s[0, i] + gbro_s[0, i])
+                cums_l(gfl_s, gflo_s, gbl_s, gblo_s, hl)
+                cums_r(gfr_s, gfro_s, gbr_s, gbro_s, hl)
+                for i, j in T.Parallel(C, K):
+                    xl_s[i, j] = T.Cast(cdt, T.Cast(acc, kl_s[i, j]) * T.exp(
+                        (gfl_s[C - 1, j] - gfl_s[i, j]) + (gflo_s[C - 1, j] - gflo_s[i, j])))
+                    xr_s[i, j] = T.Cast(cdt, T.Cast(acc, kr_s[i, j]) * T.exp(
+                        (gbr_s[0, j] - gbr_s[i, j]) + (gbro_s[0, j] - gbro_s[i, j])))
+                T.clear(u1_f)
+                mmS[2](xl_s, vl_s, u1_f)
+                T.clear(u2_f)
+                mmS[2](xr_s, vr_s, u2_f)
+                for i, j in T.Parallel(K, V):
+                    sf_f[i, j] = sf_f[i, j] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i]) + u1_f[i, j]
+                    sb_f[i, j] = sb_f[i, j] * T.exp(gbr_s[0, i] + gbro_s[0, i]) + u2_f[i, j]
+                for i in T.Parallel(K):
+                    dw_s[i] = dw_s[i] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i])
+                    dw_s[K + i] = dw_s[K + i] * T.exp(gbr_s[0, i] + gbro_s[0, i])
             for i, j in T.Parallel(K, V):
                 WS[b, h, sg, i, j] = sf_f[i, j]
                 WS[b, h, sg, K + i, j] = sb_f[i, j]
@@ -3149,247 +3109,3 @@ def build_bwd_segst(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):
 def build_bwd_states_seg(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):
     """_bwd_states_seg mode 2 ("bwd_states_seg[:g<n>]"): the bf16 states entering each chunk."""
     return _bwd_states_seg(K, V, dtype, 2, LMAX)
-
-
-def _pload3(L, cdt):
-    """fwd_walk2's loads (fwd_fused:s2's layout: thread tx loads row tx / 8, channels 4 (tx % 8) .. + 3;
-    int64 views): q, k and ONE gate (the left walker's gf or the right walker's gb), one 8-byte load
-    per tensor and 4 channels under one bound check (rows past L: 0; the gate clamped at GATE_MIN)."""
-    bits16 = _bits16(cdt)
-
-    @T.macro
-    def pload3(Q, Kt, G, b, h, t0, q_s, k_s, g_s, px):
-        tx = T.get_thread_binding()
-        row = tx // 8
-        j = tx % 8
-        c4 = j * 4
-        if t0 + row < L:
-            px[0] = Q[b, t0 + row, h, j]
-            px[1] = Kt[b, t0 + row, h, j]
-            px[2] = G[b, t0 + row, h, 2 * j]
-            px[3] = G[b, t0 + row, h, 2 * j + 1]
-            for u in T.unroll(4):
-                q_s[row, c4 + u] = bits16(px[0], u)
-                k_s[row, c4 + u] = bits16(px[1], u)
-                g_s[row, c4 + u] = T.max(_bits32(px[2 + u // 2], u % 2), GATE_MIN)
-        else:
-            for u in T.unroll(4):
-                q_s[row, c4 + u] = T.Cast(cdt, 0)
-                k_s[row, c4 + u] = T.Cast(cdt, 0)
-                g_s[row, c4 + u] = 0.0
-
-    return pload3
-
-
-def build_fwd_walk2(K: int, V: int, dtype: str, C: int = 32, threads: int = 256, LMAX: int = V6_MAX_L,
-                    minb: int = 2, strided: int = 2, fastexp: int = 5):
-    """v6 forward at L <= LMAX with the two directions walking the chunks together ("fwd_walk2:s2:m2:x5",
-    session 9 round 3, VIG_TILELANG_FWD_WALK=2; bf16, K = 32, int64 views as fwd_fused:s2:m3:x5).
-    fwd_fused walks the chunks twice (sweep 1 right to left: S_b entering each chunk, stashed in bf16;
-    sweep 2 left to right: the outputs), 2 NT serial chunk steps. Here one block per (b, h) takes NT
-    steps; at step it the left walker visits chunk it (forward state S_f, the forward pairs j <= t of
-    the chunk, diagonal once) and the right walker chunk NT - 1 - it (S_b, the backward pairs j >= t,
-    diagonal once), as CuPy's forward and bwd_states do. A chunk's output is the sum of its two visits:
-    the first visit's fp32 [C, V] tile waits in ob_s (fp32 [LMAX, V], 56 KB), the second adds it and
-    stores bf16 (odd NT: the middle chunk's two visits meet in the same step, summed in registers).
-    Per visit x5's arithmetic for its direction only: __expf, the gate cumsum by all threads
-    (_cumsums_par: threads < 128 the left chunk's gf, the rest the right chunk's gb), the pairs
-    through the per-channel midpoint on the tensor cores, a channel is slow (pair loop, exact
-    exponents) when ITS direction's chunk spread > REF_THR (fwd_fused: either direction); the states
-    decayed, then the tensor cores add the chunk's contribution (bwd_states:m3's order). ~111 KB
-    shared: two blocks per SM (``minb`` 2: <= 128 registers)."""
-    assert dtype == "bfloat16" and K == 32 and C == 32 and threads == 256 and V % 8 == 0
-    assert strided == 2 and fastexp == 5 and minb in (0, 2) and LMAX % C == 0
-    B = T.dynamic("B")
-    L = T.dynamic("L")
-    H = T.dynamic("H")
-    NT = T.ceildiv(L, C)
-    NCM = LMAX // C
-    M = C // 2
-    dt = _DT[dtype]
-    acc = T.float32
-    use_tc, cdt = _compute(dtype)
-    pcs = _cumsums_par(C, K, threads, True)
-    mmI = _mm(use_tc, C, V, K)        # [C,K] @ [K,V]
-    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
-
-    def ex(x):
-        return T.call_extern("float32", "__expf", x)
-
-    pload3 = _pload3(L, cdt)
-    qkg, vel = _eload(L, cdt)
-    IQ, IK, IV, IGF, IGB = _views(2, B, L, H, K, V, dt, acc)
-
-    @T.prim_func
-    def bigla_fwd_walk2(
-        Q: IQ,
-        Kt: IK,
-        Vt: IV,
-        GF: IGF,
-        GB: IGB,
-        O: T.Tensor([B, L, H, V], dt),
-        scale: T.float32,
-    ):
-        with T.Kernel(H, B, threads=threads) as (h, b):
-            if minb:
-                _min_blocks(minb)
-            # left walker (chunk it): S_f, forward pairs; right walker (chunk NT-1-it): S_b, backward pairs
-            ql_s = T.alloc_shared([C, K + 1], cdt)
-            kl_s = T.alloc_shared([C, K + 1], cdt)
-            vl_s = T.alloc_shared([C, V], cdt)
-            gl_s = T.alloc_shared([C, K + 1], acc)   # gf, then its cumsum (left to right)
-            qr_s = T.alloc_shared([C, K + 1], cdt)
-            kr_s = T.alloc_shared([C, K + 1], cdt)
-            vr_s = T.alloc_shared([C, V], cdt)
-            gr_s = T.alloc_shared([C, K + 1], acc)   # gb, then its cumsum (right to left)
-            qel_s = T.alloc_shared([C, K], cdt)      # q exp(Gf): meets S_f
-            qer_s = T.alloc_shared([C, K], cdt)      # q exp(Gb): meets S_b
-            qd_s = T.alloc_shared([2 * C, K], cdt)   # pair operands: rows [0, C) left, [C, 2C) right
-            kd_s = T.alloc_shared([2 * C, K], cdt)
-            kel_s = T.alloc_shared([C, K], cdt)      # state-update operands
-            ker_s = T.alloc_shared([C, K], cdt)
-            sfl_s = T.alloc_shared([K, V], cdt)      # S_f entering the left chunk
-            sbr_s = T.alloc_shared([K, V], cdt)      # S_b entering the right chunk
-            a_s = T.alloc_shared([2 * C, C], cdt)    # rows [0, C): the left chunk's forward pairs (j <= t),
-            #                                          [C, 2C): the right chunk's backward pairs (j >= t)
-            ob_s = T.alloc_shared([NCM * C, V], acc)  # the first visit's output of each chunk
-            mr_s = T.alloc_shared([2, K], acc)       # reference points (left: forward, right: backward)
-            sw_s = T.alloc_shared([2, K], "int32")   # 1: the channel's chunk spread > REF_THR
-            any_s = T.alloc_shared([2], "int32")     # 1: some channel of the chunk is slow
-            nl = T.alloc_local([1], "int32")
-            ploc = T.alloc_local([C // 4], acc)
-            psc = T.alloc_local([2], acc)
-            px = T.alloc_local([4], "int64")
-            dacc = T.alloc_local([4], acc)
-            ab = T.alloc_local([8], "int32")
-            a_f = T.alloc_fragment([C, C], acc)
-            a2_f = T.alloc_fragment([C, C], acc)
-            ol_f = T.alloc_fragment([C, V], acc)
-            or_f = T.alloc_fragment([C, V], acc)
-            sf_f = T.alloc_fragment([K, V], acc)
-            sb_f = T.alloc_fragment([K, V], acc)
-            T.clear(sf_f)
-            T.clear(sb_f)
-            # thread p < 240: the strict pair (t, j), j < t, of diagonal sub-block p // 120 (index
-            # p % 120 = t (t - 1) / 2 + j): left A[t][j], right A[j][t]; threads 240..255: the
-            # diagonal elements dd = 2 (p - 240) and dd + 1 of both chunks (q.k, exponent 0).
-            # ab[4..7]: (row, column) of the left / right pair (dd, dd for threads >= 240); ab[0..3]:
-            # of the diagonal extras dd + 1 (threads < 240: their pair again, stored first, then
-            # overwritten by the pair's value: all four stores are one statement, no barrier)
-            txp = T.get_thread_binding()
-            pidx = txp % 120
-            pt = T.Cast("int32", T.floor((1.0 + T.sqrt(T.Cast(acc, 1 + 8 * pidx))) * 0.5))
-            pj = pidx - pt * (pt - 1) // 2
-            dd = (txp - 240) * 2
-            ab[4] = T.if_then_else(txp < 240, (txp // 120) * M + pt, dd)
-            ab[5] = T.if_then_else(txp < 240, (txp // 120) * M + pj, dd)
-            ab[6] = T.if_then_else(txp < 240, (txp // 120) * M + pj, dd)
-            ab[7] = T.if_then_else(txp < 240, (txp // 120) * M + pt, dd)
-            for e in T.unroll(4):
-                ab[e] = T.if_then_else(txp < 240, ab[4 + e], dd + 1)
-            for it in T.serial(NT):
-                cl = it
-                cr = NT - 1 - it
-                tl = cl * C
-                tr = cr * C
-                pload3(Q, Kt, GF, b, h, tl, ql_s, kl_s, gl_s, px)
-                pload3(Q, Kt, GB, b, h, tr, qr_s, kr_s, gr_s, px)
-                for i, j in T.Parallel(C, V):
-                    vel(Vt, (b, h, tl, i, j), vl_s, True)
-                    vel(Vt, (b, h, tr, i, j), vr_s, True)
-                for i, j in T.Parallel(K, V):
-                    sfl_s[i, j] = T.Cast(cdt, sf_f[i, j])
-                    sbr_s[i, j] = T.Cast(cdt, sb_f[i, j])
-                any_s[0] = 0
-                any_s[1] = 0
-                pcs(gl_s, gr_s, ploc, psc)
-                for j in T.Parallel(K):
-                    # forward cumsum non-increasing (gates <= 0): spread G_0 - G_{C-1};
-                    # backward (right to left) non-decreasing: G_{C-1} - G_0
-                    mr_s[0, j] = 0.5 * (gl_s[0, j] + gl_s[C - 1, j])
-                    mr_s[1, j] = 0.5 * (gr_s[0, j] + gr_s[C - 1, j])
-                    sw_s[0, j] = T.if_then_else(gl_s[0, j] - gl_s[C - 1, j] > REF_THR, 1, 0)
-                    sw_s[1, j] = T.if_then_else(gr_s[C - 1, j] - gr_s[0, j] > REF_THR, 1, 0)
-                    if gl_s[0, j] - gl_s[C - 1, j] > REF_THR:
-                        any_s[0] = 1  # every writer stores the same value
-                    if gr_s[C - 1, j] - gr_s[0, j] > REF_THR:
-                        any_s[1] = 1
-                for i, j in T.Parallel(C, K):
-                    # fwd_fused:x5's operands, the left chunk's forward half and the right chunk's
-                    # backward half (fast channel: every pair through the midpoint; slow: the
-                    # off-diagonal sub-block through the reference token, exponents <= 0)
-                    qf = T.Cast(acc, ql_s[i, j])
-                    kf = T.Cast(acc, kl_s[i, j])
-                    s0 = sw_s[0, j]
-                    xf = gl_s[i, j] - T.if_then_else(s0 != 0, gl_s[M - 1, j], mr_s[0, j])
-                    qel_s[i, j] = T.Cast(cdt, qf * ex(gl_s[i, j]))
-                    qd_s[i, j] = T.if_then_else(s0 == 0 or i >= M, T.Cast(cdt, qf * ex(
-                        T.if_then_else(s0 != 0, T.min(xf, 0.0), xf))), 0)
-                    kd_s[i, j] = T.if_then_else(s0 == 0 or i < M, T.Cast(cdt, kf * ex(
-                        T.if_then_else(s0 != 0, T.min(-xf, 0.0), -xf))), 0)
-                    kel_s[i, j] = T.Cast(cdt, kf * ex(gl_s[C - 1, j] - gl_s[i, j]))
-                    qb = T.Cast(acc, qr_s[i, j])
-                    kb = T.Cast(acc, kr_s[i, j])
-                    s1 = sw_s[1, j]
-                    xb = gr_s[i, j] - T.if_then_else(s1 != 0, gr_s[M, j], mr_s[1, j])
-                    qer_s[i, j] = T.Cast(cdt, qb * ex(gr_s[i, j]))
-                    qd_s[C + i, j] = T.if_then_else(s1 == 0 or i < M, T.Cast(cdt, qb * ex(
-                        T.if_then_else(s1 != 0, T.min(xb, 0.0), xb))), 0)
-                    kd_s[C + i, j] = T.if_then_else(s1 == 0 or i >= M, T.Cast(cdt, kb * ex(
-                        T.if_then_else(s1 != 0, T.min(-xb, 0.0), -xb))), 0)
-                    ker_s[i, j] = T.Cast(cdt, kb * ex(gr_s[0, j] - gr_s[i, j]))
-                # the slow channels' diagonal sub-block terms (0 when none is slow)
-                dacc[0] = 0.0
-                dacc[1] = 0.0
-                dacc[2] = 0.0
-                dacc[3] = 0.0
-                nl[0] = T.if_then_else(any_s[0] + any_s[1] != 0, K, 0)
-                for r in T.serial(nl[0]):  # r is warp-uniform: no divergence but warp 7's diagonal half
-                    if sw_s[0, r] != 0:
-                        dacc[0] += T.Cast(acc, ql_s[ab[4], r]) * T.Cast(acc, kl_s[ab[5], r]) * ex(T.min(
-                            gl_s[ab[4], r] - gl_s[ab[5], r], 0.0))
-                        if txp >= 240:
-                            dacc[2] += T.Cast(acc, ql_s[dd + 1, r]) * T.Cast(acc, kl_s[dd + 1, r])
-                    if sw_s[1, r] != 0:
-                        dacc[1] += T.Cast(acc, qr_s[ab[6], r]) * T.Cast(acc, kr_s[ab[7], r]) * ex(T.min(
-                            gr_s[ab[6], r] - gr_s[ab[7], r], 0.0))
-                        if txp >= 240:
-                            dacc[3] += T.Cast(acc, qr_s[dd + 1, r]) * T.Cast(acc, kr_s[dd + 1, r])
-                for e in T.unroll(4):  # extras (left, right), then pairs (left, right): dacc 2, 3, 0, 1
-                    a_s[(e % 2) * C + ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[(e + 2) % 4])
-                T.clear(a_f)
-                T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
-                T.clear(a2_f)
-                T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
-                for i, j in T.Parallel(C, C):
-                    a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M and j <= i, T.Cast(acc, a_s[i, j]), 0.0)
-                                       + T.if_then_else(j <= i, a_f[i, j], 0.0))
-                    a_s[C + i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M and j >= i, T.Cast(acc, a_s[C + i, j]), 0.0)
-                                           + T.if_then_else(j >= i, a2_f[i, j], 0.0))
-                T.clear(ol_f)
-                mmI[0](qel_s, sfl_s, ol_f)
-                T.gemm(a_s[0:C, :], vl_s, ol_f)
-                T.clear(or_f)
-                mmI[0](qer_s, sbr_s, or_f)
-                T.gemm(a_s[C:2 * C, :], vr_s, or_f)
-                # a chunk's first visit waits in ob_s (fp32), the second adds it and stores
-                for i, j in T.Parallel(C, V):
-                    if cl < cr:
-                        ob_s[tl + i, j] = ol_f[i, j]
-                        ob_s[tr + i, j] = or_f[i, j]
-                    elif cl == cr:
-                        if tl + i < L:
-                            O[b, tl + i, h, j] = T.Cast(dt, (ol_f[i, j] + or_f[i, j]) * scale)
-                    else:
-                        if tl + i < L:
-                            O[b, tl + i, h, j] = T.Cast(dt, (ol_f[i, j] + ob_s[tl + i, j]) * scale)
-                        if tr + i < L:
-                            O[b, tr + i, h, j] = T.Cast(dt, (or_f[i, j] + ob_s[tr + i, j]) * scale)
-                # the states: decayed, then the tensor cores add the chunks' contributions
-                for i, j in T.Parallel(K, V):
-                    sf_f[i, j] = sf_f[i, j] * ex(gl_s[C - 1, i])
-                    sb_f[i, j] = sb_f[i, j] * ex(gr_s[0, i])
-                mmS[2](kel_s, vl_s, sf_f)
-                mmS[2](ker_s, vr_s, sb_f)
-
-    return bigla_fwd_walk2
