@@ -222,6 +222,22 @@ def test_kernel_compiles(compiled, spec):
         assert "const int64_t* __restrict__ GF" in src and "const int64_t* __restrict__ GB" in src
         assert "(ushort)(px[1] >> " in src and "(uint)(px[" in src and "float* __restrict__ GF" not in src
         assert ("const int64_t* __restrict__ Q" in src) == kind.startswith("fwd_fused_seg")
+    if kind.startswith("bwd_states_seg"):  # BWD_SEG: bwd_states:m3:s2:w1's step from the scanned segment states
+        assert "__launch_bounds__(256, 3)" in src and "expf(" not in src.replace("__expf(", "")
+        assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
+        assert "const float* __restrict__ WSS," in src and "const float* __restrict__ WSS2," in src
+        assert "bfloat16_t* __restrict__ WS," in src and "bfloat16_t* __restrict__ WS2," in src
+        # both walkers' cumsums by all threads, no compensation tiles, the four states by the tensor cores
+        assert src.count("__shfl_up_sync") == 6 and src.count("__shfl_down_sync") == 6
+        assert "gflo_s" not in src and "u1_f" not in src and src.count("tl::mma_sync") >= 8
+    if ":g" in kind:  # SEG_L: the segment length (chunks per block) is compiled in
+        n = int(next(o for o in kind.split(":") if o.startswith("g"))[1:]) // 32
+        assert f"(((int)blockIdx.x) * {n})" in src and "blockIdx.x) * 7)" not in src
+    if kind.split(":")[0] == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
+        assert "mma" not in src
+        return
+    if kind.startswith("bwd_out2"):  # the diagonal pass's warp reduce-scatter of A's rows
+        assert src.count("__shfl_xor_sync") >= 5
     if dtype == "bfloat16":
         assert "mma" in src  # T.gemm lowered to tensor-core instructions
     else:
