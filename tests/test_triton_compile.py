@@ -107,7 +107,7 @@ def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf"
     for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DX_FWD",
                 "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
                 "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD", "VIG_TRITON_SPLIT_BWD",
-                "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_NREG_SPLIT", "VIG_TRITON_DV_SPLIT"):
+                "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_NREG_SPLIT"):
         monkeypatch.delenv(key, raising=False)
     for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
@@ -193,7 +193,7 @@ def calls(mode, L, dtype):
         out.append(list(log))
     return out
 
-SPLIT = {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_FO_BWD": "1", "VIG_TRITON_DV_SPLIT": "1"}
+SPLIT = {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_FO_BWD": "1"}
 for L, dtype, env in ((196, torch.bfloat16, {}), (2000, torch.bfloat16, {}), (300, torch.float32, {}),
                       (197, torch.bfloat16, SPLIT), (3000, torch.bfloat16, SPLIT)):
     for key in SPLIT:
@@ -210,8 +210,8 @@ for L, dtype, env in ((196, torch.bfloat16, {}), (2000, torch.bfloat16, {}), (30
         # tensors: same dtype / shape / strides / offset / alignment; ints, floats, strings: same values
         assert r[1:] == d[1:], (r, d)
     assert la.stats["miss"] == n and la.stats["hit"] == 2 * n, la.stats
-    if env:  # session 9: the split + FO with the dv sweep apart: 4 launches of grid (B*H, NS, 2)
-        assert [c[2][2] for c in got[1] if c[1] == "bigla_bwd_dir_dx_kernel"] == [2] * 4, got[1]
+    if env:  # the split + FO: 4 launches of grid (B*H, NS)
+        assert [c[2][2] for c in got[1] if c[1] == "bigla_bwd_dir_dx_kernel"] == [1] * 4, got[1]
     print("ok", L, dtype, env, n, "launches", la.stats)
 print("direct launch: all ok")
 '''
@@ -222,8 +222,7 @@ def test_direct_launch_passes_what_triton_passes(tmp_path):
     JITFunction.run replaced by a recorder that binds the arguments as Triton does (every
     parameter in signature order, constexprs and defaults included) and returns a fake
     CompiledKernel, the backend's forward and backward (L 196 unsegmented, L 2000 segmented,
-    bf16 and fp32; and the split backward with FO and the dv sweep apart, 3-D grids, at L 197 /
-    3000) miss once per kernel and then launch directly with exactly the arguments,
+    bf16 and fp32; and the split backward with FO at L 197 / 3000) miss once per kernel and then launch directly with exactly the arguments,
     grid and order Triton's own launch receives. Also checks that the installed Triton's
     JITFunction.run has the calling convention launch.py relies on."""
     script = tmp_path / "direct.py"
@@ -518,48 +517,35 @@ def test_split_auto_switch(sms, regime, monkeypatch):
         assert bwd == [("bigla_bwd_dx_kernel", None, 0, 1)], seen
 
 
-@pytest.mark.parametrize("regime,segs,fo", [("planted", "3", "1"), ("neg_inf", "1", "0")])
-def test_split_dv_switch(regime, segs, fo, monkeypatch):
-    """Session 9: the split backward with its dv part in a sweep of its own programs
-    (VIG_TRITON_DV_SPLIT=1, grid (B*H, NS, 2)) against the float64 oracle, all five gradients: 3
-    segments with FO ("planted": some programs flagged, both roles redone by MODE 2) and one segment
-    with exact chunks everywhere ("neg_inf", MODE 0)."""
-    knobs = {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_DV_SPLIT": "1", "VIG_TRITON_SEGMENT": segs,
-             "VIG_TRITON_FO_BWD": fo}
-    _segmented_parity(monkeypatch, knobs, seed=41, label="split-dv",
-                      regime="model" if regime == "planted" else regime,
-                      edit=_plant if regime == "planted" else None)
-
-
-def test_split_dv_same_values_in_the_interpreter(monkeypatch):
-    """VIG_TRITON_DV_SPLIT=1 computes dv with the same operations in the same order as the split's
-    heavy sweep (its own dS carried the same way, 2 q.k recomputed as the light sweep computes it),
-    so in the interpreter its outputs equal DV = 0's bit for bit (3 segments, FO, planted gates:
-    fast, exact and flagged programs)."""
+@pytest.mark.parametrize("val", ["1", "0"])
+def test_removed_dv_switch_raises(val, monkeypatch):
+    """Session 9: the split's separate dv sweep (VIG_TRITON_DV_SPLIT=1) was removed after the GPU
+    (slower; git history at fdf897e): the value 1 raises a ValueError naming the switch in the
+    backward (the forward still runs), 0 runs the split as before (against the float64 oracle)."""
     import torch
     import vig
     from vig_kernels import triton as tb
 
-    from .parity import run_with_grads
-    from .strategies import Case, make_inputs
-
-    if vig.available_backends()["triton"] or torch.cuda.is_available():
-        pytest.skip("interpreter only")
-    case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="model", layout="fused",
-                gate_dtype="float32", seed=43)
-    q, k, v, gf, gb, do = make_inputs(case, "cpu")
-    _plant(gf, gb)
-    outs = {}
-    for dv in ("0", "1"):
-        for key, val in {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_FO_BWD": "1", "VIG_TRITON_DV_SPLIT": dv}.items():
-            monkeypatch.setenv(key, val)
+    if vig.available_backends()["triton"]:
+        pytest.skip(vig.available_backends()["triton"])
+    if val == "0":
+        _segmented_parity(monkeypatch, {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_DV_SPLIT": "0",
+                                        "VIG_TRITON_SEGMENT": "1"}, seed=41, label="dv0")
+        return
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    g = torch.Generator().manual_seed(41)
+    q, k = (torch.randn(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
+    v = torch.randn(1, 20, 2, 64, generator=g).to(dev)
+    gf, gb = (-torch.rand(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
+    leaves = [t.requires_grad_() for t in (q, k, v, gf, gb)]
+    monkeypatch.setenv("VIG_TRITON_SPLIT_BWD", "1")
+    monkeypatch.setenv("VIG_TRITON_DV_SPLIT", "1")
+    tb.reload_knobs()
+    try:
+        o = vig.bidirectional_gla(*leaves, backend="triton")
+        assert torch.isfinite(o).all() and o.abs().max() > 0
+        with pytest.raises(ValueError, match="VIG_TRITON_DV_SPLIT='1': the switch was removed"):
+            o.sum().backward()
+    finally:
+        monkeypatch.undo()
         tb.reload_knobs()
-        try:
-            outs[dv] = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
-                                      (q, k, v, gf, gb), do)
-        finally:
-            monkeypatch.undo()
-            tb.reload_knobs()
-    for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), outs["0"], outs["1"]):
-        assert torch.isfinite(x).all() and x.abs().max() > 0, name
-        assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())

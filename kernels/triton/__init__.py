@@ -239,17 +239,15 @@ def _split(P: int = 0, dev=None):
     return mode == "1", False
 
 
-# Session 9 (opt-in, no GPU run yet; NOTES.md "Session 9"): VIG_TRITON_DV_SPLIT=1 takes the dv part (A^T dO +
-# (k xk) dS) out of the split's heavy sweep into a third sweep run by programs of its own (constexpr DV of
-# kernels.bigla_bwd_dir_dx_kernel, grid (B*H, NS, 2): role 0 the light + heavy sweeps without dv, role 1 the dv
-# sweep), so that each program's live set is smaller; with the split only (VIG_TRITON_SPLIT_BWD=1, or auto where
-# it takes the split). Off: DV is not passed (the kernels are session 8's, byte for byte).
-SPLIT_DV = False
-
-
-def _split_dv() -> dict:
-    """{"DV": 1} if the split backward runs with the dv sweep apart (VIG_TRITON_DV_SPLIT), else {}."""
-    return {"DV": 1} if _onoff("DV", "SPLIT", {"SPLIT": SPLIT_DV}) else {}
+# Session 9: VIG_TRITON_DV_SPLIT=1 (the split's dv part in a sweep run by programs of its own, constexpr DV of
+# kernels.bigla_bwd_dir_dx_kernel, grid (B*H, NS, 2)) was removed: parity 18/18 on the GPU but slower at every
+# shape (graphed f+b T@224 0.286 -> 0.321, B@224 1.048 -> 1.183 ms; results/2026-12-06d-h100); in git history
+# at fdf897e. The switch accepts 0 or unset; 1 raises (a script asking for the variant must not get another).
+def _check_dv_knob() -> None:
+    val = _ENV.get("VIG_TRITON_DV_SPLIT", "")
+    if val not in ("", "0"):
+        raise ValueError(f"VIG_TRITON_DV_SPLIT={val!r}: the switch was removed in session 9 (the split's "
+                         "separate dv sweep, slower on the GPU; in git history at fdf897e); unset it")
 
 
 def _split_opts(dtype, auto: bool = False) -> dict:
@@ -508,6 +506,7 @@ class TritonBackend(KernelBackend):
         # (the same pointer-alignment specialisation as separate buffers)
         nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
         _check_dx_knob("BWD")
+        _check_dv_knob()
         cbw = _chunk_bwd()  # the derived-exp backward's chunk (VIG_TRITON_CHUNK_BWD; 16 = CHUNK)
         NS, LS = _segments(BH, L, unit=cbw, bwd=True)
         split, auto = _split(BH * NS, dev)  # session 8 / 9: the split (1, or "auto" where it wins)
@@ -560,13 +559,12 @@ class TritonBackend(KernelBackend):
         if split:  # session 8: DIR 0 (forward direction) then DIR 1, meeting through pq / pk / pv;
             # with FO (VIG_TRITON_FO_BWD=1) each direction as MODE 1 (fast only, flags) then MODE 2
             # (the flagged programs redone), one int32 flag per (direction, program)
-            opts = {**_split_opts(q.dtype, auto), **_split_dv()}
-            sgrid = (BH, NS, 2) if opts.get("DV") else (BH, NS)  # DV: role = program_id(2)
+            opts = _split_opts(q.dtype, auto)
             sq, sk, sv, sd = _strides(q), _strides(k), _strides(v), _strides(do)
             fl = scr[2 * nK + nV + nD:].view(torch.int32) if fo else None
             for d, g, dg, st, ds, cc in ((0, g_fwd, dgf, sf, df, cf), (1, g_bwd, dgb, sb, db, cb)):
                 for mode in ((1, 2) if fo else (0,)):
-                    _kern(_k.bigla_bwd_dir_dx_kernel, sgrid)(
+                    _kern(_k.bigla_bwd_dir_dx_kernel, (BH, NS))(
                         q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, scr[2 * nK + nV:], st, ds, cc,
                         fl[d * BH * NS:] if fo else None,
                         *sq, *sk, *sv, *_strides(g), *sd,

@@ -12,7 +12,7 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check --same DIR_A DIR_B   # PTX of two --dump dirs, code only
     python -m vig_kernels.triton.compile_check --cs --regs 90    # session 7: compact-scratch backward
     python -m vig_kernels.triton.compile_check --split --regs 90  # session 8: backward split by direction
-    VIG_TRITON_DV_SPLIT=1 VIG_TRITON_NREG_SPLIT=168 python -m vig_kernels.triton.compile_check --split --regs 90
+    VIG_TRITON_NREG_SPLIT=168 python -m vig_kernels.triton.compile_check --split --regs 90
     VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 python -m vig_kernels.triton.compile_check --fo --regs 90
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
@@ -188,9 +188,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
             consts = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=prec)
             name = kind  # the label's kind
             if kind.startswith("bwsp"):  # session 8: the backward split by direction
-                from vig_kernels.triton import _chunk_bwd, _split_dv, _split_opts
-                # DV: 0 (the default, a constexpr, as launched) or VIG_TRITON_DV_SPLIT's 1
-                consts.update(C=_chunk_bwd(), DIR=int(kind[4]), MODE=int(kind[6:] or 0), DV=0, **_split_dv())
+                from vig_kernels.triton import _chunk_bwd, _split_opts
+                consts.update(C=_chunk_bwd(), DIR=int(kind[4]), MODE=int(kind[6:] or 0))
                 if consts["MODE"] == 0:
                     consts["fl_p"] = None
                 fn = k.bigla_bwd_dir_dx_kernel

@@ -68,8 +68,8 @@ def variant_env(name):
     Session 8: "_sp" / "_sp0": the backward split by direction on / off (VIG_TRITON_SPLIT_BWD),
     "_wspN" / "_nspN": its warps / register cap (VIG_TRITON_WARPS_SPLIT / VIG_TRITON_NREG_SPLIT).
     Session 9: "_spa": VIG_TRITON_SPLIT_BWD=auto (the split + FO + cap 168 where the rule says it
-    wins, else DX + CS), "_smsN": the SM count the rule assumes (VIG_TRITON_SPLIT_SMS), "_dv" /
-    "_dv0": the split's dv part in a sweep of its own programs on / off (VIG_TRITON_DV_SPLIT).
+    wins, else DX + CS), "_smsN": the SM count the rule assumes (VIG_TRITON_SPLIT_SMS); its "_dv" /
+    "_dv0" (VIG_TRITON_DV_SPLIT, the split's dv sweep apart) were removed with the variant (slower).
     An unknown part raises (a removed variant must not run as the defaults).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
@@ -89,9 +89,6 @@ def variant_env(name):
                 env["VIG_TRITON_FO_FWD"] = "0" if part == "fo0" else "1"
             if part in ("fo", "fob", "fo0"):
                 env["VIG_TRITON_FO_BWD"] = "0" if part == "fo0" else "1"
-            continue
-        if part in ("dv", "dv0"):  # session 9: the split's dv sweep apart (VIG_TRITON_DV_SPLIT)
-            env["VIG_TRITON_DV_SPLIT"] = "0" if part == "dv0" else "1"
             continue
         if part in ("sp", "sp0", "spa"):  # session 8: the backward split by direction (two launches);
             # session 9: "spa" = auto (the rule)
@@ -123,7 +120,7 @@ def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
               "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DX_FWD",
               "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
-              "VIG_TRITON_SPLIT_BWD", "VIG_TRITON_DV_SPLIT"):
+              "VIG_TRITON_SPLIT_BWD"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them

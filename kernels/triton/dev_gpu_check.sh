@@ -18,15 +18,12 @@
 #           case, through the auto path) over the contract's 120 cases (check_backend --parity);
 #        pB parity of auto as it runs (132 SMs: DX + CS at L <= 300 (B*H = 6 programs), the split + FO + cap 168
 #           at L 4096 (384 programs)), 120 cases: the cleanup's proof too (the launcher lost v2.2's branches);
-#        pC compute-sanitizer memcheck of auto + VIG_TRITON_SPLIT_SMS=1 on check_backend --small, segments forced;
-#        pD dev_bench parity (L 65 / 300 / 4096 x model / neg_inf / patchy x bf16: 9 cases per variant) of
-#           new_sp_fob_nsp168_dv and new_sp_nsp168_dv (VIG_TRITON_DV_SPLIT=1: the split's dv part in programs of
-#           its own, grid (B*H, NS, 2); + FO / without, cap 168);
-#        pE compute-sanitizer memcheck of the split + FO + DV at cap 168 on --small, segments forced.
+#        pC compute-sanitizer memcheck of auto + VIG_TRITON_SPLIT_SMS=1 on check_backend --small, segments forced.
+#        (VIG_TRITON_DV_SPLIT=1, the split's dv sweep apart, and its pD / pE / timing lines were removed after
+#        session 9's GPU run: parity 18/18, slower at every shape; in git history at fdf897e.)
 #        M2 (MID_PHASE=timing, <= 70 s) ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median,
-#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS), new_spa (auto),
-#        new_sp_fob_nsp168 (the split + FO + cap 168 everywhere) and new_sp_fob_nsp168_dv (the same with the dv
-#        sweep apart) at S@224, T@224, B@224, S@1024, T@1024; each shape
+#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS), new_spa (auto) and
+#        new_sp_fob_nsp168 (the split + FO + cap 168 everywhere) at S@224, T@224, B@224, S@1024, T@1024; each shape
 #        starts with a `split rule` line (what auto takes there).
 # FINAL: side by side: pA parity of the shipped defaults (no switch set), pB parity of the previous defaults
 #        (if the lead flipped SPLIT in __init__.py: SPLIT off; else CS off if flipped; else FO off if flipped),
@@ -44,7 +41,7 @@ unset VIG_TRITON_LAUNCH VIG_TRITON_GRADBUF VIG_TRITON_DOT_FWD VIG_TRITON_DOT_BWD
   VIG_TRITON_DX_FWD VIG_TRITON_DX_BWD VIG_TRITON_STAGES_BWD VIG_TRITON_STAGES_FWD VIG_TRITON_FO_FWD VIG_TRITON_FO_BWD \
   VIG_TRITON_CS_BWD VIG_TRITON_NREG_FWD VIG_TRITON_NREG_BWD VIG_TRITON_WARPS_FWD VIG_TRITON_WARPS_BWD VIG_TRITON_CHUNK_BWD \
   VIG_TRITON_SPLIT_BWD VIG_TRITON_NREG_SPLIT VIG_TRITON_WARPS_SPLIT VIG_TRITON_STAGES_SPLIT VIG_TRITON_SEGMENT \
-  VIG_TRITON_SEG_MIN_L VIG_TRITON_SEG_MIN_L_BWD VIG_TRITON_SPLIT_SMS VIG_TRITON_DV_SPLIT
+  VIG_TRITON_SEG_MIN_L VIG_TRITON_SEG_MIN_L_BWD VIG_TRITON_SPLIT_SMS
 ST=/tmp/triton-status; rm -f "$ST"; echo 0 > "$ST"
 lg() { if [ "$1" = pC ] || [ "$1" = pD ] || [ "$1" = pE ] || [ "$1" = pF ]; then echo "/tmp/triton-$1.log"; else echo "$D/$1.log"; fi; }
 par() {  # par NAME SECONDS ENV... -- COMMAND...: background process, output to $(lg NAME)
@@ -97,27 +94,21 @@ if [ "$FINAL" = "1" ]; then
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side ($PS s box): pA parity auto + SPLIT_SMS=1 (120 cases), pB parity auto (120 cases), pC memcheck auto + SPLIT_SMS=1 (--small, segments forced), pD parity split + DV +- FO cap 168 (9 + 9), pE memcheck split + FO + DV cap 168"
-  DB=(python kernels/triton/dev_bench.py --parity-only --lengths 65,300,4096 --dtypes bfloat16 --regimes model,neg_inf,patchy)
+  echo "== M1 side by side ($PS s box): pA parity auto + SPLIT_SMS=1 (120 cases), pB parity auto (120 cases), pC memcheck auto + SPLIT_SMS=1 (--small, segments forced)"
   par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_SPLIT_SMS=1 -- python tools/check_backend.py triton --parity
   par pB $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_BWD=auto -- python tools/check_backend.py triton --parity
   par pC $PS VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
-  par pD $PS PYTHONUNBUFFERED=1 -- "${DB[@]}" --parity-variants new_sp_fob_nsp168_dv,new_sp_nsp168_dv
-  par pE $PS VIG_TRITON_SPLIT_BWD=1 VIG_TRITON_FO_BWD=1 VIG_TRITON_NREG_SPLIT=168 VIG_TRITON_DV_SPLIT=1 \
-    VIG_TRITON_SEG_MIN_L=32 -- compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
   collect "pA:$NCASE:auto, SPLIT_SMS=1 (VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_SPLIT_SMS=1: the split + FO + cap 168; check_backend)" \
     "pB:$NCASE:auto (VIG_TRITON_SPLIT_BWD=auto: DX + CS at L <= 300, the split at L 4096; check_backend)" \
-    "pC:-:memcheck auto + SPLIT_SMS=1 --small (segments forced)" \
-    "pD:18:new_sp_fob_nsp168_dv + new_sp_nsp168_dv (SPLIT + DV_SPLIT, cap 168, +- FO_BWD; dev_bench, bf16)" \
-    "pE:-:memcheck SPLIT + FO + DV_SPLIT cap 168 --small (segments forced)"
+    "pC:-:memcheck auto + SPLIT_SMS=1 --small (segments forced)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   if [ "${MID_PHASE:-both}" = timing ]; then BOX=${MID_BOX:-70}; fi
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 15 ]; then
     timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
-      --variants new,new_spa,new_sp_fob_nsp168,new_sp_fob_nsp168_dv \
+      --variants new,new_spa,new_sp_fob_nsp168 \
       --rep-ms 60 --shapes ViG-S@224,ViG-T@224,ViG-B@224,ViG-S@1024,ViG-T@1024
     echo "== M2 exit $? ($SECONDS s)"
   fi

@@ -1024,7 +1024,7 @@ def bigla_bwd_dir_dx_kernel(
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, DIR: tl.constexpr,
-    MODE: tl.constexpr = 0, DV: tl.constexpr = 0,
+    MODE: tl.constexpr = 0,
 ):
     """One direction's backward (session 8, see the banner above). g_p / dg_p: this direction's
     gate and gate gradient (dg [B, L, H, K] fp32, contiguous, also the light sweep's scratch);
@@ -1036,15 +1036,7 @@ def bigla_bwd_dir_dx_kernel(
     MODE as in bigla_bwd_dx_kernel: 0 fast / exact branch per chunk (fl_p None); 1 fast path
     only, fl_p[program] = 1 if any chunk of this direction failed the fast-path test; 2 MODE 0's
     code on the flagged programs only (both sweeps redone: every output of the program is
-    rewritten), so per direction MODE 1 then MODE 2, and DIR 0's pair before DIR 1's.
-    DV (session 9, opt-in VIG_TRITON_DV_SPLIT=1; grid (B*H, NS, 2)): the dv part (A^T dO + (k xk)
-    dS) leaves the heavy sweep for a third sweep run by its own programs, role = program_id(2):
-    role 0 runs the light sweep and the heavy sweep without dv (no [C, BV] fp32 result, no A in
-    it), role 1 a dv sweep in the heavy sweep's order, carrying its own dS (A, A^T dO, (k xk) dS,
-    the dS update: 4 dots): DIR 0 leaves its dv contribution in pv, DIR 1 adds pv, its own and
-    the diagonal term (2 q.k computed here: pd's qk2 is role 0's) and writes dv. The flag of MODE 1
-    is role 0's (role 1 evaluates the same fast-path tests on the same chunks; MODE 2 redoes both
-    roles of a flagged program)."""
+    rewritten), so per direction MODE 1 then MODE 2, and DIR 0's pair before DIR 1's."""
     bh, s, b, h = _bwd_pid(H)
     (q_p, k_p, v_p, g_p, _, do_p, dq_p, dk_p, dg_p, _, dv_p, pq_p, pk_p, pv_p, pd_p, sK, sV, ti, ck, cv,
      hs, ts, nch) = _bwd_prog(
@@ -1054,10 +1046,6 @@ def bigla_bwd_dir_dx_kernel(
     so = (bh * NS + s).to(tl.int64)
     if MODE == 2:
         nch = nch * tl.load(fl_p + so)
-    if DV == 1:  # role 1: the dv sweep only (ndv chunks); role 0: no dv sweep
-        role = tl.program_id(2)
-        ndv = nch * role
-        nch = nch * (1 - role)
     if MODE == 1:
         nbad = tl.zeros([], dtype=tl.int32)
     smask = (ck[:, None] < K) & (cv[None, :] < V)
@@ -1112,8 +1100,7 @@ def bigla_bwd_dir_dx_kernel(
         A, dq_i, dk_i = _intra_bwdx(q, k, g, eq, ek, ok, tl.where(_smask(C, DIR), dA, 0.0),
                                     C, DIR, PREC, MODE)
         dk = dk_i + _dot(v, tl.trans(dS), PREC) * xk
-        if DV == 0:
-            pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
+        pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
         dq = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + dq_i
         dG = q * dq - k * dk
         if DIR == 0:  # dgf_t = sum_{i >= t} dGf_i (0 at t = 0: gf_0 decays nothing)
@@ -1127,49 +1114,15 @@ def bigla_bwd_dir_dx_kernel(
         if DIR == 0:  # the forward direction's contributions, for DIR 1
             tl.store(pq_p + rows[:, None] * K + ck[None, :], dq, mask=mK)
             tl.store(pk_p + rows[:, None] * K + ck[None, :], dk, mask=mK)
-            if DV == 0:
-                tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
+            tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
         else:  # + the forward direction's + the diagonal pairs (row factors of the light sweep)
             dv2 = tl.load(pd_p + rows, mask=rows < L, other=0.0)
-            if DV == 0:
-                qk2 = tl.load(pd_p + L + rows, mask=rows < L, other=0.0)
+            qk2 = tl.load(pd_p + L + rows, mask=rows < L, other=0.0)
             dq = dq + dv2[:, None] * k + tl.load(pq_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
             dk = dk + dv2[:, None] * q + tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
-            if DV == 0:
-                dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
-                _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
-            else:
-                tl.store(dq_p + rows[:, None] * sK + ck[None, :], dq.to(dq_p.dtype.element_ty), mask=mK)
-                tl.store(dk_p + rows[:, None] * sK + ck[None, :], dk.to(dk_p.dtype.element_ty), mask=mK)
+            dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
+            _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
         dS = tl.exp(tot)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
 
-    if DV == 1:  # role 1: the dv sweep, the heavy sweep's order, its own dS
-        if SEG != 0:
-            dS = tl.load(ds_p + sidx, mask=smask, other=0.0)
-        else:
-            dS = tl.zeros([BK, BV], dtype=tl.float32)
-        for i in range(ndv):
-            if DIR == 0:
-                t0 = ts + (ndv - 1 - i) * C
-            else:
-                t0 = ts + i * C
-            rows = t0 + ti
-            q = _tile(q_p, rows, ck, sql, L, K, 0)
-            k = _tile(k_p, rows, ck, skl, L, K, 0)
-            do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-            g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE)
-            mV = (rows[:, None] < L) & (cv[None, :] < V)
-            A = tl.where(_smask(C, DIR), _intra_Ax(q, k, g, eq, ek, ok, C, DIR, PREC, MODE), 0.0)
-            pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
-            if DIR == 0:
-                tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
-            else:
-                qk2 = 2.0 * tl.sum(q * k, 1)
-                dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
-                tl.store(dv_p + rows[:, None] * sV + cv[None, :], dv.to(dv_p.dtype.element_ty), mask=mV)
-            dS = tl.exp(tot)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
     if MODE == 1:
-        if DV == 1:  # role 0's flag (role 1 ran no heavy sweep)
-            tl.store(fl_p + so, tl.where(nbad > 0, 1, 0), mask=role == 0)
-        else:
-            tl.store(fl_p + so, tl.where(nbad > 0, 1, 0))
+        tl.store(fl_p + so, tl.where(nbad > 0, 1, 0))
