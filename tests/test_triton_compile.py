@@ -419,11 +419,9 @@ def test_split_switch(regime, segs, fo, monkeypatch):
                       edit=_plant if regime == "planted" else None)
 
 
-@pytest.mark.parametrize("which", ["FWD", "BWD"])
-def test_removed_dx_switch_raises(which, monkeypatch):
-    """Session 9: v2.2's kernels are gone; VIG_TRITON_DX_FWD / _BWD = 0 (which selected them) raises
-    a ValueError naming the switch in the pass it governs, instead of running the derived-exp
-    kernels silently; the other pass and the value 1 still run."""
+def _removed_switch_raises(monkeypatch, env, match, seed, in_backward):
+    """A switch value that selected a removed kernel path raises a ValueError matching `match`: in the
+    forward, or (in_backward) in the backward after a forward that ran (finite, nonzero output)."""
     import torch
     import vig
     from vig_kernels import triton as tb
@@ -431,23 +429,37 @@ def test_removed_dx_switch_raises(which, monkeypatch):
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    g = torch.Generator().manual_seed(31)
+    g = torch.Generator().manual_seed(seed)
     q, k = (torch.randn(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
     v = torch.randn(1, 20, 2, 64, generator=g).to(dev)
     gf, gb = (-torch.rand(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
     leaves = [t.requires_grad_() for t in (q, k, v, gf, gb)]
-    monkeypatch.setenv(f"VIG_TRITON_DX_{'BWD' if which == 'FWD' else 'FWD'}", "1")
-    monkeypatch.setenv(f"VIG_TRITON_DX_{which}", "0")
+    for name, val in env.items():
+        monkeypatch.setenv(name, val)
     tb.reload_knobs()
     try:
-        with pytest.raises(ValueError, match=f"VIG_TRITON_DX_{which}='0': the switch was removed"):
+        if in_backward:
             o = vig.bidirectional_gla(*leaves, backend="triton")
-            assert which == "BWD"  # the forward ran (DX_FWD=1): the backward must raise
             assert torch.isfinite(o).all() and o.abs().max() > 0
-            o.sum().backward()
+            with pytest.raises(ValueError, match=match):
+                o.sum().backward()
+        else:
+            with pytest.raises(ValueError, match=match):
+                vig.bidirectional_gla(*leaves, backend="triton")
     finally:
         monkeypatch.undo()
         tb.reload_knobs()
+
+
+@pytest.mark.parametrize("which", ["FWD", "BWD"])
+def test_removed_dx_switch_raises(which, monkeypatch):
+    """Session 9: v2.2's kernels are gone; VIG_TRITON_DX_FWD / _BWD = 0 (which selected them) raises
+    a ValueError naming the switch in the pass it governs, instead of running the derived-exp
+    kernels silently; the other pass and the value 1 still run."""
+    _removed_switch_raises(monkeypatch, {f"VIG_TRITON_DX_{'BWD' if which == 'FWD' else 'FWD'}": "1",
+                                         f"VIG_TRITON_DX_{which}": "0"},
+                           f"VIG_TRITON_DX_{which}='0': the switch was removed", seed=31,
+                           in_backward=which == "BWD")
 
 
 def test_split_auto_rule(monkeypatch):
@@ -522,9 +534,7 @@ def test_removed_dv_switch_raises(val, monkeypatch):
     """Session 9: the split's separate dv sweep (VIG_TRITON_DV_SPLIT=1) was removed after the GPU
     (slower; git history at fdf897e): the value 1 raises a ValueError naming the switch in the
     backward (the forward still runs), 0 runs the split as before (against the float64 oracle)."""
-    import torch
     import vig
-    from vig_kernels import triton as tb
 
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
@@ -532,20 +542,5 @@ def test_removed_dv_switch_raises(val, monkeypatch):
         _segmented_parity(monkeypatch, {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_DV_SPLIT": "0",
                                         "VIG_TRITON_SEGMENT": "1"}, seed=41, label="dv0")
         return
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
-    g = torch.Generator().manual_seed(41)
-    q, k = (torch.randn(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
-    v = torch.randn(1, 20, 2, 64, generator=g).to(dev)
-    gf, gb = (-torch.rand(1, 20, 2, 32, generator=g).to(dev) for _ in range(2))
-    leaves = [t.requires_grad_() for t in (q, k, v, gf, gb)]
-    monkeypatch.setenv("VIG_TRITON_SPLIT_BWD", "1")
-    monkeypatch.setenv("VIG_TRITON_DV_SPLIT", "1")
-    tb.reload_knobs()
-    try:
-        o = vig.bidirectional_gla(*leaves, backend="triton")
-        assert torch.isfinite(o).all() and o.abs().max() > 0
-        with pytest.raises(ValueError, match="VIG_TRITON_DV_SPLIT='1': the switch was removed"):
-            o.sum().backward()
-    finally:
-        monkeypatch.undo()
-        tb.reload_knobs()
+    _removed_switch_raises(monkeypatch, {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_DV_SPLIT": "1"},
+                           "VIG_TRITON_DV_SPLIT='1': the switch was removed", seed=41, in_backward=True)
