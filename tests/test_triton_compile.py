@@ -107,7 +107,7 @@ def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf"
     for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DX_FWD",
                 "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
                 "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD", "VIG_TRITON_SPLIT_BWD",
-                "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_NREG_SPLIT"):
+                "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_NREG_SPLIT", "VIG_TRITON_KEEP_STATES"):
         monkeypatch.delenv(key, raising=False)
     for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
@@ -544,3 +544,78 @@ def test_removed_dv_switch_raises(val, monkeypatch):
         return
     _removed_switch_raises(monkeypatch, {"VIG_TRITON_SPLIT_BWD": "1", "VIG_TRITON_DV_SPLIT": "1"},
                            "VIG_TRITON_DV_SPLIT='1': the switch was removed", seed=41, in_backward=True)
+
+
+@pytest.mark.parametrize("regime", ["neg_inf", "planted"])
+def test_keep_states_switch(regime, monkeypatch):
+    """Session 10 (VIG_TRITON_KEEP_STATES=1, on trial): the forward keeps its segment-local key-side
+    states and the backward's segment-state kernel runs only its query-side programs (grid
+    (B*H, NS, 1), W0 = 1), against the float64 oracle, segmented (3 segments), all five gradients;
+    a value other than 0 / 1 raises naming the switch."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    if vig.available_backends()["triton"]:
+        pytest.skip(vig.available_backends()["triton"])
+    seen = []
+    kern = tb._kern
+
+    def spy(fn, grid):
+        launch = kern(fn, grid)
+
+        def run(*a, **kw):
+            seen.append((fn.__name__, tuple(grid), kw.get("W0", 0)))
+            return launch(*a, **kw)
+        return run
+
+    monkeypatch.setattr(tb, "_kern", spy)
+    _segmented_parity(monkeypatch, {"VIG_TRITON_KEEP_STATES": "1"}, seed=43, label="keep-states",
+                      regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)
+    st = [x for x in seen if x[0] == "bigla_bwd_segstate2_kernel"]
+    assert st and all(x[1][2] == 1 and x[2] == 1 for x in st), seen
+    monkeypatch.setattr(tb, "_kern", kern)
+    monkeypatch.setenv("VIG_TRITON_KEEP_STATES", "yes")
+    tb.reload_knobs()
+    try:
+        x = torch.randn(1, 20, 2, 32)
+        with pytest.raises(ValueError, match="VIG_TRITON_KEEP_STATES='yes': expected 0 or 1"):
+            vig.bidirectional_gla(x, x, torch.randn(1, 20, 2, 64), -x.abs(), -x.abs(), backend="triton")
+    finally:
+        monkeypatch.undo()
+        tb.reload_knobs()
+
+
+def test_keep_states_same_values_in_the_interpreter(monkeypatch):
+    """KEEP_STATES = 1 hands the backward the forward's Hf, Hb, Tf, Tb, computed by the same
+    function of the same inputs as the backward's own w = 0 programs: in the interpreter the
+    outputs and all five gradients equal those of KEEP_STATES = 0 bit for bit (on a GPU the two
+    kernels may contract differently: there the oracle test above is the judge)."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    from .parity import run_with_grads
+    from .strategies import Case, make_inputs
+
+    if vig.available_backends()["triton"] or torch.cuda.is_available():
+        pytest.skip("interpreter only")
+    case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="neg_inf", layout="fused",
+                gate_dtype="float32", seed=47)
+    q, k, v, gf, gb, do = make_inputs(case, "cpu")
+    outs = {}
+    for ks in ("0", "1"):
+        monkeypatch.setenv("VIG_TRITON_KEEP_STATES", ks)
+        tb.reload_knobs()
+        try:
+            outs[ks] = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                                      (q, k, v, gf, gb), do)
+        finally:
+            monkeypatch.undo()
+            tb.reload_knobs()
+    a, b = outs["0"], outs["1"]
+    assert len(a) == len(b) == 6
+    for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), a, b):
+        assert torch.isfinite(x).all() and x.abs().max() > 0, name
+        assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())

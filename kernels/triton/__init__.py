@@ -337,6 +337,23 @@ def _fpipe(NS: int) -> dict:
 
 SEG_MIN_L = 512  # sequences up to this length are never cut into segments (knob VIG_TRITON_SEG_MIN_L)
 
+# Session 10 (on trial; NOTES.md "Session 10 (KS)"): VIG_TRITON_KEEP_STATES=1 keeps the forward's segment-local
+# key-side states (Hf, Hb and the gate sums Tf, Tb of bigla_fwd_segstate_kernel, one float32 buffer) as saved
+# tensors, and the backward's bigla_bwd_segstate2_kernel then runs only its query-side programs (w = 1: Qf, Qb)
+# instead of recomputing the key-side ones (w = 0: the same function of the same k, v and gates). Profile
+# (H100, results/2026-12-06e-h100/callA/profile.log): bigla_bwd_segstate2 is 0.082 ms of the 0.519 ms f+b
+# kernel sum at ViG-T@1024 and 0.152 of 0.935 at S@1024. Taken where the forward's segments are the backward's
+# (same NS and LS), the entering states are not scanned in place (FSCAN off), the backward runs the v2.6 segment
+# machinery, and the inputs are 16-bit (the shared layer's head tiles are float32 copies and must save nothing).
+KEEP_STATES = 0
+
+
+def _keep_states() -> bool:
+    val = _ENV.get("VIG_TRITON_KEEP_STATES", "")
+    if val not in ("", "0", "1"):
+        raise ValueError(f"VIG_TRITON_KEEP_STATES={val!r}: expected 0 or 1")
+    return int(val or KEEP_STATES) != 0
+
 
 def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: int = 512,
               bwd: bool = False):
@@ -426,21 +443,23 @@ class TritonBackend(KernelBackend):
     def forward(self, q, k, v, g_fwd, g_bwd, scale):
         B, L, H, _ = q.shape
         o = torch.empty((B, L, H, v.shape[-1]), dtype=v.dtype, device=v.device)
-        self._fwd(q, k, v, g_fwd, g_bwd, o, scale)
-        return o, ()
+        kept = self._fwd(q, k, v, g_fwd, g_bwd, o, scale)
+        return o, kept
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
-        return self._bwd(q, k, v, g_fwd, g_bwd, do, scale)
+        return self._bwd(q, k, v, g_fwd, g_bwd, do, scale, *saved)
 
     # ------------------------------------------------------------------ one tile
     def _fwd(self, q, k, v, g_fwd, g_bwd, o, scale):
-        """o (any float dtype, [B, L, H, V] strides) = the op on K <= BK, V <= BV channels."""
+        """o (any float dtype, [B, L, H, V] strides) = the op on K <= BK, V <= BV channels; returns
+        the tensors kept for the backward: (the segment-state buffer,) under KEEP_STATES, else ()."""
         B, L, H, K = q.shape
         V = v.shape[-1]
         BH = B * H
         dev = v.device
         NV = 1
         _check_dx_knob("FWD")
+        keep = _keep_states()  # read (and checked) on every call, used where segments are
         NS, LS = _segments(BH, L)
         fo = _fo("FWD")
         if fo:  # v2.9: one int32 flag per program after op, one allocation (256-byte aligned part)
@@ -454,6 +473,8 @@ class TritonBackend(KernelBackend):
         if NS > 1:  # one allocation for the four segment buffers (host time), 256-byte aligned parts
             n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
             sbuf = torch.empty((2 * (n1 + n2),), dtype=torch.float32, device=dev)
+            kept = (sbuf,) if (keep and not _fscan() and q.dtype != torch.float32
+                               and _bseg_mode() == "v26") else ()
             hf, hb, tf, tb = sbuf[:n1], sbuf[n1:2 * n1], sbuf[2 * n1:2 * n1 + n2], sbuf[2 * n1 + n2:]
             _kern(_k.bigla_fwd_segstate_kernel, (NV, BH, NS))(
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
@@ -468,6 +489,7 @@ class TritonBackend(KernelBackend):
                 )
         else:
             hf = hb = tf = tb = op  # unused
+            kept = ()
         # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs; v2.8
         # (MODE 0, the default): one exact-capable pass, fl_p None (a constexpr: the compiled code
         # is v2.8's own, byte for byte)
@@ -481,9 +503,12 @@ class TritonBackend(KernelBackend):
                 **_fpipe(NS), MODE=mode,
                 num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_stages("FWD"),
             )
+        return kept
 
-    def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale):
-        """(dq, dk, dv in the inputs' dtype, dgf, dgb in float32), contiguous, K <= BK, V <= BV."""
+    def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale, kept=None):
+        """(dq, dk, dv in the inputs' dtype, dgf, dgb in float32), contiguous, K <= BK, V <= BV;
+        ``kept``: the forward's segment-state buffer (KEEP_STATES), used where its segments are
+        the backward's."""
         B, L, H, K = q.shape
         V = v.shape[-1]
         dev = q.device
@@ -522,19 +547,31 @@ class TritonBackend(KernelBackend):
                    *_strides(g_fwd), *_strides(g_bwd), *_strides(do))
         if NS > 1:
             v26 = _bseg_mode() == "v26"
-            st = torch.empty((8, BH * NS, K, V), dtype=torch.float32, device=dev)
+            n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
+            # KEEP_STATES (session 10): the forward's Hf, Hb, Tf, Tb where its segments are these
+            ks = (kept is not None and v26 and kept.numel() == 2 * (n1 + n2)
+                  and _segments(BH, L) == (NS, LS))
+            st = torch.empty((6 if ks else 8, BH * NS, K, V), dtype=torch.float32, device=dev)
             # gate sums, carries (v2.6: + the scan's carry parts, 2 * NVS x 2 rows), one allocation
-            tt = torch.empty((4 + (4 * BSEG_NVS if v26 else 0), BH * NS, K), dtype=torch.float32,
-                             device=dev)
-            hf, hb, qf, qb, sf, db, sb, df = st.unbind(0)
-            tf, tb, cf, cb = tt[:4].unbind(0)
+            tt = torch.empty(((2 if ks else 4) + (4 * BSEG_NVS if v26 else 0), BH * NS, K),
+                             dtype=torch.float32, device=dev)
+            if ks:
+                qf, qb, sf, db, sb, df = st.unbind(0)
+                cf, cb = tt[:2].unbind(0)
+                hf, hb = (kept[i * n1:i * n1 + BH * NS * K * V].view(BH * NS, K, V) for i in (0, 1))
+                tf, tb = (kept[2 * n1 + i * n2:2 * n1 + i * n2 + BH * NS * K].view(BH * NS, K)
+                          for i in (0, 1))
+            else:
+                hf, hb, qf, qb, sf, db, sb, df = st.unbind(0)
+                tf, tb, cf, cb = tt[:4].unbind(0)
             if v26:  # NOTES.md v2.6: split segment states, parallel scan, carry prefix
-                _kern(_k.bigla_bwd_segstate2_kernel, (BH, NS, 2))(
+                # KEEP_STATES: only the query-side programs (w = 1; W0 shifts program_id(2))
+                _kern(_k.bigla_bwd_segstate2_kernel, (BH, NS, 1 if ks else 2))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
                     float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
+                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **({"W0": 1} if ks else {}),
                 )
-                pt = tt[4:]
+                pt = tt[2 if ks else 4:]
                 _kern(_k.bigla_bwd_segscan2_kernel, (BH, 2, BSEG_NVS))(
                     hf, hb, qf, qb, tf, tb, sf, db, sb, df, pt, NS, BH, K, V,
                     BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,

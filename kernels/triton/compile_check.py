@@ -239,6 +239,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
             elif kind in ("bseg", "bseg2"):
                 fn = k.bigla_bwd_segstate_kernel if kind == "bseg" else k.bigla_bwd_segstate2_kernel
                 consts.pop("THR")
+                if kind == "bseg2":
+                    consts["W0"] = 0  # the constexpr's default, as launched (KEEP_STATES passes 1)
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, **{n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p")}}
                 nstr = 18

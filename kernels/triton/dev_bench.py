@@ -70,6 +70,8 @@ def variant_env(name):
     Session 9: "_spa": VIG_TRITON_SPLIT_BWD=auto (the split + FO + cap 168 where the rule says it
     wins, else DX + CS), "_smsN": the SM count the rule assumes (VIG_TRITON_SPLIT_SMS); its "_dv" /
     "_dv0" (VIG_TRITON_DV_SPLIT, the split's dv sweep apart) were removed with the variant (slower).
+    Session 10: "_ks" / "_ks0": the forward's segment states kept for the backward on / off
+    (VIG_TRITON_KEEP_STATES = 1 / 0).
     An unknown part raises (a removed variant must not run as the defaults).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
@@ -93,6 +95,9 @@ def variant_env(name):
         if part in ("sp", "sp0", "spa"):  # session 8: the backward split by direction (two launches);
             # session 9: "spa" = auto (the rule)
             env["VIG_TRITON_SPLIT_BWD"] = {"sp": "1", "sp0": "0", "spa": "auto"}[part]
+            continue
+        if part in ("ks", "ks0"):  # session 10: the forward's segment states kept for the backward
+            env["VIG_TRITON_KEEP_STATES"] = "0" if part == "ks0" else "1"
             continue
         if part in ("cs", "cs0"):  # session 7: compact scratch in the derived-exp backward
             env["VIG_TRITON_CS_BWD"] = "0" if part == "cs0" else "1"
@@ -120,7 +125,7 @@ def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
               "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DX_FWD",
               "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
-              "VIG_TRITON_SPLIT_BWD"):
+              "VIG_TRITON_SPLIT_BWD", "VIG_TRITON_KEEP_STATES"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them

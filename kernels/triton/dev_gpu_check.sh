@@ -13,18 +13,18 @@
 # backward (+ FO + cap 168, as timed in session 8's final call) where a program-round rule says it wins, else DX +
 # CS; at the contract shapes (132 SMs): split at T/S/B@224, DX + CS at T/S@1024 (eager and graphed alike).
 # VIG_TRITON_SPLIT_SMS=N makes the rule assume N SMs (1: the split nearly everywhere).
+# New in session 10 (NOTES.md "Session 10 (KS)"), opt-in: VIG_TRITON_KEEP_STATES=1, the forward's segment-local
+# key-side states kept for the backward, whose segment-state kernel then runs only its query-side programs.
 # MID:   M1 (MID_PHASE=parity) side by side in MID_PAR_S (default 110 s):
-#        pA parity of auto with the rule told of 1 SM (VIG_TRITON_SPLIT_SMS=1: the split + FO + cap 168 in every
-#           case, through the auto path) over the contract's 120 cases (check_backend --parity);
-#        pB parity of auto as it runs (132 SMs: DX + CS at L <= 300 (B*H = 6 programs), the split + FO + cap 168
-#           at L 4096 (384 programs)), 120 cases: the cleanup's proof too (the launcher lost v2.2's branches);
-#        pC compute-sanitizer memcheck of auto + VIG_TRITON_SPLIT_SMS=1 on check_backend --small, segments forced.
-#        (VIG_TRITON_DV_SPLIT=1, the split's dv sweep apart, and its pD / pE / timing lines were removed after
-#        session 9's GPU run: parity 18/18, slower at every shape; in git history at fdf897e.)
+#        pA parity of KEEP_STATES=1 as it runs (segments at L 4096 only) over the contract's 120 cases;
+#        pB parity of KEEP_STATES=1 with VIG_TRITON_SEG_MIN_L=32 (segments in nearly every case), 120 cases;
+#        pC compute-sanitizer memcheck of KEEP_STATES=1 on check_backend --small, segments forced;
+#        pD pytest tests/test_triton_compile.py -k keep_states (on the GPU: 3 segments forced at L = 130, two
+#           regimes, the launches checked).
+#        (session 9's auto lines: parity 120/120 + 120/120, memcheck clean; see results/2026-12-06d-h100/.)
 #        M2 (MID_PHASE=timing, <= 70 s) ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median,
-#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS), new_spa (auto) and
-#        new_sp_fob_nsp168 (the split + FO + cap 168 everywhere) at S@224, T@224, B@224, S@1024, T@1024; each shape
-#        starts with a `split rule` line (what auto takes there).
+#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS) and new_ks (KEEP_STATES=1)
+#        at T@1024, S@1024 (the 224-px shapes have no segments: the same kernels) and new at T@224 (drift).
 # FINAL: side by side: pA parity of the shipped defaults (no switch set), pB parity of the previous defaults
 #        (if the lead flipped SPLIT in __init__.py: SPLIT off; else CS off if flipped; else FO off if flipped),
 #        pC compute-sanitizer memcheck of the shipped defaults on check_backend --small, segments forced; if SPLIT
@@ -57,7 +57,9 @@ collect() {  # collect "NAME:EXPECTED:LABEL" ...: wait, append each log, print i
     local l; l=$(lg "$f"); [ -f "$l" ] || continue
     echo "---- $f ($label)"
     cat "$l"
-    if [ "$want" != "-" ]; then
+    if [ "$want" = "pt" ]; then  # a pytest run: some passed, none failed / errored
+      if ! grep -q ' passed' "$l" || grep -Eq '[0-9]+ (failed|error)' "$l"; then echo 1 > "$ST"; fi
+    elif [ "$want" != "-" ]; then
       local nok nfail
       nok=$(grep -c '^ok ' "$l"); nfail=$(grep -c '^FAIL' "$l")
       echo "parity: $nok/$want $label ($nfail FAIL$( [ $((nok + nfail)) -lt "$want" ] && echo ", cut short: $((want - nok - nfail)) not run"))"
@@ -94,22 +96,23 @@ if [ "$FINAL" = "1" ]; then
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side ($PS s box): pA parity auto + SPLIT_SMS=1 (120 cases), pB parity auto (120 cases), pC memcheck auto + SPLIT_SMS=1 (--small, segments forced)"
-  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_SPLIT_SMS=1 -- python tools/check_backend.py triton --parity
-  par pB $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_BWD=auto -- python tools/check_backend.py triton --parity
-  par pC $PS VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
+  echo "== M1 side by side ($PS s box): pA parity KEEP_STATES=1 (120 cases), pB the same with SEG_MIN_L=32, pC memcheck KEEP_STATES=1 (--small, segments forced), pD pytest -k keep_states"
+  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_KEEP_STATES=1 -- python tools/check_backend.py triton --parity
+  par pB $PS PYTHONUNBUFFERED=1 VIG_TRITON_KEEP_STATES=1 VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
+  par pC $PS VIG_TRITON_KEEP_STATES=1 VIG_TRITON_SEG_MIN_L=32 -- \
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
-  collect "pA:$NCASE:auto, SPLIT_SMS=1 (VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_SPLIT_SMS=1: the split + FO + cap 168; check_backend)" \
-    "pB:$NCASE:auto (VIG_TRITON_SPLIT_BWD=auto: DX + CS at L <= 300, the split at L 4096; check_backend)" \
-    "pC:-:memcheck auto + SPLIT_SMS=1 --small (segments forced)"
+  par pD $PS PYTHONUNBUFFERED=1 -- python -m pytest -q -p no:cacheprovider tests/test_triton_compile.py -k keep_states
+  collect "pA:$NCASE:KEEP_STATES=1 (segments at L 4096; check_backend)" \
+    "pB:$NCASE:KEEP_STATES=1 SEG_MIN_L=32 (segments nearly everywhere; check_backend)" \
+    "pC:-:memcheck KEEP_STATES=1 --small (segments forced)" "pD:pt:pytest -k keep_states (3 segments forced, L = 130)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   if [ "${MID_PHASE:-both}" = timing ]; then BOX=${MID_BOX:-70}; fi
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 15 ]; then
     timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
-      --variants new,new_spa,new_sp_fob_nsp168 \
-      --rep-ms 60 --shapes ViG-S@224,ViG-T@224,ViG-B@224,ViG-S@1024,ViG-T@1024
+      --variants new,new_ks \
+      --rep-ms 60 --shapes ViG-T@1024,ViG-S@1024,ViG-T@224
     echo "== M2 exit $? ($SECONDS s)"
   fi
   fi

@@ -415,13 +415,13 @@ def bigla_bwd_segstate2_kernel(
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, PREC: tl.constexpr,
+    C: tl.constexpr, PREC: tl.constexpr, W0: tl.constexpr = 0,
 ):
     """bigla_bwd_segstate_kernel's states, two per program (bh, s, w): w = 0: Hf, Hb, Tf, Tb;
-    w = 1: Qf, Qb."""
+    w = 1: Qf, Qb. W0 = 1 (KEEP_STATES, a grid of one w): w = 1 only, the forward kept the rest."""
     bh = tl.program_id(0)
     s = tl.program_id(1)
-    w = tl.program_id(2)
+    w = tl.program_id(2) + W0
     b = bh // H
     h = bh % H
     gf_p += b * sfb + h * sfh
