@@ -107,7 +107,8 @@ def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf"
     for key in ("VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DOT_FWD", "VIG_TRITON_DX_FWD",
                 "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
                 "VIG_TRITON_CHUNK_BWD", "VIG_TRITON_WARPS_BWD", "VIG_TRITON_SPLIT_BWD",
-                "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_NREG_SPLIT", "VIG_TRITON_KEEP_STATES"):
+                "VIG_TRITON_SPLIT_SMS", "VIG_TRITON_NREG_SPLIT", "VIG_TRITON_KEEP_STATES",
+                "VIG_TRITON_STATE_CHUNK"):
         monkeypatch.delenv(key, raising=False)
     for key, val in {"VIG_TRITON_SEGMENT": "3", "VIG_TRITON_SEG_MIN_L": "16", **knobs}.items():
         monkeypatch.setenv(key, val)
@@ -619,3 +620,45 @@ def test_keep_states_same_values_in_the_interpreter(monkeypatch):
     for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), a, b):
         assert torch.isfinite(x).all() and x.abs().max() > 0, name
         assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())
+
+
+@pytest.mark.parametrize("sc,ks,regime", [("64", "1", "neg_inf"), ("64", "0", "planted"),
+                                          ("32", "0", "neg_inf")])
+def test_state_chunk_switch(sc, ks, regime, monkeypatch):
+    """Session 10 (VIG_TRITON_STATE_CHUNK = 32 / 64, on trial): the segment-state kernels on longer
+    chunks, which reach past their segment's end (3 segments of 48, 48, 34 tokens at L = 130:
+    SB = 1 zeroes those rows), alone and with KEEP_STATES, against the float64 oracle, all five
+    gradients; the launches carry C = sc and SB = 1; a value other than 16 / 32 / 64 raises."""
+    import torch
+    import vig
+    from vig_kernels import triton as tb
+
+    if vig.available_backends()["triton"]:
+        pytest.skip(vig.available_backends()["triton"])
+    seen = []
+    kern = tb._kern
+
+    def spy(fn, grid):
+        launch = kern(fn, grid)
+
+        def run(*a, **kw):
+            seen.append((fn.__name__, kw.get("C"), kw.get("SB", 0)))
+            return launch(*a, **kw)
+        return run
+
+    monkeypatch.setattr(tb, "_kern", spy)
+    _segmented_parity(monkeypatch, {"VIG_TRITON_STATE_CHUNK": sc, "VIG_TRITON_KEEP_STATES": ks},
+                      seed=53, label="state-chunk", regime="model" if regime == "planted" else regime,
+                      edit=_plant if regime == "planted" else None)
+    st = [x for x in seen if x[0] in ("bigla_fwd_segstate_kernel", "bigla_bwd_segstate2_kernel")]
+    assert len(st) == 2 and all(x[1:] == (int(sc), 1) for x in st), seen
+    monkeypatch.setattr(tb, "_kern", kern)
+    monkeypatch.setenv("VIG_TRITON_STATE_CHUNK", "48")
+    tb.reload_knobs()
+    try:
+        x = torch.randn(1, 20, 2, 32)
+        with pytest.raises(ValueError, match="VIG_TRITON_STATE_CHUNK=48: expected 16, 32 or 64"):
+            vig.bidirectional_gla(x, x, torch.randn(1, 20, 2, 64), -x.abs(), -x.abs(), backend="triton")
+    finally:
+        monkeypatch.undo()
+        tb.reload_knobs()

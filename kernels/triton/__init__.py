@@ -346,6 +346,21 @@ SEG_MIN_L = 512  # sequences up to this length are never cut into segments (knob
 # (same NS and LS), the entering states are not scanned in place (FSCAN off), the backward runs the v2.6 segment
 # machinery, and the inputs are 16-bit (the shared layer's head tiles are float32 copies and must save nothing).
 KEEP_STATES = 0
+# Session 10 (on trial; NOTES.md "Session 10 (SC)"): VIG_TRITON_STATE_CHUNK = 16 (CHUNK, the default), 32 or 64: the
+# chunk of the two segment-state kernels (bigla_fwd_segstate_kernel, bigla_bwd_segstate2_kernel), whose loop is
+# a chain of chunk steps (LS / 16 = 12 steps of two 32 x 16 x 64 dots at the 1024-px shapes); longer chunks, fewer
+# steps, the same exps per element. A chunk may then reach past its segment's end: those kernels get SB = 1 (tiles
+# zero beyond the segment).
+STATE_CHUNK = CHUNK
+
+
+def _state_chunk() -> dict:
+    """The segment-state kernels' chunk launch options: {} at CHUNK (the shipped kernels), else
+    {"C": n, "SB": 1} (VIG_TRITON_STATE_CHUNK = 16, 32 or 64)."""
+    n = int(_ENV.get("VIG_TRITON_STATE_CHUNK", "") or STATE_CHUNK)
+    if n not in (16, 32, 64):
+        raise ValueError(f"VIG_TRITON_STATE_CHUNK={n}: expected 16, 32 or 64")
+    return {} if n == CHUNK else {"C": n, "SB": 1}
 
 
 def _keep_states() -> bool:
@@ -460,6 +475,7 @@ class TritonBackend(KernelBackend):
         NV = 1
         _check_dx_knob("FWD")
         keep = _keep_states()  # read (and checked) on every call, used where segments are
+        sc = _state_chunk()
         NS, LS = _segments(BH, L)
         fo = _fo("FWD")
         if fo:  # v2.9: one int32 flag per program after op, one allocation (256-byte aligned part)
@@ -480,7 +496,7 @@ class TritonBackend(KernelBackend):
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                 L, H, LS, NS, K, V,
-                BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
+                BK=BK, BV=BV // NV, **{"C": CHUNK, **sc}, PREC=prec, num_warps=4,
             )
             if _fscan():  # v2.6: entering states by a parallel scan, in place
                 _kern(_k.bigla_fwd_segscan_kernel, (BH, 2, BSEG_NVS))(
@@ -569,7 +585,8 @@ class TritonBackend(KernelBackend):
                 _kern(_k.bigla_bwd_segstate2_kernel, (BH, NS, 1 if ks else 2))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
                     float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **({"W0": 1} if ks else {}),
+                    BK=BK, BV=BV, **{"C": CHUNK, **_state_chunk()}, PREC=prec, num_warps=4,
+                    **({"W0": 1} if ks else {}),
                 )
                 pt = tt[2 if ks else 4:]
                 _kern(_k.bigla_bwd_segscan2_kernel, (BH, 2, BSEG_NVS))(

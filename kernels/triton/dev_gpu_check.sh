@@ -13,18 +13,21 @@
 # backward (+ FO + cap 168, as timed in session 8's final call) where a program-round rule says it wins, else DX +
 # CS; at the contract shapes (132 SMs): split at T/S/B@224, DX + CS at T/S@1024 (eager and graphed alike).
 # VIG_TRITON_SPLIT_SMS=N makes the rule assume N SMs (1: the split nearly everywhere).
-# New in session 10 (NOTES.md "Session 10 (KS)"), opt-in: VIG_TRITON_KEEP_STATES=1, the forward's segment-local
-# key-side states kept for the backward, whose segment-state kernel then runs only its query-side programs.
+# New in session 10 (NOTES.md "Session 10 (KS)" and "(SC)"), opt-in: VIG_TRITON_KEEP_STATES=1, the forward's
+# segment-local key-side states kept for the backward, whose segment-state kernel then runs only its query-side
+# programs; VIG_TRITON_STATE_CHUNK=32|64, the two segment-state kernels on longer chunks (SB = 1).
 # MID:   M1 (MID_PHASE=parity) side by side in MID_PAR_S (default 110 s):
-#        pA parity of KEEP_STATES=1 as it runs (segments at L 4096 only) over the contract's 120 cases;
-#        pB parity of KEEP_STATES=1 with VIG_TRITON_SEG_MIN_L=32 (segments in nearly every case), 120 cases;
-#        pC compute-sanitizer memcheck of KEEP_STATES=1 on check_backend --small, segments forced;
-#        pD pytest tests/test_triton_compile.py -k keep_states (on the GPU: 3 segments forced at L = 130, two
-#           regimes, the launches checked).
+#        pA parity of KEEP_STATES=1 STATE_CHUNK=64 as it runs (segments at L 4096 only), the contract's 120 cases;
+#        pB the same with VIG_TRITON_SEG_MIN_L=32 (segments in nearly every case), 120 cases;
+#        pE KEEP_STATES=1 alone with SEG_MIN_L=32, 120 cases;
+#        pC compute-sanitizer memcheck of KEEP_STATES=1 STATE_CHUNK=64 on check_backend --small, segments forced;
+#        pD pytest tests/test_triton_compile.py -k "keep_states or state_chunk" (on the GPU: 3 segments forced at
+#           L = 130, the regimes and launches checked).
 #        (session 9's auto lines: parity 120/120 + 120/120, memcheck clean; see results/2026-12-06d-h100/.)
 #        M2 (MID_PHASE=timing, <= 70 s) ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median,
-#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS) and new_ks (KEEP_STATES=1)
-#        at T@1024, S@1024 (the 224-px shapes have no segments: the same kernels) and new at T@224 (drift).
+#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS), new_ks (KEEP_STATES=1),
+#        new_ks_sc64, new_ks_sc32 and new_sc64 at T@1024, S@1024, then new at T@224 (the 224-px shapes have no
+#        segments: the same kernels).
 # FINAL: side by side: pA parity of the shipped defaults (no switch set), pB parity of the previous defaults
 #        (if the lead flipped SPLIT in __init__.py: SPLIT off; else CS off if flipped; else FO off if flipped),
 #        pC compute-sanitizer memcheck of the shipped defaults on check_backend --small, segments forced; if SPLIT
@@ -96,23 +99,28 @@ if [ "$FINAL" = "1" ]; then
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side ($PS s box): pA parity KEEP_STATES=1 (120 cases), pB the same with SEG_MIN_L=32, pC memcheck KEEP_STATES=1 (--small, segments forced), pD pytest -k keep_states"
-  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_KEEP_STATES=1 -- python tools/check_backend.py triton --parity
-  par pB $PS PYTHONUNBUFFERED=1 VIG_TRITON_KEEP_STATES=1 VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
-  par pC $PS VIG_TRITON_KEEP_STATES=1 VIG_TRITON_SEG_MIN_L=32 -- \
+  echo "== M1 side by side ($PS s box): pA parity KEEP_STATES=1 STATE_CHUNK=64 (120 cases), pB the same with SEG_MIN_L=32, pE KEEP_STATES=1 SEG_MIN_L=32, pC memcheck KS + SC64 (--small, segments forced), pD pytest -k keep_states/state_chunk"
+  KS=(VIG_TRITON_KEEP_STATES=1 VIG_TRITON_STATE_CHUNK=64)
+  par pA $PS PYTHONUNBUFFERED=1 "${KS[@]}" -- python tools/check_backend.py triton --parity
+  par pB $PS PYTHONUNBUFFERED=1 "${KS[@]}" VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
+  par pE $PS PYTHONUNBUFFERED=1 VIG_TRITON_KEEP_STATES=1 VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
+  par pC $PS "${KS[@]}" VIG_TRITON_SEG_MIN_L=32 -- \
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
-  par pD $PS PYTHONUNBUFFERED=1 -- python -m pytest -q -p no:cacheprovider tests/test_triton_compile.py -k keep_states
-  collect "pA:$NCASE:KEEP_STATES=1 (segments at L 4096; check_backend)" \
-    "pB:$NCASE:KEEP_STATES=1 SEG_MIN_L=32 (segments nearly everywhere; check_backend)" \
-    "pC:-:memcheck KEEP_STATES=1 --small (segments forced)" "pD:pt:pytest -k keep_states (3 segments forced, L = 130)"
+  par pD $PS PYTHONUNBUFFERED=1 -- python -m pytest -q -p no:cacheprovider tests/test_triton_compile.py \
+    -k "keep_states or state_chunk"
+  collect "pA:$NCASE:KEEP_STATES=1 STATE_CHUNK=64 (segments at L 4096; check_backend)" \
+    "pB:$NCASE:KEEP_STATES=1 STATE_CHUNK=64 SEG_MIN_L=32 (segments nearly everywhere; check_backend)" \
+    "pE:$NCASE:KEEP_STATES=1 SEG_MIN_L=32 (check_backend)" \
+    "pC:-:memcheck KEEP_STATES=1 STATE_CHUNK=64 --small (segments forced)" \
+    "pD:pt:pytest -k keep_states / state_chunk (3 segments forced, L = 130)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   if [ "${MID_PHASE:-both}" = timing ]; then BOX=${MID_BOX:-70}; fi
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 15 ]; then
     timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
-      --variants new,new_ks \
-      --rep-ms 60 --shapes ViG-T@1024,ViG-S@1024,ViG-T@224
+      --variants new,new_ks,new_ks_sc64,new_ks_sc32,new_sc64 \
+      --rep-ms 60 --shapes ViG-T@1024,ViG-S@1024
     echo "== M2 exit $? ($SECONDS s)"
   fi
   fi
