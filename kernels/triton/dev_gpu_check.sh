@@ -22,12 +22,16 @@
 #        pE KEEP_STATES=1 alone with SEG_MIN_L=32, 120 cases;
 #        pC compute-sanitizer memcheck of KEEP_STATES=1 STATE_CHUNK=64 on check_backend --small, segments forced;
 #        pD pytest tests/test_triton_compile.py -k "keep_states or state_chunk" (on the GPU: 3 segments forced at
-#           L = 130, the regimes and launches checked).
+#           L = 130, the regimes and launches checked);
+#        pF parity of SPLIT_BWD=auto with FO_BWD=0 and SPLIT_SMS=1 (the split in every case, one MODE 0 launch per
+#           direction: session 8's new_sp_nsp168, graphed f+b T@224 0.354 -> 0.297 with one extra launch instead
+#           of three), 120 cases.
 #        (session 9's auto lines: parity 120/120 + 120/120, memcheck clean; see results/2026-12-06d-h100/.)
 #        M2 (MID_PHASE=timing, <= 70 s) ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median,
 #        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS), new_ks (KEEP_STATES=1),
-#        new_ks_sc64, new_ks_sc32 and new_sc64 at T@1024, S@1024, then new at T@224 (the 224-px shapes have no
-#        segments: the same kernels).
+#        new_ks_sc64, new_ks_sc32 and new_sc64 at T@1024, S@1024 (the 224-px shapes have no segments: the same
+#        kernels); then new, new_spa (auto: the split + FO + cap 168 at 224 px) and new_spa_fo0 (auto, FO off) at
+#        T@224, S@224, B@224 (eager and graphed: the split's host cost).
 # FINAL: side by side: pA parity of the shipped defaults (no switch set), pB parity of the previous defaults
 #        (if the lead flipped SPLIT in __init__.py: SPLIT off; else CS off if flipped; else FO off if flipped),
 #        pC compute-sanitizer memcheck of the shipped defaults on check_backend --small, segments forced; if SPLIT
@@ -108,11 +112,14 @@ else
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
   par pD $PS PYTHONUNBUFFERED=1 -- python -m pytest -q -p no:cacheprovider tests/test_triton_compile.py \
     -k "keep_states or state_chunk"
+  par pF $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_FO_BWD=0 VIG_TRITON_SPLIT_SMS=1 -- \
+    python tools/check_backend.py triton --parity
   collect "pA:$NCASE:KEEP_STATES=1 STATE_CHUNK=64 (segments at L 4096; check_backend)" \
     "pB:$NCASE:KEEP_STATES=1 STATE_CHUNK=64 SEG_MIN_L=32 (segments nearly everywhere; check_backend)" \
     "pE:$NCASE:KEEP_STATES=1 SEG_MIN_L=32 (check_backend)" \
     "pC:-:memcheck KEEP_STATES=1 STATE_CHUNK=64 --small (segments forced)" \
-    "pD:pt:pytest -k keep_states / state_chunk (3 segments forced, L = 130)"
+    "pD:pt:pytest -k keep_states / state_chunk (3 segments forced, L = 130)" \
+    "pF:$NCASE:SPLIT_BWD=auto FO_BWD=0 SPLIT_SMS=1 (the split, MODE 0, cap 168, everywhere; check_backend)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   if [ "${MID_PHASE:-both}" = timing ]; then BOX=${MID_BOX:-70}; fi
@@ -122,6 +129,11 @@ else
       --variants new,new_ks,new_ks_sc64,new_ks_sc32,new_sc64 \
       --rep-ms 60 --shapes ViG-T@1024,ViG-S@1024
     echo "== M2 exit $? ($SECONDS s)"
+  fi
+  if [ "$(left)" -gt 15 ]; then
+    timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
+      --variants new,new_spa,new_spa_fo0 --rep-ms 60 --shapes ViG-T@224,ViG-S@224,ViG-B@224
+    echo "== M2b exit $? ($SECONDS s)"
   fi
   fi
   echo "done ($SECONDS s)"
