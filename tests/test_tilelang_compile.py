@@ -81,6 +81,10 @@ SPECS = [
     ("bwd_states_seg:g128", "bfloat16", "sm_90a"),
     # VIG_TILELANG_BWD_VIEWS=2 (session 9, round 2): the w1 states (the default) on int64 views
     ("bwd_states:s2:w1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_SEG_SAVE=1 (session 10): the backward's adjoint segment totals only (the S side is the forward's)
+    ("bwd_segr:m6:g128", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_SCAN_VEC=1 (session 10): the in-place scan with one 16-byte store per thread and chunk
+    ("fwd_scan:v1", "float32", "sm_90a"),
     # VIG_TILELANG_RACEFIX=1 (session 9, round 4): the ":r1" twins of the shipped kinds with the parallel cumsums
     # (no named barrier in warps 4-7 only; test_racefix_twins checks the source difference)
     ("fwd_fused:s2:m3:x5:r1", "bfloat16", "sm_90a"),
@@ -230,11 +234,22 @@ def test_kernel_compiles(compiled, spec):
         # both walkers' cumsums by all threads, no compensation tiles, the four states by the tensor cores
         assert src.count("__shfl_up_sync") == 6 and src.count("__shfl_down_sync") == 6
         assert "gflo_s" not in src and "u1_f" not in src and src.count("tl::mma_sync") >= 8
+    if kind.startswith("bwd_segr"):  # SEG_SAVE: q, dO and one gate per chunk, the adjoint side only
+        assert "__launch_bounds__(256, 6)" in src and "expf(" not in src.replace("__expf(", "")
+        assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "GF", "GB", "DO"))
+        assert "Kt" not in src and "Vt" not in src and " sf_f[" not in src and " sb_f[" not in src and "dsb_f[" in src
+        assert "float* __restrict__ WSS2," in src and "float* __restrict__ DW2," in src
+        # one cumsum pass (gf of the right chunk | gb of the left one), two tensor-core products
+        assert src.count("__shfl_up_sync") == 3 and src.count("__shfl_down_sync") == 3
+        assert src.count("tl::mma_sync") == 4 and "gflo_s" not in src
     if ":g" in kind:  # SEG_L: the segment length (chunks per block) is compiled in
         n = int(next(o for o in kind.split(":") if o.startswith("g"))[1:]) // 32
         assert f"(((int)blockIdx.x) * {n})" in src and "blockIdx.x) * 7)" not in src
     if kind.split(":")[0] == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
         assert "mma" not in src
+        # SCAN_VEC (":v1"): the states leave as float4 stores of the whole s_f, no per-element store
+        assert (src.count(") = *(float4*)(s_f + 0);") >= 1) == (":v1" in kind)
+        assert ("] = s_f[" in src) == (":v1" not in kind and ":w1" not in kind)
         return
     if kind.startswith("bwd_out2"):  # the diagonal pass's warp reduce-scatter of A's rows
         assert src.count("__shfl_xor_sync") >= 5
@@ -246,7 +261,7 @@ def test_kernel_compiles(compiled, spec):
     # the compensated (TwoSum) local cumsums survive TVM's simplifier, which folds a plain
     # float TwoSum's error term to 0 (it did, before the rounding intrinsics)
     if (any(o in ("x4", "x5") for o in kind.split(":")[1:]) or kind.startswith("bwd_states:m3")
-            or kind.startswith(("bwd_segst", "bwd_states_seg"))):  # bf16-only plain cumsums by design
+            or kind.startswith(("bwd_segst", "bwd_states_seg", "bwd_segr"))):  # bf16-only plain cumsums by design
         assert "__fadd_rn" not in src
         return
     assert src.count("__fadd_rn") >= 3 and src.count("__fsub_rn") >= 4

@@ -40,6 +40,9 @@ copies): the backward's states on 128-token segments (bwd_segst:g128 -> fwd_scan
 the views, no copies); on trial: ``VIG_TILELANG_SEG_L`` (the segment forward's segment length, "128":
 fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128); see its comment. Removed in session 9 (no gain on the GPU;
 in git history at fdf897e): ``VIG_TILELANG_SEGST=m3`` and ``VIG_TILELANG_FWD_WALK=2`` (they raise ValueError).
+Session 10, on trial: ``VIG_TILELANG_SEG_SAVE=1`` (the segment forward saves its scanned segment states and the
+BWD_SEG backward reads them: bwd_segr instead of bwd_segst, one fwd_scan over half the data; with SEG_L equal to
+BWD_SEG's length); see its comment.
 Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
@@ -80,11 +83,12 @@ def _arch(device: torch.device) -> str:
 
 # kernel kinds built by kernels.build_<kind>(K, V, dtype, ...) ("fwd_scan" takes no dtype)
 _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd_fused",
-          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg")
+          "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg",
+          "bwd_segr")
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
-         "w": "lowmem", "x": "fastexp", "g": "LMAX"}
+         "w": "lowmem", "x": "fastexp", "g": "LMAX", "v": "vec"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -158,6 +162,24 @@ def _batch_pieces(B: int):
     return [slice(b0, min(B, b0 + MAX_GRID_B)) for b0 in range(0, B, MAX_GRID_B)]
 
 
+#: $VIG_TILELANG_SCAN_VEC (session 10, on trial; default SCAN_VEC_DEFAULT "": off): "1": every in-place fwd_scan (the
+#: segment states of the forward at L > 224 and of the BWD_SEG / SEG_SAVE backward, v5's chunk states) runs
+#: "fwd_scan:v1" (kernels.build_fwd_scan(vec=1)): the same recurrence (one FFMA per element and chunk, the same
+#: order: bit-identical states), the chunk loop outside the element loop so that each chunk's states leave as one
+#: 16-byte store per thread instead of four 4-byte stores 16 bytes apart (sm_90a SASS: 64 STG.E -> 14 STG.E.128 + 8
+#: STG.E; 1,096 -> 664 instructions). Why: fwd_scan's measured time grows with its bytes at ~1 TB/s (session 9:
+#: T@1024 forward 0.024 ms for 25 MB, backward 0.048 for 50 MB), as if every 32-byte sector were written four
+#: times. "fwd_scan:w1" (v5's LOWMEM scan into bf16) is unchanged.
+SCAN_VEC_DEFAULT = ""
+
+
+def _scan_kind() -> str:
+    v = _knob("VIG_TILELANG_SCAN_VEC", SCAN_VEC_DEFAULT)
+    if v not in ("", "0", "1"):
+        raise ValueError(f"VIG_TILELANG_SCAN_VEC={v!r}: expected '1', '0' or empty")
+    return "fwd_scan:v1" if v == "1" else "fwd_scan"
+
+
 def _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: str, arch: str):
     """Chunk-parallel backward into the float32 gradients (head dims <= KT, VT): the forward's
     states (recomputed), the adjoint states, then one kernel over the chunks."""
@@ -173,7 +195,7 @@ def _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
     dw = torch.empty(B, H, nc, 2 * KT, **f32)
     ws2 = torch.empty(B, H, nc, 2 * KT, VT, **f32)
     dw2 = torch.empty(B, H, nc, 2 * KT, **f32)
-    scan = compile_kernel("fwd_scan", KT, VT, "float32", arch)
+    scan = compile_kernel(_scan_kind(), KT, VT, "float32", arch)
     compile_kernel("fwd_st", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
     scan(ws, dw)
     compile_kernel("bwd_st", KT, VT, dtype, arch)(q, do, g_fwd, g_bwd, ws2, dw2, scale_half)
@@ -255,7 +277,7 @@ def _lowmem(dtype: str, B: int, L: int, KD: int, VD: int) -> bool:
             and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
 
 
-def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: str):
+def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: str, saved=()):
     """The v5 / v6 backward (bf16, head dims KT / VT, bwd_out2) at about 0.4x fla's peak memory
     instead of 0.59x: the states entering each chunk are kept in bf16 (what bwd_out2's T.gemm
     operands were cast to anyway) and dq / dk / dv are written in bf16 by bwd_out2 (no float32
@@ -276,7 +298,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
         compile_kernel("bwd_states" + st + ":w1", KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
     elif s1 == ":s2":  # VIG_TILELANG_BWD_SEG (v6, L > V6_BWD_MAX_L, on views): bwd_states on segments
-        ws, ws2 = _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc, arch)
+        ws, ws2 = _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc, arch, saved)
     else:
         ws = _states_bf16("fwd_st", (k, v, g_fwd, g_bwd), (), nc, arch)
         ws2 = _states_bf16("bwd_st", (q, do, g_fwd, g_bwd), (scale_half,), nc, arch)
@@ -402,20 +424,89 @@ def _bwd_seg_len() -> int:
     return n
 
 
-def _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc: int, arch: str):
+#: $VIG_TILELANG_SEG_SAVE (session 10, on trial; default SEG_SAVE_DEFAULT "": off): "1": the segment forward (v6s,
+#: FWD_VIEWS=2, bf16, L > V6_MAX_L) returns its segment states (fwd_segst -> fwd_scan's float32 WS [B, H, NSEG, 2 KT,
+#: VT]: the S_f / S_b entering each segment, which fwd_fused_seg only reads) as ``saved``, and the BWD_SEG backward
+#: uses them instead of recomputing that side: SEGR_KIND (kernels.build_bwd_segr: the adjoint totals only, q / dO /
+#: one gate per chunk, two tensor-core products instead of four) -> fwd_scan over WSS2 alone (B instead of 2B) ->
+#: bwd_states_seg (unchanged, the saved WS as its WSS). Only where the backward would run BWD_SEG with the same
+#: segment length as the forward's SEG_L (_seg_save_len: e.g. SEG_L=128 with the shipped BWD_SEG=128), one batch
+#: piece; saved = (WS, a CPU tag of the segment length) so that the backward never reads states of another
+#: segmentation (checked with the shape: _seg_saved). Cost: the forward's WS (12.6 MB at ViG-T@1024, 25 MB at
+#: S@1024) lives until the backward (the backward no longer allocates its own S-side workspace of that size).
+#: A new knob rather than a BWD_SEG value: it changes what the forward returns, and BWD_SEG is a segment length.
+SEG_SAVE_DEFAULT = ""
+#: the adjoint-side kernel of SEG_SAVE ("bwd_segr:m6": 40 registers, 6 blocks of 256 threads per SM: ViG-T@1024's
+#: 768 segment blocks in one round; ":g<n>" is added for the segment length)
+SEGR_KIND = "bwd_segr:m6"
+_SEG_TAGS: dict = {}
+
+
+def _seg_save() -> bool:
+    v = _knob("VIG_TILELANG_SEG_SAVE", SEG_SAVE_DEFAULT)
+    if v not in ("", "0", "1"):
+        raise ValueError(f"VIG_TILELANG_SEG_SAVE={v!r}: expected '1', '0' or empty")
+    return v == "1"
+
+
+def _seg_save_len(B: int, L: int, KD: int, VD: int) -> int:
+    """The segment length whose forward states the backward will read (VIG_TILELANG_SEG_SAVE=1), or 0: the v6
+    backward at L > V6_BWD_MAX_L with BWD_SEG on the views (_bwd_views2 with seg, LOWMEM), the same length as the
+    forward's SEG_L, one batch piece."""
+    if not _seg_save() or L <= V6_MAX_L or L <= V6_BWD_MAX_L or B > MAX_GRID_B or bwd_version() != "v6":
+        return 0
+    sl = _bwd_seg_len()
+    if not sl or sl != _seg_len() or not (_bwd_views2("bfloat16", L, KD, VD, True)
+                                          and _lowmem("bfloat16", B, L, KD, VD)):
+        return 0
+    return sl
+
+
+def _seg_tag(sl: int):
+    t = _SEG_TAGS.get(sl)
+    if t is None:
+        t = _SEG_TAGS[sl] = torch.tensor(sl, dtype=torch.int64)  # CPU, made once per length
+    return t
+
+
+def _seg_saved(saved, B: int, L: int, H: int, sl: int):
+    """The forward's saved segment states if they fit this backward (SEG_SAVE on, tag == sl, shape), else None."""
+    if not saved or len(saved) != 2 or not _seg_save():
+        return None
+    ws, tag = saved
+    if (tag.device.type != "cpu" or int(tag) != sl or ws.dtype != torch.float32
+            or tuple(ws.shape) != (B, H, -(-L // sl), 2 * KT, VT) or not ws.is_contiguous()):
+        return None
+    return ws
+
+
+def _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc: int, arch: str, saved=()):
     """VIG_TILELANG_BWD_SEG: the bf16 [B, H, NC, 2 KT, VT] states WS, WS2 that bwd_out2:w1 reads, from the
     int64 views: bwd_segst -> fwd_scan (WSS and WSS2 as one [2B, ...] workspace, one launch) ->
-    bwd_states_seg. Float32 workspaces [2, B, H, NSEG, 2 KT, VT] + [2, B, H, NSEG, 2 KT], freed on return."""
+    bwd_states_seg. Float32 workspaces [2, B, H, NSEG, 2 KT, VT] + [2, B, H, NSEG, 2 KT], freed on return.
+    With the forward's saved segment states (VIG_TILELANG_SEG_SAVE=1, ``saved`` = what forward returned):
+    bwd_segr (the adjoint side only) -> fwd_scan over WSS2 alone -> bwd_states_seg reading the saved WS as
+    WSS; float32 workspaces [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT]."""
     B, L, H, _ = q.shape
     sl = _bwd_seg_len()
     g = f":g{sl}" if sl != V6_MAX_L else ""
     nseg = -(-L // sl)
     f32 = dict(device=q.device, dtype=torch.float32)
+    fws = _seg_saved(saved, B, L, H, sl)
+    if fws is not None:  # SEG_SAVE: the S side is the forward's
+        wss2 = torch.empty(B, H, nseg, 2 * KT, VT, **f32)
+        dws2 = torch.empty(B, H, nseg, 2 * KT, **f32)
+        compile_kernel(SEGR_KIND + g, KT, VT, "bfloat16", arch)(q, g_fwd, g_bwd, do, wss2, dws2, scale_half)
+        compile_kernel(_scan_kind(), KT, VT, "float32", arch)(wss2, dws2)
+        ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.bfloat16)
+        compile_kernel("bwd_states_seg" + g, KT, VT, "bfloat16", arch)(
+            q, k, v, g_fwd, g_bwd, do, fws, wss2, ws, ws2, scale_half)
+        return ws, ws2
     wss = torch.empty(2, B, H, nseg, 2 * KT, VT, **f32)
     dws = torch.empty(2, B, H, nseg, 2 * KT, **f32)
     compile_kernel("bwd_segst" + g, KT, VT, "bfloat16", arch)(
         q, k, v, g_fwd, g_bwd, do, wss[0], wss[1], dws[0], dws[1], scale_half)
-    scan = compile_kernel("fwd_scan", KT, VT, "float32", arch)
+    scan = compile_kernel(_scan_kind(), KT, VT, "float32", arch)
     if 2 * B <= MAX_GRID_B:  # fwd_scan's grid takes 2 x its batch
         scan(wss.view(2 * B, H, nseg, 2 * KT, VT), dws.view(2 * B, H, nseg, 2 * KT))
     else:
@@ -575,7 +666,7 @@ def _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     ws = torch.empty(B, H, nc, 2 * KT, VT, **f32)
     dw = torch.empty(B, H, nc, 2 * KT, **f32)
     compile_kernel("fwd_st", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
-    compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
+    compile_kernel(_scan_kind(), KT, VT, "float32", arch)(ws, dw)
     compile_kernel("fwd_out", KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
 
 
@@ -590,9 +681,10 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
     if KD != KT or v.shape[-1] != VT or (L > V6_MAX_L and not seg):
         return _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype, arch)
     if L > V6_MAX_L:
+        saved = ()
         for sl in _batch_pieces(B):
-            _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
-        return
+            saved = _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
+        return saved if B <= MAX_GRID_B else ()
     if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
         _check_fwd_walk()
         kern = compile_kernel("fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
@@ -655,14 +747,17 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
         q, k, v, g_fwd, g_bwd = _packed_all(q, k, v, g_fwd, g_bwd)
         _check_segst()
         compile_kernel("fwd_segst:s2" + g, KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
-        compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
+        compile_kernel(_scan_kind(), KT, VT, "float32", arch)(ws, dw)
         compile_kernel("fwd_fused_seg:s2:m3:x4" + g, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
-        return
+        if dtype == "bfloat16" and _seg_save_len(B, L, KT, VT) == sl:  # SEG_SAVE: the backward reads ws
+            return ws, _seg_tag(sl)
+        return ()
     compile_kernel("fwd_segst", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
-    compile_kernel("fwd_scan", KT, VT, "float32", arch)(ws, dw)
+    compile_kernel(_scan_kind(), KT, VT, "float32", arch)(ws, dw)
     e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) if dtype == "bfloat16" else ""
     seg = {"ref": ":m3:x3", "ref2": ":m3:x4", "ref3": ":m3:x4"}.get(e, "")
     compile_kernel("fwd_fused_seg" + seg, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
+    return ()
 
 
 _FWD = {}  # filled below: version -> launcher
@@ -755,11 +850,12 @@ class TileLangBackend(KernelBackend):
             q, k, v, g_fwd, g_bwd = _contig(q, k, v, g_fwd, g_bwd)
         o = torch.empty(B, L, H, v.shape[-1], device=q.device, dtype=v.dtype)
         args = (q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], self._arch_of(q))
+        saved = ()
         if ver in ("v6", "v6s"):
-            _fwd_v6(*args, seg=ver == "v6s")
+            saved = _fwd_v6(*args, seg=ver == "v6s") or ()  # SEG_SAVE: (segment states, tag)
         else:
             _FWD[ver](*args)
-        return o, ()
+        return o, saved
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
         ver = bwd_version()
@@ -773,7 +869,8 @@ class TileLangBackend(KernelBackend):
         V = v.shape[-1]
         if ver != "v4" and _lowmem(_DTYPES[q.dtype], B, L, K, V):
             s1 = ":s2" if views2 else ":s1" if ver in ("v6", "v6s") and _bwd_views("bfloat16", L, K, V) else ""
-            return _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, float(scale) * 0.5, self._arch_of(q), ver, s1)
+            return _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, float(scale) * 0.5, self._arch_of(q), ver, s1,
+                               saved)
         f32 = dict(device=q.device, dtype=torch.float32)
         # gradients in float32 (the shared layer casts), one allocation (and one fill) for all five;
         # $VIG_TILELANG_GRAD_EMPTY=1 (on trial, default GRAD_EMPTY_DEFAULT): no fill (bwd_out /

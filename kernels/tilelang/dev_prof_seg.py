@@ -18,6 +18,15 @@ WS2 both paths produce (close, not equal: another summation order, both rounded 
     at L = 225 and 449, bf16, B 2, H 3, with whatever VIG_TILELANG_* the environment sets)
     python kernels/tilelang/dev_prof_seg.py --san-seg (for racecheck: session 9's four kernels and fwd_scan
     once each, L = 449, no other kernel)
+
+Session 10 (VIG_TILELANG_SEG_SAVE=1): per shape one more line, the backward's states from the forward's saved
+segment states: bwd_segr:m6:g128 (SEG_SAVE's kind; also :m3 / :m4 for the blocks-per-SM choice) -> fwd_scan over
+WSS2 alone (B) -> bwd_states_seg:g128 with the forward's WS (fwd_segst:s2:g128 -> fwd_scan) as WSS, and the bf16
+states' distance to BWD_SEG=128's; plus fwd_scan timed alone (in place, repeated: no copy subtracted) at B and 2B,
+and VIG_TILELANG_SCAN_VEC's fwd_scan:v1 the same way, with whether its states equal fwd_scan's bit for bit.
+
+    python kernels/tilelang/dev_prof_seg.py --san-segr (for racecheck / memcheck: fwd_segst:s2:g128 -> fwd_scan ->
+    bwd_segr:m6:g128 -> fwd_scan -> bwd_states_seg:g128 once each, L = 449, B 2, H 3)
 """
 import os
 import sys
@@ -45,6 +54,26 @@ if "--san" in sys.argv:
 
 def kk(n):
     return compile_kernel(n, 32, 64, "bfloat16", A)
+
+
+if "--san-segr" in sys.argv:  # SEG_SAVE's data flow, once each (L = 449, B 2, H 3)
+    (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(2, 3, 449, 32, 64), "cuda")
+    pq, pk, pv, pf, pb = tlb._packed_all(q, k, v, gf, gb)
+    pdo = torch.randn(2, 449, 3, 64, device="cuda", dtype=torch.bfloat16).view(torch.int64)
+    f32 = dict(device="cuda", dtype=torch.float32)
+    nseg, nc = -(-449 // 128), -(-449 // 32)
+    scan = compile_kernel("fwd_scan", 32, 64, "float32", A)
+    ws, dw = torch.zeros(2, 3, nseg, 64, 64, **f32), torch.zeros(2, 3, nseg, 64, **f32)
+    kk("fwd_segst:s2:g128")(pk, pv, pf, pb, ws, dw)
+    scan(ws, dw)
+    w2, d2 = torch.zeros(2, 3, nseg, 64, 64, **f32), torch.zeros(2, 3, nseg, 64, **f32)
+    kk(tlb.SEGR_KIND + ":g128")(pq, pf, pb, pdo, w2, d2, 0.0884)
+    scan(w2, d2)
+    w, w_2 = torch.empty(2, 2, 3, nc, 64, 64, device="cuda", dtype=torch.bfloat16)
+    kk("bwd_states_seg:g128")(pq, pk, pv, pf, pb, pdo, ws, w2, w, w_2, 0.0884)
+    torch.cuda.synchronize()
+    print(f"san-segr: finite {all(bool(torch.isfinite(t.float()).all()) for t in (w, w_2))}", flush=True)
+    sys.exit(0)
 
 
 if "--san-seg" in sys.argv:  # only session 9's kernels, once each (L = 449, B 2, H 3): for racecheck
@@ -148,4 +177,41 @@ for shape_name in [a for a in sys.argv[1:] if not a.startswith("-")] or ("ViG-T@
     print(f"{shape_name} bwd states BWD_SEG=128 ({nseg} segs): bwd_segst {t_sst:.4f} | fwd_scan (both) {t_ssc:.4f} | "
           f"bwd_states_seg {t_sss:.4f} | sum {t_sst + t_ssc + t_sss:.4f} ms (v5 + copies: "
           f"{t_copy + t_fst + 2 * t_sw + t_bst:.4f}) | rel diff WS {rel(sws, wsb):.2e}, WS2 {rel(sws2, wsb2):.2e}",
+          flush=True)
+    # SEG_SAVE (session 10): the S side from the forward's saved states, the R side from bwd_segr
+    fws = torch.empty(B, H, nseg, 64, 64, **f32)
+    fdw = torch.empty(B, H, nseg, 64, **f32)
+    kk("fwd_segst:s2:g128")(pk, pv, pf, pb, fws, fdw)
+    scan(fws, fdw)
+    w2, d2 = torch.empty(B, H, nseg, 64, 64, **f32), torch.empty(B, H, nseg, 64, **f32)
+    t_r = {}
+    for m in ("m6", "m4", "m3"):
+        kr = kk(f"bwd_segr:{m}:g128" if m != "m3" else "bwd_segr:g128")
+        t_r[m] = med(lambda: kr(pq, pf, pb, pdo, w2, d2, 0.0884))
+    kk(tlb.SEGR_KIND + ":g128")(pq, pf, pb, pdo, w2, d2, 0.0884)
+    w20, d20 = w2.clone(), d2.clone()
+    t_cp = med(lambda: (w2.copy_(w20), d2.copy_(d20)))
+    t_rsc = med(lambda: (w2.copy_(w20), d2.copy_(d20), scan(w2, d2))) - t_cp
+    w2.copy_(w20), d2.copy_(d20), scan(w2, d2)
+    rws, rws2 = torch.empty(2, B, H, nc, 64, 64, device="cuda", dtype=torch.bfloat16)
+    t_rss = med(lambda: sgs(pq, pk, pv, pf, pb, pdo, fws, w2, rws, rws2, 0.0884))
+    # fwd_scan alone, in place and repeated (no copy subtracted; the values shift towards zero, the time does not care)
+    xs, xd = w20.clone(), d20.clone()
+    t_s1 = med(lambda: scan(xs, xd))
+    xs2, xd2 = w0.clone().view(2 * B, H, nseg, 64, 64), d0.clone().view(2 * B, H, nseg, 64)
+    t_s2 = med(lambda: scan(xs2, xd2))
+    scv = compile_kernel("fwd_scan:v1", 32, 64, "float32", A)  # SCAN_VEC
+    t_v1 = med(lambda: scv(xs, xd))
+    t_v2 = med(lambda: scv(xs2, xd2))
+    a_, b_ = w0.clone().view(2 * B, H, nseg, 64, 64), w0.clone().view(2 * B, H, nseg, 64, 64)
+    scan(a_, d0.view(2 * B, H, nseg, 64))
+    scv(b_, d0.view(2 * B, H, nseg, 64))
+    torch.cuda.synchronize()
+    same_v = bool(torch.equal(a_, b_))
+    ts = t_r[(tlb.SEGR_KIND.split(":") + ["m3"])[1]]
+    print(f"{shape_name} bwd states SEG_SAVE=1 ({nseg} segs): {tlb.SEGR_KIND}:g128 {ts:.4f} (m3 {t_r['m3']:.4f}, "
+          f"m4 {t_r['m4']:.4f}, m6 {t_r['m6']:.4f}) | fwd_scan (B) {t_rsc:.4f} | bwd_states_seg {t_rss:.4f} | sum "
+          f"{ts + t_rsc + t_rss:.4f} ms (BWD_SEG=128: {t_sst + t_ssc + t_sss:.4f}) | rel diff vs BWD_SEG=128's WS "
+          f"{rel(rws, sws):.2e}, WS2 {rel(rws2, sws2):.2e} | fwd_scan alone in place: B {t_s1:.4f}, 2B {t_s2:.4f}; "
+          f"fwd_scan:v1 (SCAN_VEC) B {t_v1:.4f}, 2B {t_v2:.4f}, bit-identical {same_v}",
           flush=True)

@@ -33,6 +33,21 @@ the default since session 9: bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1 on int64 
 only the loads differ, so bit-identical gradients. The same cases as --bwd; --bwd2 --small: L = 65 and 196.
 
     python kernels/tilelang/dev_same.py --bwd2 [--small]
+
+--save (session 10): the five gradients with VIG_TILELANG_SEG_SAVE=1 (the backward reads the forward's segment
+states: bwd_segr + fwd_scan + bwd_states_seg) against SEG_SAVE=0 (bwd_segst + fwd_scan over both + bwd_states_seg),
+both SEG_L=128 BWD_SEG=128, the same forward: the S side comes from fwd_segst (expf, compensated cumsums) instead of
+bwd_segst (__expf, plain cumsums), so "DIFF" lines are expected, close (max |diff| a bf16 rounding of the states,
+~1e-2 of max |grad| at most); parity is the proof. The --seg cases (L = 225, 449, 1000, ViG-T@1024's views,
+contiguous, misaligned q, strong gates); --save --small: L = 225, 449 only.
+
+    python kernels/tilelang/dev_same.py --save [--small]
+
+--scan (session 10): o and the five gradients with VIG_TILELANG_SCAN_VEC=1 (fwd_scan:v1: the same FFMA per element
+and chunk, vector stores) against SCAN_VEC=0, both with SEG_SAVE=1 SEG_L=128 BWD_SEG=128 (the forward's and the
+backward's in-place scans): bit-identical expected ("same: N/N"). The --seg cases; --scan --small: L = 225, 449.
+
+    python kernels/tilelang/dev_same.py --scan [--small]
 """
 import os
 import sys
@@ -50,18 +65,19 @@ VARIANTS = {"x4 (ref2)": {"VIG_TILELANG_FUSED_EXP": "ref2", "VIG_TILELANG_FWD_VI
 
 
 def run(env, ins):
-    for k in ("VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_BWD_VIEWS"):
+    for k in ("VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_BWD_VIEWS", "VIG_TILELANG_SEG_SAVE",
+              "VIG_TILELANG_SCAN_VEC"):
         os.environ.pop(k, None)
     os.environ.update(env)
     tlb.reload_env()
-    if "--bwd" in sys.argv or "--bwd2" in sys.argv:  # the five gradients, concatenated as float32
+    if any(a in sys.argv for a in ("--bwd", "--bwd2", "--save", "--scan")):  # the five gradients, concatenated as float32
         leaves = [x.detach().requires_grad_() for x in ins]
         o = vig.bidirectional_gla(*leaves, backend="tilelang", check_gates=False)
         g = torch.Generator(device="cuda").manual_seed(3)
         do = torch.randn(o.shape, device="cuda", generator=g).to(o.dtype)
         grads = torch.autograd.grad(o, leaves, do)
         torch.cuda.synchronize()
-        return torch.cat([x.float().flatten() for x in grads])
+        return torch.cat([x.float().flatten() for x in grads + ((o,) if "--scan" in sys.argv else ())])
     with torch.no_grad():
         o = vig.bidirectional_gla(*ins, backend="tilelang", check_gates=False)
     torch.cuda.synchronize()
@@ -117,12 +133,24 @@ elif "--bwd2" in sys.argv:
     BASE = "ref2+w1 on copies"
     VARIANTS = {BASE: {"VIG_TILELANG_BWD_VIEWS": "0"}, "ref2+w1 BWD_VIEWS=2 (:s2)": {"VIG_TILELANG_BWD_VIEWS": "2"}}
     cases = lambda: bwd_cases("--small" in sys.argv)  # noqa: E731
+elif "--save" in sys.argv:
+    os.environ.update({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_BWD_SEG": "128"})
+    BASE = "SEG_SAVE=0 (bwd_segst)"
+    VARIANTS = {BASE: {"VIG_TILELANG_SEG_SAVE": "0"}, "SEG_SAVE=1 (bwd_segr)": {"VIG_TILELANG_SEG_SAVE": "1"}}
+    cases = lambda: seg_cases("--small" in sys.argv)  # noqa: E731
+elif "--scan" in sys.argv:
+    os.environ.update({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_BWD_SEG": "128"})
+    BASE = "SCAN_VEC=0 (fwd_scan)"
+    VARIANTS = {BASE: {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "0"},
+                "SCAN_VEC=1 (fwd_scan:v1)": {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "1"}}
+    cases = lambda: seg_cases("--small" in sys.argv)  # noqa: E731
 elif "--seg" in sys.argv:
     BASE = "seg:x4 on copies (FWD_VIEWS=1)"
     VARIANTS = {BASE: {"VIG_TILELANG_FWD_VIEWS": "1"},
                 "seg:s2:x4 (FWD_VIEWS=2)": {"VIG_TILELANG_FWD_VIEWS": "2"}}
     cases = lambda: seg_cases("--small" in sys.argv)  # noqa: E731
 n = ok = 0
+worst = 0.0
 for name, ins in cases():
     outs = {lab: run(env, ins) for lab, env in VARIANTS.items()}
     ref = outs[BASE]
@@ -133,6 +161,11 @@ for name, ins in cases():
         d = (o.float() - ref.float()).abs().max().item()
         n += 1
         ok += same
+        r = d / max(ref.float().abs().max().item(), 1e-30)
+        worst = max(worst, r) if r == r else float("inf")  # a NaN counts as far
         print(f"{'same' if same else 'DIFF'} {name:<26} {lab:<30} max|diff| {d:.3g} "
               f"(|o| max {ref.float().abs().max().item():.3g})", flush=True)
 print(f"same: {ok}/{n}", flush=True)
+if "--save" in sys.argv:
+    print(f"save: worst max|diff| / max|grad| {worst:.3g} over {n} cases ({'close' if worst <= 2e-2 else 'FAR'})",
+          flush=True)

@@ -665,7 +665,7 @@ def build_fwd_st(K: int, V: int, dtype: str, C: int = 32, threads: int = 128):
     return bigla_fwd_st
 
 
-def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8, lowmem: int = 0):
+def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8, lowmem: int = 0, vec: int = 0):
     """v5 step 2, in place on WS: chunk c's contribution is replaced by the state entering the
     chunk (forward scan: from the left, rows 0..K-1; backward scan: from the right, rows
     K..2K-1). The chunk's contribution is added to the running state after its decay, so the
@@ -708,6 +708,43 @@ def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8,
                         else:
                             OUT[b, by, cc, d * K + i, bx * VS + j] = s_f[i, j]
                     s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+
+    @T.macro
+    def scanv(WS, DW, OUT, bx, by, bz):
+        # ``vec`` ("fwd_scan:v1", session 10): the same recurrence, the chunk loop outside the element loop so that
+        # each chunk's states leave as one 16-byte store per thread (the in-place path only)
+        b = bz // 2
+        d = bz % 2
+        s_f = T.alloc_fragment([K, VS], acc)
+        u_f = T.alloc_fragment([U, K, VS], acc)
+        e_f = T.alloc_fragment([U, K, VS], acc)
+        T.clear(s_f)
+        for ic in T.serial(T.ceildiv(NC, U)):
+            for u, i, j in T.Parallel(U, K, VS):
+                cu = ic * U + u
+                cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, by, cc, d * K + i, bx * VS + j], 0.0)
+                e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, by, cc, d * K + i], 1.0)
+            for u in T.unroll(U):
+                cu = ic * U + u
+                cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                if cu < NC:
+                    for i, j in T.Parallel(K, VS):
+                        OUT[b, by, cc, d * K + i, bx * VS + j] = s_f[i, j]
+                        s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+
+    if vec:
+        assert not lowmem
+
+        @T.prim_func
+        def bigla_fwd_scan(
+            WS: T.Tensor([B, H, NC, 2 * K, V], acc),
+            DW: T.Tensor([B, H, NC, 2 * K], acc),
+        ):
+            with T.Kernel(V // VS, H, B * 2, threads=threads) as (iv, h, bz):
+                scanv(WS, DW, WS, iv, h, bz)
+
+        return bigla_fwd_scan
 
     if lowmem:
         @T.prim_func
@@ -3099,6 +3136,132 @@ def _bwd_states_seg(K: int, V: int, dtype: str, mode: int, LMAX: int, C: int = 3
             walk(Q, Kt, Vt, GF, GB, DO, WSS, WSS2, WS, WS2, scale, sg, h, b)
 
     return bigla_bwd_states_seg
+
+
+def _rload(L, cdt):
+    """bwd_segr's loads (_pload's layout, K = 32, 256 threads): thread tx loads row tx / 8 of the chunk at
+    t0, channels 4 (tx % 8) .. + 3, of q and of ONE gate G (gf or gb), one 8-byte load per tensor and 4
+    channels (int64 views), under one bound check (rows past L: 0; the gate clamped at GATE_MIN)."""
+    bits16 = _bits16(cdt)
+
+    @T.macro
+    def rload(Q, G, b, h, t0, q_s, g_s, px):
+        tx = T.get_thread_binding()
+        row = tx // 8
+        j = tx % 8
+        c4 = j * 4
+        if t0 + row < L:
+            px[0] = Q[b, t0 + row, h, j]
+            px[1] = G[b, t0 + row, h, 2 * j]
+            px[2] = G[b, t0 + row, h, 2 * j + 1]
+            for u in T.unroll(4):
+                q_s[row, c4 + u] = bits16(px[0], u)
+                g_s[row, c4 + u] = T.max(_bits32(px[1 + u // 2], u % 2), GATE_MIN)
+        else:
+            for u in T.unroll(4):
+                q_s[row, c4 + u] = T.Cast(cdt, 0)
+                g_s[row, c4 + u] = 0.0
+
+    return rload
+
+
+def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int = 3, C: int = 32,
+                   threads: int = 256):
+    """bwd_segst's R side only ("bwd_segr[:g<n>]", session 10, VIG_TILELANG_SEG_SAVE=1): when the forward
+    saved the states entering each segment (the S side: fwd_segst -> fwd_scan's WS, [S_f; S_b], the same
+    values bwd_segst's WSS becomes after its scan), the backward needs only the adjoint totals. Grid
+    (segment, head, batch) as bwd_segst; per step the left walker takes chunk cl's q, dO and gb (dS_b:
+    decay by exp(Gb_0), add (s q exp(Gb))^T dO), the right walker chunk cr's q, dO and gf (dS_f: decay by
+    exp(Gf_{C-1}), add (s q exp(Gf))^T dO): one parallel cumsum pass (threads < 128 gf of the right chunk,
+    the rest gb of the left one), two tensor-core products instead of four, no k / v loads. Writes WSS2 =
+    [dS_b (right edge); dS_f (left edge)] float32 and DW2 = [gb; gf] decay products (dw_b from the left
+    walker's chunks, dw_f from the right walker's: each walker sees every chunk of the segment), what
+    bwd_segst writes as WSS2 / DW2; one fwd_scan over them gives the entering adjoint states. Args (Q, GF,
+    GB, DO, WSS2, DW2, scale), int64 views as bwd_segst. ``minb``: __launch_bounds__ minimum blocks per SM.
+    A new builder: bwd_segst / bwd_states_seg (_bwd_states_seg) are untouched."""
+    assert dtype == "bfloat16" and K == 32 and V % 8 == 0 and threads == 256 and C == 32
+    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NSEG = T.dynamic("NSEG")
+    NT = T.ceildiv(L, C)
+    NCM = LMAX // C
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+
+    def E(x):  # ex2.approx(x log2 e)
+        return T.call_extern("float32", "__expf", x)
+    pcs = _cumsums_par(C, K, threads, True)
+    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+    IQ, _, _, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
+    rload = _rload(L, cdt)
+    _, vel = _eload(L, cdt)
+
+    @T.prim_func
+    def bigla_bwd_segr(
+        Q: IQ,
+        GF: IGF,
+        GB: IGB,
+        DO: IDO,
+        WSS2: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+        DW2: T.Tensor([B, H, NSEG, 2 * K], acc),
+        scale: T.float32,
+    ):
+        with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+            _min_blocks(minb)
+            c0 = sg * NCM
+            n = T.min(NCM, NT - c0)
+            ql_s = T.alloc_shared([C, K], cdt)
+            dol_s = T.alloc_shared([C, V], cdt)
+            gbl_s = T.alloc_shared([C, K], acc)
+            xl_s = T.alloc_shared([C, K], cdt)
+            qr_s = T.alloc_shared([C, K], cdt)
+            dor_s = T.alloc_shared([C, V], cdt)
+            gfr_s = T.alloc_shared([C, K], acc)
+            xr_s = T.alloc_shared([C, K], cdt)
+            dw_s = T.alloc_shared([2 * K], acc)
+            dsb_f = T.alloc_fragment([K, V], acc)
+            dsf_f = T.alloc_fragment([K, V], acc)
+            ploc = T.alloc_local([C // 4], acc)
+            psc = T.alloc_local([2], acc)
+            px = T.alloc_local([3], "int64")
+            T.clear(dsb_f)
+            T.clear(dsf_f)
+            for i in T.Parallel(2 * K):
+                dw_s[i] = 1.0
+            for it in T.serial(n):
+                cl = c0 + it
+                cr = c0 + n - 1 - it
+                tl = cl * C
+                tr = cr * C
+                rload(Q, GB, b, h, tl, ql_s, gbl_s, px)
+                rload(Q, GF, b, h, tr, qr_s, gfr_s, px)
+                for i, j in T.Parallel(C, V):
+                    vel(DO, (b, h, tl, i, j), dol_s, True)
+                    vel(DO, (b, h, tr, i, j), dor_s, True)
+                pcs(gfr_s, gbl_s, ploc, psc)  # gf of the right chunk (left to right), gb of the left one
+                for i, j in T.Parallel(C, K):
+                    # dS_b: s q exp(Gb_loc) (left chunk); dS_f: s q exp(Gf_loc) (right chunk)
+                    xl_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * E(gbl_s[i, j]) * scale)
+                    xr_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * E(gfr_s[i, j]) * scale)
+                for i, j in T.Parallel(K, V):  # decay the states, then the tensor cores add the contributions
+                    dsb_f[i, j] = dsb_f[i, j] * E(gbl_s[0, i])
+                    dsf_f[i, j] = dsf_f[i, j] * E(gfr_s[C - 1, i])
+                mmS[2](xl_s, dol_s, dsb_f)
+                mmS[2](xr_s, dor_s, dsf_f)
+                for i in T.Parallel(K):  # the segment's decays: dw_f from the right walker, dw_b from the left
+                    dw_s[i] = dw_s[i] * E(gfr_s[C - 1, i])
+                    dw_s[K + i] = dw_s[K + i] * E(gbl_s[0, i])
+            for i, j in T.Parallel(K, V):
+                WSS2[b, h, sg, i, j] = dsb_f[i, j]
+                WSS2[b, h, sg, K + i, j] = dsf_f[i, j]
+            for i in T.Parallel(K):
+                DW2[b, h, sg, i] = dw_s[K + i]
+                DW2[b, h, sg, K + i] = dw_s[i]
+
+    return bigla_bwd_segr
 
 
 def build_bwd_segst(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):
