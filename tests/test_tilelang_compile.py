@@ -85,6 +85,8 @@ SPECS = [
     ("bwd_segr:m6:g128", "bfloat16", "sm_90a"),
     # VIG_TILELANG_SCAN_VEC=1 (session 10): the in-place scan with one 16-byte store per thread and chunk
     ("fwd_scan:v1", "float32", "sm_90a"),
+    # VIG_TILELANG_SEGW=1 (session 10 round 2): the segment forward's totals from one walker (each chunk loaded once)
+    ("fwd_segw:m6:g128", "bfloat16", "sm_90a"),
     # VIG_TILELANG_RACEFIX=1 (session 9, round 4): the ":r1" twins of the shipped kinds with the parallel cumsums
     # (no named barrier in warps 4-7 only; test_racefix_twins checks the source difference)
     ("fwd_fused:s2:m3:x5:r1", "bfloat16", "sm_90a"),
@@ -226,6 +228,15 @@ def test_kernel_compiles(compiled, spec):
         assert "const int64_t* __restrict__ GF" in src and "const int64_t* __restrict__ GB" in src
         assert "(ushort)(px[1] >> " in src and "(uint)(px[" in src and "float* __restrict__ GF" not in src
         assert ("const int64_t* __restrict__ Q" in src) == kind.startswith("fwd_fused_seg")
+    if kind.startswith("fwd_segw"):  # SEGW: fwd_segst:s2's totals, one walker, one chunk's loads per step
+        assert "__launch_bounds__(256, 6)" in src and "__expf(" not in src and "expf(" in src
+        assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Kt", "Vt", "GF", "GB"))
+        assert "Q" not in src.split("{")[0] and "float* __restrict__ WS," in src and "float* __restrict__ DW," in src
+        # one chunk per step: one k load, two gf / two gb 8-byte loads (fwd_segst:s2: two chunks, twice that)
+        assert src.count("Kt[") == 1 and src.count("GF[") == 2 and src.count("GB[") == 2
+        # both products accumulated into the states (no u fragments); S_b's x tile reads the decay product so far
+        assert src.count("tl::mma_sync") == 4 and "u1_f" not in src and "u2_f" not in src
+        assert " sf_f[" in src and " sb_f[" in src and "((float*)dw_s) + (" in src
     if kind.startswith("bwd_states_seg"):  # BWD_SEG: bwd_states:m3:s2:w1's step from the scanned segment states
         assert "__launch_bounds__(256, 3)" in src and "expf(" not in src.replace("__expf(", "")
         assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))

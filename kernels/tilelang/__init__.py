@@ -42,7 +42,9 @@ fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128); see its comment. Removed in se
 in git history at fdf897e): ``VIG_TILELANG_SEGST=m3`` and ``VIG_TILELANG_FWD_WALK=2`` (they raise ValueError).
 Session 10, on trial: ``VIG_TILELANG_SEG_SAVE=1`` (the segment forward saves its scanned segment states and the
 BWD_SEG backward reads them: bwd_segr instead of bwd_segst, one fwd_scan over half the data; with SEG_L equal to
-BWD_SEG's length); see its comment.
+BWD_SEG's length); see its comment. Session 10 round 2, on trial: ``VIG_TILELANG_SEGW=1`` (the FWD_VIEWS=2 segment
+forward's per-segment totals from one walker that loads each chunk once: fwd_segw instead of fwd_segst:s2); see
+its comment.
 Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
@@ -84,7 +86,7 @@ def _arch(device: torch.device) -> str:
 # kernel kinds built by kernels.build_<kind>(K, V, dtype, ...) ("fwd_scan" takes no dtype)
 _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd_fused",
           "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg",
-          "bwd_segr")
+          "bwd_segr", "fwd_segw")
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
@@ -729,6 +731,29 @@ def _check_segst() -> None:
                          "gain on the GPU; in git history at fdf897e); unset it")
 
 
+#: $VIG_TILELANG_SEGW (session 10 round 2, on trial; default SEGW_DEFAULT "": off): "1": the FWD_VIEWS=2 segment
+#: forward (bf16, L > V6_MAX_L, any SEG_L) computes each segment's totals with SEGW_KIND (kernels.build_fwd_segw)
+#: instead of fwd_segst:s2: the same WS / DW (what fwd_scan, fwd_fused_seg and SEG_SAVE's backward read), one
+#: walker going left to right that loads each chunk once (fwd_segst's two walkers each read the whole segment:
+#: twice the loads and cumsum passes), S_b summed in that order with the decay product of the chunks already
+#: walked folded into its x tile, both products accumulated into the states (no u fragments). Why: fwd_segst:s2:g128
+#: is 96 registers, 2 blocks of 256 per SM (264 slots): ViG-T@1024's 768 segment blocks run in 3 rounds of 4
+#: two-chunk steps; fwd_segw:m6 is 40 registers, 6 per SM (792 slots): one round of 4 one-chunk steps (S@1024:
+#: 1536 blocks, 2 rounds instead of 6). Session 9's SEGST=m3 (fwd_segst at 3 per SM) gave nothing; this halves
+#: the loads per block as well. A new knob: SEGST was removed and raises on any value.
+SEGW_DEFAULT = ""
+#: the kernel of SEGW=1 (":g<n>" added for the segment length): __launch_bounds__(256, 6), 40 registers (one
+#: 4-byte spill, one local load per chunk step); "fwd_segw:m4" (56 registers, no spill, 4 per SM) is cached too
+SEGW_KIND = "fwd_segw:m6"
+
+
+def _segst_kind(g: str) -> str:
+    v = _knob("VIG_TILELANG_SEGW", SEGW_DEFAULT)
+    if v not in ("", "0", "1"):
+        raise ValueError(f"VIG_TILELANG_SEGW={v!r}: expected '1', '0' or empty")
+    return (SEGW_KIND if v == "1" else "fwd_segst:s2") + g
+
+
 def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     """L > V6_MAX_L: segments of $VIG_TILELANG_SEG_L tokens (default V6_MAX_L). fwd_segst (each
     segment's contribution and decay) -> fwd_scan over the segments -> fwd_fused_seg (fwd_fused from
@@ -746,7 +771,7 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
     if views:  # views as int64 (FWD_VIEWS=2): fwd_segst:s2 + fwd_fused_seg:s2:m3:x4
         q, k, v, g_fwd, g_bwd = _packed_all(q, k, v, g_fwd, g_bwd)
         _check_segst()
-        compile_kernel("fwd_segst:s2" + g, KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
+        compile_kernel(_segst_kind(g), KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
         compile_kernel(_scan_kind(), KT, VT, "float32", arch)(ws, dw)
         compile_kernel("fwd_fused_seg:s2:m3:x4" + g, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
         if dtype == "bfloat16" and _seg_save_len(B, L, KT, VT) == sl:  # SEG_SAVE: the backward reads ws

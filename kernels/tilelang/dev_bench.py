@@ -30,7 +30,8 @@ L > 224 on n-token segments (VIG_TILELANG_SEG_L=n, fwd_segst:s2:g<n> + fwd_fused
 bwd_states_seg on views, no copies; session 9); /p1: the backward's states from the forward's saved segment
 states (VIG_TILELANG_SEG_SAVE=1: bwd_segr + fwd_scan over the adjoint side + bwd_states_seg; session 10; with /g<n>
 equal to BWD_SEG's length); /u1: every in-place fwd_scan as fwd_scan:v1 (VIG_TILELANG_SCAN_VEC=1, vector stores, the
-same states bit for bit; session 10); all four skipped at L <= 224; /b3: bwd_out2 with its diagonal sub-blocks through
+same states bit for bit; session 10); /y1: the segment forward's totals from one walker (VIG_TILELANG_SEGW=1,
+fwd_segw:m6[:g<n>] instead of fwd_segst:s2[:g<n>]; session 10 round 2); all five skipped at L <= 224; /b3: bwd_out2 with its diagonal sub-blocks through
 the same per-channel midpoint (VIG_TILELANG_BWD_OUT=ref, bwd_out2:t256:x3[:w1]; session 6); /b4: that at
 three blocks per SM (VIG_TILELANG_BWD_OUT=ref2, bwd_out2:t256:x4[:w1]; session 8); /q3: bwd_states at three
 blocks per SM (VIG_TILELANG_BWD_STATES=m3, bwd_states:m3:w1; session 8). (Session 9's /n3, SEGST=m3, and /k2,
@@ -78,8 +79,8 @@ for shape_name in names:
         if "v2" in opts and shape.L <= tlb.V6_MAX_L:  # /v2 differs from /v1 (the default) at L > 224 only
             print(f"{shape_name:>11} {ver} skipped: /v2 = /v1 at L {shape.L}", flush=True)
             continue
-        if any(o[0] in "gzpu" for o in opts) and shape.L <= tlb.V6_MAX_L:  # the segment paths only
-            print(f"{shape_name:>11} {ver} skipped: /g, /z, /p, /u apply at L > {tlb.V6_MAX_L} only", flush=True)
+        if any(o[0] in "gzpuy" for o in opts) and shape.L <= tlb.V6_MAX_L:  # the segment paths only
+            print(f"{shape_name:>11} {ver} skipped: /g, /z, /p, /u, /y apply at L > {tlb.V6_MAX_L} only", flush=True)
             continue
         if ("r1" in opts or "r2" in opts) and shape.L > tlb.V6_BWD_MAX_L:  # /r1, /r2: the v6 backward only (L <= 224)
             print(f"{shape_name:>11} {ver} skipped: /r1, /r2 do not apply at L {shape.L}", flush=True)
@@ -92,7 +93,7 @@ for shape_name in names:
                          ("VIG_TILELANG_FUSED_EXP", "x"), ("VIG_TILELANG_FWD_VIEWS", "v"),
                          ("VIG_TILELANG_BWD_STATES", "q"), ("VIG_TILELANG_BWD_VIEWS", "r"),
                          ("VIG_TILELANG_SEG_L", "g"), ("VIG_TILELANG_BWD_SEG", "z"), ("VIG_TILELANG_SEG_SAVE", "p"),
-                         ("VIG_TILELANG_SCAN_VEC", "u")):
+                         ("VIG_TILELANG_SCAN_VEC", "u"), ("VIG_TILELANG_SEGW", "y")):
             val = [("v" if pre == "b" else "m" if pre in "mq" else "") + o[1:] for o in opts if o.startswith(pre)]
             val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2", "5": "ref3"}[v] if pre == "x" else v for v in val]
             val = [{"v3": "ref", "v4": "ref2"}.get(v, v) if pre == "b" else v for v in val]  # /b3, /b4: BWD_OUT=ref, ref2

@@ -20,10 +20,19 @@
 #     the same FFMA per element and chunk in the same order, one 16-byte store per thread and chunk instead of four
 #     4-byte ones (fwd_scan's time grew with its bytes at ~1 TB/s in session 9). Bit-identical expected
 #     (dev_same --scan through the backend, and fwd_scan:v1 vs fwd_scan on the same input in dev_prof_seg).
+# Session 10 round 2 (on trial, default unchanged; same scope: the FWD_VIEWS=2 segment forward at L > 224):
+#   VIG_TILELANG_SEGW=1 -> each segment's totals (WS / DW before fwd_scan) from fwd_segw:m6[:g<n>] instead of
+#     fwd_segst:s2[:g<n>]: one walker, each chunk's k, v, gf, gb loaded once (fwd_segst's two walkers each read the
+#     whole segment), one cumsum pass, S_b summed left to right with the decay of the chunks already walked folded
+#     into its x tile; 40 registers, 6 blocks of 256 per SM (fwd_segst:s2:g128: 96 registers, 2 per SM): ViG-T@1024's
+#     768 segment blocks in one round of 4 one-chunk steps instead of 3 rounds of 4 two-chunk steps. Not
+#     bit-identical (another summation order, another bf16 rounding of x): parity decides. Its cache entries
+#     (fwd_segw:m6:g128, fwd_segw:m4:g128, fwd_segw:m6) are in .scratch/tlcache-s10b (merged like tlcache-s10).
+#   W = SEGW=1 + SEG_L=128; S10W = S10 + SEGW=1 (the forward's WS is what SEG_SAVE's backward reads).
 # S10 = SEG_SAVE=1 + SCAN_VEC=1 + SEG_L=128 + BWD_SEG=128 (set explicitly: whether or not the lead has flipped
 #   SEG_L). SCAN_VEC changes no value (bit-identity checked beside), so S10's parity stands for SEG_SAVE alone too.
 # Previous defaults (FINAL): session 10's flips set back (SEG_L=224 if SEG_L_DEFAULT changed, SEG_SAVE=0 if
-#   SEG_SAVE_DEFAULT is "1"); if none: session 9's switches set back (BWD_SEG=, BWD_VIEWS=1), as before.
+#   SEG_SAVE_DEFAULT is "1", SEGW=0 if SEGW_DEFAULT is "1"); if none: session 9's switches set back (BWD_SEG=, BWD_VIEWS=1), as before.
 #
 # FINAL=0 (MID, <= 170 s; MID_PHASE=parity | timing | both (default), MID_BOX overrides the box):
 #   parity phase (<= MID_PAR_S, default 110 s), six processes side by side: check_backend --parity of S10 (the
@@ -33,12 +42,17 @@
 #     bwd_segr:m6:g128, fwd_scan, bwd_states_seg:g128 once each at L = 449) | dev_same.py --save (SEG_SAVE=1's
 #     five gradients vs SEG_SAVE=0's: DIFF lines expected, "close" = worst max|diff| / max|grad| <= 2e-2) |
 #     dev_same.py --scan (SCAN_VEC=1 vs 0 with SEG_SAVE=1: o and five gradients, "same: 7/7" expected).
-#   timing phase (<= 70 s): dev_bench v6s+v6 | /g128 | /g128/p1 (SEG_SAVE) | /g128/p1/u1 (S10) | /g128/u1
-#     (SCAN_VEC alone) | /g128/p0 (the /g128 base again, after) at ViG-T@1024 and ViG-S@1024 in one process
+#     Round 2, four more beside them: check_backend --parity of W (120) | of S10W (120) | S10W then W at the
+#     edge lengths (dev_parity, 90 + 90) | memcheck then racecheck of dev_prof_seg.py --san-segw (fwd_segw:m6:g128
+#     at L = 449, fwd_segw:m6 at L = 300, each beside fwd_segst:s2 on the same inputs: rel diff of WS, DW, o).
+#   timing phase (<= 70 s): dev_bench /g128 | /g128/y1 (W) | /g128/p1 (SEG_SAVE) | /g128/p1/y1 (SEG_SAVE + W) |
+#     /g128/p1/u1 (S10) | /g128/u1 (SCAN_VEC alone) | v6s+v6 | /g128/p0 (the /g128 base again, after) at ViG-T@1024
+#     and ViG-S@1024 in one process
 #     (eager and graphed fwd and fwd+bwd, peak extra memory); then DEV_PROF_SEG=128 dev_prof_seg.py: per kernel,
 #     the 128-token forward, BWD_SEG=128's states (bwd_segst | fwd_scan over both | bwd_states_seg) and
 #     SEG_SAVE's (bwd_segr m6, also m3 / m4 | fwd_scan over B | bwd_states_seg), fwd_scan and fwd_scan:v1 alone
-#     in place at B and 2B, and whether they agree bit for bit.
+#     in place at B and 2B, and whether they agree bit for bit; round 2: its "seg 128 SEGW" line (fwd_segw:m6:g128,
+#     :m4, beside fwd_segst:s2:g128; rel diff of WS, DW, o).
 # FINAL=1 (<= 106 s, no timing):
 #   1. parity side by side (<= 64 s): the shipped defaults | the previous defaults;
 #   2. compute-sanitizer memcheck (<= 36 s, side by side), shipped defaults: --small (L = 65) |
@@ -54,7 +68,7 @@ unset VIG_TILELANG_SCAN_VEC VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWME
       VIG_TILELANG_BWD_OUT_THREADS VIG_TILELANG_GRAD_EMPTY VIG_TILELANG_FUSED_DIAG VIG_TILELANG_BWD_C \
       VIG_TILELANG_FUSED_THREADS VIG_TILELANG_FUSED_EXP VIG_TILELANG_FWD_VIEWS VIG_TILELANG_BWD_STATES \
       VIG_TILELANG_BWD_VIEWS VIG_TILELANG_SEG_L VIG_TILELANG_SEGST VIG_TILELANG_BWD_SEG VIG_TILELANG_FWD_WALK \
-      VIG_TILELANG_RACEFIX VIG_TILELANG_SEG_SAVE
+      VIG_TILELANG_RACEFIX VIG_TILELANG_SEG_SAVE VIG_TILELANG_SEGW
 D=${OUT:-/tmp}/tilelang
 mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-ss
 FINAL=${FINAL:-0}
@@ -86,10 +100,14 @@ OTHER10=""  # session 10's flips (SEG_L at its start, SEG_SAVE if proven): the p
 [ "$(cur SEG_L_DEFAULT)" != 224 ] && OTHER10="$OTHER10 VIG_TILELANG_SEG_L=224"
 [ "$(cur SEG_SAVE_DEFAULT)" = 1 ] && OTHER10="$OTHER10 VIG_TILELANG_SEG_SAVE=0"
 [ "$(cur SCAN_VEC_DEFAULT)" = 1 ] && OTHER10="$OTHER10 VIG_TILELANG_SCAN_VEC=0"
+[ "$(cur SEGW_DEFAULT)" = 1 ] && OTHER10="$OTHER10 VIG_TILELANG_SEGW=0"
 [ -n "$OTHER10" ] && OTHER="$OTHER10"
 SS="VIG_TILELANG_SEG_SAVE=1 VIG_TILELANG_SCAN_VEC=1 VIG_TILELANG_SEG_L=128 VIG_TILELANG_BWD_SEG=128"  # S10
+W="VIG_TILELANG_SEGW=1 VIG_TILELANG_SEG_L=128"  # round 2, alone
+SSW="$SS VIG_TILELANG_SEGW=1"  # S10W
+mkdir -p /tmp/tl-w /tmp/tl-ssw
 {
-echo "== tilelang FINAL=$FINAL RACE=$RACE MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT\|^BWD_VIEWS_DEFAULT\|^SEG_L_DEFAULT\|^BWD_SEG_DEFAULT\|^SEG_SAVE_DEFAULT\|^SEGR_KIND\|^SCAN_VEC_DEFAULT' kernels/tilelang/__init__.py | tr '\n' ' ')"
+echo "== tilelang FINAL=$FINAL RACE=$RACE MID_PHASE=${MID_PHASE:-both} $(date -u +%H:%M:%S) $(git log -1 --format=%h 2>/dev/null) defaults: $(grep -h '^LOWMEM_DEFAULT\|^FWD_DEFAULT\|^BWD_DEFAULT\|^FUSED_EXP_DEFAULT\|^BWD_OUT_DEFAULT\|^FWD_VIEWS_DEFAULT\|^BWD_STATES_DEFAULT\|^BWD_VIEWS_DEFAULT\|^SEG_L_DEFAULT\|^BWD_SEG_DEFAULT\|^SEG_SAVE_DEFAULT\|^SEGR_KIND\|^SCAN_VEC_DEFAULT\|^SEGW_DEFAULT\|^SEGW_KIND' kernels/tilelang/__init__.py | tr '\n' ' ')"
 echo "cache: $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels 2>/dev/null | wc -l) entries"
 if [ -d .scratch/tlcache-s10/0.1.15 ]; then
   mkdir -p "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels"
@@ -99,6 +117,14 @@ fi
 miss=0; for h in ac88e1de ea5022c3 7a017804 9c36c87b; do  # bwd_segr:m6:g128, bwd_segr:g128, bwd_segr:m4:g128, fwd_scan:v1
   ls -d "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels/$h* >/dev/null 2>&1 || miss=$(( miss + 1 )); done
 echo "session 10 cache entries missing: $miss of 4 (missing ones compile on first use, ~5-10 s each)"
+if [ -d .scratch/tlcache-s10b/0.1.15 ]; then
+  mkdir -p "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels"
+  cp -rn .scratch/tlcache-s10b/0.1.15/linux-x86_64/kernels/* "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels/"
+  echo "merged .scratch/tlcache-s10b: $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels | wc -l) entries"
+fi
+miss=0; for h in 7cf5fc19 7020606b 411209ed; do  # fwd_segw:m6:g128, fwd_segw:m4:g128, fwd_segw:m6
+  ls -d "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels/$h* >/dev/null 2>&1 || miss=$(( miss + 1 )); done
+echo "session 10 round 2 cache entries missing: $miss of 3 (missing ones compile on first use, ~7 s each)"
 if [ "$RACE" = 1 ]; then
   RF="VIG_TILELANG_RACEFIX=1"
   mkdir -p /tmp/tl-rf
@@ -163,7 +189,7 @@ elif [ "$FINAL" = 1 ]; then
   fi
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== 1 side by side: parity S10=($SS) (120) | S10 at edge lengths (90) | memcheck dev_prof_seg --san S10 | racecheck dev_prof_seg --san-segr | dev_same --save (closeness) | dev_same --scan (bit-identity) ($SECONDS s)"
+  echo "== 1 side by side: parity S10=($SS) (120) | S10 at edge lengths (90) | memcheck dev_prof_seg --san S10 | racecheck dev_prof_seg --san-segr | dev_same --save (closeness) | dev_same --scan (bit-identity) | round 2: parity W=($W) (120) | parity S10W=(S10 + SEGW=1) (120) | S10W then W at edge lengths (90 + 90) | memcheck then racecheck dev_prof_seg --san-segw ($SECONDS s)"
   T=$(lim ${MID_PAR_S:-110})
   ( env $SS OUT=/tmp/tl-ss timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
       | tee /tmp/tl-ss/log | grep --line-buffered -v ' ok ' | tag ss ) &
@@ -175,19 +201,40 @@ else
       python kernels/tilelang/dev_prof_seg.py --san-segr 2>&1 | tail -5 | tag "racecheck dev_prof_seg --san-segr" ) &
   ( timeout $T python kernels/tilelang/dev_same.py --save 2>&1 | tee /tmp/tl-ss/same.log | tag "SEG_SAVE=1 vs 0 (bwd)" ) &
   ( timeout $T python kernels/tilelang/dev_same.py --scan 2>&1 | tee /tmp/tl-ss/scan.log | tag "SCAN_VEC=1 vs 0 (fwd+bwd)" ) &
+  ( env $W OUT=/tmp/tl-w timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+      | tee /tmp/tl-w/log | grep --line-buffered -v ' ok ' | tag w ) &
+  ( env $SSW OUT=/tmp/tl-ssw timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+      | tee /tmp/tl-ssw/log | grep --line-buffered -v ' ok ' | tag ssw ) &
+  T0=$SECONDS
+  rest() { local r=$(( T0 + T - SECONDS )); echo $(( r > 1 ? r : 1 )); }
+  ( env $SSW timeout $(rest) python kernels/tilelang/dev_parity.py 225,257,383,449,1000,2049 2>&1 \
+      | tee /tmp/tl-ssw/edge.log | grep --line-buffered -v '^ok ' | tag ssw-edge
+    env $W timeout $(rest) python kernels/tilelang/dev_parity.py 225,257,383,449,1000,2049 2>&1 \
+      | tee /tmp/tl-w/edge.log | grep --line-buffered -v '^ok ' | tag w-edge ) &
+  ( timeout $(rest) compute-sanitizer --tool memcheck python kernels/tilelang/dev_prof_seg.py --san-segw 2>&1 \
+      | tee /tmp/tl-w/mc.log | tail -7 | tag "memcheck dev_prof_seg --san-segw"
+    timeout $(rest) compute-sanitizer --tool racecheck python kernels/tilelang/dev_prof_seg.py --san-segw 2>&1 \
+      | tee /tmp/tl-w/rc.log | tail -4 | tag "racecheck dev_prof_seg --san-segw" ) &
   wait
   echo "-- worst err/bound of the bf16 cases, S10: $(grep bfloat16 /tmp/tl-ss/log | awk '{print $2}' | sort -g | tail -1)"
   summ /tmp/tl-ss/log "tilelang S10: SEG_SAVE=1 SCAN_VEC=1 SEG_L=128 BWD_SEG=128 (fwd_segst:s2:g128, fwd_scan:v1, fwd_fused_seg:s2:m3:x4:g128, bwd_segr:m6:g128, bwd_states_seg:g128)"
   summ /tmp/tl-ss/edge.log "tilelang S10 edge lengths 225,257,383,449,1000,2049"
   echo "closeness SEG_SAVE=1 vs 0: $(grep '^save: ' /tmp/tl-ss/same.log | tail -1) (dev_same --save; none: timeout or crash)"
   echo "bit-identity SCAN_VEC=1 vs 0: $(grep '^same: ' /tmp/tl-ss/scan.log | tail -1) (dev_same --scan, o + 5 gradients; none: timeout or crash)"
+  echo "-- worst err/bound of the bf16 cases, W: $(grep bfloat16 /tmp/tl-w/log | awk '{print $2}' | sort -g | tail -1), S10W: $(grep bfloat16 /tmp/tl-ssw/log | awk '{print $2}' | sort -g | tail -1)"
+  summ /tmp/tl-w/log "tilelang W: SEGW=1 SEG_L=128 (fwd_segw:m6:g128 instead of fwd_segst:s2:g128)"
+  summ /tmp/tl-ssw/log "tilelang S10W: S10 + SEGW=1 (fwd_segw:m6:g128's WS read by bwd_segr's backward)"
+  summ /tmp/tl-ssw/edge.log "tilelang S10W edge lengths 225,257,383,449,1000,2049"
+  summ /tmp/tl-w/edge.log "tilelang W edge lengths 225,257,383,449,1000,2049"
+  echo "memcheck --san-segw: $(grep -h 'ERROR SUMMARY' /tmp/tl-w/mc.log | tail -1) | racecheck --san-segw: $(grep -h 'RACECHECK SUMMARY' /tmp/tl-w/rc.log | tail -1) (none: timeout or crash)"
+  grep -h '^san-segw' /tmp/tl-w/mc.log | sed 's/^/memcheck run: /'
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 70 ))
-  echo "== 2 timing, one process each: dev_bench v6s+v6 | /g128 | /g128/p1 (SEG_SAVE) | /g128/p1/u1 (S10) | /g128/u1 (SCAN_VEC) | /g128/p0 (base again) at 1024 px; dev_prof_seg 128 ($SECONDS s, $(left) s left)"
-  [ "$(left)" -gt 20 ] && timeout $(lim 42) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/g128,v6s+v6/g128/p1,v6s+v6/g128/p1/u1,v6s+v6/g128/u1,v6s+v6/g128/p0 \
+  echo "== 2 timing, one process each: dev_bench /g128 | /g128/y1 (SEGW) | /g128/p1 (SEG_SAVE) | /g128/p1/y1 | /g128/p1/u1 (S10) | /g128/u1 (SCAN_VEC) | v6s+v6 | /g128/p0 (base again) at 1024 px; dev_prof_seg 128 ($SECONDS s, $(left) s left)"
+  [ "$(left)" -gt 20 ] && timeout $(lim 44) python kernels/tilelang/dev_bench.py --versions v6s+v6/g128,v6s+v6/g128/y1,v6s+v6/g128/p1,v6s+v6/g128/p1/y1,v6s+v6/g128/p1/u1,v6s+v6/g128/u1,v6s+v6,v6s+v6/g128/p0 \
       ViG-T@1024 ViG-S@1024 | grep --line-buffered -v ' skipped: '
-  [ "$(left)" -gt 10 ] && DEV_PROF_SEG=128 timeout $(lim 28) python kernels/tilelang/dev_prof_seg.py ViG-T@1024 ViG-S@1024
+  [ "$(left)" -gt 10 ] && DEV_PROF_SEG=128 timeout $(lim 34) python kernels/tilelang/dev_prof_seg.py ViG-T@1024 ViG-S@1024
   fi
 fi
 echo "done ($SECONDS s)"

@@ -27,6 +27,15 @@ and VIG_TILELANG_SCAN_VEC's fwd_scan:v1 the same way, with whether its states eq
 
     python kernels/tilelang/dev_prof_seg.py --san-segr (for racecheck / memcheck: fwd_segst:s2:g128 -> fwd_scan ->
     bwd_segr:m6:g128 -> fwd_scan -> bwd_states_seg:g128 once each, L = 449, B 2, H 3)
+
+Session 10 round 2 (VIG_TILELANG_SEGW=1): per shape and segment length one more line, "SEGW": SEGW_KIND[:g<n>]
+(fwd_segw: one walker, each chunk loaded once; also :m4 at 128) timed beside fwd_segst:s2[:g<n>] on the same views,
+max |WS - WS_segst| / max |WS_segst| (and DW) of the per-segment totals, and of o after fwd_scan + fwd_fused_seg
+from either (close, not equal: S_b summed in the other order, x rounded to bf16 with the decay folded in).
+
+    python kernels/tilelang/dev_prof_seg.py --san-segw (for racecheck / memcheck: fwd_segw:m6:g128 and
+    fwd_segw:m6 (224) once each at L = 449 and 300, then fwd_scan + fwd_fused_seg:s2:m3:x4:g128 from its WS, and
+    fwd_segst:s2:g128 on the same inputs: the rel diff of WS, DW and o)
 """
 import os
 import sys
@@ -73,6 +82,30 @@ if "--san-segr" in sys.argv:  # SEG_SAVE's data flow, once each (L = 449, B 2, H
     kk("bwd_states_seg:g128")(pq, pk, pv, pf, pb, pdo, ws, w2, w, w_2, 0.0884)
     torch.cuda.synchronize()
     print(f"san-segr: finite {all(bool(torch.isfinite(t.float()).all()) for t in (w, w_2))}", flush=True)
+    sys.exit(0)
+
+
+if "--san-segw" in sys.argv:  # SEGW's kernel once per segment length, then the rest of the forward (B 2, H 3)
+    f32 = dict(device="cuda", dtype=torch.float32)
+    for L, g in ((449, ":g128"), (300, "")):
+        (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(2, 3, L, 32, 64), "cuda")
+        pq, pk, pv, pf, pb = tlb._packed_all(q, k, v, gf, gb)
+        nseg = -(-L // (128 if g else 224))
+        ws, dw = torch.full((2, 3, nseg, 64, 64), 7.0, **f32), torch.full((2, 3, nseg, 64), 7.0, **f32)
+        kk(tlb.SEGW_KIND + g)(pk, pv, pf, pb, ws, dw)
+        ws0, dw0 = torch.zeros_like(ws), torch.zeros_like(dw)
+        kk("fwd_segst:s2" + g)(pk, pv, pf, pb, ws0, dw0)
+        scan = compile_kernel("fwd_scan", 32, 64, "float32", A)
+        o, o0 = torch.empty(2, 2, L, 3, 64, device="cuda", dtype=torch.bfloat16)
+        fu = kk("fwd_fused_seg:s2:m3:x4" + g)
+        rw, rd = (float((a - b).abs().max() / b.abs().max()) for a, b in ((ws, ws0), (dw, dw0)))
+        scan(ws, dw), scan(ws0, dw0)
+        fu(pq, pk, pv, pf, pb, ws, o, 0.0884)
+        fu(pq, pk, pv, pf, pb, ws0, o0, 0.0884)
+        torch.cuda.synchronize()
+        ro = float((o.float() - o0.float()).abs().max() / o0.float().abs().max())
+        print(f"san-segw L {L} {tlb.SEGW_KIND + g}: finite {bool(torch.isfinite(ws).all() and torch.isfinite(o.float()).all())}"
+              f" | vs fwd_segst:s2{g}: rel diff WS {rw:.2e}, DW {rd:.2e}, o {ro:.2e}", flush=True)
     sys.exit(0)
 
 
@@ -132,6 +165,27 @@ for shape_name in [a for a in sys.argv[1:] if not a.startswith("-")] or ("ViG-T@
         print(f"{shape_name} seg {sl:3d}: fwd_segst {t_st:.4f} | fwd_scan {t_sc:.4f} "
               f"({nseg} segs) | fwd_fused_seg {t_fu:.4f} | sum {t_st + t_sc + t_fu:.4f} ms | "
               f"rel diff o vs first {rel(o, o_ref):.2e}", flush=True)
+        # SEGW (session 10 round 2): the same totals from one walker, beside fwd_segst on the same views
+        sw = kk(tlb.SEGW_KIND + g)
+        w1, d1 = torch.empty_like(ws), torch.empty_like(dw)
+        t_w = {tlb.SEGW_KIND: med(lambda: sw(pk, pv, pf, pb, w1, d1))}
+        if sl == 128 and tlb.SEGW_KIND != "fwd_segw:m4":
+            sw4 = kk("fwd_segw:m4:g128")
+            t_w["m4"] = med(lambda: sw4(pk, pv, pf, pb, w1, d1))
+        t_st2 = med(lambda: st(pk, pv, pf, pb, ws, dw))  # again, beside
+        sw(pk, pv, pf, pb, w1, d1)
+        torch.cuda.synchronize()
+        r_ws, r_dw = rel(w1, ws0), rel(d1, dw0)
+        scan(w1, d1)
+        o1 = torch.empty_like(o)
+        fu(pq, pk, pv, pf, pb, w1, o1, 0.0884)
+        torch.cuda.synchronize()
+        tw = t_w[tlb.SEGW_KIND]
+        print(f"{shape_name} seg {sl:3d} SEGW: {tlb.SEGW_KIND}{g} {tw:.4f}"
+              + "".join(f" ({m_} {t_:.4f})" for m_, t_ in t_w.items() if m_ != tlb.SEGW_KIND)
+              + f" | fwd_segst:s2{g} {t_st2:.4f} | forward sum with it {tw + t_sc + t_fu:.4f} ms "
+              f"(fwd_segst: {t_st + t_sc + t_fu:.4f}) | rel diff vs fwd_segst: WS {r_ws:.2e}, DW {r_dw:.2e}, "
+              f"o {rel(o1, o):.2e}", flush=True)
     # the shipped backward at L = 4096 (bf16 LOWMEM, v5 states)
     do = torch.randn_like(v, memory_format=torch.contiguous_format)
     t_copy = med(lambda: [x.contiguous() for x in (q, k, v, gf, gb)])

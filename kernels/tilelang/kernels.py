@@ -3272,3 +3272,92 @@ def build_bwd_segst(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):
 def build_bwd_states_seg(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):
     """_bwd_states_seg mode 2 ("bwd_states_seg[:g<n>]"): the bf16 states entering each chunk."""
     return _bwd_states_seg(K, V, dtype, 2, LMAX)
+
+
+def build_fwd_segw(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int = 6, C: int = 32,
+                   threads: int = 256):
+    """fwd_segst:s2's totals from ONE walker ("fwd_segw[:m<b>][:g<n>]", session 10 round 2,
+    VIG_TILELANG_SEGW=1): the same outputs as fwd_segst:s2[:g<n>] (WS float32 [B, H, NSEG, 2K, V]: rows
+    0..K-1 the forward state at the segment's right edge, K..2K-1 the backward state at its left edge, both
+    from zero states; DW [B, H, NSEG, 2K]: the products of the segment's chunk decays, [gf; gb]), but each
+    chunk is loaded once: fwd_segst's left walker (S_f, left to right) and right walker (S_b, right to left)
+    each see every chunk of the segment, so both read the whole segment per block. Here one walker goes left
+    to right; S_f as before (decay by exp(Gf_tot), add (k exp(Gf_tot - Gf))^T v); S_b in the same order as
+    S_b += (k exp(Gb_0 - Gb) D_b)^T v with D_b (= DW's gb half so far, per channel) the product of the
+    decays of the chunks already walked (left of this one): sum_c (prod_{c' < c} d_b(c')) u_b(c), the
+    right walker's recurrence unrolled. Per step: one chunk's k, v, gf, gb (_pload, withf), one cumsum pass
+    (threads 0..2K-1, fwd_segst's _cumsums_thread), two x tiles, two tensor-core products accumulated into
+    the states (no u fragments). ``minb``: __launch_bounds__ minimum blocks per SM. Args (Kt, Vt, GF, GB, WS,
+    DW) on int64 views as fwd_segst:s2. A new builder: fwd_segst is untouched."""
+    assert dtype == "bfloat16" and K == 32 and V % 8 == 0 and threads == 256 and C == 32
+    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NSEG = T.dynamic("NSEG")
+    NT = T.ceildiv(L, C)
+    NCM = LMAX // C
+    dt = _DT[dtype]
+    acc = T.float32
+    use_tc, cdt = _compute(dtype)
+    cums = _cumsums_thread(C, K, 0)
+    mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
+    IK, IV, IGF, IGB = _views(2, B, L, H, K, V, dt, acc, ("k", "v", "gf", "gb"))
+    pload = _pload(L, cdt)
+    _, vel = _eload(L, cdt)
+
+    @T.prim_func
+    def bigla_fwd_segw(
+        Kt: IK,
+        Vt: IV,
+        GF: IGF,
+        GB: IGB,
+        WS: T.Tensor([B, H, NSEG, 2 * K, V], acc),
+        DW: T.Tensor([B, H, NSEG, 2 * K], acc),
+    ):
+        with T.Kernel(T.ceildiv(NT, NCM), H, B, threads=threads) as (sg, h, b):
+            _min_blocks(minb)
+            c0 = sg * NCM
+            n = T.min(NCM, NT - c0)
+            k_s = T.alloc_shared([C, K], cdt)
+            v_s = T.alloc_shared([C, V], cdt)
+            gf_s = T.alloc_shared([C, K], acc)
+            gb_s = T.alloc_shared([C, K], acc)
+            gfo_s = T.alloc_shared([C, K], acc)
+            gbo_s = T.alloc_shared([C, K], acc)
+            xf_s = T.alloc_shared([C, K], cdt)
+            xb_s = T.alloc_shared([C, K], cdt)
+            dw_s = T.alloc_shared([2 * K], acc)
+            sf_f = T.alloc_fragment([K, V], acc)
+            sb_f = T.alloc_fragment([K, V], acc)
+            hl = T.alloc_local([2], acc)
+            px = T.alloc_local([6], "int64")
+            T.clear(sf_f)
+            T.clear(sb_f)
+            for i in T.Parallel(2 * K):
+                dw_s[i] = 1.0
+            for it in T.serial(n):
+                t0 = (c0 + it) * C
+                pload(Kt, Kt, GF, GB, b, h, t0, k_s, k_s, gf_s, gb_s, px, False, True)
+                for i, j in T.Parallel(C, V):
+                    vel(Vt, (b, h, t0, i, j), v_s, True)
+                cums(gf_s, gfo_s, gb_s, gbo_s, hl)
+                for i, j in T.Parallel(C, K):
+                    xf_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                        (gf_s[C - 1, j] - gf_s[i, j]) + (gfo_s[C - 1, j] - gfo_s[i, j])))
+                    xb_s[i, j] = T.Cast(cdt, T.Cast(acc, k_s[i, j]) * T.exp(
+                        (gb_s[0, j] - gb_s[i, j]) + (gbo_s[0, j] - gbo_s[i, j])) * dw_s[K + j])
+                for i, j in T.Parallel(K, V):  # decay S_f, then the tensor cores add both contributions
+                    sf_f[i, j] = sf_f[i, j] * T.exp(gf_s[C - 1, i] + gfo_s[C - 1, i])
+                mmS[2](xf_s, v_s, sf_f)
+                mmS[2](xb_s, v_s, sb_f)
+                for i in T.Parallel(K):
+                    dw_s[i] = dw_s[i] * T.exp(gf_s[C - 1, i] + gfo_s[C - 1, i])
+                    dw_s[K + i] = dw_s[K + i] * T.exp(gb_s[0, i] + gbo_s[0, i])
+            for i, j in T.Parallel(K, V):
+                WS[b, h, sg, i, j] = sf_f[i, j]
+                WS[b, h, sg, K + i, j] = sb_f[i, j]
+            for i in T.Parallel(2 * K):
+                DW[b, h, sg, i] = dw_s[i]
+
+    return bigla_fwd_segw

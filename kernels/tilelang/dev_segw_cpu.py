@@ -1,0 +1,145 @@
+"""CPU check of VIG_TILELANG_SEGW's routing (session 10 round 2; no GPU, no compilation: compile_kernel mocked,
+CPU tensors, through vig.ops' autograd function, the harness of dev_segsave_cpu.py): with SEGW=1 the FWD_VIEWS=2
+segment forward launches SEGW_KIND[:g<n>] where it launched fwd_segst:s2[:g<n>], with the same arguments (int64
+views of k, v, gf, gb; the same WS / DW that fwd_scan then scans and fwd_fused_seg reads, and with SEG_SAVE the
+backward's saved WS), nothing else changes (forward and backward kinds, argument shapes, copies, what is saved);
+where the segment forward does not run on views (L <= 224, FWD_VIEWS=1, fp16, fp32, FWD=v5, wide heads) nothing
+changes at all; bad values raise.
+
+    python kernels/tilelang/dev_segw_cpu.py
+"""
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
+from vig import bench  # noqa: E402
+from vig.ops import _KernelFunction  # noqa: E402
+import vig_kernels.tilelang as tlb  # noqa: E402
+
+log = []
+
+
+def fake(kind, K, V, dtype, arch):
+    def launch(*args):
+        log.append((kind, [a for a in args if isinstance(a, torch.Tensor)]))
+    return launch
+
+
+tlb.compile_kernel = fake
+tlb._arch = lambda device: "sm_90a"
+copies = []
+_contiguous = torch.Tensor.contiguous
+
+
+def counting(self, *a, **kw):
+    r = _contiguous(self, *a, **kw)
+    if r.data_ptr() != self.data_ptr():
+        copies.append(tuple(self.shape))
+    return r
+
+
+torch.Tensor.contiguous = counting
+KEYS = ("VIG_TILELANG_SEGW", "VIG_TILELANG_SEG_SAVE", "VIG_TILELANG_SEG_L", "VIG_TILELANG_BWD_SEG",
+        "VIG_TILELANG_BWD", "VIG_TILELANG_FWD", "VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_SCAN_VEC",
+        "VIG_TILELANG_FUSED_EXP")
+
+
+def setenv(env):
+    for key in KEYS:
+        os.environ.pop(key, None)
+    os.environ.update(env)
+    tlb.reload_env()
+
+
+def run(env, L, dt=torch.bfloat16, B=2, H=3, Kd=32, Vd=64):
+    setenv(env)
+    leaves = [x.detach().requires_grad_() for x in bench.make_inputs(bench.OpShape(B, H, L, Kd, Vd), "cpu",
+                                                                       dtype=dt)[0]]
+    log.clear()
+    copies.clear()
+    o = _KernelFunction.apply(tlb.TileLangBackend(), Kd ** -0.5, *leaves)
+    flog, fcp = list(log), len(copies)
+    saved = o.grad_fn.saved_tensors[5:]
+    log.clear()
+    copies.clear()
+    torch.autograd.grad(o, leaves, torch.randn_like(o))
+    return flog, saved, list(log), fcp + len(copies)
+
+
+def kinds(lg):
+    return [kd for kd, _ in lg]
+
+
+def sig(lg):
+    return [[(tuple(t.shape), t.dtype) for t in ts] for _, ts in lg]
+
+
+n = bad = 0
+
+
+def check(name, ok, detail=""):
+    global n, bad
+    n += 1
+    bad += not ok
+    print(f"{'ok ' if ok else 'BAD'} {name}" + ("" if ok else f" <- {detail}"))
+
+
+W = {"VIG_TILELANG_SEGW": "1"}
+SAVE = {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_BWD_SEG": "128"}
+for env, sl in (({}, int(tlb.SEG_L_DEFAULT)), ({"VIG_TILELANG_SEG_L": "128"}, 128), (SAVE, 128),
+                ({**SAVE, "VIG_TILELANG_SCAN_VEC": "1"}, 128), ({"VIG_TILELANG_SEG_L": "96"}, 96),
+                ({"VIG_TILELANG_SEG_L": "224"}, 224), ({"VIG_TILELANG_SEG_L": "32"}, 32)):
+    for L in (225, 257, 449, 1000, 4096):
+        f0, s0, b0, c0 = run(env, L)
+        f1, s1, b1, c1 = run({**env, **W}, L)
+        g = f":g{sl}" if sl != 224 else ""
+        old, new = "fwd_segst:s2" + g, tlb.SEGW_KIND + g
+        a = {kd: ts for kd, ts in f1}
+        scan = [kd for kd in kinds(f1) if kd.startswith("fwd_scan")]
+        fused = [kd for kd in kinds(f1) if kd.startswith("fwd_fused_seg")]
+        ok = (kinds(f1) == [new if k_ == old else k_ for k_ in kinds(f0)] and old in kinds(f0) and new in a
+              and sig(f1) == sig(f0) and kinds(b1) == kinds(b0) and sig(b1) == sig(b0) and c1 == c0 == 0
+              and len(s1) == len(s0) and all(t.dtype == torch.int64 for t in a[new][:4])
+              and len(scan) == 1 and len(fused) == 1
+              and a[new][4].data_ptr() == a[scan[0]][0].data_ptr() == a[fused[0]][5].data_ptr()
+              and a[new][5].data_ptr() == a[scan[0]][1].data_ptr()
+              and [tuple(t.shape) for t in a[new][4:]] == [(2, 3, -(-L // sl), 64, 64), (2, 3, -(-L // sl), 64)]
+              and (not s1 or s1[0].data_ptr() == a[new][4].data_ptr()))
+        check(f"SEGW=1 {env} L {L}: fwd {kinds(f1)}", ok, f"without: {kinds(f0)}; copies {c0} {c1}")
+# where the segment forward is not on views: nothing changes
+for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FWD": "v5"}, {"VIG_TILELANG_FWD_VIEWS": "0"}, {}):
+    for L in ((196, 300, 4096) if env else (196,)):
+        f0, s0, b0, c0 = run(env, L)
+        f1, s1, b1, c1 = run({**env, **W}, L)
+        check(f"SEGW=1 {env} L {L}: unchanged {kinds(f1)}", kinds(f1) == kinds(f0) and kinds(b1) == kinds(b0)
+              and sig(f1) == sig(f0) and c1 == c0 and "fwd_segw" not in " ".join(kinds(f1)))
+for dt in (torch.float16, torch.float32):
+    f0, _, b0, _ = run({}, 300, dt=dt)
+    f1, _, b1, _ = run(W, 300, dt=dt)
+    check(f"SEGW=1 {str(dt).split('.')[-1]} L 300: unchanged", kinds(f1) == kinds(f0) and kinds(b1) == kinds(b0)
+          and "fwd_segw" not in " ".join(kinds(f1)))
+f0, _, _, _ = run({}, 300, Kd=64, Vd=128)
+f1, _, _, _ = run(W, 300, Kd=64, Vd=128)
+check("SEGW=1 K 64, V 128 (tiles): unchanged", kinds(f1) == kinds(f0) and "fwd_segw" not in " ".join(kinds(f1)))
+f0, _, _, _ = run({"VIG_TILELANG_SEGW": "0"}, 4096)
+f1, _, _, _ = run({}, 4096)
+check("SEGW=0 = unset", kinds(f0) == kinds(f1) and "fwd_segw" not in " ".join(kinds(f0)))
+for val in ("2", "x", "m6", "true"):
+    setenv({"VIG_TILELANG_SEGW": val})
+    try:
+        run({"VIG_TILELANG_SEGW": val}, 300)
+        check(f"SEGW={val} raises", False, "accepted")
+    except ValueError as e:
+        check(f"SEGW={val} raises", "VIG_TILELANG_SEGW" in str(e))
+setenv({"VIG_TILELANG_SEGST": "m3", **W})
+try:
+    run({"VIG_TILELANG_SEGST": "m3", **W}, 300)
+    check("removed SEGST=m3 still raises with SEGW=1", False, "accepted")
+except ValueError as e:
+    check("removed SEGST=m3 still raises with SEGW=1", "VIG_TILELANG_SEGST" in str(e))
+os.environ.pop("VIG_TILELANG_SEGST", None)
+setenv({})
+print(f"dev_segw_cpu: {n - bad}/{n} ok")
+sys.exit(1 if bad else 0)
