@@ -341,10 +341,10 @@ def test_cs_switch(path, regime, monkeypatch):
                       edit=_plant if regime == "planted" else None)
 
 
-def test_cs_same_values_in_the_interpreter(monkeypatch):
-    """CS = 1 rebuilds the reverse sweep's partials with the same operations in the same order,
-    so in the interpreter (no FMA contraction) its gradients equal v2.8's bit for bit (on a GPU
-    ptxas may contract differently: there the oracle test above is the judge)."""
+def _same_in_interpreter(monkeypatch, envs, seed, regime, plant=False):
+    """The op's output and five gradients under each environment of ``envs`` (knob dicts), in the
+    interpreter (no FMA contraction) on one bf16 case at L = 130 (3 segments): all equal bit for bit,
+    finite and nonzero."""
     import torch
     import vig
     from vig_kernels import triton as tb
@@ -354,27 +354,57 @@ def test_cs_same_values_in_the_interpreter(monkeypatch):
 
     if vig.available_backends()["triton"] or torch.cuda.is_available():
         pytest.skip("interpreter only")
-    case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="model", layout="fused",
-                gate_dtype="float32", seed=19)
+    case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime=regime, layout="fused",
+                gate_dtype="float32", seed=seed)
     q, k, v, gf, gb, do = make_inputs(case, "cpu")
-    _plant(gf, gb)  # some exact-path chunks too
-    outs = {}
-    for cs in ("0", "1"):
-        monkeypatch.setenv("VIG_TRITON_DX_FWD", "1")
-        monkeypatch.setenv("VIG_TRITON_DX_BWD", "1")
-        monkeypatch.setenv("VIG_TRITON_CS_BWD", cs)
+    if plant:
+        _plant(gf, gb)  # some exact-path chunks too
+    outs = []
+    for env in envs:
+        for key, val in env.items():
+            monkeypatch.setenv(key, val)
         tb.reload_knobs()
         try:
-            outs[cs] = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
-                                      (q, k, v, gf, gb), do)
+            outs.append(run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
+                                       (q, k, v, gf, gb), do))
         finally:
             monkeypatch.undo()
             tb.reload_knobs()
-    a, b = outs["0"], outs["1"]
-    assert len(a) == len(b) == 6
-    for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), a, b):
-        assert torch.isfinite(x).all() and x.abs().max() > 0, name
-        assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())
+    a = outs[0]
+    assert len(a) == 6
+    for b in outs[1:]:
+        assert len(b) == 6
+        for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), a, b):
+            assert torch.isfinite(x).all() and x.abs().max() > 0, name
+            assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())
+
+
+def test_cs_same_values_in_the_interpreter(monkeypatch):
+    """CS = 1 rebuilds the reverse sweep's partials with the same operations in the same order,
+    so in the interpreter (no FMA contraction) its gradients equal v2.8's bit for bit (on a GPU
+    ptxas may contract differently: there the oracle test above is the judge)."""
+    dx = {"VIG_TRITON_DX_FWD": "1", "VIG_TRITON_DX_BWD": "1"}
+    _same_in_interpreter(monkeypatch, [{**dx, "VIG_TRITON_CS_BWD": cs} for cs in ("0", "1")], seed=19,
+                         regime="model", plant=True)
+
+
+def _spy_launches(monkeypatch, record):
+    """Wraps the backend's launcher: every launch appends record(fn, grid, kw) to the returned list."""
+    from vig_kernels import triton as tb
+
+    seen = []
+    kern = tb._kern
+
+    def spy(fn, grid):
+        launch = kern(fn, grid)
+
+        def run(*a, **kw):
+            seen.append(record(fn, grid, kw))
+            return launch(*a, **kw)
+        return run
+
+    monkeypatch.setattr(tb, "_kern", spy)
+    return seen
 
 
 @pytest.mark.parametrize("path,regime", [("FO", "model"), ("FO", "planted"), ("DX", "neg_inf")])
@@ -421,8 +451,9 @@ def test_split_switch(regime, segs, fo, monkeypatch):
 
 
 def _removed_switch_raises(monkeypatch, env, match, seed, in_backward):
-    """A switch value that selected a removed kernel path raises a ValueError matching `match`: in the
-    forward, or (in_backward) in the backward after a forward that ran (finite, nonzero output)."""
+    """A refused switch value (one that selected a removed kernel path, or no valid value) raises a
+    ValueError matching `match`: in the forward, or (in_backward) in the backward after a forward that
+    ran (finite, nonzero output)."""
     import torch
     import vig
     from vig_kernels import triton as tb
@@ -506,20 +537,8 @@ def test_split_auto_switch(sms, regime, monkeypatch):
     rounds) it takes the split with FO (each direction MODE 1 then 2;
     "planted": some programs flagged and redone); with 132 SMs (one DX round) the DX backward
     (one MODE 0 launch, compact scratch)."""
-    from vig_kernels import triton as tb
-
-    seen = []
-    kern = tb._kern
-
-    def spy(fn, grid):
-        launch = kern(fn, grid)
-
-        def run(*a, **kw):
-            seen.append((fn.__name__, kw.get("DIR"), kw.get("MODE"), kw.get("CS")))
-            return launch(*a, **kw)
-        return run
-
-    monkeypatch.setattr(tb, "_kern", spy)
+    seen = _spy_launches(monkeypatch, lambda fn, grid, kw: (fn.__name__, kw.get("DIR"), kw.get("MODE"),
+                                                          kw.get("CS")))
     _segmented_parity(monkeypatch, {"VIG_TRITON_SPLIT_BWD": "auto", "VIG_TRITON_SPLIT_SMS": sms},
                       seed=37, label="split-auto", regime="model" if regime == "planted" else regime,
                       edit=_plant if regime == "planted" else None)
@@ -553,39 +572,17 @@ def test_keep_states_switch(regime, monkeypatch):
     states and the backward's segment-state kernel runs only its query-side programs (grid
     (B*H, NS, 1), W0 = 1), against the float64 oracle, segmented (3 segments), all five gradients;
     a value other than 0 / 1 raises naming the switch."""
-    import torch
     import vig
-    from vig_kernels import triton as tb
 
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
-    seen = []
-    kern = tb._kern
-
-    def spy(fn, grid):
-        launch = kern(fn, grid)
-
-        def run(*a, **kw):
-            seen.append((fn.__name__, tuple(grid), kw.get("W0", 0)))
-            return launch(*a, **kw)
-        return run
-
-    monkeypatch.setattr(tb, "_kern", spy)
+    seen = _spy_launches(monkeypatch, lambda fn, grid, kw: (fn.__name__, tuple(grid), kw.get("W0", 0)))
     _segmented_parity(monkeypatch, {"VIG_TRITON_KEEP_STATES": "1"}, seed=43, label="keep-states",
                       regime="model" if regime == "planted" else regime,
                       edit=_plant if regime == "planted" else None)
     st = [x for x in seen if x[0] == "bigla_bwd_segstate2_kernel"]
     assert st and all(x[1][2] == 1 and x[2] == 1 for x in st), seen
-    monkeypatch.setattr(tb, "_kern", kern)
-    monkeypatch.setenv("VIG_TRITON_KEEP_STATES", "yes")
-    tb.reload_knobs()
-    try:
-        x = torch.randn(1, 20, 2, 32)
-        with pytest.raises(ValueError, match="VIG_TRITON_KEEP_STATES='yes': expected 0 or 1"):
-            vig.bidirectional_gla(x, x, torch.randn(1, 20, 2, 64), -x.abs(), -x.abs(), backend="triton")
-    finally:
-        monkeypatch.undo()
-        tb.reload_knobs()
+    _removed_switch_raises(monkeypatch, {"VIG_TRITON_KEEP_STATES": "yes"}, "VIG_TRITON_KEEP_STATES='yes': expected 0 or 1", seed=43, in_backward=False)
 
 
 def test_keep_states_same_values_in_the_interpreter(monkeypatch):
@@ -593,33 +590,8 @@ def test_keep_states_same_values_in_the_interpreter(monkeypatch):
     function of the same inputs as the backward's own w = 0 programs: in the interpreter the
     outputs and all five gradients equal those of KEEP_STATES = 0 bit for bit (on a GPU the two
     kernels may contract differently: there the oracle test above is the judge)."""
-    import torch
-    import vig
-    from vig_kernels import triton as tb
-
-    from .parity import run_with_grads
-    from .strategies import Case, make_inputs
-
-    if vig.available_backends()["triton"] or torch.cuda.is_available():
-        pytest.skip("interpreter only")
-    case = Case(B=1, L=130, H=2, K=32, V=64, dtype="bfloat16", regime="neg_inf", layout="fused",
-                gate_dtype="float32", seed=47)
-    q, k, v, gf, gb, do = make_inputs(case, "cpu")
-    outs = {}
-    for ks in ("0", "1"):
-        monkeypatch.setenv("VIG_TRITON_KEEP_STATES", ks)
-        tb.reload_knobs()
-        try:
-            outs[ks] = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend="triton"),
-                                      (q, k, v, gf, gb), do)
-        finally:
-            monkeypatch.undo()
-            tb.reload_knobs()
-    a, b = outs["0"], outs["1"]
-    assert len(a) == len(b) == 6
-    for name, x, y in zip(("o", "dq", "dk", "dv", "dgf", "dgb"), a, b):
-        assert torch.isfinite(x).all() and x.abs().max() > 0, name
-        assert torch.equal(x, y), (name, (x.float() - y.float()).abs().max())
+    _same_in_interpreter(monkeypatch, [{"VIG_TRITON_KEEP_STATES": ks} for ks in ("0", "1")], seed=47,
+                         regime="neg_inf")
 
 
 @pytest.mark.parametrize("sc,ks,regime", [("64", "1", "neg_inf"), ("64", "0", "planted"),
@@ -629,36 +601,14 @@ def test_state_chunk_switch(sc, ks, regime, monkeypatch):
     chunks, which reach past their segment's end (3 segments of 48, 48, 34 tokens at L = 130:
     SB = 1 zeroes those rows), alone and with KEEP_STATES, against the float64 oracle, all five
     gradients; the launches carry C = sc and SB = 1; a value other than 16 / 32 / 64 raises."""
-    import torch
     import vig
-    from vig_kernels import triton as tb
 
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
-    seen = []
-    kern = tb._kern
-
-    def spy(fn, grid):
-        launch = kern(fn, grid)
-
-        def run(*a, **kw):
-            seen.append((fn.__name__, kw.get("C"), kw.get("SB", 0)))
-            return launch(*a, **kw)
-        return run
-
-    monkeypatch.setattr(tb, "_kern", spy)
+    seen = _spy_launches(monkeypatch, lambda fn, grid, kw: (fn.__name__, kw.get("C"), kw.get("SB", 0)))
     _segmented_parity(monkeypatch, {"VIG_TRITON_STATE_CHUNK": sc, "VIG_TRITON_KEEP_STATES": ks},
                       seed=53, label="state-chunk", regime="model" if regime == "planted" else regime,
                       edit=_plant if regime == "planted" else None)
     st = [x for x in seen if x[0] in ("bigla_fwd_segstate_kernel", "bigla_bwd_segstate2_kernel")]
     assert len(st) == 2 and all(x[1:] == (int(sc), 1) for x in st), seen
-    monkeypatch.setattr(tb, "_kern", kern)
-    monkeypatch.setenv("VIG_TRITON_STATE_CHUNK", "48")
-    tb.reload_knobs()
-    try:
-        x = torch.randn(1, 20, 2, 32)
-        with pytest.raises(ValueError, match="VIG_TRITON_STATE_CHUNK=48: expected 16, 32 or 64"):
-            vig.bidirectional_gla(x, x, torch.randn(1, 20, 2, 64), -x.abs(), -x.abs(), backend="triton")
-    finally:
-        monkeypatch.undo()
-        tb.reload_knobs()
+    _removed_switch_raises(monkeypatch, {"VIG_TRITON_STATE_CHUNK": "48"}, "VIG_TRITON_STATE_CHUNK=48: expected 16, 32 or 64", seed=43, in_backward=False)
