@@ -62,6 +62,10 @@ def _specs():
                 for bw4 in (8, 10, 11):  # v29q, v31, v31q
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
                                                ("BW4", bw4)), k == K))
+            # session 10 (on trial): v35 = v31 + -DO16=1 (dq, dk, dv written once in the inputs'
+            # dtype), no spills at the models' K (its fallback v35q, BW4 11 + O16, compiles on use)
+            specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(K)), ("VEC", 1), ("BW4", 10),
+                                       ("O16", 1)), True))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
     # ptxas spills 40 bytes at that cap: only sm_90 (the H100, where it is tuned) must not spill.
     return [(src, defs, strict and (arch == "sm_90" or src != "bigla_tc.cu"), arch)
@@ -101,19 +105,22 @@ def test_nvrtc_front_end_accepts_every_backward():
     backward kind's level (bf16 and fp16, K = 32; front end only, --fdevice-syntax-only): nvcc, which
     the test above uses, accepts things NVRTC does not (session 9: __builtin_offsetof in v33 / v34)."""
     nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc")
-    from vig_kernels.cupy import _BW4, kernel_source, tc_kt
+    from vig_kernels.cupy import _BW4, _O16, kernel_source, tc_kt
 
     src = kernel_source("bigla_tc.cu")
     inc = [f"-I{d}" for d in ("/usr/local/cuda/include",) if os.path.isdir(d)]
-    for bw4 in sorted(set(_BW4.values())):
+    levels = [(bw4, ()) for bw4 in sorted(set(_BW4.values()))]
+    levels += [(_BW4[kind], ("-DO16=1",)) for kind in _O16]  # session 10: v35 / v35q
+    for bw4, extra in levels:
         for code in (2, 1):
             prog = nvrtc.createProgram(src, "bigla_tc.cu", [], [])
             opts = ("--std=c++17", "--fdevice-syntax-only", "--gpu-architecture=sm_90", *inc,
-                    f"-DDTYPE={code}", f"-DKT={tc_kt(32)}", "-DVEC=1", f"-DBW4={bw4}")
+                    f"-DDTYPE={code}", f"-DKT={tc_kt(32)}", "-DVEC=1", f"-DBW4={bw4}", *extra)
             try:
                 nvrtc.compileProgram(prog, opts)
             except Exception as e:  # noqa: BLE001 (NVRTCError: the log says why)
-                pytest.fail(f"NVRTC rejects BW4={bw4} DTYPE={code}: {e}\n{nvrtc.getProgramLog(prog)}")
+                pytest.fail(f"NVRTC rejects BW4={bw4} {extra} DTYPE={code}: {e}\n"
+                            f"{nvrtc.getProgramLog(prog)}")
 
 
 def test_chunked_plan_and_smem_formula():
@@ -132,7 +139,10 @@ def test_chunked_plan_and_smem_formula():
     assert m.tc_bwd_smem(2, 2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
     for bw4 in (7, 8, 9, 10, 11):  # v29, v29q, v29r, v31(q): v26p's BwdSmem
-        assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
+        assert m.tc_bwd_smem(2, bw4, False) == 34896 and m.tc_bwd_smem(1, bw4, False) == 21712
+    for bw4 in (10, 11):  # v35 / v35q (-DO16=1): + the landing tiles LQ, LV (host sizeof, g++)
+        assert m.tc_bwd_smem(2, bw4, True) == 41552 and m.tc_bwd_smem(1, bw4, True) == 27344
+    assert m.tc_bwd_smem(2, 8, True) == 34896  # O16 exists only on BW4 10 / 11
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
@@ -321,6 +331,8 @@ def test_v29r_in32_rule():
     # v29q: v31 falls back to v31q where _in32 fails (as v29r to v29q)
     assert [m._BW4[k] for k in ("v31", "v31q")] == [10, 11]
     assert {"v31", "v31q"} <= set(m.BWD_KINDS)
+    # session 10: v35 / v35q are v31 / v31q + -DO16=1 (same levels, same fallback)
+    assert [m._BW4[k] for k in ("v35", "v35q")] == [10, 11] and m._O16 == ("v35", "v35q")
 
 
 def test_removed_backwards_raise():
@@ -331,7 +343,8 @@ def test_removed_backwards_raise():
 
     assert max(m._BW4.values()) == 11 and not set(m._BWD_REMOVED) & set(m.BWD_KINDS)
     src = m.kernel_source("bigla_tc.cu")
-    assert "cp.async.cg" not in src and "#define DQS" not in src and "#define CPA" not in src
+    # (session 10's v35 brought cp.async back, for its own landing tiles LQ / LV)
+    assert "Lq[CH][KPD]" not in src and "#define DQS" not in src and "#define CPA" not in src
     for kind in ("v32", "v32q", "v33", "v33q", "v34", "v34q"):
         saved = _knobs(VIG_CUPY_BWD=kind)
         try:
@@ -498,12 +511,16 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     bw4 = m._BW4.get(m.bwd_variant(), 0)
     fdefines = m._tc_defines(q.dtype, kt, 1)
     bdefines = fdefines + ((("BW4", bw4),) if bw4 else ())
+    o16 = m.bwd_variant() in m._O16  # session 10, v35 / v35q: + O16, three 16-bit output pointers
+    if o16:
+        bdefines += (("O16", 1),)
+    npb = 18 if o16 else 15  # bigla_tc_bwd's pointer arguments
     reuse = bool(keep and bnseg > 1 and (nvb, seglen, nseg) == (1, bseg, bnseg))
     total = BH * 2 * m.TC_VB * kpd
     scan_grid = (-(-total // 256), 1, 1)
     bhead = (i32(B), i32(L), i32(H), i32(K), i32(V)) + strides(q, k, v, gf, gb, do) + (
         np.float32(scale / 2), i32(bseg))
-    bsmem = 2 * m.tc_bwd_smem(kt, bw4)
+    bsmem = 2 * m.tc_bwd_smem(kt, bw4, o16)
     t256 = (256, 1, 1)
     want = []  # (func, grid, block, smem, defines, constants, pointers)
     if bnseg > 1 and not reuse:
@@ -514,10 +531,10 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
                  (m.scan_func(), scan_grid, t256, 0, fdefines,
                   (i32(BH), i32(bnseg), i32(m.TC_VB), i32(0)), 2)]
     if bnseg > 1:
-        want += [("bigla_tc_bwd", (BH, bnseg, 1), t256, bsmem, bdefines, bhead + (i32(0),), 15),
+        want += [("bigla_tc_bwd", (BH, bnseg, 1), t256, bsmem, bdefines, bhead + (i32(0),), npb),
                  (m.scan_func(), scan_grid, t256, 0, fdefines,
                   (i32(BH), i32(bnseg), i32(m.TC_VB), i32(1)), 2)]
-    want.append(("bigla_tc_bwd", (BH, bnseg, 1), t256, bsmem, bdefines, bhead + (i32(1),), 15))
+    want.append(("bigla_tc_bwd", (BH, bnseg, 1), t256, bsmem, bdefines, bhead + (i32(1),), npb))
     if bnseg > 1:
         f, grid, block, consts = m.dgfix_launch(B, L, H, K, bseg, bnseg)
         want.append((f, grid, block, m.dgfix_smem(f, H, K), bdefines, consts, 3))
@@ -527,15 +544,21 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
         assert len(got[5]) == nptr + len(consts)
         _consts_ok(got[5][nptr:], consts)
     main = bw[-2 if bnseg > 1 else -1][5]  # mode 1
-    # q k v gf gb do | dq dk dv dgf dgb yq sts st_r ytot
+    # q k v gf gb do | dq dk dv [dq16 dk16 dv16] dgf dgb yq sts st_r ytot
     assert main[:6] == inputs
-    dq, dk, dv, dgf, dgb, yq, sts, st_r, ytot = main[6:15]
     nk = B * L * H * K
-    assert (dk - dq, dv - dq) == (4 * nk, 8 * nk)  # dq | dk | dv: one fp32 buffer, cast once
+    if o16:  # v35: the returned 16-bit dq | dk | dv (one buffer, the fp32 one's layout)
+        o1, o2, o3 = main[9:12]
+        assert (o2 - o1, o3 - o1) == (2 * nk, 4 * nk)
+        assert [t.data_ptr() for t in grads[:3]] == [o1, o2, o3]
+        main = main[:9] + main[12:]
+    dq, dk, dv, dgf, dgb, yq, sts, st_r, ytot = main[6:15]
+    assert (dk - dq, dv - dq) == (4 * nk, 8 * nk)  # dq | dk | dv: one fp32 buffer (cast once, or
+    # v35's first-visitor partials)
     assert dgb - dgf == 4 * nk
-    ws = [dq, dk, dv, dgf, dgb, yq]
+    ws = [dq, dk, dv, dgf, dgb, yq] + ([o1] if o16 else [])
     if bnseg > 1:
-        assert all(b[5][:15] == main[:15] for b in bw if b[0] == "bigla_tc_bwd")
+        assert all(b[5][:npb] == bw[-2][5][:npb] for b in bw if b[0] == "bigla_tc_bwd")
         gs = bw[-3][5][1]  # the reverse scan: (st_r, gs)
         assert bw[-3][5][0] == st_r and bw[-1][5][:3] == [dgf, dgb, ytot]
         if reuse:  # the forward's kept states, no state pass of the backward's own

@@ -274,10 +274,17 @@ def _bwd_long() -> bool:
 # (bit-identical, 3-5 % slower), v34 / v34q proven (parity 120/120) and not faster, v33 = v32 + CPA
 # (results/2026-12-06d-h100/); removed, last in commit fdf897e. Selecting one
 # raises a ValueError, see _BWD_REMOVED.)
+# "v35" / "v35q" (session 10, on trial: -DBW4=10 / 11 plus -DO16=1): v31 / v31q whose dq, dk, dv are
+# written once, in the inputs' dtype, by each chunk's second visitor (the first visitor's fp32
+# partial loaded after (A) of the step, its own value added, rounded once; the middle chunk of an
+# odd count converted after a block barrier at the kernel's end): no fp32 -> bf16 / fp16 cast
+# kernel after the backward; gradients = v31's fp32 values rounded once (what v31 + the cast
+# returns, bit for bit); v35 falls back to v35q where v29r's _in32 rule fails.
 BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "v31", "v31q",
-             "recurrent")
+             "v35", "v35q", "recurrent")
 _BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8, "v29r": 9,
-        "v31": 10, "v31q": 11}  # the -DBW4 level of each chunked-backward variant
+        "v31": 10, "v31q": 11, "v35": 10, "v35q": 11}  # the -DBW4 level of each chunked-backward variant
+_O16 = ("v35", "v35q")  # the variants compiled with -DO16=1 (16-bit dq / dk / dv from the kernel)
 _BWD_REMOVED = ("v32", "v32q", "v33", "v33q", "v34", "v34q")  # session 9's, removed (commit fdf897e)
 
 
@@ -417,13 +424,15 @@ def bwd_kind(q, v, do, k=None) -> str:
     return "recurrent"
 
 
-def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
+def tc_bwd_smem(kt: int, bw4: int | None = None, o16: bool | None = None) -> int:
     """sizeof(BwdSmem) in bigla_tc.cu (the kernel traps if this is out of date); ``bw4``: the
-    variant's -DBW4 level (default: the VIG_CUPY_BWD setting's)."""
+    variant's -DBW4 level (default: the VIG_CUPY_BWD setting's); ``o16``: compiled with -DO16=1
+    (v35 / v35q: + the fp32 landing tiles LQ [16][KPD + 4] and LV [16][68]; default: the setting's)."""
     bw4 = _BW4.get(bwd_variant(), 0) if bw4 is None else bw4
+    o16 = bwd_variant() in _O16 if o16 is None else o16
     kpd = 16 * kt
     if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles
-        return 824 * kpd + 8528
+        return 824 * kpd + 8528 + ((1024 * kt + 4608) if o16 and bw4 in (10, 11) else 0)
     return 856 * kpd + 13136
 
 
@@ -598,18 +607,20 @@ def plan_forward(q, k, v, g_fwd, g_bwd, scale: float, keep_states: bool = False)
 
 
 class _BwdPlan:
-    __slots__ = ("calls", "chunked", "n_ws", "n_flat", "offs", "reuse", "dg", "dq", "dk", "dv")
+    __slots__ = ("calls", "chunked", "n_ws", "n_flat", "offs", "reuse", "dg", "dq", "dk", "dv", "o16")
 
 
 def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     """The launches of the chunked backward; pointer slots 0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 do,
-    6 dq, 7 dk, 8 dv, 9 dgf, 10 dgb, 11 yq, 12 sts, 13 st_r, 14 ytot, 15 gs. One fp32 workspace holds
-    dq | dk | dv (contiguous, cast once at the end) | yq | st_r | ytot [| sts | gs], each
+    6 dq, 7 dk, 8 dv, 9 dgf, 10 dgb, 11 yq, 12 sts, 13 st_r, 14 ytot, 15 gs (v35 / v35q: 16 - 18
+    the 16-bit dq, dk, dv the kernel writes, after dv in its arguments). One fp32 workspace holds
+    dq | dk | dv (contiguous, cast once at the end; v35: the first visitors' partials) | yq | st_r | ytot [| sts | gs], each
     part on a 256-byte boundary; dgf | dgb share a second allocation (both returned)."""
     import numpy as np
 
     p = _BwdPlan()
     p.chunked = chunked
+    p.o16 = False
     if not chunked:
         return p
     B, L, H, K = q.shape
@@ -625,6 +636,10 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
         bw4 = 2
     defines = fdefines + ((("BW4", bw4),) if bw4 else ())
+    # v35 / v35q: dq, dk, dv in q's dtype from the kernel (slots 16 - 18: the same flat layout)
+    p.o16 = bwd_variant() in _O16 and bw4 in (10, 11)
+    if p.o16:
+        defines += (("O16", 1),)
     nk, nv = B * L * H * K, B * L * H * V
     rnd = lambda n: -(-n // 64) * 64  # noqa: E731
     sizes = [2 * nk + nv, 2 * BH * L * kpd]  # flat, yq
@@ -651,6 +666,7 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     p.dv = _strided((B, L, H, V))[:2] + (2 * nk,)
     p.dg = _strided((B, L, H, K))[:2] + (nk,)
     Q, Kk, Vv, GF, GB, DO, DQ, DK, DV, DGF, DGB, YQ, STS, STR, YT, GS = (_Slot(i) for i in range(16))
+    O16 = (_Slot(16), _Slot(17), _Slot(18)) if p.o16 else ()
     if nseg == 1:
         STS = STR = YT = YQ
     total = BH * 2 * TC_VB * kpd
@@ -666,11 +682,11 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (STS, GS, np.int32(BH), np.int32(nseg), np.int32(TC_VB), np.int32(0)),
                            0, fdefines))
-    common = (Q, Kk, Vv, GF, GB, DO, DQ, DK, DV, DGF, DGB, YQ, STS, STR, YT,
+    common = (Q, Kk, Vv, GF, GB, DO, DQ, DK, DV, *O16, DGF, DGB, YQ, STS, STR, YT,
               np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
               *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
               *_strides(do), np.float32(scale / 2), np.int32(seglen))
-    smem = 2 * tc_bwd_smem(kt, bw4)
+    smem = 2 * tc_bwd_smem(kt, bw4, p.o16)
     if nseg > 1:
         calls.append(_Call(dev, "bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(0),),
                            smem, defines))
@@ -721,9 +737,16 @@ def plan_backward(q, k, v, g_fwd, g_bwd, scale: float, do, states=()):
         st_r, yt = w + o[2], w + o[3]
     else:
         st_r = yt = yq
-    _run(p.calls, (pq, pk, pv, g_fwd.data_ptr(), g_bwd.data_ptr(), pdo, dqo, dko, dvo, d,
-                   d + 4 * p.dg[2], yq, s0 if len(o) > 2 else yq, st_r, yt, s1), dev)
-    flat = ws[:p.n_flat].to(q.dtype)
+    P = (pq, pk, pv, g_fwd.data_ptr(), g_bwd.data_ptr(), pdo, dqo, dko, dvo, d,
+         d + 4 * p.dg[2], yq, s0 if len(o) > 2 else yq, st_r, yt, s1)
+    if p.o16:  # v35: the kernel writes dq | dk | dv in q's dtype (no cast)
+        flat = torch.empty(p.n_flat, device=q.device, dtype=q.dtype)
+        f = flat.data_ptr()
+        es = flat.element_size()
+        _run(p.calls, P + (f, f + es * p.dk[2], f + es * p.dv[2]), dev)
+    else:
+        _run(p.calls, P, dev)
+        flat = ws[:p.n_flat].to(q.dtype)
     return (flat.as_strided(*p.dq), flat.as_strided(*p.dk), flat.as_strided(*p.dv),
             dg.as_strided(p.dg[0], p.dg[1], 0), dg.as_strided(*p.dg))
 

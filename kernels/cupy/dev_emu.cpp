@@ -58,6 +58,23 @@ extern "C" int emu_launch(const char* name, int gx, int gy, int gz, int bx, unsi
         return 0;
     }
 #if KT <= 2
+#if O16  // v35 (session 10): three more pointers (dq16, dk16, dv16) after dv
+    if (n == "bigla_tc_bwd") {
+        run_grid(gx, gy, gz, bx, smem, [&]() {
+            bigla_tc_bwd(P(const elem_t*, 0), P(const elem_t*, 1), P(const elem_t*, 2),
+                         P(const float*, 3), P(const float*, 4), P(const elem_t*, 5),
+                         P(float*, 6), P(float*, 7), P(float*, 8),
+                         P(elem_t*, 9), P(elem_t*, 10), P(elem_t*, 11),
+                         P(float*, 12), P(float*, 13),
+                         P(float*, 14), P(const float*, 15), P(float*, 16), P(float*, 17),
+                         I(18), I(19), I(20), I(21), I(22),
+                         LL(23), LL(24), LL(25), LL(26), LL(27), LL(28), LL(29), LL(30), LL(31),
+                         LL(32), LL(33), LL(34), LL(35), LL(36), LL(37), LL(38), LL(39), LL(40),
+                         *(float*)a[41], I(42), I(43));
+        });
+        return 0;
+    }
+#else
     if (n == "bigla_tc_bwd") {
         run_grid(gx, gy, gz, bx, smem, [&]() {
             bigla_tc_bwd(P(const elem_t*, 0), P(const elem_t*, 1), P(const elem_t*, 2),
@@ -71,6 +88,7 @@ extern "C" int emu_launch(const char* name, int gx, int gy, int gz, int bx, unsi
         });
         return 0;
     }
+#endif
     if (n == "bigla_tc_dg_fix") {
         run_grid(gx, gy, gz, bx, smem, [&]() {
             bigla_tc_dg_fix(P(float*, 0), P(float*, 1), P(const float*, 2), I(3), I(4), I(5),
