@@ -16,47 +16,9 @@ see _seg_saved), and DW2's halves swapped.
 """
 import numpy as np
 
-C, K, V = 32, 32, 64
+from dev_emu_common import C, K, V, cums, fwd_segst, scan, seg_chunks, walk
+
 rng = np.random.default_rng(1)
-
-
-def cums(gf, gb):
-    return np.cumsum(gf, 0), np.cumsum(gb[::-1], 0)[::-1]
-
-
-def ref_walk(ch, nt):  # bwd_states over the whole sequence: the four states entering each chunk
-    z = np.zeros((K, V))
-    sf, dsb, sb, dsf = z, z, z, z
-    ws = {c: {} for c in range(nt)}
-    for it in range(nt):
-        cl, cr = it, nt - 1 - it
-        k, q, v, do, gf, gb, s = ch[cl]
-        ws[cl]["sf"], ws[cl]["dsb"] = sf, dsb
-        Gf, Gb = cums(gf, gb)
-        sf = sf * np.exp(Gf[-1])[:, None] + (k * np.exp(Gf[-1] - Gf)).T @ v
-        dsb = dsb * np.exp(Gb[0])[:, None] + (s * q * np.exp(Gb)).T @ do
-        k, q, v, do, gf, gb, s = ch[cr]
-        ws[cr]["sb"], ws[cr]["dsf"] = sb, dsf
-        Gf, Gb = cums(gf, gb)
-        sb = sb * np.exp(Gb[0])[:, None] + (k * np.exp(Gb[0] - Gb)).T @ v
-        dsf = dsf * np.exp(Gf[-1])[:, None] + (s * q * np.exp(Gf)).T @ do
-    return ws
-
-
-def fwd_segst(ch, lo, hi):  # kernels.build_fwd_segst: WS = [S_f; S_b], DW = [gf; gb]
-    sf, sb, dwf, dwb = np.zeros((K, V)), np.zeros((K, V)), np.ones(K), np.ones(K)
-    n = hi - lo
-    for it in range(n):
-        cl, cr = lo + it, hi - 1 - it
-        k, _, v, _, gf, gb, _ = ch[cl]
-        Gf, _ = cums(gf, gb)
-        sf = sf * np.exp(Gf[-1])[:, None] + (k * np.exp(Gf[-1] - Gf)).T @ v
-        dwf = dwf * np.exp(Gf[-1])
-        k, _, v, _, gf, gb, _ = ch[cr]
-        _, Gb = cums(gf, gb)
-        sb = sb * np.exp(Gb[0])[:, None] + (k * np.exp(Gb[0] - Gb)).T @ v
-        dwb = dwb * np.exp(Gb[0])
-    return np.concatenate([sf, sb]), np.concatenate([dwf, dwb])
 
 
 def bwd_segr(ch, lo, hi, swap=False):  # kernels.build_bwd_segr: WSS2 = [dS_b; dS_f], DW2 = [dw_b; dw_f]
@@ -75,61 +37,15 @@ def bwd_segr(ch, lo, hi, swap=False):  # kernels.build_bwd_segr: WSS2 = [dS_b; d
     return np.concatenate([dsb, dsf]), dw2
 
 
-def scan(W, E):  # fwd_scan, in place: rows 0..K-1 from the left, K..2K-1 from the right
-    n = len(W)
-    out = [w.copy() for w in W]
-    st = np.zeros((K, V))
-    for sg in range(n):
-        out[sg][:K], st = st, st * E[sg][:K, None] + W[sg][:K]
-    st = np.zeros((K, V))
-    for sg in reversed(range(n)):
-        out[sg][K:], st = st, st * E[sg][K:, None] + W[sg][K:]
-    return out
-
-
-def bwd_states_seg(ch, lo, hi, init):  # the walkers from the entering states; the states entering each chunk
-    sf, dsb, sb, dsf = init
-    got = {}
-    for it in range(hi - lo):
-        cl, cr = lo + it, hi - 1 - it
-        got.setdefault(cl, {})["sf"], got[cl]["dsb"] = sf, dsb
-        got.setdefault(cr, {})["sb"], got[cr]["dsf"] = sb, dsf
-        k, q, v, do, gf, gb, s = ch[cl]
-        Gf, Gb = cums(gf, gb)
-        sf = sf * np.exp(Gf[-1])[:, None] + (k * np.exp(Gf[-1] - Gf)).T @ v
-        dsb = dsb * np.exp(Gb[0])[:, None] + (s * q * np.exp(Gb)).T @ do
-        k, q, v, do, gf, gb, s = ch[cr]
-        Gf, Gb = cums(gf, gb)
-        sb = sb * np.exp(Gb[0])[:, None] + (k * np.exp(Gb[0] - Gb)).T @ v
-        dsf = dsf * np.exp(Gf[-1])[:, None] + (s * q * np.exp(Gf)).T @ do
-    return got
-
-
 def run(L, SEG, regime, seg_f=None, swap=False):
     seg_f = seg_f or SEG
     nt = -(-L // C)
-    pad = nt * C - L
-    g = lambda: np.log(1 / (1 + np.exp(-rng.standard_normal((L, K)))))  # noqa: E731
-    gf, gb = g(), g()
-    if regime == "bench":
-        gf, gb = gf / 16, gb / 16
-    elif regime == "weak":
-        gf, gb = -0.01 * rng.random((L, K)), -0.01 * rng.random((L, K))
-    elif regime == "strong":
-        gf, gb = -5 * rng.random((L, K)), -5 * rng.random((L, K))
-    elif regime == "mixed":
-        gf = -rng.random((L, K)) * np.where(rng.random(K) < 0.5, 0.05, 8.0)
-        gb = -rng.random((L, K)) * np.where(rng.random(K) < 0.5, 0.05, 8.0)
-    k, q = rng.standard_normal((L, K)), rng.standard_normal((L, K))
-    v, do = rng.standard_normal((L, V)), rng.standard_normal((L, V))
-    P = lambda x: np.concatenate([x, np.zeros((pad, x.shape[1]))])  # noqa: E731 (rows past L: 0, gates 0)
-    k, q, v, do, gf, gb = map(P, (k, q, v, do, gf, gb))
-    s = 0.0884
-    ch = [tuple(x[c * C:(c + 1) * C] for x in (k, q, v, do, gf, gb)) + (s,) for c in range(nt)]
-    ref = ref_walk(ch, nt)
+    ch = seg_chunks(rng, L, regime)
+    ref, _ = walk(ch, 0, nt, [np.zeros((K, V))] * 4)  # bwd_states over the whole sequence
     # forward (segments of seg_f tokens): the saved entering states
     ncf = seg_f // C
-    fw = [fwd_segst(ch, sg * ncf, min(nt, sg * ncf + ncf)) for sg in range(-(-nt // ncf))]
+    chf = [(k, v, gf, gb) for k, _, v, _, gf, gb, _ in ch]
+    fw = [fwd_segst(chf, sg * ncf, min(nt, sg * ncf + ncf)) for sg in range(-(-nt // ncf))]
     WS = scan([w for w, _ in fw], [d for _, d in fw])
     # backward (segments of SEG tokens)
     ncm = SEG // C
@@ -140,7 +56,7 @@ def run(L, SEG, regime, seg_f=None, swap=False):
     for sg in range(nseg):
         lo, hi = sg * ncm, min(nt, sg * ncm + ncm)
         ws = WS[sg] if sg < len(WS) else np.zeros((2 * K, V))
-        got = bwd_states_seg(ch, lo, hi, (ws[:K], WS2[sg][:K], ws[K:], WS2[sg][K:]))
+        got, _ = walk(ch, lo, hi, (ws[:K], WS2[sg][:K], ws[K:], WS2[sg][K:]))  # bwd_states_seg
         for c in range(lo, hi):
             for key in ("sf", "dsb", "sb", "dsf"):
                 a, b = got[c][key], ref[c][key]

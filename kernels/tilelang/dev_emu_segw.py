@@ -14,18 +14,10 @@ is not caught.
 import sys
 
 import numpy as np
-import torch
 
-C, K, V, GMIN = 32, 32, 64, -40.0
+from dev_emu_common import C, GMIN, K, V, bf, cums, fwd_segst
+
 rng = np.random.default_rng(5)
-
-
-def bf(x):
-    return torch.tensor(x).to(torch.bfloat16).to(torch.float64).numpy()
-
-
-def cums(gf, gb):
-    return np.cumsum(gf, 0), np.cumsum(gb[::-1], 0)[::-1]
 
 
 def chunks(k, v, gf, gb, L):
@@ -35,21 +27,6 @@ def chunks(k, v, gf, gb, L):
     k, v, gf, gb = z(k), z(v), z(gf), z(gb)
     return [(k[c * C:(c + 1) * C], v[c * C:(c + 1) * C], gf[c * C:(c + 1) * C], gb[c * C:(c + 1) * C])
             for c in range(nt)]
-
-
-def fwd_segst(ch, lo, hi, rnd):  # two walkers
-    sf, sb, dwf, dwb = np.zeros((K, V)), np.zeros((K, V)), np.ones(K), np.ones(K)
-    for it in range(hi - lo):
-        cl, cr = lo + it, hi - 1 - it
-        k, v, gf, gb = ch[cl]
-        Gf, _ = cums(gf, gb)
-        sf = sf * np.exp(Gf[-1])[:, None] + rnd(k * np.exp(Gf[-1] - Gf)).T @ v
-        dwf = dwf * np.exp(Gf[-1])
-        k, v, gf, gb = ch[cr]
-        _, Gb = cums(gf, gb)
-        sb = sb * np.exp(Gb[0])[:, None] + rnd(k * np.exp(Gb[0] - Gb)).T @ v
-        dwb = dwb * np.exp(Gb[0])
-    return np.concatenate([sf, sb]), np.concatenate([dwf, dwb])
 
 
 def fwd_segw(ch, lo, hi, rnd, ctl=""):  # one walker, kernels.build_fwd_segw's order

@@ -123,32 +123,27 @@ def bwd_cases(small):
         yield from shape_cases("ViG-T@224")
 
 BASE = "x4 (ref2)"
-if "--bwd" in sys.argv:
-    os.environ.update({"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"})
-    BASE = "ref2+m3 on copies"
-    VARIANTS = {BASE: {"VIG_TILELANG_BWD_VIEWS": "0"}, "ref2+m3 BWD_VIEWS=1 (:s2)": {"VIG_TILELANG_BWD_VIEWS": "1"}}
-    cases = lambda: bwd_cases("--small" in sys.argv)  # noqa: E731
-elif "--bwd2" in sys.argv:
-    os.environ.update({"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": ""})
-    BASE = "ref2+w1 on copies"
-    VARIANTS = {BASE: {"VIG_TILELANG_BWD_VIEWS": "0"}, "ref2+w1 BWD_VIEWS=2 (:s2)": {"VIG_TILELANG_BWD_VIEWS": "2"}}
-    cases = lambda: bwd_cases("--small" in sys.argv)  # noqa: E731
-elif "--save" in sys.argv:
-    os.environ.update({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_BWD_SEG": "128"})
-    BASE = "SEG_SAVE=0 (bwd_segst)"
-    VARIANTS = {BASE: {"VIG_TILELANG_SEG_SAVE": "0"}, "SEG_SAVE=1 (bwd_segr)": {"VIG_TILELANG_SEG_SAVE": "1"}}
-    cases = lambda: seg_cases("--small" in sys.argv)  # noqa: E731
-elif "--scan" in sys.argv:
-    os.environ.update({"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_BWD_SEG": "128"})
-    BASE = "SCAN_VEC=0 (fwd_scan)"
-    VARIANTS = {BASE: {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "0"},
-                "SCAN_VEC=1 (fwd_scan:v1)": {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "1"}}
-    cases = lambda: seg_cases("--small" in sys.argv)  # noqa: E731
-elif "--seg" in sys.argv:
-    BASE = "seg:x4 on copies (FWD_VIEWS=1)"
-    VARIANTS = {BASE: {"VIG_TILELANG_FWD_VIEWS": "1"},
-                "seg:s2:x4 (FWD_VIEWS=2)": {"VIG_TILELANG_FWD_VIEWS": "2"}}
-    cases = lambda: seg_cases("--small" in sys.argv)  # noqa: E731
+SEG128 = {"VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_BWD_SEG": "128"}
+MODES = [  # flag: (environment of both, (base label, its switches), (variant label, its switches), cases)
+    ("--bwd", {"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"},
+     ("ref2+m3 on copies", {"VIG_TILELANG_BWD_VIEWS": "0"}),
+     ("ref2+m3 BWD_VIEWS=1 (:s2)", {"VIG_TILELANG_BWD_VIEWS": "1"}), bwd_cases),
+    ("--bwd2", {"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": ""},
+     ("ref2+w1 on copies", {"VIG_TILELANG_BWD_VIEWS": "0"}),
+     ("ref2+w1 BWD_VIEWS=2 (:s2)", {"VIG_TILELANG_BWD_VIEWS": "2"}), bwd_cases),
+    ("--save", SEG128, ("SEG_SAVE=0 (bwd_segst)", {"VIG_TILELANG_SEG_SAVE": "0"}),
+     ("SEG_SAVE=1 (bwd_segr)", {"VIG_TILELANG_SEG_SAVE": "1"}), seg_cases),
+    ("--scan", SEG128, ("SCAN_VEC=0 (fwd_scan)", {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "0"}),
+     ("SCAN_VEC=1 (fwd_scan:v1)", {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "1"}), seg_cases),
+    ("--seg", {}, ("seg:x4 on copies (FWD_VIEWS=1)", {"VIG_TILELANG_FWD_VIEWS": "1"}),
+     ("seg:s2:x4 (FWD_VIEWS=2)", {"VIG_TILELANG_FWD_VIEWS": "2"}), seg_cases),
+]
+for flag, env, (BASE_, benv), (lab, venv), kase in MODES:  # the first flag given, in this order
+    if flag in sys.argv:
+        os.environ.update(env)
+        BASE, VARIANTS = BASE_, {BASE_: benv, lab: venv}
+        cases = lambda kase=kase: kase("--small" in sys.argv)  # noqa: E731
+        break
 n = ok = 0
 worst = 0.0
 for name, ins in cases():

@@ -14,22 +14,9 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from vig import bench  # noqa: E402
-from vig.ops import _KernelFunction  # noqa: E402
-import vig_kernels.tilelang as tlb  # noqa: E402
+import dev_route_common as rc  # the mocks (compile_kernel, _arch, Tensor.contiguous counted)
+from dev_route_common import _KernelFunction, bench, log, tlb
 
-log = []
-
-
-def fake(kind, K, V, dtype, arch):
-    def launch(*args):
-        log.append((kind, [a for a in args if isinstance(a, torch.Tensor)]))
-    return launch
-
-
-tlb.compile_kernel = fake
-tlb._arch = lambda device: "sm_90a"
 KEYS = ("VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_SEG_L", "VIG_TILELANG_SEGST")
 bad = n = 0
 CFG = [  # env, dtype, expected (segment length, "" on the views path / None: not the views path)
@@ -42,10 +29,7 @@ CFG = [  # env, dtype, expected (segment length, "" on the views path / None: no
     ({"VIG_TILELANG_SEG_L": "128"}, torch.float16, (224, None)),
 ]
 for env, dt, (sl, st) in CFG:
-    for key in KEYS:
-        os.environ.pop(key, None)
-    os.environ.update(env)
-    tlb.reload_env()
+    rc.setenv(KEYS, env)
     for L in (225, 256, 257, 300, 449, 1000, 4096):
         shape = bench.OpShape(2, 3, L, 32, 64)
         (q, k, v, gf, gb), _ = bench.make_inputs(shape, "cpu", dtype=dt)
@@ -68,18 +52,6 @@ for env, dt, (sl, st) in CFG:
             print(f"{'ok ' if ok else 'BAD'} {env} {str(dt).split('.')[-1]} L {L}: {kinds} NSEG {nseg}"
                   + ("" if ok else f" <- want {want}, NSEG {-(-L // sl)}"))
 # VIG_TILELANG_BWD_SEG: the backward's kinds, argument layouts and workspace shapes; no contiguous copies
-copies = []
-_contiguous = torch.Tensor.contiguous
-
-
-def counting(self, *a, **kw):
-    r = _contiguous(self, *a, **kw)
-    if r.data_ptr() != self.data_ptr():
-        copies.append(tuple(self.shape))
-    return r
-
-
-torch.Tensor.contiguous = counting
 BCFG = [  # env, lengths, expected backward kinds (None: the shipped v5 states on copies at L > 224)
     ({"VIG_TILELANG_BWD_SEG": "128"}, 128),
     ({"VIG_TILELANG_BWD_SEG": "224"}, 224),
@@ -94,17 +66,8 @@ BKEYS = KEYS + ("VIG_TILELANG_BWD_SEG", "VIG_TILELANG_BWD_VIEWS", "VIG_TILELANG_
 
 
 def bwd_run(env, L, B=2, H=3):
-    for key in BKEYS:
-        os.environ.pop(key, None)
-    os.environ.update(env)
-    tlb.reload_env()
-    shape = bench.OpShape(B, H, L, 32, 64)
-    leaves = [x.detach().requires_grad_() for x in bench.make_inputs(shape, "cpu")[0]]
-    o = _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, *leaves)
-    log.clear()
-    copies.clear()
-    torch.autograd.grad(o, leaves, torch.randn_like(o))
-    return [kd for kd, _ in log], list(log), len(copies)
+    _, _, blog, _, bcp = rc.run(BKEYS, env, L, B=B, H=H)
+    return rc.kinds(blog), blog, bcp
 
 
 BCFG += [({"VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_BWD_VIEWS": "0"}, 128),

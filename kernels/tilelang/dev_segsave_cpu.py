@@ -10,78 +10,24 @@ becomes fwd_scan:v1 (same arguments), alone and with SEG_SAVE, nothing else chan
 
     python kernels/tilelang/dev_segsave_cpu.py
 """
-import os
-import sys
-
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from vig import bench  # noqa: E402
-from vig.ops import _KernelFunction  # noqa: E402
-import vig_kernels.tilelang as tlb  # noqa: E402
+import dev_route_common as rc  # the mocks (compile_kernel, _arch, Tensor.contiguous counted)
+from dev_route_common import kinds, tlb
 
-log = []
-
-
-def fake(kind, K, V, dtype, arch):
-    def launch(*args):
-        log.append((kind, [a for a in args if isinstance(a, torch.Tensor)]))
-    return launch
-
-
-tlb.compile_kernel = fake
-tlb._arch = lambda device: "sm_90a"
-copies = []
-_contiguous = torch.Tensor.contiguous
-
-
-def counting(self, *a, **kw):
-    r = _contiguous(self, *a, **kw)
-    if r.data_ptr() != self.data_ptr():
-        copies.append(tuple(self.shape))
-    return r
-
-
-torch.Tensor.contiguous = counting
 KEYS = ("VIG_TILELANG_SEG_SAVE", "VIG_TILELANG_SEG_L", "VIG_TILELANG_BWD_SEG", "VIG_TILELANG_BWD",
         "VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_BWD_OUT", "VIG_TILELANG_STRIDED", "VIG_TILELANG_SCAN_VEC")
+check = rc.Checks()
 
 
 def setenv(env):
-    for key in KEYS:
-        os.environ.pop(key, None)
-    os.environ.update(env)
-    tlb.reload_env()
+    rc.setenv(KEYS, env)
 
 
-def run(env, L, dt=torch.bfloat16, B=2, H=3, Kd=32, Vd=64, env_bwd=None):
-    setenv(env)
-    leaves = [x.detach().requires_grad_() for x in bench.make_inputs(bench.OpShape(B, H, L, Kd, Vd), "cpu",
-                                                                       dtype=dt)[0]]
-    log.clear()
-    o = _KernelFunction.apply(tlb.TileLangBackend(), Kd ** -0.5, *leaves)
-    flog = list(log)
-    saved = o.grad_fn.saved_tensors[5:]
-    if env_bwd is not None:
-        setenv(env_bwd)
-    log.clear()
-    copies.clear()
-    torch.autograd.grad(o, leaves, torch.randn_like(o))
-    return flog, saved, list(log), len(copies)
-
-
-def kinds(lg):
-    return [kd for kd, _ in lg]
-
-
-n = bad = 0
-
-
-def check(name, ok, detail=""):
-    global n, bad
-    n += 1
-    bad += not ok
-    print(f"{'ok ' if ok else 'BAD'} {name}" + ("" if ok else f" <- {detail}"))
+def run(env, L, **kw):
+    """(forward launches, saved, backward launches, the backward's contiguous copies)"""
+    flog, saved, blog, _, bcp = rc.run(KEYS, env, L, **kw)
+    return flog, saved, blog, bcp
 
 
 ON = {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_BWD_SEG": "128"}
@@ -147,20 +93,10 @@ for env in ({}, ON, {"VIG_TILELANG_SEG_L": "128"}, {"VIG_TILELANG_BWD_SEG": ""},
         check(f"SCAN_VEC=1 {env} L {L}: fwd {kinds(f1)}, bwd {kinds(b1)}",
               kinds(f1) == sub(kinds(f0)) and kinds(b1) == sub(kinds(b0)) and same_args and len(s1) == len(s0)
               and (L <= 224 or "fwd_scan:v1" in kinds(f1) + kinds(b1)), f"without: {kinds(f0)} {kinds(b0)}")
-for val in ("2", "x"):
-    setenv({"VIG_TILELANG_SCAN_VEC": val})
-    try:
-        tlb._scan_kind()
-        check(f"SCAN_VEC={val} raises", False, "accepted")
-    except ValueError as e:
-        check(f"SCAN_VEC={val} raises", "VIG_TILELANG_SCAN_VEC" in str(e))
-for val in ("2", "x", "true"):
-    setenv({"VIG_TILELANG_SEG_SAVE": val})
-    try:
-        tlb._seg_save()
-        check(f"SEG_SAVE={val} raises", False, "accepted")
-    except ValueError as e:
-        check(f"SEG_SAVE={val} raises", "VIG_TILELANG_SEG_SAVE" in str(e))
+for var, fn, vals in (("VIG_TILELANG_SCAN_VEC", tlb._scan_kind, ("2", "x")),
+                      ("VIG_TILELANG_SEG_SAVE", tlb._seg_save, ("2", "x", "true"))):
+    for val in vals:
+        setenv({var: val})
+        check.raises(f"{var[len('VIG_TILELANG_'):]}={val} raises", var, fn)
 setenv({})
-print(f"dev_segsave_cpu: {n - bad}/{n} ok")
-sys.exit(1 if bad else 0)
+check.done("dev_segsave_cpu")

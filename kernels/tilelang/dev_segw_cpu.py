@@ -1,5 +1,5 @@
 """CPU check of VIG_TILELANG_SEGW's routing (session 10 round 2; no GPU, no compilation: compile_kernel mocked,
-CPU tensors, through vig.ops' autograd function, the harness of dev_segsave_cpu.py): with SEGW=1 the FWD_VIEWS=2
+CPU tensors, through vig.ops' autograd function, dev_route_common.py's harness): with SEGW=1 the FWD_VIEWS=2
 segment forward launches SEGW_KIND[:g<n>] where it launched fwd_segst:s2[:g<n>], with the same arguments (int64
 views of k, v, gf, gb; the same WS / DW that fwd_scan then scans and fwd_fused_seg reads, and with SEG_SAVE the
 backward's saved WS), nothing else changes (forward and backward kinds, argument shapes, copies, what is saved);
@@ -8,82 +8,25 @@ changes at all; bad values raise.
 
     python kernels/tilelang/dev_segw_cpu.py
 """
-import os
-import sys
-
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from vig import bench  # noqa: E402
-from vig.ops import _KernelFunction  # noqa: E402
-import vig_kernels.tilelang as tlb  # noqa: E402
+import dev_route_common as rc  # the mocks (compile_kernel, _arch, Tensor.contiguous counted)
+from dev_route_common import kinds, sig, tlb
 
-log = []
-
-
-def fake(kind, K, V, dtype, arch):
-    def launch(*args):
-        log.append((kind, [a for a in args if isinstance(a, torch.Tensor)]))
-    return launch
-
-
-tlb.compile_kernel = fake
-tlb._arch = lambda device: "sm_90a"
-copies = []
-_contiguous = torch.Tensor.contiguous
-
-
-def counting(self, *a, **kw):
-    r = _contiguous(self, *a, **kw)
-    if r.data_ptr() != self.data_ptr():
-        copies.append(tuple(self.shape))
-    return r
-
-
-torch.Tensor.contiguous = counting
 KEYS = ("VIG_TILELANG_SEGW", "VIG_TILELANG_SEG_SAVE", "VIG_TILELANG_SEG_L", "VIG_TILELANG_BWD_SEG",
         "VIG_TILELANG_BWD", "VIG_TILELANG_FWD", "VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_SCAN_VEC",
         "VIG_TILELANG_FUSED_EXP")
+check = rc.Checks()
 
 
 def setenv(env):
-    for key in KEYS:
-        os.environ.pop(key, None)
-    os.environ.update(env)
-    tlb.reload_env()
+    rc.setenv(KEYS, env)
 
 
-def run(env, L, dt=torch.bfloat16, B=2, H=3, Kd=32, Vd=64):
-    setenv(env)
-    leaves = [x.detach().requires_grad_() for x in bench.make_inputs(bench.OpShape(B, H, L, Kd, Vd), "cpu",
-                                                                       dtype=dt)[0]]
-    log.clear()
-    copies.clear()
-    o = _KernelFunction.apply(tlb.TileLangBackend(), Kd ** -0.5, *leaves)
-    flog, fcp = list(log), len(copies)
-    saved = o.grad_fn.saved_tensors[5:]
-    log.clear()
-    copies.clear()
-    torch.autograd.grad(o, leaves, torch.randn_like(o))
-    return flog, saved, list(log), fcp + len(copies)
-
-
-def kinds(lg):
-    return [kd for kd, _ in lg]
-
-
-def sig(lg):
-    return [[(tuple(t.shape), t.dtype) for t in ts] for _, ts in lg]
-
-
-n = bad = 0
-
-
-def check(name, ok, detail=""):
-    global n, bad
-    n += 1
-    bad += not ok
-    print(f"{'ok ' if ok else 'BAD'} {name}" + ("" if ok else f" <- {detail}"))
+def run(env, L, **kw):
+    """(forward launches, saved, backward launches, contiguous copies of both)"""
+    flog, saved, blog, fcp, bcp = rc.run(KEYS, env, L, **kw)
+    return flog, saved, blog, fcp + bcp
 
 
 W = {"VIG_TILELANG_SEGW": "1"}
@@ -128,18 +71,10 @@ f1, _, _, _ = run({}, 4096)
 check("SEGW=0 = unset", kinds(f0) == kinds(f1) and "fwd_segw" not in " ".join(kinds(f0)))
 for val in ("2", "x", "m6", "true"):
     setenv({"VIG_TILELANG_SEGW": val})
-    try:
-        run({"VIG_TILELANG_SEGW": val}, 300)
-        check(f"SEGW={val} raises", False, "accepted")
-    except ValueError as e:
-        check(f"SEGW={val} raises", "VIG_TILELANG_SEGW" in str(e))
+    check.raises(f"SEGW={val} raises", "VIG_TILELANG_SEGW", lambda: run({"VIG_TILELANG_SEGW": val}, 300))
 setenv({"VIG_TILELANG_SEGST": "m3", **W})
-try:
-    run({"VIG_TILELANG_SEGST": "m3", **W}, 300)
-    check("removed SEGST=m3 still raises with SEGW=1", False, "accepted")
-except ValueError as e:
-    check("removed SEGST=m3 still raises with SEGW=1", "VIG_TILELANG_SEGST" in str(e))
-os.environ.pop("VIG_TILELANG_SEGST", None)
+check.raises("removed SEGST=m3 still raises with SEGW=1", "VIG_TILELANG_SEGST",
+             lambda: run({"VIG_TILELANG_SEGST": "m3", **W}, 300))
+rc.setenv(("VIG_TILELANG_SEGST",), {})
 setenv({})
-print(f"dev_segw_cpu: {n - bad}/{n} ok")
-sys.exit(1 if bad else 0)
+check.done("dev_segw_cpu")

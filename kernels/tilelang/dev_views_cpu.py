@@ -13,7 +13,9 @@
    BWD_VIEWS=1 (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1 on int64 views, with BWD_OUT=ref2 and
    BWD_STATES=m3 only; with STRIDED=1 the :s1 kinds as before). Session 9 round 2: BWD_VIEWS=2 (also with
    the w1 states: bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1), and "2b": the backward's exact kinds at
-   ViG-T@224 for the shipped defaults and around them; a bad BWD_VIEWS value raises.
+   ViG-T@224 for the shipped defaults and around them; a bad BWD_VIEWS value raises. Session 10 round 3: brought
+   up to date with the defaults (BWD_VIEWS "2", BWD_SEG "128"): 2b's shipped backward is the :s2 pair, and the
+   segment backward's kinds (bwd_segst, bwd_states_seg; also bwd_segr, fwd_segw) read int64 views without ":s2".
 3. Bytes the contiguous copies move per call (read + written: tensors copied by Tensor.contiguous
    in the shared layer or the backend, counted at the five contract shapes with mocked kernels),
    forward and backward, for the shipped defaults, FWD_VIEWS=2, ref2+m3 and ref2+m3 with
@@ -26,10 +28,8 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
-from vig import bench  # noqa: E402
-from vig.ops import _KernelFunction  # noqa: E402
-import vig_kernels.tilelang as tlb  # noqa: E402
+import dev_route_common as rc  # the mocks (compile_kernel, _arch, Tensor.contiguous counted)
+from dev_route_common import _KernelFunction, bench, copied, log, tlb
 
 n = 0
 for name in ("ViG-T@224", "ViG-S@224"):
@@ -48,19 +48,11 @@ x = torch.randn(2, 5, 3, 33, dtype=torch.bfloat16)[..., 1:]
 assert tlb._packed(x).untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
 print(f"1. unpacking: {n} values bit-identical to the views, no copies; a misaligned view is copied")
 
-log = []
 KEYS = ("VIG_TILELANG_FWD_VIEWS", "VIG_TILELANG_FUSED_EXP", "VIG_TILELANG_STRIDED", "VIG_TILELANG_BWD_VIEWS",
         "VIG_TILELANG_BWD_OUT", "VIG_TILELANG_BWD_STATES")
-
-
-def fake(kind, K, V, dtype, arch):
-    def launch(*args):
-        log.append((kind, [a for a in args if isinstance(a, torch.Tensor)]))
-    return launch
-
-
-tlb.compile_kernel = fake
-tlb._arch = lambda device: "sm_90a"
+# kinds that read int64 views without ":s2" in their name: the segment backward's (VIG_TILELANG_BWD_SEG, the default
+# "128" since session 9; SEG_SAVE's bwd_segr) and SEGW's forward walker: their builders take only the packed loads
+PACKED = ("bwd_segst", "bwd_states_seg", "bwd_segr", "fwd_segw")
 bad = 0
 for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
             {"VIG_TILELANG_FWD_VIEWS": "1", "VIG_TILELANG_STRIDED": "1"}, {"VIG_TILELANG_FWD_VIEWS": "2"},
@@ -76,10 +68,7 @@ for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
             {"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_FWD_VIEWS": "0"},
             {"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_STRIDED": "1"},
             {"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_BWD_OUT": "ref"}, {"VIG_TILELANG_BWD_VIEWS": "0"}):
-    for key in KEYS:
-        os.environ.pop(key, None)
-    os.environ.update(env)
-    tlb.reload_env()
+    rc.setenv(KEYS, env)
     for name, dt in (("ViG-T@224", torch.bfloat16), ("ViG-T@1024", torch.bfloat16), ("ViG-T@224", torch.float16)):
         (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(*bench.SHAPES[name]), "cpu", dtype=dt)
         leaves = [x.detach().requires_grad_() for x in (q, k, v, gf, gb)]
@@ -90,12 +79,13 @@ for env in ({"VIG_TILELANG_FWD_VIEWS": "1"}, {"VIG_TILELANG_FUSED_EXP": "ref3"},
         for kind, ts in log:
             lay = "int64 views" if ts[0].dtype == torch.int64 else (
                 "contiguous" if all(t.is_contiguous() for t in ts) else "views")
-            ok = (lay == "int64 views") == (":s2" in kind) and (lay != "views" or ":s1" in kind)
+            ok = ((lay == "int64 views") == (":s2" in kind or kind.split(":")[0] in PACKED)
+                  and (lay != "views" or ":s1" in kind))
             bad += not ok
             row.append(f"{kind} [{lay}]" + ("" if ok else " <- WRONG"))
         print(f"2. {env} {name} {str(dt).split('.')[-1]}: " + ", ".join(row))
 # the backward's kinds at ViG-T@224 (bf16), exactly (session 9 round 2)
-EXPECT = (({}, ["bwd_states:w1", "bwd_out2:t256:x4:w1"]),
+EXPECT = (({}, ["bwd_states:s2:w1", "bwd_out2:t256:x4:s2:w1"]),  # the shipped defaults (BWD_VIEWS "2" since s9)
           ({"VIG_TILELANG_BWD_VIEWS": "0"}, ["bwd_states:w1", "bwd_out2:t256:x4:w1"]),
           ({"VIG_TILELANG_BWD_VIEWS": "2"}, ["bwd_states:s2:w1", "bwd_out2:t256:x4:s2:w1"]),
           ({"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_BWD_STATES": "m3"}, ["bwd_states:m3:s2:w1", "bwd_out2:t256:x4:s2:w1"]),
@@ -106,10 +96,7 @@ EXPECT = (({}, ["bwd_states:w1", "bwd_out2:t256:x4:w1"]),
           ({"VIG_TILELANG_BWD_VIEWS": "2", "VIG_TILELANG_LOWMEM": "0"}, ["bwd_states", "bwd_out2:t256:x4"]))
 (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(*bench.SHAPES["ViG-T@224"]), "cpu")
 for env, want in EXPECT:
-    for key in KEYS + ("VIG_TILELANG_LOWMEM",):
-        os.environ.pop(key, None)
-    os.environ.update(env)
-    tlb.reload_env()
+    rc.setenv(KEYS + ("VIG_TILELANG_LOWMEM",), env)
     leaves = [x.detach().requires_grad_() for x in (q, k, v, gf, gb)]
     o = _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, *leaves)
     log.clear()
@@ -140,10 +127,7 @@ EXPECT_F = (({}, "ViG-T@224", torch.bfloat16, ["fwd_fused:s2:m3:x5"]),
             ({}, "ViG-T@224", torch.float16, ["fwd_fused"]),
             ({}, "ViG-T@1024", torch.bfloat16, ["fwd_segst:s2", "fwd_scan", "fwd_fused_seg:s2:m3:x4"]))
 for env, name, dt, want in EXPECT_F:
-    for key in KEYS + ("VIG_TILELANG_LOWMEM", W2):
-        os.environ.pop(key, None)
-    os.environ.update(env)
-    tlb.reload_env()
+    rc.setenv(KEYS + ("VIG_TILELANG_LOWMEM", W2), env)
     (q, k, v, gf, gb), _ = bench.make_inputs(bench.OpShape(*bench.SHAPES[name]), "cpu", dtype=dt)
     log.clear()
     _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, q, k, v, gf, gb)
@@ -169,18 +153,6 @@ os.environ.pop(W2)
 tlb.reload_env()
 print(f"routing: {bad} wrong")
 
-copied = []
-_contiguous = torch.Tensor.contiguous
-
-
-def counting(self, *a, **kw):
-    r = _contiguous(self, *a, **kw)
-    if r.data_ptr() != self.data_ptr():
-        copied.append(r.numel() * r.element_size())
-    return r
-
-
-torch.Tensor.contiguous = counting
 print("3. contiguous copies per call, MB read + written (tensors), forward / backward; the floor's bytes")
 CONFIGS = {"shipped (defaults)": {}, "FWD_VIEWS=2": {"VIG_TILELANG_FWD_VIEWS": "2"},
            "ref2+m3": {"VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "m3"},
@@ -194,10 +166,7 @@ for name in bench.SHAPES:
     do = torch.randn_like(leaves[2])
     row = []
     for lab, env in CONFIGS.items():
-        for key in KEYS:
-            os.environ.pop(key, None)
-        os.environ.update(env)
-        tlb.reload_env()
+        rc.setenv(KEYS, env)
         copied.clear()
         o = _KernelFunction.apply(tlb.TileLangBackend(), 32 ** -0.5, *leaves)
         nf = len(copied)

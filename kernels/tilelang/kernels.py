@@ -674,12 +674,14 @@ def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8,
     loop is latency bound: at L = 4096 a direction has 128 chunks).
     ``lowmem`` ("fwd_scan:w1", VIG_TILELANG_LOWMEM=1): the states go to a third argument WSB,
     bf16 [B, H, NC, 2K, V] (what bwd_out2's T.gemm reads anyway), WS is only read (the caller
-    frees the float32 workspace after the scan: the backward's peak memory)."""
+    frees the float32 workspace after the scan: the backward's peak memory).
+    ``vec`` ("fwd_scan:v1", session 10, VIG_TILELANG_SCAN_VEC=1; in place only): the chunk loop outside
+    the element loop, each chunk's states stored as one 16-byte store per thread (the same FFMA per element)."""
     B = T.dynamic("B")
     H = T.dynamic("H")
     NC = T.dynamic("NC")
     acc = T.float32
-    assert V % VS == 0
+    assert V % VS == 0 and not (vec and lowmem)
 
     @T.macro
     def scan(WS, DW, OUT, bx, by, bz):
@@ -698,53 +700,26 @@ def build_fwd_scan(K: int, V: int, threads: int = 128, VS: int = 16, U: int = 8,
                 cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
                 u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, by, cc, d * K + i, bx * VS + j], 0.0)
                 e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, by, cc, d * K + i], 1.0)
-            for i, j in T.Parallel(K, VS):
+            if vec:  # "fwd_scan:v1" (session 10): the same recurrence, the chunk loop outside the element loop
+                # so that each chunk's states leave as one 16-byte store per thread (the in-place path only)
                 for u in T.unroll(U):
                     cu = ic * U + u
                     cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
                     if cu < NC:
-                        if lowmem:
-                            OUT[b, by, cc, d * K + i, bx * VS + j] = T.Cast(T.bfloat16, s_f[i, j])
-                        else:
+                        for i, j in T.Parallel(K, VS):
                             OUT[b, by, cc, d * K + i, bx * VS + j] = s_f[i, j]
-                    s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
-
-    @T.macro
-    def scanv(WS, DW, OUT, bx, by, bz):
-        # ``vec`` ("fwd_scan:v1", session 10): the same recurrence, the chunk loop outside the element loop so that
-        # each chunk's states leave as one 16-byte store per thread (the in-place path only)
-        b = bz // 2
-        d = bz % 2
-        s_f = T.alloc_fragment([K, VS], acc)
-        u_f = T.alloc_fragment([U, K, VS], acc)
-        e_f = T.alloc_fragment([U, K, VS], acc)
-        T.clear(s_f)
-        for ic in T.serial(T.ceildiv(NC, U)):
-            for u, i, j in T.Parallel(U, K, VS):
-                cu = ic * U + u
-                cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
-                u_f[u, i, j] = T.if_then_else(cu < NC, WS[b, by, cc, d * K + i, bx * VS + j], 0.0)
-                e_f[u, i, j] = T.if_then_else(cu < NC, DW[b, by, cc, d * K + i], 1.0)
-            for u in T.unroll(U):
-                cu = ic * U + u
-                cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
-                if cu < NC:
-                    for i, j in T.Parallel(K, VS):
-                        OUT[b, by, cc, d * K + i, bx * VS + j] = s_f[i, j]
+                            s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
+            else:
+                for i, j in T.Parallel(K, VS):
+                    for u in T.unroll(U):
+                        cu = ic * U + u
+                        cc = T.if_then_else(d == 0, cu, NC - 1 - cu)
+                        if cu < NC:
+                            if lowmem:
+                                OUT[b, by, cc, d * K + i, bx * VS + j] = T.Cast(T.bfloat16, s_f[i, j])
+                            else:
+                                OUT[b, by, cc, d * K + i, bx * VS + j] = s_f[i, j]
                         s_f[i, j] = s_f[i, j] * e_f[u, i, j] + u_f[u, i, j]
-
-    if vec:
-        assert not lowmem
-
-        @T.prim_func
-        def bigla_fwd_scan(
-            WS: T.Tensor([B, H, NC, 2 * K, V], acc),
-            DW: T.Tensor([B, H, NC, 2 * K], acc),
-        ):
-            with T.Kernel(V // VS, H, B * 2, threads=threads) as (iv, h, bz):
-                scanv(WS, DW, WS, iv, h, bz)
-
-        return bigla_fwd_scan
 
     if lowmem:
         @T.prim_func
@@ -2665,6 +2640,52 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
     return bigla_fwd_fused_seg
 
 
+def _expf(x):  # ex2.approx(x log2 e): relative error ~1e-6 (bf16 paths)
+    return T.call_extern("float32", "__expf", x)
+
+
+def _seg_setup(K: int, V: int, dtype: str, LMAX: int, C: int, threads: int, pk: bool = True):
+    """What the segment kernels (fwd_segst, fwd_segw, bwd_segst / bwd_states_seg, bwd_segr; grid
+    (segment, head, batch)) size themselves by: the dynamic B, L, H, NSEG, NT chunks of C tokens, NCM
+    chunks per segment of LMAX tokens (a multiple of C), the data type and the compute type. ``pk``: the
+    packed int64-view loads' conditions (_pload / _rload: bf16, K = 32, 256 threads, C = 32)."""
+    assert not pk or (dtype == "bfloat16" and K == 32 and V % 8 == 0 and threads == 256 and C == 32)
+    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
+    B = T.dynamic("B")
+    L = T.dynamic("L")
+    H = T.dynamic("H")
+    NSEG = T.dynamic("NSEG")
+    use_tc, cdt = _compute(dtype)
+    return B, L, H, NSEG, T.ceildiv(L, C), LMAX // C, _DT[dtype], use_tc, cdt
+
+
+def _seg_init(K: int):
+    """The start of a segment-total kernel (fwd_segst, fwd_segw, bwd_segr): both [K, V] state fragments
+    zero, the 2K decay products one (buffers only as arguments: no TIR variable renamed)."""
+    @T.macro
+    def init(s1_f, s2_f, dw_s):
+        T.clear(s1_f)
+        T.clear(s2_f)
+        for i in T.Parallel(2 * K):
+            dw_s[i] = 1.0
+
+    return init
+
+
+def _seg_store(K: int, V: int):
+    """The end of a segment-total kernel: two [K, V] state fragments to rows 0..K-1 and K..2K-1 of
+    segment bx (fwd_segw: WS = [S_f; S_b]; bwd_segr: WSS2 = [dS_b; dS_f]). A macro's argument names
+    become the TIR names of the variables passed (the cache key): only for kernels whose loads (_pload /
+    _rload) already name the block's b and h so; fwd_segst (its non-s2 build: by, bz) writes the same inline."""
+    @T.macro
+    def store(WS, sf_f, sb_f, b, h, bx):  # bx: the segment (T.Kernel's name for it: the TIR stays as inlined)
+        for i, j in T.Parallel(K, V):
+            WS[b, h, bx, i, j] = sf_f[i, j]
+            WS[b, h, bx, K + i, j] = sb_f[i, j]
+
+    return store
+
+
 def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     LMAX: int = V6_MAX_L, strided: int = 0):
     """v6 forward for long sequences, step 1: per segment of LMAX tokens, both directions'
@@ -2679,18 +2700,10 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     (Session 9's ``minb=3``, "fwd_segst:m3" for VIG_TILELANG_SEGST=m3, bwd_states:m3's recipe, was removed:
     no gain on the GPU; in git history at fdf897e.)"""
     pk = strided == 2
-    assert strided in (0, 2) and (not pk or (dtype == "bfloat16" and K == 32 and V % 8 == 0
-                                             and threads == 256 and C == 32))
-    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
-    B = T.dynamic("B")
-    L = T.dynamic("L")
-    H = T.dynamic("H")
-    NSEG = T.dynamic("NSEG")
-    NT = T.ceildiv(L, C)
-    NCM = (LMAX + C - 1) // C
-    dt = _DT[dtype]
+    assert strided in (0, 2)
+    B, L, H, NSEG, NT, NCM, dt, use_tc, cdt = _seg_setup(K, V, dtype, LMAX, C, threads, pk)
     acc = T.float32
-    use_tc, cdt = _compute(dtype)
+    init = _seg_init(K)
     cums_l = _cumsums_thread(C, K, 0)
     cums_r = _cumsums_thread(C, K, 2 * K)
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
@@ -2733,10 +2746,7 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             hl = T.alloc_local([2], acc)
             if pk:
                 px = T.alloc_local([6], "int64")
-            T.clear(sf_f)
-            T.clear(sb_f)
-            for i in T.Parallel(2 * K):
-                dw_s[i] = 1.0
+            init(sf_f, sb_f, dw_s)
             for it in T.serial(n):
                 cl = c0 + it
                 cr = c0 + n - 1 - it
@@ -2769,7 +2779,7 @@ def build_fwd_segst(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 for i in T.Parallel(K):
                     dw_s[i] = dw_s[i] * T.exp(gfl_s[C - 1, i] + gflo_s[C - 1, i])
                     dw_s[K + i] = dw_s[K + i] * T.exp(gbr_s[0, i] + gbro_s[0, i])
-            for i, j in T.Parallel(K, V):
+            for i, j in T.Parallel(K, V):  # inline: _seg_store's argument names would rename the non-s2 build's b, h
                 WS[b, h, sg, i, j] = sf_f[i, j]
                 WS[b, h, sg, K + i, j] = sb_f[i, j]
             for i in T.Parallel(2 * K):
@@ -2982,21 +2992,11 @@ def _bwd_states_seg(K: int, V: int, dtype: str, mode: int, LMAX: int, C: int = 3
     ``mode`` 2 ("bwd_states_seg"): starts from those entering states and writes the states entering each
     chunk, bf16, as bwd_states:m3:s2:w1 does (WS, WS2 [B, H, NC, 2K, V], what bwd_out2:w1 reads).
     A new builder rather than options of build_bwd_states: its TIR (the carried cache keys) stays as is."""
-    assert mode in (1, 2) and dtype == "bfloat16" and K == 32 and V % 8 == 0 and threads == 256 and C == 32
-    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
-    B = T.dynamic("B")
-    L = T.dynamic("L")
-    H = T.dynamic("H")
+    assert mode in (1, 2)
+    B, L, H, NSEG, NT, NCM, dt, use_tc, cdt = _seg_setup(K, V, dtype, LMAX, C, threads)
     NC = T.dynamic("NC")
-    NSEG = T.dynamic("NSEG")
-    NT = T.ceildiv(L, C)
-    NCM = LMAX // C
-    dt = _DT[dtype]
     acc = T.float32
-    use_tc, cdt = _compute(dtype)
-
-    def E(x):  # ex2.approx(x log2 e)
-        return T.call_extern("float32", "__expf", x)
+    E = _expf
     pcs = _cumsums_par(C, K, threads, True)
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
     IQ, IK, IV, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
@@ -3179,20 +3179,10 @@ def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
     bwd_segst writes as WSS2 / DW2; one fwd_scan over them gives the entering adjoint states. Args (Q, GF,
     GB, DO, WSS2, DW2, scale), int64 views as bwd_segst. ``minb``: __launch_bounds__ minimum blocks per SM.
     A new builder: bwd_segst / bwd_states_seg (_bwd_states_seg) are untouched."""
-    assert dtype == "bfloat16" and K == 32 and V % 8 == 0 and threads == 256 and C == 32
-    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
-    B = T.dynamic("B")
-    L = T.dynamic("L")
-    H = T.dynamic("H")
-    NSEG = T.dynamic("NSEG")
-    NT = T.ceildiv(L, C)
-    NCM = LMAX // C
-    dt = _DT[dtype]
+    B, L, H, NSEG, NT, NCM, dt, use_tc, cdt = _seg_setup(K, V, dtype, LMAX, C, threads)
     acc = T.float32
-    use_tc, cdt = _compute(dtype)
-
-    def E(x):  # ex2.approx(x log2 e)
-        return T.call_extern("float32", "__expf", x)
+    E = _expf
+    init, store = _seg_init(K), _seg_store(K, V)
     pcs = _cumsums_par(C, K, threads, True)
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
     IQ, _, _, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
@@ -3227,10 +3217,7 @@ def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
             ploc = T.alloc_local([C // 4], acc)
             psc = T.alloc_local([2], acc)
             px = T.alloc_local([3], "int64")
-            T.clear(dsb_f)
-            T.clear(dsf_f)
-            for i in T.Parallel(2 * K):
-                dw_s[i] = 1.0
+            init(dsb_f, dsf_f, dw_s)
             for it in T.serial(n):
                 cl = c0 + it
                 cr = c0 + n - 1 - it
@@ -3254,9 +3241,7 @@ def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
                 for i in T.Parallel(K):  # the segment's decays: dw_f from the right walker, dw_b from the left
                     dw_s[i] = dw_s[i] * E(gfr_s[C - 1, i])
                     dw_s[K + i] = dw_s[K + i] * E(gbl_s[0, i])
-            for i, j in T.Parallel(K, V):
-                WSS2[b, h, sg, i, j] = dsb_f[i, j]
-                WSS2[b, h, sg, K + i, j] = dsf_f[i, j]
+            store(WSS2, dsb_f, dsf_f, b, h, sg)
             for i in T.Parallel(K):
                 DW2[b, h, sg, i] = dw_s[K + i]
                 DW2[b, h, sg, K + i] = dw_s[i]
@@ -3289,17 +3274,9 @@ def build_fwd_segw(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
     (threads 0..2K-1, fwd_segst's _cumsums_thread), two x tiles, two tensor-core products accumulated into
     the states (no u fragments). ``minb``: __launch_bounds__ minimum blocks per SM. Args (Kt, Vt, GF, GB, WS,
     DW) on int64 views as fwd_segst:s2. A new builder: fwd_segst is untouched."""
-    assert dtype == "bfloat16" and K == 32 and V % 8 == 0 and threads == 256 and C == 32
-    assert LMAX % C == 0 and C <= LMAX <= V6_MAX_L
-    B = T.dynamic("B")
-    L = T.dynamic("L")
-    H = T.dynamic("H")
-    NSEG = T.dynamic("NSEG")
-    NT = T.ceildiv(L, C)
-    NCM = LMAX // C
-    dt = _DT[dtype]
+    B, L, H, NSEG, NT, NCM, dt, use_tc, cdt = _seg_setup(K, V, dtype, LMAX, C, threads)
     acc = T.float32
-    use_tc, cdt = _compute(dtype)
+    init, store = _seg_init(K), _seg_store(K, V)
     cums = _cumsums_thread(C, K, 0)
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
     IK, IV, IGF, IGB = _views(2, B, L, H, K, V, dt, acc, ("k", "v", "gf", "gb"))
@@ -3332,10 +3309,7 @@ def build_fwd_segw(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
             sb_f = T.alloc_fragment([K, V], acc)
             hl = T.alloc_local([2], acc)
             px = T.alloc_local([6], "int64")
-            T.clear(sf_f)
-            T.clear(sb_f)
-            for i in T.Parallel(2 * K):
-                dw_s[i] = 1.0
+            init(sf_f, sb_f, dw_s)
             for it in T.serial(n):
                 t0 = (c0 + it) * C
                 pload(Kt, Kt, GF, GB, b, h, t0, k_s, k_s, gf_s, gb_s, px, False, True)
@@ -3354,9 +3328,7 @@ def build_fwd_segw(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
                 for i in T.Parallel(K):
                     dw_s[i] = dw_s[i] * T.exp(gf_s[C - 1, i] + gfo_s[C - 1, i])
                     dw_s[K + i] = dw_s[K + i] * T.exp(gb_s[0, i] + gbo_s[0, i])
-            for i, j in T.Parallel(K, V):
-                WS[b, h, sg, i, j] = sf_f[i, j]
-                WS[b, h, sg, K + i, j] = sb_f[i, j]
+            store(WS, sf_f, sb_f, b, h, sg)
             for i in T.Parallel(2 * K):
                 DW[b, h, sg, i] = dw_s[i]
 
