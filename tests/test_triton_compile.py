@@ -516,7 +516,7 @@ def test_split_auto_rule(monkeypatch):
         assert got == {"ViG-T@224": (384, True), "ViG-S@224": (768, True), "ViG-B@224": (1536, True),
                        "ViG-T@1024": (528, False), "ViG-S@1024": (528, False)}, got
         assert not tb._split_auto(264, 132) and not tb._split_auto(1, 132)
-        assert tb._split_mode() == "0"  # the shipped default (SPLIT["BWD"] False)
+        assert tb._split_mode() == "auto"  # the shipped default since session 10 (SPLIT["BWD"] "auto")
         for val, want in (("auto", "auto"), ("1", "1"), ("0", "0")):
             monkeypatch.setenv("VIG_TRITON_SPLIT_BWD", val)
             tb.reload_knobs()
@@ -594,21 +594,9 @@ def test_keep_states_same_values_in_the_interpreter(monkeypatch):
                          regime="neg_inf")
 
 
-@pytest.mark.parametrize("sc,ks,regime", [("64", "1", "neg_inf"), ("64", "0", "planted"),
-                                          ("32", "0", "neg_inf")])
-def test_state_chunk_switch(sc, ks, regime, monkeypatch):
-    """Session 10 (VIG_TRITON_STATE_CHUNK = 32 / 64, on trial): the segment-state kernels on longer
-    chunks, which reach past their segment's end (3 segments of 48, 48, 34 tokens at L = 130:
-    SB = 1 zeroes those rows), alone and with KEEP_STATES, against the float64 oracle, all five
-    gradients; the launches carry C = sc and SB = 1; a value other than 16 / 32 / 64 raises."""
-    import vig
-
-    if vig.available_backends()["triton"]:
-        pytest.skip(vig.available_backends()["triton"])
-    seen = _spy_launches(monkeypatch, lambda fn, grid, kw: (fn.__name__, kw.get("C"), kw.get("SB", 0)))
-    _segmented_parity(monkeypatch, {"VIG_TRITON_STATE_CHUNK": sc, "VIG_TRITON_KEEP_STATES": ks},
-                      seed=53, label="state-chunk", regime="model" if regime == "planted" else regime,
-                      edit=_plant if regime == "planted" else None)
-    st = [x for x in seen if x[0] in ("bigla_fwd_segstate_kernel", "bigla_bwd_segstate2_kernel")]
-    assert len(st) == 2 and all(x[1:] == (int(sc), 1) for x in st), seen
-    _removed_switch_raises(monkeypatch, {"VIG_TRITON_STATE_CHUNK": "48"}, "VIG_TRITON_STATE_CHUNK=48: expected 16, 32 or 64", seed=43, in_backward=False)
+def test_removed_state_chunk_switch_raises(monkeypatch):
+    """Session 10: the segment-state kernels on 32- / 64-token chunks (VIG_TRITON_STATE_CHUNK) were
+    slower on the H100 and removed (git history at 0ebdad3): a value other than 16 raises in the
+    forward, naming the switch."""
+    _removed_switch_raises(monkeypatch, {"VIG_TRITON_STATE_CHUNK": "64"},
+                           "VIG_TRITON_STATE_CHUNK='64': the switch was removed", seed=53, in_backward=False)

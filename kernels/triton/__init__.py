@@ -187,7 +187,10 @@ CHUNK_BWD = 16
 # that asked torch.cuda.is_current_stream_capturing() would take DX in the eager warm-up and the split under
 # capture, and a Triton kernel's first launch (cuModuleLoadData) is not permitted while a stream is capturing.
 # VIG_TRITON_SPLIT_SMS overrides the SM count (tests: force either branch).
-SPLIT = {"BWD": False}  # False (DX + CS), True (the split), or "auto" (the rule)
+# Session 10: "auto" is the default (H100, results/2026-12-06e-h100/callB/triton.log, graphed f+b DX + CS -> auto: T@224
+# 0.352 -> 0.283, S@224 0.576 -> 0.558, B@224 1.094 -> 1.034; the same kernels at 1024 px; eager in the same process
+# 0.627 -> 0.523, 0.576 -> 0.568, 1.094 -> 1.053); VIG_TRITON_SPLIT_BWD=0 restores DX + CS everywhere.
+SPLIT = {"BWD": "auto"}  # False (DX + CS), True (the split), or "auto" (the rule)
 SPLIT_MAXNREG = 0
 SPLIT_AUTO = {"FO": True, "NREG": 168}  # launch options of the split when "auto" takes it
 SPLIT_SLOTS = (2, 3)  # programs per SM: the DX backward (255 regs, 4 warps), the split at cap 168
@@ -345,22 +348,18 @@ SEG_MIN_L = 512  # sequences up to this length are never cut into segments (knob
 # kernel sum at ViG-T@1024 and 0.152 of 0.935 at S@1024. Taken where the forward's segments are the backward's
 # (same NS and LS), the entering states are not scanned in place (FSCAN off), the backward runs the v2.6 segment
 # machinery, and the inputs are 16-bit (the shared layer's head tiles are float32 copies and must save nothing).
-KEEP_STATES = 0
-# Session 10 (on trial; NOTES.md "Session 10 (SC)"): VIG_TRITON_STATE_CHUNK = 16 (CHUNK, the default), 32 or 64: the
-# chunk of the two segment-state kernels (bigla_fwd_segstate_kernel, bigla_bwd_segstate2_kernel), whose loop is
-# a chain of chunk steps (LS / 16 = 12 steps of two 32 x 16 x 64 dots at the 1024-px shapes); longer chunks, fewer
-# steps, the same exps per element. A chunk may then reach past its segment's end: those kernels get SB = 1 (tiles
-# zero beyond the segment).
-STATE_CHUNK = CHUNK
+# Default 1 since session 10 (H100, callB: parity 120/120 as it runs and 120/120 with segments nearly everywhere,
+# memcheck clean; graphed f+b T@1024 0.520 -> 0.483, S@1024 0.931 -> 0.870); VIG_TRITON_KEEP_STATES=0 recomputes.
+KEEP_STATES = 1
+# Session 10: VIG_TRITON_STATE_CHUNK (the segment-state kernels on 32- / 64-token chunks) lost on the H100 (graphed
+# f+b T@1024 0.520 -> 0.540 with 64, 0.483 -> 0.501 on top of KEEP_STATES; NOTES.md "Session 10 (SC)") and was
+# removed (last in commit 0ebdad3); setting it raises.
 
 
-def _state_chunk() -> dict:
-    """The segment-state kernels' chunk launch options: {} at CHUNK (the shipped kernels), else
-    {"C": n, "SB": 1} (VIG_TRITON_STATE_CHUNK = 16, 32 or 64)."""
-    n = int(_ENV.get("VIG_TRITON_STATE_CHUNK", "") or STATE_CHUNK)
-    if n not in (16, 32, 64):
-        raise ValueError(f"VIG_TRITON_STATE_CHUNK={n}: expected 16, 32 or 64")
-    return {} if n == CHUNK else {"C": n, "SB": 1}
+def _check_state_chunk_knob():
+    if _ENV.get("VIG_TRITON_STATE_CHUNK", "") not in ("", "16"):
+        raise ValueError(f"VIG_TRITON_STATE_CHUNK={_ENV.get('VIG_TRITON_STATE_CHUNK')!r}: the switch was removed "
+                         "in session 10 (slower on the H100); unset it")
 
 
 def _keep_states() -> bool:
@@ -475,7 +474,7 @@ class TritonBackend(KernelBackend):
         NV = 1
         _check_dx_knob("FWD")
         keep = _keep_states()  # read (and checked) on every call, used where segments are
-        sc = _state_chunk()
+        _check_state_chunk_knob()
         NS, LS = _segments(BH, L)
         fo = _fo("FWD")
         if fo:  # v2.9: one int32 flag per program after op, one allocation (256-byte aligned part)
@@ -496,7 +495,7 @@ class TritonBackend(KernelBackend):
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                 L, H, LS, NS, K, V,
-                BK=BK, BV=BV // NV, **{"C": CHUNK, **sc}, PREC=prec, num_warps=4,
+                BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
             )
             if _fscan():  # v2.6: entering states by a parallel scan, in place
                 _kern(_k.bigla_fwd_segscan_kernel, (BH, 2, BSEG_NVS))(
@@ -585,8 +584,7 @@ class TritonBackend(KernelBackend):
                 _kern(_k.bigla_bwd_segstate2_kernel, (BH, NS, 1 if ks else 2))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
                     float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, **{"C": CHUNK, **_state_chunk()}, PREC=prec, num_warps=4,
-                    **({"W0": 1} if ks else {}),
+                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **({"W0": 1} if ks else {}),
                 )
                 pt = tt[2 if ks else 4:]
                 _kern(_k.bigla_bwd_segscan2_kernel, (BH, 2, BSEG_NVS))(

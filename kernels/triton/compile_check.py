@@ -225,7 +225,6 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
             elif kind == "seg":
                 fn = k.bigla_fwd_segstate_kernel
                 consts.pop("THR")
-                consts["SB"] = 0  # the constexpr's default, as launched (STATE_CHUNK != 16 passes 1)
                 ptrs = {"k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32", "hf_p": "fp32",
                         "hb_p": "fp32", "tf_p": "fp32", "tb_p": "fp32"}
                 nstr = 12
@@ -242,7 +241,6 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
                 consts.pop("THR")
                 if kind == "bseg2":
                     consts["W0"] = 0  # the constexpr's default, as launched (KEEP_STATES passes 1)
-                    consts["SB"] = 0  # likewise (STATE_CHUNK != 16 passes 1)
                 ptrs = {"q_p": dt, "k_p": dt, "v_p": dt, "gf_p": "fp32", "gb_p": "fp32",
                         "do_p": dt, **{n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p")}}
                 nstr = 18

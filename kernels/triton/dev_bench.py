@@ -40,8 +40,7 @@ KNOBS = {"wf": "VIG_TRITON_WARPS_FWD", "wb": "VIG_TRITON_WARPS_BWD",
          "ns": "VIG_TRITON_SEGMENT", "sm": "VIG_TRITON_SEG_MIN_L", "fp": "VIG_TRITON_FPIPE",
          "bsm": "VIG_TRITON_SEG_MIN_L_BWD", "stb": "VIG_TRITON_STAGES_BWD",
          "stf": "VIG_TRITON_STAGES_FWD", "cb": "VIG_TRITON_CHUNK_BWD",
-         "wsp": "VIG_TRITON_WARPS_SPLIT", "nsp": "VIG_TRITON_NREG_SPLIT", "sms": "VIG_TRITON_SPLIT_SMS",
-         "sc": "VIG_TRITON_STATE_CHUNK"}
+         "wsp": "VIG_TRITON_WARPS_SPLIT", "nsp": "VIG_TRITON_NREG_SPLIT", "sms": "VIG_TRITON_SPLIT_SMS"}
 
 
 def variant_env(name):
@@ -72,7 +71,7 @@ def variant_env(name):
     wins, else DX + CS), "_smsN": the SM count the rule assumes (VIG_TRITON_SPLIT_SMS); its "_dv" /
     "_dv0" (VIG_TRITON_DV_SPLIT, the split's dv sweep apart) were removed with the variant (slower).
     Session 10: "_ks" / "_ks0": the forward's segment states kept for the backward on / off
-    (VIG_TRITON_KEEP_STATES = 1 / 0), "_scN": the segment-state kernels' chunk (VIG_TRITON_STATE_CHUNK).
+    (VIG_TRITON_KEEP_STATES = 1 / 0); its "_scN" (VIG_TRITON_STATE_CHUNK) was removed with the variant (slower).
     An unknown part raises (a removed variant must not run as the defaults).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""

@@ -13,25 +13,15 @@
 # backward (+ FO + cap 168, as timed in session 8's final call) where a program-round rule says it wins, else DX +
 # CS; at the contract shapes (132 SMs): split at T/S/B@224, DX + CS at T/S@1024 (eager and graphed alike).
 # VIG_TRITON_SPLIT_SMS=N makes the rule assume N SMs (1: the split nearly everywhere).
-# New in session 10 (NOTES.md "Session 10 (KS)" and "(SC)"), opt-in: VIG_TRITON_KEEP_STATES=1, the forward's
-# segment-local key-side states kept for the backward, whose segment-state kernel then runs only its query-side
-# programs; VIG_TRITON_STATE_CHUNK=32|64, the two segment-state kernels on longer chunks (SB = 1).
+# Session 10 (NOTES.md "Session 10 (KS)"): shipped defaults now SPLIT_BWD=auto and KEEP_STATES=1 (both proven in
+# session 10's call B: results/2026-12-06e-h100/callB/triton.log); STATE_CHUNK was removed (slower; raises).
 # MID:   M1 (MID_PHASE=parity) side by side in MID_PAR_S (default 110 s):
-#        pA parity of KEEP_STATES=1 STATE_CHUNK=64 as it runs (segments at L 4096 only), the contract's 120 cases;
-#        pB the same with VIG_TRITON_SEG_MIN_L=32 (segments in nearly every case), 120 cases;
-#        pE KEEP_STATES=1 alone with SEG_MIN_L=32, 120 cases;
-#        pC compute-sanitizer memcheck of KEEP_STATES=1 STATE_CHUNK=64 on check_backend --small, segments forced;
-#        pD pytest tests/test_triton_compile.py -k "keep_states or state_chunk" (on the GPU: 3 segments forced at
-#           L = 130, the regimes and launches checked);
-#        pF parity of SPLIT_BWD=auto with FO_BWD=0 and SPLIT_SMS=1 (the split in every case, one MODE 0 launch per
-#           direction: session 8's new_sp_nsp168, graphed f+b T@224 0.354 -> 0.297 with one extra launch instead
-#           of three), 120 cases.
-#        (session 9's auto lines: parity 120/120 + 120/120, memcheck clean; see results/2026-12-06d-h100/.)
+#        pA parity of the shipped defaults with VIG_TRITON_SPLIT_SMS=1 and SEG_MIN_L=32 (the split + KEEP_STATES
+#           with segments in nearly every case), 120 cases; pC memcheck of the same on check_backend --small;
+#        pD pytest tests/test_triton_compile.py -k "keep_states or split_auto" on the GPU.
 #        M2 (MID_PHASE=timing, <= 70 s) ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median,
-#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped: DX + CS), new_ks (KEEP_STATES=1),
-#        new_ks_sc64, new_ks_sc32 and new_sc64 at T@1024, S@1024 (the 224-px shapes have no segments: the same
-#        kernels); then new, new_spa (auto: the split + FO + cap 168 at 224 px) and new_spa_fo0 (auto, FO off) at
-#        T@224, S@224, B@224 (eager and graphed: the split's host cost).
+#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped) and new_sp0_ks0 (session 9's defaults)
+#        at the five shapes.
 # FINAL: side by side: pA parity of the shipped defaults (no switch set), pB parity of the previous defaults
 #        (if the lead flipped SPLIT in __init__.py: SPLIT off; else CS off if flipped; else FO off if flipped),
 #        pC compute-sanitizer memcheck of the shipped defaults on check_backend --small, segments forced; if SPLIT
@@ -81,8 +71,8 @@ mkdir -p /tmp/triton-pA /tmp/triton-pB /tmp/triton-pC /tmp/triton-pD /tmp/triton
 {
 echo "== triton dev_gpu_check FINAL=$FINAL: $(date -u +%H:%M:%S) $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
 if [ "$FINAL" = "1" ]; then
-  if ! grep -q '^SPLIT = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped SPLIT
-    PREV=(VIG_TRITON_SPLIT_BWD=0); PLAB="previous defaults (SPLIT off)"
+  if ! grep -q '^SPLIT = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped SPLIT (and KEEP_STATES)
+    PREV=(VIG_TRITON_SPLIT_BWD=0 VIG_TRITON_KEEP_STATES=0); PLAB="previous defaults (SPLIT off, KEEP_STATES 0)"
   elif ! grep -q '^CS = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped CS
     PREV=(VIG_TRITON_CS_BWD=0); PLAB="previous defaults (CS off)"
   elif ! grep -q '^FO = {"FWD": False, "BWD": False}' kernels/triton/__init__.py; then  # the lead flipped FO
@@ -97,43 +87,32 @@ if [ "$FINAL" = "1" ]; then
   if grep -q '^SPLIT = {"BWD": "auto"}' kernels/triton/__init__.py; then  # auto shipped: its split branch too
     par pD 100 VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
       compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
+    par pE 100 PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
+      python tools/check_backend.py triton --parity
   fi
   collect "pA:$NCASE:shipped defaults" "pB:$NCASE:$PLAB" "pC:-:memcheck --small (segments forced)" \
-    "pD:-:memcheck --small, VIG_TRITON_SPLIT_SMS=1 (the split branch of auto, segments forced)"
+    "pD:-:memcheck --small, VIG_TRITON_SPLIT_SMS=1 (the split branch of auto, segments forced)" \
+    "pE:$NCASE:shipped + SPLIT_SMS=1 SEG_MIN_L=32 (the split + KEEP_STATES in segments nearly everywhere)"
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side ($PS s box): pA parity KEEP_STATES=1 STATE_CHUNK=64 (120 cases), pB the same with SEG_MIN_L=32, pE KEEP_STATES=1 SEG_MIN_L=32, pC memcheck KS + SC64 (--small, segments forced), pD pytest -k keep_states/state_chunk"
-  KS=(VIG_TRITON_KEEP_STATES=1 VIG_TRITON_STATE_CHUNK=64)
-  par pA $PS PYTHONUNBUFFERED=1 "${KS[@]}" -- python tools/check_backend.py triton --parity
-  par pB $PS PYTHONUNBUFFERED=1 "${KS[@]}" VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
-  par pE $PS PYTHONUNBUFFERED=1 VIG_TRITON_KEEP_STATES=1 VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
-  par pC $PS "${KS[@]}" VIG_TRITON_SEG_MIN_L=32 -- \
+  echo "== M1 side by side ($PS s box): pA parity shipped + SPLIT_SMS=1 SEG_MIN_L=32 (120 cases), pC memcheck of the same (--small), pD pytest -k keep_states/split_auto"
+  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
+  par pC $PS VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
   par pD $PS PYTHONUNBUFFERED=1 -- python -m pytest -q -p no:cacheprovider tests/test_triton_compile.py \
-    -k "keep_states or state_chunk"
-  par pF $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_BWD=auto VIG_TRITON_FO_BWD=0 VIG_TRITON_SPLIT_SMS=1 -- \
-    python tools/check_backend.py triton --parity
-  collect "pA:$NCASE:KEEP_STATES=1 STATE_CHUNK=64 (segments at L 4096; check_backend)" \
-    "pB:$NCASE:KEEP_STATES=1 STATE_CHUNK=64 SEG_MIN_L=32 (segments nearly everywhere; check_backend)" \
-    "pE:$NCASE:KEEP_STATES=1 SEG_MIN_L=32 (check_backend)" \
-    "pC:-:memcheck KEEP_STATES=1 STATE_CHUNK=64 --small (segments forced)" \
-    "pD:pt:pytest -k keep_states / state_chunk (3 segments forced, L = 130)" \
-    "pF:$NCASE:SPLIT_BWD=auto FO_BWD=0 SPLIT_SMS=1 (the split, MODE 0, cap 168, everywhere; check_backend)"
+    -k "keep_states or split_auto"
+  collect "pA:$NCASE:shipped + SPLIT_SMS=1 SEG_MIN_L=32 (the split + KEEP_STATES in segments; check_backend)" \
+    "pC:-:memcheck shipped + SPLIT_SMS=1 --small (segments forced)" \
+    "pD:pt:pytest -k keep_states / split_auto (3 segments forced, L = 130)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   if [ "${MID_PHASE:-both}" = timing ]; then BOX=${MID_BOX:-70}; fi
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 15 ]; then
     timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
-      --variants new,new_ks,new_ks_sc64,new_ks_sc32,new_sc64 \
-      --rep-ms 60 --shapes ViG-T@1024,ViG-S@1024
+      --variants new,new_sp0_ks0 --rep-ms 60 --shapes ViG-T@224,ViG-S@224,ViG-B@224,ViG-T@1024,ViG-S@1024
     echo "== M2 exit $? ($SECONDS s)"
-  fi
-  if [ "$(left)" -gt 15 ]; then
-    timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
-      --variants new,new_spa,new_spa_fo0 --rep-ms 60 --shapes ViG-T@224,ViG-S@224,ViG-B@224
-    echo "== M2b exit $? ($SECONDS s)"
   fi
   fi
   echo "done ($SECONDS s)"

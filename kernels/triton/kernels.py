@@ -250,14 +250,12 @@ def bigla_fwd_segstate_kernel(
     skb, skl, skh, svb, svl, svh, sfb, sfl, sfh, sbb, sbl, sbh,
     L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, PREC: tl.constexpr, SB: tl.constexpr = 0,
+    C: tl.constexpr, PREC: tl.constexpr,
 ):
     """Segment-local states (long sequences): for segment s of LS tokens,
     Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T (forward state at its end, from zero),
     Hb = sum_j exp(sum_{start<=i<j} gb_i) k_j v_j^T (backward state at its start, from zero),
-    Tf, Tb = per-channel sums of the segment's gates (log of its total decay).
-    SB = 1 (session 10, VIG_TRITON_STATE_CHUNK: chunks C that need not divide LS): every tile is
-    zero past the segment's end, so a chunk reaching into the next segment adds nothing."""
+    Tf, Tb = per-channel sums of the segment's gates (log of its total decay)."""
     iv = tl.program_id(0)
     bh = tl.program_id(1)
     s = tl.program_id(2)
@@ -272,11 +270,8 @@ def bigla_fwd_segstate_kernel(
     cv = iv * BV + tl.arange(0, BV)
     ts = s * LS
     nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    hi = L
-    if SB:
-        hi = tl.minimum(L, ts + LS)
     Hf, Hb, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl,
-                                    hi, K, V, BK, BV, C, PREC)
+                                    L, K, V, BK, BV, C, PREC)
     o = (bh * NS + s).to(tl.int64)
     sm = (ck[:, None] < K) & (cv[None, :] < V)
     tl.store(hf_p + o * K * V + ck[:, None] * V + cv[None, :], Hf, mask=sm)
@@ -420,11 +415,10 @@ def bigla_bwd_segstate2_kernel(
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, PREC: tl.constexpr, W0: tl.constexpr = 0, SB: tl.constexpr = 0,
+    C: tl.constexpr, PREC: tl.constexpr, W0: tl.constexpr = 0,
 ):
     """bigla_bwd_segstate_kernel's states, two per program (bh, s, w): w = 0: Hf, Hb, Tf, Tb;
-    w = 1: Qf, Qb. W0 = 1 (KEEP_STATES, a grid of one w): w = 1 only, the forward kept the rest.
-    SB = 1: tiles zero past the segment's end (bigla_fwd_segstate_kernel's SB)."""
+    w = 1: Qf, Qb. W0 = 1 (KEEP_STATES, a grid of one w): w = 1 only, the forward kept the rest."""
     bh = tl.program_id(0)
     s = tl.program_id(1)
     w = tl.program_id(2) + W0
@@ -437,9 +431,6 @@ def bigla_bwd_segstate2_kernel(
     cv = tl.arange(0, BV)
     ts = s * LS
     nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
-    hi = L
-    if SB:
-        hi = tl.minimum(L, ts + LS)
     o = (bh * NS + s).to(tl.int64)
     sm = (ck[:, None] < K) & (cv[None, :] < V)
     idx = o * K * V + ck[:, None] * V + cv[None, :]
@@ -447,7 +438,7 @@ def bigla_bwd_segstate2_kernel(
         k_p += b * skb + h * skh
         v_p += b * svb + h * svh
         X1, X2, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl,
-                                        sfl, sbl, hi, K, V, BK, BV, C, PREC)
+                                        sfl, sbl, L, K, V, BK, BV, C, PREC)
         tl.store(hf_p + idx, X1, mask=sm)
         tl.store(hb_p + idx, X2, mask=sm)
         tl.store(tf_p + o * K + ck, cf, mask=ck < K)
@@ -462,10 +453,10 @@ def bigla_bwd_segstate2_kernel(
         for c in range(nch):
             t0 = ts + c * C
             rows = t0 + ti
-            q = _tile(q_p, rows, ck, sql, hi, K, 0)
-            do = _tile(do_p, rows, cv, sdl, hi, V, 0) * hs
-            gf = _tile(gf_p, rows, ck, sfl, hi, K, 0)
-            gb = _tile(gb_p, rows, ck, sbl, hi, K, 0)
+            q = _tile(q_p, rows, ck, sql, L, K, 0)
+            do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
+            gf = _tile(gf_p, rows, ck, sfl, L, K, 0)
+            gb = _tile(gb_p, rows, ck, sbl, L, K, 0)
             af = tl.cumsum(gf, 0) + cf[None, :]
             ab = tl.cumsum(gb, 0, reverse=True)
             totb = tl.sum(gb, 0)
