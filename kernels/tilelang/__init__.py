@@ -172,7 +172,10 @@ def _batch_pieces(B: int):
 #: STG.E; 1,096 -> 664 instructions). Why: fwd_scan's measured time grows with its bytes at ~1 TB/s (session 9:
 #: T@1024 forward 0.024 ms for 25 MB, backward 0.048 for 50 MB), as if every 32-byte sector were written four
 #: times. "fwd_scan:w1" (v5's LOWMEM scan into bf16) is unchanged.
-SCAN_VEC_DEFAULT = ""
+#: Session 10 (H100, results/2026-12-06e-h100/callB/tilelang.log): the default; SEG_L=128 + SEG_SAVE + SCAN_VEC + SEGW
+#: together parity 120/120 and 90/90 at L = 225 .. 2049, memcheck clean; graphed f+b T@1024 0.643 (SEG_L=128) ->
+#: 0.522 (+ SEG_SAVE + SEGW), S@1024 1.239 -> 1.004; fwd T@1024 0.169 -> 0.135 (SEGW), S@1024 0.322 -> 0.256.
+SCAN_VEC_DEFAULT = "1"
 
 
 def _scan_kind() -> str:
@@ -437,7 +440,10 @@ def _bwd_seg_len() -> int:
 #: segmentation (checked with the shape: _seg_saved). Cost: the forward's WS (12.6 MB at ViG-T@1024, 25 MB at
 #: S@1024) lives until the backward (the backward no longer allocates its own S-side workspace of that size).
 #: A new knob rather than a BWD_SEG value: it changes what the forward returns, and BWD_SEG is a segment length.
-SEG_SAVE_DEFAULT = ""
+#: Session 10 (H100, results/2026-12-06e-h100/callB/tilelang.log): the default; SEG_L=128 + SEG_SAVE + SCAN_VEC + SEGW
+#: together parity 120/120 and 90/90 at L = 225 .. 2049, memcheck clean; graphed f+b T@1024 0.643 (SEG_L=128) ->
+#: 0.522 (+ SEG_SAVE + SEGW), S@1024 1.239 -> 1.004; fwd T@1024 0.169 -> 0.135 (SEGW), S@1024 0.322 -> 0.256.
+SEG_SAVE_DEFAULT = "1"
 #: the adjoint-side kernel of SEG_SAVE ("bwd_segr:m6": 40 registers, 6 blocks of 256 threads per SM: ViG-T@1024's
 #: 768 segment blocks in one round; ":g<n>" is added for the segment length)
 SEGR_KIND = "bwd_segr:m6"
@@ -709,7 +715,10 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
 #: batch) walks its chunks serially; at ViG-T@1024 224-token segments are 19 x 24 = 456 blocks for
 #: 396 slots of fwd_fused_seg (3 per SM) and 264 of fwd_segst (2 per SM): two rounds of 7-chunk
 #: blocks, the second nearly empty; 128-token segments are 768 blocks of 4 chunks (NOTES.md, session 9).
-SEG_L_DEFAULT = "224"
+#: Session 10 (H100, results/2026-12-06e-h100/callB/tilelang.log): the default; SEG_L=128 + SEG_SAVE + SCAN_VEC + SEGW
+#: together parity 120/120 and 90/90 at L = 225 .. 2049, memcheck clean; graphed f+b T@1024 0.643 (SEG_L=128) ->
+#: 0.522 (+ SEG_SAVE + SEGW), S@1024 1.239 -> 1.004; fwd T@1024 0.169 -> 0.135 (SEGW), S@1024 0.322 -> 0.256.
+SEG_L_DEFAULT = "128"
 
 
 def _seg_len() -> int:
@@ -741,7 +750,10 @@ def _check_segst() -> None:
 #: two-chunk steps; fwd_segw:m6 is 40 registers, 6 per SM (792 slots): one round of 4 one-chunk steps (S@1024:
 #: 1536 blocks, 2 rounds instead of 6). Session 9's SEGST=m3 (fwd_segst at 3 per SM) gave nothing; this halves
 #: the loads per block as well. A new knob: SEGST was removed and raises on any value.
-SEGW_DEFAULT = ""
+#: Session 10 (H100, results/2026-12-06e-h100/callB/tilelang.log): the default; SEG_L=128 + SEG_SAVE + SCAN_VEC + SEGW
+#: together parity 120/120 and 90/90 at L = 225 .. 2049, memcheck clean; graphed f+b T@1024 0.643 (SEG_L=128) ->
+#: 0.522 (+ SEG_SAVE + SEGW), S@1024 1.239 -> 1.004; fwd T@1024 0.169 -> 0.135 (SEGW), S@1024 0.322 -> 0.256.
+SEGW_DEFAULT = "1"
 #: the kernel of SEGW=1 (":g<n>" added for the segment length): __launch_bounds__(256, 6), 40 registers (one
 #: 4-byte spill, one local load per chunk step); "fwd_segw:m4" (56 registers, no spill, 4 per SM) is cached too
 SEGW_KIND = "fwd_segw:m6"
