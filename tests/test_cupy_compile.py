@@ -62,8 +62,9 @@ def _specs():
                 for bw4 in (8, 10, 11):  # v29q, v31, v31q
                     specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
                                                ("BW4", bw4)), k == K))
-            # session 10 (on trial): v35 = v31 + -DO16=1 (dq, dk, dv written once in the inputs'
-            # dtype), no spills at the models' K (its fallback v35q, BW4 11 + O16, compiles on use)
+            # session 10 round 2 (on trial): v36 = v31 + -DO16=1 (dq, dk, dv rounded once into the
+            # inputs' dtype at the kernel's end), no spills at the models' K (its fallback v36q,
+            # BW4 11 + O16, compiles on use)
             specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(K)), ("VEC", 1), ("BW4", 10),
                                        ("O16", 1)), True))
     # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
@@ -110,7 +111,7 @@ def test_nvrtc_front_end_accepts_every_backward():
     src = kernel_source("bigla_tc.cu")
     inc = [f"-I{d}" for d in ("/usr/local/cuda/include",) if os.path.isdir(d)]
     levels = [(bw4, ()) for bw4 in sorted(set(_BW4.values()))]
-    levels += [(_BW4[kind], ("-DO16=1",)) for kind in _O16]  # session 10: v35 / v35q
+    levels += [(_BW4[kind], ("-DO16=1",)) for kind in _O16]  # session 10: v36 / v36q
     for bw4, extra in levels:
         for code in (2, 1):
             prog = nvrtc.createProgram(src, "bigla_tc.cu", [], [])
@@ -138,11 +139,8 @@ def test_chunked_plan_and_smem_formula():
     assert [m.tc_kt(k) for k in (1, 16, 17, 32, 48, 64, 100, 128)] == [1, 1, 2, 2, 4, 4, 8, 8]
     assert m.tc_bwd_smem(2, 2) == 40528  # sizeof(BwdSmem) at K = 32 (checked by the emulator)
     assert m.tc_bwd_smem(2, 3) == m.tc_bwd_smem(2, 4) == 34896  # v2.6 (host sizeof, g++)
-    for bw4 in (7, 8, 9, 10, 11):  # v29, v29q, v29r, v31(q): v26p's BwdSmem
-        assert m.tc_bwd_smem(2, bw4, False) == 34896 and m.tc_bwd_smem(1, bw4, False) == 21712
-    for bw4 in (10, 11):  # v35 / v35q (-DO16=1): + the landing tiles LQ, LV (host sizeof, g++)
-        assert m.tc_bwd_smem(2, bw4, True) == 41552 and m.tc_bwd_smem(1, bw4, True) == 27344
-    assert m.tc_bwd_smem(2, 8, True) == 34896  # O16 exists only on BW4 10 / 11
+    for bw4 in (7, 8, 9, 10, 11):  # v29, v29q, v29r, v31(q) (and v36(q): O16 adds no tile)
+        assert m.tc_bwd_smem(2, bw4) == 34896 and m.tc_bwd_smem(1, bw4) == 21712
     assert m.tc_bwd_smem(1, 3) == 21712 and m.tc_dir_smem(1, True) == 11152
     assert m.fwd_kind(torch.float32) == "recurrent"
     x = torch.zeros(1, 8, 1, 32)
@@ -331,24 +329,26 @@ def test_v29r_in32_rule():
     # v29q: v31 falls back to v31q where _in32 fails (as v29r to v29q)
     assert [m._BW4[k] for k in ("v31", "v31q")] == [10, 11]
     assert {"v31", "v31q"} <= set(m.BWD_KINDS)
-    # session 10: v35 / v35q are v31 / v31q + -DO16=1 (same levels, same fallback)
-    assert [m._BW4[k] for k in ("v35", "v35q")] == [10, 11] and m._O16 == ("v35", "v35q")
+    # session 10 round 2: v36 / v36q are v31 / v31q + -DO16=1 (same levels, same fallback)
+    assert [m._BW4[k] for k in ("v36", "v36q")] == [10, 11] and m._O16 == ("v36", "v36q")
 
 
 def test_removed_backwards_raise():
     """Session 9's v32 / v32q / v33 / v33q / v34 / v34q (-DBW4=12 - 17) were proven on the GPU, not
-    faster than v31, and removed (fdf897e): selecting one raises a ValueError naming the switch
-    instead of silently running another backward; the kernel source no longer has their levels."""
+    faster than v31, and removed (fdf897e), as session 10 round 1's v35 / v35q (0dc6b40): selecting
+    one raises a ValueError naming the switch instead of silently running another backward; the
+    kernel source no longer has their levels / landing tiles."""
     import vig_kernels.cupy as m
 
     assert max(m._BW4.values()) == 11 and not set(m._BWD_REMOVED) & set(m.BWD_KINDS)
     src = m.kernel_source("bigla_tc.cu")
-    # (session 10's v35 brought cp.async back, for its own landing tiles LQ / LV)
-    assert "Lq[CH][KPD]" not in src and "#define DQS" not in src and "#define CPA" not in src
-    for kind in ("v32", "v32q", "v33", "v33q", "v34", "v34q"):
+    assert "cp.async.cg" not in src and "#define DQS" not in src and "#define CPA" not in src
+    assert "LQ[CH]" not in src and "put_frag16" not in src  # v35's landing tiles
+    for kind in ("v32", "v32q", "v33", "v33q", "v34", "v34q", "v35", "v35q"):
         saved = _knobs(VIG_CUPY_BWD=kind)
         try:
-            with pytest.raises(ValueError, match=f"VIG_CUPY_BWD='{kind}'.*removed"):
+            commit = "0dc6b40" if kind.startswith("v35") else "fdf897e"
+            with pytest.raises(ValueError, match=f"VIG_CUPY_BWD='{kind}'.*removed.*{commit}"):
                 m.bwd_variant()
         finally:
             _restore(saved)
@@ -511,7 +511,7 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     bw4 = m._BW4.get(m.bwd_variant(), 0)
     fdefines = m._tc_defines(q.dtype, kt, 1)
     bdefines = fdefines + ((("BW4", bw4),) if bw4 else ())
-    o16 = m.bwd_variant() in m._O16  # session 10, v35 / v35q: + O16, three 16-bit output pointers
+    o16 = m.bwd_variant() in m._O16  # session 10, v36 / v36q: + O16, three 16-bit output pointers
     if o16:
         bdefines += (("O16", 1),)
     npb = 18 if o16 else 15  # bigla_tc_bwd's pointer arguments
@@ -520,7 +520,7 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     scan_grid = (-(-total // 256), 1, 1)
     bhead = (i32(B), i32(L), i32(H), i32(K), i32(V)) + strides(q, k, v, gf, gb, do) + (
         np.float32(scale / 2), i32(bseg))
-    bsmem = 2 * m.tc_bwd_smem(kt, bw4, o16)
+    bsmem = 2 * m.tc_bwd_smem(kt, bw4)
     t256 = (256, 1, 1)
     want = []  # (func, grid, block, smem, defines, constants, pointers)
     if bnseg > 1 and not reuse:
@@ -547,14 +547,14 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     # q k v gf gb do | dq dk dv [dq16 dk16 dv16] dgf dgb yq sts st_r ytot
     assert main[:6] == inputs
     nk = B * L * H * K
-    if o16:  # v35: the returned 16-bit dq | dk | dv (one buffer, the fp32 one's layout)
+    if o16:  # v36: the returned 16-bit dq | dk | dv (one buffer, the fp32 one's layout)
         o1, o2, o3 = main[9:12]
         assert (o2 - o1, o3 - o1) == (2 * nk, 4 * nk)
         assert [t.data_ptr() for t in grads[:3]] == [o1, o2, o3]
         main = main[:9] + main[12:]
     dq, dk, dv, dgf, dgb, yq, sts, st_r, ytot = main[6:15]
     assert (dk - dq, dv - dq) == (4 * nk, 8 * nk)  # dq | dk | dv: one fp32 buffer (cast once, or
-    # v35's first-visitor partials)
+    # v36's, read back by the kernel)
     assert dgb - dgf == 4 * nk
     ws = [dq, dk, dv, dgf, dgb, yq] + ([o1] if o16 else [])
     if bnseg > 1:

@@ -274,18 +274,25 @@ def _bwd_long() -> bool:
 # (bit-identical, 3-5 % slower), v34 / v34q proven (parity 120/120) and not faster, v33 = v32 + CPA
 # (results/2026-12-06d-h100/); removed, last in commit fdf897e. Selecting one
 # raises a ValueError, see _BWD_REMOVED.)
-# "v35" / "v35q" (session 10, on trial: -DBW4=10 / 11 plus -DO16=1): v31 / v31q whose dq, dk, dv are
-# written once, in the inputs' dtype, by each chunk's second visitor (the first visitor's fp32
-# partial loaded after (A) of the step, its own value added, rounded once; the middle chunk of an
-# odd count converted after a block barrier at the kernel's end): no fp32 -> bf16 / fp16 cast
+# "v36" / "v36q" (session 10 round 2, on trial: -DBW4=10 / 11 plus -DO16=1): v31 / v31q with their
+# chunk steps unchanged (first visitor stores fp32, second red.adds into the fp32 workspace), plus,
+# after a block barrier at the kernel's end, every dq / dk / dv row the block wrote read back from
+# L2 and stored rounded once in the inputs' dtype (16-byte stores): no fp32 -> bf16 / fp16 cast
 # kernel after the backward; gradients = v31's fp32 values rounded once (what v31 + the cast
-# returns, bit for bit); v35 falls back to v35q where v29r's _in32 rule fails.
+# returns, bit for bit); v36 falls back to v36q where v29r's _in32 rule fails.
+# (Session 10 round 1's "v35" / "v35q": the second visitor wrote the 16-bit rows itself through
+# cp.async landing tiles; proven on the H100 (parity 120/120, sanitizers clean) but bigla_tc_bwd
+# lost 44 us at ViG-S@224 to save a 39 us cast (graphed f+b T@224 +12 %,
+# results/2026-12-06e-h100/callB/); removed, last in commit 0dc6b40. Selecting one raises a
+# ValueError, see _BWD_REMOVED.)
 BWD_KINDS = ("chunked", "v24", "v25", "v26", "v26p", "v29", "v29q", "v29r", "v31", "v31q",
-             "v35", "v35q", "recurrent")
+             "v36", "v36q", "recurrent")
 _BW4 = {"v24": 1, "v25": 2, "v26": 3, "v26p": 4, "v29": 7, "v29q": 8, "v29r": 9,
-        "v31": 10, "v31q": 11, "v35": 10, "v35q": 11}  # the -DBW4 level of each chunked-backward variant
-_O16 = ("v35", "v35q")  # the variants compiled with -DO16=1 (16-bit dq / dk / dv from the kernel)
-_BWD_REMOVED = ("v32", "v32q", "v33", "v33q", "v34", "v34q")  # session 9's, removed (commit fdf897e)
+        "v31": 10, "v31q": 11, "v36": 10, "v36q": 11}  # the -DBW4 level of each chunked-backward variant
+_O16 = ("v36", "v36q")  # the variants compiled with -DO16=1 (16-bit dq / dk / dv from the kernel)
+# removed variants -> (session, commit where they last are)
+_BWD_REMOVED = {**{k: ("session 9", "fdf897e") for k in ("v32", "v32q", "v33", "v33q", "v34", "v34q")},
+                "v35": ("session 10 round 1", "0dc6b40"), "v35q": ("session 10 round 1", "0dc6b40")}
 
 
 def _in32(*ts) -> bool:
@@ -302,8 +309,9 @@ def bwd_variant() -> str:
     """The VIG_CUPY_BWD setting (one of BWD_KINDS)."""
     kind = _ENV["bwd"]
     if kind in _BWD_REMOVED:
-        raise ValueError(f"VIG_CUPY_BWD={kind!r}: the variant was removed after session 9 (proven on "
-                         "the GPU, not faster than v31; in git history at fdf897e); expected one of "
+        when, commit = _BWD_REMOVED[kind]
+        raise ValueError(f"VIG_CUPY_BWD={kind!r}: the variant was removed after {when} (proven on "
+                         f"the GPU, not faster than v31; in git history at {commit}); expected one of "
                          f"{BWD_KINDS}")
     if kind not in BWD_KINDS:
         raise ValueError(f"VIG_CUPY_BWD={kind!r}: expected one of {BWD_KINDS}")
@@ -424,15 +432,13 @@ def bwd_kind(q, v, do, k=None) -> str:
     return "recurrent"
 
 
-def tc_bwd_smem(kt: int, bw4: int | None = None, o16: bool | None = None) -> int:
+def tc_bwd_smem(kt: int, bw4: int | None = None) -> int:
     """sizeof(BwdSmem) in bigla_tc.cu (the kernel traps if this is out of date); ``bw4``: the
-    variant's -DBW4 level (default: the VIG_CUPY_BWD setting's); ``o16``: compiled with -DO16=1
-    (v35 / v35q: + the fp32 landing tiles LQ [16][KPD + 4] and LV [16][68]; default: the setting's)."""
+    variant's -DBW4 level (default: the VIG_CUPY_BWD setting's; -DO16=1, v36 / v36q, adds none)."""
     bw4 = _BW4.get(bwd_variant(), 0) if bw4 is None else bw4
-    o16 = bwd_variant() in _O16 if o16 is None else o16
     kpd = 16 * kt
     if bw4 >= 3:  # v2.6: no transposed tiles, padded fp32 tiles
-        return 824 * kpd + 8528 + ((1024 * kt + 4608) if o16 and bw4 in (10, 11) else 0)
+        return 824 * kpd + 8528
     return 856 * kpd + 13136
 
 
@@ -612,9 +618,9 @@ class _BwdPlan:
 
 def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     """The launches of the chunked backward; pointer slots 0 q, 1 k, 2 v, 3 g_fwd, 4 g_bwd, 5 do,
-    6 dq, 7 dk, 8 dv, 9 dgf, 10 dgb, 11 yq, 12 sts, 13 st_r, 14 ytot, 15 gs (v35 / v35q: 16 - 18
+    6 dq, 7 dk, 8 dv, 9 dgf, 10 dgb, 11 yq, 12 sts, 13 st_r, 14 ytot, 15 gs (v36 / v36q: 16 - 18
     the 16-bit dq, dk, dv the kernel writes, after dv in its arguments). One fp32 workspace holds
-    dq | dk | dv (contiguous, cast once at the end; v35: the first visitors' partials) | yq | st_r | ytot [| sts | gs], each
+    dq | dk | dv (contiguous, cast once at the end; v36: read back by the kernel's end) | yq | st_r | ytot [| sts | gs], each
     part on a 256-byte boundary; dgf | dgb share a second allocation (both returned)."""
     import numpy as np
 
@@ -636,7 +642,7 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     if bw4 >= 3 and max(2 * BH * L * 16 * kt, B * L * H * max(K, V)) >= 2**31:
         bw4 = 2
     defines = fdefines + ((("BW4", bw4),) if bw4 else ())
-    # v35 / v35q: dq, dk, dv in q's dtype from the kernel (slots 16 - 18: the same flat layout)
+    # v36 / v36q: dq, dk, dv in q's dtype from the kernel (slots 16 - 18: the same flat layout)
     p.o16 = bwd_variant() in _O16 and bw4 in (10, 11)
     if p.o16:
         defines += (("O16", 1),)
@@ -686,7 +692,7 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
               np.int32(B), np.int32(L), np.int32(H), np.int32(K), np.int32(V),
               *_strides(q), *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
               *_strides(do), np.float32(scale / 2), np.int32(seglen))
-    smem = 2 * tc_bwd_smem(kt, bw4, p.o16)
+    smem = 2 * tc_bwd_smem(kt, bw4)
     if nseg > 1:
         calls.append(_Call(dev, "bigla_tc_bwd", (BH, nseg, 1), (256, 1, 1), common + (np.int32(0),),
                            smem, defines))
@@ -739,7 +745,7 @@ def plan_backward(q, k, v, g_fwd, g_bwd, scale: float, do, states=()):
         st_r = yt = yq
     P = (pq, pk, pv, g_fwd.data_ptr(), g_bwd.data_ptr(), pdo, dqo, dko, dvo, d,
          d + 4 * p.dg[2], yq, s0 if len(o) > 2 else yq, st_r, yt, s1)
-    if p.o16:  # v35: the kernel writes dq | dk | dv in q's dtype (no cast)
+    if p.o16:  # v36: the kernel writes dq | dk | dv in q's dtype (no cast)
         flat = torch.empty(p.n_flat, device=q.device, dtype=q.dtype)
         f = flat.data_ptr()
         es = flat.element_size()

@@ -979,47 +979,44 @@ extern "C" __global__ void __launch_bounds__(256, 3) bigla_tc_scan2(
 #else
 #define DGF 0
 #endif
-// O16 = 1 (VIG_CUPY_BWD=v35 / v35q, session 10, with BW4 = 10 / 11): dq, dk, dv are written ONCE,
-// in the inputs' dtype, into dq16 / dk16 / dv16 (the backend returns them; no cast kernel after
-// the backward). The first visitor of a chunk stores its fp32 partial into dq / dk / dv (the fp32
-// workspace, as before); the second visitor loads it (issued right after (A) of its chunk step:
-// the block barrier of step nch / 2 orders every first visitor's store before it), adds its own
-// fp32 value (the same fp32 addition red.add made) and stores the sum rounded once (cvt.rn); the
-// middle chunk of an odd count keeps red.add onto the zeroed fp32 rows and is converted after a
-// block barrier at the end of the kernel. Gradients: v31's / v31q's fp32 values rounded once,
-// exactly what v31 + the launcher's cast returned; dg unchanged.
+// O16 = 1 (VIG_CUPY_BWD=v36 / v36q, session 10 round 2, with BW4 = 10 / 11): the chunk steps are
+// v31's / v31q's unchanged (each chunk's first visitor stores its fp32 partial, the second red.adds
+// into the fp32 workspace dq / dk / dv); after a block barrier at the end of the kernel, all 256
+// threads read every fp32 dq / dk / dv row this block wrote (its segment's tokens, L2-hot,
+// ld.global.cg) and store it rounded once (cvt.rn) in the inputs' dtype into dq16 / dk16 / dv16
+// (the backend returns those; no cast kernel after the backward), 16-byte loads and stores (K, V
+// are multiples of 8 wherever the chunked backward runs). Gradients: v31's / v31q's fp32 values rounded
+// once, exactly what v31 + the launcher's cast returned; dg unchanged. (Round 1's v35 / v35q, the
+// second visitor's store in 16 bits through cp.async landing tiles, lost 44 us in the kernel at
+// ViG-S@224 to save a 39 us cast: removed.)
 #ifndef O16
 #define O16 0
 #endif
 #if O16 && !DGF
 #error "O16 is built on v31 / v31q (BW4 = 10 / 11)"
 #endif
+#if O16 && DTYPE == 0
+#error "O16: 16-bit inputs only (the chunked backward's dtypes)"
+#endif
 #if O16
-// 16 bytes global -> shared, asynchronous, L2 only (sm_80+); cpa_wait: this thread's copies have
-// landed (visible to the other threads of the direction after a following barrier)
-__device__ __forceinline__ void cpa16(float* dst, const float* src) {
+// 8 consecutive fp32 values from L2 (32-byte aligned: two 16-byte ld.global.cg: no L1 line, which
+// the red.adds, performed in L2, would not have updated; __syncthreads before them is a compiler
+// memory barrier) / stored rounded once as one 16-byte vector of 16-bit values; the conversion
+// issues all loads of a round before its stores (ptxas keeps these strong loads behind earlier
+// stores: the memory-level parallelism is the source order's)
+struct f32x8 { f32x4 a, b; };
+__device__ __forceinline__ f32x8 ld8(const float* __restrict__ s) {
 #ifdef VIG_EMU
-    *reinterpret_cast<f32x4*>(dst) = *reinterpret_cast<const f32x4*>(src);
+    return f32x8{*reinterpret_cast<const f32x4*>(s), *reinterpret_cast<const f32x4*>(s + 4)};
 #else
-    const unsigned int d = (unsigned int)__cvta_generic_to_shared(dst);
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src) : "memory");
+    const float4 a = __ldcg(reinterpret_cast<const float4*>(s));
+    const float4 b = __ldcg(reinterpret_cast<const float4*>(s + 4));
+    return f32x8{f32x4{a.x, a.y, a.z, a.w}, f32x4{b.x, b.y, b.z, b.w}};
 #endif
 }
-__device__ __forceinline__ void cpa_wait() {
-#ifndef VIG_EMU
-    asm volatile("cp.async.wait_all;\n" ::: "memory");
-#endif
-}
-// an fp32 load from L2 (ld.global.cg: no L1 line, which the red.adds, performed in L2, would not
-// have updated); volatile: kept after the barrier before it
-__device__ __forceinline__ float ld_cg(const float* p) {
-#ifdef VIG_EMU
-    return *p;
-#else
-    float x;
-    asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(x) : "l"(p) : "memory");
-    return x;
-#endif
+__device__ __forceinline__ void st8(elem_t* __restrict__ d, const f32x8& x) {
+    *reinterpret_cast<u32x4*>(d) = u32x4{pack2(x.a.x, x.a.y), pack2(x.a.z, x.a.w),
+                                         pack2(x.b.x, x.b.y), pack2(x.b.z, x.b.w)};
 }
 #endif
 #if LD32
@@ -1045,39 +1042,6 @@ __device__ __forceinline__ void put_frag(float* __restrict__ g, int base, int s,
                           SCALED ? c * v[t][r] : v[t][r]);
     }
 }
-#if O16
-// v35: put_frag with the second visitor's store in the inputs' dtype: the first visitor's fp32
-// partial (landed in shared memory, element (t, r) at lp[(8 t + 2 tg + (r & 1)) LD + 8 (r >> 1)])
-// + this visitor's value, rounded once, into g16 (same element offsets); the middle chunk (neither
-// first nor second) red.adds onto the zeroed fp32 rows as before
-template <bool SCALED, int LD>
-__device__ __forceinline__ void put_frag16(float* __restrict__ g, elem_t* __restrict__ g16, int base,
-                                           int s, int tg, const float (&v)[2][4],
-                                           const float* lp, float c, bool first, bool second) {
-    if (first) {
-#pragma unroll
-        for (int t = 0; t < 2; ++t)
-#pragma unroll
-            for (int r = 0; r < 4; ++r)
-                g[base + (t * 8 + 2 * tg + (r & 1)) * s + 8 * (r >> 1)] = SCALED ? c * v[t][r] : v[t][r];
-    } else if (second) {
-#pragma unroll
-        for (int t = 0; t < 2; ++t)
-#pragma unroll
-            for (int r = 0; r < 4; ++r)
-                g16[base + (t * 8 + 2 * tg + (r & 1)) * s + 8 * (r >> 1)] =
-                    from_f(lp[(t * 8 + 2 * tg + (r & 1)) * LD + 8 * (r >> 1)]
-                           + (SCALED ? c * v[t][r] : v[t][r]));
-    } else {
-#pragma unroll
-        for (int t = 0; t < 2; ++t)
-#pragma unroll
-            for (int r = 0; r < 4; ++r)
-                atomicAdd(&g[base + (t * 8 + 2 * tg + (r & 1)) * s + 8 * (r >> 1)],
-                          SCALED ? c * v[t][r] : v[t][r]);
-    }
-}
-#endif
 #endif
 #if BW4 >= 7 && BW4 <= 11
 #define BDEC 1         // direction-local chunk-step barriers (v29)
@@ -1124,41 +1088,7 @@ struct BwdSmem {
     elem_t R2[CH][QS];   // pass 2: Kf
     elem_t R3[CH][QS];   // pass 2: Ki
     elem_t sR[KPD][VST];  // pass 2: R_out (channels x values)
-#if O16
-    // v35: the chunk's fp32 partials of its first visitor, landed row-major by the second
-    // visitor's 16-byte cp.async (all 128 threads of the direction), read in the epilogues'
-    // fragment layout (padded rows: conflict-free); LQ: dq (pass 1) / dk (pass 2), LV: dv
-    alignas(16) float LQ[CH][FP];  // (alignas: 16-byte cp.async rows; the offset is a multiple
-    alignas(16) float LV[CH][VB + 4];  // of 16 already, the layout unchanged: emulator-checked)
-#endif
 };
-#if O16
-static_assert(sizeof(BwdSmem) % 16 == 0, "16-byte cp.async rows in both directions' BwdSmem");
-// v35: the second visitor's loads of a chunk's fp32 partials (W columns of `cols` used, rows of
-// stride rowst from o0) into tile[p][.] (row stride LD), 16 bytes per copy, row-major over the
-// direction's 128 threads (coalesced); rows past the chunk / columns past `cols` not copied
-template <int W, int LD>
-__device__ __forceinline__ void cpa_rows(float* tile, const float* __restrict__ g, int o0, int rowst,
-                                         int cols, int c0, int n, int dir) {
-    constexpr int PR = W / 4, NP = CH * PR;
-    // (threadIdx.x read here, volatile, as put_dgz: ptxas would otherwise keep this mapping's
-    // loop-invariant parts in registers across the chunk loop, at the 128-register cap)
-#ifdef VIG_EMU
-    const int lt = (int)(threadIdx.x & (NT - 1));
-#else
-    unsigned int tx;
-    asm volatile("mov.u32 %0, %%tid.x;" : "=r"(tx));
-    const int lt = (int)(tx & (NT - 1));
-#endif
-#pragma unroll
-    for (int i = 0; i < (NP + NT - 1) / NT; ++i) {
-        const int e = lt + NT * i, p = e / PR, c4 = e % PR;
-        const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
-        if ((NP % NT == 0 || e < NP) && p < n && 4 * c4 < cols)
-            cpa16(tile + p * LD + 4 * c4, g + (o0 + tok * rowst + 4 * c4));
-    }
-}
-#endif
 
 extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
@@ -1545,13 +1475,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #else
         __syncthreads();  // (A)
 #endif
-#if O16
-        // v35: the second visitor's loads of the first visitor's fp32 dq partials, issued here
-        // (after (A): at step nch / 2 the block barrier above orders the other direction's stores
-        // of step nch / 2 - 1 before them) so that (A) - (B) and the products cover their latency
-        const bool second = it > nch - 1 - it;
-        if (second) cpa_rows<KPD, FP>(&D.LQ[0][0], dq, oqk, rowKi, K, c0, n, dir);  // dir-uniform
-#endif
         stage();
         const bool fast = gates_post(Ar, Br, em);
         // The elementwise tiles from this thread's own registers (before (B): no third barrier).
@@ -1708,9 +1631,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
 #endif
         }
-#if O16
-        if (second) cpa_wait();  // D.LQ landed (published to the channel warps by the barrier)
-#endif
         BAR_DIR();  // D.X complete (the helpers' fast path, or the exact path)
         if (kw) {
             // Element (ch, p) of dq^T.
@@ -1741,11 +1661,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #pragma unroll
                     for (int r = 0; r < 4; ++r)
                         yq[ty + (tn * 8 + 2 * tg + (r & 1)) * dy + 8 * (r >> 1)] = yo[tn][r];
-#if O16
-                put_frag16<false, FP>(dq, dq16, tq, dqs, tg, qo, &D.LQ[0][16 * mt + g8], 1.f, first, second);
-#else
                 put_frag<false>(dq, tq, dqs, tg, qo, 1.f, first);
-#endif
             } else
 #endif
 #pragma unroll
@@ -1757,9 +1673,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     const int tok = dir ? (c0 + n - 1 - p) : (c0 + p);
                     float* yrow = yq + (oyq + tok * KPD);
                     float* qrow = dq + (oqk + tok * rowKi);
-#if O16
-                    elem_t* qrow16 = dq16 + (oqk + tok * rowKi);
-#endif
 #pragma unroll
                     for (int hi = 0; hi < 2; ++hi) {
                         const int r = 2 * hi + h2, ch = 16 * mt + g8 + 8 * hi;
@@ -1768,9 +1681,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         yrow[ch] = c * to_f(D.qr[p][ch]) * dqp;
                         const float val = c * fmaf(D.dpd[p], to_f(D.kr[p][ch]), dqp);
                         if (first) qrow[ch] = val;
-#if O16
-                        else if (second) qrow16[ch] = from_f(D.LQ[p][ch] + val);
-#endif
                         else atomicAdd(&qrow[ch], val);
                     }
                 }
@@ -1900,15 +1810,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
 #else
         __syncthreads();  // (A)
 #endif
-#if O16
-        // v35: the second visitor's loads of the first visitor's fp32 dv (every warp) and dk (the
-        // channel warps) partials, after (A) as pass 1's dq partials
-        const bool second = mode == 1 && it > nch - 1 - it;
-        if (second) {  // direction-uniform
-            cpa_rows<VB, VB + 4>(&D.LV[0][0], dv, ovv, rowVi, V, c0, n, dir);
-            cpa_rows<KPD, FP>(&D.LQ[0][0], dk, oqk, rowKi, K, c0, n, dir);
-        }
-#endif
 #if DGF
         if (ci_prev >= 0) flush_dgz(ci_prev);
 #else
@@ -1950,9 +1851,6 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             }
         }
         if (it + 1 < nch) load(dir ? ci + 1 : ci - 1);
-#if O16
-        if (second) cpa_wait();  // D.LV, D.LQ landed (published by (B))
-#endif
 #if BDEC
         BAR_DIR();  // (B), direction-local
 #else
@@ -2056,12 +1954,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
             if (n == CH && V == VB) {  // v29r: a full chunk, V = VB: no per-element bounds
                 const int tk0 = dir ? c0 + CH - 1 : c0;
                 const int tv = ovv + tk0 * rowVi + vr + g8, dvs = dir ? -rowVi : rowVi;
-#if O16
-                put_frag16<true, VB + 4>(dv, dv16, tv, dvs, tg, DV, &D.LV[0][vr + g8], c, it < nch - 1 - it,
-                                         second);
-#else
                 put_frag<true>(dv, tv, dvs, tg, DV, c, it < nch - 1 - it);
-#endif
             } else
 #endif
 #pragma unroll
@@ -2071,14 +1964,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     const int vv = vr + g8 + 8 * (r >> 1), j = jn * 8 + 2 * tg + (r & 1);
                     if (j < n && vv < V) {
                         const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
-#if O16
-                        const float val = c * DV[jn][r];
-                        if (it < nch - 1 - it) GDV(tok, vv) = val;
-                        else if (second) dv16[ovv + tok * rowVi + vv] = from_f(D.LV[j][vv] + val);
-                        else atomicAdd(&GDV(tok, vv), val);
-#else
                         put(&GDV(tok, vv), c * DV[jn][r], it);
-#endif
                     }
                 }
         }
@@ -2227,12 +2113,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                     }
                 const int tk0 = dir ? c0 + CH - 1 : c0;
                 const int tk = oqk + tk0 * rowKi + 16 * mt + g8, dks = dir ? -rowKi : rowKi;
-#if O16
-                put_frag16<false, FP>(dk, dk16, tk, dks, tg, ko, &D.LQ[0][16 * mt + g8], 1.f, it < nch - 1 - it,
-                                      second);
-#else
                 put_frag<false>(dk, tk, dks, tg, ko, 1.f, it < nch - 1 - it);
-#endif
             } else
 #endif
             if (kw) {
@@ -2246,14 +2127,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                         if (j < n && ch < K) {
                             const int tok = dir ? (c0 + n - 1 - j) : (c0 + j);
                             y = yv[jn][r] - c * to_f(D.kr[j][ch]) * dkp;
-#if O16
-                            const float val = c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp);
-                            if (it < nch - 1 - it) GDK(tok, ch) = val;
-                            else if (second) dk16[oqk + tok * rowKi + ch] = from_f(D.LQ[j][ch] + val);
-                            else atomicAdd(&GDK(tok, ch), val);
-#else
                             put(&GDK(tok, ch), c * fmaf(D.dpd[j], to_f(D.qr[j][ch]), dkp), it);
-#endif
                         }
                         D.Y[j][ch] = y;
                     }
@@ -2658,12 +2532,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
                 str[(sbase + vr + g8 + 8 * (r >> 1)) * KPD + nt * 8 + 2 * tg + (r & 1)] = R[nt][r];
         return;
     }
-#if O16
-    // v35: with an odd chunk count, a block barrier (both directions' red.adds of the middle
-    // chunk's dk / dv rows done; its dq rows were done before pass 2's step nch / 2)
-    if (nch & 1) __syncthreads();  // block-uniform branch
-    else BAR_DIR();  // D.Y is this direction's
-#elif BDEC
+#if BDEC
     BAR_DIR();  // D.Y is this direction's
 #else
     __syncthreads();
@@ -2679,18 +2548,46 @@ extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     if (nseg > 1 && lt < KPD) ytot[(((long long)bh * nseg + seg) * 2 + dir) * KPD + lt] = carry;
 #endif
 #if O16
-    // v35: the middle chunk's rows (fp32 sums of both directions' red.adds, read from L2) rounded
-    // once
-    if (nch & 1) {
-        const int r0 = s0 + (nch >> 1) * CH, nr = min(CH, s1 - r0);
-        for (int e = tid; e < nr * K; e += 256) {
-            const int o = oqk + (r0 + e / K) * rowKi + e % K;
-            dq16[o] = from_f(ld_cg(dq + o));
-            dk16[o] = from_f(ld_cg(dk + o));
+    // v36: every dq / dk / dv row of this block (tokens s0 .. s1 - 1 of head bh) is final once both
+    // directions are here (their stores and red.adds ordered before the reads by the barrier):
+    // rounded once into the 16-bit outputs, 4 (K = 32) / 8 (V = 64) threads per row, coalesced
+    __syncthreads();
+    {
+        const int nr = s1 - s0;
+        const unsigned long long al = (unsigned long long)dq | (unsigned long long)dk |
+                                      (unsigned long long)dv | (unsigned long long)dq16 |
+                                      (unsigned long long)dk16 | (unsigned long long)dv16;
+        // (the chunked backward runs only with K, V multiples of 8 (tc_vec); the launcher's
+        // buffers start on 16 bytes: no scalar path, a trap if that ever changes)
+        if (((K | V) & 7) != 0 || (al & 15) != 0) __trap();
+        const int kq = K >> 3, vq = V >> 3, nq = nr * kq, nv = nr * vq;
+        // dq, dk: 2 rows' pieces per round (8 loads in flight), dv: 4 (8 loads); a piece past
+        // the end re-reads the round's first (its store skipped)
+        for (int e = tid; e < nq; e += 512) {
+            const int o0 = oqk + (s0 + e / kq) * rowKi + 8 * (e % kq);
+            const bool h1 = e + 256 < nq;
+            const int o1 = h1 ? oqk + (s0 + (e + 256) / kq) * rowKi + 8 * ((e + 256) % kq) : o0;
+            const f32x8 q0 = ld8(dq + o0), k0 = ld8(dk + o0), q1 = ld8(dq + o1), k1 = ld8(dk + o1);
+            st8(dq16 + o0, q0);
+            st8(dk16 + o0, k0);
+            if (h1) {
+                st8(dq16 + o1, q1);
+                st8(dk16 + o1, k1);
+            }
         }
-        for (int e = tid; e < nr * V; e += 256) {
-            const int o = ovv + (r0 + e / V) * rowVi + e % V;
-            dv16[o] = from_f(ld_cg(dv + o));
+        for (int e = tid; e < nv; e += 1024) {
+            int o[4];
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                const int f = e + 256 * u;
+                o[u] = f < nv ? ovv + (s0 + f / vq) * rowVi + 8 * (f % vq) : o[0];
+            }
+            f32x8 x[4];
+#pragma unroll
+            for (int u = 0; u < 4; ++u) x[u] = ld8(dv + o[u]);
+#pragma unroll
+            for (int u = 0; u < 4; ++u)
+                if (e + 256 * u < nv) st8(dv16 + o[u], x[u]);
         }
     }
 #endif

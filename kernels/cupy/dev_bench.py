@@ -48,10 +48,11 @@ against its base kind (v29r / v29rs / v29q / v29qs with the same modifiers) when
 FWD0, DGFIX, SEG128=1; not skipped at unsegmented shapes, so one kind list covers 224 and 1024 px).
 (Session 9's kinds v32 / v33 / v34 and their q / s twins were removed with those backwards; in
 git history at fdf897e.)
-Session 10: kinds "v35" / "v35s" / "v35q" / "v35qs" (v31 / v31q with dq, dk, dv written once in the
-inputs' dtype by the kernel, -DO16=1), each checked bit for bit against v31 / v31s / v31q / v31qs
-with the same modifiers (v31's gradients are its fp32 values cast once by the launcher: the same
-numbers the new kernel must round to)
+Session 10 round 2: kinds "v36" / "v36s" / "v36q" / "v36qs" (v31 / v31q whose kernel rounds every
+dq, dk, dv row it wrote once into the inputs' dtype at its end, -DO16=1), each checked bit for bit
+against v31 / v31s / v31q / v31qs with the same modifiers (v31's gradients are its fp32 values cast
+once by the launcher: the same numbers the new kernel must round to). (Round 1's v35 kinds were
+removed with the v35 backwards, last in 0dc6b40.)
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -99,15 +100,15 @@ BWD_ENV = {"chunked": dict(VIG_CUPY_BWD="chunked", VIG_CUPY_BWD_LONG="1", **_NS,
            "v31s": dict(VIG_CUPY_BWD="v31", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
            "v31q": dict(VIG_CUPY_BWD="v31q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
            "v31qs": dict(VIG_CUPY_BWD="v31q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           # session 10: v35 / v35q = v31 / v31q writing dq, dk, dv once in the inputs' dtype
-           # (-DO16=1): bit for bit v31's / v31q's gradients (their fp32 values cast once)
-           "v35": dict(VIG_CUPY_BWD="v35", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v35s": dict(VIG_CUPY_BWD="v35", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
-           "v35q": dict(VIG_CUPY_BWD="v35q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
-           "v35qs": dict(VIG_CUPY_BWD="v35q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
+           # session 10 round 2: v36 / v36q = v31 / v31q rounding dq, dk, dv once into the inputs'
+           # dtype at the kernel's end (-DO16=1): bit for bit v31's / v31q's gradients
+           "v36": dict(VIG_CUPY_BWD="v36", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v36s": dict(VIG_CUPY_BWD="v36", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF),
+           "v36q": dict(VIG_CUPY_BWD="v36q", VIG_CUPY_BWD_LONG="1", **_NS, **_NEWF),
+           "v36qs": dict(VIG_CUPY_BWD="v36q", VIG_CUPY_BWD_LONG="1", **_SS, **_NEWF)}
 # the kind each session-9 / 10 kind must reproduce bit for bit (same modifiers)
 _BASE = {"v31": "v29r", "v31s": "v29rs", "v31q": "v29q", "v31qs": "v29qs",
-         "v35": "v31", "v35s": "v31s", "v35q": "v31q", "v35qs": "v31qs"}
+         "v36": "v31", "v36s": "v31s", "v36q": "v31q", "v36qs": "v31qs"}
 
 
 _SEG0 = (cp.TC_MAX_SEG, cp.TC_BWD_SEG)

@@ -11,37 +11,37 @@
 # v31q backwards (VIG_CUPY_BWD=v31 / v31q; not defaults; if the lead flips BWD_DEFAULT to one of
 # them, add VIG_CUPY_BWD=v29q to CUPY_FINAL_ALT). v31 flipped to the default after session 9's mid
 # call; v29q stays CUPY_FINAL_ALT. Session 9's v32 - v34q backwards (rounds 1-3) were proven, not
-# faster, and removed after the session (last in fdf897e). Session 10: MID tries the v35 / v35q
-# backwards (VIG_CUPY_BWD=v35 / v35q: v31 / v31q + -DO16=1, dq / dk / dv written once in the
-# inputs' dtype by the kernel, no cast kernel; not defaults). FINAL's previous defaults
-# (CUPY_FINAL_ALT) follow BWD_DEFAULT: VIG_CUPY_BWD=v31 once the lead flips it to v35 / v35q, else
-# VIG_CUPY_BWD=v29q.
+# faster, and removed after the session (last in fdf897e). Session 10 round 1's v35 / v35q (proven,
+# slower; last in 0dc6b40) were removed; round 2: MID tries the v36 backward (VIG_CUPY_BWD=v36:
+# v31 + -DO16=1, the kernel rounds every dq / dk / dv row it wrote once into the inputs' dtype
+# after an end barrier, no cast kernel; not a default; its fallback v36q is not run here). FINAL's
+# previous defaults (CUPY_FINAL_ALT) follow BWD_DEFAULT: VIG_CUPY_BWD=v31 once the lead flips it to
+# v36 / v36q, else VIG_CUPY_BWD=v29q.
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
 # sourced tools/device-setup.sh. Writes $OUT/cupy/cupy-gpu.log (everything, tee'd progressively)
 # and $OUT/cupy/cupy-check.json (the parity cases of the shipped defaults): 2 files.
 # Mode: CUPY_CHECK_FINAL (or FINAL when that is unset) = 0 / 1 (default 1).
 #   FINAL (1, <= 105 s, no timing), five processes side by side (the GPU host has 16 cores):
 #     A parity (the contract's 120 cases) of the shipped defaults (every VIG_CUPY_* unset), B parity
-#     of the previous defaults (CUPY_FINAL_ALT; default: VIG_CUPY_BWD=v31 when BWD_DEFAULT is v35 /
-#     v35q, else VIG_CUPY_BWD=v29q),
+#     of the previous defaults (CUPY_FINAL_ALT; default: VIG_CUPY_BWD=v31 when BWD_DEFAULT is v36 /
+#     v36q, else VIG_CUPY_BWD=v29q),
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0; session 10: the v35 / v35q backwards on trial):
+#   MID (0; session 10 round 2: the v36 backward on trial):
 #     MID_PHASE=parity (<= MID_BOX, default 108 s; each process `timeout MID_PAR_S`, default 100),
-#       7 processes side by side: A parity of v35 (the contract's 120 cases; its cupy-check.json is
-#       the second file), A2 parity of v35q (120 cases), B memcheck and C racecheck of v35 on
-#       --small with VIG_CUPY_MAX_SEG=64 (segmented mode 0 / scan / mode 1, dg fix-up), D
-#       dev_parity.py --expect-seg 128 with v35 (20 cases at B=8 H=3 L=4096 / 3000), E memcheck
-#       and F racecheck of v35q (--small, MAX_SEG=64).
+#       4 processes side by side: A parity of v36 (the contract's 120 cases; its cupy-check.json is
+#       the second file), B memcheck and C racecheck of v36 on --small with VIG_CUPY_MAX_SEG=64
+#       (segmented mode 0 / scan / mode 1, dg fix-up), D dev_parity.py --expect-seg 128 with v36
+#       (20 cases at B=8 H=3 L=4096 / 3000).
 #     MID_PHASE=timing (<= MID_BOX, default 68 s): ONE dev_bench process: fwd v26+N (the shipped
-#       forward), f+b v31s+N (shipped) | v35s+N | v31qs+N | v35qs+N | v31s+N | v35s+N (alternating:
-#       drift), eager and CUDA-graphed, host us, peak extra MiB ("+N": every other switch at its
-#       shipped default, 224 px included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict
-#       line: every v35 / v35q gradient bit-identical to v31's / v31q's (= their fp32 values
-#       rounded once: the launcher's cast); then, only with >= 22 s left each, ncu of
-#       bigla_tc_bwd [v35], then [v31], at ViG-S@224.
+#       forward), f+b v31s+N (shipped) | v36s+N | v31s+N | v36s+N (alternating: drift), eager and
+#       CUDA-graphed, host us, peak extra MiB ("+N": every other switch at its shipped default,
+#       224 px included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict line: every v36
+#       gradient bit-identical to v31's (= its fp32 values rounded once: the launcher's cast);
+#       then, only with >= 22 s left each, ncu of bigla_tc_bwd [v36], then [v31], at ViG-S@224.
 #     MID_PHASE=both (unset): both, MID_BOX default 170 s.
+#   (Session 10 round 1's MID, v35 / v35q: 0dc6b40.)
 #   (Session 9 round 3's MID, v34 / v34q and their sanitizers: fdf897e; rounds 1-2's, v31 / v32 /
 #   v33: 05e62b3.)
 #   (Session 8's MID, the v30 / v30l forwards, is in git history: 9bf15d5; session 7's, v29r /
@@ -61,10 +61,10 @@ S=/tmp/cupy-side
 rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
   VIG_CUPY_BWD_LONG VIG_CUPY_SEG128 VIG_CUPY_DGFIX VIG_CUPY_FWD0
-# the previous defaults: v31 (shipped since session 9's mid call) once BWD_DEFAULT is v35 / v35q
+# the previous defaults: v31 (shipped since session 9's mid call) once BWD_DEFAULT is v36 / v36q
 # (session 10), else session 8's v29q
 case "$(sed -n 's/^BWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)" in
-  v35*) ALT0="VIG_CUPY_BWD=v31";; *) ALT0="VIG_CUPY_BWD=v29q";; esac
+  v36*) ALT0="VIG_CUPY_BWD=v31";; *) ALT0="VIG_CUPY_BWD=v29q";; esac
 ALT=${CUPY_FINAL_ALT-$ALT0}
 # the sanitizers (memcheck, racecheck: --small with every segmented workspace offset) and the SEG128
 # rule's cases of one configuration (its env assignments as arguments; none: the shipped defaults),
@@ -117,38 +117,30 @@ wait $P1 $SIDE
 echo "== 1b parity B [$ALT] (done at $(el) s)"; grep -v "^ok " $S/parity-b.log | tail -n 30
 side_report "shipped defaults"
 else
-# ---------------- MID (session 10): the v35 / v35q backwards ----------------
-NEW="VIG_CUPY_BWD=v35"
-NEWQ="VIG_CUPY_BWD=v35q"
+# ---------------- MID (session 10 round 2): the v36 backward ----------------
+NEW="VIG_CUPY_BWD=v36"
 TO=${MID_PAR_S:-100}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | A2 [$NEWQ] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] | memcheck E | racecheck F [$NEWQ] ($(el) s, each timeout $TO)"
-mkdir -p $S/b35q
-( env $NEWQ OUT=$S/b35q timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-a2.log 2>&1; echo "parity A2 [v35q] rc=$?" >> $S/parity-a2.log ) &
-P0=$!
+echo "== 1 parity A [$NEW] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
 side_checks $NEW
-san_checks q $NEWQ
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
-echo "parity A [v35] rc=$? ($(el) s)"
-wait $P0 $SIDE
-echo "== 1a2 parity A2 [v35q] (done at $(el) s)"; grep -v "^ok " $S/parity-a2.log | tail -n 30
+echo "parity A [v36] rc=$? ($(el) s)"
+wait $SIDE
 side_report "$NEW"
-san_report q "$NEWQ"
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-BK=v31s+N,v35s+N,v31qs+N,v35qs+N,v31s+N,v35s+N
+BK=v31s+N,v36s+N,v31s+N,v36s+N
 echo "== 2 bench, one process: fwd v26+N | f+b $BK ($(el) s, $(left) s left)"
 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
   v26+N $BK ViG-T@224,ViG-S@224,ViG-S@1024,ViG-T@1024,ViG-B@224 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
-# v35 / v35q store v31's / v31q's fp32 values rounded once: every such line must say BITEXACT
-# against its base (whose gradients are the launcher's one cast of those fp32 values)
-NF=$(grep -cE "f\+b +v35q?s\+N:" $S/bench.log)
-NB=$(grep -E "f\+b +v35q?s\+N:" $S/bench.log | grep -cE "vs v31q?s\+N: BITEXACT")
-echo "v35 / v35q vs v31 / v31q (equal to v31's gradients rounded once): $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-grep -E "f\+b +v35q?s\+N:" $S/bench.log | grep -oE "vs v31q?s\+N: [A-Z]+ [0-9.e+-]+" | sort | uniq -c
-awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v3[15]q?s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
+# v36 stores v31's fp32 values rounded once: every such line must say BITEXACT against v31 (whose
+# gradients are the launcher's one cast of those fp32 values)
+NF=$(grep -cE "f\+b +v36s\+N:" $S/bench.log)
+NB=$(grep -E "f\+b +v36s\+N:" $S/bench.log | grep -cE "vs v31s\+N: BITEXACT")
+echo "v36 vs v31 (equal to v31's gradients rounded once): $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+grep -E "f\+b +v36s\+N:" $S/bench.log | grep -oE "vs v31s\+N: [A-Z]+ [0-9.e+-]+" | sort | uniq -c
+awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v3[16]s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
   sub(/;.*/, "", g); p = $0; sub(/.*peak extra /, "", p); sub(/ MiB.*/, "", p);
   h = $0; sub(/.*host /, "", h); sub(/ us.*/, "", h);
   print "  " sh, $2, "eager", $3, "graphed", g, "host", h, "us peak", p, "MiB"}' $S/bench.log
@@ -157,7 +149,7 @@ smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio,\
 smsp__average_warps_issue_stalled_wait_per_issue_active.ratio,\
 launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-for V in v35 v31; do
+for V in v36 v31; do
   if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_bwd [$V] skipped ($(left) s left)"; continue; fi
   echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
   VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
