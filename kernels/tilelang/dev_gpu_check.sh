@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # TileLang GPU check, session 10 (run by the lead from the repo root inside a device call that
 # already sourced tools/device-setup.sh; $OUT set). Writes only $OUT/tilelang/tilelang.log (tee'd
-# line by line: a timeout still leaves evidence). Kernels load from the carried .tilelang-cache; session 10's
+# line by line: a timeout still leaves evidence), and in FINAL=1 also $OUT/tilelang/rc-segw.log (a whole racecheck report).
+# Since the flips after call B, SEG_L "128", SEG_SAVE "1", SCAN_VEC "1" and SEGW "1" are the DEFAULTS (the "on trial"
+# notes below are the MID mode's history; the MID rows set their switches explicitly). Kernels load from the carried .tilelang-cache; session 10's
 # four entries (bwd_segr:m6:g128 = SEG_SAVE's kind, bwd_segr:g128 (m3) and bwd_segr:m4:g128 for the blocks-per-SM
 # comparison in dev_prof_seg, all bf16; fwd_scan:v1 = SCAN_VEC's, float32) are in .scratch/tlcache-s10 and merged
 # here when that folder came along (cp -n); a missing entry compiles on the GPU (~5-10 s each, first call).
@@ -53,10 +55,17 @@
 #     SEG_SAVE's (bwd_segr m6, also m3 / m4 | fwd_scan over B | bwd_states_seg), fwd_scan and fwd_scan:v1 alone
 #     in place at B and 2B, and whether they agree bit for bit; round 2: its "seg 128 SEGW" line (fwd_segw:m6:g128,
 #     :m4, beside fwd_segst:s2:g128; rel diff of WS, DW, o).
-# FINAL=1 (<= 106 s, no timing):
-#   1. parity side by side (<= 64 s): the shipped defaults | the previous defaults;
+# FINAL=1 (<= 106 s, no timing; writes tilelang.log and rc-segw.log):
+#   1. parity side by side (<= 64 s): the shipped defaults | the previous defaults (session 10's four flips set
+#      back: SEG_L=224 SEG_SAVE=0 SCAN_VEC=0 SEGW=0, derived from the *_DEFAULT lines below);
 #   2. compute-sanitizer memcheck (<= 36 s, side by side), shipped defaults: --small (L = 65) |
-#      dev_prof_seg.py --san (fwd+bwd at L = 225, 449: the segment paths).
+#      dev_prof_seg.py --san (fwd+bwd through the backend at L = 225, 449: with the session 10 defaults
+#      fwd_segw:m6:g128, fwd_scan:v1, fwd_fused_seg:s2:m3:x4:g128, bwd_segr:m6:g128, bwd_states_seg:g128,
+#      bwd_out2:t256:x4:s2:w1; checked by a CPU dry run, .scratch/s10d/mockcuda.py);
+#   beside both (session 10 round 4, from the start, <= BUDGET - 8 s): racecheck of dev_prof_seg.py --san-segw with
+#      VIG_TILELANG_RACEFIX=1 (fwd_segw:m6[:g128], fwd_segst:s2[:g128], fwd_scan:v1 and the :r1 twin of
+#      fwd_fused_seg, which has no racecheck artifact): the WHOLE report in $OUT/tilelang/rc-segw.log, summarized
+#      as "<count> hazards in <kernel>" per kernel (rcsum; call B's 26 were the shipped fwd_fused_seg's artifact).
 # RACE=1 (session 9 round 4, issue #5; unchanged; FINAL-like, <= 120 s, RACE_BOX overrides; no timing): the racecheck
 #   hazards of fwd_fused_seg / bwd_out2 come from a named barrier TileLang puts in warps 4-7 only (NOTES.md);
 #   VIG_TILELANG_RACEFIX=1 compiles the ":r1" twins. Cache entries in .scratch/tlcache-s9d (merged when present).
@@ -84,6 +93,20 @@ summ() {
   p=$(grep -oE '([0-9]+) parity cases pass, ([0-9]+) fail|: ([0-9]+) pass, ([0-9]+) fail' "$f" | tail -1 | grep -oE '[0-9]+' | tr '\n' ' ')
   if [ -n "$p" ]; then set -- $p; echo "parity: $1/$(( $1 + $2 )) $lab"
   else n=$(grep -c '^ok ' "$f"); echo "parity: $n/? $lab (no summary: timeout or crash; $(grep -c '^FAIL' "$f") FAIL lines)"; fi
+}
+# "<count> hazards in <kernel> (<sum of [N hazards]> access pairs)" per kernel, from a WHOLE racecheck report: a record is
+# a "Race reported" line and its "and ..." lines (the SUMMARY's "hazards displayed" counts records); its kernel is the
+# first bigla_*_kernel the record names (a header at a tl:: device function, e.g. ldmatrix or InclusiveScanLine, is
+# attributed through its "and" lines), else the function its header names.
+rcsum() {
+  awk '
+    function flush() { if (hdr) { k = (kern != "" ? kern : fn); n[k]++; a[k] += acc } hdr = 0; kern = ""; acc = 0 }
+    function take(line) { if (kern == "" && match(line, /bigla_[a-z0-9_]*_kernel/)) kern = substr(line, RSTART, RLENGTH)
+                          if (match(line, /\[[0-9]+ hazards?\]/)) acc += substr(line, RSTART + 1, RLENGTH - 1) + 0 }
+    /Race reported between/ { flush(); hdr = 1; fn = $0; sub(/^.* access at /, "", fn); sub(/\+0x.*$/, "", fn); take($0); next }
+    hdr && /^=========     and / { take($0); next }
+    { flush() }
+    END { flush(); for (k in n) printf "%d hazards in %s (%d access pairs)\n", n[k], k, a[k] }' "$1" | sort -rn
 }
 cur() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" kernels/tilelang/__init__.py; }
 OTHER=""
@@ -125,6 +148,11 @@ fi
 miss=0; for h in 7cf5fc19 7020606b 411209ed; do  # fwd_segw:m6:g128, fwd_segw:m4:g128, fwd_segw:m6
   ls -d "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels/$h* >/dev/null 2>&1 || miss=$(( miss + 1 )); done
 echo "session 10 round 2 cache entries missing: $miss of 3 (missing ones compile on first use, ~7 s each)"
+if [ "$FINAL" = 1 ] && [ "$RACE" != 1 ] && [ -d .scratch/tlcache-s9d/0.1.15 ]; then  # the :r1 twins (racecheck below)
+  mkdir -p "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels"
+  cp -rn .scratch/tlcache-s9d/0.1.15/linux-x86_64/kernels/* "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels/"
+  echo "merged .scratch/tlcache-s9d (:r1 twins): $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels | wc -l) entries"
+fi
 if [ "$RACE" = 1 ]; then
   RF="VIG_TILELANG_RACEFIX=1"
   mkdir -p /tmp/tl-rf
@@ -173,20 +201,34 @@ for k in ('fwd_fused:s2:m3:x5:r1', 'fwd_fused_seg:s2:m3:x4:r1', 'fwd_fused_seg:s
   echo "racecheck RACEFIX=1 --san-seg: $(grep -h 'RACECHECK SUMMARY' /tmp/tl-rf/seg.log 2>/dev/null | tail -1) (none: timeout)"
   echo "bit-identity RACEFIX=1 vs shipped: $(grep '^same: ' /tmp/tl-rf/same.log | tail -1) (none: timeout or crash)"
 elif [ "$FINAL" = 1 ]; then
+  RCW="$D/rc-segw.log"
+  echo "== 0 beside everything below: racecheck of dev_prof_seg --san-segw, VIG_TILELANG_RACEFIX=1, whole report -> $RCW ($SECONDS s)"
+  ( VIG_TILELANG_RACEFIX=1 timeout $(lim $(( BUDGET - 8 ))) compute-sanitizer --tool racecheck --print-limit 10000 \
+      python kernels/tilelang/dev_prof_seg.py --san-segw > "$RCW" 2>&1; echo "rc $?" >> "$RCW" ) &
+  RCPID=$!
   echo "== 1 parity side by side: shipped defaults | previous:$OTHER ($SECONDS s)"
   T=$(lim 64)
   ( OUT=/tmp/tl-def timeout $T python tools/check_backend.py tilelang --parity 2>&1 | tee /tmp/tl-def/log | tag defaults ) &
+  P1=$!
   ( env $OTHER OUT=/tmp/tl-oth timeout $T python tools/check_backend.py tilelang --parity 2>&1 | tee /tmp/tl-oth/log | tag previous ) &
-  wait
+  P2=$!
+  wait $P1 $P2
   summ /tmp/tl-def/log "tilelang shipped defaults"
   summ /tmp/tl-oth/log "tilelang previous defaults ($OTHER)"
   echo "== 2 memcheck side by side, shipped defaults: --small | dev_prof_seg --san ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 12 ]; then
     T=$(lim 36)
     ( OUT=/tmp timeout $T compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 | tail -5 | tag "memcheck --small" ) &
+    M1=$!
     ( timeout $T compute-sanitizer --tool memcheck python kernels/tilelang/dev_prof_seg.py --san 2>&1 | tail -5 | tag "memcheck dev_prof_seg --san" ) &
-    wait
+    M2=$!
+    wait $M1 $M2
   fi
+  wait $RCPID
+  echo "== racecheck RACEFIX=1 --san-segw ($SECONDS s): $(grep -h 'RACECHECK SUMMARY' "$RCW" | tail -1 | grep . || echo 'no SUMMARY line: timeout or crash'); $(tail -1 "$RCW")"
+  grep -h '^san-segw' "$RCW" | sed 's/^/racecheck run: /'
+  rcsum "$RCW" | sed 's/^/racecheck --san-segw RACEFIX=1: /'
+  [ -z "$(rcsum "$RCW")" ] && echo "racecheck --san-segw RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCW") lines)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
   echo "== 1 side by side: parity S10=($SS) (120) | S10 at edge lengths (90) | memcheck dev_prof_seg --san S10 | racecheck dev_prof_seg --san-segr | dev_same --save (closeness) | dev_same --scan (bit-identity) | round 2: parity W=($W) (120) | parity S10W=(S10 + SEGW=1) (120) | S10W then W at edge lengths (90 + 90) | memcheck then racecheck dev_prof_seg --san-segw ($SECONDS s)"

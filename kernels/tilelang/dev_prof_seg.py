@@ -35,7 +35,9 @@ from either (close, not equal: S_b summed in the other order, x rounded to bf16 
 
     python kernels/tilelang/dev_prof_seg.py --san-segw (for racecheck / memcheck: fwd_segw:m6:g128 and
     fwd_segw:m6 (224) once each at L = 449 and 300, then fwd_scan + fwd_fused_seg:s2:m3:x4:g128 from its WS, and
-    fwd_segst:s2:g128 on the same inputs: the rel diff of WS, DW and o)
+    fwd_segst:s2:g128 on the same inputs: the rel diff of WS, DW and o; session 10 round 4: the scan is the
+    backend's (_scan_kind: fwd_scan:v1 with SCAN_VEC "1", the default), and a line per L names the kinds run,
+    after VIG_TILELANG_RACEFIX's mapping (":r1" twins of fwd_fused_seg with RACEFIX=1))
 """
 import os
 import sys
@@ -95,9 +97,11 @@ if "--san-segw" in sys.argv:  # SEGW's kernel once per segment length, then the 
         kk(tlb.SEGW_KIND + g)(pk, pv, pf, pb, ws, dw)
         ws0, dw0 = torch.zeros_like(ws), torch.zeros_like(dw)
         kk("fwd_segst:s2" + g)(pk, pv, pf, pb, ws0, dw0)
-        scan = compile_kernel("fwd_scan", 32, 64, "float32", A)
+        scan = compile_kernel(tlb._scan_kind(), 32, 64, "float32", A)  # the backend's (SCAN_VEC "1": fwd_scan:v1)
         o, o0 = torch.empty(2, 2, L, 3, 64, device="cuda", dtype=torch.bfloat16)
         fu = kk("fwd_fused_seg:s2:m3:x4" + g)
+        print(f"san-segw L {L} kinds: " + ", ".join(tlb._racefix(k_) for k_ in (
+            tlb.SEGW_KIND + g, "fwd_segst:s2" + g, tlb._scan_kind(), "fwd_fused_seg:s2:m3:x4" + g)), flush=True)
         rw, rd = (float((a - b).abs().max() / b.abs().max()) for a, b in ((ws, ws0), (dw, dw0)))
         scan(ws, dw), scan(ws0, dw0)
         fu(pq, pk, pv, pf, pb, ws, o, 0.0884)
