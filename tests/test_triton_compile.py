@@ -566,23 +566,27 @@ def test_removed_dv_switch_raises(val, monkeypatch):
                            "VIG_TRITON_DV_SPLIT='1': the switch was removed", seed=41, in_backward=True)
 
 
-@pytest.mark.parametrize("regime", ["neg_inf", "planted"])
-def test_keep_states_switch(regime, monkeypatch):
-    """Session 10 (VIG_TRITON_KEEP_STATES=1, on trial): the forward keeps its segment-local key-side
-    states and the backward's segment-state kernel runs only its query-side programs (grid
-    (B*H, NS, 1), W0 = 1), against the float64 oracle, segmented (3 segments), all five gradients;
-    a value other than 0 / 1 raises naming the switch."""
+@pytest.mark.parametrize("regime,split", [("neg_inf", "0"), ("planted", "0"), ("neg_inf", "1")])
+def test_keep_states_switch(regime, split, monkeypatch):
+    """Session 10 (VIG_TRITON_KEEP_STATES=1, the default since): the forward keeps its segment-local
+    key-side states and the DX backward's segment-state kernel runs only its query-side programs
+    (grid (B*H, NS, 1), W0 = 1), against the float64 oracle, segmented (3 segments), all five
+    gradients; under the split backward (VIG_TRITON_SPLIT_BWD=1) the states are recomputed (grid
+    (B*H, NS, 2), W0 = 0: that combination has no GPU proof yet); a value other than 0 / 1 raises
+    naming the switch."""
     import vig
 
     if vig.available_backends()["triton"]:
         pytest.skip(vig.available_backends()["triton"])
     seen = _spy_launches(monkeypatch, lambda fn, grid, kw: (fn.__name__, tuple(grid), kw.get("W0", 0)))
-    _segmented_parity(monkeypatch, {"VIG_TRITON_KEEP_STATES": "1"}, seed=43, label="keep-states",
-                      regime="model" if regime == "planted" else regime,
+    _segmented_parity(monkeypatch, {"VIG_TRITON_KEEP_STATES": "1", "VIG_TRITON_SPLIT_BWD": split}, seed=43,
+                      label="keep-states", regime="model" if regime == "planted" else regime,
                       edit=_plant if regime == "planted" else None)
-    st = [x for x in seen if x[0] == "bigla_bwd_segstate2_kernel"]
-    assert st and all(x[1][2] == 1 and x[2] == 1 for x in st), seen
-    _removed_switch_raises(monkeypatch, {"VIG_TRITON_KEEP_STATES": "yes"}, "VIG_TRITON_KEEP_STATES='yes': expected 0 or 1", seed=43, in_backward=False)
+    want = (1, 1) if split == "0" else (2, 0)  # (grid z, W0)
+    st = [(grid[2], w0) for name, grid, w0 in seen if name == "bigla_bwd_segstate2_kernel"]
+    assert st and all(x == want for x in st), seen
+    _removed_switch_raises(monkeypatch, {"VIG_TRITON_KEEP_STATES": "yes"},
+                           "VIG_TRITON_KEEP_STATES='yes': expected 0 or 1", seed=43, in_backward=False)
 
 
 def test_keep_states_same_values_in_the_interpreter(monkeypatch):

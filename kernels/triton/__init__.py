@@ -564,7 +564,9 @@ class TritonBackend(KernelBackend):
             v26 = _bseg_mode() == "v26"
             n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
             # KEEP_STATES (session 10): the forward's Hf, Hb, Tf, Tb where its segments are these
-            ks = (kept is not None and v26 and kept.numel() == 2 * (n1 + n2)
+            # (not under the split backward: KEEP_STATES was proven on the GPU with DX + CS, which auto takes at
+            # the 1024-px shapes; the split with segments (auto at long L and few (b, h)) recomputes the states)
+            ks = (kept is not None and v26 and not split and kept.numel() == 2 * (n1 + n2)
                   and _segments(BH, L) == (NS, LS))
             st = torch.empty((6 if ks else 8, BH * NS, K, V), dtype=torch.float32, device=dev)
             # gate sums, carries (v2.6: + the scan's carry parts, 2 * NVS x 2 rows), one allocation
