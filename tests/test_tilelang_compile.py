@@ -91,6 +91,9 @@ SPECS = [
     # (no named barrier in warps 4-7 only; test_racefix_twins checks the source difference)
     ("fwd_fused:s2:m3:x5:r1", "bfloat16", "sm_90a"),
     ("fwd_fused_seg:s2:m3:x4:r1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_FWD_TILE=1 (session 10 round 5): fwd_fused:s2:m3:x5 with four exps per operand-tile element in
+    # chunks with no slow channel
+    ("fwd_fused:s2:m3:x5:e1", "bfloat16", "sm_90a"),
     ("bwd_out2:t256:x4:s2:w1:r1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
@@ -217,6 +220,14 @@ def test_kernel_compiles(compiled, spec):
                 assert src.count("*(uint2*)(qv + 0) = *(uint2*)(Q + ") == 1
                 assert src.count("*(float4*)(fv + 0) = *(float4*)(GF + ") == 1
                 assert src.count("*(float4*)(bv + 0) = *(float4*)(GB + ") == 2
+        if kind.endswith(":x5:e1"):  # FWD_TILE=1: x5:s2's kernel (views, cumsums by shuffles, no compensation
+            # tiles, pair loop for slow channels) + a block-uniform fast tile: 4 __expf per element there, the
+            # three per-channel factors once per chunk (mr_s rows 2..4), x5's tile in the else branch (14 + 3 + 4)
+            assert "const int64_t* __restrict__ Q" in src and "(ushort)(px[0] >> " in src and "gfl_s" not in src
+            assert src.count("__shfl_up_sync") >= 3 and src.count("__shfl_down_sync") >= 6
+            assert src.count("if (((int*)any_s)[0] == 0) {") == 1 and src.count("__expf(") == 21
+            assert "((float*)mr_s)[(((int)threadIdx.x) + 128)] = __expf(" in src
+            assert "(((int*)sl_s)[r] != 0)" in src and src.count("tl::mma_sync") >= 6
         if kind.endswith((":x3", ":x4", ":x5")):  # midpoint reference: a per-channel slow flag, the pair loop
             # only for slow channels, the forward / backward pair matrices as two gemms
             assert "sl_s" in src and "sqrtf(" in src

@@ -90,7 +90,7 @@ _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
-         "w": "lowmem", "x": "fastexp", "g": "LMAX", "v": "vec"}
+         "w": "lowmem", "x": "fastexp", "g": "LMAX", "v": "vec", "e": "share"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -602,6 +602,21 @@ def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
 
+#: $VIG_TILELANG_FWD_TILE (session 10 round 5, on trial; default FWD_TILE_DEFAULT "": off): "1": the views forward
+#: at L <= V6_MAX_L (where fwd_fused:s2:m3:x5 runs) runs fwd_fused:s2:m3:x5:e1: in chunks with no slow channel
+#: (kernels.REF_THR; block-uniform) the seven operand tiles from four exps per element instead of seven, the other
+#: three through per-channel factors (kernels.build_fwd_fused, ``share``); a chunk with a slow channel runs x5's
+#: tile unchanged. "" / "0": fwd_fused:s2:m3:x5 as shipped. Anything else raises.
+FWD_TILE_DEFAULT = ""
+
+
+def _fwd_tile() -> str:
+    v = _knob("VIG_TILELANG_FWD_TILE", FWD_TILE_DEFAULT)
+    if v not in ("", "0", "1"):
+        raise ValueError(f"VIG_TILELANG_FWD_TILE={v!r}: expected '1' (fwd_fused:s2:m3:x5:e1) or '' / '0'")
+    return ":e1" if v == "1" else ""
+
+
 #: $VIG_TILELANG_FWD_WALK was removed in session 9: "2" ran the views forward at L <= V6_MAX_L as
 #: fwd_walk2:s2:m2:x5 (the two directions walking the chunks together, two blocks per SM); parity 120/120 but
 #: slower than fwd_fused:s2:m3:x5 on the H100 (results/2026-12-06d-h100/). kernels.build_fwd_walk2,
@@ -695,7 +710,7 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         return saved if B <= MAX_GRID_B else ()
     if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
         _check_fwd_walk()
-        kern = compile_kernel("fwd_fused:s2:m3:x5", KT, VT, dtype, arch)
+        kern = compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile(), KT, VT, dtype, arch)
         ins = _packed_all(q, k, v, g_fwd, g_bwd)
         for sl in _batch_pieces(B):
             kern(*(t[sl] for t in ins), o[sl], scale_half)

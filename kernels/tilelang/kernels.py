@@ -2000,7 +2000,7 @@ def _views(strided: int, B, L, H, K: int, V: int, dt, acc, names=("q", "k", "v",
 
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     LMAX: int = V6_MAX_L, diag: bool = True, lanes: int = 0, minb: int = 0,
-                    strided: int = 0, fastexp: int = 0):
+                    strided: int = 0, fastexp: int = 0, share: int = 0):
     """v6 forward. Args (Q, Kt, Vt, GF, GB, O, scale), head dims exactly K, V; L <= LMAX;
     ``scale`` is the op's scale halved. ``lanes=1`` (bf16, K = 32, C = 32; on trial, kind
     "fwd_fused:l1"): the diagonal sub-blocks of A as bwd_out2 builds them (lane = key channel,
@@ -2033,6 +2033,15 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     pk = strided == 2
     assert not pk or (vld and V % 8 == 0)
     assert not lanes or (dtype == "bfloat16" and K == 32 and C == 32)
+    # share=1 ("fwd_fused:s2:m3:x5:e1", session 10 round 5, on trial: VIG_TILELANG_FWD_TILE=1): when no channel
+    # of the chunk is slow (any_s == 0, block-uniform) the seven operand tiles from FOUR exps per element
+    # instead of seven, and no slow-channel selects: e^{xf}, e^{-xf}, e^{xb}, e^{-xb} (xf = Gf_i - mf, xb =
+    # Gb_i - mb, as x3's fast channels) give qd / kd exactly as x5 does, and q e^{Gf_i} = (q e^{xf}) e^{mf},
+    # q e^{Gb_i} = (q e^{xb}) e^{mb}, k e^{Gf_{C-1} - Gf_i} = (k e^{-xf}) e^{Gf_{C-1} - mf} with the three
+    # per-channel factors computed once per chunk beside the midpoints (mr_s rows 2..4); a fast channel's
+    # |xf|, |xb| <= REF_THR / 2 and Gf_{C-1} - mf in [-REF_THR / 2, 0]: no overflow; e^{mf} / e^{mb} <= 1
+    # (an underflow to 0 loses terms below e^{-71}). A chunk with a slow channel runs x5's tile as shipped.
+    assert not share or (pk and refp)
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
     B = T.dynamic("B")
@@ -2113,7 +2122,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             a_f = T.alloc_fragment([C, C], acc)
             if refp:
                 a2_f = T.alloc_fragment([C, C], acc)  # backward pairs
-                mr_s = T.alloc_shared([2, K], acc)     # reference points (forward, backward)
+                mr_s = T.alloc_shared([5 if share else 2, K], acc)  # reference points (forward, backward); e1: factors
                 sl_s = T.alloc_shared([K], "int32")    # 1: the channel's chunk spread > REF_THR
                 any_s = T.alloc_shared([1], "int32")   # 1: some channel of the chunk is slow
                 nl = T.alloc_local([1], "int32")
@@ -2206,42 +2215,96 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         # backward (right to left) non-decreasing: G_{C-1} - G_0
                         mr_s[0, j] = 0.5 * (gf_s[0, j] + csum(gf_s, gfl_s, C - 1, j))
                         mr_s[1, j] = 0.5 * (csum(gb_s, gbl_s, 0, j) + gb_s[C - 1, j])
+                        if share:  # the per-channel factors of the shared-exp tile (share=1, above)
+                            mr_s[2, j] = ex(0.5 * (gf_s[0, j] + gf_s[C - 1, j]))
+                            mr_s[3, j] = ex(0.5 * (gb_s[0, j] + gb_s[C - 1, j]))
+                            mr_s[4, j] = ex(0.5 * (gf_s[C - 1, j] - gf_s[0, j]))
                         sl_s[j] = T.if_then_else(gf_s[0, j] - csum(gf_s, gfl_s, C - 1, j) > REF_THR, 1,
                                                  T.if_then_else(gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR, 1, 0))
                         if gf_s[0, j] - csum(gf_s, gfl_s, C - 1, j) > REF_THR or gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR:
                             any_s[0] = 1  # every writer stores the same value
-                for i, j in T.Parallel(C, K):
-                    qf = T.Cast(acc, q_s[i, j])
-                    kf = T.Cast(acc, k_s[i, j])
-                    qef_s[i, j] = T.Cast(cdt, qf * ex(csum(gf_s, gfl_s, i, j)))
-                    qeb_s[i, j] = T.Cast(cdt, qf * ex(csum(gb_s, gbl_s, i, j)))
-                    if refp:
-                        # channel j fast (sl_s[j] = 0): every pair of the chunk through the
-                        # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
-                        # exponents in [-REF_THR / 2, REF_THR / 2]; slow: x2's exact operands of
-                        # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
-                        # the diagonal sub-blocks zeroed: those come from the pair loop)
-                        sl = sl_s[j]
-                        xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
-                        xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
-                        qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
-                            T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
-                        kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
-                            T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
-                        qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
-                            T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
-                        kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
-                            T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+                if share:
+                    if any_s[0] == 0:  # no slow channel in the chunk: four exps per element (see share above)
+                        for i, j in T.Parallel(C, K):
+                            qf = T.Cast(acc, q_s[i, j])
+                            kf = T.Cast(acc, k_s[i, j])
+                            ea = ex(gf_s[i, j] - mr_s[0, j])
+                            eb = ex(mr_s[0, j] - gf_s[i, j])
+                            ec = ex(gb_s[i, j] - mr_s[1, j])
+                            ed = ex(mr_s[1, j] - gb_s[i, j])
+                            qd_s[i, j] = T.Cast(cdt, qf * ea)
+                            kd_s[i, j] = T.Cast(cdt, kf * eb)
+                            qd_s[C + i, j] = T.Cast(cdt, qf * ec)
+                            kd_s[C + i, j] = T.Cast(cdt, kf * ed)
+                            qef_s[i, j] = T.Cast(cdt, (qf * ea) * mr_s[2, j])
+                            qeb_s[i, j] = T.Cast(cdt, (qf * ec) * mr_s[3, j])
+                            ke_s[i, j] = T.Cast(cdt, (kf * eb) * mr_s[4, j])
                     else:
-                        qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
-                            (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
-                        kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
-                            (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
-                        qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
-                            (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
-                        kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
-                            (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
-                    ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
+                        for i, j in T.Parallel(C, K):
+                            qf = T.Cast(acc, q_s[i, j])
+                            kf = T.Cast(acc, k_s[i, j])
+                            qef_s[i, j] = T.Cast(cdt, qf * ex(csum(gf_s, gfl_s, i, j)))
+                            qeb_s[i, j] = T.Cast(cdt, qf * ex(csum(gb_s, gbl_s, i, j)))
+                            if refp:
+                                # channel j fast (sl_s[j] = 0): every pair of the chunk through the
+                                # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
+                                # exponents in [-REF_THR / 2, REF_THR / 2]; slow: x2's exact operands of
+                                # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
+                                # the diagonal sub-blocks zeroed: those come from the pair loop)
+                                sl = sl_s[j]
+                                xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
+                                xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
+                                qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
+                                    T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
+                                kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
+                                    T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
+                                qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
+                                    T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
+                                kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
+                                    T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+                            else:
+                                qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
+                                    (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                                kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
+                                    (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                                qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
+                                    (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                                kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
+                                    (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+                            ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
+                else:
+                    for i, j in T.Parallel(C, K):
+                        qf = T.Cast(acc, q_s[i, j])
+                        kf = T.Cast(acc, k_s[i, j])
+                        qef_s[i, j] = T.Cast(cdt, qf * ex(csum(gf_s, gfl_s, i, j)))
+                        qeb_s[i, j] = T.Cast(cdt, qf * ex(csum(gb_s, gbl_s, i, j)))
+                        if refp:
+                            # channel j fast (sl_s[j] = 0): every pair of the chunk through the
+                            # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
+                            # exponents in [-REF_THR / 2, REF_THR / 2]; slow: x2's exact operands of
+                            # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
+                            # the diagonal sub-blocks zeroed: those come from the pair loop)
+                            sl = sl_s[j]
+                            xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
+                            xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
+                            qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
+                                T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
+                            kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
+                                T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
+                            qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
+                                T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
+                            kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
+                                T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+                        else:
+                            qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
+                                (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                            kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
+                                (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                            qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
+                                (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                            kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
+                                (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+                        ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
                 if lanes:
                     # diagonal sub-blocks of A: lane r = key channel, warp rows w0..w0+RPW-1
                     tx = T.get_thread_binding()
