@@ -54,6 +54,12 @@ def _specs():
                     for m0 in ((), (("FWM0", 1), ("MINB", 3))):
                         specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
                                                    ("FWL", 1)) + var + m0, k == K))
+            # session 10 round 3 (on trial): v37 = v30 + -DFTR=1 (channel-major Qi / Qf / Kf / Ki
+            # tiles, packed stores, ldmatrix fragments), mode 1 and the mode-0 module at the models'
+            # K, no spills (its K = 16 / 64 / 128 forms run in the emulator and compile on use)
+            for m0 in ((), (("FWM0", 1), ("MINB", 3))):
+                specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(K)), ("VEC", 1), ("FWL", 1),
+                                           ("FL32", 1), ("FDEC", 1), ("FTR", 1)) + m0, True))
             # the chunked backwards K <= 32, 16-byte rows: v31 (the default since session 9), v31q (its
             # fallback where 32-bit offsets do not reach) and v29q (the previous default); the other
             # opt-in ones (v24, v25, v26, v26p, v29, v29r) are left out for CI time
@@ -122,6 +128,25 @@ def test_nvrtc_front_end_accepts_every_backward():
             except Exception as e:  # noqa: BLE001 (NVRTCError: the log says why)
                 pytest.fail(f"NVRTC rejects BW4={bw4} {extra} DTYPE={code}: {e}\n"
                             f"{nvrtc.getProgramLog(prog)}")
+
+
+def test_nvrtc_front_end_accepts_fwd37():
+    """NVRTC's front end (what cupy.RawModule runs) accepts the v37 forward (session 10 round 3:
+    VIG_CUPY_FWD=v37, -DFTR=1), mode 1 and the mode-0 module, bf16 and fp16, K = 16 / 32 / 64."""
+    nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc")
+    from vig_kernels.cupy import kernel_source
+
+    src = kernel_source("bigla_tc.cu")
+    inc = [f"-I{d}" for d in ("/usr/local/cuda/include",) if os.path.isdir(d)]
+    for kt, m0, code in ((2, (), 2), (2, (), 1), (2, ("-DFWM0=1", "-DMINB=3"), 2), (1, (), 2), (4, (), 1)):
+        prog = nvrtc.createProgram(src, "bigla_tc.cu", [], [])
+        opts = ("--std=c++17", "--fdevice-syntax-only", "--gpu-architecture=sm_90", *inc,
+                f"-DDTYPE={code}", f"-DKT={kt}", "-DVEC=1", "-DFWL=1", "-DFL32=1", "-DFDEC=1",
+                "-DFTR=1", *m0)
+        try:
+            nvrtc.compileProgram(prog, opts)
+        except Exception as e:  # noqa: BLE001 (NVRTCError: the log says why)
+            pytest.fail(f"NVRTC rejects FTR KT={kt} {m0} DTYPE={code}: {e}\n{nvrtc.getProgramLog(prog)}")
 
 
 def test_chunked_plan_and_smem_formula():
@@ -370,13 +395,14 @@ def test_fwd30_defines():
     d = (("DTYPE", 2), ("KT", 2), ("VEC", 1), ("FWL", 1))
     d0 = (("DTYPE", 2), ("KT", 2), ("VEC", 0), ("FWL", 1))
     big = view(1, 2**26, 1, 32)  # 2^31 elements: beyond the 32-bit products
-    assert {"v30", "v30l"} <= set(m.FWD_KINDS)
+    assert {"v30", "v30l", "v37"} <= set(m.FWD_KINDS)
     saved = _knobs(VIG_CUPY_FWD="v26")
     try:
         assert m.fwd_defines(d, q, q, v, g, g) == d
     finally:
         _restore(saved)
-    for kind, extra in (("v30", (("FL32", 1), ("FDEC", 1))), ("v30l", (("FL32", 1),))):
+    for kind, extra in (("v30", (("FL32", 1), ("FDEC", 1))), ("v30l", (("FL32", 1),)),
+                        ("v37", (("FL32", 1), ("FDEC", 1), ("FTR", 1)))):  # session 10 round 3
         saved = _knobs(VIG_CUPY_FWD=kind)
         try:
             assert m._fwl() and m.fwd_kind(torch.bfloat16) == "chunked"

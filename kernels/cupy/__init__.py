@@ -87,7 +87,7 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
-FWD_KINDS = ("chunked", "v26", "v30", "v30l", "recurrent")
+FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "recurrent")
 # Session 8 ("v30" the default since the final call; "v30l" opt-in): "v30l" = v26 whose chunk loads run on loop-carried 64-bit
 # pointers advanced by 32-bit token products, full chunks without predicates (-DFL32=1: the
 # prefetch's address arithmetic 115 -> 36 SASS instructions per warp and chunk step, sm_90a bf16
@@ -95,6 +95,11 @@ FWD_KINDS = ("chunked", "v26", "v30", "v30l", "recurrent")
 # (-DFDEC=1). Same values, same arithmetic (outputs and states bit-identical to v26 in the
 # emulator); the 32-bit products need _in32 of q, k, v and both gates, else v26 runs. NOTES.md,
 # "Session 8".
+# Session 10 round 3 ("v37", opt-in, on trial): v30 + -DFTR=1: the Qi / Qf / Kf / Ki tiles channel-major,
+# each thread's TPG positions of its channel converted in pairs (cvt.rn.bf16x2 / f16x2) and stored
+# in one packed store per tile instead of TPG 16-bit stores, the mma fragments of Qf / Kf / Qi / Ki
+# read by ldmatrix (x4) instead of 32-bit loads; the same values (bit-identical to v30 in the
+# emulator). Same 16-byte / _in32 conditions as v30 (else v26's code). NOTES.md, "Session 10 round 3".
 
 
 def fwd_variant() -> str:
@@ -144,16 +149,18 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
 
 
 def _fwl() -> bool:
-    return _ENV["fwd"] in ("v26", "v30", "v30l")
+    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37")
 
 
 def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
     """The defines of the chunked forward's launches (bigla_tc_fwd, both modes, and the backward's
-    own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC; both only with 16-byte
-    rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
+    own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC, v37 FL32, FDEC and FTR;
+    all only with 16-byte rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
     kind = _ENV["fwd"]
-    if kind not in ("v30", "v30l") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
+    if kind not in ("v30", "v30l", "v37") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
         return defines
+    if kind == "v37":  # session 10 round 3: v30 + the channel-major tiles
+        return defines + (("FL32", 1), ("FDEC", 1), ("FTR", 1))
     return defines + ((("FL32", 1), ("FDEC", 1)) if kind == "v30" else (("FL32", 1),))
 
 

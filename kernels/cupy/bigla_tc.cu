@@ -54,6 +54,12 @@
 #ifndef FDEC
 #define FDEC 0            // 1 (VIG_CUPY_FWD=v30): direction-local chunk-step barriers in the forward,
 #endif                    //    one block barrier at step nch / 2 (the output rows' two visitors)
+#ifndef FTR
+#define FTR 0             // 1 (with FWL, FL32, FDEC; VIG_CUPY_FWD=v37): the forward's Qi / Qf / Kf / Ki
+#endif                    //    tiles channel-major (packed stores of a thread's TPG tokens, ldmatrix)
+#if FTR && !(FWL && FL32)
+#error "FTR needs FWL and FL32"
+#endif
 #if (KT & (KT - 1)) != 0
 #error "KT must be a power of two"
 #endif
@@ -72,8 +78,16 @@ struct DirSmem {
     float mid[KPD];      // exp(-m), m = chunk total / 2 (the reference point)
     int bad[4];          // per channel-warp: some channel's chunk total < -THR (or NaN)
     elem_t qr[CH][QS], kr[CH][QS];  // raw q, k (scan order)
+#if FTR
+    // v37: channel-major [KPD][16], the two 8-token halves of row ch swapped when (ch >> 2) & 1
+    // (conflict-free ldmatrix at a 32-byte row stride); see trow()
+    elem_t QiT[KPD][CH], QfT[KPD][CH], KfT[KPD][CH], KiT[KPD][CH];
+    elem_t Vn[CH][VB + 8];  // token-major; the A fragments of V^T come from ldmatrix.trans
+#else
     elem_t Qi[CH][QS], Qf[CH][QS], Kf[CH][QS];
-#if FWL
+#endif
+#if FTR
+#elif FWL
     elem_t Ki[CH][QS];   // token-major; the B fragments of Ki come from ldmatrix.trans
     elem_t Vn[CH][VB + 8];  // token-major; the A fragments of V^T come from ldmatrix.trans
 #else
@@ -85,9 +99,11 @@ struct DirSmem {
 #ifdef VIG_EMU
 struct alignas(16) u32x4 { unsigned int x, y, z, w; };
 struct alignas(16) f32x4 { float x, y, z, w; };
+struct alignas(8) u32x2 { unsigned int x, y; };
 #else
 struct __align__(16) u32x4 { unsigned int x, y, z, w; };
 struct __align__(16) f32x4 { float x, y, z, w; };
+struct __align__(8) u32x2 { unsigned int x, y; };
 #endif
 __device__ __forceinline__ unsigned int ld32(const elem_t* p) {
     return *reinterpret_cast<const unsigned int*>(p);
@@ -151,6 +167,91 @@ __device__ __forceinline__ void ldsm4t(unsigned int (&r)[4], const elem_t* p) {
                  : "r"((unsigned int)g));
 #endif
 }
+#if FTR
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16 (no transpose): r[j] = elements (l / 4, 2 (l % 4)) and
+// (l / 4, 2 (l % 4) + 1) of matrix j, low half first.
+__device__ __forceinline__ void ldsm4(unsigned int (&r)[4], const elem_t* p) {
+#ifdef VIG_EMU
+    emu_ldsm4(r, p);
+#else
+    unsigned long long g;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(g) : "l"(p));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"((unsigned int)g));
+#endif
+}
+// v37: ldmatrix from an address formed once before the chunk loop (a 32-bit shared-window
+// address on the GPU, a pointer in the emulator) plus compile-time element offsets: the generic
+// pointers of ldsm4t / ldsm4 are otherwise recomputed (64-bit) and converted at every call.
+#ifdef VIG_EMU
+typedef const elem_t* sptr_t;
+__device__ __forceinline__ sptr_t sptr(const elem_t* p) { return p; }
+__device__ __forceinline__ sptr_t sadd(sptr_t a, int elems) { return a + elems; }
+__device__ __forceinline__ void ldsm4t_s(unsigned int (&r)[4], sptr_t a) { emu_ldsm4t(r, a); }
+__device__ __forceinline__ void ldsm4_s(unsigned int (&r)[4], sptr_t a) { emu_ldsm4(r, a); }
+#else
+typedef unsigned int sptr_t;
+__device__ __forceinline__ sptr_t sptr(const elem_t* p) {
+    unsigned long long g;
+    asm("cvta.to.shared.u64 %0, %1;" : "=l"(g) : "l"(p));
+    return (unsigned int)g;
+}
+__device__ __forceinline__ sptr_t sadd(sptr_t a, int elems) {
+    return a + (unsigned int)(elems * (int)sizeof(elem_t));
+}
+__device__ __forceinline__ void ldsm4t_s(unsigned int (&r)[4], sptr_t a) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+__device__ __forceinline__ void ldsm4_s(unsigned int (&r)[4], sptr_t a) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(a));
+}
+#endif
+// pack2 in one conversion (cvt.rn.{bf16x2,f16x2}.f32: the same round-to-nearest-even per half as
+// from_f's cvt.rn.{bf16,f16}.f32).
+__device__ __forceinline__ unsigned int pack2f(float lo, float hi) {
+#if defined(VIG_EMU) || DTYPE == 0
+    return pack2(lo, hi);
+#else
+    unsigned int d;
+#if DTYPE == 1
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+#else
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
+#endif
+    return d;
+#endif
+}
+// Element (ch, tok) of a v37 channel-major tile lives at T[ch][8 * ((tok >> 3) ^ ((ch >> 2) & 1)) +
+// (tok & 7)]: the row of half h (tokens 8h..8h+7) of channel ch.
+__device__ __forceinline__ const elem_t* trow(const elem_t (*T)[CH], int ch, int h) {
+    return &T[ch][8 * (h ^ ((ch >> 2) & 1))];
+}
+// A thread's TPG consecutive scan positions p0.. (p0 a multiple of TPG) of channel ch, packed.
+template <int N>
+__device__ __forceinline__ void tstore(elem_t (*T)[CH], int ch, int p0, const float (&x)[N]) {
+    unsigned int w[N / 2];
+#pragma unroll
+    for (int i = 0; i < N / 2; ++i) w[i] = pack2f(x[2 * i], x[2 * i + 1]);
+    const int sw = (ch >> 2) & 1;
+    if (N >= 8) {
+#pragma unroll
+        for (int hh = 0; hh < N / 8; ++hh)
+            *reinterpret_cast<u32x4*>(&T[ch][8 * (((p0 >> 3) + hh) ^ sw)]) =
+                u32x4{w[4 * hh], w[4 * hh + 1], w[4 * hh + 2], w[4 * hh + 3]};
+    } else {
+        elem_t* d = &T[ch][8 * ((p0 >> 3) ^ sw) + (p0 & 7)];
+        if (N == 4)
+            *reinterpret_cast<u32x2*>(d) = u32x2{w[0], w[N / 2 - 1]};
+        else
+            *reinterpret_cast<unsigned int*>(d) = w[0];
+    }
+}
+#endif
 // The 128 threads of one direction (named barrier 1 or 2; immediate ids, so that ptxas counts
 // 3 barriers, not 16).
 __device__ __forceinline__ void bar_dir(int dir) {
@@ -484,6 +585,16 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     const int ostep = dir ? -OS : OS;
 #endif
 
+#if FTR
+    // v37: the lanes' ldmatrix row addresses, once (matrix x = lane / 8, row i = lane % 8).
+    // Pattern a: channel 8 (x >> 1) + i, token half x & 1 (Qf as A, transposed; Ki as B);
+    // pattern b: channel 8 (x & 1) + i, token half x >> 1 (Kf^T, Qi^T as B, transposed); channel
+    // tile kk adds 16 kk rows (the swizzle bit (ch >> 2) & 1 does not change).
+    const sptr_t sQfA = sptr(trow(D.QfT, 8 * (lane >> 4) + (lane & 7), (lane >> 3) & 1));
+    const sptr_t sKfB = sptr(trow(D.KfT, 8 * ((lane >> 3) & 1) + (lane & 7), lane >> 4));
+    constexpr int TSZ = KPD * CH;  // elements per tile; QiT, QfT, KfT, KiT are consecutive
+    const sptr_t sV = sptr(&D.Vn[(lane & 7) + 8 * (lane >> 4)][vr + 8 * ((lane >> 3) & 1)]);
+#endif
     for (int it = 0; it < nch; ++it) {
         const int ci = dir ? nch - 1 - it : it;
         const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
@@ -553,6 +664,30 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         bool fast = true;
 #pragma unroll
         for (int w = 0; w < NWK; ++w) fast = fast && !D.bad[w];
+#if FTR
+        {
+            // v37: the same values as below; each tile's TPG positions of channel gch in one
+            // packed store (TPG == QPT)
+            float xki[QPT];
+#pragma unroll
+            for (int i = 0; i < QPT; ++i) xki[i] = to_f(D.kr[grp * TPG + i][gch]) * FEXP(Br[i]);
+            tstore(D.KiT, gch, grp * TPG, xki);
+            if (mode == 1) {
+                float xqi[QPT], xqf[QPT], xkf[QPT];
+#pragma unroll
+                for (int i = 0; i < QPT; ++i) {
+                    xqi[i] = to_f(D.qr[grp * TPG + i][gch]) * FEXP(Ar[i]);
+                    xqf[i] = xqi[i] * em;
+                    xkf[i] = xki[i] * em;
+                }
+                tstore(D.QiT, gch, grp * TPG, xqi);
+                if (fast) {
+                    tstore(D.QfT, gch, grp * TPG, xqf);
+                    tstore(D.KfT, gch, grp * TPG, xkf);
+                }
+            }
+        }
+#else
 #pragma unroll
         for (int i = 0; i < QPT; ++i) {
             const int p = grp * TPG + i, ch = gch;
@@ -575,6 +710,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 }
             }
         }
+#endif
         if (mode == 1 && !fast) {
             // Exact pairs: thread (j, cg) walks p upward with per-channel running segment sums.
             const int j = lt >> 3, cg = lt & 7;
@@ -609,7 +745,11 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         unsigned int av[4];  // A fragments of V^T (rows vr.., cols j)
 #if FWL
         // matrix x = lane / 8: tokens 8 (x >> 1).., values vr + 8 (x & 1)..
+#if FTR
+        ldsm4t_s(av, sV);
+#else
         ldsm4t(av, &D.Vn[(lane & 7) + 8 * (lane >> 4)][vr + 8 * ((lane >> 3) & 1)]);
+#endif
 #else
         av[0] = ld32(&D.VT[vr + g8][2 * tg]);
         av[1] = ld32(&D.VT[vr + g8 + 8][2 * tg]);
@@ -624,6 +764,19 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 for (int jn = 0; jn < 2; ++jn)
 #pragma unroll
                     for (int r = 0; r < 4; ++r) P[jn][r] = 0.f;
+#if FTR
+                // v37: matrix x = lane / 8, row i = lane % 8. A (Qf, tokens x channels): channels
+                // 16 kk + 8 (x >> 1) + i, tokens 8 (x & 1).., transposed; B (Kf^T): channels
+                // 16 kk + 8 (x & 1) + i, tokens 8 (x >> 1).. (= jn), transposed.
+#pragma unroll
+                for (int kk = 0; kk < KT; ++kk) {
+                    unsigned int aq[4], bq[4];
+                    ldsm4t_s(aq, sadd(sQfA, 16 * kk * CH));
+                    ldsm4t_s(bq, sadd(sKfB, 16 * kk * CH));
+#pragma unroll
+                    for (int jn = 0; jn < 2; ++jn) mma16816(P[jn], aq, bq[2 * jn], bq[2 * jn + 1]);
+                }
+#else
 #pragma unroll
                 for (int kk = 0; kk < KT; ++kk) {
                     unsigned int aq[4];
@@ -636,6 +789,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                         mma16816(P[jn], aq, ld32(&D.Kf[jn * 8 + g8][16 * kk + 2 * tg]),
                                  ld32(&D.Kf[jn * 8 + g8][16 * kk + 8 + 2 * tg]));
                 }
+#endif
             } else {
 #pragma unroll
                 for (int jn = 0; jn < 2; ++jn)
@@ -663,10 +817,18 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 as[1] = pack2(S[2 * kk][2], S[2 * kk][3]);
                 as[2] = pack2(S[2 * kk + 1][0], S[2 * kk + 1][1]);
                 as[3] = pack2(S[2 * kk + 1][2], S[2 * kk + 1][3]);
+#if FTR
+                // v37: B (Qi^T): channels 16 kk + 8 (x & 1) + i, tokens 8 (x >> 1).. (= tn)
+                unsigned int bi[4];
+                ldsm4t_s(bi, sadd(sKfB, 16 * kk * CH - 2 * TSZ));  // QiT precedes KfT by two tiles
+#pragma unroll
+                for (int tn = 0; tn < 2; ++tn) mma16816(Oc[tn], as, bi[2 * tn], bi[2 * tn + 1]);
+#else
 #pragma unroll
                 for (int tn = 0; tn < 2; ++tn)
                     mma16816(Oc[tn], as, ld32(&D.Qi[tn * 8 + g8][16 * kk + 2 * tg]),
                              ld32(&D.Qi[tn * 8 + g8][16 * kk + 8 + 2 * tg]));
+#endif
             }
             // Intra-chunk: O^T += V^T P^T (P's accumulators are P^T's B fragments).
 #pragma unroll
@@ -754,7 +916,12 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             // matrix x = lane / 8: tokens 8 (x & 1).., channels 16 n2 + 8 (x >> 1)..: the B
             // fragments of channel tiles 2 n2 (bk[0], bk[1]) and 2 n2 + 1 (bk[2], bk[3])
             unsigned int bk[4];
+#if FTR
+            // v37 (no transpose): channels 16 n2 + 8 (x >> 1) + i (= h2), tokens 8 (x & 1)..
+            ldsm4_s(bk, sadd(sQfA, 16 * n2 * CH + 2 * TSZ));  // KiT follows QfT by two tiles
+#else
             ldsm4t(bk, &D.Ki[(lane & 7) + 8 * ((lane >> 3) & 1)][16 * n2 + 8 * (lane >> 4)]);
+#endif
 #pragma unroll
             for (int h2 = 0; h2 < 2; ++h2) {
                 const int nt = 2 * n2 + h2;

@@ -53,6 +53,10 @@ dq, dk, dv row it wrote once into the inputs' dtype at its end, -DO16=1), each c
 against v31 / v31s / v31q / v31qs with the same modifiers (v31's gradients are its fp32 values cast
 once by the launcher: the same numbers the new kernel must round to). (Round 1's v35 kinds were
 removed with the v35 backwards, last in 0dc6b40.)
+Session 10 round 3: modifier "+R" VIG_CUPY_FWD=v37 (v30 with channel-major Qi / Qf / Kf / Ki tiles:
+packed conversions and stores, ldmatrix fragments), for fwd and f+b kinds, applied after the kind's
+own switches and after "+N" ("v26+N+R" = the v37 forward, every other switch shipped); compared
+with the same kind without "+R" (BITEXACT / DIFF, not an error; the emulator has them bit-identical).
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -123,6 +127,7 @@ def setenv(d):
 _MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
          "M": dict(VIG_CUPY_FWD0="m0"), "E": dict(VIG_CUPY_DGFIX="vec2"),
          "F": dict(VIG_CUPY_FWD="v30"), "G": dict(VIG_CUPY_FWD="v30l"),
+         "R": dict(VIG_CUPY_FWD="v37"),  # session 10 round 3
          # session 9: "+N" = the shipped defaults of every switch a bwd kind does not set itself
          # (forward, state-pass module, dg fix-up, 128-token rule; read from the backend, so a flip
          # follows); unlike +D / +E / +M it is not skipped at unsegmented shapes
@@ -167,7 +172,7 @@ def _twin(kind, done):
     name, plus, mods = kind.partition("+")
     if name in _BASE and _BASE[name] + plus + mods in done:  # v31 / v31q against v29r / v29q
         return _BASE[name] + plus + mods
-    for m in ("+F", "+G"):  # the v30 / v30l forward against v26 (session 8)
+    for m in ("+F", "+G", "+R"):  # v30 / v30l against v26 (session 8), v37 against v30 (session 10)
         if m in kind and kind.replace(m, "") in done:
             return kind.replace(m, "")
     if "+E" in kind and kind.replace("+E", "+D") in done:  # vec2 against vec (session 7)
@@ -247,7 +252,7 @@ def main():
             if tw is not None:
                 dt = _diff(outs[kind], outs[tw])[0]
                 same = f"  vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
-                if dt != 0 and ("+M" in kind or "+F" in kind or "+G" in kind):
+                if dt != 0 and ("+M" in kind or "+F" in kind or "+G" in kind or "+R" in kind):
                     same = same.replace("MISMATCH", "DIFF")
                 elif dt != 0:
                     BAD.append((name, kind))
@@ -285,7 +290,7 @@ def main():
             if tw is not None:
                 dt = max(_diff(a, b)[0] for a, b in zip(grads[kind], grads[tw]))
                 same = f"; vs {tw}: {'BITEXACT' if dt == 0 else 'MISMATCH'} {dt:.1e}"
-                if dt != 0 and ("+M" in kind or "+F" in kind or "+G" in kind):
+                if dt != 0 and ("+M" in kind or "+F" in kind or "+G" in kind or "+R" in kind):
                     same = same.replace("MISMATCH", "DIFF")
                 elif dt != 0:
                     BAD.append((name, kind))

@@ -140,3 +140,17 @@ inline void emu_ldsm4t(unsigned int (&r)[4], const void* p) {
     }
     emu_warp_sync();
 }
+// ldmatrix.sync.aligned.m8n8.x4.shared.b16 (no transpose; the v37 forward): lane l receives in
+// r[j] the elements (l / 4, 2 (l % 4)) and (l / 4, 2 (l % 4) + 1) of matrix j, low half first.
+inline void emu_ldsm4(unsigned int (&r)[4], const void* p) {
+    EmuWarp& X = emu_blk->wx[threadIdx.x / 32];
+    const int l = threadIdx.x % 32;
+    X.row[l] = static_cast<const unsigned short*>(p);
+    emu_warp_sync();
+    for (int j = 0; j < 4; ++j) {
+        const unsigned int lo = X.row[8 * j + l / 4][2 * (l % 4)];
+        const unsigned int hi = X.row[8 * j + l / 4][2 * (l % 4) + 1];
+        r[j] = lo | (hi << 16);
+    }
+    emu_warp_sync();
+}

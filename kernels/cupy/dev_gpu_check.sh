@@ -28,18 +28,23 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0; session 10 round 2: the v36 backward on trial):
+#   MID (0; session 10 round 2: the v36 backward on trial; round 3: the v37 forward on trial,
+#   VIG_CUPY_FWD=v37 = v30 + -DFTR=1, channel-major Qi / Qf / Kf / Ki tiles):
 #     MID_PHASE=parity (<= MID_BOX, default 108 s; each process `timeout MID_PAR_S`, default 100),
-#       4 processes side by side: A parity of v36 (the contract's 120 cases; its cupy-check.json is
+#       7 processes side by side: A parity of v36 (the contract's 120 cases; its cupy-check.json is
 #       the second file), B memcheck and C racecheck of v36 on --small with VIG_CUPY_MAX_SEG=64
 #       (segmented mode 0 / scan / mode 1, dg fix-up), D dev_parity.py --expect-seg 128 with v36
-#       (20 cases at B=8 H=3 L=4096 / 3000).
+#       (20 cases at B=8 H=3 L=4096 / 3000); E parity of v37 (120 cases, summary in the log),
+#       F memcheck and G racecheck of v37 on --small with VIG_CUPY_MAX_SEG=64 (the mode-0 module
+#       m0, the scan, mode 1 and the backward's own state pass all run FTR).
 #     MID_PHASE=timing (<= MID_BOX, default 68 s): ONE dev_bench process: fwd v26+N (the shipped
-#       forward), f+b v31s+N (shipped) | v36s+N | v31s+N | v36s+N (alternating: drift), eager and
-#       CUDA-graphed, host us, peak extra MiB ("+N": every other switch at its shipped default,
-#       224 px included); shapes T@224, S@224, S@1024, T@1024, B@224; verdict line: every v36
-#       gradient bit-identical to v31's (= its fp32 values rounded once: the launcher's cast);
-#       then, only with >= 22 s left each, ncu of bigla_tc_bwd [v36], then [v31], at ViG-S@224.
+#       forward, v30) | v26+N+R (v37) | v26+N | v26+N+R, f+b v31s+N (shipped) | v36s+N |
+#       v31s+N+R (v37 forward) | v31s+N, eager and CUDA-graphed, host us, peak extra MiB ("+N":
+#       every other switch at its shipped default, 224 px included); shapes T@224, S@224, B@224,
+#       T@1024, S@1024; verdict lines: every v36 gradient bit-identical to v31's (= its fp32 values
+#       rounded once: the launcher's cast), every v37 output / gradient bit-identical to v30's
+#       (its +R twin without +R); then, only with >= 22 s left each, ncu of bigla_tc_bwd [v36],
+#       then [v31], at ViG-S@224.
 #     MID_PHASE=both (unset): both, MID_BOX default 170 s.
 #   (Session 10 round 1's MID, v35 / v35q: 0dc6b40.)
 #   (Session 9 round 3's MID, v34 / v34q and their sanitizers: fdf897e; rounds 1-2's, v31 / v32 /
@@ -58,7 +63,7 @@ else case "${MID_PHASE:-both}" in parity) BOX=108;; timing) BOX=68;; *) BOX=170;
 BOX=${MID_BOX:-$BOX}
 left() { echo $(( BOX - (SECONDS - T0) )); }
 S=/tmp/cupy-side
-rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0
+rm -rf $S; mkdir -p $S/b $S/b3 $S/mc $S/rc $S/mc0 $S/b37
 unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_SEG VIG_CUPY_MAX_SEG \
   VIG_CUPY_BWD_LONG VIG_CUPY_SEG128 VIG_CUPY_DGFIX VIG_CUPY_FWD0
 # the previous defaults: v31 (shipped since session 9's mid call) once BWD_DEFAULT is v36 / v36q
@@ -119,20 +124,28 @@ side_report "shipped defaults"
 else
 # ---------------- MID (session 10 round 2): the v36 backward ----------------
 NEW="VIG_CUPY_BWD=v36"
+NEWF="VIG_CUPY_FWD=v37"
 TO=${MID_PAR_S:-100}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] ($(el) s, each timeout $TO)"
+echo "== 1 parity A [$NEW] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] | parity E [$NEWF] | memcheck F | racecheck G [$NEWF] ($(el) s, each timeout $TO)"
 side_checks $NEW
+( env $NEWF OUT=$S/b37 timeout $TO python tools/check_backend.py cupy --parity \
+    > $S/parity-v37.log 2>&1; echo "parity E [v37] rc=$?" >> $S/parity-v37.log ) &
+SIDE="$SIDE $!"
+san_checks 37 $NEWF
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
 echo "parity A [v36] rc=$? ($(el) s)"
 wait $SIDE
 side_report "$NEW"
+echo "== parity E [$NEWF] (done at $(el) s)"; grep -v "^ok " $S/parity-v37.log | tail -n 30
+san_report 37 "$NEWF"
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-BK=v31s+N,v36s+N,v31s+N,v36s+N
-echo "== 2 bench, one process: fwd v26+N | f+b $BK ($(el) s, $(left) s left)"
+FK=v26+N,v26+N+R,v26+N,v26+N+R
+BK=v31s+N,v36s+N,v31s+N+R,v31s+N
+echo "== 2 bench, one process: fwd $FK | f+b $BK ($(el) s, $(left) s left)"
 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
-  v26+N $BK ViG-T@224,ViG-S@224,ViG-S@1024,ViG-T@1024,ViG-B@224 | tee $S/bench.log
+  $FK $BK ViG-T@224,ViG-S@224,ViG-B@224,ViG-T@1024,ViG-S@1024 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
 # v36 stores v31's fp32 values rounded once: every such line must say BITEXACT against v31 (whose
 # gradients are the launcher's one cast of those fp32 values)
@@ -140,7 +153,13 @@ NF=$(grep -cE "f\+b +v36s\+N:" $S/bench.log)
 NB=$(grep -E "f\+b +v36s\+N:" $S/bench.log | grep -cE "vs v31s\+N: BITEXACT")
 echo "v36 vs v31 (equal to v31's gradients rounded once): $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
 grep -E "f\+b +v36s\+N:" $S/bench.log | grep -oE "vs v31s\+N: [A-Z]+ [0-9.e+-]+" | sort | uniq -c
-awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v3[16]s\+N:$/ {g = $0; sub(/.*graphed /, "", g);
+# v37 (round 3) computes v30's values in v30's order: every +R line BITEXACT against its twin
+NR=$(grep -cE "(fwd|f\+b) +v[0-9a-z]+\+N\+R:" $S/bench.log)
+NRB=$(grep -E "(fwd|f\+b) +v[0-9a-z]+\+N\+R:" $S/bench.log | grep -cE "vs v[0-9a-z]+\+N: BITEXACT")
+echo "v37 vs v30 (fwd and f+b): $NR lines, $NRB BITEXACT -> $([ "$NR" -gt 0 ] && [ "$NR" = "$NRB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+awk '$2 == "fwd" && $3 ~ /^v26\+N(\+R)?:$/ {g = $0; sub(/.*graphed /, "", g); sub(/;.*/, "", g);
+  print "  " $1, "fwd", $3, "eager", $4, "graphed", g}' $S/bench.log
+awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v3[16]s\+N(\+R)?:$/ {g = $0; sub(/.*graphed /, "", g);
   sub(/;.*/, "", g); p = $0; sub(/.*peak extra /, "", p); sub(/ MiB.*/, "", p);
   h = $0; sub(/.*host /, "", h); sub(/ us.*/, "", h);
   print "  " sh, $2, "eager", $3, "graphed", g, "host", h, "us peak", p, "MiB"}' $S/bench.log
