@@ -119,6 +119,14 @@ _KNOBS = Knobs("VIG_TILELANG_")  # read once; dev scripts that change them call 
 _knob = _KNOBS.get
 
 
+def _on(name: str, default: str) -> bool:
+    """An on / off switch ("1" on; "" or "0" off; anything else raises naming it): $VIG_TILELANG_<name>."""
+    v = _knob("VIG_TILELANG_" + name, default)
+    if v not in ("", "0", "1"):
+        raise ValueError(f"VIG_TILELANG_{name}={v!r}: expected '1', '0' or empty")
+    return v == "1"
+
+
 def reload_env() -> None:
     """Re-read the VIG_TILELANG_* values (dev_bench switches versions in-process)."""
     _KNOBS.reload()
@@ -179,10 +187,7 @@ SCAN_VEC_DEFAULT = "1"
 
 
 def _scan_kind() -> str:
-    v = _knob("VIG_TILELANG_SCAN_VEC", SCAN_VEC_DEFAULT)
-    if v not in ("", "0", "1"):
-        raise ValueError(f"VIG_TILELANG_SCAN_VEC={v!r}: expected '1', '0' or empty")
-    return "fwd_scan:v1" if v == "1" else "fwd_scan"
+    return "fwd_scan:v1" if _on("SCAN_VEC", SCAN_VEC_DEFAULT) else "fwd_scan"
 
 
 def _bwd_v5(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: str, arch: str):
@@ -451,10 +456,7 @@ _SEG_TAGS: dict = {}
 
 
 def _seg_save() -> bool:
-    v = _knob("VIG_TILELANG_SEG_SAVE", SEG_SAVE_DEFAULT)
-    if v not in ("", "0", "1"):
-        raise ValueError(f"VIG_TILELANG_SEG_SAVE={v!r}: expected '1', '0' or empty")
-    return v == "1"
+    return _on("SEG_SAVE", SEG_SAVE_DEFAULT)
 
 
 def _seg_save_len(B: int, L: int, KD: int, VD: int) -> int:
@@ -611,10 +613,7 @@ FWD_TILE_DEFAULT = ""
 
 
 def _fwd_tile() -> str:
-    v = _knob("VIG_TILELANG_FWD_TILE", FWD_TILE_DEFAULT)
-    if v not in ("", "0", "1"):
-        raise ValueError(f"VIG_TILELANG_FWD_TILE={v!r}: expected '1' (fwd_fused:s2:m3:x5:e1) or '' / '0'")
-    return ":e1" if v == "1" else ""
+    return ":e1" if _on("FWD_TILE", FWD_TILE_DEFAULT) else ""
 
 
 #: $VIG_TILELANG_FWD_WALK was removed in session 9: "2" ran the views forward at L <= V6_MAX_L as
@@ -775,10 +774,7 @@ SEGW_KIND = "fwd_segw:m6"
 
 
 def _segst_kind(g: str) -> str:
-    v = _knob("VIG_TILELANG_SEGW", SEGW_DEFAULT)
-    if v not in ("", "0", "1"):
-        raise ValueError(f"VIG_TILELANG_SEGW={v!r}: expected '1', '0' or empty")
-    return (SEGW_KIND if v == "1" else "fwd_segst:s2") + g
+    return (SEGW_KIND if _on("SEGW", SEGW_DEFAULT) else "fwd_segst:s2") + g
 
 
 def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
@@ -828,10 +824,7 @@ _RACEFIX_BASES = ("fwd_fused_seg:", "fwd_fused:", "bwd_out2:")
 
 
 def _racefix(kind: str) -> str:
-    v = _knob("VIG_TILELANG_RACEFIX", RACEFIX_DEFAULT)
-    if v not in ("", "0", "1"):
-        raise ValueError(f"VIG_TILELANG_RACEFIX={v!r}: expected '1', '0' or empty")
-    if (v == "1" and kind.startswith(_RACEFIX_BASES) and (":x4" in kind or ":x5" in kind)
+    if (_on("RACEFIX", RACEFIX_DEFAULT) and kind.startswith(_RACEFIX_BASES) and (":x4" in kind or ":x5" in kind)
             and "r1" not in kind.split(":")):
         return kind + ":r1"
     return kind
