@@ -168,22 +168,9 @@ __device__ __forceinline__ void ldsm4t(unsigned int (&r)[4], const elem_t* p) {
 #endif
 }
 #if FTR
-// ldmatrix.sync.aligned.m8n8.x4.shared.b16 (no transpose): r[j] = elements (l / 4, 2 (l % 4)) and
-// (l / 4, 2 (l % 4) + 1) of matrix j, low half first.
-__device__ __forceinline__ void ldsm4(unsigned int (&r)[4], const elem_t* p) {
-#ifdef VIG_EMU
-    emu_ldsm4(r, p);
-#else
-    unsigned long long g;
-    asm("cvta.to.shared.u64 %0, %1;" : "=l"(g) : "l"(p));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"((unsigned int)g));
-#endif
-}
 // v37: ldmatrix from an address formed once before the chunk loop (a 32-bit shared-window
 // address on the GPU, a pointer in the emulator) plus compile-time element offsets: the generic
-// pointers of ldsm4t / ldsm4 are otherwise recomputed (64-bit) and converted at every call.
+// pointer of ldsm4t is otherwise recomputed (64-bit) and converted at every call.
 #ifdef VIG_EMU
 typedef const elem_t* sptr_t;
 __device__ __forceinline__ sptr_t sptr(const elem_t* p) { return p; }

@@ -2086,6 +2086,42 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
     i64 = "int64"
 
+    @T.macro
+    def tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s=None, mr_s=None):
+        # x5's operand tiles of one chunk (the shipped kind; FWD_TILE's slow-channel chunks too)
+        for i, j in T.Parallel(C, K):
+            qf = T.Cast(acc, q_s[i, j])
+            kf = T.Cast(acc, k_s[i, j])
+            qef_s[i, j] = T.Cast(cdt, qf * ex(csum(gf_s, gfl_s, i, j)))
+            qeb_s[i, j] = T.Cast(cdt, qf * ex(csum(gb_s, gbl_s, i, j)))
+            if refp:
+                # channel j fast (sl_s[j] = 0): every pair of the chunk through the
+                # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
+                # exponents in [-REF_THR / 2, REF_THR / 2]; slow: x2's exact operands of
+                # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
+                # the diagonal sub-blocks zeroed: those come from the pair loop)
+                sl = sl_s[j]
+                xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
+                xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
+                qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
+                    T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
+                kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
+                    T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
+                qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
+                    T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
+                kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
+                    T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+            else:
+                qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
+                    (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
+                kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
+                    (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
+                qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
+                    (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
+                kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
+                    (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
+            ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
+
     @T.prim_func
     def bigla_fwd_fused(
         Q: (T.StridedTensor([B, L, H, K // 4], st["q"], i64) if pk else T.StridedTensor([B, L, H, K], st["q"], dt))
@@ -2240,71 +2276,11 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                             qeb_s[i, j] = T.Cast(cdt, (qf * ec) * mr_s[3, j])
                             ke_s[i, j] = T.Cast(cdt, (kf * eb) * mr_s[4, j])
                     else:
-                        for i, j in T.Parallel(C, K):
-                            qf = T.Cast(acc, q_s[i, j])
-                            kf = T.Cast(acc, k_s[i, j])
-                            qef_s[i, j] = T.Cast(cdt, qf * ex(csum(gf_s, gfl_s, i, j)))
-                            qeb_s[i, j] = T.Cast(cdt, qf * ex(csum(gb_s, gbl_s, i, j)))
-                            if refp:
-                                # channel j fast (sl_s[j] = 0): every pair of the chunk through the
-                                # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
-                                # exponents in [-REF_THR / 2, REF_THR / 2]; slow: x2's exact operands of
-                                # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
-                                # the diagonal sub-blocks zeroed: those come from the pair loop)
-                                sl = sl_s[j]
-                                xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
-                                xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
-                                qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
-                                    T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
-                                kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
-                                    T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
-                                qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
-                                    T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
-                                kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
-                                    T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
-                            else:
-                                qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
-                                    (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
-                                kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
-                                    (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
-                                qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
-                                    (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
-                                kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
-                                    (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
-                            ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
+                        tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
+                elif refp:
+                    tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
                 else:
-                    for i, j in T.Parallel(C, K):
-                        qf = T.Cast(acc, q_s[i, j])
-                        kf = T.Cast(acc, k_s[i, j])
-                        qef_s[i, j] = T.Cast(cdt, qf * ex(csum(gf_s, gfl_s, i, j)))
-                        qeb_s[i, j] = T.Cast(cdt, qf * ex(csum(gb_s, gbl_s, i, j)))
-                        if refp:
-                            # channel j fast (sl_s[j] = 0): every pair of the chunk through the
-                            # midpoint m of its cumsum, (q_t e^(G_t - m)) . (k_j e^(m - G_j)), both
-                            # exponents in [-REF_THR / 2, REF_THR / 2]; slow: x2's exact operands of
-                            # the off-diagonal sub-blocks (reference token, exponents <= 0, rows of
-                            # the diagonal sub-blocks zeroed: those come from the pair loop)
-                            sl = sl_s[j]
-                            xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
-                            xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
-                            qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
-                                T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
-                            kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
-                                T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
-                            qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
-                                T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
-                            kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
-                                T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
-                        else:
-                            qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
-                                (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
-                            kd_s[i, j] = T.if_then_else(i < M, T.Cast(cdt, kf * ex(T.min(
-                                (gf_s[M - 1, j] - gf_s[i, j]) + (gfl_s[M - 1, j] - gfl_s[i, j]), 0.0))), 0)
-                            qd_s[i, K + j] = T.if_then_else(i < M, T.Cast(cdt, qf * ex(T.min(
-                                (gb_s[i, j] - gb_s[M, j]) + (gbl_s[i, j] - gbl_s[M, j]), 0.0))), 0)
-                            kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
-                                (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
-                        ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
+                    tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s)
                 if lanes:
                     # diagonal sub-blocks of A: lane r = key channel, warp rows w0..w0+RPW-1
                     tx = T.get_thread_binding()
