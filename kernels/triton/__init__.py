@@ -340,14 +340,16 @@ def _fpipe(NS: int) -> dict:
 
 SEG_MIN_L = 512  # sequences up to this length are never cut into segments (knob VIG_TRITON_SEG_MIN_L)
 
-# Session 10 (on trial; NOTES.md "Session 10 (KS)"): VIG_TRITON_KEEP_STATES=1 keeps the forward's segment-local
+# Session 10 (NOTES.md "Session 10 (KS)"): VIG_TRITON_KEEP_STATES=1 (the default) keeps the forward's segment-local
 # key-side states (Hf, Hb and the gate sums Tf, Tb of bigla_fwd_segstate_kernel, one float32 buffer) as saved
 # tensors, and the backward's bigla_bwd_segstate2_kernel then runs only its query-side programs (w = 1: Qf, Qb)
 # instead of recomputing the key-side ones (w = 0: the same function of the same k, v and gates). Profile
 # (H100, results/2026-12-06e-h100/callA/profile.log): bigla_bwd_segstate2 is 0.082 ms of the 0.519 ms f+b
 # kernel sum at ViG-T@1024 and 0.152 of 0.935 at S@1024. Taken where the forward's segments are the backward's
 # (same NS and LS), the entering states are not scanned in place (FSCAN off), the backward runs the v2.6 segment
-# machinery, and the inputs are 16-bit (the shared layer's head tiles are float32 copies and must save nothing).
+# machinery, and the inputs are 16-bit (the shared layer's head tiles are float32 copies and must save nothing);
+# the backward uses them under DX + CS only (a split backward with segments, which auto takes at long L with few
+# (b, h), recomputes them: that pairing has no GPU proof yet).
 # Default 1 since session 10 (H100, callB: parity 120/120 as it runs and 120/120 with segments nearly everywhere,
 # memcheck clean; graphed f+b T@1024 0.520 -> 0.483, S@1024 0.931 -> 0.870); VIG_TRITON_KEEP_STATES=0 recomputes.
 KEEP_STATES = 1
