@@ -71,7 +71,11 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # memcheck and racecheck clean, seg128 20/20, outputs bit-identical to v26 at every timed shape; graphed
 # fwd ViG-T@224 0.050 -> 0.046, S@224 0.084 -> 0.077, B@224 0.159 -> 0.143, T@1024 0.106 -> 0.095,
 # S@1024 0.184 -> 0.164 ms (v26 -> v30; +M at 1024 px); v30l (the loads alone) was 1-4 % slower than v30.
-FWD_DEFAULT = "v30"
+# "v37" since session 11's first call (H100, results/2026-12-06f-h100/call1/): parity 120/120, memcheck and
+# racecheck clean (--small, segments forced), outputs and gradients bit-identical to v30 at every timed shape;
+# graphed fwd v30 -> v37 ViG-T@224 0.0458 -> 0.0478 (slower), S@224 0.0766 -> 0.0721, B@224 0.1424 -> 0.1346,
+# T@1024 0.0961 -> 0.0934, S@1024 0.1649 -> 0.1585 ms (one process, alternating, each twice).
+FWD_DEFAULT = "v37"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
@@ -95,7 +99,7 @@ FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "recurrent")
 # (-DFDEC=1). Same values, same arithmetic (outputs and states bit-identical to v26 in the
 # emulator); the 32-bit products need _in32 of q, k, v and both gates, else v26 runs. NOTES.md,
 # "Session 8".
-# Session 10 round 3 ("v37", opt-in, on trial): v30 + -DFTR=1: the Qi / Qf / Kf / Ki tiles channel-major,
+# Session 10 round 3 ("v37", the default since session 11's first call): v30 + -DFTR=1: the Qi / Qf / Kf / Ki tiles channel-major,
 # each thread's TPG positions of its channel converted in pairs (cvt.rn.bf16x2 / f16x2) and stored
 # in one packed store per tile instead of TPG 16-bit stores, the mma fragments of Qf / Kf / Qi / Ki
 # read by ldmatrix (x4) instead of 32-bit loads; the same values (bit-identical to v30 in the
@@ -244,8 +248,11 @@ def save_states() -> bool:
 # 32-bit offsets do not reach); parity 120/120, gradients bit-identical to v29r at every timed shape;
 # graphed f+b v29q -> v31 T@224 0.232 -> 0.213, S@224 0.411 -> 0.377, B@224 0.808 -> 0.740, T@1024
 # 0.400 -> 0.377, S@1024 0.743 -> 0.701 ms (v32, which adds the four-warp dq epilogue, is slower than v31;
-# v32 - v34q were removed after session 9, see below).
-BWD_DEFAULT = "v31"
+# v32 - v34q were removed after session 9, see below). "v36" since session 11's first call (H100,
+# results/2026-12-06f-h100/call1/): parity 120/120, memcheck / racecheck clean, seg128 20/20, gradients
+# bit-identical to v31 + the cast at every timed shape; graphed f+b v31 -> v36 T@224 0.2137 -> 0.2048,
+# S@224 0.3790 -> 0.3624, B@224 0.7391 -> 0.7141, T@1024 0.3763 -> 0.3629, S@1024 0.7019 -> 0.6819 ms.
+BWD_DEFAULT = "v36"
 
 
 def _bwd_long() -> bool:
@@ -281,7 +288,7 @@ def _bwd_long() -> bool:
 # (bit-identical, 3-5 % slower), v34 / v34q proven (parity 120/120) and not faster, v33 = v32 + CPA
 # (results/2026-12-06d-h100/); removed, last in commit fdf897e. Selecting one
 # raises a ValueError, see _BWD_REMOVED.)
-# "v36" / "v36q" (session 10 round 2, on trial: -DBW4=10 / 11 plus -DO16=1): v31 / v31q with their
+# "v36" / "v36q" (session 10 round 2, the default since session 11's first call: -DBW4=10 / 11 plus -DO16=1): v31 / v31q with their
 # chunk steps unchanged (first visitor stores fp32, second red.adds into the fp32 workspace), plus,
 # after a block barrier at the kernel's end, every dq / dk / dv row the block wrote read back from
 # L2 and stored rounded once in the inputs' dtype (16-byte stores): no fp32 -> bf16 / fp16 cast

@@ -604,12 +604,14 @@ def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
 
-#: $VIG_TILELANG_FWD_TILE (session 10 round 5, on trial; default FWD_TILE_DEFAULT "": off): "1": the views forward
+#: $VIG_TILELANG_FWD_TILE (session 10 round 5; default FWD_TILE_DEFAULT "1" since session 11's first call, H100,
+#: results/2026-12-06f-h100/call1/: parity 120/120 + 120/120 at L = 1 .. 224, memcheck 0, graphed fwd ViG-T@224
+#: 0.067 -> 0.063, S@224 0.121 -> 0.116, B@224 0.229 -> 0.218 ms): "1": the views forward
 #: at L <= V6_MAX_L (where fwd_fused:s2:m3:x5 runs) runs fwd_fused:s2:m3:x5:e1: in chunks with no slow channel
 #: (kernels.REF_THR; block-uniform) the seven operand tiles from four exps per element instead of seven, the other
 #: three through per-channel factors (kernels.build_fwd_fused, ``share``); a chunk with a slow channel runs x5's
 #: tile unchanged. "" / "0": fwd_fused:s2:m3:x5 as shipped. Anything else raises.
-FWD_TILE_DEFAULT = ""
+FWD_TILE_DEFAULT = "1"
 
 
 def _fwd_tile() -> str:

@@ -218,6 +218,12 @@ elif [ "$FINAL" = 1 ]; then
   ( VIG_TILELANG_RACEFIX=1 timeout $(lim $(( BUDGET - 8 ))) compute-sanitizer --tool racecheck --print-limit 10000 \
       python kernels/tilelang/dev_prof_seg.py --san-segw > "$RCW" 2>&1; echo "rc $?" >> "$RCW" ) &
   RCPID=$!
+  # session 11: FWD_TILE's forward (fwd_fused:s2:m3:x5:e1, default since session 11's first call) under racecheck with
+  # RACEFIX=1 (its :r1 twin, the named-barrier artifact removed): dev_same --tile --small, whole report -> $RCT
+  RCT="$D/rc-tile.log"
+  ( VIG_TILELANG_RACEFIX=1 timeout $(lim $(( BUDGET - 8 ))) compute-sanitizer --tool racecheck --print-limit 10000 \
+      python kernels/tilelang/dev_same.py --tile --small > "$RCT" 2>&1; echo "rc $?" >> "$RCT" ) &
+  RCTPID=$!
   echo "== 1 parity side by side: shipped defaults | previous:$OTHER ($SECONDS s)"
   T=$(lim 64)
   ( OUT=/tmp/tl-def timeout $T python tools/check_backend.py tilelang --parity 2>&1 | tee /tmp/tl-def/log | tag defaults ) &
@@ -241,6 +247,11 @@ elif [ "$FINAL" = 1 ]; then
   grep -h '^san-segw' "$RCW" | sed 's/^/racecheck run: /'
   rcsum "$RCW" | sed 's/^/racecheck --san-segw RACEFIX=1: /'
   [ -z "$(rcsum "$RCW")" ] && echo "racecheck --san-segw RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCW") lines)"
+  wait $RCTPID
+  echo "== racecheck RACEFIX=1 dev_same --tile --small ($SECONDS s): $(grep -h 'RACECHECK SUMMARY' "$RCT" | tail -1 | grep . || echo 'no SUMMARY line: timeout or crash'); $(tail -1 "$RCT")"
+  grep -h '^tile: \|^same: ' "$RCT" | sed 's/^/racecheck run: /'
+  rcsum "$RCT" | sed 's/^/racecheck --tile RACEFIX=1: /'
+  [ -z "$(rcsum "$RCT")" ] && echo "racecheck --tile RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCT") lines)"
 else
   TL="VIG_TILELANG_FWD_TILE=1"  # round 5 (on trial): fwd_fused:s2:m3:x5:e1 where fwd_fused:s2:m3:x5 runs (bf16 views, L <= 224)
   if [ -d .scratch/tlcache-s10e/0.1.15 ]; then  # its cache entry (compiled on the CPU; missing: ~8 s on first use)
