@@ -14,7 +14,7 @@
 # faster, and removed after the session (last in fdf897e). Session 10 round 1's v35 / v35q (proven,
 # slower; last in 0dc6b40) were removed; round 2: MID tries the v36 backward (VIG_CUPY_BWD=v36:
 # v31 + -DO16=1, the kernel rounds every dq / dk / dv row it wrote once into the inputs' dtype
-# after an end barrier, no cast kernel; not a default; its fallback v36q is not run here). FINAL's
+# after an end barrier, no cast kernel; the default since session 11's call 1; its fallback v36q is not run here). FINAL's
 # previous defaults (CUPY_FINAL_ALT) follow BWD_DEFAULT: VIG_CUPY_BWD=v31 once the lead flips it to
 # v36 / v36q, else VIG_CUPY_BWD=v29q.
 # Run by the lead as `bash kernels/cupy/dev_gpu_check.sh` inside a device call whose command already
@@ -28,7 +28,7 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0; session 10 round 2: the v36 backward on trial; round 3: the v37 forward on trial,
+#   MID (0; session 10 round 2: the v36 backward; round 3: the v37 forward (both defaults since session 11's call 1),
 #   VIG_CUPY_FWD=v37 = v30 + -DFTR=1, channel-major Qi / Qf / Kf / Ki tiles):
 #     MID_PHASE=parity (<= MID_BOX, default 108 s; each process `timeout MID_PAR_S`, default 100),
 #       7 processes side by side: A parity of v36 (the contract's 120 cases; its cupy-check.json is

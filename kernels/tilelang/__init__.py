@@ -37,15 +37,15 @@ the views too (bwd_states:m3:s2:w1 + bwd_out2:t256:x4:s2:w1; no contiguous copie
 w1 states too (bwd_states:s2:w1 + bwd_out2:t256:x4:s2:w1); "0": copies.
 Session 9, L > 224 only: ``VIG_TILELANG_BWD_SEG`` (default "128" since session 9's mid call; "": the v5 states on
 copies): the backward's states on 128-token segments (bwd_segst:g128 -> fwd_scan -> bwd_states_seg:g128 on
-the views, no copies); on trial: ``VIG_TILELANG_SEG_L`` (the segment forward's segment length, "128":
-fwd_segst:s2:g128 + fwd_fused_seg:s2:m3:x4:g128); see its comment. Removed in session 9 (no gain on the GPU;
+the views, no copies); ``VIG_TILELANG_SEG_L`` (the segment forward's segment length, default "128" since
+session 10: fwd_fused_seg:s2:m3:x4:g128); see its comment. Removed in session 9 (no gain on the GPU;
 in git history at fdf897e): ``VIG_TILELANG_SEGST=m3`` and ``VIG_TILELANG_FWD_WALK=2`` (they raise ValueError).
-Session 10, on trial: ``VIG_TILELANG_SEG_SAVE=1`` (the segment forward saves its scanned segment states and the
+Session 10 (defaults since its call B): ``VIG_TILELANG_SEG_SAVE=1`` (the segment forward saves its scanned segment states and the
 BWD_SEG backward reads them: bwd_segr instead of bwd_segst, one fwd_scan over half the data; with SEG_L equal to
-BWD_SEG's length); see its comment. Session 10 round 2, on trial: ``VIG_TILELANG_SEGW=1`` (the FWD_VIEWS=2 segment
+BWD_SEG's length), ``VIG_TILELANG_SCAN_VEC=1`` and ``VIG_TILELANG_SEGW=1`` (the FWD_VIEWS=2 segment
 forward's per-segment totals from one walker that loads each chunk once: fwd_segw instead of fwd_segst:s2); see
-its comment.
-Measurements and proofs: NOTES.md and results/2026-12-06c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
+their comments. Session 11: ``VIG_TILELANG_FWD_TILE=1`` (default; the 224-px forward's operand tiles from fewer exps).
+Measurements and proofs: NOTES.md and results/2026-12-06c-h100/ .. 2026-12-06f-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ def _batch_pieces(B: int):
     return [slice(b0, min(B, b0 + MAX_GRID_B)) for b0 in range(0, B, MAX_GRID_B)]
 
 
-#: $VIG_TILELANG_SCAN_VEC (session 10, on trial; default SCAN_VEC_DEFAULT "": off): "1": every in-place fwd_scan (the
+#: $VIG_TILELANG_SCAN_VEC (session 10; default SCAN_VEC_DEFAULT "1" since its call B; "" / "0": off): "1": every in-place fwd_scan (the
 #: segment states of the forward at L > 224 and of the BWD_SEG / SEG_SAVE backward, v5's chunk states) runs
 #: "fwd_scan:v1" (kernels.build_fwd_scan(vec=1)): the same recurrence (one FFMA per element and chunk, the same
 #: order: bit-identical states), the chunk loop outside the element loop so that each chunk's states leave as one
@@ -378,7 +378,7 @@ def _contig(*ts):
 #: 77 MB written per backward). Other configurations copy as before.
 #: "1" since session 8 (see BWD_OUT_DEFAULT); it applies with BWD_STATES=m3 only, which is not the
 #: default since session 9 (see BWD_STATES_DEFAULT).
-#: "2" (session 9 round 2, on trial): "1", and with the w1 states (BWD_STATES="", the default since session 9) too:
+#: "2" (session 9 round 2; the default since session 9): "1", and with the w1 states (BWD_STATES="", the default since session 9) too:
 #: bwd_states:s2:w1 (build_bwd_states(strided=2, lowmem=1): bwd_states:w1 with bwd_states:m3:s2:w1's loads, the
 #: same values in the same shared tiles, so the same arithmetic and bit-identical states) + bwd_out2:t256:x4:s2:w1;
 #: no contiguous copies at 224 px with the shipped states either. A new value rather than "1" because "1" is the
@@ -407,7 +407,7 @@ def _bwd_views2(dtype: str, L: int, KD: int, VD: int, seg: bool = False) -> bool
             and _bwd_out_kind(dtype, True) == "bwd_out2:t256:x4")
 
 
-#: $VIG_TILELANG_BWD_SEG (session 9, on trial; default BWD_SEG_DEFAULT "": off): a segment length in tokens (a
+#: $VIG_TILELANG_BWD_SEG (session 9; default BWD_SEG_DEFAULT "128" since its mid call; "": off): a segment length in tokens (a
 #: multiple of CHUNK from 32 to 224, e.g. "128"). The bf16 LOWMEM v6 backward at L > V6_BWD_MAX_L (1024 px)
 #: with BWD_OUT=ref2 (shipped; BWD_VIEWS / BWD_STATES do not matter, STRIDED must be off) computes the
 #: states entering each chunk with bwd_states:m3's step on segments instead of v5's fwd_st -> fwd_scan:w1 ->
@@ -434,7 +434,7 @@ def _bwd_seg_len() -> int:
     return n
 
 
-#: $VIG_TILELANG_SEG_SAVE (session 10, on trial; default SEG_SAVE_DEFAULT "": off): "1": the segment forward (v6s,
+#: $VIG_TILELANG_SEG_SAVE (session 10; default SEG_SAVE_DEFAULT "1" since its call B; "" / "0": off): "1": the segment forward (v6s,
 #: FWD_VIEWS=2, bf16, L > V6_MAX_L) returns its segment states (fwd_segst -> fwd_scan's float32 WS [B, H, NSEG, 2 KT,
 #: VT]: the S_f / S_b entering each segment, which fwd_fused_seg only reads) as ``saved``, and the BWD_SEG backward
 #: uses them instead of recomputing that side: SEGR_KIND (kernels.build_bwd_segr: the adjoint totals only, q / dO /
@@ -724,7 +724,7 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         kern(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half)
 
 
-#: $VIG_TILELANG_SEG_L (session 9, on trial; default SEG_L_DEFAULT): the segment length of the v6s forward
+#: $VIG_TILELANG_SEG_L (session 9; default SEG_L_DEFAULT, "128" since session 10's call B): the segment length of the v6s forward
 #: at L > V6_MAX_L where it runs on views (FWD_VIEWS=2: bf16, head dims KT / VT, FUSED_EXP ref2 / ref3;
 #: other paths keep 224), a multiple of CHUNK from 32 to 224; other than 224 the two segment kernels get
 #: ":g<n>" ("fwd_segst:s2:g128", "fwd_fused_seg:s2:m3:x4:g128"). Why: one block per (segment, head,
@@ -756,7 +756,7 @@ def _check_segst() -> None:
                          "gain on the GPU; in git history at fdf897e); unset it")
 
 
-#: $VIG_TILELANG_SEGW (session 10 round 2, on trial; default SEGW_DEFAULT "": off): "1": the FWD_VIEWS=2 segment
+#: $VIG_TILELANG_SEGW (session 10 round 2; default SEGW_DEFAULT "1" since session 10's call B; "" / "0": off): "1": the FWD_VIEWS=2 segment
 #: forward (bf16, L > V6_MAX_L, any SEG_L) computes each segment's totals with SEGW_KIND (kernels.build_fwd_segw)
 #: instead of fwd_segst:s2: the same WS / DW (what fwd_scan, fwd_fused_seg and SEG_SAVE's backward read), one
 #: walker going left to right that loads each chunk once (fwd_segst's two walkers each read the whole segment:
@@ -813,7 +813,7 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
 _FWD = {}  # filled below: version -> launcher
 
 
-#: $VIG_TILELANG_RACEFIX (session 9 round 4, issue #5, on trial; default RACEFIX_DEFAULT ""): "1": every
+#: $VIG_TILELANG_RACEFIX (session 9 round 4, issue #5, opt-in; default RACEFIX_DEFAULT ""): "1": every
 #: fwd_fused_seg / fwd_fused / bwd_out2 kind with ":x4" / ":x5" (the parallel gate cumsums, kernels._cumsums_par)
 #: compiles as its ":r1" twin: the gb half of the cumsums written as its own "if tx >= 128" so TileLang's sync
 #: planner puts a block-wide __syncthreads between its reads and in-place writes instead of a named barrier

@@ -36,7 +36,7 @@
 # Previous defaults (FINAL): session 10's flips set back (SEG_L=224 if SEG_L_DEFAULT changed, SEG_SAVE=0 if
 #   SEG_SAVE_DEFAULT is "1", SEGW=0 if SEGW_DEFAULT is "1"); if none: session 9's switches set back (BWD_SEG=, BWD_VIEWS=1), as before.
 #
-# Session 10 round 5 (on trial, default unchanged; only where fwd_fused:s2:m3:x5 runs: bf16, the views forward, L <= 224):
+# Session 10 round 5 (the default since session 11's call 1; only where fwd_fused:s2:m3:x5 runs: bf16, the views forward, L <= 224):
 #   VIG_TILELANG_FWD_TILE=1 -> fwd_fused:s2:m3:x5:e1: in chunks with no slow channel the seven operand tiles from four
 #     __expf per element instead of seven (q e^{Gf}, q e^{Gb}, k e^{Gf_{C-1} - Gf} through three per-channel factors
 #     computed beside the midpoints); static SASS of the tile 363 -> 243 instructions per warp and chunk, 77
@@ -253,7 +253,7 @@ elif [ "$FINAL" = 1 ]; then
   rcsum "$RCT" | sed 's/^/racecheck --tile RACEFIX=1: /'
   [ -z "$(rcsum "$RCT")" ] && echo "racecheck --tile RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCT") lines)"
 else
-  TL="VIG_TILELANG_FWD_TILE=1"  # round 5 (on trial): fwd_fused:s2:m3:x5:e1 where fwd_fused:s2:m3:x5 runs (bf16 views, L <= 224)
+  TL="VIG_TILELANG_FWD_TILE=1"  # round 5 (default since session 11): fwd_fused:s2:m3:x5:e1 where fwd_fused:s2:m3:x5 runs (bf16 views, L <= 224)
   if [ -d .scratch/tlcache-s10e/0.1.15 ]; then  # its cache entry (compiled on the CPU; missing: ~8 s on first use)
     mkdir -p "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels"
     cp -rn .scratch/tlcache-s10e/0.1.15/linux-x86_64/kernels/* "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels/"
