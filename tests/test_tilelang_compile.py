@@ -337,3 +337,75 @@ def test_import_without_gpu():
 
     if not torch.cuda.is_available():
         assert any("CUDA" in r for r in reasons)
+
+
+_FTZ_PROBE = r'''
+import collections, json, os, re, subprocess, sys, tempfile
+import triton
+import vig_kernels.tilelang as tlb
+
+CUOBJDUMP = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+root = os.path.join(os.environ["TILELANG_CACHE_DIR"], "0.1.15")
+
+
+def entries():
+    return {os.path.join(d, n) for d, ds, fs in os.walk(root) for n in ds if os.path.isfile(os.path.join(d, n, "executable.so"))}
+
+
+def sass_ops(entry):
+    """Opcode counts of the cubin(s) embedded in a cache entry's executable.so."""
+    blob = open(os.path.join(entry, "executable.so"), "rb").read()
+    ops = collections.Counter()
+    for off in [m.start() for m in re.finditer(rb"\x7fELF", blob)][1:]:
+        with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+            f.write(blob[off:])
+            f.flush()
+            sass = subprocess.run([CUOBJDUMP, "-sass", f.name], capture_output=True, text=True).stdout
+        ops.update(m.group(1).split(".")[0] for m in re.finditer(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?P\d\s+)?([A-Z0-9_.]+)", sass))
+    return ops
+
+
+out = {}
+for z in ("", "1"):
+    os.environ["VIG_TILELANG_FTZ"] = z
+    tlb.reload_env()
+    before = entries()
+    tlb.compile_kernel("bwd_segr:m6:g128", 32, 64, "bfloat16", "sm_90a")
+    new = entries() - before
+    assert len(new) == 1, (z, new)  # a cache entry of its own: the compile option is in TileLang's key
+    ops = sass_ops(new.pop())
+    out[z or "off"] = {k: ops[k] for k in ("FSETP", "MUFU", "HMMA")} | {"total": sum(ops.values())}
+os.environ["VIG_TILELANG_FTZ"] = "1"
+tlb.reload_env()
+out["float32 untouched"] = tlb._ftz("float32") == "" and tlb._pass_configs(tlb._ftz("float32")) is None
+os.environ["VIG_TILELANG_FTZ"] = "3"
+tlb.reload_env()
+try:
+    tlb.compile_kernel("bwd_segr:m6:g128", 32, 64, "bfloat16", "sm_90a")
+    out["3 raises"] = "accepted"
+except ValueError as e:
+    out["3 raises"] = str(e)
+print(json.dumps(out))
+'''
+
+
+def test_ftz_switch(tmp_path):
+    """VIG_TILELANG_FTZ (session 11, on trial): "1" compiles the 16-bit-data kernels with nvcc -ftz=true, so each
+    __expf is MUFU.EX2 without the denormal range guard (FSETP + two predicated FMUL): bwd_segr:m6:g128's cubin
+    has 14 FSETP shipped and none with the switch, the same MUFU / HMMA, fewer instructions; each compile is its
+    own TileLang cache entry (a fresh cache dir); float32-data kernels are never touched; other values raise."""
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TILELANG_CACHE_DIR=str(tmp_path / "tlc"))
+    env.pop("VIG_TILELANG_FTZ", None)
+    r = subprocess.run([sys.executable, "-c", _FTZ_PROBE], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    off, on = out["off"], out["1"]
+    assert off["FSETP"] >= 8 and on["FSETP"] == 0, out
+    assert on["MUFU"] == off["MUFU"] > 0 and on["HMMA"] == off["HMMA"] > 0, out
+    assert on["total"] < off["total"], out
+    assert out["float32 untouched"] is True
+    assert "VIG_TILELANG_FTZ" in out["3 raises"], out

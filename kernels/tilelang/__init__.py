@@ -832,10 +832,43 @@ def _racefix(kind: str) -> str:
     return kind
 
 
+#: $VIG_TILELANG_FTZ (session 11, on trial; default FTZ_DEFAULT "": off): how the device code of every kernel of
+#: 16-bit data (dtype bfloat16 / float16; the float32 scans and every float32-data kernel are never touched) is
+#: compiled. "1": nvcc -ftz=true (TileLang's tl.device_compile_flags): float32 denormals flush to zero, so each
+#: __expf is MUFU.EX2 after one FMUL instead of a range guard (FSETP + two predicated FMUL) around it; division and
+#: square root stay IEEE. sm_90a static SASS: fwd_fused:s2:m3:x5:e1 2,072 -> 1,880 instructions (FSETP 64 -> 6, FMUL
+#: 269 -> 153), bwd_out2:t256:x4:s2:w1 11,112 -> 10,608 (FSETP 150 -> 2), bwd_states:s2:w1 unchanged; registers
+#: unchanged (77 / 80 / 124). "2": --use_fast_math (tl.enable_fast_math: -ftz=true plus approximate division /
+#: square root; fwd 1,816, bwd_states 2,296). Values below 2^-126 are what changes: the op's exps are of
+#: log-space differences bounded by the chunk references (products of e^(-x) that small are zero in bf16 anyway).
+#: A compile option, not a kernel kind: the in-process cache key and TileLang's disk cache key (its pass_configs)
+#: both carry it. "" / "0": off; anything else raises.
+FTZ_DEFAULT = ""
+
+
+def _ftz(dtype: str) -> str:
+    v = _knob("VIG_TILELANG_FTZ", FTZ_DEFAULT)
+    if v not in ("", "0", "1", "2"):
+        raise ValueError(f"VIG_TILELANG_FTZ={v!r}: expected '1', '2', '0' or empty")
+    return "" if v in ("", "0") or dtype not in ("bfloat16", "float16") else v
+
+
+def _pass_configs(ftz: str):
+    """TileLang pass_configs for a $VIG_TILELANG_FTZ level (None when off: the shipped compile, same cache keys)."""
+    if not ftz:
+        return None
+    from tilelang.transform.pass_config import PassConfigKey
+
+    if ftz == "1":
+        return {PassConfigKey.TL_DEVICE_COMPILE_FLAGS: ["-ftz=true"]}
+    return {PassConfigKey.TL_ENABLE_FAST_MATH: True}
+
+
 def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
     """Compiled kernel for a signature, from the in-process cache or compiled now (timed)."""
     kind = _racefix(kind)
-    key = (kind, K, V, dtype, arch)
+    ftz = _ftz(dtype)
+    key = (kind, K, V, dtype, arch) + ((f"ftz{ftz}",) if ftz else ())
     kern = _cache.get(key)
     if kern is not None:
         return kern
@@ -850,6 +883,7 @@ def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
                 build(kind, K, V, dtype),
                 target=Target({"kind": "cuda", "arch": arch}),
                 execution_backend="tvm_ffi",
+                pass_configs=_pass_configs(ftz),
             )
             compile_log.append((key, time.perf_counter() - t))
             _cache[key] = kern

@@ -37,7 +37,8 @@ three blocks per SM (VIG_TILELANG_BWD_OUT=ref2, bwd_out2:t256:x4[:w1]; session 8
 blocks per SM (VIG_TILELANG_BWD_STATES=m3, bwd_states:m3:w1; session 8). (Session 9's /n3, SEGST=m3, and /k2,
 FWD_WALK=2, were removed with their switches; git history at fdf897e.) /t1: the views forward at L <= 224 with
 four exps per operand-tile element in chunks with no slow channel (VIG_TILELANG_FWD_TILE=1, fwd_fused:s2:m3:x5:e1;
-session 10 round 5; /t0: FWD_TILE=0, the shipped kind; skipped at L > 224: same kernels). "F+B" as the base sets the
+session 10 round 5, the default since session 11; /t0: FWD_TILE=0; skipped at L > 224: same kernels). /h1: every
+16-bit-data kernel compiled with nvcc -ftz=true (VIG_TILELANG_FTZ=1), /h2: with --use_fast_math (FTZ=2; session 11). "F+B" as the base sets the
 forward and the backward apart (e.g. v6s+v6: the segmented forward at L > 224, the default
 backward). Prints fwd eager (graphed) and fwd+bwd eager (graphed)."""
 import argparse
@@ -95,7 +96,8 @@ for shape_name in names:
                          ("VIG_TILELANG_FUSED_EXP", "x"), ("VIG_TILELANG_FWD_VIEWS", "v"),
                          ("VIG_TILELANG_BWD_STATES", "q"), ("VIG_TILELANG_BWD_VIEWS", "r"),
                          ("VIG_TILELANG_SEG_L", "g"), ("VIG_TILELANG_BWD_SEG", "z"), ("VIG_TILELANG_SEG_SAVE", "p"),
-                         ("VIG_TILELANG_SCAN_VEC", "u"), ("VIG_TILELANG_SEGW", "y"), ("VIG_TILELANG_FWD_TILE", "t")):
+                         ("VIG_TILELANG_SCAN_VEC", "u"), ("VIG_TILELANG_SEGW", "y"), ("VIG_TILELANG_FWD_TILE", "t"),
+                         ("VIG_TILELANG_FTZ", "h")):
             val = [("v" if pre == "b" else "m" if pre in "mq" else "") + o[1:] for o in opts if o.startswith(pre)]
             val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2", "5": "ref3"}[v] if pre == "x" else v for v in val]
             val = [{"v3": "ref", "v4": "ref2"}.get(v, v) if pre == "b" else v for v in val]  # /b3, /b4: BWD_OUT=ref, ref2

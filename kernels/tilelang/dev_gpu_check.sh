@@ -42,10 +42,10 @@
 #     computed beside the midpoints); static SASS of the tile 363 -> 243 instructions per warp and chunk, 77
 #     registers, 0 spills, 3 blocks per SM kept. Not bit-identical (another fp32 rounding before three bf16 stores):
 #     parity decides. Cache entry in .scratch/tlcache-s10e (merged when present).
-# THE MID MODE BELOW IS ROUND 5'S (the session-10 rounds 1-2 rows it ran before were proven in call B and are defaults
-#   now; their parity runs in FINAL): parity T=FWD_TILE=1 (120) | T at L = 1,17,31,33,64,65,196,224 (dev_parity, 120)
-#   | dev_same --tile (T vs FWD_TILE=0, "tile: worst ... (close)") | memcheck then racecheck of dev_same --tile --small;
-#   timing: ONE dev_bench process, v6s+v6/t0 | /t1 | v6s+v6 (defaults, the base again) at ViG-S, B, T@224 (<= 62 s).
+# THE MID MODE BELOW IS SESSION 11'S: VIG_TILELANG_FTZ=1 / 2 (the compile option, no kernel change): parity of each
+#   (120) | each at L = 1,17,33,196,224,225,449,1000,2049 (dev_parity) | memcheck of FTZ=1 (--small, dev_prof_seg --san);
+#   timing: ONE dev_bench process, v6s+v6 | /h1 | /h2 | v6s+v6 (the base again) at the five shapes (<= ~100 s).
+#   (Round 5's MID, FWD_TILE=1 vs 0 with dev_same --tile and its sanitizers, is in git history at 5e607d6.)
 # (Rounds 1-4's description of MID follows; their commands are in git history at 6a3e515.)
 # FINAL=0 (MID, <= 170 s; MID_PHASE=parity | timing | both (default), MID_BOX overrides the box):
 #   parity phase (<= MID_PAR_S, default 110 s), six processes side by side: check_backend --parity of S10 (the
@@ -253,42 +253,39 @@ elif [ "$FINAL" = 1 ]; then
   rcsum "$RCT" | sed 's/^/racecheck --tile RACEFIX=1: /'
   [ -z "$(rcsum "$RCT")" ] && echo "racecheck --tile RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCT") lines)"
 else
-  TL="VIG_TILELANG_FWD_TILE=1"  # round 5 (default since session 11): fwd_fused:s2:m3:x5:e1 where fwd_fused:s2:m3:x5 runs (bf16 views, L <= 224)
-  if [ -d .scratch/tlcache-s10e/0.1.15 ]; then  # its cache entry (compiled on the CPU; missing: ~8 s on first use)
-    mkdir -p "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels"
-    cp -rn .scratch/tlcache-s10e/0.1.15/linux-x86_64/kernels/* "$TILELANG_CACHE_DIR/0.1.15/linux-x86_64/kernels/"
-    echo "merged .scratch/tlcache-s10e: $(ls "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels | wc -l) entries"
-  fi
-  miss=0; for h in 164f225a; do  # fwd_fused:s2:m3:x5:e1 (bf16)
-    ls -d "$TILELANG_CACHE_DIR"/0.1.15/linux-x86_64/kernels/$h* >/dev/null 2>&1 || miss=$(( miss + 1 )); done
-  echo "session 10 round 5 cache entries missing: $miss of 1"
-  mkdir -p /tmp/tl-t
+  # Session 11 (on trial): VIG_TILELANG_FTZ=1 (every 16-bit-data kernel compiled with nvcc -ftz=true) and =2
+  # (--use_fast_math). Session 10 round 5's MID (FWD_TILE, the default since session 11) is in git history at 5e607d6.
+  Z1="VIG_TILELANG_FTZ=1"; Z2="VIG_TILELANG_FTZ=2"; LENS=1,17,33,196,224,225,449,1000,2049
+  mkdir -p /tmp/tl-z1 /tmp/tl-z2
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== 1 side by side: parity T=($TL) (120) | T at edge lengths 1,17,31,33,64,65,196,224 (120) | dev_same --tile (T vs FWD_TILE=0: closeness, 9 cases) | memcheck then racecheck of dev_same --tile --small ($SECONDS s)"
+  echo "== 1 side by side: parity Z1=($Z1) (120) | Z1 at L = $LENS (dev_parity) | parity Z2=($Z2) (120) | Z2 at L = $LENS | memcheck of Z1: --small, then dev_prof_seg --san ($SECONDS s)"
   T=$(lim ${MID_PAR_S:-110})
-  ( env $TL OUT=/tmp/tl-t timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
-      | tee /tmp/tl-t/log | grep --line-buffered -v ' ok ' | tag t ) &
-  ( env $TL timeout $T python kernels/tilelang/dev_parity.py 1,17,31,33,64,65,196,224 2>&1 \
-      | tee /tmp/tl-t/edge.log | grep --line-buffered -v '^ok ' | tag t-edge ) &
-  ( timeout $T python kernels/tilelang/dev_same.py --tile 2>&1 | tee /tmp/tl-t/same.log | tag "FWD_TILE=1 vs 0 (fwd)" ) &
   T0=$SECONDS
   rest() { local r=$(( T0 + T - SECONDS )); echo $(( r > 1 ? r : 1 )); }
-  ( timeout $(rest) compute-sanitizer --tool memcheck python kernels/tilelang/dev_same.py --tile --small 2>&1 \
-      | tee /tmp/tl-t/mc.log | tail -4 | tag "memcheck dev_same --tile --small"
-    timeout $(rest) compute-sanitizer --tool racecheck python kernels/tilelang/dev_same.py --tile --small 2>&1 \
-      | tee /tmp/tl-t/rc.log | tail -4 | tag "racecheck dev_same --tile --small" ) &
+  for z in 1 2; do
+    eval "ZZ=\$Z$z"
+    ( env $ZZ OUT=/tmp/tl-z$z timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+        | tee /tmp/tl-z$z/log | grep --line-buffered -v ' ok ' | tag z$z ) &
+    ( env $ZZ timeout $T python kernels/tilelang/dev_parity.py $LENS 2>&1 \
+        | tee /tmp/tl-z$z/len.log | grep --line-buffered -v '^ok ' | tag z$z-len ) &
+  done
+  ( env $Z1 OUT=/tmp timeout $(rest) compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 \
+      | tee /tmp/tl-z1/mc.log | tail -4 | tag "memcheck Z1 --small"
+    env $Z1 timeout $(rest) compute-sanitizer --tool memcheck python kernels/tilelang/dev_prof_seg.py --san 2>&1 \
+      | tee /tmp/tl-z1/mcs.log | tail -4 | tag "memcheck Z1 dev_prof_seg --san" ) &
   wait
-  echo "-- worst err/bound of the bf16 cases, T: $(grep bfloat16 /tmp/tl-t/log | awk '{print $2}' | sort -g | tail -1)"
-  summ /tmp/tl-t/log "tilelang T: FWD_TILE=1 (fwd_fused:s2:m3:x5:e1 at L <= 224, bf16 views)"
-  summ /tmp/tl-t/edge.log "tilelang T edge lengths 1,17,31,33,64,65,196,224"
-  echo "closeness FWD_TILE=1 vs 0: $(grep '^tile: ' /tmp/tl-t/same.log | tail -1) (dev_same --tile; none: timeout or crash)"
-  echo "memcheck --tile --small: $(grep -h 'ERROR SUMMARY' /tmp/tl-t/mc.log | tail -1) | racecheck: $(grep -h 'RACECHECK SUMMARY' /tmp/tl-t/rc.log | tail -1) (none: timeout or crash)"
+  for z in 1 2; do
+    echo "-- worst err/bound of the bf16 cases, Z$z: $(grep bfloat16 /tmp/tl-z$z/log | awk '{print $2}' | sort -g | tail -1)"
+    summ /tmp/tl-z$z/log "tilelang Z$z: VIG_TILELANG_FTZ=$z"
+    summ /tmp/tl-z$z/len.log "tilelang Z$z at L = $LENS"
+  done
+  echo "memcheck Z1: --small $(grep -h 'ERROR SUMMARY' /tmp/tl-z1/mc.log | tail -1) | --san $(grep -h 'ERROR SUMMARY' /tmp/tl-z1/mcs.log | tail -1) (none: timeout or crash)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
-  [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 70 ))
-  echo "== 2 timing, one process: dev_bench v6s+v6/t0 (shipped fwd_fused:s2:m3:x5) | /t1 (FWD_TILE=1) | v6s+v6 (defaults: the base again, after) at ViG-T/S/B@224 ($SECONDS s, $(left) s left)"
-  [ "$(left)" -gt 20 ] && timeout $(lim 62) python kernels/tilelang/dev_bench.py --versions v6s+v6/t0,v6s+v6/t1,v6s+v6 \
-      ViG-S@224 ViG-B@224 ViG-T@224 | grep --line-buffered -v ' skipped: '
+  [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 110 ))
+  echo "== 2 timing, one process: dev_bench v6s+v6 (shipped) | /h1 (FTZ=1) | /h2 (FTZ=2) | v6s+v6 (the base again, after) at ViG-T/S/B@224, T/S@1024 ($SECONDS s, $(left) s left)"
+  [ "$(left)" -gt 20 ] && timeout $(( $(left) - 3 )) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/h1,v6s+v6/h2,v6s+v6 \
+      ViG-S@224 ViG-B@224 ViG-T@224 ViG-T@1024 ViG-S@1024 | grep --line-buffered -v ' skipped: '
   fi
 fi
 echo "done ($SECONDS s)"
