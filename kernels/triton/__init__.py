@@ -371,6 +371,30 @@ def _keep_states() -> bool:
     return int(val or KEEP_STATES) != 0
 
 
+# Session 11 (on trial, opt-in; NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"): VIG_TRITON_FTZ=1 compiles every
+# kernel's exp (kernels._exp) as ex2.approx.ftz.f32 of x * log2(e) (inline PTX) instead of tl.exp's
+# ex2.approx.f32, whose denormal range guard ptxas spells out around MUFU.EX2 on sm_90 (FSETP + 2 predicated
+# FMULs per exp); only float32 results below 2^-126 change (flushed to 0). Passed as the constexpr FTZ = 1 to
+# every kernel with an exp, and only when on: off (the default), the launches and the compiled code are the
+# previous ones (compile_check --same). The interpreter has no inline PTX: on there, the launch raises.
+FTZ = 0
+
+
+def _ftz() -> dict:
+    """The launch keyword of VIG_TRITON_FTZ ("" / "0": off, FTZ's default; "1": on): {"FTZ": 1} or {};
+    read (and checked) on every call. Raises ValueError for any other value, and for "1" under
+    TRITON_INTERPRET=1 (no inline PTX in the interpreter; no silent fallback to tl.exp)."""
+    val = _ENV.get("VIG_TRITON_FTZ", "")
+    if val not in ("", "0", "1"):
+        raise ValueError(f"VIG_TRITON_FTZ={val!r}: expected 0 or 1")
+    if int(val or FTZ) == 0:
+        return {}
+    if _interpreting():
+        raise ValueError("VIG_TRITON_FTZ=1: the ftz exp is inline PTX, which the Triton interpreter "
+                         "(TRITON_INTERPRET=1) cannot run; unset VIG_TRITON_FTZ or set it to 0")
+    return {"FTZ": 1}
+
+
 def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: int = 512,
               bwd: bool = False):
     """(NS, LS): split long sequences into NS segments of LS tokens (a multiple of ``unit``, at
@@ -476,6 +500,7 @@ class TritonBackend(KernelBackend):
         NV = 1
         _check_dx_knob("FWD")
         keep = _keep_states()  # read (and checked) on every call, used where segments are
+        ftz = _ftz()  # session 11: {"FTZ": 1} under VIG_TRITON_FTZ=1, else {} (read and checked on every call)
         _check_state_chunk_knob()
         NS, LS = _segments(BH, L)
         fo = _fo("FWD")
@@ -497,12 +522,12 @@ class TritonBackend(KernelBackend):
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                 L, H, LS, NS, K, V,
-                BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4,
+                BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4, **ftz,
             )
             if _fscan():  # v2.6: entering states by a parallel scan, in place
                 _kern(_k.bigla_fwd_segscan_kernel, (BH, 2, BSEG_NVS))(
                     hf, hb, tf, tb, NS, K, V,
-                    BK=BK, BVS=BV // BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,
+                    BK=BK, BVS=BV // BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS, **ftz,
                 )
         else:
             hf = hb = tf = tb = op  # unused
@@ -517,7 +542,7 @@ class TritonBackend(KernelBackend):
                 *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
                 float(scale), L, H, LS, NS, K, V,
                 BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-                **_fpipe(NS), MODE=mode,
+                **_fpipe(NS), MODE=mode, **ftz,
                 num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_stages("FWD"),
             )
         return kept
@@ -543,6 +568,7 @@ class TritonBackend(KernelBackend):
         dv = torch.empty((B, L, H, V), dtype=q.dtype, device=dev)
         BH = B * H
         _check_bwd_knob()
+        ftz = _ftz()  # session 11 (as the forward)
         # fp32 scratch pq [BH, L, K], pk [BH, L, K], pv [BH, L, V], one allocation (host time);
         # the kernels index it from the base pointers, each part starts on a 256-byte boundary
         # (the same pointer-alignment specialisation as separate buffers)
@@ -588,12 +614,13 @@ class TritonBackend(KernelBackend):
                 _kern(_k.bigla_bwd_segstate2_kernel, (BH, NS, 1 if ks else 2))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
                     float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **({"W0": 1} if ks else {}),
+                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **({"W0": 1} if ks else {}), **ftz,
                 )
                 pt = tt[2 if ks else 4:]
                 _kern(_k.bigla_bwd_segscan2_kernel, (BH, 2, BSEG_NVS))(
                     hf, hb, qf, qb, tf, tb, sf, db, sb, df, pt, NS, BH, K, V,
                     BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,
+                    **ftz,
                 )
                 _kern(_k.bigla_bwd_segcarry_kernel, (BH, 2))(
                     pt, cf, cb, NS, BH, K,
@@ -603,11 +630,11 @@ class TritonBackend(KernelBackend):
                 _kern(_k.bigla_bwd_segstate_kernel, (BH, NS))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
                     float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4,
+                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **ftz,
                 )
                 _kern(_k.bigla_bwd_segscan_kernel, (BH,))(
                     hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS, K, V,
-                    BK=BK, BV=BV, num_warps=4,
+                    BK=BK, BV=BV, num_warps=4, **ftz,
                 )
         else:
             sf = db = sb = df = cf = cb = pq  # unused
@@ -626,7 +653,7 @@ class TritonBackend(KernelBackend):
                         *sq, *sk, *sv, *_strides(g), *sd,
                         float(scale), L, H, LS, NS, K, V,
                         BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), DIR=d, MODE=mode,
-                        **opts,
+                        **opts, **ftz,
                     )
             return dq, dk, dv, dgf, dgb
         # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs; v2.8
@@ -639,6 +666,6 @@ class TritonBackend(KernelBackend):
                 sf, db, sb, df, cf, cb, fl, *strides,
                 float(scale), L, H, LS, NS, K, V,
                 BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=mode,
-                **_cs(), num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"),
+                **_cs(), num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"), **ftz,
             )
         return dq, dk, dv, dgf, dgb

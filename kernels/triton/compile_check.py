@@ -14,6 +14,7 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check --split --regs 90  # session 8: backward split by direction
     VIG_TRITON_NREG_SPLIT=168 python -m vig_kernels.triton.compile_check --split --regs 90
     VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 python -m vig_kernels.triton.compile_check --fo --regs 90
+    VIG_TRITON_FTZ=1 python -m vig_kernels.triton.compile_check --split --regs 90  # session 11: ftz exps, as launched
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's
@@ -172,7 +173,9 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
 
     import torch
 
-    from vig_kernels.triton import BK, BSEG_NVS, BSEG_STAGES, BV, CHUNK, THR, _nreg, _stages, _warps
+    from vig_kernels.triton import BK, BSEG_NVS, BSEG_STAGES, BV, CHUNK, THR, _ftz, _nreg, _stages, _warps
+
+    ftz = _ftz().get("FTZ", 0)  # session 11: VIG_TRITON_FTZ (1: every kernel with an exp gets FTZ = 1)
 
     _TORCH_DT = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
     from vig_kernels.triton import kernels as k
@@ -266,6 +269,8 @@ def compile_all(archs, regs=False, v26=False, dx=False, fo=False, dump=None, cs=
                 ptrs = {n: "fp32" for n in ("hf_p", "hb_p", "qf_p", "qb_p", "tf_p", "tb_p",
                                             "sf_p", "db_p", "sb_p", "df_p", "cf_p", "cb_p")}
                 nstr = 0
+            if "FTZ" in fn.arg_names:  # session 11: VIG_TRITON_FTZ (1 as launched under it; else the
+                consts["FTZ"] = ftz  # constexpr's default 0, which the launcher leaves unpassed)
             sig = {}
             names = fn.arg_names
             for n in names:

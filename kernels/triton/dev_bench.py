@@ -72,6 +72,8 @@ def variant_env(name):
     "_dv0" (VIG_TRITON_DV_SPLIT, the split's dv sweep apart) were removed with the variant (slower).
     Session 10: "_ks" / "_ks0": the forward's segment states kept for the backward on / off
     (VIG_TRITON_KEEP_STATES = 1 / 0); its "_scN" (VIG_TRITON_STATE_CHUNK) was removed with the variant (slower).
+    Session 11: "_ftz" / "_ftz0": every kernel's exp as ex2.approx.ftz.f32 on / off (VIG_TRITON_FTZ = 1 / 0;
+    forward and backward), e.g. --variants new,new_ftz,new.
     An unknown part raises (a removed variant must not run as the defaults).
     "old" is HEAD's backend as copied to
     dev_old/ (v2.1), if present."""
@@ -99,6 +101,9 @@ def variant_env(name):
         if part in ("ks", "ks0"):  # session 10: the forward's segment states kept for the backward
             env["VIG_TRITON_KEEP_STATES"] = "0" if part == "ks0" else "1"
             continue
+        if part in ("ftz", "ftz0"):  # session 11: the ftz exp in every kernel (forward and backward)
+            env["VIG_TRITON_FTZ"] = "0" if part == "ftz0" else "1"
+            continue
         if part in ("cs", "cs0"):  # session 7: compact scratch in the derived-exp backward
             env["VIG_TRITON_CS_BWD"] = "0" if part == "cs0" else "1"
             continue
@@ -125,7 +130,7 @@ def set_env(env):
     for k in (*KNOBS.values(), "VIG_TRITON_DOT_FWD", "VIG_TRITON_DOT_BWD", "VIG_TRITON_BSEG",
               "VIG_TRITON_FSCAN", "VIG_TRITON_LAUNCH", "VIG_TRITON_GRADBUF", "VIG_TRITON_DX_FWD",
               "VIG_TRITON_DX_BWD", "VIG_TRITON_FO_FWD", "VIG_TRITON_FO_BWD", "VIG_TRITON_CS_BWD",
-              "VIG_TRITON_SPLIT_BWD", "VIG_TRITON_KEEP_STATES"):
+              "VIG_TRITON_SPLIT_BWD", "VIG_TRITON_KEEP_STATES", "VIG_TRITON_FTZ"):
         os.environ.pop(k, None)
     os.environ.update(env)
     from vig_kernels import triton as tb  # the backend reads its knobs once: re-read them
@@ -188,7 +193,7 @@ def parity(lengths, regimes, dtypes, H=3, B=2, K=32, V=64, label=""):
 
 
 FWD_KEYS = ("VIG_TRITON_FPIPE", "VIG_TRITON_FSCAN", "VIG_TRITON_SEGMENT", "VIG_TRITON_SEG_MIN_L",
-            "VIG_TRITON_LAUNCH")  # + "*FWD*"
+            "VIG_TRITON_LAUNCH", "VIG_TRITON_FTZ")  # + "*FWD*" (FTZ: both passes; the forward timed apart)
 
 
 def _fkey(var):

@@ -15,15 +15,18 @@
 # VIG_TRITON_SPLIT_SMS=N makes the rule assume N SMs (1: the split nearly everywhere).
 # Session 10 (NOTES.md "Session 10 (KS)"): shipped defaults now SPLIT_BWD=auto and KEEP_STATES=1 (both proven in
 # session 10's call B: results/2026-12-06e-h100/callB/triton.log); STATE_CHUNK was removed (slower; raises).
+# Session 11 (NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"), opt-in: VIG_TRITON_FTZ=1, every kernel's exp as
+# ex2.approx.ftz.f32 (no denormal range guard around MUFU.EX2 on sm_90).
 # MID:   M1 (MID_PHASE=parity) side by side in MID_PAR_S (default 110 s):
-#        pA parity of the shipped defaults with VIG_TRITON_SPLIT_SMS=1 and SEG_MIN_L=32 (the split + KEEP_STATES
-#           with segments in nearly every case), 120 cases; pC memcheck of the same on check_backend --small;
-#        pD pytest tests/test_triton_compile.py -k "keep_states or split_auto" on the GPU.
+#        pA parity of VIG_TRITON_FTZ=1 (the shipped defaults + FTZ), 120 cases; pB the same with
+#           VIG_TRITON_SPLIT_SMS=1 and SEG_MIN_L=32 (the split + segments in nearly every case), 120 cases;
+#        pC memcheck of FTZ=1 on check_backend --small, segments forced (SPLIT_SMS=1 SEG_MIN_L=32, as before).
 #        M2 (MID_PHASE=timing, <= 70 s) ONE process: dev_bench timing (eager and CUDA-graphed, do_bench median,
-#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped) and new_sp0_ks0 (session 9's defaults)
-#        at the five shapes.
+#        bench.make_inputs, bf16 data, fp32 gates; rep 60 ms) of new (shipped), new_ftz (FTZ=1) and new again (the
+#        drift check) at the five shapes.
 # FINAL: side by side: pA parity of the shipped defaults (no switch set), pB parity of the previous defaults
 #        (if the lead flipped SPLIT in __init__.py: SPLIT off; else CS off if flipped; else FO off if flipped),
+#        (if the lead flipped FTZ to 1 in __init__.py: FTZ 0, checked first),
 #        pC compute-sanitizer memcheck of the shipped defaults on check_backend --small, segments forced; if SPLIT
 #        is flipped to "auto", pD the same memcheck with VIG_TRITON_SPLIT_SMS=1 (the split branch).
 set -u
@@ -38,7 +41,7 @@ unset VIG_TRITON_LAUNCH VIG_TRITON_GRADBUF VIG_TRITON_DOT_FWD VIG_TRITON_DOT_BWD
   VIG_TRITON_DX_FWD VIG_TRITON_DX_BWD VIG_TRITON_STAGES_BWD VIG_TRITON_STAGES_FWD VIG_TRITON_FO_FWD VIG_TRITON_FO_BWD \
   VIG_TRITON_CS_BWD VIG_TRITON_NREG_FWD VIG_TRITON_NREG_BWD VIG_TRITON_WARPS_FWD VIG_TRITON_WARPS_BWD VIG_TRITON_CHUNK_BWD \
   VIG_TRITON_SPLIT_BWD VIG_TRITON_NREG_SPLIT VIG_TRITON_WARPS_SPLIT VIG_TRITON_STAGES_SPLIT VIG_TRITON_SEGMENT \
-  VIG_TRITON_SEG_MIN_L VIG_TRITON_SEG_MIN_L_BWD VIG_TRITON_SPLIT_SMS
+  VIG_TRITON_SEG_MIN_L VIG_TRITON_SEG_MIN_L_BWD VIG_TRITON_SPLIT_SMS VIG_TRITON_FTZ
 ST=/tmp/triton-status; rm -f "$ST"; echo 0 > "$ST"
 lg() { if [ "$1" = pC ] || [ "$1" = pD ] || [ "$1" = pE ] || [ "$1" = pF ]; then echo "/tmp/triton-$1.log"; else echo "$D/$1.log"; fi; }
 par() {  # par NAME SECONDS ENV... -- COMMAND...: background process, output to $(lg NAME)
@@ -71,7 +74,9 @@ mkdir -p /tmp/triton-pA /tmp/triton-pB /tmp/triton-pC /tmp/triton-pD /tmp/triton
 {
 echo "== triton dev_gpu_check FINAL=$FINAL: $(date -u +%H:%M:%S) $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
 if [ "$FINAL" = "1" ]; then
-  if ! grep -q '^SPLIT = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped SPLIT (and KEEP_STATES)
+  if ! grep -q '^FTZ = 0' kernels/triton/__init__.py; then  # the lead flipped FTZ (session 11)
+    PREV=(VIG_TRITON_FTZ=0); PLAB="previous defaults (FTZ off)"
+  elif ! grep -q '^SPLIT = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped SPLIT (and KEEP_STATES)
     PREV=(VIG_TRITON_SPLIT_BWD=0 VIG_TRITON_KEEP_STATES=0); PLAB="previous defaults (SPLIT off, KEEP_STATES 0)"
   elif ! grep -q '^CS = {"BWD": False}' kernels/triton/__init__.py; then  # the lead flipped CS
     PREV=(VIG_TRITON_CS_BWD=0); PLAB="previous defaults (CS off)"
@@ -96,22 +101,22 @@ if [ "$FINAL" = "1" ]; then
   echo "done ($SECONDS s)"
 else
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== M1 side by side ($PS s box): pA parity shipped + SPLIT_SMS=1 SEG_MIN_L=32 (120 cases), pC memcheck of the same (--small), pD pytest -k keep_states/split_auto"
-  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- python tools/check_backend.py triton --parity
-  par pC $PS VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
+  echo "== M1 side by side ($PS s box): pA parity FTZ=1 (120 cases), pB parity FTZ=1 + SPLIT_SMS=1 SEG_MIN_L=32 (120 cases), pC memcheck FTZ=1 (--small, segments forced)"
+  par pA $PS PYTHONUNBUFFERED=1 VIG_TRITON_FTZ=1 -- python tools/check_backend.py triton --parity
+  par pB $PS PYTHONUNBUFFERED=1 VIG_TRITON_FTZ=1 VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
+    python tools/check_backend.py triton --parity
+  par pC $PS VIG_TRITON_FTZ=1 VIG_TRITON_SPLIT_SMS=1 VIG_TRITON_SEG_MIN_L=32 -- \
     compute-sanitizer --tool memcheck python tools/check_backend.py triton --small
-  par pD $PS PYTHONUNBUFFERED=1 -- python -m pytest -q -p no:cacheprovider tests/test_triton_compile.py \
-    -k "keep_states or split_auto"
-  collect "pA:$NCASE:shipped + SPLIT_SMS=1 SEG_MIN_L=32 (the split + KEEP_STATES in segments; check_backend)" \
-    "pC:-:memcheck shipped + SPLIT_SMS=1 --small (segments forced)" \
-    "pD:pt:pytest -k keep_states / split_auto (3 segments forced, L = 130)"
+  collect "pA:$NCASE:FTZ=1 (shipped + VIG_TRITON_FTZ=1; check_backend)" \
+    "pB:$NCASE:FTZ=1 + SPLIT_SMS=1 SEG_MIN_L=32 (the split + segments nearly everywhere; check_backend)" \
+    "pC:-:memcheck FTZ=1 + SPLIT_SMS=1 --small (segments forced)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   if [ "${MID_PHASE:-both}" = timing ]; then BOX=${MID_BOX:-70}; fi
   echo "== M2 timing, one process ($SECONDS s, $(left) s left)"
   if [ "$(left)" -gt 15 ]; then
     timeout $(( $(left) - 2 )) python kernels/triton/dev_bench.py --parity-variants "" \
-      --variants new,new_sp0_ks0 --rep-ms 60 --shapes ViG-T@224,ViG-S@224,ViG-B@224,ViG-T@1024,ViG-S@1024
+      --variants new,new_ftz,new --rep-ms 60 --shapes ViG-T@224,ViG-S@224,ViG-B@224,ViG-T@1024,ViG-S@1024
     echo "== M2 exit $? ($SECONDS s)"
   fi
   fi

@@ -51,6 +51,22 @@ def _dot(a, b, PREC: tl.constexpr):
         return tl.dot(a, b, input_precision=PREC)
 
 
+# Session 11 (opt-in, VIG_TRITON_FTZ=1; NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"): every exp of the kernels
+# through _exp. FTZ = 0 (the default): tl.exp itself (the compiled code is the previous, byte for byte: compile_check
+# --same); FTZ = 1: the same ex2 of x * log2(e) as tl.exp's lowering, but as ex2.approx.ftz.f32, so that ptxas drops
+# the denormal range guard it puts around MUFU.EX2 for the non-ftz form on sm_90 (FSETP + 2 predicated FMULs per
+# exp). Only results below 2^-126 change (to 0): the kernels' exps take log-space gate sums / differences. Inline PTX:
+# GPU only (the interpreter raises at launch, see __init__._ftz).
+@triton.jit
+def _exp(x, FTZ: tl.constexpr = 0):
+    """exp(x) of a float32 tensor; FTZ = 1: ex2.approx.ftz.f32 of x * log2(e)."""
+    if FTZ:
+        return tl.inline_asm_elementwise("ex2.approx.ftz.f32 $0, $1;", "=f,f", [x * 1.4426950408889634],
+                                         dtype=tl.float32, is_pure=True, pack=1)
+    else:
+        return tl.exp(x)
+
+
 @triton.jit
 def _tile(ptr, rows, cols, sl, L, NCOL, lo):
     """[R, NC] fp32 tile of rows (token indices) and cols, zero outside [lo, L) x [0, NCOL)."""
@@ -59,7 +75,7 @@ def _tile(ptr, rows, cols, sl, L, NCOL, lo):
 
 
 @triton.jit
-def _decay_col(g, j, C: tl.constexpr, REV: tl.constexpr):
+def _decay_col(g, j, C: tl.constexpr, REV: tl.constexpr, FTZ: tl.constexpr = 0):
     """Column j of the exact per-pair decays, [C, BK]: row t holds the decay between tokens t
     and j of one chunk (0 outside the direction's triangle), as a cumulative sum started at j
     (never a difference of sums; -inf gives 0).
@@ -69,28 +85,28 @@ def _decay_col(g, j, C: tl.constexpr, REV: tl.constexpr):
     ti = tl.arange(0, C)[:, None]
     if REV == 0:
         seg = tl.cumsum(tl.where(ti > j, g, 0.0), 0)
-        D = tl.where(ti >= j, tl.exp(seg), 0.0)
+        D = tl.where(ti >= j, _exp(seg, FTZ), 0.0)
     else:
         seg = tl.cumsum(tl.where(ti < j, g, 0.0), 0, reverse=True)
-        D = tl.where(ti <= j, tl.exp(seg), 0.0)
+        D = tl.where(ti <= j, _exp(seg, FTZ), 0.0)
     return D
 
 
 @triton.jit
-def _exact_A(q, k, g, C: tl.constexpr, REV: tl.constexpr):
+def _exact_A(q, k, g, C: tl.constexpr, REV: tl.constexpr, FTZ: tl.constexpr = 0):
     """A[t, j] = sum_k q_tk k_jk D_tjk (exact decays), one key j at a time so that only
     [C, BK] tiles are live (the [C, C, BK] block would hold the registers of the whole kernel)."""
     ti = tl.arange(0, C)
     A = tl.zeros([C, C], dtype=tl.float32)
     for j in range(C):
         kj = tl.sum(tl.where(ti[:, None] == j, k, 0.0), 0)  # row j of k
-        col = tl.sum(q * kj[None, :] * _decay_col(g, j, C, REV), 1)
+        col = tl.sum(q * kj[None, :] * _decay_col(g, j, C, REV, FTZ), 1)
         A = tl.where(ti[None, :] == j, col[:, None], A)
     return A
 
 
 @triton.jit
-def _exact_bwd(q, k, g, dA, C: tl.constexpr, REV: tl.constexpr):
+def _exact_bwd(q, k, g, dA, C: tl.constexpr, REV: tl.constexpr, FTZ: tl.constexpr = 0):
     """(A, dq, dk) of the exact intra-chunk block, one key j at a time (see _exact_A):
     dq_t = sum_j dA_tj k_j D_tj, dk_j = sum_t dA_tj q_t D_tj."""
     ti = tl.arange(0, C)
@@ -100,7 +116,7 @@ def _exact_bwd(q, k, g, dA, C: tl.constexpr, REV: tl.constexpr):
     for j in range(C):
         kj = tl.sum(tl.where(ti[:, None] == j, k, 0.0), 0)  # row j of k
         dAj = tl.sum(tl.where(ti[None, :] == j, dA, 0.0), 1)  # column j of dA
-        D = _decay_col(g, j, C, REV)
+        D = _decay_col(g, j, C, REV, FTZ)
         col = tl.sum(q * kj[None, :] * D, 1)
         A = tl.where(ti[None, :] == j, col[:, None], A)
         dq += dAj[:, None] * kj[None, :] * D
@@ -132,7 +148,8 @@ def _smask(C: tl.constexpr, REV: tl.constexpr):
 
 @triton.jit
 def _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl, L, K, V,
-                   BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr, PREC: tl.constexpr):
+                   BK: tl.constexpr, BV: tl.constexpr, C: tl.constexpr, PREC: tl.constexpr,
+                   FTZ: tl.constexpr = 0):
     """One segment's key/value states from zero (pointers at this (b, h)), over its nch chunks
     from token ts: Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T (forward state at its end),
     Hb = sum_j exp(sum_{start<=i<j} gb_i) k_j v_j^T (backward state at its start), and the
@@ -153,8 +170,8 @@ def _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl
         bf = tl.cumsum(gn, 0, reverse=True)
         eb = tl.cumsum(gp, 0) + cb[None, :]
         totf = tl.sum(gf, 0)
-        Hf = tl.exp(totf)[:, None] * Hf + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
-        Hb = Hb + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
+        Hf = _exp(totf, FTZ)[:, None] * Hf + _dot(tl.trans(k * _exp(bf, FTZ)), v, PREC)
+        Hb = Hb + _dot(tl.trans(k * _exp(eb, FTZ)), v, PREC)
         cf += totf
         cb += tl.sum(gb, 0)
     return Hf, Hb, cf, cb
@@ -250,7 +267,7 @@ def bigla_fwd_segstate_kernel(
     skb, skl, skh, svb, svl, svh, sfb, sfl, sfh, sbb, sbl, sbh,
     L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, PREC: tl.constexpr,
+    C: tl.constexpr, PREC: tl.constexpr, FTZ: tl.constexpr = 0,
 ):
     """Segment-local states (long sequences): for segment s of LS tokens,
     Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T (forward state at its end, from zero),
@@ -271,7 +288,7 @@ def bigla_fwd_segstate_kernel(
     ts = s * LS
     nch = tl.cdiv(tl.minimum(L, ts + LS) - ts, C)
     Hf, Hb, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl, sfl, sbl,
-                                    L, K, V, BK, BV, C, PREC)
+                                    L, K, V, BK, BV, C, PREC, FTZ)
     o = (bh * NS + s).to(tl.int64)
     sm = (ck[:, None] < K) & (cv[None, :] < V)
     tl.store(hf_p + o * K * V + ck[:, None] * V + cv[None, :], Hf, mask=sm)
@@ -287,7 +304,7 @@ def bigla_bwd_segstate_kernel(
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, PREC: tl.constexpr,
+    C: tl.constexpr, PREC: tl.constexpr, FTZ: tl.constexpr = 0,
 ):
     """Segment-local states for the backward pass (long sequences), program (bh, s):
     Hf = sum_j exp(sum_{j<i<=end} gf_i) k_j v_j^T,  Hb = sum_j exp(sum_{start<=i<j} gb_i) k_j v_j^T,
@@ -327,10 +344,10 @@ def bigla_bwd_segstate_kernel(
         ab = tl.cumsum(gb, 0, reverse=True)
         totf = tl.sum(gf, 0)
         totb = tl.sum(gb, 0)
-        Hf = tl.exp(totf)[:, None] * Hf + _dot(tl.trans(k * tl.exp(bf)), v, PREC)
-        Hb = Hb + _dot(tl.trans(k * tl.exp(eb)), v, PREC)
-        Qf = Qf + _dot(tl.trans(q * tl.exp(af)), do, PREC)
-        Qb = tl.exp(totb)[:, None] * Qb + _dot(tl.trans(q * tl.exp(ab)), do, PREC)
+        Hf = _exp(totf, FTZ)[:, None] * Hf + _dot(tl.trans(k * _exp(bf, FTZ)), v, PREC)
+        Hb = Hb + _dot(tl.trans(k * _exp(eb, FTZ)), v, PREC)
+        Qf = Qf + _dot(tl.trans(q * _exp(af, FTZ)), do, PREC)
+        Qb = _exp(totb, FTZ)[:, None] * Qb + _dot(tl.trans(q * _exp(ab, FTZ)), do, PREC)
         cf += totf
         cb += totb
     o = (bh * NS + s).to(tl.int64)
@@ -347,7 +364,7 @@ def bigla_bwd_segstate_kernel(
 @triton.jit(do_not_specialize=["NS"])
 def bigla_bwd_segscan_kernel(
     hf_p, hb_p, qf_p, qb_p, tf_p, tb_p, sf_p, db_p, sb_p, df_p, cf_p, cb_p, NS,
-    K, V, BK: tl.constexpr, BV: tl.constexpr,
+    K, V, BK: tl.constexpr, BV: tl.constexpr, FTZ: tl.constexpr = 0,
 ):
     """Per (batch, head): the states entering each segment (S_f from the left, dS_b from the
     left, S_b from the right, dS_f from the right) and the gate-gradient carries
@@ -366,9 +383,9 @@ def bigla_bwd_segscan_kernel(
         o = base + NS - 1 - i
         tl.store(sb_p + o * K * V + mat, S_b, mask=sm)
         tl.store(df_p + o * K * V + mat, dS_f, mask=sm)
-        S_b = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))[:, None] * S_b \
+        S_b = _exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0), FTZ)[:, None] * S_b \
             + tl.load(hb_p + o * K * V + mat, mask=sm, other=0.0)
-        dS_f = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))[:, None] * dS_f \
+        dS_f = _exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0), FTZ)[:, None] * dS_f \
             + tl.load(qf_p + o * K * V + mat, mask=sm, other=0.0)
     S_f = tl.zeros([BK, BV], dtype=tl.float32)
     dS_b = tl.zeros([BK, BV], dtype=tl.float32)
@@ -388,8 +405,8 @@ def bigla_bwd_segscan_kernel(
         dfi = tl.load(df_p + o * K * V + mat, mask=sm, other=0.0)
         cf += tl.sum(S_f * qf, 1) - tl.sum(hf * dfi, 1)
         cb += tl.sum(sbi * qb, 1) - tl.sum(hb * dS_b, 1)
-        S_f = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))[:, None] * S_f + hf
-        dS_b = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))[:, None] * dS_b + qb
+        S_f = _exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0), FTZ)[:, None] * S_f + hf
+        dS_b = _exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0), FTZ)[:, None] * dS_b + qb
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,7 +432,7 @@ def bigla_bwd_segstate2_kernel(
     sfb, sfl, sfh, sbb, sbl, sbh, sdb, sdl, sdh,
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
-    C: tl.constexpr, PREC: tl.constexpr, W0: tl.constexpr = 0,
+    C: tl.constexpr, PREC: tl.constexpr, W0: tl.constexpr = 0, FTZ: tl.constexpr = 0,
 ):
     """bigla_bwd_segstate_kernel's states, two per program (bh, s, w): w = 0: Hf, Hb, Tf, Tb;
     w = 1: Qf, Qb. W0 = 1 (KEEP_STATES, a grid of one w): w = 1 only, the forward kept the rest."""
@@ -438,7 +455,7 @@ def bigla_bwd_segstate2_kernel(
         k_p += b * skb + h * skh
         v_p += b * svb + h * svh
         X1, X2, cf, cb = _kv_seg_states(k_p, v_p, gf_p, gb_p, ti, ck, cv, ts, nch, skl, svl,
-                                        sfl, sbl, L, K, V, BK, BV, C, PREC)
+                                        sfl, sbl, L, K, V, BK, BV, C, PREC, FTZ)
         tl.store(hf_p + idx, X1, mask=sm)
         tl.store(hb_p + idx, X2, mask=sm)
         tl.store(tf_p + o * K + ck, cf, mask=ck < K)
@@ -460,8 +477,8 @@ def bigla_bwd_segstate2_kernel(
             af = tl.cumsum(gf, 0) + cf[None, :]
             ab = tl.cumsum(gb, 0, reverse=True)
             totb = tl.sum(gb, 0)
-            X1 = X1 + _dot(tl.trans(q * tl.exp(af)), do, PREC)
-            X2 = tl.exp(totb)[:, None] * X2 + _dot(tl.trans(q * tl.exp(ab)), do, PREC)
+            X1 = X1 + _dot(tl.trans(q * _exp(af, FTZ)), do, PREC)
+            X2 = _exp(totb, FTZ)[:, None] * X2 + _dot(tl.trans(q * _exp(ab, FTZ)), do, PREC)
             cf += tl.sum(gf, 0)
         tl.store(qf_p + idx, X1, mask=sm)
         tl.store(qb_p + idx, X2, mask=sm)
@@ -471,6 +488,7 @@ def bigla_bwd_segstate2_kernel(
 def bigla_bwd_segscan2_kernel(
     hf_p, hb_p, qf_p, qb_p, tf_p, tb_p, sf_p, db_p, sb_p, df_p, pt_p, NS, NBH,
     K, V, BK: tl.constexpr, BVS: tl.constexpr, NVS: tl.constexpr, STAGES: tl.constexpr,
+    FTZ: tl.constexpr = 0,
 ):
     """Program (bh, d, j) on value columns [j*BVS, (j+1)*BVS): d = 0 walks the segments right to
     left carrying S_b (from Hb, Tb) and dS_f (from Qf, Tf); d = 1 left to right carrying S_f
@@ -498,8 +516,8 @@ def bigla_bwd_segscan2_kernel(
             qf = tl.load(qf_p + o * K * V + mat, mask=sm, other=0.0)
             qb = tl.load(qb_p + o * K * V + mat, mask=sm, other=0.0)
             hf = tl.load(hf_p + o * K * V + mat, mask=sm, other=0.0)
-            eb = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))
-            ef = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))
+            eb = _exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0), FTZ)
+            ef = _exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0), FTZ)
             tl.store(sb_p + o * K * V + mat, X1, mask=sm)
             tl.store(df_p + o * K * V + mat, X2, mask=sm)
             tl.store(pb_p + o * K + ck, tl.sum(X1 * qb, 1), mask=km)
@@ -513,8 +531,8 @@ def bigla_bwd_segscan2_kernel(
             qb = tl.load(qb_p + o * K * V + mat, mask=sm, other=0.0)
             qf = tl.load(qf_p + o * K * V + mat, mask=sm, other=0.0)
             hb = tl.load(hb_p + o * K * V + mat, mask=sm, other=0.0)
-            ef = tl.exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0))
-            eb = tl.exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0))
+            ef = _exp(tl.load(tf_p + o * K + ck, mask=km, other=0.0), FTZ)
+            eb = _exp(tl.load(tb_p + o * K + ck, mask=km, other=0.0), FTZ)
             tl.store(sf_p + o * K * V + mat, X1, mask=sm)
             tl.store(db_p + o * K * V + mat, X2, mask=sm)
             tl.store(pf_p + o * K + ck, tl.sum(X1 * qf, 1), mask=km)
@@ -553,7 +571,7 @@ def bigla_bwd_segcarry_kernel(
 @triton.jit(do_not_specialize=["NS"])
 def bigla_fwd_segscan_kernel(
     hf_p, hb_p, tf_p, tb_p, NS,
-    K, V, BK: tl.constexpr, BVS: tl.constexpr, STAGES: tl.constexpr,
+    K, V, BK: tl.constexpr, BVS: tl.constexpr, STAGES: tl.constexpr, FTZ: tl.constexpr = 0,
 ):
     """v2.6 (opt-in, VIG_TRITON_FSCAN): program (bh, d, j) replaces each segment's local state by
     the state entering it, in place (d = 0: S_f from the left, S = exp(Tf) * S + Hf; d = 1: S_b
@@ -581,7 +599,7 @@ def bigla_fwd_segscan_kernel(
         Hn = tl.load(h_p + o * K * V + mat, mask=sm, other=0.0)
         Tn = tl.load(t_p + o * K + ck, mask=km, other=0.0)
         tl.store(h_p + o * K * V + mat, S, mask=sm)
-        S = tl.exp(Tn)[:, None] * S + Hn
+        S = _exp(Tn, FTZ)[:, None] * S + Hn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,7 +641,7 @@ def bigla_fwd_segscan_kernel(
 # ---------------------------------------------------------------------------------------------
 @triton.jit
 def _gx_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
-          MODE: tl.constexpr = 0):
+          MODE: tl.constexpr = 0, FTZ: tl.constexpr = 0):
     """Forward-direction gate quantities of one chunk: (g, ok, tot, exp(a), exp(b), eq, ek);
     eq / ek = exp(+-(p - m)) on the fast path (ok), unused (set to exp(a), exp(b)) on the exact
     path. MODE 1: the fast path only (g is returned but not used)."""
@@ -637,20 +655,20 @@ def _gx_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
     g0 = tl.load(gf_p + t0 * sgf + ck, mask=ck < K, other=0.0).to(tl.float32)  # t0 < L always
     tot = g0 + lo
     if MODE == 1:
-        eq = tl.exp(p - m[None, :])
-        ek = tl.exp(m[None, :] - p)
-        ea = tl.exp(g0 + m)[None, :] * eq
-        eb = tl.exp(m)[None, :] * ek
+        eq = _exp(p - m[None, :], FTZ)
+        ek = _exp(m[None, :] - p, FTZ)
+        ea = _exp(g0 + m, FTZ)[None, :] * eq
+        eb = _exp(m, FTZ)[None, :] * ek
     else:
         if ok:
-            eq = tl.exp(p - m[None, :])
-            ek = tl.exp(m[None, :] - p)
-            ea = tl.exp(g0 + m)[None, :] * eq
-            eb = tl.exp(m)[None, :] * ek
+            eq = _exp(p - m[None, :], FTZ)
+            ek = _exp(m[None, :] - p, FTZ)
+            ea = _exp(g0 + m, FTZ)[None, :] * eq
+            eb = _exp(m, FTZ)[None, :] * ek
         else:
             gn = _tile(gf_p, rows + 1, ck, sgf, tl.minimum(L, t0 + C), K, 0)
-            ea = tl.exp(tl.cumsum(g, 0))
-            eb = tl.exp(tl.cumsum(gn, 0, reverse=True))
+            ea = _exp(tl.cumsum(g, 0), FTZ)
+            eb = _exp(tl.cumsum(gn, 0, reverse=True), FTZ)
             eq = ea
             ek = eb
     return g, ok, tot, ea, eb, eq, ek
@@ -658,7 +676,7 @@ def _gx_f(gf_p, rows, ck, sgf, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
 
 @triton.jit
 def _gx_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
-          MODE: tl.constexpr = 0):
+          MODE: tl.constexpr = 0, FTZ: tl.constexpr = 0):
     """Backward-direction gate quantities of one chunk: (g, ok, tot, exp(a), exp(e), eq, ek);
     on the fast path g is not loaded (the shifted tile stands in: only the exact path reads g)
     and eq / ek = exp(+-(p - m)); on the exact path eq / ek are unused. MODE 1: the fast path
@@ -672,22 +690,22 @@ def _gx_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
     gl = tl.load(gb_p + tle * sgb + ck, mask=(ck < K) & (tle < L), other=0.0).to(tl.float32)
     tot = lo + gl
     if MODE == 1:
-        eq = tl.exp(-e - m[None, :])
-        ek = tl.exp(m[None, :] + e)
-        ea = tl.exp(gl - m)[None, :] * eq
-        ee = tl.exp(-m)[None, :] * ek
+        eq = _exp(-e - m[None, :], FTZ)
+        ek = _exp(m[None, :] + e, FTZ)
+        ea = _exp(gl - m, FTZ)[None, :] * eq
+        ee = _exp(-m, FTZ)[None, :] * ek
         g = gp
     else:
         if ok:
-            eq = tl.exp(-e - m[None, :])
-            ek = tl.exp(m[None, :] + e)
-            ea = tl.exp(gl - m)[None, :] * eq
-            ee = tl.exp(-m)[None, :] * ek
+            eq = _exp(-e - m[None, :], FTZ)
+            ek = _exp(m[None, :] + e, FTZ)
+            ea = _exp(gl - m, FTZ)[None, :] * eq
+            ee = _exp(-m, FTZ)[None, :] * ek
             g = gp
         else:
             g = _tile(gb_p, rows, ck, sgb, L, K, 0)
-            ea = tl.exp(tl.cumsum(g, 0, reverse=True))
-            ee = tl.exp(e)
+            ea = _exp(tl.cumsum(g, 0, reverse=True), FTZ)
+            ee = _exp(e, FTZ)
             eq = ea
             ek = ee
     return g, ok, tot, ea, ee, eq, ek
@@ -695,7 +713,7 @@ def _gx_b(gb_p, rows, ck, sgb, L, K, t0, C: tl.constexpr, THR: tl.constexpr,
 
 @triton.jit
 def _intra_Ax(q, k, g, eq, ek, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
-              MODE: tl.constexpr = 0):
+              MODE: tl.constexpr = 0, FTZ: tl.constexpr = 0):
     """A[t, j] = sum_k q_tk k_jk w_tjk within one chunk and direction (masked), from the factor
     tiles eq / ek on the fast path (ok), else the exact path (MODE 1: the fast path only)."""
     if MODE == 1:
@@ -704,14 +722,14 @@ def _intra_Ax(q, k, g, eq, ek, ok, C: tl.constexpr, REV: tl.constexpr, PREC: tl.
         if ok:
             A = _dot(q * eq, tl.trans(k * ek), PREC)
         else:
-            A = _exact_A(q, k, g, C, REV)
+            A = _exact_A(q, k, g, C, REV, FTZ)
         A = tl.where(_mask(C, REV), A, 0.0)
     return A
 
 
 @triton.jit
 def _intra_bwdx(q, k, g, eq, ek, ok, dA, C: tl.constexpr, REV: tl.constexpr, PREC: tl.constexpr,
-                MODE: tl.constexpr = 0):
+                MODE: tl.constexpr = 0, FTZ: tl.constexpr = 0):
     """(A, dq, dk) of the intra-chunk block of one direction, diagonal excluded (dA already
     masked strictly): the diagonal pairs carry no gate and are added once by the caller, so that
     they stay out of the gate gradients. Factor tiles eq / ek on the fast path (ok), else the
@@ -730,7 +748,7 @@ def _intra_bwdx(q, k, g, eq, ek, ok, dA, C: tl.constexpr, REV: tl.constexpr, PRE
             dq = _dot(dA, ke, PREC) * eq
             dk = _dot(tl.trans(dA), qe, PREC) * ek
         else:
-            A, dq, dk = _exact_bwd(q, k, g, dA, C, REV)
+            A, dq, dk = _exact_bwd(q, k, g, dA, C, REV, FTZ)
         A = tl.where(_smask(C, REV), A, 0.0)
     return A, dq, dk
 
@@ -743,7 +761,7 @@ def bigla_fwd_dx_kernel(
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, FST: tl.constexpr = 0,
-    FSC: tl.constexpr = 0, MODE: tl.constexpr = 0,
+    FSC: tl.constexpr = 0, MODE: tl.constexpr = 0, FTZ: tl.constexpr = 0,
 ):
     """Output (v2.2's forward with derived exps, plus fl_p: int32 flags, one per program).
     Program (iv, bh, s): V block iv of (batch, head) bh over segment s of LS tokens (NS segments;
@@ -795,12 +813,12 @@ def bigla_fwd_dx_kernel(
     elif FST > 1:
         for i in tl.range(0, nse, num_stages=FST):
             o2 = sbase + NS - 1 - i
-            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+            S = _exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0), FTZ)[:, None] * S \
                 + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     else:
         for i in range(nse):
             o2 = sbase + NS - 1 - i
-            S = tl.exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+            S = _exp(tl.load(tb_p + o2 * K + ck, mask=ck < K, other=0.0), FTZ)[:, None] * S \
                 + tl.load(hb_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     for ic in range(nch):
         t0 = ts + (nch - 1 - ic) * C
@@ -808,14 +826,14 @@ def bigla_fwd_dx_kernel(
         q = _tile(q_p, rows, ck, sql, L, K, 0)
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, ok, tot, ea, ee, eq, ek = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
+        g, ok, tot, ea, ee, eq, ek = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE, FTZ)
         if MODE == 1:
             nbad += tl.where(ok, 0, 1)
-        A = _intra_Ax(q, k, g, eq, ek, ok, C, 1, PREC, MODE)
+        A = _intra_Ax(q, k, g, eq, ek, ok, C, 1, PREC, MODE, FTZ)
         ob = _dot(q * ea, S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
         tl.store(op_p + rows[:, None] * V + cv[None, :], ob, mask=omask)
-        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * ee), v, PREC)
+        S = _exp(tot, FTZ)[:, None] * S + _dot(tl.trans(k * ee), v, PREC)
 
     S = tl.zeros([BK, BV], dtype=tl.float32)
     if MODE == 0:
@@ -825,12 +843,12 @@ def bigla_fwd_dx_kernel(
     elif FST > 1:
         for i in tl.range(0, nsf, num_stages=FST):
             o2 = sbase + i
-            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+            S = _exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0), FTZ)[:, None] * S \
                 + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     else:
         for i in range(nsf):
             o2 = sbase + i
-            S = tl.exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0))[:, None] * S \
+            S = _exp(tl.load(tf_p + o2 * K + ck, mask=ck < K, other=0.0), FTZ)[:, None] * S \
                 + tl.load(hf_p + o2 * K * V + ck[:, None] * V + cv[None, :], mask=sm, other=0.0)
     for c in range(nch):
         t0 = ts + c * C
@@ -838,16 +856,16 @@ def bigla_fwd_dx_kernel(
         q = _tile(q_p, rows, ck, sql, L, K, 0)
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
-        g, ok, tot, ea, eb, eq, ek = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
+        g, ok, tot, ea, eb, eq, ek = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE, FTZ)
         if MODE == 1:
             nbad += tl.where(ok, 0, 1)
-        A = _intra_Ax(q, k, g, eq, ek, ok, C, 0, PREC, MODE)
+        A = _intra_Ax(q, k, g, eq, ek, ok, C, 0, PREC, MODE, FTZ)
         of = _dot(q * ea, S, PREC) + _dot(A, v, PREC)
         omask = (rows[:, None] < L) & (cv[None, :] < V)
         ob = tl.load(op_p + rows[:, None] * V + cv[None, :], mask=omask, other=0.0)
         o = (of + ob) * (scale * 0.5)
         tl.store(o_p + rows[:, None] * sol + cv[None, :], o.to(o_p.dtype.element_ty), mask=omask)
-        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * eb), v, PREC)
+        S = _exp(tot, FTZ)[:, None] * S + _dot(tl.trans(k * eb), v, PREC)
     if MODE == 1:
         tl.store(fl_p + fidx, tl.where(nbad > 0, 1, 0))
 
@@ -862,7 +880,7 @@ def bigla_bwd_dx_kernel(
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, MODE: tl.constexpr = 0,
-    CS: tl.constexpr = 0,
+    CS: tl.constexpr = 0, FTZ: tl.constexpr = 0,
 ):
     """Gradients (v2.2's backward with derived exps, plus fl_p: int32 flags, one per program).
     Outputs dq, dk, dv, dgf, dgb contiguous [B, L, H, *]; pq, pk, pv fp32 scratch [B*H, L, *].
@@ -905,13 +923,13 @@ def bigla_bwd_dx_kernel(
         t0 = ts + (nch - 1 - ic) * C
         rows = t0 + ti
         q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
-        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
-        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
+        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE, FTZ)
+        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE, FTZ)
         if MODE == 1:
             nbad += tl.where(okf & okb, 0, 1)
         dA = _dot(do, tl.trans(v), PREC)
         A_f, dqf_i, dkf_i = _intra_bwdx(q, k, gf, eqf, ekf, okf, tl.where(_smask(C, 0), dA, 0.0),
-                                    C, 0, PREC, MODE)
+                                    C, 0, PREC, MODE, FTZ)
         qk2 = 2.0 * tl.sum(q * k, 1)
         dv2 = 2.0 * tl.sum(do * v, 1)
         dqb_x = _dot(do, tl.trans(S_b), PREC) * xab
@@ -932,8 +950,8 @@ def bigla_bwd_dx_kernel(
             tl.store(pk_p + rows[:, None] * K + ck[None, :], dkf, mask=mK)
             tl.store(pv_p + rows[:, None] * V + cv[None, :], pv, mask=mV)
             tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dqb_x, mask=mK)
-        S_b = tl.exp(totb)[:, None] * S_b + _dot(tl.trans(k * xeb), v, PREC)
-        dS_f = tl.exp(totf)[:, None] * dS_f + _dot(tl.trans(q * xaf), do, PREC)
+        S_b = _exp(totb, FTZ)[:, None] * S_b + _dot(tl.trans(k * xeb), v, PREC)
+        dS_f = _exp(totf, FTZ)[:, None] * dS_f + _dot(tl.trans(q * xaf), do, PREC)
 
     if SEG != 0:
         S_f = tl.load(sf_p + sidx, mask=smask, other=0.0)
@@ -949,13 +967,13 @@ def bigla_bwd_dx_kernel(
         t0 = ts + c * C
         rows = t0 + ti
         q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
-        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE)
-        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE)
+        gf, okf, totf, xaf, xbf, eqf, ekf = _gx_f(gf_p, rows, ck, sfl, L, K, t0, C, THR, MODE, FTZ)
+        gb, okb, totb, xab, xeb, eqb, ekb = _gx_b(gb_p, rows, ck, sbl, L, K, t0, C, THR, MODE, FTZ)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
         dA = _dot(do, tl.trans(v), PREC)
         A_b, dqb_i, dkb_i = _intra_bwdx(q, k, gb, eqb, ekb, okb, tl.where(_smask(C, 1), dA, 0.0),
-                                    C, 1, PREC, MODE)
+                                    C, 1, PREC, MODE, FTZ)
         dqf_x = _dot(do, tl.trans(S_f), PREC) * xaf
         dkb = dkb_i + _dot(v, tl.trans(dS_b), PREC) * xeb
         keb = k * xeb
@@ -984,8 +1002,8 @@ def bigla_bwd_dx_kernel(
         _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
         tl.store(dgf_p + rows[:, None] * sK + ck[None, :], dgf, mask=mK)
         tl.store(dgb_p + rows[:, None] * sK + ck[None, :], dgb, mask=mK)
-        S_f = tl.exp(totf)[:, None] * S_f + _dot(tl.trans(k * xbf), v, PREC)
-        dS_b = tl.exp(totb)[:, None] * dS_b + _dot(tl.trans(q * xab), do, PREC)
+        S_f = _exp(totf, FTZ)[:, None] * S_f + _dot(tl.trans(k * xbf), v, PREC)
+        dS_b = _exp(totb, FTZ)[:, None] * dS_b + _dot(tl.trans(q * xab), do, PREC)
     if MODE == 1:
         tl.store(fl_p + fidx, tl.where(nbad > 0, 1, 0))
 
@@ -1003,14 +1021,14 @@ def bigla_bwd_dx_kernel(
 # ---------------------------------------------------------------------------------------------
 @triton.jit
 def _gx_d(g_p, rows, ck, sg, L, K, t0, C: tl.constexpr, THR: tl.constexpr, DIR: tl.constexpr,
-          MODE: tl.constexpr):
+          MODE: tl.constexpr, FTZ: tl.constexpr = 0):
     """(g, ok, tot, xq, xk, eq, ek) of one chunk for direction DIR: xq scales q against the state
     entering the chunk (dq's inter term, the dS update), xk scales k (S update, dk / dv inter
     terms); eq / ek the intra block's factor tiles (_gx_f / _gx_b)."""
     if DIR == 0:
-        g, ok, tot, xq, xk, eq, ek = _gx_f(g_p, rows, ck, sg, L, K, t0, C, THR, MODE)
+        g, ok, tot, xq, xk, eq, ek = _gx_f(g_p, rows, ck, sg, L, K, t0, C, THR, MODE, FTZ)
     else:
-        g, ok, tot, xq, xk, eq, ek = _gx_b(g_p, rows, ck, sg, L, K, t0, C, THR, MODE)
+        g, ok, tot, xq, xk, eq, ek = _gx_b(g_p, rows, ck, sg, L, K, t0, C, THR, MODE, FTZ)
     return g, ok, tot, xq, xk, eq, ek
 
 
@@ -1024,7 +1042,7 @@ def bigla_bwd_dir_dx_kernel(
     scale, L, H, LS, NS,
     K, V, BK: tl.constexpr, BV: tl.constexpr,
     C: tl.constexpr, THR: tl.constexpr, PREC: tl.constexpr, SEG, DIR: tl.constexpr,
-    MODE: tl.constexpr = 0,
+    MODE: tl.constexpr = 0, FTZ: tl.constexpr = 0,
 ):
     """One direction's backward (session 8, see the banner above). g_p / dg_p: this direction's
     gate and gate gradient (dg [B, L, H, K] fp32, contiguous, also the light sweep's scratch);
@@ -1065,14 +1083,14 @@ def bigla_bwd_dir_dx_kernel(
         k = _tile(k_p, rows, ck, skl, L, K, 0)
         v = _tile(v_p, rows, cv, svl, L, V, 0)
         do = _tile(do_p, rows, cv, sdl, L, V, 0) * hs
-        g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE)
+        g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE, FTZ)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         if DIR == 1:  # the diagonal pairs' row factors (both directions: 2x), for the heavy sweep
             q = _tile(q_p, rows, ck, sql, L, K, 0)
             tl.store(pd_p + rows, 2.0 * tl.sum(do * v, 1), mask=rows < L)
             tl.store(pd_p + L + rows, 2.0 * tl.sum(q * k, 1), mask=rows < L)
         tl.store(dg_p + rows[:, None] * sK + ck[None, :], _dot(do, tl.trans(S), PREC) * xq, mask=mK)
-        S = tl.exp(tot)[:, None] * S + _dot(tl.trans(k * xk), v, PREC)
+        S = _exp(tot, FTZ)[:, None] * S + _dot(tl.trans(k * xk), v, PREC)
 
     # heavy sweep, the other way: the intra block, dk / dv through dS, the gate gradient
     if SEG != 0:
@@ -1091,14 +1109,14 @@ def bigla_bwd_dir_dx_kernel(
             t0 = ts + i * C
         rows = t0 + ti
         q, k, v, do = _qkvdo(q_p, k_p, v_p, do_p, rows, ck, cv, sql, skl, svl, sdl, L, K, V, hs)
-        g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE)
+        g, ok, tot, xq, xk, eq, ek = _gx_d(g_p, rows, ck, sgl, L, K, t0, C, THR, DIR, MODE, FTZ)
         mK = (rows[:, None] < L) & (ck[None, :] < K)
         mV = (rows[:, None] < L) & (cv[None, :] < V)
         dA = _dot(do, tl.trans(v), PREC)
         if MODE == 1:
             nbad += tl.where(ok, 0, 1)
         A, dq_i, dk_i = _intra_bwdx(q, k, g, eq, ek, ok, tl.where(_smask(C, DIR), dA, 0.0),
-                                    C, DIR, PREC, MODE)
+                                    C, DIR, PREC, MODE, FTZ)
         dk = dk_i + _dot(v, tl.trans(dS), PREC) * xk
         pv = _dot(tl.trans(A), do, PREC) + _dot(k * xk, dS, PREC)
         dq = tl.load(dg_p + rows[:, None] * sK + ck[None, :], mask=mK, other=0.0) + dq_i
@@ -1122,7 +1140,7 @@ def bigla_bwd_dir_dx_kernel(
             dk = dk + dv2[:, None] * q + tl.load(pk_p + rows[:, None] * K + ck[None, :], mask=mK, other=0.0)
             dv = pv + qk2[:, None] * do + tl.load(pv_p + rows[:, None] * V + cv[None, :], mask=mV, other=0.0)
             _store_dqkv(dq_p, dk_p, dv_p, rows, ck, cv, sK, sV, dq, dk, dv, mK, mV)
-        dS = tl.exp(tot)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
+        dS = _exp(tot, FTZ)[:, None] * dS + _dot(tl.trans(q * xq), do, PREC)
 
     if MODE == 1:
         tl.store(fl_p + so, tl.where(nbad > 0, 1, 0))
