@@ -607,31 +607,31 @@ def test_removed_state_chunk_switch_raises(monkeypatch):
 
 
 def test_ftz_switch_compiles_ftz_exps(tmp_path):
-    """Session 11 (on trial, VIG_TRITON_FTZ=1): every exp of the derived-exp forward and backward
-    (bf16, sm_90, as launched) is ex2.approx.ftz.f32 and none is the plain ex2.approx.f32 (whose
-    denormal range guard ptxas spells out on sm_90); with the switch unset, the reverse (tl.exp's
-    code, the previous kernels'), and the same number of ex2 either way. Compile-only, one fresh
-    process and Triton cache per setting, run in parallel."""
+    """Session 11 (VIG_TRITON_FTZ, on by default since its MID call): with the switch unset every exp of the
+    derived-exp forward and backward (bf16, sm_90, as launched) is ex2.approx.ftz.f32 and none is the plain
+    ex2.approx.f32 (whose denormal range guard ptxas spells out on sm_90); with "0", the reverse (tl.exp's code,
+    the previous kernels'), and the same number of ex2 either way. Compile-only, one fresh process and Triton
+    cache per setting, run in parallel."""
     env = {k: v for k, v in os.environ.items() if k not in ("TRITON_INTERPRET", "VIG_TRITON_FTZ")}
     env["VIG_CC_BF16_ONLY"] = "1"
     procs = {}
-    for val in ("1", ""):
-        e = dict(env, TRITON_CACHE_DIR=str(tmp_path / f"cache{val or 'off'}"))
+    for val in ("", "0"):
+        e = dict(env, TRITON_CACHE_DIR=str(tmp_path / f"cache{val or 'default'}"))
         if val:
             e["VIG_TRITON_FTZ"] = val
         procs[val] = subprocess.Popen(
             [sys.executable, "-m", "vig_kernels.triton.compile_check", "--dx", "--dump",
-             str(tmp_path / f"dump{val or 'off'}"), "90"],
+             str(tmp_path / f"dump{val or 'default'}"), "90"],
             env=e, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     counts = {}
     for val, p in procs.items():
         out, _ = p.communicate(timeout=1200)
         assert p.returncode == 0 and out.count("ok   ") == 2, out
         for kind in ("fwdx", "bwdx"):
-            ptx = (tmp_path / f"dump{val or 'off'}" / f"{kind}-sm90-bf16.ptx").read_text()
+            ptx = (tmp_path / f"dump{val or 'default'}" / f"{kind}-sm90-bf16.ptx").read_text()
             counts[val, kind] = (ptx.count("ex2.approx.ftz.f32"), ptx.count("ex2.approx.f32"))
     for kind in ("fwdx", "bwdx"):
-        (on_ftz, on_plain), (off_ftz, off_plain) = counts["1", kind], counts["", kind]
+        (on_ftz, on_plain), (off_ftz, off_plain) = counts["", kind], counts["0", kind]
         assert on_ftz > 0 and on_plain == 0, counts
         assert off_ftz == 0 and off_plain > 0, counts
         assert on_ftz == off_plain, counts
@@ -654,11 +654,12 @@ else:
 
 @pytest.mark.parametrize("val,want", [("2", "RAISED VIG_TRITON_FTZ='2': expected 0 or 1"),
                                       ("1", "RAISED VIG_TRITON_FTZ=1: the ftz exp is inline PTX"),
-                                      ("0", "RAN True")])
+                                      ("0", "RAN True"), ("", "RAN True")])
 def test_ftz_switch_values(val, want):
-    """Session 11: VIG_TRITON_FTZ accepts "" / "0" (off) and "1"; any other value raises a ValueError
-    naming the switch, and "1" raises in the interpreter (TRITON_INTERPRET=1: no inline PTX there), at
-    launch, instead of running tl.exp silently. A fresh interpreter process per value."""
+    """Session 11: VIG_TRITON_FTZ accepts "0" (off), "1" and unset / "" (on: the default); any other value
+    raises a ValueError naming the switch; an explicit "1" raises in the interpreter (TRITON_INTERPRET=1: no
+    inline PTX there) at launch instead of running tl.exp, while the default runs tl.exp there (the
+    documented interpreter behaviour). A fresh interpreter process per value."""
     env = dict(os.environ, TRITON_INTERPRET="1", VIG_TRITON_FTZ=val)
     r = subprocess.run([sys.executable, "-c", _FTZ_RUN], env=env, capture_output=True, text=True,
                        timeout=600)

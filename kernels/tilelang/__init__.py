@@ -832,7 +832,10 @@ def _racefix(kind: str) -> str:
     return kind
 
 
-#: $VIG_TILELANG_FTZ (session 11, on trial; default FTZ_DEFAULT "": off): how the device code of every kernel of
+#: $VIG_TILELANG_FTZ (session 11; default FTZ_DEFAULT "1" since its MID call, H100, results/2026-12-06f-h100/call5/:
+#: parity 120/120 + 135/135 at L = 1 .. 2049, memcheck 0; graphed f+b T / S / B@224 0.316 -> 0.311, 0.563 -> 0.550,
+#: 1.090 -> 1.058, T / S@1024 0.492 -> 0.479, 0.953 -> 0.933 ms; fwd 0.064 -> 0.062, 0.116 -> 0.115, 0.219 ->
+#: 0.215, 0.120 -> 0.118, 0.233 -> 0.228; "2" was no better: fwd 1024 px slower): how the device code of every kernel of
 #: 16-bit data (dtype bfloat16 / float16; the float32 scans and every float32-data kernel are never touched) is
 #: compiled. "1": nvcc -ftz=true (TileLang's tl.device_compile_flags): float32 denormals flush to zero, so each
 #: __expf is MUFU.EX2 after one FMUL instead of a range guard (FSETP + two predicated FMUL) around it; division and
@@ -843,7 +846,7 @@ def _racefix(kind: str) -> str:
 #: log-space differences bounded by the chunk references (products of e^(-x) that small are zero in bf16 anyway).
 #: A compile option, not a kernel kind: the in-process cache key and TileLang's disk cache key (its pass_configs)
 #: both carry it. "" / "0": off; anything else raises.
-FTZ_DEFAULT = ""
+FTZ_DEFAULT = "1"
 
 
 def _ftz(dtype: str) -> str:

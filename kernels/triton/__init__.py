@@ -371,27 +371,34 @@ def _keep_states() -> bool:
     return int(val or KEEP_STATES) != 0
 
 
-# Session 11 (on trial, opt-in; NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"): VIG_TRITON_FTZ=1 compiles every
-# kernel's exp (kernels._exp) as ex2.approx.ftz.f32 of x * log2(e) (inline PTX) instead of tl.exp's
-# ex2.approx.f32, whose denormal range guard ptxas spells out around MUFU.EX2 on sm_90 (FSETP + 2 predicated
-# FMULs per exp); only float32 results below 2^-126 change (flushed to 0). Passed as the constexpr FTZ = 1 to
-# every kernel with an exp, and only when on: off (the default), the launches and the compiled code are the
-# previous ones (compile_check --same). The interpreter has no inline PTX: on there, the launch raises.
-FTZ = 0
+# Session 11 (NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"; the default since session 11's MID call, H100,
+# results/2026-12-06f-h100/call5/: parity 120/120 and 120/120 with the split + segments, memcheck 0; graphed f+b
+# T / S / B@224 0.287 -> 0.270, 0.558 -> 0.537, 1.039 -> 0.998, T / S@1024 0.483 -> 0.450, 0.878 -> 0.823 ms; fwd
+# 0.064 -> 0.060, 0.127 -> 0.120, 0.210 -> 0.199, 0.131 -> 0.118, 0.215 -> 0.204): every kernel's exp (kernels._exp)
+# compiles as ex2.approx.ftz.f32 of x * log2(e) (inline PTX) instead of tl.exp's ex2.approx.f32, whose denormal
+# range guard ptxas spells out around MUFU.EX2 on sm_90 (FSETP + 2 predicated FMULs per exp); only float32 results
+# below 2^-126 change (flushed to 0). Passed as the constexpr FTZ = 1 to every kernel with an exp.
+# VIG_TRITON_FTZ: unset / "" / "1": on (FTZ, the default); "0": off (the previous kernels: tl.exp, the same PTX as
+# before the switch existed, compile_check --same); anything else raises. The interpreter (TRITON_INTERPRET=1, CPU)
+# has no inline PTX: there the default runs tl.exp (documented, the interpreter's emulation of the same exp) and an
+# explicit "1" raises.
+FTZ = 1
 
 
 def _ftz() -> dict:
-    """The launch keyword of VIG_TRITON_FTZ ("" / "0": off, FTZ's default; "1": on): {"FTZ": 1} or {};
-    read (and checked) on every call. Raises ValueError for any other value, and for "1" under
-    TRITON_INTERPRET=1 (no inline PTX in the interpreter; no silent fallback to tl.exp)."""
+    """The launch keyword of VIG_TRITON_FTZ: {"FTZ": 1} (on: unset, "" or "1", FTZ's default) or {} ("0";
+    and the default under TRITON_INTERPRET=1, which has no inline PTX); read (and checked) on every call.
+    Raises ValueError for any other value, and for an explicit "1" under TRITON_INTERPRET=1."""
     val = _ENV.get("VIG_TRITON_FTZ", "")
     if val not in ("", "0", "1"):
         raise ValueError(f"VIG_TRITON_FTZ={val!r}: expected 0 or 1")
     if int(val or FTZ) == 0:
         return {}
     if _interpreting():
-        raise ValueError("VIG_TRITON_FTZ=1: the ftz exp is inline PTX, which the Triton interpreter "
-                         "(TRITON_INTERPRET=1) cannot run; unset VIG_TRITON_FTZ or set it to 0")
+        if val == "1":
+            raise ValueError("VIG_TRITON_FTZ=1: the ftz exp is inline PTX, which the Triton interpreter "
+                             "(TRITON_INTERPRET=1) cannot run; unset VIG_TRITON_FTZ or set it to 0")
+        return {}
     return {"FTZ": 1}
 
 
