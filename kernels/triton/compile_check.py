@@ -14,7 +14,7 @@ a fresh ``TRITON_CACHE_DIR``)::
     python -m vig_kernels.triton.compile_check --split --regs 90  # session 8: backward split by direction
     VIG_TRITON_NREG_SPLIT=168 python -m vig_kernels.triton.compile_check --split --regs 90
     VIG_TRITON_CHUNK_BWD=32 VIG_TRITON_WARPS_BWD=8 python -m vig_kernels.triton.compile_check --fo --regs 90
-    VIG_TRITON_FTZ=1 python -m vig_kernels.triton.compile_check --split --regs 90  # session 11: ftz exps, as launched
+    VIG_TRITON_FTZ=0 python -m vig_kernels.triton.compile_check --split --regs 90  # session 11: the previous (non-ftz) exps
 
 Prints one line per (kernel, arch, dtype, specialization) and exits non-zero on any failure.
 With --regs (needs ptxas on PATH) each line also gets ptxas's resource report for the kernel's

@@ -15,7 +15,7 @@
 # VIG_TRITON_SPLIT_SMS=N makes the rule assume N SMs (1: the split nearly everywhere).
 # Session 10 (NOTES.md "Session 10 (KS)"): shipped defaults now SPLIT_BWD=auto and KEEP_STATES=1 (both proven in
 # session 10's call B: results/2026-12-06e-h100/callB/triton.log); STATE_CHUNK was removed (slower; raises).
-# Session 11 (NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"), opt-in: VIG_TRITON_FTZ=1, every kernel's exp as
+# Session 11 (NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"), the default since session 11's MID call (FINAL: previous = FTZ=0): every kernel's exp as
 # ex2.approx.ftz.f32 (no denormal range guard around MUFU.EX2 on sm_90).
 # MID:   M1 (MID_PHASE=parity) side by side in MID_PAR_S (default 110 s):
 #        pA parity of VIG_TRITON_FTZ=1 (the shipped defaults + FTZ), 120 cases; pB the same with

@@ -51,12 +51,13 @@ def _dot(a, b, PREC: tl.constexpr):
         return tl.dot(a, b, input_precision=PREC)
 
 
-# Session 11 (opt-in, VIG_TRITON_FTZ=1; NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ"): every exp of the kernels
-# through _exp. FTZ = 0 (the default): tl.exp itself (the compiled code is the previous, byte for byte: compile_check
-# --same); FTZ = 1: the same ex2 of x * log2(e) as tl.exp's lowering, but as ex2.approx.ftz.f32, so that ptxas drops
-# the denormal range guard it puts around MUFU.EX2 for the non-ftz form on sm_90 (FSETP + 2 predicated FMULs per
-# exp). Only results below 2^-126 change (to 0): the kernels' exps take log-space gate sums / differences. Inline PTX:
-# GPU only (the interpreter raises at launch, see __init__._ftz).
+# Session 11 (VIG_TRITON_FTZ; NOTES.md "Session 11 (on trial): VIG_TRITON_FTZ" and "Session 11 MID"): every exp of the
+# kernels through _exp. FTZ = 0 (the constexpr's default; the launcher's with VIG_TRITON_FTZ=0 and under the
+# interpreter): tl.exp itself (the compiled code is the previous, byte for byte: compile_check --same); FTZ = 1 (what
+# the launcher passes by default on the GPU since session 11's MID call): the same ex2 of x * log2(e) as tl.exp's
+# lowering, but as ex2.approx.ftz.f32, so that ptxas drops the denormal range guard it puts around MUFU.EX2 for the
+# non-ftz form on sm_90 (FSETP + 2 predicated FMULs per exp). Only results below 2^-126 change (to 0): the kernels'
+# exps take log-space gate sums / differences. Inline PTX: GPU only (see __init__._ftz).
 @triton.jit
 def _exp(x, FTZ: tl.constexpr = 0):
     """exp(x) of a float32 tensor; FTZ = 1: ex2.approx.ftz.f32 of x * log2(e)."""
