@@ -34,6 +34,26 @@ _PASS_CONFIGS = {
 _DT = {"float32": T.float32, "float16": T.float16, "bfloat16": T.bfloat16}
 
 
+def _pair_tiles(C: int, cdt: str, ex):
+    """x3's off-diagonal operand tiles of one element (fwd_fused's tile0 and fwd_fused_seg's ref branch): with
+    the pair exponents xf / xb of channel j (xref: through the midpoint for a fast channel, sl == 0; relative to
+    the diagonal sub-block's reference row for a slow one, clamped <= 0 and the diagonal rows zeroed),
+    qd / kd rows [0, C) the forward direction's q e^(xf) / k e^(-xf), rows [C, 2C) the backward's."""
+
+    @T.macro
+    def store(qd_s, kd_s, i, j, M, sl, qf, kf, xf, xb):
+        qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
+            T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
+        kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
+            T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
+        qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
+            T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
+        kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
+            T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+
+    return store
+
+
 def _mm(use_tc: bool, M: int, N: int, R: int):
     """C[M, N] += op(A) @ op(B) with reduction R: T.gemm (tensor cores) for fp16/bf16,
     exact fp32 FMA loops for float32 (T.gemm on fp32 would run TF32)."""
@@ -2069,6 +2089,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
         return T.call_extern("float32", "__expf", x)
 
     ex = fexp if fastexp else T.exp
+    pair_tiles = _pair_tiles(C, cdt, ex)
 
     def csum(g, gl, i, j):  # a chunk cumsum with its compensation term (x5: none)
         return g[i, j] if vld else g[i, j] + gl[i, j]
@@ -2103,14 +2124,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 sl = sl_s[j]
                 xf = xref(gf_s, gfl_s, i, j, sl, M - 1, mr_s[0, j])
                 xb = xref(gb_s, gbl_s, i, j, sl, M, mr_s[1, j])
-                qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
-                    T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
-                kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
-                    T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
-                qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
-                    T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
-                kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
-                    T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+                pair_tiles(qd_s, kd_s, i, j, M, sl, qf, kf, xf, xb)
             else:
                 qd_s[i, j] = T.if_then_else(i >= M, T.Cast(cdt, qf * ex(T.min(
                     (gf_s[i, j] - gf_s[M - 1, j]) + (gfl_s[i, j] - gfl_s[M - 1, j]), 0.0))), 0)
@@ -2449,6 +2463,7 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
     dt = _DT[dtype]
     acc = T.float32
     use_tc, cdt = _compute(dtype)
+    pair_tiles = _pair_tiles(C, cdt, ex)
     cums = _cumsums_thread(C, K)
     cumb = _cumsum_b_thread(C, K)
     if parc:
@@ -2595,14 +2610,7 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
                             gfl_s[i, j] - T.if_then_else(sl != 0, gfl_s[M - 1, j], 0.0))
                         xb = (gb_s[i, j] - T.if_then_else(sl != 0, gb_s[M, j], mr_s[1, j])) + (
                             gbl_s[i, j] - T.if_then_else(sl != 0, gbl_s[M, j], 0.0))
-                        qd_s[i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, qf * ex(
-                            T.if_then_else(sl != 0, T.min(xf, 0.0), xf))), 0)
-                        kd_s[i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, kf * ex(
-                            T.if_then_else(sl != 0, T.min(-xf, 0.0), -xf))), 0)
-                        qd_s[C + i, j] = T.if_then_else(sl == 0 or i < M, T.Cast(cdt, qf * ex(
-                            T.if_then_else(sl != 0, T.min(xb, 0.0), xb))), 0)
-                        kd_s[C + i, j] = T.if_then_else(sl == 0 or i >= M, T.Cast(cdt, kf * ex(
-                            T.if_then_else(sl != 0, T.min(-xb, 0.0), -xb))), 0)
+                        pair_tiles(qd_s, kd_s, i, j, M, sl, qf, kf, xf, xb)
                         ke_s[i, j] = T.Cast(cdt, kf * ex(
                             (gf_s[C - 1, j] - gf_s[i, j]) + (gfl_s[C - 1, j] - gfl_s[i, j])))
                     else:
