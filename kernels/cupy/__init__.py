@@ -91,7 +91,7 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
-FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "recurrent")
+FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v38", "recurrent")
 # Session 8 ("v30" the default since the final call; "v30l" opt-in): "v30l" = v26 whose chunk loads run on loop-carried 64-bit
 # pointers advanced by 32-bit token products, full chunks without predicates (-DFL32=1: the
 # prefetch's address arithmetic 115 -> 36 SASS instructions per warp and chunk step, sm_90a bf16
@@ -104,6 +104,11 @@ FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "recurrent")
 # in one packed store per tile instead of TPG 16-bit stores, the mma fragments of Qf / Kf / Qi / Ki
 # read by ldmatrix (x4) instead of 32-bit loads; the same values (bit-identical to v30 in the
 # emulator). Same 16-byte / _in32 conditions as v30 (else v26's code). NOTES.md, "Session 10 round 3".
+# Session 13 ("v38", on trial): v37 whose output pass (mode 1) takes TWO 16-token sub-chunks per lockstep
+# step (-DFS2=1: each in its own shared-memory slot, v37's arithmetic per sub-chunk, the state carried
+# in registers from one to the next), so that the three direction barriers and the loop / prefetch
+# bookkeeping come once per 32 tokens; K <= 32 only (else v37's module). The state passes (mode 0,
+# the backward's) are v37's. NOTES.md, "Session 13".
 
 
 def fwd_variant() -> str:
@@ -153,7 +158,7 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
 
 
 def _fwl() -> bool:
-    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37")
+    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37", "v38")
 
 
 def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
@@ -161,9 +166,9 @@ def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
     own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC, v37 FL32, FDEC and FTR;
     all only with 16-byte rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
     kind = _ENV["fwd"]
-    if kind not in ("v30", "v30l", "v37") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
+    if kind not in ("v30", "v30l", "v37", "v38") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
         return defines
-    if kind == "v37":  # session 10 round 3: v30 + the channel-major tiles
+    if kind in ("v37", "v38"):  # session 10 round 3: v30 + the channel-major tiles (v38: + fwd2_defines)
         return defines + (("FL32", 1), ("FDEC", 1), ("FTR", 1))
     return defines + ((("FL32", 1), ("FDEC", 1)) if kind == "v30" else (("FL32", 1),))
 
@@ -178,6 +183,26 @@ def tc_vec(q, k, v, *more) -> int:
         if t.data_ptr() % 16 or any(st % 8 for st in t.stride()[:-1]):
             return 0
     return 1
+
+
+def fwd2_defines(fdefines: tuple, kt: int) -> tuple:
+    """The output pass's (mode 1) defines: v38 adds FS2 to v37's when v37's code runs (FTR) and
+    K <= 32; every other case (and every mode-0 launch) is fwd_defines' unchanged."""
+    if _ENV["fwd"] == "v38" and ("FTR", 1) in fdefines and kt <= 2:
+        return fdefines + (("FS2", 1),)
+    return fdefines
+
+
+def tc_fwd_smem(kt: int, defines: tuple) -> int:
+    """Dynamic shared memory of the output pass (mode 1) less its fp32 output rows: 4 x
+    sizeof(FwdSub) with FS2 (v38: two sub-chunk slots per direction), else 2 x sizeof(DirSmem)."""
+    if ("FS2", 1) not in defines:
+        return 2 * tc_dir_smem(kt)
+    kpd = 16 * kt
+    ngc = 128 // kpd
+    floats = TC_CHUNK * kpd + ngc * kpd + TC_CHUNK * TC_CHUNK + kpd + 4
+    elems = 2 * TC_CHUNK * (kpd + 8) + 4 * kpd * TC_CHUNK + TC_CHUNK * (TC_VB + 8)
+    return 4 * (4 * floats + 2 * elems)
 
 
 def tc_dir_smem(kt: int, fwl: bool | None = None) -> int:
@@ -584,8 +609,9 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
                             np.int32(0)), 0, defines))
+    odefines = fwd2_defines(fdefines, kt)
     calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
-                       dsm + seglen * (TC_VB + 4) * 4, fdefines))
+                       tc_fwd_smem(kt, odefines) + seglen * (TC_VB + 4) * 4, odefines))
     p = _FwdPlan()
     p.calls, p.o_shape, p.nseg = tuple(calls), (B, L, H, V), nseg
     p.st = _strided((BH, nseg, 2, nvb * TC_VB, kpd))
