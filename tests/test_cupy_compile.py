@@ -524,8 +524,9 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     if nseg > 1:
         want.append((m.scan_func(), (-(-BH * 2 * nvb * m.TC_VB * kpd // 256), 1, 1), 0, defines,
                      (i32(BH), i32(nseg), i32(nvb * m.TC_VB), i32(0))))
-    want.append(("bigla_tc_fwd", (BH, nseg, nvb), dsm + seglen * (m.TC_VB + 4) * 4, fdefs,
-                 head + (i32(1),)))
+    odefs = m.fwd2_defines(fdefs, kt)  # session 13, VIG_CUPY_FWD=v38: + FS2 in the output pass
+    want.append(("bigla_tc_fwd", (BH, nseg, nvb), m.tc_fwd_smem(kt, odefs) + seglen * (m.TC_VB + 4) * 4,
+                 odefs, head + (i32(1),)))
     assert len(fw) == len(want)
     for got, (f, grid, smem, defs, consts) in zip(fw, want):
         assert got[:5] == (f, grid, (256, 1, 1), smem, defs)

@@ -75,7 +75,9 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # racecheck clean (--small, segments forced), outputs and gradients bit-identical to v30 at every timed shape;
 # graphed fwd v30 -> v37 ViG-T@224 0.0458 -> 0.0478 (slower), S@224 0.0766 -> 0.0721, B@224 0.1424 -> 0.1346,
 # T@1024 0.0961 -> 0.0934, S@1024 0.1649 -> 0.1585 ms (one process, alternating, each twice).
-FWD_DEFAULT = "v37"
+# "v38" since session 13 (flipped before its GPU proof so that one device call could run its FINAL checks, the
+# v37-vs-v38 timing and the benchmark suite together; results/2026-12-06h-*/ says what that call measured).
+FWD_DEFAULT = "v38"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
