@@ -75,9 +75,10 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # racecheck clean (--small, segments forced), outputs and gradients bit-identical to v30 at every timed shape;
 # graphed fwd v30 -> v37 ViG-T@224 0.0458 -> 0.0478 (slower), S@224 0.0766 -> 0.0721, B@224 0.1424 -> 0.1346,
 # T@1024 0.0961 -> 0.0934, S@1024 0.1649 -> 0.1585 ms (one process, alternating, each twice).
-# "v38" since session 13 (flipped before its GPU proof so that one device call could run its FINAL checks, the
-# v37-vs-v38 timing and the benchmark suite together; results/2026-12-06h-*/ says what that call measured).
-FWD_DEFAULT = "v38"
+# (Session 13's "v38", v37 with two 16-token sub-chunks per lockstep step, was the default at 2369e7f for one device
+# call: parity 120/120, sanitizers clean, outputs bit-identical to v37, but 11-13 % slower at 224 px and S@1024;
+# removed, see _FWD_REMOVED and results/2026-12-06h-h100/.)
+FWD_DEFAULT = "v37"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
@@ -93,7 +94,10 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
-FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v38", "recurrent")
+FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "recurrent")
+# removed forward variants -> (session, what the GPU said, commit where they last are)
+_FWD_REMOVED = {"v38": ("session 13", "graphed fwd 11-13 % slower than v37 at ViG-T / S / B@224 and ViG-S@1024",
+                        "2369e7f")}
 # Session 8 ("v30" the default since the final call; "v30l" opt-in): "v30l" = v26 whose chunk loads run on loop-carried 64-bit
 # pointers advanced by 32-bit token products, full chunks without predicates (-DFL32=1: the
 # prefetch's address arithmetic 115 -> 36 SASS instructions per warp and chunk step, sm_90a bf16
@@ -106,17 +110,19 @@ FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v38", "recurrent")
 # in one packed store per tile instead of TPG 16-bit stores, the mma fragments of Qf / Kf / Qi / Ki
 # read by ldmatrix (x4) instead of 32-bit loads; the same values (bit-identical to v30 in the
 # emulator). Same 16-byte / _in32 conditions as v30 (else v26's code). NOTES.md, "Session 10 round 3".
-# Session 13 ("v38", on trial): v37 whose output pass (mode 1) takes TWO 16-token sub-chunks per lockstep
-# step (-DFS2=1: each in its own shared-memory slot, v37's arithmetic per sub-chunk, the state carried
-# in registers from one to the next), so that the three direction barriers and the loop / prefetch
-# bookkeeping come once per 32 tokens; K <= 32 only (else v37's module). The state passes (mode 0,
-# the backward's) are v37's. NOTES.md, "Session 13".
+# Session 13 ("v38", removed): v37 whose output pass took TWO 16-token sub-chunks per lockstep step
+# (-DFS2=1), halving the direction barriers per token; proven on the H100 and slower (the chunk step is
+# bound by its dependent tile / mma chain, not by its barriers). NOTES.md, "Session 13".
 
 
 def fwd_variant() -> str:
     """The VIG_CUPY_FWD setting (one of FWD_KINDS): "chunked" (v2.3 tiles), "v26" (the chunked
     forward with natural-layout V / Ki tiles read by ldmatrix.trans) or "recurrent" (v1)."""
     kind = _ENV["fwd"]
+    if kind in _FWD_REMOVED:
+        when, why, commit = _FWD_REMOVED[kind]
+        raise ValueError(f"VIG_CUPY_FWD={kind!r}: the variant was removed after {when} (proven on the GPU, "
+                         f"{why}; in git history at {commit}); expected one of {FWD_KINDS}")
     if kind not in FWD_KINDS:
         raise ValueError(f"VIG_CUPY_FWD={kind!r}: expected one of {FWD_KINDS}")
     return kind
@@ -160,7 +166,7 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
 
 
 def _fwl() -> bool:
-    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37", "v38")
+    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37")
 
 
 def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
@@ -168,9 +174,9 @@ def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
     own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC, v37 FL32, FDEC and FTR;
     all only with 16-byte rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
     kind = _ENV["fwd"]
-    if kind not in ("v30", "v30l", "v37", "v38") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
+    if kind not in ("v30", "v30l", "v37") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
         return defines
-    if kind in ("v37", "v38"):  # session 10 round 3: v30 + the channel-major tiles (v38: + fwd2_defines)
+    if kind == "v37":  # session 10 round 3: v30 + the channel-major tiles
         return defines + (("FL32", 1), ("FDEC", 1), ("FTR", 1))
     return defines + ((("FL32", 1), ("FDEC", 1)) if kind == "v30" else (("FL32", 1),))
 
@@ -185,26 +191,6 @@ def tc_vec(q, k, v, *more) -> int:
         if t.data_ptr() % 16 or any(st % 8 for st in t.stride()[:-1]):
             return 0
     return 1
-
-
-def fwd2_defines(fdefines: tuple, kt: int) -> tuple:
-    """The output pass's (mode 1) defines: v38 adds FS2 to v37's when v37's code runs (FTR) and
-    K <= 32; every other case (and every mode-0 launch) is fwd_defines' unchanged."""
-    if _ENV["fwd"] == "v38" and ("FTR", 1) in fdefines and kt <= 2:
-        return fdefines + (("FS2", 1),)
-    return fdefines
-
-
-def tc_fwd_smem(kt: int, defines: tuple) -> int:
-    """Dynamic shared memory of the output pass (mode 1) less its fp32 output rows: 4 x
-    sizeof(FwdSub) with FS2 (v38: two sub-chunk slots per direction), else 2 x sizeof(DirSmem)."""
-    if ("FS2", 1) not in defines:
-        return 2 * tc_dir_smem(kt)
-    kpd = 16 * kt
-    ngc = 128 // kpd
-    floats = TC_CHUNK * kpd + ngc * kpd + TC_CHUNK * TC_CHUNK + kpd + 4
-    elems = 2 * TC_CHUNK * (kpd + 8) + 4 * kpd * TC_CHUNK + TC_CHUNK * (TC_VB + 8)
-    return 4 * (4 * floats + 2 * elems)
 
 
 def tc_dir_smem(kt: int, fwl: bool | None = None) -> int:
@@ -611,9 +597,8 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
                             np.int32(0)), 0, defines))
-    odefines = fwd2_defines(fdefines, kt)
     calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
-                       tc_fwd_smem(kt, odefines) + seglen * (TC_VB + 4) * 4, odefines))
+                       dsm + seglen * (TC_VB + 4) * 4, fdefines))
     p = _FwdPlan()
     p.calls, p.o_shape, p.nseg = tuple(calls), (B, L, H, V), nseg
     p.st = _strided((BH, nseg, 2, nvb * TC_VB, kpd))

@@ -60,15 +60,6 @@
 #if FTR && !(FWL && FL32)
 #error "FTR needs FWL and FL32"
 #endif
-#ifndef FS2
-#define FS2 0             // 1 (with FTR, VEC, mode 1 only; VIG_CUPY_FWD=v38): two 16-token sub-chunks per
-#endif                    //    lockstep step (3 direction barriers per 32 tokens instead of 6)
-#if FS2 && !(FTR && VEC)
-#error "FS2 needs FTR and VEC"
-#endif
-#if FS2 && defined(FWM0)
-#error "FS2 is the output pass only (mode 1); the state-pass module (FWM0) keeps v37's loop"
-#endif
 #if (KT & (KT - 1)) != 0
 #error "KT must be a power of two"
 #endif
@@ -104,20 +95,6 @@ struct DirSmem {
     elem_t VT[VB][TS];
 #endif
 };
-#if FS2
-// v38: one direction's tiles of ONE 16-token sub-chunk (two per direction: 4 per block); v37's
-// DirSmem less what its forward does not use (Bx, A's rows past the group totals, mid).
-struct FwdSub {
-    float g[CH][KPD];     // gates, scan order (exact path)
-    float At[NGC][KPD];   // the token groups' gate totals
-    float P[CH][CH];      // exact-path pair matrix
-    float dec[KPD];       // exp(chunk total)
-    int bad[4];           // per channel-warp: some channel's chunk total < -THR (or NaN)
-    elem_t qr[CH][QS], kr[CH][QS];
-    elem_t QiT[KPD][CH], QfT[KPD][CH], KfT[KPD][CH], KiT[KPD][CH];
-    elem_t Vn[CH][VB + 8];
-};
-#endif
 
 #ifdef VIG_EMU
 struct alignas(16) u32x4 { unsigned int x, y, z, w; };
@@ -346,15 +323,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     const int warp = lt >> 5, lane = tid & 31, g8 = lane >> 2, tg = lane & 3;
     const int s0 = seg * seglen, s1 = min(L, s0 + seglen);
     const int nch = (s1 - s0 + CH - 1) / CH;
-#if FS2
-    if (mode != 1) __trap();  // the launcher compiles FS2 into the output pass's module only
-    FwdSub* const Dsub = reinterpret_cast<FwdSub*>(smem) + 2 * dir;  // this direction's 2 slots
-    float* sO = reinterpret_cast<float*>(reinterpret_cast<FwdSub*>(smem) + 4);  // [seglen][OS]
-    {
-        const unsigned int need = 4u * (unsigned int)sizeof(FwdSub) + (unsigned int)(seglen * OS * 4);
-        if (dyn_smem_bytes() < need) __trap();  // the launcher's size formula is out of date
-    }
-#else
     DirSmem& D = reinterpret_cast<DirSmem*>(smem)[dir];
     float* sO = reinterpret_cast<float*>(reinterpret_cast<DirSmem*>(smem) + 2);  // [seglen][OS]
     {
@@ -362,7 +330,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                                   (mode == 1 ? (unsigned int)(seglen * OS * 4) : 0u);
         if (dyn_smem_bytes() < need) __trap();  // the launcher's size formula is out of date
     }
-#endif
 
     const elem_t* qb = q + b * sqb + h * sqh;
     const elem_t* kb = k + b * skb + h * skh;
@@ -386,17 +353,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             }
             S[nt][r] = x;
         }
-#if FS2
-    // v38: chunk ci is visited by the forward direction at step ci / 2 and by the backward one at
-    // step (nch - 1 - ci) / 2; the one or two chunks where these agree take red.add from both onto
-    // zeros, every other chunk is stored by its first visitor and added to by its second.
-    for (int ci = (nch - 1) >> 1; ci <= nch >> 1; ++ci)
-        if ((ci >> 1) == ((nch - 1 - ci) >> 1)) {
-            const int r0 = ci * CH;
-            for (int e = tid; e < CH * OS; e += 256)
-                if (r0 + e / OS < s1 - s0) sO[r0 * OS + e] = 0.f;
-        }
-#else
     if (mode == 1 && (nch & 1)) {
         // The middle chunk is the only one both directions write in the same iteration (red.add
         // onto zeros); every other chunk is stored by its first visitor, added to by its second.
@@ -404,7 +360,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         for (int e = tid; e < CH * OS; e += 256)
             if (r0 + e / OS < s1 - s0) sO[r0 * OS + e] = 0.f;
     }
-#endif
     __syncthreads();
 
     // Prefetch registers: this thread's share of the next chunk.
@@ -546,7 +501,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         load_gates(ci);
     };
 #endif  // FWL && FL32
-#if !FS2  // v38 stages its two sub-chunks with stage2 (below)
     auto stage = [&]() {
 #pragma unroll
         for (int i = 0; i < QKPT; ++i) {
@@ -570,7 +524,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         }
 #endif
     };
-#endif  // !FS2
 #else
     constexpr int VPT = CH * VB / NT;
     elem_t pq[QPT], pk[QPT], pv[VPT];
@@ -611,307 +564,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
         }
     };
 #endif
-#if FS2
-    // v38 (FS2): each lockstep step takes TWO 16-token sub-chunks of the direction's scan order
-    // (2 it and 2 it + 1), each in its own FwdSub slot with v37's arithmetic, so that the three
-    // direction barriers, the prefetch bookkeeping and the loop overhead come once per 32 tokens.
-    // The state passes from sub-chunk 0 to sub-chunk 1 in registers (sub-chunk 1's O^T += S^T Qi^T
-    // uses the state after sub-chunk 0's update), as between two v37 steps.
-    float gsum = 0.f;  // mode 0 only (never with FS2)
-    const int orow0 = (dir ? CH - 1 - 2 * tg : 2 * tg) * OS + vr + g8;
-    const int ostep = dir ? -OS : OS;
-    constexpr int SUBE = (int)(sizeof(FwdSub) / sizeof(elem_t));  // elements from slot 0 to slot 1
-    static_assert(sizeof(FwdSub) % 16 == 0, "FwdSub slots must keep 16-byte alignment");
-    const sptr_t sQfA = sptr(trow(Dsub[0].QfT, 8 * (lane >> 4) + (lane & 7), (lane >> 3) & 1));
-    const sptr_t sKfB = sptr(trow(Dsub[0].KfT, 8 * ((lane >> 3) & 1) + (lane & 7), lane >> 4));
-    constexpr int TSZ = KPD * CH;  // elements per tile; QiT, QfT, KfT, KiT are consecutive
-    const sptr_t sV = sptr(&Dsub[0].Vn[(lane & 7) + 8 * (lane >> 4)][vr + 8 * ((lane >> 3) & 1)]);
-
-    // Prefetch registers of the two sub-chunks (slot s is a constant at every call).
-    u32x4 qk2[2][QKPT], v2[2];
-    float g2[2][TPG];
-    auto load2 = [&](int ci, int s) {
-        const int c0 = s0 + ci * CH, n = min(CH, s1 - c0);
-        const int t0 = dir ? (c0 + n - 1) : c0;
-        const int adv = t0 - tprev;
-        tprev = t0;
-        lg += adv * lgs;
-#pragma unroll
-        for (int i = 0; i < QKPT; ++i) lqk[i] += adv * lqs[i];
-        lvp += adv * lvs;
-        if (n == CH && fullk) {  // direction-uniform
-#pragma unroll
-            for (int i = 0; i < QKPT; ++i) qk2[s][i] = *reinterpret_cast<const u32x4*>(lqk[i]);
-            v2[s] = *reinterpret_cast<const u32x4*>(lvp);
-#pragma unroll
-            for (int i = 0; i < TPG; ++i) g2[s][i] = lg[i * dg1];
-        } else {
-#pragma unroll
-            for (int i = 0; i < QKPT; ++i)
-                qk2[s][i] = (lqok[i] && lqp[i] < n) ? *reinterpret_cast<const u32x4*>(lqk[i])
-                                                    : u32x4{0u, 0u, 0u, 0u};
-            v2[s] = (lvok && (lt >> 3) < n) ? *reinterpret_cast<const u32x4*>(lvp)
-                                            : u32x4{0u, 0u, 0u, 0u};
-            const bool okc = gch < K;
-#pragma unroll
-            for (int i = 0; i < TPG; ++i) g2[s][i] = (grp * TPG + i < n && okc) ? lg[i * dg1] : 0.f;
-        }
-    };
-    auto stage2 = [&](FwdSub& X, int s) {
-#pragma unroll
-        for (int i = 0; i < QKPT; ++i) {
-            const int e = lt + NT * i;
-            if (e < 2 * QV) {
-                const bool isk = e >= QV;
-                const int vi = isk ? e - QV : e, p = vi / C8, c8 = vi % C8;
-                elem_t* dst = isk ? &X.kr[p][8 * c8] : &X.qr[p][8 * c8];
-                *reinterpret_cast<u32x4*>(dst) = qk2[s][i];
-            }
-        }
-        *reinterpret_cast<u32x4*>(&X.Vn[lt >> 3][8 * (lt & 7)]) = v2[s];
-    };
-    // After (C): sub-chunk s's products, its output rows into sO, and the state update.
-    auto mma2 = [&](FwdSub& X, int s, int it, int ci, int n, bool fast) {
-        const int c0 = s0 + ci * CH;
-        const int so = s * SUBE;
-        unsigned int av[4];  // A fragments of V^T
-        ldsm4t_s(av, sadd(sV, so));
-        float P[2][4];
-        if (fast) {
-#pragma unroll
-            for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                for (int r = 0; r < 4; ++r) P[jn][r] = 0.f;
-#pragma unroll
-            for (int kk = 0; kk < KT; ++kk) {
-                unsigned int aq[4], bq[4];
-                ldsm4t_s(aq, sadd(sQfA, so + 16 * kk * CH));
-                ldsm4t_s(bq, sadd(sKfB, so + 16 * kk * CH));
-#pragma unroll
-                for (int jn = 0; jn < 2; ++jn) mma16816(P[jn], aq, bq[2 * jn], bq[2 * jn + 1]);
-            }
-        } else {
-#pragma unroll
-            for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-                for (int r = 0; r < 4; ++r)
-                    P[jn][r] = X.P[g8 + 8 * (r >> 1)][jn * 8 + 2 * tg + (r & 1)];
-        }
-#pragma unroll
-        for (int jn = 0; jn < 2; ++jn)
-#pragma unroll
-            for (int r = 0; r < 4; ++r)
-                if (jn * 8 + 2 * tg + (r & 1) > g8 + 8 * (r >> 1)) P[jn][r] = 0.f;
-        float Oc[2][4];
-#pragma unroll
-        for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-            for (int r = 0; r < 4; ++r) Oc[tn][r] = 0.f;
-#pragma unroll
-        for (int kk = 0; kk < KT; ++kk) {
-            unsigned int as[4];
-            as[0] = pack2(S[2 * kk][0], S[2 * kk][1]);
-            as[1] = pack2(S[2 * kk][2], S[2 * kk][3]);
-            as[2] = pack2(S[2 * kk + 1][0], S[2 * kk + 1][1]);
-            as[3] = pack2(S[2 * kk + 1][2], S[2 * kk + 1][3]);
-            unsigned int bi[4];
-            ldsm4t_s(bi, sadd(sKfB, so + 16 * kk * CH - 2 * TSZ));  // QiT precedes KfT by two tiles
-#pragma unroll
-            for (int tn = 0; tn < 2; ++tn) mma16816(Oc[tn], as, bi[2 * tn], bi[2 * tn + 1]);
-        }
-#pragma unroll
-        for (int tn = 0; tn < 2; ++tn)
-            mma16816(Oc[tn], av, pack2(P[0][2 * tn], P[0][2 * tn + 1]),
-                     pack2(P[1][2 * tn], P[1][2 * tn + 1]));
-        // the other direction's step at this chunk
-        const int other = dir ? (ci >> 1) : ((nch - 1 - ci) >> 1);
-        if (n == CH && it != other) {  // direction-uniform: v30's full-chunk stores
-            float* r0 = sO + ((c0 - s0) * OS + orow0);
-            if (it < other) {
-#pragma unroll
-                for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r)
-                        r0[(8 * tn + (r & 1)) * ostep + 8 * (r >> 1)] = c * Oc[tn][r];
-            } else {
-#pragma unroll
-                for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r)
-                        add_cprod(r0[(8 * tn + (r & 1)) * ostep + 8 * (r >> 1)], c, Oc[tn][r]);
-            }
-        } else {
-            float* rowp[2][2];
-            bool okp[2][2];
-#pragma unroll
-            for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                for (int h2 = 0; h2 < 2; ++h2) {
-                    const int p = tn * 8 + 2 * tg + h2;
-                    okp[tn][h2] = p < n;
-                    rowp[tn][h2] = sO + (c0 - s0 + (dir ? n - 1 - p : p)) * OS + vr + g8;
-                }
-            if (it < other) {
-#pragma unroll
-                for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r)
-                        if (okp[tn][r & 1]) rowp[tn][r & 1][8 * (r >> 1)] = c * Oc[tn][r];
-            } else if (it > other) {
-#pragma unroll
-                for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r)
-                        if (okp[tn][r & 1]) rowp[tn][r & 1][8 * (r >> 1)] += c * Oc[tn][r];
-            } else {
-#pragma unroll
-                for (int tn = 0; tn < 2; ++tn)
-#pragma unroll
-                    for (int r = 0; r < 4; ++r)
-                        if (okp[tn][r & 1]) atomicAdd(&rowp[tn][r & 1][8 * (r >> 1)], c * Oc[tn][r]);
-            }
-        }
-        // State: S^T = S^T diag(exp(A_15)) + V^T Ki.
-#pragma unroll
-        for (int n2 = 0; n2 < KT; ++n2) {
-            unsigned int bk[4];
-            ldsm4_s(bk, sadd(sQfA, so + 16 * n2 * CH + 2 * TSZ));  // KiT follows QfT by two tiles
-#pragma unroll
-            for (int h2 = 0; h2 < 2; ++h2) {
-                const int nt = 2 * n2 + h2;
-                const float d0 = X.dec[nt * 8 + 2 * tg], d1 = X.dec[nt * 8 + 2 * tg + 1];
-                S[nt][0] *= d0;
-                S[nt][1] *= d1;
-                S[nt][2] *= d0;
-                S[nt][3] *= d1;
-                mma16816(S[nt], av, bk[2 * h2], bk[2 * h2 + 1]);
-            }
-        }
-    };
-
-    const int nst = (nch + 1) >> 1;  // steps
-    const int tblk = nst >> 1;       // the step with the block barrier (first visits before it,
-                                     // second visits from it on; checked for nch = 1 .. 39)
-    load2(dir ? nch - 1 : 0, 0);
-    if (nch > 1) load2(dir ? nch - 2 : 1, 1);
-    for (int it = 0; it < nst; ++it) {
-        const bool has1 = 2 * it + 1 < nch;  // block-uniform: sub-chunk 1 exists
-        int cis[2], ns[2];
-#pragma unroll
-        for (int s = 0; s < 2; ++s) {
-            const int sc = 2 * it + s;
-            cis[s] = dir ? nch - 1 - sc : sc;
-            ns[s] = min(CH, s1 - (s0 + cis[s] * CH));
-        }
-        float Ar[2][TPG], Br[2][TPG];
-#pragma unroll
-        for (int s = 0; s < 2; ++s) {
-            if (s == 1 && !has1) break;
-            float t = 0.f;
-#pragma unroll
-            for (int i = 0; i < TPG; ++i) {
-                t += g2[s][i];
-                Ar[s][i] = t;
-            }
-            Dsub[s].At[grp][gch] = t;
-        }
-        if (it == tblk) __syncthreads();  // block-uniform branch
-        bar_dir_t();                      // (A)
-        stage2(Dsub[0], 0);
-        if (has1) stage2(Dsub[1], 1);
-        float em[2];
-#pragma unroll
-        for (int s = 0; s < 2; ++s) {
-            if (s == 1 && !has1) break;
-            FwdSub& X = Dsub[s];
-            float a = 0.f, before = 0.f, after = 0.f;
-#pragma unroll
-            for (int x = 0; x < NGC; ++x) {
-                const float t = X.At[x][gch];
-                a += t;
-                if (x < grp) before += t;
-                if (x > grp) after += t;
-            }
-            float bx = after;
-#pragma unroll
-            for (int i = TPG - 1; i >= 0; --i) {
-                Br[s][i] = bx;
-                bx += g2[s][i];
-            }
-#pragma unroll
-            for (int i = 0; i < TPG; ++i) {
-                Ar[s][i] += before;
-                X.g[grp * TPG + i][gch] = g2[s][i];
-            }
-            em[s] = FEXP(-0.5f * a);
-            if (grp == 0) X.dec[gch] = FEXP(a);
-            if (warp < NWK) {
-                const unsigned int m = __ballot_sync(FULL_MASK, !(a >= -THR));
-                if (lane == 0) X.bad[warp] = (m != 0u);
-            }
-        }
-        // the next pair, in flight during this one
-        if (2 * it + 2 < nch) load2(dir ? nch - 3 - 2 * it : 2 * it + 2, 0);
-        if (2 * it + 3 < nch) load2(dir ? nch - 4 - 2 * it : 2 * it + 3, 1);
-        bar_dir_t();  // (B)
-        bool fast[2];
-#pragma unroll
-        for (int s = 0; s < 2; ++s) {
-            if (s == 1 && !has1) break;
-            FwdSub& X = Dsub[s];
-            bool f = true;
-#pragma unroll
-            for (int w = 0; w < NWK; ++w) f = f && !X.bad[w];
-            fast[s] = f;
-            float xki[QPT], xqi[QPT], xqf[QPT], xkf[QPT];
-#pragma unroll
-            for (int i = 0; i < QPT; ++i) {
-                xki[i] = to_f(X.kr[grp * TPG + i][gch]) * FEXP(Br[s][i]);
-                xqi[i] = to_f(X.qr[grp * TPG + i][gch]) * FEXP(Ar[s][i]);
-                xqf[i] = xqi[i] * em[s];
-                xkf[i] = xki[i] * em[s];
-            }
-            tstore(X.KiT, gch, grp * TPG, xki);
-            tstore(X.QiT, gch, grp * TPG, xqi);
-            if (f) {
-                tstore(X.QfT, gch, grp * TPG, xqf);
-                tstore(X.KfT, gch, grp * TPG, xkf);
-            }
-        }
-#pragma unroll
-        for (int s = 0; s < 2; ++s) {
-            if (s == 1 && !has1) break;
-            if (fast[s]) continue;
-            FwdSub& X = Dsub[s];
-            // Exact pairs: thread (j, cg) walks p upward with per-channel running segment sums.
-            const int j = lt >> 3, cg = lt & 7;
-            constexpr int CPT = KPD / 8;
-            float sg[CPT], kj[CPT];
-#pragma unroll
-            for (int i = 0; i < CPT; ++i) {
-                sg[i] = 0.f;
-                kj[i] = to_f(X.kr[j][cg + 8 * i]);
-            }
-#pragma unroll
-            for (int p = 0; p < CH; ++p) {
-                float acc = 0.f;
-#pragma unroll
-                for (int i = 0; i < CPT; ++i) {
-                    const int ch = cg + 8 * i;
-                    if (p > j) sg[i] += X.g[p][ch];
-                    if (p >= j) acc = fmaf(to_f(X.qr[p][ch]) * kj[i], FEXP(sg[i]), acc);
-                }
-                acc += __shfl_xor_sync(FULL_MASK, acc, 1);
-                acc += __shfl_xor_sync(FULL_MASK, acc, 2);
-                acc += __shfl_xor_sync(FULL_MASK, acc, 4);
-                if (cg == 0) X.P[p][j] = acc;
-            }
-        }
-        bar_dir_t();  // (C)
-        mma2(Dsub[0], 0, it, cis[0], ns[0], fast[0]);
-        if (has1) mma2(Dsub[1], 1, it, cis[1], ns[1], fast[1]);
-    }
-#else
     load(dir ? nch - 1 : 0);
     float gsum = 0.f;
 #if FWL && FL32
@@ -1282,7 +934,6 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
 #endif
     }
 
-#endif  // FS2
     if (mode == 0) {
 #pragma unroll
         for (int nt = 0; nt < 2 * KT; ++nt)

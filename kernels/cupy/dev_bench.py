@@ -57,9 +57,6 @@ Session 10 round 3: modifier "+R" VIG_CUPY_FWD=v37 (v30 with channel-major Qi / 
 packed conversions and stores, ldmatrix fragments), for fwd and f+b kinds, applied after the kind's
 own switches and after "+N" ("v26+N+R" = the v37 forward, every other switch shipped); compared
 with the same kind without "+R" (BITEXACT / DIFF, not an error; the emulator has them bit-identical).
-Session 13: modifier "+S" VIG_CUPY_FWD=v38 (v37 whose output pass takes two 16-token sub-chunks per
-lockstep step, -DFS2=1), after "+N" ("v26+N+S"); compared with the same kind without "+S" (BITEXACT /
-DIFF: at the contract's shapes v38 sums every output row in v37's order).
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -131,7 +128,6 @@ _MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
          "M": dict(VIG_CUPY_FWD0="m0"), "E": dict(VIG_CUPY_DGFIX="vec2"),
          "F": dict(VIG_CUPY_FWD="v30"), "G": dict(VIG_CUPY_FWD="v30l"),
          "R": dict(VIG_CUPY_FWD="v37"),  # session 10 round 3
-         "S": dict(VIG_CUPY_FWD="v38"),  # session 13
          # session 9: "+N" = the shipped defaults of every switch a bwd kind does not set itself
          # (forward, state-pass module, dg fix-up, 128-token rule; read from the backend, so a flip
          # follows); unlike +D / +E / +M it is not skipped at unsegmented shapes
@@ -176,8 +172,7 @@ def _twin(kind, done):
     name, plus, mods = kind.partition("+")
     if name in _BASE and _BASE[name] + plus + mods in done:  # v31 / v31q against v29r / v29q
         return _BASE[name] + plus + mods
-    for m in ("+F", "+G", "+R", "+S"):  # v30 / v30l against v26 (session 8), v37 against v30 (session
-        # 10), v38 against the kind without it (session 13: against v37 when "+N" ships v37)
+    for m in ("+F", "+G", "+R"):  # v30 / v30l against v26 (session 8), v37 against v30 (session 10)
         if m in kind and kind.replace(m, "") in done:
             return kind.replace(m, "")
     if "+E" in kind and kind.replace("+E", "+D") in done:  # vec2 against vec (session 7)
