@@ -78,7 +78,9 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # (Session 13's "v38", v37 with two 16-token sub-chunks per lockstep step, was the default at 2369e7f for one device
 # call: parity 120/120, sanitizers clean, outputs bit-identical to v37, but 11-13 % slower at 224 px and S@1024;
 # removed, see _FWD_REMOVED and results/2026-12-06h-h100/.)
-FWD_DEFAULT = "v37"
+# "v39" since session 13's call B, flipped before it (device starts are scarce: one call holds its FINAL checks
+# and its timing against v37); results/2026-12-06h-h100/callB/ says what it measured.
+FWD_DEFAULT = "v39"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
@@ -94,7 +96,7 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
-FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "recurrent")
+FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v39", "recurrent")
 # removed forward variants -> (session, what the GPU said, commit where they last are)
 _FWD_REMOVED = {"v38": ("session 13", "graphed fwd 11-13 % slower than v37 at ViG-T / S / B@224 and ViG-S@1024",
                         "2369e7f")}
@@ -113,6 +115,11 @@ _FWD_REMOVED = {"v38": ("session 13", "graphed fwd 11-13 % slower than v37 at Vi
 # Session 13 ("v38", removed): v37 whose output pass took TWO 16-token sub-chunks per lockstep step
 # (-DFS2=1), halving the direction barriers per token; proven on the H100 and slower (the chunk step is
 # bound by its dependent tile / mma chain, not by its barriers). NOTES.md, "Session 13".
+# Session 13 ("v39", on trial): v37 whose output pass (mode 1) runs 3 blocks per SM instead of 2 (-DFC3=1 and
+# MINB=3: 80 registers, 12 bytes spilled; the compact FwdSmem tiles, 12,688 B per direction at K = 32, and the
+# fp32 output rows at VB floats, XOR-swizzled, instead of VB + 4: 73.8 KB at L = 196 instead of 86 KB); the
+# same arithmetic in the same order (bit-identical to v37 in the emulator). K <= 32 only (else v37's module);
+# the state passes are v37's. NOTES.md, "Session 13, round 2".
 
 
 def fwd_variant() -> str:
@@ -166,7 +173,7 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
 
 
 def _fwl() -> bool:
-    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37")
+    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37", "v39")
 
 
 def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
@@ -174,9 +181,9 @@ def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
     own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC, v37 FL32, FDEC and FTR;
     all only with 16-byte rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
     kind = _ENV["fwd"]
-    if kind not in ("v30", "v30l", "v37") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
+    if kind not in ("v30", "v30l", "v37", "v39") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
         return defines
-    if kind == "v37":  # session 10 round 3: v30 + the channel-major tiles
+    if kind in ("v37", "v39"):  # session 10 round 3: v30 + the channel-major tiles (v39: + fwd1_defines)
         return defines + (("FL32", 1), ("FDEC", 1), ("FTR", 1))
     return defines + ((("FL32", 1), ("FDEC", 1)) if kind == "v30" else (("FL32", 1),))
 
@@ -191,6 +198,25 @@ def tc_vec(q, k, v, *more) -> int:
         if t.data_ptr() % 16 or any(st % 8 for st in t.stride()[:-1]):
             return 0
     return 1
+
+
+def fwd1_defines(fdefines: tuple, kt: int) -> tuple:
+    """The output pass's (mode 1) defines: v39 adds FC3 and MINB=3 to v37's where v37's code runs
+    (FTR) and K <= 32; every other case, and every mode-0 launch, keeps fwd_defines' set."""
+    if _ENV["fwd"] == "v39" and ("FTR", 1) in fdefines and kt <= 2:
+        return fdefines + (("FC3", 1), ("MINB", 3))
+    return fdefines
+
+
+def tc_fwd_smem(kt: int, defines: tuple, seglen: int) -> int:
+    """Dynamic shared memory of the output pass (mode 1): two directions' tiles (FwdSmem with FC3,
+    v39; else DirSmem) and the fp32 output rows (VB floats a row with FC3, VB + 4 without)."""
+    if ("FC3", 1) not in defines:
+        return 2 * tc_dir_smem(kt) + seglen * (TC_VB + 4) * 4
+    kpd = 16 * kt
+    floats = TC_CHUNK * kpd + (128 // kpd) * kpd + TC_CHUNK * TC_CHUNK + kpd + 4
+    elems = 2 * TC_CHUNK * (kpd + 8) + 4 * kpd * TC_CHUNK + TC_CHUNK * (TC_VB + 8)
+    return 2 * (4 * floats + 2 * elems) + seglen * TC_VB * 4
 
 
 def tc_dir_smem(kt: int, fwl: bool | None = None) -> int:
@@ -597,8 +623,9 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
                             np.int32(0)), 0, defines))
+    odefines = fwd1_defines(fdefines, kt)
     calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
-                       dsm + seglen * (TC_VB + 4) * 4, fdefines))
+                       tc_fwd_smem(kt, odefines, seglen), odefines))
     p = _FwdPlan()
     p.calls, p.o_shape, p.nseg = tuple(calls), (B, L, H, V), nseg
     p.st = _strided((BH, nseg, 2, nvb * TC_VB, kpd))

@@ -39,7 +39,17 @@
 #define QS (KPD + 8)      // row stride (elements) of Qi, Qf, Kf, qr, kr: conflict-free fragment loads
 #define TS 24             // row stride of the transposed tiles VT, KiT
 #define NWK ((KPD + 31) / 32)
+#ifndef FC3
+#define FC3 0             // 1 (with FTR, VEC; VIG_CUPY_FWD=v39, the output pass): 3 blocks per SM: the
+#endif                    //    compact FwdSmem, sO rows of VB floats (XOR-swizzled), MINB=3 (launcher)
+#if FC3 && !(FTR && VEC)
+#error "FC3 needs FTR and VEC"
+#endif
+#if FC3
+#define OS VB             // row stride of the fp32 output buffer; columns XOR-swizzled by osw()
+#else
 #define OS (VB + 4)       // row stride of the fp32 output buffer: conflict-free red.add
+#endif
 #define NGC (NT / KPD)    // v2.3 forward: token groups per chunk (thread = group x channel)
 #define TPG (CH / NGC)    // tokens per group (= CH * KPD / NT)
 #ifndef VEC
@@ -96,6 +106,27 @@ struct DirSmem {
 #endif
 };
 
+#if FC3
+// v39: the forward's per-direction tiles less what v37's forward does not use (Bx, A's rows past the
+// group totals, mid): 12,688 B at K = 32 instead of DirSmem's 16,400.
+struct FwdSmem {
+    float g[CH][KPD];     // gates, scan order (exact path)
+    float A[NGC][KPD];    // the token groups' gate totals
+    float P[CH][CH];      // exact-path pair matrix
+    float dec[KPD];       // exp(chunk total)
+    int bad[4];           // per channel-warp: some channel's chunk total < -THR (or NaN)
+    elem_t qr[CH][QS], kr[CH][QS];
+    elem_t QiT[KPD][CH], QfT[KPD][CH], KfT[KPD][CH], KiT[KPD][CH];
+    elem_t Vn[CH][VB + 8];
+};
+typedef FwdSmem FSmem;
+// Column of element (row, col) in the sO rows (OS = VB floats): bits 3-4 of col XOR bits 1-2 of row,
+// so that a warp's fragment stores (rows 2 tg + .., columns g8 + ..) fall in 32 distinct banks and
+// every 8-float group stays contiguous (the output pass's 16-byte loads).
+__device__ __forceinline__ int osw(int row, int col) { return col ^ (((row >> 1) & 3) << 3); }
+#else
+typedef DirSmem FSmem;
+#endif
 #ifdef VIG_EMU
 struct alignas(16) u32x4 { unsigned int x, y, z, w; };
 struct alignas(16) f32x4 { float x, y, z, w; };
@@ -323,10 +354,10 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     const int warp = lt >> 5, lane = tid & 31, g8 = lane >> 2, tg = lane & 3;
     const int s0 = seg * seglen, s1 = min(L, s0 + seglen);
     const int nch = (s1 - s0 + CH - 1) / CH;
-    DirSmem& D = reinterpret_cast<DirSmem*>(smem)[dir];
-    float* sO = reinterpret_cast<float*>(reinterpret_cast<DirSmem*>(smem) + 2);  // [seglen][OS]
+    FSmem& D = reinterpret_cast<FSmem*>(smem)[dir];
+    float* sO = reinterpret_cast<float*>(reinterpret_cast<FSmem*>(smem) + 2);  // [seglen][OS]
     {
-        const unsigned int need = 2u * (unsigned int)sizeof(DirSmem) +
+        const unsigned int need = 2u * (unsigned int)sizeof(FSmem) +
                                   (mode == 1 ? (unsigned int)(seglen * OS * 4) : 0u);
         if (dyn_smem_bytes() < need) __trap();  // the launcher's size formula is out of date
     }
@@ -568,7 +599,15 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
     float gsum = 0.f;
 #if FWL && FL32
     // v30: this thread's first output row in a full chunk (scan position 2 tg) and the row step
+#if FC3
+    // v39: the row part only; a full chunk's rows of this thread all have the swizzle key
+    // ((row >> 1) & 3) = tg (forward) or 3 - tg (backward), so its two columns are fixed
+    const int orow0 = (dir ? CH - 1 - 2 * tg : 2 * tg) * OS;
+    const int okey = (dir ? 3 - tg : tg) << 3;
+    const int ocol[2] = {(vr + g8) ^ okey, (vr + g8 + 8) ^ okey};
+#else
     const int orow0 = (dir ? CH - 1 - 2 * tg : 2 * tg) * OS + vr + g8;
+#endif
     const int ostep = dir ? -OS : OS;
 #endif
 
@@ -829,19 +868,25 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 // row c0 - s0 + p, or + 15 - p backward: a per-thread offset, a signed step),
                 // without per-row bounds; the same values, stores and adds as below.
                 float* r0 = sO + ((c0 - s0) * OS + orow0);
+#if FC3
+#define OCOL(r) ocol[(r) >> 1]
+#else
+#define OCOL(r) (8 * ((r) >> 1))
+#endif
                 if (it < other) {
 #pragma unroll
                     for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
                         for (int r = 0; r < 4; ++r)
-                            r0[(8 * tn + (r & 1)) * ostep + 8 * (r >> 1)] = c * Oc[tn][r];
+                            r0[(8 * tn + (r & 1)) * ostep + OCOL(r)] = c * Oc[tn][r];
                 } else {
 #pragma unroll
                     for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
                         for (int r = 0; r < 4; ++r)
-                            add_cprod(r0[(8 * tn + (r & 1)) * ostep + 8 * (r >> 1)], c, Oc[tn][r]);
+                            add_cprod(r0[(8 * tn + (r & 1)) * ostep + OCOL(r)], c, Oc[tn][r]);
                 }
+#undef OCOL
             } else {
 #endif
 #if FWL
@@ -849,13 +894,25 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             // choice once per chunk instead of per element.
             float* rowp[2][2];
             bool okp[2][2];
+#if FC3
+            int rkey[2][2];  // v39: each row's swizzle key (rowp: the row's start)
+#define PCOL(tn, r) (((vr + g8 + 8 * ((r) >> 1)) ^ rkey[tn][(r) & 1]))
+#else
+#define PCOL(tn, r) (8 * ((r) >> 1))
+#endif
 #pragma unroll
             for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
                 for (int h2 = 0; h2 < 2; ++h2) {
                     const int p = tn * 8 + 2 * tg + h2;
                     okp[tn][h2] = p < n;
+#if FC3
+                    const int row = c0 - s0 + (dir ? n - 1 - p : p);
+                    rkey[tn][h2] = ((row >> 1) & 3) << 3;
+                    rowp[tn][h2] = sO + row * OS;
+#else
                     rowp[tn][h2] = sO + (c0 - s0 + (dir ? n - 1 - p : p)) * OS + vr + g8;
+#endif
                 }
             const int other = nch - 1 - it;
             if (it < other) {
@@ -863,19 +920,20 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                 for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
                     for (int r = 0; r < 4; ++r)
-                        if (okp[tn][r & 1]) rowp[tn][r & 1][8 * (r >> 1)] = c * Oc[tn][r];
+                        if (okp[tn][r & 1]) rowp[tn][r & 1][PCOL(tn, r)] = c * Oc[tn][r];
             } else if (it > other) {
 #pragma unroll
                 for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
                     for (int r = 0; r < 4; ++r)
-                        if (okp[tn][r & 1]) rowp[tn][r & 1][8 * (r >> 1)] += c * Oc[tn][r];
+                        if (okp[tn][r & 1]) rowp[tn][r & 1][PCOL(tn, r)] += c * Oc[tn][r];
             } else {
 #pragma unroll
                 for (int tn = 0; tn < 2; ++tn)
 #pragma unroll
                     for (int r = 0; r < 4; ++r)
-                        if (okp[tn][r & 1]) atomicAdd(&rowp[tn][r & 1][8 * (r >> 1)], c * Oc[tn][r]);
+                        if (okp[tn][r & 1]) atomicAdd(&rowp[tn][r & 1][PCOL(tn, r)], c * Oc[tn][r]);
+#undef PCOL
             }
 #if FL32
             }  // not a full chunk, or the middle one
@@ -958,7 +1016,11 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
             const int t = e >> 3, c8 = e & 7, col = vblk * VB + 8 * c8;
             if (col < V) {
                 const int hi = (c8 >> 2) & 1;
+#if FC3
+                const float* src = &sO[t * OS + osw(t, 8 * c8)];
+#else
                 const float* src = &sO[t * OS + 8 * c8];
+#endif
                 const f32x4 x0 = *reinterpret_cast<const f32x4*>(src + 4 * hi);
                 const f32x4 x1 = *reinterpret_cast<const f32x4*>(src + 4 - 4 * hi);
                 const f32x4 lo4 = hi ? x1 : x0, hi4 = hi ? x0 : x1;

@@ -110,7 +110,7 @@ def check(case):
         eq = (torch.equal(o, o1) and torch.equal(o1, o2) and len(s1) == len(s2)
               and all(torch.equal(a, b) for a, b in zip(s1, s2)))
         ok &= eq
-        flags = "+".join(n for n in ("FL32", "FDEC", "FTR") if any(d.get(n) for d in defs)) or "-"
+        flags = "+".join(n for n in ("FL32", "FDEC", "FTR", "FC3") if any(d.get(n) for d in defs)) or "-"
         same = f" same-as-{os.environ['VIG_EMU_SAME_FWD']}:{'yes' if eq else 'NO'} [{flags}]"
     print(f"{'ok  ' if ok else 'FAIL'} err {err:.3e} bound {bound:.3e} ratio {err / bound:.3f} "
           f"plan {cp.tc_plan(case.B, case.H, case.L, case.V)}{same}  {case}", flush=True)

@@ -71,7 +71,9 @@ unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_
 case "$(sed -n 's/^BWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)" in
   v36*) ALT0="VIG_CUPY_BWD=v31";; *) ALT0="VIG_CUPY_BWD=v29q";; esac
 # session 11: v37 the default forward -> the previous forward, v30, joins the previous defaults
-[ "$(sed -n 's/^FWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)" = v37 ] && ALT0="VIG_CUPY_FWD=v30 $ALT0"
+# session 13: v39 the default -> v37 does
+case "$(sed -n 's/^FWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)" in
+  v37) ALT0="VIG_CUPY_FWD=v30 $ALT0";; v39) ALT0="VIG_CUPY_FWD=v37 $ALT0";; esac
 ALT=${CUPY_FINAL_ALT-$ALT0}
 # the sanitizers (memcheck, racecheck: --small with every segmented workspace offset) and the SEG128
 # rule's cases of one configuration (its env assignments as arguments; none: the shipped defaults),
