@@ -78,9 +78,9 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # (Session 13's "v38", v37 with two 16-token sub-chunks per lockstep step, was the default at 2369e7f for one device
 # call: parity 120/120, sanitizers clean, outputs bit-identical to v37, but 11-13 % slower at 224 px and S@1024;
 # removed, see _FWD_REMOVED and results/2026-12-06h-h100/.)
-# "v39" since session 13's call B, flipped before it (device starts are scarce: one call holds its FINAL checks
-# and its timing against v37); results/2026-12-06h-h100/callB/ says what it measured.
-FWD_DEFAULT = "v39"
+# (Session 13's "v39", 3 blocks per SM in the output pass, is on trial: CPU-proven, bit-identical to v37 in the
+# emulator; not yet run on the GPU.)
+FWD_DEFAULT = "v37"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;

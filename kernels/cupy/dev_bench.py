@@ -57,6 +57,9 @@ Session 10 round 3: modifier "+R" VIG_CUPY_FWD=v37 (v30 with channel-major Qi / 
 packed conversions and stores, ldmatrix fragments), for fwd and f+b kinds, applied after the kind's
 own switches and after "+N" ("v26+N+R" = the v37 forward, every other switch shipped); compared
 with the same kind without "+R" (BITEXACT / DIFF, not an error; the emulator has them bit-identical).
+Session 13 round 2: modifier "+T" VIG_CUPY_FWD=v39 (v37 whose output pass runs 3 blocks per SM: -DFC3=1
+-DMINB=3), after "+N" ("v26+N+T"); compared with the same kind without "+T" (BITEXACT / DIFF: v39 computes
+v37's values in v37's order). (Round 1's "+S", v38, went with that forward: 2369e7f.)
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -128,6 +131,7 @@ _MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
          "M": dict(VIG_CUPY_FWD0="m0"), "E": dict(VIG_CUPY_DGFIX="vec2"),
          "F": dict(VIG_CUPY_FWD="v30"), "G": dict(VIG_CUPY_FWD="v30l"),
          "R": dict(VIG_CUPY_FWD="v37"),  # session 10 round 3
+         "T": dict(VIG_CUPY_FWD="v39"),  # session 13 round 2
          # session 9: "+N" = the shipped defaults of every switch a bwd kind does not set itself
          # (forward, state-pass module, dg fix-up, 128-token rule; read from the backend, so a flip
          # follows); unlike +D / +E / +M it is not skipped at unsegmented shapes
@@ -172,7 +176,8 @@ def _twin(kind, done):
     name, plus, mods = kind.partition("+")
     if name in _BASE and _BASE[name] + plus + mods in done:  # v31 / v31q against v29r / v29q
         return _BASE[name] + plus + mods
-    for m in ("+F", "+G", "+R"):  # v30 / v30l against v26 (session 8), v37 against v30 (session 10)
+    for m in ("+F", "+G", "+R", "+T"):  # v30 / v30l against v26 (session 8), v37 against v30 (session
+        # 10), v39 against the kind without it (session 13: v37 while "+N" ships v37)
         if m in kind and kind.replace(m, "") in done:
             return kind.replace(m, "")
     if "+E" in kind and kind.replace("+E", "+D") in done:  # vec2 against vec (session 7)

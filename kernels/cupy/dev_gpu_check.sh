@@ -28,6 +28,17 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
+#   MID (0; session 13 round 2: the v39 forward, VIG_CUPY_FWD=v39 = v37 + -DFC3=1 -DMINB=3 in the output pass):
+#     MID_PHASE=parity (<= MID_BOX, default 108 s; each process `timeout MID_PAR_S`, default 100),
+#       5 processes side by side: A parity of v39 (the contract's 120 cases; its cupy-check.json is the
+#       second file), B memcheck and C racecheck of v39 on --small with VIG_CUPY_MAX_SEG=64, D
+#       dev_parity.py --expect-seg 128 with v39, E dev_parity.py --lengths 1,17,..,256 with v39 (B = 96,
+#       H = 3: one segment per (b, h), chunk counts 1 .. 16, every gate regime).
+#     MID_PHASE=timing (<= MID_BOX, default 68 s): ONE dev_bench process: fwd v26+N (the shipped
+#       forward, v37) | v26+N+T (v39) | v26+N | v26+N+T, f+b v36s+N | v36s+N+T | v36s+N | v36s+N+T at the
+#       five shapes; verdict line: every +T line BITEXACT against its twin; then, with >= 22 s left
+#       each, ncu of bigla_tc_fwd [v39], then [v37], at ViG-S@224 (occupancy limits, warps active).
+#   (Session 10's MID, v36 / v37, as it was; its script is in git history at 9f67044:)
 #   MID (0; session 10 round 2: the v36 backward; round 3: the v37 forward (both defaults since session 11's call 1),
 #   VIG_CUPY_FWD=v37 = v30 + -DFTR=1, channel-major Qi / Qf / Kf / Ki tiles):
 #     MID_PHASE=parity (<= MID_BOX, default 108 s; each process `timeout MID_PAR_S`, default 100),
@@ -126,58 +137,47 @@ wait $P1 $SIDE
 echo "== 1b parity B [$ALT] (done at $(el) s)"; grep -v "^ok " $S/parity-b.log | tail -n 30
 side_report "shipped defaults"
 else
-# ---------------- MID (session 10 round 2): the v36 backward ----------------
-NEW="VIG_CUPY_BWD=v36"
-NEWF="VIG_CUPY_FWD=v37"
+# ---------------- MID (session 13 round 2): the v39 forward ----------------
+NEW="VIG_CUPY_FWD=v39"
 TO=${MID_PAR_S:-100}
 if [ "${MID_PHASE:-both}" != timing ]; then
-echo "== 1 parity A [$NEW] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] | parity E [$NEWF] | memcheck F | racecheck G [$NEWF] ($(el) s, each timeout $TO)"
+echo "== 1 parity A [$NEW] | memcheck B | racecheck C [$NEW, --small, MAX_SEG=64] | seg128 parity D [$NEW] | edge lengths E [$NEW] ($(el) s, each timeout $TO)"
 side_checks $NEW
-( env $NEWF OUT=$S/b37 timeout $TO python tools/check_backend.py cupy --parity \
-    > $S/parity-v37.log 2>&1; echo "parity E [v37] rc=$?" >> $S/parity-v37.log ) &
+( env $NEW timeout $TO python kernels/cupy/dev_parity.py --lengths 1,17,33,49,65,196,208,224,225,256 \
+    > $S/edge.log 2>&1; echo "edge parity rc=$?" >> $S/edge.log ) &
 SIDE="$SIDE $!"
-san_checks 37 $NEWF
 env $NEW OUT=$D timeout $TO python tools/check_backend.py cupy --parity
-echo "parity A [v36] rc=$? ($(el) s)"
+echo "parity A [v39] rc=$? ($(el) s)"
 wait $SIDE
 side_report "$NEW"
-echo "== parity E [$NEWF] (done at $(el) s)"; grep -v "^ok " $S/parity-v37.log | tail -n 30
-san_report 37 "$NEWF"
+echo "== edge lengths E [$NEW]"; grep -v "^ok " $S/edge.log | tail -n 30
 fi
 if [ "${MID_PHASE:-both}" != parity ]; then
-FK=v26+N,v26+N+R,v26+N,v26+N+R
-BK=v31s+N,v36s+N,v31s+N+R,v31s+N
+FK=v26+N,v26+N+T,v26+N,v26+N+T
+BK=v36s+N,v36s+N+T,v36s+N,v36s+N+T
 echo "== 2 bench, one process: fwd $FK | f+b $BK ($(el) s, $(left) s left)"
 timeout $(( $(left) > 7 ? $(left) - 2 : 5 )) python kernels/cupy/dev_bench.py \
   $FK $BK ViG-T@224,ViG-S@224,ViG-B@224,ViG-T@1024,ViG-S@1024 | tee $S/bench.log
 echo "bench rc=${PIPESTATUS[0]} ($(el) s)"
-# v36 stores v31's fp32 values rounded once: every such line must say BITEXACT against v31 (whose
-# gradients are the launcher's one cast of those fp32 values)
-NF=$(grep -cE "f\+b +v36s\+N:" $S/bench.log)
-NB=$(grep -E "f\+b +v36s\+N:" $S/bench.log | grep -cE "vs v31s\+N: BITEXACT")
-echo "v36 vs v31 (equal to v31's gradients rounded once): $NF lines, $NB BITEXACT -> $([ "$NF" -gt 0 ] && [ "$NF" = "$NB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-grep -E "f\+b +v36s\+N:" $S/bench.log | grep -oE "vs v31s\+N: [A-Z]+ [0-9.e+-]+" | sort | uniq -c
-# v37 (round 3) computes v30's values in v30's order: every +R line BITEXACT against its twin
-NR=$(grep -cE "(fwd|f\+b) +v[0-9a-z]+\+N\+R:" $S/bench.log)
-NRB=$(grep -E "(fwd|f\+b) +v[0-9a-z]+\+N\+R:" $S/bench.log | grep -cE "vs v[0-9a-z]+\+N: BITEXACT")
-echo "v37 vs v30 (fwd and f+b): $NR lines, $NRB BITEXACT -> $([ "$NR" -gt 0 ] && [ "$NR" = "$NRB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
-awk '$2 == "fwd" && $3 ~ /^v26\+N(\+R)?:$/ {g = $0; sub(/.*graphed /, "", g); sub(/;.*/, "", g);
+# v39 computes v37's values in v37's order: every +T line BITEXACT against its twin
+NR=$(grep -cE "(fwd|f\+b) +v[0-9a-z]+\+N\+T:" $S/bench.log)
+NRB=$(grep -E "(fwd|f\+b) +v[0-9a-z]+\+N\+T:" $S/bench.log | grep -cE "vs v[0-9a-z]+\+N: BITEXACT")
+echo "v39 vs v37 (fwd and f+b): $NR lines, $NRB BITEXACT -> $([ "$NR" -gt 0 ] && [ "$NR" = "$NRB" ] && echo BITEXACT || echo 'CHECK (not bit-identical, or no lines)')"
+awk '$2 == "fwd" && $3 ~ /^v26\+N(\+T)?:$/ {g = $0; sub(/.*graphed /, "", g); sub(/;.*/, "", g);
   print "  " $1, "fwd", $3, "eager", $4, "graphed", g}' $S/bench.log
-awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v3[16]s\+N(\+R)?:$/ {g = $0; sub(/.*graphed /, "", g);
+awk '$2 == "fwd" {sh = $1} $1 == "f+b" && $2 ~ /^v36s\+N(\+T)?:$/ {g = $0; sub(/.*graphed /, "", g);
   sub(/;.*/, "", g); p = $0; sub(/.*peak extra /, "", p); sub(/ MiB.*/, "", p);
-  h = $0; sub(/.*host /, "", h); sub(/ us.*/, "", h);
-  print "  " sh, $2, "eager", $3, "graphed", g, "host", h, "us peak", p, "MiB"}' $S/bench.log
-M=gpu__time_duration.sum,smsp__inst_executed.sum,smsp__issue_active.avg.pct_of_peak_sustained_active,\
-smsp__average_warps_issue_stalled_barrier_per_issue_active.ratio,\
-smsp__average_warps_issue_stalled_long_scoreboard_per_issue_active.ratio,\
-smsp__average_warps_issue_stalled_wait_per_issue_active.ratio,\
-launch__registers_per_thread,sm__warps_active.avg.pct_of_peak_sustained_active
-for V in v36 v31; do
-  if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_bwd [$V] skipped ($(left) s left)"; continue; fi
-  echo "== 3 ncu bigla_tc_bwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
-  VIG_CUPY_BWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
-    -k regex:bigla_tc_bwd -c 1 python kernels/cupy/dev_prof.py ViG-S@224 2>&1 \
-    | grep '"bigla_tc_bwd' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
+  print "  " sh, $2, "eager", $3, "graphed", g, "peak", p, "MiB"}' $S/bench.log
+# occupancy: v39 must reach 3 blocks per SM (the driver picks the shared-memory carveout)
+M=gpu__time_duration.sum,launch__occupancy_limit_shared_mem,launch__occupancy_limit_registers,\
+launch__registers_per_thread,launch__shared_mem_per_block_dynamic,sm__warps_active.avg.pct_of_peak_sustained_active,\
+smsp__issue_active.avg.pct_of_peak_sustained_active
+for V in v39 v37; do
+  if [ $(left) -lt 22 ]; then echo "== 3 ncu bigla_tc_fwd [$V] skipped ($(left) s left)"; continue; fi
+  echo "== 3 ncu bigla_tc_fwd [$V] ViG-S@224 ($(el) s, $(left) s left)"
+  VIG_CUPY_FWD=$V timeout $(( $(left) - 3 )) ncu --clock-control none --csv --metrics $M \
+    -k regex:bigla_tc_fwd -c 1 python kernels/cupy/dev_prof.py ViG-S@224 2>&1 \
+    | grep '"bigla_tc_fwd' | awk -F'","' '{v=$NF; sub(/"$/,"",v); print "  " $(NF-2), v}'
 done
 fi
 fi
