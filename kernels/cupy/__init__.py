@@ -116,7 +116,7 @@ _FWD_REMOVED = {"v38": ("session 13", "graphed fwd 11-13 % slower than v37 at Vi
 # (-DFS2=1), halving the direction barriers per token; proven on the H100 and slower (the chunk step is
 # bound by its dependent tile / mma chain, not by its barriers). NOTES.md, "Session 13".
 # Session 13 ("v39", on trial): v37 whose output pass (mode 1) runs 3 blocks per SM instead of 2 (-DFC3=1 and
-# MINB=3: 80 registers, 12 bytes spilled; the compact FwdSmem tiles, 12,688 B per direction at K = 32, and the
+# MINB=3: 80 registers, 24 bytes spilled; the compact FwdSmem tiles, 12,688 B per direction at K = 32, and the
 # fp32 output rows at VB floats, XOR-swizzled, instead of VB + 4: 73.8 KB at L = 196 instead of 86 KB); the
 # same arithmetic in the same order (bit-identical to v37 in the emulator). K <= 32 only (else v37's module);
 # the state passes are v37's. NOTES.md, "Session 13, round 2".
@@ -178,7 +178,8 @@ def _fwl() -> bool:
 
 def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
     """The defines of the chunked forward's launches (bigla_tc_fwd, both modes, and the backward's
-    own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC, v37 FL32, FDEC and FTR;
+    own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC, v37 and v39 FL32, FDEC and FTR
+    (v39 adds FC3 and MINB=3 to the output pass alone: fwd1_defines);
     all only with 16-byte rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
     kind = _ENV["fwd"]
     if kind not in ("v30", "v30l", "v37", "v39") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
