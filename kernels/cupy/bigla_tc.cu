@@ -908,7 +908,7 @@ extern "C" __global__ void __launch_bounds__(256, MINB) bigla_tc_fwd(
                     okp[tn][h2] = p < n;
 #if FC3
                     const int row = c0 - s0 + (dir ? n - 1 - p : p);
-                    rkey[tn][h2] = ((row >> 1) & 3) << 3;
+                    rkey[tn][h2] = osw(row, 0);  // the row's key: col ^ key = osw(row, col)
                     rowp[tn][h2] = sO + row * OS;
 #else
                     rowp[tn][h2] = sO + (c0 - s0 + (dir ? n - 1 - p : p)) * OS + vr + g8;
