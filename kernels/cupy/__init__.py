@@ -78,9 +78,10 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # (Session 13's "v38", v37 with two 16-token sub-chunks per lockstep step, was the default at 2369e7f for one device
 # call: parity 120/120, sanitizers clean, outputs bit-identical to v37, but 11-13 % slower at 224 px and S@1024;
 # removed, see _FWD_REMOVED and results/2026-12-06h-h100/.)
-# (Session 13's "v39", 3 blocks per SM in the output pass, is on trial: CPU-proven, bit-identical to v37 in the
-# emulator; not yet run on the GPU.)
-FWD_DEFAULT = "v37"
+# "v39" (3 blocks per SM in the output pass; CPU-proven, bit-identical to v37 in the emulator) since session 14,
+# flipped before its GPU proof so that one device call runs its FINAL checks, the v37-vs-v39 timing and the
+# benchmark suite together (reverted if that call says otherwise).
+FWD_DEFAULT = "v39"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
