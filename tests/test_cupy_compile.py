@@ -448,6 +448,34 @@ def test_fwd30_defines():
             _restore(saved)
 
 
+def test_bwd_minb_knob():
+    """VIG_CUPY_BWD_MINB (session 14, on trial): "3" compiles the v36 backward (BW4 10 + O16) with
+    -DBMINB=3 (its __launch_bounds__ minimum: 3 blocks of 256 threads per SM, 80 registers); the
+    default ("2") adds nothing (the shipped module's defines, and so its cache key, are unchanged);
+    v36q (BW4 11) never takes it; anything else raises."""
+    pytest.importorskip("cupy")
+    import vig_kernels.cupy as m
+
+    def bwd_defines():
+        return {tuple(c[4]) for c in _record(2, 3, 196, False)[7] if c[0] == "bigla_tc_bwd"}
+
+    saved = _knobs(VIG_CUPY_BWD="v36", VIG_CUPY_BWD_MINB="2")
+    try:
+        (plain,) = bwd_defines()
+        assert ("O16", 1) in plain and not any(n == "BMINB" for n, _ in plain)
+        _knobs(VIG_CUPY_BWD_MINB="3")
+        (capped,) = bwd_defines()
+        assert capped == plain + (("BMINB", 3),)
+        _knobs(VIG_CUPY_BWD="v36q")
+        (q,) = bwd_defines()
+        assert ("BW4", 11) in q and not any(n == "BMINB" for n, _ in q)
+        os.environ["VIG_CUPY_BWD_MINB"] = "4"
+        with pytest.raises(ValueError, match="VIG_CUPY_BWD_MINB"):
+            m.reload_env()
+    finally:
+        _restore(saved)
+
+
 def test_launch_switch_removed():
     """VIG_CUPY_LAUNCH was removed in session 6 (the plan launcher is the only one): "plan" is a
     no-op, any other value ("legacy") raises a clear error instead of silently running the plans."""

@@ -457,7 +457,10 @@ def reload_env() -> None:
                 save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1",
                 seg128=e.get("VIG_CUPY_SEG128", "1") == "1",
                 dgfix=e.get("VIG_CUPY_DGFIX", DGFIX_DEFAULT),
-                fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT))
+                fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT),
+                bminb=e.get("VIG_CUPY_BWD_MINB", "2"))
+    if _ENV["bminb"] not in ("2", "3"):
+        raise ValueError(f"VIG_CUPY_BWD_MINB={_ENV['bminb']!r}: expected 2 (the default) or 3")
     if _ENV["fwd0"] not in FWD0_KINDS:
         raise ValueError(f"VIG_CUPY_FWD0={_ENV['fwd0']!r}: expected one of {FWD0_KINDS}")
     if _ENV["dgfix"] not in DGFIX_KINDS:
@@ -702,6 +705,10 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     p.o16 = bwd_variant() in _O16 and bw4 in (10, 11)
     if p.o16:
         defines += (("O16", 1),)
+    if _ENV["bminb"] == "3" and bw4 == 10:
+        # session 14 (on trial, VIG_CUPY_BWD_MINB=3): the same source capped at 80 registers, 3 blocks of
+        # 256 threads per SM (2 x 34,896 B of shared memory each); ptxas sm_90 bf16 K = 32 spills 432 B
+        defines += (("BMINB", 3),)
     nk, nv = B * L * H * K, B * L * H * V
     rnd = lambda n: -(-n // 64) * 64  # noqa: E731
     sizes = [2 * nk + nv, 2 * BH * L * kpd]  # flat, yq
