@@ -423,7 +423,7 @@ def test_fwd30_defines():
     d = (("DTYPE", 2), ("KT", 2), ("VEC", 1), ("FWL", 1))
     d0 = (("DTYPE", 2), ("KT", 2), ("VEC", 0), ("FWL", 1))
     big = view(1, 2**26, 1, 32)  # 2^31 elements: beyond the 32-bit products
-    assert {"v30", "v30l", "v37", "v39"} <= set(m.FWD_KINDS)
+    assert {"v30", "v30l", "v37", "v39", "v39w"} <= set(m.FWD_KINDS)
     saved = _knobs(VIG_CUPY_FWD="v26")
     try:
         assert m.fwd_defines(d, q, q, v, g, g) == d
@@ -431,16 +431,25 @@ def test_fwd30_defines():
         _restore(saved)
     for kind, extra in (("v30", (("FL32", 1), ("FDEC", 1))), ("v30l", (("FL32", 1),)),
                         ("v37", (("FL32", 1), ("FDEC", 1), ("FTR", 1))),  # session 10 round 3
-                        ("v39", (("FL32", 1), ("FDEC", 1), ("FTR", 1)))):  # session 13 round 2
+                        ("v39", (("FL32", 1), ("FDEC", 1), ("FTR", 1))),  # session 13 round 2
+                        ("v39w", (("FL32", 1), ("FDEC", 1), ("FTR", 1)))):  # session 14
         saved = _knobs(VIG_CUPY_FWD=kind)
         try:
             assert m._fwl() and m.fwd_kind(torch.bfloat16) == "chunked"
             assert m.fwd_defines(d, q, q, v, g, g) == d + extra
             # the output pass: v39 adds FC3 and MINB=3 at K <= 32 where v37's code runs, nothing else
+            # (v39w: only where the grid is more than 2 and at most 3 blocks per SM)
             fc3 = (("FC3", 1), ("MINB", 3)) if kind == "v39" else ()
             assert m.fwd1_defines(d + extra, 2) == m.fwd1_defines(d + extra, 1) == d + extra + fc3
             assert m.fwd1_defines(d + extra, 4) == d + extra  # K = 64: v37's module
             assert m.fwd1_defines(d, 2) == d  # v26's code (scalar loads, views past 2^31)
+            w = (("FC3", 1), ("MINB", 3)) if kind in ("v39", "v39w") else ()
+            for blocks, sms, win in ((384, 132, True), (265, 132, True), (396, 132, True), (264, 132, False),
+                                     (397, 132, False), (768, 132, False), (6, 132, False), (768, 300, True)):
+                assert m.wave_rule(blocks, sms) == win
+                want = w if (win or kind == "v39") else ()
+                assert m.fwd1_defines(d + extra, 2, blocks, sms) == d + extra + want
+                assert m.fwd1_defines(d + extra, 4, blocks, sms) == d + extra
             assert m.fwd_defines(d0, q, q, v, g, g) == d0  # scalar loads: v26's code
             assert m.fwd_defines(d, q, q, v, g, big) == d  # one view past 2^31: v26
             assert m._tc_defines(torch.bfloat16, 2, 1) == d  # the backward's module: unchanged
@@ -448,29 +457,46 @@ def test_fwd30_defines():
             _restore(saved)
 
 
-def test_bwd_minb_knob():
-    """VIG_CUPY_BWD_MINB (session 14, on trial): "3" compiles the v36 backward (BW4 10 + O16) with
-    -DBMINB=3 (its __launch_bounds__ minimum: 3 blocks of 256 threads per SM, 80 registers); the
-    default ("2") adds nothing (the shipped module's defines, and so its cache key, are unchanged);
-    v36q (BW4 11) never takes it; anything else raises."""
+def test_v39w_wave_rule_in_plans():
+    """VIG_CUPY_FWD=v39w (session 14, the default): the output pass (mode 1) takes v39's module (FC3,
+    MINB=3, its smaller shared memory) where its grid fits one wave at 3 blocks per SM but not at 2
+    (ViG-T@224: 384 blocks on 132 SMs), v37's elsewhere (ViG-S@224: 768; a batch of 2: 6); the SM count
+    is the device's (dev_mock: 132, or as given)."""
     pytest.importorskip("cupy")
     import vig_kernels.cupy as m
 
-    def bwd_defines():
-        return {tuple(c[4]) for c in _record(2, 3, 196, False)[7] if c[0] == "bigla_tc_bwd"}
-
-    saved = _knobs(VIG_CUPY_BWD="v36", VIG_CUPY_BWD_MINB="2")
+    saved = _knobs(VIG_CUPY_FWD="v39w")
     try:
-        (plain,) = bwd_defines()
-        assert ("O16", 1) in plain and not any(n == "BMINB" for n, _ in plain)
-        _knobs(VIG_CUPY_BWD_MINB="3")
-        (capped,) = bwd_defines()
-        assert capped == plain + (("BMINB", 3),)
-        _knobs(VIG_CUPY_BWD="v36q")
-        (q,) = bwd_defines()
-        assert ("BW4", 11) in q and not any(n == "BMINB" for n, _ in q)
-        os.environ["VIG_CUPY_BWD_MINB"] = "4"
-        with pytest.raises(ValueError, match="VIG_CUPY_BWD_MINB"):
+        for B, H, sms, fc3 in ((128, 3, 132, True), (128, 6, 132, False), (2, 3, 132, False),
+                               (128, 6, 300, True)):
+            from vig_kernels.cupy import dev_mock
+            g = torch.Generator().manual_seed(B + H)
+            q, k, gf, gb = (torch.randn(B, 196, H, 32, generator=g) for _ in range(4))
+            v = torch.randn(B, 196, H, 64, generator=g).to(torch.bfloat16)
+            q, k = q.to(torch.bfloat16), k.to(torch.bfloat16)
+            with dev_mock.host_plans(m, max_seg=256, sms=sms) as rec:
+                m.plan_forward(q, k, v, -gf.abs(), -gb.abs(), 32 ** -0.5)
+            f, grid, _, smem, defs, _ = rec[-1]  # the output pass (a batch of 2 runs segments first)
+            nvb, seglen, nseg = m.tc_plan(B, H, 196, 64)
+            assert f == "bigla_tc_fwd" and grid == (B * H, nseg, nvb)
+            assert m.wave_rule(B * H * nseg * nvb, sms) == fc3
+            assert (("FC3", 1) in defs) == fc3 and (("MINB", 3) in defs) == fc3 and ("FTR", 1) in defs
+            assert smem == m.tc_fwd_smem(2, defs, seglen)
+            assert all(("FC3", 1) not in r[4] for r in rec[:-1])  # the state pass: v37's module
+    finally:
+        _restore(saved)
+
+
+def test_bwd_minb_removed():
+    """VIG_CUPY_BWD_MINB (session 14: the backward under __launch_bounds__(256, 3)) was removed after its
+    H100 run (bit-identical, 36-52 % slower): setting it raises, naming the switch, instead of being
+    silently ignored."""
+    import vig_kernels.cupy as m
+
+    saved = {"VIG_CUPY_BWD_MINB": os.environ.get("VIG_CUPY_BWD_MINB")}
+    os.environ["VIG_CUPY_BWD_MINB"] = "3"
+    try:
+        with pytest.raises(ValueError, match="VIG_CUPY_BWD_MINB.*removed"):
             m.reload_env()
     finally:
         _restore(saved)
@@ -570,7 +596,7 @@ def test_plan_launches(B, H, L, keep, max_seg, K, V):
     if nseg > 1:
         want.append((m.scan_func(), (-(-BH * 2 * nvb * m.TC_VB * kpd // 256), 1, 1), 0, defines,
                      (i32(BH), i32(nseg), i32(nvb * m.TC_VB), i32(0))))
-    odefs = m.fwd1_defines(fdefs, kt)  # session 13 round 2, VIG_CUPY_FWD=v39: + FC3, MINB=3
+    odefs = m.fwd1_defines(fdefs, kt, BH * nseg * nvb, 132)  # v39 / v39w (132 SMs, dev_mock's): + FC3, MINB=3
     want.append(("bigla_tc_fwd", (BH, nseg, nvb), m.tc_fwd_smem(kt, odefs, seglen), odefs,
                  head + (i32(1),)))
     assert len(fw) == len(want)

@@ -78,10 +78,14 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 # (Session 13's "v38", v37 with two 16-token sub-chunks per lockstep step, was the default at 2369e7f for one device
 # call: parity 120/120, sanitizers clean, outputs bit-identical to v37, but 11-13 % slower at 224 px and S@1024;
 # removed, see _FWD_REMOVED and results/2026-12-06h-h100/.)
-# "v39" (3 blocks per SM in the output pass; CPU-proven, bit-identical to v37 in the emulator) since session 14,
-# flipped before its GPU proof so that one device call runs its FINAL checks, the v37-vs-v39 timing and the
-# benchmark suite together (reverted if that call says otherwise).
-FWD_DEFAULT = "v39"
+# "v39w" since session 14 (H100, results/2026-12-06i-h100/): v37, whose output pass takes v39's module (3 blocks per
+# SM) where its grid fits one wave of 3 blocks per SM but not of 2 (fwd1_defines). That call ran v39 as the
+# default: FINAL parity 120/120 (previous, v37 + v31: 120/120), memcheck 0, racecheck 0, seg128 20/20, L = 1 .. 256
+# 50/50, GPU tests 17 passed, outputs BITEXACT to v37 at every timed shape; graphed fwd v37 -> v39 ViG-T@224
+# 0.0477 -> 0.0450 (384 blocks: 1.45 waves of 264 -> 0.97 of 396), T@1024 0.0937 -> 0.0930 (384 blocks), but
+# S@224 0.0722 -> 0.0808, B@224 0.1346 -> 0.1504, S@1024 0.1581 -> 0.1652 (ncu S@224: 66.3 -> 75.6 us, warps
+# active 24 -> 35 %, issue active 50 % both: more warps, no more issue). v39w runs only kernels that call proved.
+FWD_DEFAULT = "v39w"
 TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
@@ -97,7 +101,7 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
     raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
 
 
-FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v39", "recurrent")
+FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v39", "v39w", "recurrent")
 # removed forward variants -> (session, what the GPU said, commit where they last are)
 _FWD_REMOVED = {"v38": ("session 13", "graphed fwd 11-13 % slower than v37 at ViG-T / S / B@224 and ViG-S@1024",
                         "2369e7f")}
@@ -116,11 +120,13 @@ _FWD_REMOVED = {"v38": ("session 13", "graphed fwd 11-13 % slower than v37 at Vi
 # Session 13 ("v38", removed): v37 whose output pass took TWO 16-token sub-chunks per lockstep step
 # (-DFS2=1), halving the direction barriers per token; proven on the H100 and slower (the chunk step is
 # bound by its dependent tile / mma chain, not by its barriers). NOTES.md, "Session 13".
-# Session 13 ("v39", on trial): v37 whose output pass (mode 1) runs 3 blocks per SM instead of 2 (-DFC3=1 and
+# Session 13 ("v39", opt-in; GPU-proven in session 14, faster only at 384-block grids, hence v39w): v37 whose output pass (mode 1) runs 3 blocks per SM instead of 2 (-DFC3=1 and
 # MINB=3: 80 registers, 24 bytes spilled; the compact FwdSmem tiles, 12,688 B per direction at K = 32, and the
 # fp32 output rows at VB floats, XOR-swizzled, instead of VB + 4: 73.8 KB at L = 196 instead of 86 KB); the
 # same arithmetic in the same order (bit-identical to v37 in the emulator). K <= 32 only (else v37's module);
 # the state passes are v37's. NOTES.md, "Session 13, round 2".
+# Session 14 ("v39w", the default): v37, with v39's output pass where the pass's grid (B H x segments x value
+# blocks) is more than 2 and at most 3 blocks per SM of the device (wave_rule): one wave instead of two there.
 
 
 def fwd_variant() -> str:
@@ -174,18 +180,18 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
 
 
 def _fwl() -> bool:
-    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37", "v39")
+    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37", "v39", "v39w")
 
 
 def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
     """The defines of the chunked forward's launches (bigla_tc_fwd, both modes, and the backward's
     own state pass) under VIG_CUPY_FWD: v30l adds FL32, v30 FL32 and FDEC, v37 and v39 FL32, FDEC and FTR
-    (v39 adds FC3 and MINB=3 to the output pass alone: fwd1_defines);
+    (v39 / v39w add FC3 and MINB=3 to the output pass alone: fwd1_defines);
     all only with 16-byte rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
     kind = _ENV["fwd"]
-    if kind not in ("v30", "v30l", "v37", "v39") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
+    if kind not in ("v30", "v30l", "v37", "v39", "v39w") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
         return defines
-    if kind in ("v37", "v39"):  # session 10 round 3: v30 + the channel-major tiles (v39: + fwd1_defines)
+    if kind in ("v37", "v39", "v39w"):  # session 10 round 3: v30 + the channel-major tiles (v39: + fwd1_defines)
         return defines + (("FL32", 1), ("FDEC", 1), ("FTR", 1))
     return defines + ((("FL32", 1), ("FDEC", 1)) if kind == "v30" else (("FL32", 1),))
 
@@ -202,10 +208,29 @@ def tc_vec(q, k, v, *more) -> int:
     return 1
 
 
-def fwd1_defines(fdefines: tuple, kt: int) -> tuple:
+def wave_rule(blocks: int, sms: int) -> bool:
+    """v39w's rule: the output pass's ``blocks`` fill one wave at 3 blocks per SM but not at 2 (ViG-T@224
+    and ViG-T@1024 on an H100: 384 blocks, 132 SMs)."""
+    return 2 * sms < blocks <= 3 * sms
+
+
+def sm_count(dev: int) -> int:
+    """The device's SM count (cached)."""
+    n = _SMS.get(dev)
+    if n is None:
+        n = _SMS[dev] = torch.cuda.get_device_properties(dev).multi_processor_count
+    return n
+
+
+_SMS = {}
+
+
+def fwd1_defines(fdefines: tuple, kt: int, blocks: int = 0, sms: int = 0) -> tuple:
     """The output pass's (mode 1) defines: v39 adds FC3 and MINB=3 to v37's where v37's code runs
-    (FTR) and K <= 32; every other case, and every mode-0 launch, keeps fwd_defines' set."""
-    if _ENV["fwd"] == "v39" and ("FTR", 1) in fdefines and kt <= 2:
+    (FTR) and K <= 32; v39w the same where also wave_rule(blocks, sms) holds; every other case, and every
+    mode-0 launch, keeps fwd_defines' set."""
+    kind = _ENV["fwd"]
+    if (kind == "v39" or (kind == "v39w" and wave_rule(blocks, sms))) and ("FTR", 1) in fdefines and kt <= 2:
         return fdefines + (("FC3", 1), ("MINB", 3))
     return fdefines
 
@@ -457,10 +482,11 @@ def reload_env() -> None:
                 save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1",
                 seg128=e.get("VIG_CUPY_SEG128", "1") == "1",
                 dgfix=e.get("VIG_CUPY_DGFIX", DGFIX_DEFAULT),
-                fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT),
-                bminb=e.get("VIG_CUPY_BWD_MINB", "2"))
-    if _ENV["bminb"] not in ("2", "3"):
-        raise ValueError(f"VIG_CUPY_BWD_MINB={_ENV['bminb']!r}: expected 2 (the default) or 3")
+                fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT))
+    if e.get("VIG_CUPY_BWD_MINB") is not None:
+        raise ValueError("VIG_CUPY_BWD_MINB: the switch was removed in session 14 (the backward at 3 blocks "
+                         "per SM, 80 registers, was bit-identical and 36-52 % slower on the H100, "
+                         "results/2026-12-06i-h100/; in git history at 6b39a5c); unset it")
     if _ENV["fwd0"] not in FWD0_KINDS:
         raise ValueError(f"VIG_CUPY_FWD0={_ENV['fwd0']!r}: expected one of {FWD0_KINDS}")
     if _ENV["dgfix"] not in DGFIX_KINDS:
@@ -628,7 +654,7 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
                             np.int32(0)), 0, defines))
-    odefines = fwd1_defines(fdefines, kt)
+    odefines = fwd1_defines(fdefines, kt, BH * nseg * nvb, sm_count(dev) if _ENV["fwd"] == "v39w" else 0)
     calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
                        tc_fwd_smem(kt, odefines, seglen), odefines))
     p = _FwdPlan()
@@ -705,10 +731,6 @@ def _build_bwd(dev, q, k, v, g_fwd, g_bwd, scale, do, states, chunked):
     p.o16 = bwd_variant() in _O16 and bw4 in (10, 11)
     if p.o16:
         defines += (("O16", 1),)
-    if _ENV["bminb"] == "3" and bw4 == 10:
-        # session 14 (on trial, VIG_CUPY_BWD_MINB=3): the same source capped at 80 registers, 3 blocks of
-        # 256 threads per SM (2 x 34,896 B of shared memory each); ptxas sm_90 bf16 K = 32 spills 432 B
-        defines += (("BMINB", 3),)
     nk, nv = B * L * H * K, B * L * H * V
     rnd = lambda n: -(-n // 64) * 64  # noqa: E731
     sizes = [2 * nk + nv, 2 * BH * L * kpd]  # flat, yq

@@ -1306,10 +1306,7 @@ struct BwdSmem {
     elem_t sR[KPD][VST];  // pass 2: R_out (channels x values)
 };
 
-#ifndef BMINB
-#define BMINB 2  // blocks per SM the backward's registers must allow (VIG_CUPY_BWD_MINB, session 14: 3 on trial)
-#endif
-extern "C" __global__ void __launch_bounds__(256, BMINB) bigla_tc_bwd(
+extern "C" __global__ void __launch_bounds__(256, 2) bigla_tc_bwd(
     const elem_t* __restrict__ q, const elem_t* __restrict__ k, const elem_t* __restrict__ v,
     const float* __restrict__ gf, const float* __restrict__ gb, const elem_t* __restrict__ dO,
     float* __restrict__ dq, float* __restrict__ dk, float* __restrict__ dv,  // [B, L, H, *]

@@ -60,9 +60,7 @@ with the same kind without "+R" (BITEXACT / DIFF, not an error; the emulator has
 Session 13 round 2: modifier "+T" VIG_CUPY_FWD=v39 (v37 whose output pass runs 3 blocks per SM: -DFC3=1
 -DMINB=3), after "+N" ("v26+N+T"); compared with the same kind without "+T" (BITEXACT / DIFF: v39 computes
 v37's values in v37's order). (Round 1's "+S", v38, went with that forward: 2369e7f.)
-Session 14: modifier "+U" VIG_CUPY_BWD_MINB=3 (the v36 backward's source capped at 80 registers: 3 blocks
-of 256 threads per SM instead of 2), for f+b kinds; compared with the same kind without "+U" (BITEXACT
-required: register allocation does not change the arithmetic).
+(Session 14's "+U", VIG_CUPY_BWD_MINB=3, the backward at 3 blocks per SM, went with that switch: 6b39a5c.)
 Optional third argument: the shapes to run, comma-separated, in that order (default: all)."""
 import os
 import sys
@@ -135,7 +133,6 @@ _MODS = {"Q": dict(VIG_CUPY_SEG128="1"), "D": dict(VIG_CUPY_DGFIX="vec"),
          "F": dict(VIG_CUPY_FWD="v30"), "G": dict(VIG_CUPY_FWD="v30l"),
          "R": dict(VIG_CUPY_FWD="v37"),  # session 10 round 3
          "T": dict(VIG_CUPY_FWD="v39"),  # session 13 round 2
-         "U": dict(VIG_CUPY_BWD_MINB="3"),  # session 14: the backward at 3 blocks per SM
          # session 9: "+N" = the shipped defaults of every switch a bwd kind does not set itself
          # (forward, state-pass module, dg fix-up, 128-token rule; read from the backend, so a flip
          # follows); unlike +D / +E / +M it is not skipped at unsegmented shapes
@@ -149,7 +146,7 @@ def use(table, kind):
     name, _, seg = kind.partition("@")
     name, *mods = name.split("+")
     env = dict(VIG_CUPY_SEG128="0", VIG_CUPY_DGFIX="scalar",
-               VIG_CUPY_FWD0="generic", VIG_CUPY_BWD_MINB="2", **table[name])
+               VIG_CUPY_FWD0="generic", **table[name])
     for m in mods:
         env.update(_MODS[m])
     setenv(env)
@@ -180,7 +177,7 @@ def _twin(kind, done):
     name, plus, mods = kind.partition("+")
     if name in _BASE and _BASE[name] + plus + mods in done:  # v31 / v31q against v29r / v29q
         return _BASE[name] + plus + mods
-    for m in ("+F", "+G", "+R", "+T", "+U"):  # v30 / v30l against v26 (session 8), v37 against v30 (session
+    for m in ("+F", "+G", "+R", "+T"):  # v30 / v30l against v26 (session 8), v37 against v30 (session
         # 10), v39 against the kind without it (session 13: v37 while "+N" ships v37)
         if m in kind and kind.replace(m, "") in done:
             return kind.replace(m, "")

@@ -84,7 +84,7 @@ case "$(sed -n 's/^BWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.p
 # session 11: v37 the default forward -> the previous forward, v30, joins the previous defaults
 # session 13: v39 the default -> v37 does
 case "$(sed -n 's/^FWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)" in
-  v37) ALT0="VIG_CUPY_FWD=v30 $ALT0";; v39) ALT0="VIG_CUPY_FWD=v37 $ALT0";; esac
+  v37) ALT0="VIG_CUPY_FWD=v30 $ALT0";; v39|v39w) ALT0="VIG_CUPY_FWD=v37 $ALT0";; esac
 ALT=${CUPY_FINAL_ALT-$ALT0}
 # the sanitizers (memcheck, racecheck: --small with every segmented workspace offset) and the SEG128
 # rule's cases of one configuration (its env assignments as arguments; none: the shipped defaults),

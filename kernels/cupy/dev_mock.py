@@ -18,12 +18,13 @@ class Kern:
 
 
 @contextlib.contextmanager
-def host_plans(m, run=None, max_seg=None):
+def host_plans(m, run=None, max_seg=None, sms=132):
     """Within the block, the plans of module ``m`` (vig_kernels.cupy) launch on the host: each launch
     is appended to the yielded list as (func, grid, block, smem, defines, slot values) (the argument
     block's uint64 slots as the driver would read them) and, when ``run`` is given, passed on as
     ``run(func, grid, block, smem, defines, args)`` (``args``: a ctypes void* array of the slots'
-    addresses, the kernelParams the driver gets). ``max_seg``: TC_MAX_SEG = TC_BWD_SEG inside.
+    addresses, the kernelParams the driver gets). ``max_seg``: TC_MAX_SEG = TC_BWD_SEG inside;
+    ``sms``: the SM count sm_count reports (v39w's wave rule).
     Everything is restored and the plan cache cleared on exit (plans hold the mocked Functions)."""
     launches = []
 
@@ -37,17 +38,18 @@ def host_plans(m, run=None, max_seg=None):
         return fn
 
     saved = (m._MODULES.kernel_defs, m._MODULES.stream, m._function, m._current_device,
-             m.TC_MAX_SEG, m.TC_BWD_SEG)
+             m.TC_MAX_SEG, m.TC_BWD_SEG, m.sm_count)
     m._PLANS.clear()
     try:
         m._MODULES.kernel_defs = lambda src, func, dev, defines, smem: Kern(func, defines)
         m._MODULES.stream = lambda dev: None
         m._function = function
         m._current_device = lambda: -1  # CPU tensors: get_device() == -1, no device switch
+        m.sm_count = lambda dev: sms  # the device the plans are made for (an H100's 132 SMs by default)
         if max_seg:
             m.TC_MAX_SEG = m.TC_BWD_SEG = max_seg
         yield launches
     finally:
         (m._MODULES.kernel_defs, m._MODULES.stream, m._function, m._current_device,
-         m.TC_MAX_SEG, m.TC_BWD_SEG) = saved
+         m.TC_MAX_SEG, m.TC_BWD_SEG, m.sm_count) = saved
         m._PLANS.clear()
