@@ -232,6 +232,19 @@ def _restore(saved):
     m.reload_env()
 
 
+def _raises_when_set(name, value, match):
+    """reload_env raises a ValueError matching ``match`` while ``name`` is ``value``; restored after."""
+    import vig_kernels.cupy as m
+
+    saved = {name: os.environ.get(name)}
+    os.environ[name] = value
+    try:
+        with pytest.raises(ValueError, match=match):
+            m.reload_env()
+    finally:
+        _restore(saved)
+
+
 def test_seg128_rule():
     """VIG_CUPY_SEG128=1: 128-token segments exactly where L > 256 and 256-token segments give
     fewer than TC_BLOCKS blocks (of the contract's shapes only ViG-T@1024); on by default since
@@ -469,20 +482,14 @@ def test_v39w_wave_rule_in_plans():
     try:
         for B, H, sms, fc3 in ((128, 3, 132, True), (128, 6, 132, False), (2, 3, 132, False),
                                (128, 6, 300, True)):
-            from vig_kernels.cupy import dev_mock
-            g = torch.Generator().manual_seed(B + H)
-            q, k, gf, gb = (torch.randn(B, 196, H, 32, generator=g) for _ in range(4))
-            v = torch.randn(B, 196, H, 64, generator=g).to(torch.bfloat16)
-            q, k = q.to(torch.bfloat16), k.to(torch.bfloat16)
-            with dev_mock.host_plans(m, max_seg=256, sms=sms) as rec:
-                m.plan_forward(q, k, v, -gf.abs(), -gb.abs(), 32 ** -0.5)
-            f, grid, _, smem, defs, _ = rec[-1]  # the output pass (a batch of 2 runs segments first)
+            fw = _record(B, H, 196, False, 256, sms=sms)[6]
+            f, grid, _, smem, defs, _ = fw[-1]  # the output pass (a batch of 2 runs segments first)
             nvb, seglen, nseg = m.tc_plan(B, H, 196, 64)
             assert f == "bigla_tc_fwd" and grid == (B * H, nseg, nvb)
             assert m.wave_rule(B * H * nseg * nvb, sms) == fc3
             assert (("FC3", 1) in defs) == fc3 and (("MINB", 3) in defs) == fc3 and ("FTR", 1) in defs
             assert smem == m.tc_fwd_smem(2, defs, seglen)
-            assert all(("FC3", 1) not in r[4] for r in rec[:-1])  # the state pass: v37's module
+            assert all(("FC3", 1) not in r[4] for r in fw[:-1])  # the state pass: v37's module
     finally:
         _restore(saved)
 
@@ -491,15 +498,7 @@ def test_bwd_minb_removed():
     """VIG_CUPY_BWD_MINB (session 14: the backward under __launch_bounds__(256, 3)) was removed after its
     H100 run (bit-identical, 36-52 % slower): setting it raises, naming the switch, instead of being
     silently ignored."""
-    import vig_kernels.cupy as m
-
-    saved = {"VIG_CUPY_BWD_MINB": os.environ.get("VIG_CUPY_BWD_MINB")}
-    os.environ["VIG_CUPY_BWD_MINB"] = "3"
-    try:
-        with pytest.raises(ValueError, match="VIG_CUPY_BWD_MINB.*removed"):
-            m.reload_env()
-    finally:
-        _restore(saved)
+    _raises_when_set("VIG_CUPY_BWD_MINB", "3", "VIG_CUPY_BWD_MINB.*removed")
 
 
 def test_launch_switch_removed():
@@ -509,17 +508,11 @@ def test_launch_switch_removed():
 
     saved = _knobs(VIG_CUPY_LAUNCH="plan")
     _restore(saved)
-    saved = {"VIG_CUPY_LAUNCH": os.environ.get("VIG_CUPY_LAUNCH")}
-    os.environ["VIG_CUPY_LAUNCH"] = "legacy"
-    try:
-        with pytest.raises(ValueError, match="VIG_CUPY_LAUNCH='legacy'.*removed"):
-            m.reload_env()
-    finally:
-        _restore(saved)
+    _raises_when_set("VIG_CUPY_LAUNCH", "legacy", "VIG_CUPY_LAUNCH='legacy'.*removed")
     assert not hasattr(m, "tc_forward") and not hasattr(m, "tc_backward")
 
 
-def _record(B, H, L, keep, max_seg=None, K=32, V=64):
+def _record(B, H, L, keep, max_seg=None, K=32, V=64, sms=132):
     """The launches of plan_forward / plan_backward on CPU tensors (dev_mock.host_plans: the cupy
     Function mocked, nothing runs), with the tensors they were given and returned."""
     from vig_kernels.cupy import dev_mock
@@ -532,7 +525,7 @@ def _record(B, H, L, keep, max_seg=None, K=32, V=64):
     q, k, v, do = (t.to(torch.bfloat16) for t in (q, k, v, do))
     gf, gb = -gf.abs(), -gb.abs()
     scale = K ** -0.5
-    with dev_mock.host_plans(m, max_seg=max_seg) as rec:
+    with dev_mock.host_plans(m, max_seg=max_seg, sms=sms) as rec:
         r = m.plan_forward(q, k, v, gf, gb, scale, keep)
         o, st = r if keep else (r, ())
         nf = len(rec)
