@@ -102,6 +102,7 @@ if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
 
 
 FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v39", "v39w", "recurrent")
+_FTR_KINDS = ("v37", "v39", "v39w")  # v37's code (FL32, FDEC, FTR); v39 / v39w differ in the output pass alone
 # removed forward variants -> (session, what the GPU said, commit where they last are)
 _FWD_REMOVED = {"v38": ("session 13", "graphed fwd 11-13 % slower than v37 at ViG-T / S / B@224 and ViG-S@1024",
                         "2369e7f")}
@@ -180,7 +181,7 @@ def _tc_defines(dtype, kt: int, vec: int) -> tuple:
 
 
 def _fwl() -> bool:
-    return _ENV["fwd"] in ("v26", "v30", "v30l", "v37", "v39", "v39w")
+    return _ENV["fwd"] in ("v26", "v30", "v30l") + _FTR_KINDS
 
 
 def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
@@ -189,9 +190,9 @@ def fwd_defines(defines: tuple, q, k, v, g_fwd, g_bwd) -> tuple:
     (v39 / v39w add FC3 and MINB=3 to the output pass alone: fwd1_defines);
     all only with 16-byte rows (VEC=1) and every input view's offsets below 2^31 (_in32), else v26's."""
     kind = _ENV["fwd"]
-    if kind not in ("v30", "v30l", "v37", "v39", "v39w") or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
+    if kind not in ("v30", "v30l") + _FTR_KINDS or ("VEC", 1) not in defines or not _in32(q, k, v, g_fwd, g_bwd):
         return defines
-    if kind in ("v37", "v39", "v39w"):  # session 10 round 3: v30 + the channel-major tiles (v39: + fwd1_defines)
+    if kind in _FTR_KINDS:  # session 10 round 3: v30 + the channel-major tiles (v39 / v39w: + fwd1_defines)
         return defines + (("FL32", 1), ("FDEC", 1), ("FTR", 1))
     return defines + ((("FL32", 1), ("FDEC", 1)) if kind == "v30" else (("FL32", 1),))
 
