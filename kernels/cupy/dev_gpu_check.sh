@@ -28,14 +28,17 @@
 #     C memcheck and D racecheck of the shipped defaults on --small with VIG_CUPY_MAX_SEG=64 (every
 #     workspace offset of the segmented forward and backward), E dev_parity.py --expect-seg 128 (the
 #     SEG128 rule's 20 cases at ViG-T@1024's B=8 H=3, shipped defaults).
-#   MID (0; session 13 round 2: the v39 forward, VIG_CUPY_FWD=v39 = v37 + -DFC3=1 -DMINB=3 in the output pass):
+#   MID (0; session 13 round 2: the v39 forward, VIG_CUPY_FWD=v39 = v37 + -DFC3=1 -DMINB=3 in the output pass;
+#   session 14 ran its checks as FINAL with v39 the default, results/2026-12-06i-h100/; since then "+N" is the
+#   default v39w, which is v39 at 384-block grids and v37 elsewhere, so the +T timing below differs from +N only
+#   where v39w picks v37):
 #     MID_PHASE=parity (<= MID_BOX, default 108 s; each process `timeout MID_PAR_S`, default 100),
 #       5 processes side by side: A parity of v39 (the contract's 120 cases; its cupy-check.json is the
 #       second file), B memcheck and C racecheck of v39 on --small with VIG_CUPY_MAX_SEG=64, D
 #       dev_parity.py --expect-seg 128 with v39, E dev_parity.py --lengths 1,17,..,256 with v39 (B = 96,
 #       H = 3: one segment per (b, h), chunk counts 1 .. 16, every gate regime).
 #     MID_PHASE=timing (<= MID_BOX, default 68 s): ONE dev_bench process: fwd v26+N (the shipped
-#       forward, v37) | v26+N+T (v39) | v26+N | v26+N+T, f+b v36s+N | v36s+N+T | v36s+N | v36s+N+T at the
+#       forward: v37 in session 13, v39w now) | v26+N+T (v39) | v26+N | v26+N+T, f+b v36s+N | v36s+N+T | v36s+N | v36s+N+T at the
 #       five shapes; verdict line: every +T line BITEXACT against its twin; then, with >= 22 s left
 #       each, ncu of bigla_tc_fwd [v39], then [v37], at ViG-S@224 (occupancy limits, warps active).
 #   (Session 10's MID, v36 / v37, as it was; its script is in git history at 9f67044:)
@@ -82,7 +85,7 @@ unset VIG_CUPY_BWD VIG_CUPY_FWD VIG_CUPY_SCAN VIG_CUPY_SAVE_STATES VIG_CUPY_BWD_
 case "$(sed -n 's/^BWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)" in
   v36*) ALT0="VIG_CUPY_BWD=v31";; *) ALT0="VIG_CUPY_BWD=v29q";; esac
 # session 11: v37 the default forward -> the previous forward, v30, joins the previous defaults
-# session 13: v39 the default -> v37 does
+# session 13: v39 the default -> v37 does; session 14: the same for v39w
 case "$(sed -n 's/^FWD_DEFAULT = "\([a-z0-9]*\)".*/\1/p' kernels/cupy/__init__.py)" in
   v37) ALT0="VIG_CUPY_FWD=v30 $ALT0";; v39|v39w) ALT0="VIG_CUPY_FWD=v37 $ALT0";; esac
 ALT=${CUPY_FINAL_ALT-$ALT0}
