@@ -10,12 +10,20 @@ re-check arguments or re-wire autograd.
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Sequence
 
 import torch
 
-__all__ = ["Backend", "KernelBackend", "BackendUnavailableError", "Knobs"]
+__all__ = ["Backend", "KernelBackend", "BackendUnavailableError", "Knobs", "sm_count"]
+
+
+@functools.lru_cache(maxsize=None)
+def sm_count(index: int) -> int:
+    """The SM count of CUDA device ``index`` (cached): the wave rules of the kernel backends' launch plans
+    (Triton's split backward, CuPy's v39w forward) read it."""
+    return torch.cuda.get_device_properties(index).multi_processor_count
 
 
 class Knobs:

@@ -15,7 +15,7 @@ from threading import get_ident as _get_ident
 
 import torch
 
-from vig.backend import KernelBackend, Knobs
+from vig.backend import KernelBackend, Knobs, sm_count as _sm_count
 
 __all__ = ["CuPyBackend", "kernel_source", "SOURCES", "tc_plan", "fwd_kind",
            "fwd_variant", "FWD_KINDS", "fwd_defines", "scan_func",
@@ -216,14 +216,8 @@ def wave_rule(blocks: int, sms: int) -> bool:
 
 
 def sm_count(dev: int) -> int:
-    """The device's SM count (cached)."""
-    n = _SMS.get(dev)
-    if n is None:
-        n = _SMS[dev] = torch.cuda.get_device_properties(dev).multi_processor_count
-    return n
-
-
-_SMS = {}
+    """The device's SM count (vig.backend.sm_count; a module attribute so that dev_mock can set it)."""
+    return _sm_count(dev)
 
 
 def fwd1_defines(fdefines: tuple, kt: int, blocks: int = 0, sms: int = 0) -> tuple:
@@ -655,7 +649,7 @@ def _build_fwd(dev, q, k, v, g_fwd, g_bwd, scale, vec):
         calls.append(_Call(dev, scan_func(), (-(-total // 256), 1, 1), (256, 1, 1),
                            (ST, GS, np.int32(BH), np.int32(nseg), np.int32(nvb * TC_VB),
                             np.int32(0)), 0, defines))
-    odefines = fwd1_defines(fdefines, kt, BH * nseg * nvb, sm_count(dev) if _ENV["fwd"] == "v39w" else 0)
+    odefines = fwd1_defines(fdefines, kt, BH * nseg * nvb, sm_count(dev))
     calls.append(_Call(dev, "bigla_tc_fwd", grid, (256, 1, 1), common + (np.int32(1),),
                        tc_fwd_smem(kt, odefines, seglen), odefines))
     p = _FwdPlan()

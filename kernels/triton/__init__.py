@@ -10,7 +10,7 @@ import os
 
 import torch
 
-from vig.backend import KernelBackend, Knobs
+from vig.backend import KernelBackend, Knobs, sm_count
 
 __all__ = ["TritonBackend"]
 
@@ -195,7 +195,6 @@ SPLIT_MAXNREG = 0
 SPLIT_AUTO = {"FO": True, "NREG": 168}  # launch options of the split when "auto" takes it
 SPLIT_SLOTS = (2, 3)  # programs per SM: the DX backward (255 regs, 4 warps), the split at cap 168
 SPLIT_ROUND = 0.72  # a split round's time over a DX round's (fit; see above)
-_NSM = {}  # SM count per CUDA device index
 
 
 def _split_mode() -> str:
@@ -216,10 +215,7 @@ def _sms(dev) -> int:
         return int(n)
     if dev.type != "cuda":
         return 132
-    i = dev.index if dev.index is not None else torch.cuda.current_device()
-    if i not in _NSM:
-        _NSM[i] = torch.cuda.get_device_properties(i).multi_processor_count
-    return _NSM[i]
+    return sm_count(dev.index if dev.index is not None else torch.cuda.current_device())
 
 
 def _split_rounds(P: int, nsm: int):
