@@ -90,7 +90,7 @@ _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
-         "w": "lowmem", "x": "fastexp", "g": "LMAX", "v": "vec", "e": "share"}
+         "w": "lowmem", "x": "fastexp", "g": "LMAX", "v": "vec", "e": "share", "p": "prefetch", "b": "trim"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -612,10 +612,18 @@ def _fwd_views() -> bool:
 #: three through per-channel factors (kernels.build_fwd_fused, ``share``); a chunk with a slow channel runs x5's
 #: tile unchanged. "" / "0": fwd_fused:s2:m3:x5 as shipped. Anything else raises.
 FWD_TILE_DEFAULT = "1"
+#: FWD_TILE's values on trial (session 16, not yet run on a GPU): "2" adds ":p1" (kernels.build_fwd_fused,
+#: ``prefetch``: each chunk's global loads issued one chunk ahead into registers), "3" ":b1" (``trim``: the
+#: midpoints per thread and __syncthreads_or, and with no slow channel A without the pair loop: 3 of 10 barriers
+#: per chunk of sweep 2 fewer), "4" both. Same tiles and sums as "1", bit for bit by construction.
+_FWD_TILE_KINDS = {"": "", "0": "", "1": ":e1", "2": ":e1:p1", "3": ":e1:b1", "4": ":e1:p1:b1"}
 
 
 def _fwd_tile() -> str:
-    return ":e1" if _on("FWD_TILE", FWD_TILE_DEFAULT) else ""
+    v = _knob("VIG_TILELANG_FWD_TILE", FWD_TILE_DEFAULT)
+    if v not in _FWD_TILE_KINDS:
+        raise ValueError(f"VIG_TILELANG_FWD_TILE={v!r}: expected one of {sorted(_FWD_TILE_KINDS)}")
+    return _FWD_TILE_KINDS[v]
 
 
 #: $VIG_TILELANG_FWD_WALK was removed in session 9: "2" ran the views forward at L <= V6_MAX_L as

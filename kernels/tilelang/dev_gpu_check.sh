@@ -42,9 +42,12 @@
 #     computed beside the midpoints); static SASS of the tile 363 -> 243 instructions per warp and chunk, 77
 #     registers, 0 spills, 3 blocks per SM kept. Not bit-identical (another fp32 rounding before three bf16 stores):
 #     parity decides. Cache entry in .scratch/tlcache-s10e (merged when present).
-# THE MID MODE BELOW IS SESSION 11'S: VIG_TILELANG_FTZ=1 / 2 (the compile option, no kernel change): parity of each
-#   (120) | each at L = 1,17,33,196,224,225,449,1000,2049 (dev_parity) | memcheck of FTZ=1 (--small, dev_prof_seg --san);
-#   timing: ONE dev_bench process, v6s+v6 | /h1 | /h2 | v6s+v6 (the base again) at the five shapes (<= ~100 s).
+# THE MID MODE BELOW IS SESSION 16'S: VIG_TILELANG_FWD_TILE=2 / 3 / 4 (fwd_fused:s2:m3:x5:e1 with :p1 / :b1 / :p1:b1):
+#   parity of each (120) | FWD_TILE=4 at L = 1,17,33,65,100,196,224 (dev_parity) | dev_same --tile2 (bit-identity
+#   with FWD_TILE=1) | memcheck of FWD_TILE=4 --small, then of dev_same --tile2 --small (all four kinds) | racecheck
+#   with RACEFIX=1 of dev_same --tile2 --small (whole report, rc-tile2.log); timing: ONE dev_bench process, v6s+v6 |
+#   /t2 | /t3 | /t4 | v6s+v6 (the base again) at ViG-S/B/T@224 (/t is skipped at 1024 px: same kernels).
+#   (Session 11's MID, FTZ=1 / 2, is in git history at d3dbdff.)
 #   (Round 5's MID, FWD_TILE=1 vs 0 with dev_same --tile and its sanitizers, is in git history at 5e607d6.)
 # (Rounds 1-4's description of MID follows; their commands are in git history at 6a3e515.)
 # FINAL=0 (MID, <= 170 s; MID_PHASE=parity | timing | both (default), MID_BOX overrides the box):
@@ -254,39 +257,46 @@ elif [ "$FINAL" = 1 ]; then
   rcsum "$RCT" | sed 's/^/racecheck --tile RACEFIX=1: /'
   [ -z "$(rcsum "$RCT")" ] && echo "racecheck --tile RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCT") lines)"
 else
-  # Session 11 (on trial): VIG_TILELANG_FTZ=1 (every 16-bit-data kernel compiled with nvcc -ftz=true) and =2
-  # (--use_fast_math). Session 10 round 5's MID (FWD_TILE, the default since session 11) is in git history at 5e607d6.
-  Z1="VIG_TILELANG_FTZ=1"; Z2="VIG_TILELANG_FTZ=2"; LENS=1,17,33,196,224,225,449,1000,2049
-  mkdir -p /tmp/tl-z1 /tmp/tl-z2
+  # Session 16 (on trial): VIG_TILELANG_FWD_TILE=2 / 3 / 4 (fwd_fused:s2:m3:x5:e1 + :p1 loads one chunk ahead / :b1 fewer
+  # barriers / :p1:b1 both; bit-identical to "1" by construction). Session 11's MID (FTZ) is in git history at d3dbdff.
+  LENS=1,17,33,65,100,196,224
+  mkdir -p /tmp/tl-t2 /tmp/tl-t3 /tmp/tl-t4
   if [ "${MID_PHASE:-both}" != timing ]; then
-  echo "== 1 side by side: parity Z1=($Z1) (120) | Z1 at L = $LENS (dev_parity) | parity Z2=($Z2) (120) | Z2 at L = $LENS | memcheck of Z1: --small, then dev_prof_seg --san ($SECONDS s)"
+  echo "== 1 side by side: parity FWD_TILE=2 | 3 | 4 (120 each) | FWD_TILE=4 at L = $LENS (dev_parity) | dev_same --tile2 (2, 3, 4 vs 1: bit-identical expected) | memcheck FWD_TILE=4 --small, then of dev_same --tile2 --small | racecheck RACEFIX=1 of dev_same --tile2 --small, whole report ($SECONDS s)"
   T=$(lim ${MID_PAR_S:-110})
   T0=$SECONDS
   rest() { local r=$(( T0 + T - SECONDS )); echo $(( r > 1 ? r : 1 )); }
-  for z in 1 2; do
-    eval "ZZ=\$Z$z"
-    ( env $ZZ OUT=/tmp/tl-z$z timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
-        | tee /tmp/tl-z$z/log | grep --line-buffered -v ' ok ' | tag z$z ) &
-    ( env $ZZ timeout $T python kernels/tilelang/dev_parity.py $LENS 2>&1 \
-        | tee /tmp/tl-z$z/len.log | grep --line-buffered -v '^ok ' | tag z$z-len ) &
+  for t in 2 3 4; do
+    ( env VIG_TILELANG_FWD_TILE=$t OUT=/tmp/tl-t$t timeout $T python tools/check_backend.py tilelang --parity 2>&1 \
+        | tee /tmp/tl-t$t/log | grep --line-buffered -v ' ok ' | tag t$t ) &
   done
-  ( env $Z1 OUT=/tmp timeout $(rest) compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 \
-      | tee /tmp/tl-z1/mc.log | tail -4 | tag "memcheck Z1 --small"
-    env $Z1 timeout $(rest) compute-sanitizer --tool memcheck python kernels/tilelang/dev_prof_seg.py --san 2>&1 \
-      | tee /tmp/tl-z1/mcs.log | tail -4 | tag "memcheck Z1 dev_prof_seg --san" ) &
+  ( env VIG_TILELANG_FWD_TILE=4 timeout $T python kernels/tilelang/dev_parity.py $LENS 2>&1 \
+      | tee /tmp/tl-t4/len.log | grep --line-buffered -v '^ok ' | tag t4-len ) &
+  ( timeout $T python kernels/tilelang/dev_same.py --tile2 2>&1 | tee /tmp/tl-t4/same.log | tag same ) &
+  ( env VIG_TILELANG_FWD_TILE=4 OUT=/tmp timeout $T compute-sanitizer --tool memcheck python tools/check_backend.py tilelang --small 2>&1 \
+      | tee /tmp/tl-t4/mc.log | tail -3 | tag "memcheck t4 --small"
+    timeout $(rest) compute-sanitizer --tool memcheck python kernels/tilelang/dev_same.py --tile2 --small 2>&1 \
+      | tee /tmp/tl-t4/mcs.log | tail -3 | tag "memcheck dev_same --tile2 --small" ) &
+  RCT2="$D/rc-tile2.log"
+  ( VIG_TILELANG_RACEFIX=1 timeout $T compute-sanitizer --tool racecheck --print-limit 10000 \
+      python kernels/tilelang/dev_same.py --tile2 --small > "$RCT2" 2>&1; echo "rc $?" >> "$RCT2" ) &
   wait
-  for z in 1 2; do
-    echo "-- worst err/bound of the bf16 cases, Z$z: $(grep bfloat16 /tmp/tl-z$z/log | awk '{print $2}' | sort -g | tail -1)"
-    summ /tmp/tl-z$z/log "tilelang Z$z: VIG_TILELANG_FTZ=$z"
-    summ /tmp/tl-z$z/len.log "tilelang Z$z at L = $LENS"
+  for t in 2 3 4; do
+    echo "-- worst err/bound of the bf16 cases, FWD_TILE=$t: $(grep bfloat16 /tmp/tl-t$t/log | awk '{print $2}' | sort -g | tail -1)"
+    summ /tmp/tl-t$t/log "tilelang FWD_TILE=$t"
   done
-  echo "memcheck Z1: --small $(grep -h 'ERROR SUMMARY' /tmp/tl-z1/mc.log | tail -1) | --san $(grep -h 'ERROR SUMMARY' /tmp/tl-z1/mcs.log | tail -1) (none: timeout or crash)"
+  summ /tmp/tl-t4/len.log "tilelang FWD_TILE=4 at L = $LENS"
+  echo "bit-identity --tile2: $(grep '^same: ' /tmp/tl-t4/same.log | tail -1) (none: timeout or crash); DIFF lines: $(grep -c '^DIFF' /tmp/tl-t4/same.log)"
+  echo "memcheck FWD_TILE=4: --small $(grep -h 'ERROR SUMMARY' /tmp/tl-t4/mc.log | tail -1) | dev_same --tile2 --small $(grep -h 'ERROR SUMMARY' /tmp/tl-t4/mcs.log | tail -1) (none: timeout or crash)"
+  echo "racecheck RACEFIX=1 dev_same --tile2 --small: $(grep -h 'RACECHECK SUMMARY' "$RCT2" | tail -1 | grep . || echo 'no SUMMARY line: timeout or crash'); $(tail -1 "$RCT2"); $(grep -h '^same: ' "$RCT2")"
+  rcsum "$RCT2" | sed 's/^/racecheck --tile2 RACEFIX=1: /'
+  [ -z "$(rcsum "$RCT2")" ] && echo "racecheck --tile2 RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCT2") lines)"
   fi
   if [ "${MID_PHASE:-both}" != parity ]; then
   [ "${MID_PHASE:-both}" = timing ] && [ -z "${MID_BOX:-}" ] && BUDGET=$(( SECONDS + 110 ))
-  echo "== 2 timing, one process: dev_bench v6s+v6 (shipped) | /h1 (FTZ=1) | /h2 (FTZ=2) | v6s+v6 (the base again, after) at ViG-T/S/B@224, T/S@1024 ($SECONDS s, $(left) s left)"
-  [ "$(left)" -gt 20 ] && timeout $(( $(left) - 3 )) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/h1,v6s+v6/h2,v6s+v6 \
-      ViG-S@224 ViG-B@224 ViG-T@224 ViG-T@1024 ViG-S@1024 | grep --line-buffered -v ' skipped: '
+  echo "== 2 timing, one process: dev_bench v6s+v6 (shipped, FWD_TILE=1) | /t2 | /t3 | /t4 | v6s+v6 (the base again, after) at ViG-S/B/T@224 ($SECONDS s, $(left) s left)"
+  [ "$(left)" -gt 20 ] && timeout $(( $(left) - 3 )) python kernels/tilelang/dev_bench.py --versions v6s+v6,v6s+v6/t2,v6s+v6/t3,v6s+v6/t4,v6s+v6 \
+      ViG-S@224 ViG-B@224 ViG-T@224 | grep --line-buffered -v ' skipped: '
   fi
 fi
 echo "done ($SECONDS s)"

@@ -57,6 +57,14 @@ element in ~1e5 of those tiles differ); parity is the proof. The default cases (
 views, contiguous, misaligned q, strong gates: x5's tile); --tile --small: views at L = 65, 196 (B 2, H 3).
 
     python kernels/tilelang/dev_same.py --tile [--small]
+
+--tile2 (session 16): the forward of VIG_TILELANG_FWD_TILE=2 (fwd_fused:s2:m3:x5:e1:p1, loads one chunk ahead), =3
+(:e1:b1, fewer barriers: per-thread midpoints, __syncthreads_or, A without the pair loop in chunks with no slow channel)
+and =4 (:e1:p1:b1) against FWD_TILE=1 (the shipped :e1): the same tiles and sums, so bit-identical outputs expected
+("same: N/N"). --tile's cases plus mixed gates (strong in the first half of the sequence, ViG's in the second: blocks
+whose chunks take both paths); --tile2 --small: views at L = 65, 196 and mixed gates at L = 196 (B 2, H 3).
+
+    python kernels/tilelang/dev_same.py --tile2 [--small]
 """
 import os
 import sys
@@ -128,6 +136,24 @@ def tile_cases(small):  # cases()'s list (not the name: the mode loop below rebi
         yield from shape_cases("ViG-T@224")
 
 
+def mixed(L, small):
+    """The bench's views at L with strong gates (slow channels) in the first half of the sequence only."""
+    shape = bench.OpShape(B=2 if small else 3, H=3 if small else 2, L=L, K=32, V=64)
+    q, k, v, gf, gb = bench.make_inputs(shape, "cuda", seed=L + 1)[0]
+    g = torch.Generator(device="cuda").manual_seed(11)
+    gf, gb = (torch.where(torch.arange(L, device="cuda")[None, :, None, None] < L // 2,
+                          -torch.rand(x.shape, device="cuda", generator=g) * 4, x) for x in (gf, gb))
+    return f"mixed gates L={L}", (q, k, v, gf, gb)
+
+
+def tile2_cases(small):
+    yield from tile_cases(small)
+    yield mixed(196, small)
+    if not small:
+        yield mixed(224, small)
+        yield mixed(100, small)
+
+
 def seg_cases(small):
     yield from views((225, 449) if small else (225, 449, 1000), small)
     if not small:
@@ -152,15 +178,18 @@ MODES = [  # flag: (environment of both, (base label, its switches), (variant la
      ("SEG_SAVE=1 (bwd_segr)", {"VIG_TILELANG_SEG_SAVE": "1"}), seg_cases),
     ("--scan", SEG128, ("SCAN_VEC=0 (fwd_scan)", {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "0"}),
      ("SCAN_VEC=1 (fwd_scan:v1)", {"VIG_TILELANG_SEG_SAVE": "1", "VIG_TILELANG_SCAN_VEC": "1"}), seg_cases),
+    ("--tile2", {}, ("FWD_TILE=1 (s2:m3:x5:e1)", {"VIG_TILELANG_FWD_TILE": "1"}),
+     [("FWD_TILE=2 (e1:p1)", {"VIG_TILELANG_FWD_TILE": "2"}), ("FWD_TILE=3 (e1:b1)", {"VIG_TILELANG_FWD_TILE": "3"}),
+      ("FWD_TILE=4 (e1:p1:b1)", {"VIG_TILELANG_FWD_TILE": "4"})], tile2_cases),
     ("--tile", {}, ("FWD_TILE=0 (s2:m3:x5)", {"VIG_TILELANG_FWD_TILE": "0"}),
      ("FWD_TILE=1 (s2:m3:x5:e1)", {"VIG_TILELANG_FWD_TILE": "1"}), tile_cases),
     ("--seg", {}, ("seg:x4 on copies (FWD_VIEWS=1)", {"VIG_TILELANG_FWD_VIEWS": "1"}),
      ("seg:s2:x4 (FWD_VIEWS=2)", {"VIG_TILELANG_FWD_VIEWS": "2"}), seg_cases),
 ]
-for flag, env, (BASE_, benv), (lab, venv), kase in MODES:  # the first flag given, in this order
+for flag, env, (BASE_, benv), var, kase in MODES:  # the first flag given, in this order
     if flag in sys.argv:
         os.environ.update(env)
-        BASE, VARIANTS = BASE_, {BASE_: benv, lab: venv}
+        BASE, VARIANTS = BASE_, {BASE_: benv, **dict(var if isinstance(var, list) else [var])}
         cases = lambda kase=kase: kase("--small" in sys.argv)  # noqa: E731
         break
 n = ok = 0

@@ -1915,6 +1915,57 @@ def _pload(L, cdt):
     return pload
 
 
+def _pfetch(L, cdt):
+    """fwd_fused:p1's loads in two halves (K = 32, V = 64, 256 threads, int64 views as _pload's): ``pfetch``
+    issues one chunk's global loads into registers, ``at`` = (b, h, t0): px as _pload's (row tx / 8,
+    channels 4 (tx % 8) .. + 3: px[1] k, px[4:6] gb; ``withq``: px[0] q, px[2:4] gf) and pv[e] = v's int64
+    column tx % 16 of row 16 e + tx / 16; rows past L load nothing and hold 0. ``pstore`` unpacks them
+    into the shared tiles (gates clamped at GATE_MIN; a zero register gives _pload's zeros)."""
+    bits16 = _bits16(cdt)
+
+    @T.macro
+    def pfetch(Q, Kt, Vt, GF, GB, at, px, pv, withq):
+        b = T.meta_var(at[0])
+        h = T.meta_var(at[1])
+        t0 = T.meta_var(at[2])
+        tx = T.get_thread_binding()
+        row = tx // 8
+        j = tx % 8
+        if t0 + row < L:
+            if withq:
+                px[0] = Q[b, t0 + row, h, j]
+                px[2] = GF[b, t0 + row, h, 2 * j]
+                px[3] = GF[b, t0 + row, h, 2 * j + 1]
+            px[1] = Kt[b, t0 + row, h, j]
+            px[4] = GB[b, t0 + row, h, 2 * j]
+            px[5] = GB[b, t0 + row, h, 2 * j + 1]
+        else:
+            for e in T.unroll(6):
+                px[e] = T.Cast("int64", 0)
+        for e in T.unroll(2):
+            if t0 + e * 16 + tx // 16 < L:
+                pv[e] = Vt[b, t0 + e * 16 + tx // 16, h, tx % 16]
+            else:
+                pv[e] = T.Cast("int64", 0)
+
+    @T.macro
+    def pstore(q_s, k_s, v_s, gf_s, gb_s, px, pv, withq):
+        tx = T.get_thread_binding()
+        row = tx // 8
+        c4 = (tx % 8) * 4
+        for u in T.unroll(4):
+            if withq:
+                q_s[row, c4 + u] = bits16(px[0], u)
+                gf_s[row, c4 + u] = T.max(_bits32(px[2 + u // 2], u % 2), GATE_MIN)
+            k_s[row, c4 + u] = bits16(px[1], u)
+            gb_s[row, c4 + u] = T.max(_bits32(px[4 + u // 2], u % 2), GATE_MIN)
+        for e in T.unroll(2):
+            for u in T.vectorized(4):
+                v_s[e * 16 + tx // 16, (tx % 16) * 4 + u] = bits16(pv[e], u)
+
+    return pfetch, pstore
+
+
 def _vload(L, cdt):
     """fwd_fused:x5's / bwd_out2:x4's vector loads (K = 32, 256 threads): ``vrow`` loads row ``row``
     of the chunk at t0, channels c4 .. c4 + 3, of k and gb (``withq``: also q and gf), one vector
@@ -2020,7 +2071,7 @@ def _views(strided: int, B, L, H, K: int, V: int, dt, acc, names=("q", "k", "v",
 
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     LMAX: int = V6_MAX_L, diag: bool = True, lanes: int = 0, minb: int = 0,
-                    strided: int = 0, fastexp: int = 0, share: int = 0):
+                    strided: int = 0, fastexp: int = 0, share: int = 0, prefetch: int = 0, trim: int = 0):
     """v6 forward. Args (Q, Kt, Vt, GF, GB, O, scale), head dims exactly K, V; L <= LMAX;
     ``scale`` is the op's scale halved. ``lanes=1`` (bf16, K = 32, C = 32; on trial, kind
     "fwd_fused:l1"): the diagonal sub-blocks of A as bwd_out2 builds them (lane = key channel,
@@ -2062,6 +2113,24 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     # |xf|, |xb| <= REF_THR / 2 and Gf_{C-1} - mf in [-REF_THR / 2, 0]: no overflow; e^{mf} / e^{mb} <= 1
     # (an underflow to 0 loses terms below e^{-71}). A chunk with a slow channel runs x5's tile as shipped.
     assert not share or (pk and refp)
+    # prefetch=1 ("fwd_fused:s2:m3:x5:e1:p1", session 16, on trial: VIG_TILELANG_FWD_TILE=2): each chunk's global
+    # loads (the six int64 of q, k, gf, gb and two of v per thread) are issued one chunk ahead into registers
+    # (px, pv) and only unpacked into the shared tiles at the top of the chunk that uses them: sweep 1 fetches
+    # chunk c - 1 right after chunk c's unpack (its last chunk fetches sweep 2's first), sweep 2 fetches chunk
+    # c + 1 after chunk c's operand tiles, so the load latency overlaps the chunk's gemms and barriers instead
+    # of opening every chunk. Rows past L: 0 in the registers, which unpack to the same zeros as pload's
+    # (gates: max(0, GATE_MIN) = 0): the same tiles bit for bit, the same arithmetic after them.
+    assert not prefetch or (pk and share)
+    # trim=1 ("fwd_fused:s2:m3:x5:e1:b1", session 16, on trial: VIG_TILELANG_FWD_TILE=3 / 4 with prefetch): fewer
+    # barriers per chunk of sweep 2. Every thread computes its own channel's midpoints (jc = tx % K, the operand
+    # tile's column) from the cumsums and whether that channel is slow; the block learns whether any is by
+    # __syncthreads_or (one barrier that also reduces) instead of 32 threads writing mr_s / sl_s / any_s and a
+    # barrier. With no slow channel (the common case) the operand tile takes the midpoints and per-channel
+    # factors from registers and A is the two midpoint products alone (a_s = forward pairs j <= t + backward
+    # pairs j >= t: the pair loop's terms are all 0 then), so the pair loop, the stores of its zero terms and
+    # the two barriers around them go. A chunk with a slow channel writes mr_s / sl_s and runs x5's tile and
+    # ref_a as shipped. The same values as share=1 bit for bit (0 + a = a), ~4 of ~9 barriers per chunk fewer.
+    assert not trim or (share and vld)
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
     B = T.dynamic("B")
@@ -2104,6 +2173,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     vload = _vload(L, cdt)[0]  # x5's loads (row tx / 8, channels 4 (tx % 8) .. + 3)
     qkg, vel = _eload(L, cdt)
     pload = _pload(L, cdt)
+    pfetch, pstore = _pfetch(L, cdt)
     st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
     i64 = "int64"
 
@@ -2135,6 +2205,88 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 kd_s[i, K + j] = T.if_then_else(i >= M, T.Cast(cdt, kf * ex(T.min(
                     (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
             ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
+
+    @T.macro
+    def ref_a(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, sl_s, any_s, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl):
+        # x3..x5's A of one chunk into a_s (after the operand tiles): thread p < 240 owns the pair (t, j), j < t, of
+        # diagonal block p // 120 (index p % 120 = t (t - 1) / 2 + j; ab, set once before sweep 2), threads 240..255
+        # the diagonal elements (d, d) and (d + 1, d + 1); the slow channels' terms of those pairs by the exact
+        # per-element decays (the loop runs only when any_s[0] != 0; r is warp-uniform: no divergence), every fast
+        # channel's and every off-diagonal pair through the midpoints on the tensor cores (a_f: forward pairs j <= t,
+        # a2_f: backward pairs j >= t; the diagonal from both), added in place, each element by its fragment owner
+        tx = T.get_thread_binding()
+        a0 = ab[0]
+        b0 = ab[1]
+        a1 = ab[2]
+        b1 = ab[3]
+        dacc[0] = 0.0
+        dacc[1] = 0.0
+        nl[0] = T.if_then_else(any_s[0] != 0, K, 0)
+        for r in T.serial(nl[0]):
+            if sl_s[r] != 0:
+                dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
+                    cdif(gf_s, gfl_s, a0, b0, r), 0.0))
+                dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
+                    cdif(gb_s, gbl_s, a1, b1, r), 0.0))
+        for e in T.unroll(2):  # one statement: no barrier between the two stores
+            a_s[ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[e] * T.if_then_else(tx < 240, 1.0, 2.0))
+        T.clear(a_f)
+        T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
+        T.clear(a2_f)
+        T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
+        for i, j in T.Parallel(C, C):
+            a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M, T.Cast(acc, a_s[i, j]), 0.0)
+                               + T.if_then_else(j <= i, a_f[i, j], 0.0)
+                               + T.if_then_else(j >= i, a2_f[i, j], 0.0))
+
+    @T.macro
+    def trim_a(q_s, k_s, gf_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s, a_s, a_f, a2_f, dacc, ab, nl, rm,
+               anyv, nxt, px, pv):
+        # trim=1's operand tiles and A of one chunk (after the cumsums; see trim above); nxt = (Q, Kt, Vt, GF, GB,
+        # b, h, t0 of the next chunk) for prefetch's loads, issued after the tiles as fwd_fused:p1 does
+        tx = T.get_thread_binding()
+        jc = tx % K
+        rm[0] = 0.5 * (gf_s[0, jc] + gf_s[C - 1, jc])
+        rm[1] = 0.5 * (gb_s[0, jc] + gb_s[C - 1, jc])
+        anyv[1] = T.if_then_else(gf_s[0, jc] - gf_s[C - 1, jc] > REF_THR, 1,
+                                 T.if_then_else(gb_s[C - 1, jc] - gb_s[0, jc] > REF_THR, 1, 0))
+        anyv[0] = T.call_extern("int32", "__syncthreads_or", anyv[1])
+        if anyv[0] == 0:
+            fq = ex(rm[0])
+            fb = ex(rm[1])
+            fk = ex(0.5 * (gf_s[C - 1, jc] - gf_s[0, jc]))
+            for u in T.unroll(C * K // threads):
+                i = u * (threads // K) + tx // K
+                qf = T.Cast(acc, q_s[i, jc])
+                kf = T.Cast(acc, k_s[i, jc])
+                ea = ex(gf_s[i, jc] - rm[0])
+                eb = ex(rm[0] - gf_s[i, jc])
+                ec = ex(gb_s[i, jc] - rm[1])
+                ed = ex(rm[1] - gb_s[i, jc])
+                qd_s[i, jc] = T.Cast(cdt, qf * ea)
+                kd_s[i, jc] = T.Cast(cdt, kf * eb)
+                qd_s[C + i, jc] = T.Cast(cdt, qf * ec)
+                kd_s[C + i, jc] = T.Cast(cdt, kf * ed)
+                qef_s[i, jc] = T.Cast(cdt, (qf * ea) * fq)
+                qeb_s[i, jc] = T.Cast(cdt, (qf * ec) * fb)
+                ke_s[i, jc] = T.Cast(cdt, (kf * eb) * fk)
+            if prefetch:
+                pfetch(nxt[0], nxt[1], nxt[2], nxt[3], nxt[4], (nxt[5], nxt[6], nxt[7]), px, pv, True)
+            T.clear(a_f)
+            T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
+            T.clear(a2_f)
+            T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
+            for i, j in T.Parallel(C, C):
+                a_s[i, j] = T.Cast(cdt, T.if_then_else(j <= i, a_f[i, j], 0.0) + T.if_then_else(j >= i, a2_f[i, j], 0.0))
+        else:
+            if tx < K:
+                mr_s[0, jc] = rm[0]
+                mr_s[1, jc] = rm[1]
+                sl_s[jc] = anyv[1]
+            tile0(q_s, k_s, gf_s, gf_s, gb_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
+            if prefetch:
+                pfetch(nxt[0], nxt[1], nxt[2], nxt[3], nxt[4], (nxt[5], nxt[6], nxt[7]), px, pv, True)
+            ref_a(q_s, k_s, gf_s, gf_s, gb_s, gb_s, sl_s, anyv, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl)
 
     @T.prim_func
     def bigla_fwd_fused(
@@ -2173,6 +2325,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
             if refp:
                 a2_f = T.alloc_fragment([C, C], acc)  # backward pairs
                 mr_s = T.alloc_shared([5 if share else 2, K], acc)  # reference points (forward, backward); e1: factors
+                if trim:
+                    rm = T.alloc_local([2], acc)       # this thread's channel's midpoints (forward, backward)
+                    anyv = T.alloc_local([2], "int32")  # [0]: some channel slow (block-uniform), [1]: this one
                 sl_s = T.alloc_shared([K], "int32")    # 1: the channel's chunk spread > REF_THR
                 any_s = T.alloc_shared([1], "int32")   # 1: some channel of the chunk is slow
                 nl = T.alloc_local([1], "int32")
@@ -2181,6 +2336,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 psc = T.alloc_local([2], acc)
             if pk:
                 px = T.alloc_local([6], i64)
+            if prefetch:
+                pv = T.alloc_local([2], i64)  # v: rows tx / 16 and 16 + tx / 16, int64 column tx % 16
             if vld:
                 qv = T.alloc_local([4], dt)
                 kv = T.alloc_local([4], dt)
@@ -2204,18 +2361,27 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     gfl_s[i, j] = 0.0
                     gbl_s[i, j] = 0.0
             T.clear(s_f)
+            if prefetch:
+                pfetch(Q, Kt, Vt, GF, GB, (b, h, (NT - 1) * C), px, pv, False)
             for ic in T.serial(NT):
                 c = NT - 1 - ic
                 t0 = c * C
-                if pk:
+                if prefetch:  # chunk c from the registers, then chunk c - 1 (or sweep 2's chunk 0) into them
+                    pstore(q_s, k_s, v_s, gf_s, gb_s, px, pv, False)
+                    if c > 0:
+                        pfetch(Q, Kt, Vt, GF, GB, (b, h, t0 - C), px, pv, False)
+                    else:
+                        pfetch(Q, Kt, Vt, GF, GB, (b, h, 0), px, pv, True)
+                elif pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, False)
                 elif vld:
                     vload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, False)
                 else:
                     for i, j in T.Parallel(C, K):
                         qkg(Q, Kt, GF, GB, (b, h, t0, i, j), q_s, k_s, gf_s, gb_s, False)
-                for i, j in T.Parallel(C, V):
-                    vel(Vt, (b, h, t0, i, j), v_s, pk)
+                if not prefetch:
+                    for i, j in T.Parallel(C, V):
+                        vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
                 if parc:
@@ -2242,24 +2408,30 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 ab[3] = T.if_then_else(txp < 240, (txp // 120) * M + pt, dd + 1)
             for c in T.serial(NT):
                 t0 = c * C
-                if pk:
+                if prefetch:
+                    pstore(q_s, k_s, v_s, gf_s, gb_s, px, pv, True)
+                elif pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, True)
                 elif vld:
                     vload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, qv, kv, fv, bv, True)
                 else:
                     for i, j in T.Parallel(C, K):
                         qkg(Q, Kt, GF, GB, (b, h, t0, i, j), q_s, k_s, gf_s, gb_s, True)
-                for i, j in T.Parallel(C, V):
-                    vel(Vt, (b, h, t0, i, j), v_s, pk)
+                if not prefetch:
+                    for i, j in T.Parallel(C, V):
+                        vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
-                if refp:
+                if refp and not trim:
                     any_s[0] = 0
                 if parc:
                     pcs(gf_s, gb_s, ploc, psc)
                 else:
                     cums(gf_s, gfl_s, gb_s, gbl_s, hl)
-                if refp:
+                if trim:
+                    trim_a(q_s, k_s, gf_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s, a_s, a_f, a2_f, dacc, ab,
+                           nl, rm, anyv, (Q, Kt, Vt, GF, GB, b, h, t0 + C), px, pv if prefetch else px)
+                if refp and not trim:
                     for j in T.Parallel(K):
                         # forward cumsum non-increasing (gates <= 0): spread G_0 - G_{C-1};
                         # backward (right to left) non-decreasing: G_{C-1} - G_0
@@ -2273,7 +2445,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                                                  T.if_then_else(gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR, 1, 0))
                         if gf_s[0, j] - csum(gf_s, gfl_s, C - 1, j) > REF_THR or gb_s[C - 1, j] - csum(gb_s, gbl_s, 0, j) > REF_THR:
                             any_s[0] = 1  # every writer stores the same value
-                if share:
+                if share and not trim:
                     if any_s[0] == 0:  # no slow channel in the chunk: four exps per element (see share above)
                         for i, j in T.Parallel(C, K):
                             qf = T.Cast(acc, q_s[i, j])
@@ -2291,57 +2463,61 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                             ke_s[i, j] = T.Cast(cdt, (kf * eb) * mr_s[4, j])
                     else:
                         tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
-                elif refp:
+                    if prefetch:  # chunk c + 1 into the registers (past the last chunk: rows >= L, zeros)
+                        pfetch(Q, Kt, Vt, GF, GB, (b, h, t0 + C), px, pv, True)
+                elif refp and not share:
                     tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
-                else:
+                elif not refp:
                     tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s)
-                if lanes:
-                    # diagonal sub-blocks of A: lane r = key channel, warp rows w0..w0+RPW-1
-                    tx = T.get_thread_binding()
-                    r = tx % 32
-                    w0 = (tx // 32) * RPW
-                    base = (w0 // M) * M
-                    for u in T.unroll(M):
-                        kr[u] = T.Cast(acc, k_s[base + u, r])
-                    for hb in T.unroll(M // RPW):  # static row index once unrolled (warp-uniform)
-                        if w0 - base == hb * RPW:
-                            for i in T.unroll(RPW):
-                                tt = hb * RPW + i
-                                qt = T.Cast(acc, q_s[w0 + i, r])
-                                run[0] = 1.0
-                                for u in T.unroll(M):  # j = tt-1 down: prod_{i=j+1..t} df_i
-                                    jj = M - 1 - u
-                                    run[0] = T.if_then_else(jj < tt, run[0] * fexp(T.if_then_else(
-                                        t0 + base + jj + 1 < L, T.max(GF[b, t0 + base + T.min(jj + 1, M - 1), h, r], GATE_MIN), 0.0)), 1.0)
-                                    pr[jj] = qt * kr[jj] * T.if_then_else(jj == tt, 2.0, run[0])
-                                run[0] = 1.0
-                                for u in T.unroll(M):  # j = tt+1 up: prod_{i=t..j-1} db_i
-                                    run[0] = T.if_then_else(u > tt, run[0] * fexp(T.if_then_else(
-                                        t0 + base + u - 1 < L, T.max(GB[b, t0 + base + T.max(u - 1, 0), h, r], GATE_MIN), 0.0)), 1.0)
-                                    pr[u] = T.if_then_else(u > tt, qt * kr[u] * run[0], pr[u])
-                                for m in T.unroll(8):
-                                    pr[m] = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m]) + T.shfl_xor(
-                                        T.if_then_else((r & 16) != 0, pr[m], pr[8 + m]), 16)
-                                for m in T.unroll(4):
-                                    pr[m] = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m]) + T.shfl_xor(
-                                        T.if_then_else((r & 8) != 0, pr[m], pr[4 + m]), 8)
-                                for m in T.unroll(2):
-                                    pr[m] = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m]) + T.shfl_xor(
-                                        T.if_then_else((r & 4) != 0, pr[m], pr[2 + m]), 4)
-                                pr[0] = T.if_then_else((r & 2) != 0, pr[1], pr[0]) + T.shfl_xor(
-                                    T.if_then_else((r & 2) != 0, pr[0], pr[1]), 2)
-                                pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
-                                if r % 2 == 0:
-                                    a_s[w0 + i, base + r // 2] = T.Cast(cdt, pr[0])
-                if pairs:
-                    # thread p < 240: the pair (t, j), j < t, of diagonal block p // 120 (index
-                    # p % 120 = t (t - 1) / 2 + j): A[t][j] from the forward gates and A[j][t]
-                    # from the backward ones, from the same 12 loads, no divergence (the
-                    # per-element loop runs both gate branches in every warp); threads 240..255:
-                    # the diagonal elements (d, d) and (d + 1, d + 1), 2 q k (exponents 0). One
-                    # code path for all (row a, column b of element 0 / 1; no thread branch).
-                    tx = T.get_thread_binding()
-                    if not refp:
+                if refp and not trim:
+                    ref_a(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, sl_s, any_s, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl)
+                elif not refp:
+                    if lanes:
+                        # diagonal sub-blocks of A: lane r = key channel, warp rows w0..w0+RPW-1
+                        tx = T.get_thread_binding()
+                        r = tx % 32
+                        w0 = (tx // 32) * RPW
+                        base = (w0 // M) * M
+                        for u in T.unroll(M):
+                            kr[u] = T.Cast(acc, k_s[base + u, r])
+                        for hb in T.unroll(M // RPW):  # static row index once unrolled (warp-uniform)
+                            if w0 - base == hb * RPW:
+                                for i in T.unroll(RPW):
+                                    tt = hb * RPW + i
+                                    qt = T.Cast(acc, q_s[w0 + i, r])
+                                    run[0] = 1.0
+                                    for u in T.unroll(M):  # j = tt-1 down: prod_{i=j+1..t} df_i
+                                        jj = M - 1 - u
+                                        run[0] = T.if_then_else(jj < tt, run[0] * fexp(T.if_then_else(
+                                            t0 + base + jj + 1 < L, T.max(GF[b, t0 + base + T.min(jj + 1, M - 1), h, r], GATE_MIN), 0.0)), 1.0)
+                                        pr[jj] = qt * kr[jj] * T.if_then_else(jj == tt, 2.0, run[0])
+                                    run[0] = 1.0
+                                    for u in T.unroll(M):  # j = tt+1 up: prod_{i=t..j-1} db_i
+                                        run[0] = T.if_then_else(u > tt, run[0] * fexp(T.if_then_else(
+                                            t0 + base + u - 1 < L, T.max(GB[b, t0 + base + T.max(u - 1, 0), h, r], GATE_MIN), 0.0)), 1.0)
+                                        pr[u] = T.if_then_else(u > tt, qt * kr[u] * run[0], pr[u])
+                                    for m in T.unroll(8):
+                                        pr[m] = T.if_then_else((r & 16) != 0, pr[8 + m], pr[m]) + T.shfl_xor(
+                                            T.if_then_else((r & 16) != 0, pr[m], pr[8 + m]), 16)
+                                    for m in T.unroll(4):
+                                        pr[m] = T.if_then_else((r & 8) != 0, pr[4 + m], pr[m]) + T.shfl_xor(
+                                            T.if_then_else((r & 8) != 0, pr[m], pr[4 + m]), 8)
+                                    for m in T.unroll(2):
+                                        pr[m] = T.if_then_else((r & 4) != 0, pr[2 + m], pr[m]) + T.shfl_xor(
+                                            T.if_then_else((r & 4) != 0, pr[m], pr[2 + m]), 4)
+                                    pr[0] = T.if_then_else((r & 2) != 0, pr[1], pr[0]) + T.shfl_xor(
+                                        T.if_then_else((r & 2) != 0, pr[0], pr[1]), 2)
+                                    pr[0] = pr[0] + T.shfl_xor(pr[0], 1)
+                                    if r % 2 == 0:
+                                        a_s[w0 + i, base + r // 2] = T.Cast(cdt, pr[0])
+                    if pairs:
+                        # thread p < 240: the pair (t, j), j < t, of diagonal block p // 120 (index
+                        # p % 120 = t (t - 1) / 2 + j): A[t][j] from the forward gates and A[j][t]
+                        # from the backward ones, from the same 12 loads, no divergence (the
+                        # per-element loop runs both gate branches in every warp); threads 240..255:
+                        # the diagonal elements (d, d) and (d + 1, d + 1), 2 q k (exponents 0). One
+                        # code path for all (row a, column b of element 0 / 1; no thread branch).
+                        tx = T.get_thread_binding()
                         pidx = tx % 120
                         pt = T.Cast("int32", T.floor((1.0 + T.sqrt(T.Cast(acc, 1 + 8 * pidx))) * 0.5))
                         pj = pidx - pt * (pt - 1) // 2
@@ -2350,51 +2526,27 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         ab[1] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd)
                         ab[2] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd + 1)
                         ab[3] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd + 1)
-                    a0 = ab[0]
-                    b0 = ab[1]
-                    a1 = ab[2]
-                    b1 = ab[3]
-                    dacc[0] = 0.0
-                    dacc[1] = 0.0
-                    if refp:
-                        nl[0] = T.if_then_else(any_s[0] != 0, K, 0)
-                    for r in T.serial(nl[0] if refp else K):
-                        if refp:  # x3: slow channels only (r is warp-uniform: no divergence)
-                            if sl_s[r] != 0:
-                                dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
-                                    cdif(gf_s, gfl_s, a0, b0, r), 0.0))
-                                dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
-                                    cdif(gb_s, gbl_s, a1, b1, r), 0.0))
-                        else:
+                        a0 = ab[0]
+                        b0 = ab[1]
+                        a1 = ab[2]
+                        b1 = ab[3]
+                        dacc[0] = 0.0
+                        dacc[1] = 0.0
+                        for r in T.serial(K):
                             dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
                                 (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
                             dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
                                 (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
-                if not lanes and not pairs:
-                    T.clear(d_f)
-                for r in T.serial(K if diag and not lanes and not pairs else 0):  # diag=False: timing only (wrong results)
-                    for t, jj in T.Parallel(C, M):
-                        j = (t // M) * M + jj
-                        d_f[t, jj] += (
-                            T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
-                            * ex(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
-                            * T.if_then_else(t == j, 2.0, 1.0)
-                        )
-                if refp:
-                    # the slow channels' diagonal sub-block terms first (0 when none is slow),
-                    # then forward pairs (j <= t) from a_f, backward (j >= t) from a2_f, the
-                    # diagonal from both, added in place (each element by its fragment owner)
-                    for e in T.unroll(2):  # one statement: no barrier between the two stores
-                        a_s[ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[e] * T.if_then_else(tx < 240, 1.0, 2.0))
-                    T.clear(a_f)
-                    T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
-                    T.clear(a2_f)
-                    T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
-                    for i, j in T.Parallel(C, C):
-                        a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M, T.Cast(acc, a_s[i, j]), 0.0)
-                                           + T.if_then_else(j <= i, a_f[i, j], 0.0)
-                                           + T.if_then_else(j >= i, a2_f[i, j], 0.0))
-                else:
+                    if not lanes and not pairs:
+                        T.clear(d_f)
+                    for r in T.serial(K if diag and not lanes and not pairs else 0):  # diag=False: timing only (wrong results)
+                        for t, jj in T.Parallel(C, M):
+                            j = (t // M) * M + jj
+                            d_f[t, jj] += (
+                                T.Cast(acc, q_s[t, r]) * T.Cast(acc, k_s[j, r])
+                                * ex(T.min(T.if_then_else(j <= t, (gf_s[t, r] - gf_s[j, r]) + (gfl_s[t, r] - gfl_s[j, r]), (gb_s[t, r] - gb_s[j, r]) + (gbl_s[t, r] - gbl_s[j, r])), 0.0))
+                                * T.if_then_else(t == j, 2.0, 1.0)
+                            )
                     T.clear(a_f)
                     mmA[1](qd_s, kd_s, a_f)
                     for i, j in T.Parallel(C, C):
@@ -2403,9 +2555,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     if pairs:
                         a_s[a0, b0] = T.Cast(cdt, dacc[0] * T.if_then_else(tx < 240, 1.0, 2.0))
                         a_s[a1, b1] = T.Cast(cdt, dacc[1] * T.if_then_else(tx < 240, 1.0, 2.0))
-                if not lanes and not pairs:
-                    for t, jj in T.Parallel(C, M):
-                        a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
+                    if not lanes and not pairs:
+                        for t, jj in T.Parallel(C, M):
+                            a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
                 T.clear(o_f)
                 mmI[0](qef_s, sf_s, o_f)
                 if use_tc:
