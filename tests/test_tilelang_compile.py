@@ -321,6 +321,27 @@ def test_racefix_twins(compiled, kind):
                                   "if (128 <= ((int)threadIdx.x)) {"]), new
 
 
+def test_fwd_tile_switch(monkeypatch):
+    """$VIG_TILELANG_FWD_TILE picks the 224-px forward's kind suffix (session 16: "2" / "3" / "4" on trial); any
+    other value raises naming the variable (no silent fallback to another kernel)."""
+    from vig_kernels import tilelang as tlb
+
+    want = {"0": "", "1": ":e1", "2": ":e1:p1", "3": ":e1:b1", "4": ":e1:p1:b1"}
+    try:
+        for v, suffix in want.items():
+            monkeypatch.setenv("VIG_TILELANG_FWD_TILE", v)
+            tlb.reload_env()
+            assert tlb._fwd_tile() == suffix
+            tlb.build("fwd_fused:s2:m3:x5" + suffix, 32, 64, "bfloat16")  # the kind exists (TIR only, no nvcc)
+        monkeypatch.setenv("VIG_TILELANG_FWD_TILE", "5")
+        tlb.reload_env()
+        with pytest.raises(ValueError, match="VIG_TILELANG_FWD_TILE"):
+            tlb._fwd_tile()
+    finally:
+        monkeypatch.delenv("VIG_TILELANG_FWD_TILE")
+        tlb.reload_env()
+
+
 def test_import_without_gpu():
     """The package imports and reports why it cannot run, never fails on import."""
     from vig_kernels.tilelang import TileLangBackend

@@ -141,6 +141,7 @@ OTHER10=""  # session 10's flips (SEG_L at its start, SEG_SAVE if proven): the p
 [ -n "$OTHER10" ] && OTHER="$OTHER10"
 [ "$(cur FWD_TILE_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_FWD_TILE=0"  # round 5's switch, if flipped: the previous forward
 [ "$(cur FTZ_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_FTZ=0"  # session 11's compile option, if flipped: the previous build
+case "$(cur FWD_TILE_DEFAULT)" in 0|1) TILE2="";; *) OTHER="VIG_TILELANG_FWD_TILE=1"; TILE2=2;; esac  # session 16's, if flipped
 SS="VIG_TILELANG_SEG_SAVE=1 VIG_TILELANG_SCAN_VEC=1 VIG_TILELANG_SEG_L=128 VIG_TILELANG_BWD_SEG=128"  # S10
 W="VIG_TILELANG_SEGW=1 VIG_TILELANG_SEG_L=128"  # round 2, alone
 SSW="$SS VIG_TILELANG_SEGW=1"  # S10W
@@ -226,7 +227,7 @@ elif [ "$FINAL" = 1 ]; then
   # RACEFIX=1 (its :r1 twin, the named-barrier artifact removed): dev_same --tile --small, whole report -> $RCT
   RCT="$D/rc-tile.log"
   ( VIG_TILELANG_RACEFIX=1 timeout $(lim $(( BUDGET - 8 ))) compute-sanitizer --tool racecheck --print-limit 10000 \
-      python kernels/tilelang/dev_same.py --tile --small > "$RCT" 2>&1; echo "rc $?" >> "$RCT" ) &
+      python kernels/tilelang/dev_same.py --tile$TILE2 --small > "$RCT" 2>&1; echo "rc $?" >> "$RCT" ) &
   RCTPID=$!
   echo "== 1 parity side by side: shipped defaults | previous:$OTHER ($SECONDS s)"
   T=$(lim 64)
