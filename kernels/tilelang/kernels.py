@@ -2069,6 +2069,50 @@ def _views(strided: int, B, L, H, K: int, V: int, dt, acc, names=("q", "k", "v",
             for n in names]
 
 
+def _ref_a(C: int, K: int, M: int, cdt, ex, vld: bool):
+    """fwd_fused's / fwd_fused_seg's A of one chunk through the midpoints (x3 and later), as a macro (see inside);
+    ``vld``: no compensation tiles (x5: the *_l arguments are the cumsum tiles themselves and are not read)."""
+    acc = T.float32
+
+    def cdif(g, gl, i, i2, j):  # csum(i) - csum(i2), as fwd_fused writes it
+        return g[i, j] - g[i2, j] if vld else (g[i, j] - g[i2, j]) + (gl[i, j] - gl[i2, j])
+
+    @T.macro
+    def ref_a(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, sl_s, any_s, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl):
+        # x3..x5's A of one chunk into a_s (after the operand tiles): thread p < 240 owns the pair (t, j), j < t, of
+        # diagonal block p // 120 (index p % 120 = t (t - 1) / 2 + j; ab, set once before sweep 2), threads 240..255
+        # the diagonal elements (d, d) and (d + 1, d + 1); the slow channels' terms of those pairs by the exact
+        # per-element decays (the loop runs only when any_s[0] != 0; r is warp-uniform: no divergence), every fast
+        # channel's and every off-diagonal pair through the midpoints on the tensor cores (a_f: forward pairs j <= t,
+        # a2_f: backward pairs j >= t; the diagonal from both), added in place, each element by its fragment owner
+        tx = T.get_thread_binding()
+        a0 = ab[0]
+        b0 = ab[1]
+        a1 = ab[2]
+        b1 = ab[3]
+        dacc[0] = 0.0
+        dacc[1] = 0.0
+        nl[0] = T.if_then_else(any_s[0] != 0, K, 0)
+        for r in T.serial(nl[0]):
+            if sl_s[r] != 0:
+                dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
+                    cdif(gf_s, gfl_s, a0, b0, r), 0.0))
+                dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
+                    cdif(gb_s, gbl_s, a1, b1, r), 0.0))
+        for e in T.unroll(2):  # one statement: no barrier between the two stores
+            a_s[ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[e] * T.if_then_else(tx < 240, 1.0, 2.0))
+        T.clear(a_f)
+        T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
+        T.clear(a2_f)
+        T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
+        for i, j in T.Parallel(C, C):
+            a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M, T.Cast(acc, a_s[i, j]), 0.0)
+                               + T.if_then_else(j <= i, a_f[i, j], 0.0)
+                               + T.if_then_else(j >= i, a2_f[i, j], 0.0))
+
+    return ref_a
+
+
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     LMAX: int = V6_MAX_L, diag: bool = True, lanes: int = 0, minb: int = 0,
                     strided: int = 0, fastexp: int = 0, share: int = 0, prefetch: int = 0, trim: int = 0):
@@ -2206,38 +2250,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     (gb_s[M, j] - gb_s[i, j]) + (gbl_s[M, j] - gbl_s[i, j]), 0.0))), 0)
             ke_s[i, j] = T.Cast(cdt, kf * ex(cdif(gf_s, gfl_s, C - 1, i, j)))
 
-    @T.macro
-    def ref_a(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, sl_s, any_s, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl):
-        # x3..x5's A of one chunk into a_s (after the operand tiles): thread p < 240 owns the pair (t, j), j < t, of
-        # diagonal block p // 120 (index p % 120 = t (t - 1) / 2 + j; ab, set once before sweep 2), threads 240..255
-        # the diagonal elements (d, d) and (d + 1, d + 1); the slow channels' terms of those pairs by the exact
-        # per-element decays (the loop runs only when any_s[0] != 0; r is warp-uniform: no divergence), every fast
-        # channel's and every off-diagonal pair through the midpoints on the tensor cores (a_f: forward pairs j <= t,
-        # a2_f: backward pairs j >= t; the diagonal from both), added in place, each element by its fragment owner
-        tx = T.get_thread_binding()
-        a0 = ab[0]
-        b0 = ab[1]
-        a1 = ab[2]
-        b1 = ab[3]
-        dacc[0] = 0.0
-        dacc[1] = 0.0
-        nl[0] = T.if_then_else(any_s[0] != 0, K, 0)
-        for r in T.serial(nl[0]):
-            if sl_s[r] != 0:
-                dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
-                    cdif(gf_s, gfl_s, a0, b0, r), 0.0))
-                dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
-                    cdif(gb_s, gbl_s, a1, b1, r), 0.0))
-        for e in T.unroll(2):  # one statement: no barrier between the two stores
-            a_s[ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[e] * T.if_then_else(tx < 240, 1.0, 2.0))
-        T.clear(a_f)
-        T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
-        T.clear(a2_f)
-        T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
-        for i, j in T.Parallel(C, C):
-            a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M, T.Cast(acc, a_s[i, j]), 0.0)
-                               + T.if_then_else(j <= i, a_f[i, j], 0.0)
-                               + T.if_then_else(j >= i, a2_f[i, j], 0.0))
+    ref_a = _ref_a(C, K, M, cdt, ex, vld)
 
     @T.macro
     def trim_a(q_s, k_s, gf_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s, a_s, a_f, a2_f, dacc, ab, nl, rm,
@@ -2526,12 +2539,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         ab[1] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd)
                         ab[2] = T.if_then_else(tx < 240, (tx // 120) * M + pj, dd + 1)
                         ab[3] = T.if_then_else(tx < 240, (tx // 120) * M + pt, dd + 1)
-                        a0 = ab[0]
-                        b0 = ab[1]
-                        a1 = ab[2]
-                        b1 = ab[3]
-                        dacc[0] = 0.0
-                        dacc[1] = 0.0
+                        a0, b0, a1, b1 = ab[0], ab[1], ab[2], ab[3]
+                        for e in T.unroll(2):
+                            dacc[e] = 0.0
                         for r in T.serial(K):
                             dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
                                 (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
@@ -2616,6 +2626,7 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
     acc = T.float32
     use_tc, cdt = _compute(dtype)
     pair_tiles = _pair_tiles(C, cdt, ex)
+    ref_a = _ref_a(C, K, M, cdt, ex, False)
     cums = _cumsums_thread(C, K)
     cumb = _cumsum_b_thread(C, K)
     if parc:
@@ -2779,29 +2790,7 @@ def build_fwd_fused_seg(K: int, V: int, dtype: str, C: int = 32, threads: int = 
                 if refp:
                     # fwd_fused:x3's diagonal: the pair (t, j) of thread p (see build_fwd_fused),
                     # slow channels only, stored first; the fragments added in place
-                    a0 = ab[0]
-                    b0 = ab[1]
-                    a1 = ab[2]
-                    b1 = ab[3]
-                    dacc[0] = 0.0
-                    dacc[1] = 0.0
-                    nl[0] = T.if_then_else(any_s[0] != 0, K, 0)
-                    for r in T.serial(nl[0]):
-                        if sl_s[r] != 0:
-                            dacc[0] += T.Cast(acc, q_s[a0, r]) * T.Cast(acc, k_s[b0, r]) * ex(T.min(
-                                (gf_s[a0, r] - gf_s[b0, r]) + (gfl_s[a0, r] - gfl_s[b0, r]), 0.0))
-                            dacc[1] += T.Cast(acc, q_s[a1, r]) * T.Cast(acc, k_s[b1, r]) * ex(T.min(
-                                (gb_s[a1, r] - gb_s[b1, r]) + (gbl_s[a1, r] - gbl_s[b1, r]), 0.0))
-                    for e in T.unroll(2):
-                        a_s[ab[2 * e], ab[2 * e + 1]] = T.Cast(cdt, dacc[e] * T.if_then_else(tx < 240, 1.0, 2.0))
-                    T.clear(a_f)
-                    T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
-                    T.clear(a2_f)
-                    T.gemm(qd_s[C:2 * C, :], kd_s[C:2 * C, :], a2_f, transpose_B=True)
-                    for i, j in T.Parallel(C, C):
-                        a_s[i, j] = T.Cast(cdt, T.if_then_else(i // M == j // M, T.Cast(acc, a_s[i, j]), 0.0)
-                                           + T.if_then_else(j <= i, a_f[i, j], 0.0)
-                                           + T.if_then_else(j >= i, a2_f[i, j], 0.0))
+                    ref_a(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, sl_s, any_s, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl)
                 else:
                     T.clear(d_f)
                     for r in T.serial(K):
