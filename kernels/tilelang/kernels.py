@@ -1917,14 +1917,15 @@ def _pload(L, cdt):
 
 def _pfetch(L, cdt):
     """fwd_fused:p1's loads in two halves (K = 32, V = 64, 256 threads, int64 views as _pload's): ``pfetch``
-    issues one chunk's global loads into registers, ``at`` = (b, h, t0): px as _pload's (row tx / 8,
+    issues one chunk's global loads into registers, ``src`` = (Q, Kt, Vt, GF, GB), ``at`` = (b, h, t0): px as _pload's (row tx / 8,
     channels 4 (tx % 8) .. + 3: px[1] k, px[4:6] gb; ``withq``: px[0] q, px[2:4] gf) and pv[e] = v's int64
     column tx % 16 of row 16 e + tx / 16; rows past L load nothing and hold 0. ``pstore`` unpacks them
     into the shared tiles (gates clamped at GATE_MIN; a zero register gives _pload's zeros)."""
     bits16 = _bits16(cdt)
 
     @T.macro
-    def pfetch(Q, Kt, Vt, GF, GB, at, px, pv, withq):
+    def pfetch(src, at, px, pv, withq):
+        Q, Kt, Vt, GF, GB = src
         b = T.meta_var(at[0])
         h = T.meta_var(at[1])
         t0 = T.meta_var(at[2])
@@ -2254,9 +2255,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
 
     @T.macro
     def trim_a(q_s, k_s, gf_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s, a_s, a_f, a2_f, dacc, ab, nl, rm,
-               anyv, nxt, px, pv):
-        # trim=1's operand tiles and A of one chunk (after the cumsums; see trim above); nxt = (Q, Kt, Vt, GF, GB,
-        # b, h, t0 of the next chunk) for prefetch's loads, issued after the tiles as fwd_fused:p1 does
+               anyv, src, nxt, px, pv):
+        # trim=1's operand tiles and A of one chunk (after the cumsums; see trim above); src = (Q, Kt, Vt, GF, GB),
+        # nxt = (b, h, t0) of the next chunk: prefetch's loads, issued after the tiles as fwd_fused:p1 does
         tx = T.get_thread_binding()
         jc = tx % K
         rm[0] = 0.5 * (gf_s[0, jc] + gf_s[C - 1, jc])
@@ -2284,7 +2285,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 qeb_s[i, jc] = T.Cast(cdt, (qf * ec) * fb)
                 ke_s[i, jc] = T.Cast(cdt, (kf * eb) * fk)
             if prefetch:
-                pfetch(nxt[0], nxt[1], nxt[2], nxt[3], nxt[4], (nxt[5], nxt[6], nxt[7]), px, pv, True)
+                pfetch(src, nxt, px, pv, True)
             T.clear(a_f)
             T.gemm(qd_s[0:C, :], kd_s[0:C, :], a_f, transpose_B=True)
             T.clear(a2_f)
@@ -2298,7 +2299,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 sl_s[jc] = anyv[1]
             tile0(q_s, k_s, gf_s, gf_s, gb_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
             if prefetch:
-                pfetch(nxt[0], nxt[1], nxt[2], nxt[3], nxt[4], (nxt[5], nxt[6], nxt[7]), px, pv, True)
+                pfetch(src, nxt, px, pv, True)
             ref_a(q_s, k_s, gf_s, gf_s, gb_s, gb_s, sl_s, anyv, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl)
 
     @T.prim_func
@@ -2375,16 +2376,16 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     gbl_s[i, j] = 0.0
             T.clear(s_f)
             if prefetch:
-                pfetch(Q, Kt, Vt, GF, GB, (b, h, (NT - 1) * C), px, pv, False)
+                pfetch((Q, Kt, Vt, GF, GB), (b, h, (NT - 1) * C), px, pv, False)
             for ic in T.serial(NT):
                 c = NT - 1 - ic
                 t0 = c * C
                 if prefetch:  # chunk c from the registers, then chunk c - 1 (or sweep 2's chunk 0) into them
                     pstore(q_s, k_s, v_s, gf_s, gb_s, px, pv, False)
                     if c > 0:
-                        pfetch(Q, Kt, Vt, GF, GB, (b, h, t0 - C), px, pv, False)
+                        pfetch((Q, Kt, Vt, GF, GB), (b, h, t0 - C), px, pv, False)
                     else:
-                        pfetch(Q, Kt, Vt, GF, GB, (b, h, 0), px, pv, True)
+                        pfetch((Q, Kt, Vt, GF, GB), (b, h, 0), px, pv, True)
                 elif pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, False)
                 elif vld:
@@ -2443,7 +2444,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     cums(gf_s, gfl_s, gb_s, gbl_s, hl)
                 if trim:
                     trim_a(q_s, k_s, gf_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s, a_s, a_f, a2_f, dacc, ab,
-                           nl, rm, anyv, (Q, Kt, Vt, GF, GB, b, h, t0 + C), px, pv if prefetch else px)
+                           nl, rm, anyv, (Q, Kt, Vt, GF, GB), (b, h, t0 + C), px, pv if prefetch else None)
                 if refp and not trim:
                     for j in T.Parallel(K):
                         # forward cumsum non-increasing (gates <= 0): spread G_0 - G_{C-1};
@@ -2477,7 +2478,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     else:
                         tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
                     if prefetch:  # chunk c + 1 into the registers (past the last chunk: rows >= L, zeros)
-                        pfetch(Q, Kt, Vt, GF, GB, (b, h, t0 + C), px, pv, True)
+                        pfetch((Q, Kt, Vt, GF, GB), (b, h, t0 + C), px, pv, True)
                 elif refp and not share:
                     tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
                 elif not refp:
