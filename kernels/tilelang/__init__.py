@@ -604,18 +604,17 @@ def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
 
-#: $VIG_TILELANG_FWD_TILE (session 10 round 5; default FWD_TILE_DEFAULT "1" since session 11's first call, H100,
-#: results/2026-12-06f-h100/call1/: parity 120/120 + 120/120 at L = 1 .. 224, memcheck 0, graphed fwd ViG-T@224
-#: 0.067 -> 0.063, S@224 0.121 -> 0.116, B@224 0.229 -> 0.218 ms): "1": the views forward
-#: at L <= V6_MAX_L (where fwd_fused:s2:m3:x5 runs) runs fwd_fused:s2:m3:x5:e1: in chunks with no slow channel
-#: (kernels.REF_THR; block-uniform) the seven operand tiles from four exps per element instead of seven, the other
-#: three through per-channel factors (kernels.build_fwd_fused, ``share``); a chunk with a slow channel runs x5's
-#: tile unchanged. "" / "0": fwd_fused:s2:m3:x5 as shipped. Anything else raises.
-FWD_TILE_DEFAULT = "1"
-#: FWD_TILE's values on trial (session 16, not yet run on a GPU): "2" adds ":p1" (kernels.build_fwd_fused,
-#: ``prefetch``: each chunk's global loads issued one chunk ahead into registers), "3" ":b1" (``trim``: the
-#: midpoints per thread and __syncthreads_or, and with no slow channel A without the pair loop: 3 of 10 barriers
-#: per chunk of sweep 2 fewer), "4" both. Same tiles and sums as "1", bit for bit by construction.
+#: $VIG_TILELANG_FWD_TILE (session 10 round 5): "1": the views forward at L <= V6_MAX_L (where fwd_fused:s2:m3:x5
+#: runs) runs fwd_fused:s2:m3:x5:e1: in chunks with no slow channel (kernels.REF_THR; block-uniform) the seven operand
+#: tiles from four exps per element instead of seven, the other three through per-channel factors
+#: (kernels.build_fwd_fused, ``share``); a chunk with a slow channel runs x5's tile unchanged (the default from
+#: session 11 to 16: H100, results/2026-12-06f-h100/call1/, graphed fwd S@224 0.121 -> 0.116 ms). "2" adds ":p1"
+#: (``prefetch``: each chunk's global loads issued one chunk ahead into registers; the DEFAULT since session 17,
+#: H100, results/2026-12-07-h100/call1/: parity 120/120, bit-identical to "1" in 12 / 12 cases, memcheck 0,
+#: racecheck 0; graphed fwd T / S / B@224 0.063 / 0.113 / 0.213 -> 0.058 / 0.105 / 0.198 ms). "3" ":b1" (on
+#: trial; ``trim``: the midpoints per thread and __syncthreads_or, and with no slow channel A without the pair
+#: loop), "4" both. "" / "0": fwd_fused:s2:m3:x5 as shipped before session 11. Anything else raises.
+FWD_TILE_DEFAULT = "2"
 _FWD_TILE_KINDS = {"": "", "0": "", "1": ":e1", "2": ":e1:p1", "3": ":e1:b1", "4": ":e1:p1:b1"}
 
 

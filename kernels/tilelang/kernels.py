@@ -2260,6 +2260,10 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
         # nxt = (b, h, t0) of the next chunk: prefetch's loads, issued after the tiles as fwd_fused:p1 does
         tx = T.get_thread_binding()
         jc = tx % K
+        # the cumsums' stores (gf by threads < 128, gb by the rest) before any thread reads a chunk end: TileLang's
+        # planner put its barrier after the first of these reads (behind the gb half's named barrier; session 17's
+        # GPU run: FWD_TILE=3 / 4 parity 115 / 120, wrong outputs in every chunk), so this one is explicit
+        T.sync_threads()
         rm[0] = 0.5 * (gf_s[0, jc] + gf_s[C - 1, jc])
         rm[1] = 0.5 * (gb_s[0, jc] + gb_s[C - 1, jc])
         anyv[1] = T.if_then_else(gf_s[0, jc] - gf_s[C - 1, jc] > REF_THR, 1,
