@@ -604,17 +604,21 @@ def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
 
-#: $VIG_TILELANG_FWD_TILE (session 10 round 5): "1": the views forward at L <= V6_MAX_L (where fwd_fused:s2:m3:x5
-#: runs) runs fwd_fused:s2:m3:x5:e1: in chunks with no slow channel (kernels.REF_THR; block-uniform) the seven operand
-#: tiles from four exps per element instead of seven, the other three through per-channel factors
-#: (kernels.build_fwd_fused, ``share``); a chunk with a slow channel runs x5's tile unchanged (the default from
-#: session 11 to 16: H100, results/2026-12-06f-h100/call1/, graphed fwd S@224 0.121 -> 0.116 ms). "2" adds ":p1"
-#: (``prefetch``: each chunk's global loads issued one chunk ahead into registers; the DEFAULT since session 17,
-#: H100, results/2026-12-07-h100/call1/: parity 120/120, bit-identical to "1" in 12 / 12 cases, memcheck 0,
-#: racecheck 0; graphed fwd T / S / B@224 0.063 / 0.113 / 0.213 -> 0.058 / 0.105 / 0.198 ms). "3" ":b1" (on
-#: trial; ``trim``: the midpoints per thread and __syncthreads_or, and with no slow channel A without the pair
-#: loop), "4" both. "" / "0": fwd_fused:s2:m3:x5 as shipped before session 11. Anything else raises.
-FWD_TILE_DEFAULT = "2"
+#: $VIG_TILELANG_FWD_TILE (session 10 round 5), the 224-px forward's kind (fwd_fused:s2:m3:x5 + a suffix) where the
+#: views forward runs at L <= V6_MAX_L (bf16):
+#:   "1" ":e1" (``share``): in chunks with no slow channel (kernels.REF_THR; block-uniform) the seven operand tiles
+#:       from four exps per element, the other three through per-channel factors; a chunk with a slow channel runs
+#:       x5's tile unchanged (default in sessions 11-16: H100, results/2026-12-06f-h100/call1/).
+#:   "2" ":e1:p1" (``prefetch``): each chunk's global loads issued one chunk ahead into registers (default for one
+#:       commit of session 17: results/2026-12-07-h100/call1/, parity 120/120, bit-identical to "1").
+#:   "3" ":e1:b1" (``trim``): the midpoints per thread, one __syncthreads_or for "any slow channel", and with none
+#:       A from the two midpoint gemms alone (the pair loop and its barriers skipped).
+#:   "4" ":e1:p1:b1", both: the DEFAULT since session 17 (H100, results/2026-12-07-h100/call2/ and call3/: parity
+#:       120/120 + 105/105 at L = 1 .. 224, bit-identical to "1" in 12 / 12 dev_same cases, memcheck 0 errors,
+#:       racecheck of the :r1 twin 0 hazards, the whole GPU suite 144 passed; graphed fwd T / S / B@224 0.058 /
+#:       0.105 / 0.197 ms ("2") -> 0.053 / 0.095 / 0.178, 0.063 / 0.113 / 0.213 with "1").
+#:   "" / "0": fwd_fused:s2:m3:x5 as shipped before session 11. Anything else raises.
+FWD_TILE_DEFAULT = "4"
 _FWD_TILE_KINDS = {"": "", "0": "", "1": ":e1", "2": ":e1:p1", "3": ":e1:b1", "4": ":e1:p1:b1"}
 
 

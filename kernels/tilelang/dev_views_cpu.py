@@ -129,10 +129,10 @@ except ValueError as e:
 # the forward's exact kinds and argument layouts (session 9 round 3's FWD_WALK=2, fwd_walk2:s2:m2:x5, was removed
 # in the prune (git history at fdf897e): "0" still runs the shipped forward, "2" (or anything else) raises)
 W2 = "VIG_TILELANG_FWD_WALK"
-# (session 17: FWD_TILE=2 shipped, so the shipped 224-px bf16 views forward is x5's :e1:p1 kind; the S10 rows pin
-# FWD_TILE=0)
-EXPECT_F = ((SHIPPED, "ViG-T@224", torch.bfloat16, ["fwd_fused:s2:m3:x5:e1:p1"]),
-            (SHIPPED, "ViG-B@224", torch.bfloat16, ["fwd_fused:s2:m3:x5:e1:p1"]),
+# (session 17: FWD_TILE=4 shipped, so the shipped 224-px bf16 views forward is x5's :e1:p1:b1 kind; the S10 rows
+# pin FWD_TILE=0)
+EXPECT_F = ((SHIPPED, "ViG-T@224", torch.bfloat16, ["fwd_fused:s2:m3:x5:e1:p1:b1"]),
+            (SHIPPED, "ViG-B@224", torch.bfloat16, ["fwd_fused:s2:m3:x5:e1:p1:b1"]),
             ({"VIG_TILELANG_FWD_TILE": "1"}, "ViG-B@224", torch.bfloat16, ["fwd_fused:s2:m3:x5:e1"]),
             ({W2: "0"}, "ViG-T@224", torch.bfloat16, ["fwd_fused:s2:m3:x5"]),
             ({"VIG_TILELANG_FWD_VIEWS": "1"}, "ViG-T@224", torch.bfloat16, ["fwd_fused:s2:m3:x5"]),
