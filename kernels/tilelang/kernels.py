@@ -2158,15 +2158,15 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     # |xf|, |xb| <= REF_THR / 2 and Gf_{C-1} - mf in [-REF_THR / 2, 0]: no overflow; e^{mf} / e^{mb} <= 1
     # (an underflow to 0 loses terms below e^{-71}). A chunk with a slow channel runs x5's tile as shipped.
     assert not share or (pk and refp)
-    # prefetch=1 ("fwd_fused:s2:m3:x5:e1:p1", session 16, on trial: VIG_TILELANG_FWD_TILE=2): each chunk's global
-    # loads (the six int64 of q, k, gf, gb and two of v per thread) are issued one chunk ahead into registers
-    # (px, pv) and only unpacked into the shared tiles at the top of the chunk that uses them: sweep 1 fetches
+    # prefetch=1 ("fwd_fused:s2:m3:x5:e1:p1", session 16; VIG_TILELANG_FWD_TILE=2, with trim =4, the default since
+    # session 17): each chunk's global loads (the six int64 of q, k, gf, gb and two of v per thread) are issued
+    # one chunk ahead into registers (px, pv) and only unpacked into the shared tiles at the top of the chunk that uses them: sweep 1 fetches
     # chunk c - 1 right after chunk c's unpack (its last chunk fetches sweep 2's first), sweep 2 fetches chunk
     # c + 1 after chunk c's operand tiles, so the load latency overlaps the chunk's gemms and barriers instead
     # of opening every chunk. Rows past L: 0 in the registers, which unpack to the same zeros as pload's
     # (gates: max(0, GATE_MIN) = 0): the same tiles bit for bit, the same arithmetic after them.
     assert not prefetch or (pk and share)
-    # trim=1 ("fwd_fused:s2:m3:x5:e1:b1", session 16, on trial: VIG_TILELANG_FWD_TILE=3 / 4 with prefetch): fewer
+    # trim=1 ("fwd_fused:s2:m3:x5:e1:b1", session 16; VIG_TILELANG_FWD_TILE=3, with prefetch =4, the default): fewer
     # barriers per chunk of sweep 2. Every thread computes its own channel's midpoints (jc = tx % K, the operand
     # tile's column) from the cumsums and whether that channel is slow; the block learns whether any is by
     # __syncthreads_or (one barrier that also reduces) instead of 32 threads writing mr_s / sl_s / any_s and a
@@ -2175,6 +2175,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     # pairs j >= t: the pair loop's terms are all 0 then), so the pair loop, the stores of its zero terms and
     # the two barriers around them go. A chunk with a slow channel writes mr_s / sl_s and runs x5's tile and
     # ref_a as shipped. The same values as share=1 bit for bit (0 + a = a), ~4 of ~9 barriers per chunk fewer.
+    # The barrier before the first read of the cumsums is explicit (trim_a): TileLang's own landed after that read.
     assert not trim or (share and vld)
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
