@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 
@@ -321,6 +322,62 @@ def _racefix_diff(src, src_r1):
     gone = [x[1:] for x in d if x.startswith("-") and not x.startswith("---")]
     new = [x[1:] for x in d if x.startswith("+") and not x.startswith("+++")]
     return gone, new
+
+
+def _half_block_reads(src):
+    """For each half-block branch that ends in TileLang's named barrier (``if (tx < 128) {...} else {...
+    tl::__sync_thread_partial(3, 128); ...}``): the shared tiles written inside the branch and read after it
+    before the next block-wide barrier. Each such read sees the other half's stores unordered: a race."""
+    out = []
+    for m in re.finditer(r"tl::__sync_thread_partial\(3, 128\);", src):
+        start = src.rfind("if (((int)threadIdx.x) < 128) {", 0, m.start())
+        assert start >= 0, "a named barrier outside the half-block branch"
+        i, depth = src.index("{", start), 0
+        while True:  # to the end of the if / else pair
+            if src[i] == "{":
+                depth += 1
+            elif src[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    if not src[i + 1:i + 20].lstrip().startswith("else"):
+                        break
+                    i, depth = src.index("{", i), 1
+            i += 1
+        written = set(re.findall(r"\(\(\w+\*\)(\w+_s)\)\[[^\]]*\] =", src[start:i + 1]))
+        ends = [p for p in (src.find("__syncthreads()", i), src.find("__syncthreads_or(", i)) if p >= 0]
+        after = src[i + 1:min(ends) if ends else len(src)]
+        out += sorted(b for b in written if re.search(rf"\(\(\w+\*\){b}\)\[", after))
+    return out
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: ":".join(s))
+def test_no_read_behind_the_named_barrier(compiled, spec):
+    """Session 17 (issue #5): FWD_TILE=3 / 4's first build read the cumsum tile gf_s right after the half-block
+    cumsum branch, before TileLang's block barrier (the planner put it one statement later): wrong outputs on
+    the GPU. No compiled kind may read a tile of such a branch before a block-wide barrier."""
+    got = compiled[spec]
+    if isinstance(got, Exception):
+        raise got
+    assert _half_block_reads(got[1]) == []
+
+
+def test_the_read_check_finds_the_session_16_race():
+    """The check above on a reduced copy of session 16's fwd_fused:e1:b1 CUDA (the read before the barrier) and on
+    the fixed order."""
+    racy = """    if (((int)threadIdx.x) < 128) {
+      ((float*)gf_s)[((int)threadIdx.x)] = ploc[0];
+    } else {
+      tl::__sync_thread_partial(3, 128);
+      ((float*)gb_s)[((int)threadIdx.x)] = ploc[0];
+    }
+    rm[0] = ((float*)gf_s)[(((int)threadIdx.x) & 31)];
+    __syncthreads();
+    rm[1] = ((float*)gb_s)[(((int)threadIdx.x) & 31)];
+"""
+    assert _half_block_reads(racy) == ["gf_s"]
+    fixed = racy.replace("    rm[0] = ((float*)gf_s)[(((int)threadIdx.x) & 31)];\n    __syncthreads();\n",
+                         "    __syncthreads();\n    rm[0] = ((float*)gf_s)[(((int)threadIdx.x) & 31)];\n")
+    assert fixed != racy and _half_block_reads(fixed) == []
 
 
 @pytest.mark.parametrize("kind", ["fwd_fused:s2:m3:x5", "fwd_fused_seg:s2:m3:x4", "bwd_out2:t256:x4:s2:w1"])
