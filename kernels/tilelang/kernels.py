@@ -2160,10 +2160,10 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     assert not share or (pk and refp)
     # prefetch=1 ("fwd_fused:s2:m3:x5:e1:p1", session 16; VIG_TILELANG_FWD_TILE=2, with trim =4, the default since
     # session 17): each chunk's global loads (the six int64 of q, k, gf, gb and two of v per thread) are issued
-    # one chunk ahead into registers (px, pv) and only unpacked into the shared tiles at the top of the chunk that uses them: sweep 1 fetches
-    # chunk c - 1 right after chunk c's unpack (its last chunk fetches sweep 2's first), sweep 2 fetches chunk
-    # c + 1 after chunk c's operand tiles, so the load latency overlaps the chunk's gemms and barriers instead
-    # of opening every chunk. Rows past L: 0 in the registers, which unpack to the same zeros as pload's
+    # one chunk ahead into registers (px, pv) and only unpacked into the shared tiles at the top of the chunk that
+    # uses them: sweep 1 fetches chunk c - 1 right after chunk c's unpack (its last chunk fetches sweep 2's
+    # first), sweep 2 fetches chunk c + 1 after chunk c's operand tiles, so the load latency overlaps the chunk's
+    # gemms and barriers instead of opening every chunk. Rows past L: 0 in the registers, which unpack to the same zeros as pload's
     # (gates: max(0, GATE_MIN) = 0): the same tiles bit for bit, the same arithmetic after them.
     assert not prefetch or (pk and share)
     # trim=1 ("fwd_fused:s2:m3:x5:e1:b1", session 16; VIG_TILELANG_FWD_TILE=3, with prefetch =4, the default): fewer
