@@ -95,9 +95,9 @@ SPECS = [
     # VIG_TILELANG_FWD_TILE=1 (session 10 round 5): fwd_fused:s2:m3:x5 with four exps per operand-tile element in
     # chunks with no slow channel
     ("fwd_fused:s2:m3:x5:e1", "bfloat16", "sm_90a"),
-    # VIG_TILELANG_FWD_TILE=2 (session 16): :e1 with each chunk's loads one chunk ahead in registers; =4 (the default
-    # since session 17): that and the midpoints per thread with one __syncthreads_or (=3 alone: not compiled here)
-    ("fwd_fused:s2:m3:x5:e1:p1", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_FWD_TILE=4 (the default since session 17): :e1 with each chunk's loads one chunk ahead in
+    # registers (:p1) and the midpoints per thread with one __syncthreads_or (:b1); "2" / "3" (one of the two):
+    # not compiled here (CI time), their code is this kind's
     ("fwd_fused:s2:m3:x5:e1:p1:b1", "bfloat16", "sm_90a"),
     ("bwd_out2:t256:x4:s2:w1:r1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
@@ -242,8 +242,6 @@ def test_kernel_compiles(compiled, spec):
             assert src.count("px[0] = Q[") >= 2 and src.count("] = Vt[") >= 3
             assert "Q[" not in src.replace("px[0] = Q[", "")  # q read only into the registers
             assert src.count("tl::mma_sync") >= 6
-            if "b1" not in opts:
-                assert src.count("if (((int*)any_s)[0] == 0) {") == 1
         if "e1" in opts and "b1" in opts:
             # FWD_TILE=3 / 4: every thread's channel midpoints from the cumsums after a full barrier (session 17:
             # TileLang placed its own after the first read, a race: wrong outputs on the GPU), one __syncthreads_or
