@@ -1917,10 +1917,10 @@ def _pload(L, cdt):
 
 def _pfetch(L, cdt):
     """fwd_fused:p1's loads in two halves (K = 32, V = 64, 256 threads, int64 views as _pload's): ``pfetch``
-    issues one chunk's global loads into registers, ``src`` = (Q, Kt, Vt, GF, GB), ``at`` = (b, h, t0): px as _pload's (row tx / 8,
-    channels 4 (tx % 8) .. + 3: px[1] k, px[4:6] gb; ``withq``: px[0] q, px[2:4] gf) and pv[e] = v's int64
-    column tx % 16 of row 16 e + tx / 16; rows past L load nothing and hold 0. ``pstore`` unpacks them
-    into the shared tiles (gates clamped at GATE_MIN; a zero register gives _pload's zeros)."""
+    issues one chunk's global loads into registers, ``src`` = (Q, Kt, Vt, GF, GB), ``at`` = (b, h, t0): px as
+    _pload's (row tx / 8, channels 4 (tx % 8) .. + 3: px[1] k, px[4:6] gb; ``withq``: px[0] q, px[2:4] gf) and
+    pv[e] = v's int64 column tx % 16 of row 16 e + tx / 16; rows past L load nothing and hold 0. ``pstore``
+    unpacks them into the shared tiles (gates clamped at GATE_MIN; a zero register gives _pload's zeros)."""
     bits16 = _bits16(cdt)
 
     @T.macro
@@ -2163,8 +2163,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     # one chunk ahead into registers (px, pv) and only unpacked into the shared tiles at the top of the chunk that
     # uses them: sweep 1 fetches chunk c - 1 right after chunk c's unpack (its last chunk fetches sweep 2's
     # first), sweep 2 fetches chunk c + 1 after chunk c's operand tiles, so the load latency overlaps the chunk's
-    # gemms and barriers instead of opening every chunk. Rows past L: 0 in the registers, which unpack to the same zeros as pload's
-    # (gates: max(0, GATE_MIN) = 0): the same tiles bit for bit, the same arithmetic after them.
+    # gemms and barriers instead of opening every chunk. Rows past L: 0 in the registers, which unpack to the same
+    # zeros as pload's (gates: max(0, GATE_MIN) = 0): the same tiles bit for bit, the same arithmetic after them.
     assert not prefetch or (pk and share)
     # trim=1 ("fwd_fused:s2:m3:x5:e1:b1", session 16; VIG_TILELANG_FWD_TILE=3, with prefetch =4, the default): fewer
     # barriers per chunk of sweep 2. Every thread computes its own channel's midpoints (jc = tx % K, the operand
@@ -2323,6 +2323,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
         scale: T.float32,
     ):
         with T.Kernel(H, B, threads=threads) as (h, b):
+            src = (Q, Kt, Vt, GF, GB)  # prefetch's loads: the five inputs as one argument
             if minb:
                 _min_blocks(minb)
             q_s = T.alloc_shared([C, K + 1 if pairs else K], cdt)  # pairs: rows of a warp differ (padded: no bank conflicts)
@@ -2381,16 +2382,16 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     gbl_s[i, j] = 0.0
             T.clear(s_f)
             if prefetch:
-                pfetch((Q, Kt, Vt, GF, GB), (b, h, (NT - 1) * C), px, pv, False)
+                pfetch(src, (b, h, (NT - 1) * C), px, pv, False)
             for ic in T.serial(NT):
                 c = NT - 1 - ic
                 t0 = c * C
                 if prefetch:  # chunk c from the registers, then chunk c - 1 (or sweep 2's chunk 0) into them
                     pstore(q_s, k_s, v_s, gf_s, gb_s, px, pv, False)
                     if c > 0:
-                        pfetch((Q, Kt, Vt, GF, GB), (b, h, t0 - C), px, pv, False)
+                        pfetch(src, (b, h, t0 - C), px, pv, False)
                     else:
-                        pfetch((Q, Kt, Vt, GF, GB), (b, h, 0), px, pv, True)
+                        pfetch(src, (b, h, 0), px, pv, True)
                 elif pk:
                     pload(Q, Kt, GF, GB, b, h, t0, q_s, k_s, gf_s, gb_s, px, False)
                 elif vld:
@@ -2449,7 +2450,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     cums(gf_s, gfl_s, gb_s, gbl_s, hl)
                 if trim:
                     trim_a(q_s, k_s, gf_s, gb_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s, a_s, a_f, a2_f, dacc, ab,
-                           nl, rm, anyv, (Q, Kt, Vt, GF, GB), (b, h, t0 + C), px, pv if prefetch else None)
+                           nl, rm, anyv, src, (b, h, t0 + C), px, pv if prefetch else None)
                 if refp and not trim:
                     for j in T.Parallel(K):
                         # forward cumsum non-increasing (gates <= 0): spread G_0 - G_{C-1};
@@ -2483,7 +2484,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     else:
                         tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
                     if prefetch:  # chunk c + 1 into the registers (past the last chunk: rows >= L, zeros)
-                        pfetch((Q, Kt, Vt, GF, GB), (b, h, t0 + C), px, pv, True)
+                        pfetch(src, (b, h, t0 + C), px, pv, True)
                 elif refp and not share:
                     tile0(q_s, k_s, gf_s, gfl_s, gb_s, gbl_s, qef_s, qeb_s, qd_s, kd_s, ke_s, sl_s, mr_s)
                 elif not refp:
