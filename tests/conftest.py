@@ -28,7 +28,16 @@ settings.register_profile("gpu", parent=settings.get_profile("vig"), max_example
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vig"))
 
 
+#: the three compile-only files, longest first (CPU seconds on the 2-core CI machine, session 18: cupy 324,
+#: triton 279, tilelang ~220). pytest-xdist's --dist loadfile hands whole files to the workers in this order, so
+#: the longest ones start first and the short files fill in behind them (in collection order the cupy and the
+#: triton file fell to one worker: 611 s of a 640-s suite).
+_FIRST = ("test_cupy_compile.py", "test_triton_compile.py", "test_tilelang_compile.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(_FIRST)))  # stable: each file's own order kept
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU (run tools/gpu-run.sh on the GPU machine)")

@@ -32,6 +32,11 @@ pytestmark = [
 # for every dtype). Every head dim runs on these K=32, V=64 tiles (larger ones as slices).
 # fwd_fused / bwd_states: v6 (one block per (b, h); VIG_TILELANG_FWD/BWD=v6).
 # fwd_res / bwd are the v4 kernels, kept as the VIG_TILELANG_FWD=v4 / VIG_TILELANG_BWD=v4 fallback.
+# Left out for CI time (session 18; as the CuPy file leaves out its older opt-in kernels): the opt-in values
+# that earlier defaults superseded and nothing shipped builds on, each GPU-proven when it was timed, compiled
+# on use: VIG_TILELANG_FUSED_EXP=fast / pairs / ref / ref2 at L <= 224 (fwd_fused:m3:x1 / x2 / x3 / x4,
+# fwd_fused_seg:m3:x3), VIG_TILELANG_BWD_OUT=ref (bwd_out2:t256:x3:w1), VIG_TILELANG_BWD_OUT=v2 with LOWMEM
+# (bwd_out2:t256:w1) and VIG_TILELANG_BWD_OUT_THREADS=128 (bwd_out2).
 SPECS = [
     ("fwd_st", "bfloat16", "sm_90a"),
     ("fwd_scan", "float32", "sm_90a"),
@@ -48,25 +53,14 @@ SPECS = [
     ("bwd_states", "bfloat16", "sm_90a"),
     ("fwd_fused", "float32", "sm_90a"),
     ("bwd_out2:t256", "bfloat16", "sm_90a"),  # the bf16 default since session 4 (bwd_out2, 256 threads)
-    ("bwd_out2", "bfloat16", "sm_90a"),  # its 128-thread build (VIG_TILELANG_BWD_OUT_THREADS=128)
     # VIG_TILELANG_LOWMEM=1 (session 5): bf16 workspaces, bf16 dq / dk / dv
     ("bwd_states:w1", "bfloat16", "sm_90a"),
-    ("bwd_out2:t256:w1", "bfloat16", "sm_90a"),
     ("fwd_scan:w1", "float32", "sm_90a"),
-    # VIG_TILELANG_FUSED_EXP=fast (session 5): fwd_fused with __expf, 3 blocks per SM
-    ("fwd_fused:m3:x1", "bfloat16", "sm_90a"),
-    ("fwd_fused:m3:x2", "bfloat16", "sm_90a"),  # =pairs, the bf16 default since session 5
-    # VIG_TILELANG_FUSED_EXP=ref (session 6): the diagonal sub-blocks through a per-channel
-    # midpoint on the tensor cores, in fwd_fused and in fwd_fused_seg (L > 224, forward v6s)
-    ("fwd_fused:m3:x3", "bfloat16", "sm_90a"),
-    ("fwd_fused_seg:m3:x3", "bfloat16", "sm_90a"),
-    ("fwd_fused:m3:x4", "bfloat16", "sm_90a"),  # =ref2: and the cumsums by all threads
+    # VIG_TILELANG_FUSED_EXP=ref2 (session 6): the cumsums by all threads; its fwd_fused_seg (L > 224)
     ("fwd_fused_seg:m3:x4", "bfloat16", "sm_90a"),
     # session 7: =ref3 (x4, vector loads, no compensation tiles); FWD_VIEWS=1 (x5 reading int64 views)
     ("fwd_fused:m3:x5", "bfloat16", "sm_90a"),
     ("fwd_fused:s2:m3:x5", "bfloat16", "sm_90a"),
-    # VIG_TILELANG_BWD_OUT=ref (session 6): bwd_out2's diagonal sub-blocks through the same midpoint
-    ("bwd_out2:t256:x3:w1", "bfloat16", "sm_90a"),
     # VIG_TILELANG_BWD_OUT=ref2 (session 8): that at three blocks per SM
     ("bwd_out2:t256:x4:w1", "bfloat16", "sm_90a"),
     # VIG_TILELANG_BWD_STATES=m3 (session 8): bwd_states at three blocks per SM
@@ -162,13 +156,6 @@ def test_kernel_compiles(compiled, spec):
             assert "bfloat16_t* __restrict__ WS," in src and "bfloat16_t* __restrict__ WS2," in src
         else:
             assert "const float* __restrict__ WS," in src and "bfloat16_t* __restrict__ WSB" in src
-    if kind.startswith("bwd_out2") and kind.split(":")[2:3] == ["x3"]:  # BWD_OUT=ref
-        assert "__launch_bounds__(256, 2)" in src and "expf(" not in src.replace("__expf(", "")
-        # the lane pass (and its loads) only when the chunk has a slow channel, fast lanes read 0
-        assert src.count("if (((int*)any_s)[0] != 0)") >= 4
-        assert src.count("(((int*)sl_s)[(((int)threadIdx.x) & 31)] != 0)") >= 2
-        # forward / backward pairs in two accumulators, the masked halves of s dA
-        assert "a2_f" in src and "dacb_s" in src and src.count("tl::mma_sync") >= 17
     if kind.startswith("bwd_out2") and kind.split(":")[2:3] == ["x4"]:  # BWD_OUT=ref2
         assert "__launch_bounds__(256, 3)" in src and "expf(" not in src.replace("__expf(", "")
         # parallel cumsums (part totals by shuffles), no compensation or decay tiles
@@ -211,8 +198,6 @@ def test_kernel_compiles(compiled, spec):
             and any(o.startswith("x") for o in kind.split(":")[1:])):  # every exp of fwd_fused as __expf
         assert src.count("__expf(") >= 11 and "expf(" not in src.replace("__expf(", "")
         assert "__launch_bounds__(256, 3)" in src
-        if kind.endswith(":x2"):  # the pairs' diagonal loop: one gate set per element, no branch
-            assert "sqrtf(" in src and src.count("__expf(") >= 11
         if kind.endswith(":x4"):  # x3 + the parallel cumsums: part totals scanned by shuffles
             assert src.count("__shfl_up_sync") >= 3 and src.count("__shfl_down_sync") >= 6
         if kind.endswith(":x5"):  # x4's cumsums; no compensation tiles; one bound check per chunk's loads
