@@ -94,6 +94,12 @@ SPECS = [
     # not compiled here (CI time), their code is this kind's
     ("fwd_fused:s2:m3:x5:e1:p1:b1", "bfloat16", "sm_90a"),
     ("bwd_out2:t256:x4:s2:w1:r1", "bfloat16", "sm_90a"),
+    # session 18: shipped kinds that had no spec of their own (fp16 / fp32 data at L > 224 and in the v6 backward,
+    # the bf16 forward's 128-token segments at L > 224; their bf16 / segment-length-free siblings had one)
+    ("bwd_states", "float32", "sm_90a"),
+    ("fwd_segst", "float32", "sm_90a"),
+    ("fwd_fused_seg", "float32", "sm_90a"),
+    ("fwd_fused_seg:s2:m3:x4:g128", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
