@@ -86,7 +86,7 @@ class _SmallTiles(vig.KernelBackend):
     def not_supported_reasons(self):
         return []
 
-    def forward(self, q, k, v, g_fwd, g_bwd, scale):
+    def forward(self, q, k, v, g_fwd, g_bwd, scale, needs_grad=True):
         from vig_reference import chunked_bidirectional_gla
 
         assert q.shape[-1] <= 8 and v.shape[-1] <= 8 and q.dtype == torch.float32
@@ -114,3 +114,45 @@ def test_wide_heads_run_as_tiles_with_the_same_result(case):
     for a, b in zip((got, *g_got), (want, *g_want)):
         assert a.dtype == b.dtype
         torch.testing.assert_close(a, b, rtol=2e-5, atol=2e-5)
+
+
+class _Recording(_SmallTiles):
+    """Records the ``needs_grad`` each forward was given; saves a marker only when it is True
+    (as TileLang's VIG_TILELANG_SAVE224 forward saves the chunk states only then)."""
+
+    name = "recording"
+    max_tile = None
+
+    def __init__(self):
+        self.seen = []
+
+    def forward(self, q, k, v, g_fwd, g_bwd, scale, needs_grad=True):
+        from vig_reference import chunked_bidirectional_gla
+
+        self.seen.append(needs_grad)
+        saved = (torch.full((1,), 7.0),) if needs_grad else ()
+        return chunked_bidirectional_gla(q, k, v, g_fwd, g_bwd, scale), saved
+
+    def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
+        assert len(saved) == 1 and saved[0].item() == 7.0, "the forward's saved tensors reach the backward"
+        return super().backward(q, k, v, g_fwd, g_bwd, scale, do, ())
+
+
+@settings(max_examples=4)
+@given(case=cases(max_L=24, dtypes=("float32",), head_dims=(4, 8)), which=st.integers(0, 4))
+def test_forward_is_told_whether_a_backward_may_follow(case, which):
+    """KernelBackend.forward's needs_grad: True when grad mode is on and any input requires a gradient
+    (then what it saved reaches the backward), False under no_grad / inference_mode or with no such input."""
+    q, k, v, gf, gb, do = make_inputs(case)
+    be = _Recording()
+    ins = [t.detach() for t in (q, k, v, gf, gb)]
+    ins[which].requires_grad_()
+    o = be.apply(*ins, case.K ** -0.5)
+    (g,) = torch.autograd.grad(o, [ins[which]], do)
+    assert g.shape == ins[which].shape
+    with torch.no_grad():
+        be.apply(*ins, case.K ** -0.5)
+    with torch.inference_mode():
+        be.apply(*(t.detach() for t in ins), case.K ** -0.5)
+    be.apply(*(t.detach() for t in ins), case.K ** -0.5)
+    assert be.seen == [True, False, False, False]

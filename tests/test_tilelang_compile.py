@@ -100,6 +100,10 @@ SPECS = [
     ("fwd_segst", "float32", "sm_90a"),
     ("fwd_fused_seg", "float32", "sm_90a"),
     ("fwd_fused_seg:s2:m3:x4:g128", "bfloat16", "sm_90a"),
+    # VIG_TILELANG_SAVE224=1 (session 19, on trial): the 224-px forward that also writes the chunk states, and the
+    # backward's adjoint-side walker that then replaces bwd_states
+    ("fwd_fused:s2:m3:x5:e1:p1:b1:a1", "bfloat16", "sm_90a"),
+    ("bwd_adj:m6", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -499,3 +503,57 @@ def test_ftz_switch(tmp_path):
     assert on["total"] < off["total"], out
     assert out["float32 untouched"] is True
     assert "VIG_TILELANG_FTZ" in out["3 raises"], out
+
+
+@pytest.mark.parametrize("L", [196, 225])
+def test_save224_routing(monkeypatch, L):
+    """$VIG_TILELANG_SAVE224=1 (session 19, on trial): at L <= 224 a forward that a backward may follow runs its kind
+    + ":a1" and hands the bf16 chunk states it writes to the backward, which runs bwd_adj (the adjoint side) instead
+    of bwd_states and gives bwd_out2 that very tensor; an inference forward runs the plain kind and saves nothing;
+    at L > 224 nothing changes. Launches mocked (kind, tensor arguments): routing only, numerics are the GPU's."""
+    import torch
+
+    from vig import bench
+    from vig_kernels import tilelang as tlb
+
+    log = []
+    monkeypatch.setattr(tlb, "compile_kernel", lambda kind, K, V, dt, arch: (
+        lambda *a: log.append((kind, [t for t in a if isinstance(t, torch.Tensor)]))))
+    monkeypatch.setattr(tlb, "_arch", lambda device: "sm_90a")
+    for key in [k for k in os.environ if k.startswith("VIG_TILELANG_")]:
+        monkeypatch.delenv(key)
+    be = tlb.TileLangBackend()
+
+    def run(save, grad):
+        monkeypatch.setenv("VIG_TILELANG_SAVE224", save)
+        tlb.reload_env()
+        ins = [x.detach().requires_grad_(grad)
+               for x in bench.make_inputs(bench.OpShape(2, 3, L, 32, 64), "cpu", dtype=torch.bfloat16)[0]]
+        log.clear()
+        o = be.apply(*ins, 32 ** -0.5)
+        flog = list(log)
+        log.clear()
+        if grad:
+            torch.autograd.grad(o, ins, torch.randn_like(o))
+        return flog, list(log)
+
+    try:
+        f0, b0 = run("0", True)
+        f1, b1 = run("1", True)
+        fi, _ = run("1", False)
+        if L > 224:
+            assert [k for k, _ in f1] == [k for k, _ in f0] and [k for k, _ in b1] == [k for k, _ in b0]
+            return
+        fk = "fwd_fused:s2:m3:x5" + tlb._fwd_tile()
+        assert [k for k, _ in f0] == [fk] == [k for k, _ in fi]
+        assert [k for k, _ in b0] == ["bwd_states:s2:w1", "bwd_out2:t256:x4:s2:w1"]
+        assert [k for k, _ in f1] == [fk + ":a1"]
+        assert [k for k, _ in b1] == ["bwd_adj:m6", "bwd_out2:t256:x4:s2:w1"]
+        ws = f1[0][1][-1]  # the forward's last tensor argument: the states it writes
+        assert ws.dtype == torch.bfloat16 and tuple(ws.shape) == (2, 3, -(-L // 32), 64, 64)
+        adj, out2 = b1[0][1], b1[1][1]
+        assert len(adj) == 5 and adj[-1].shape == ws.shape  # (q, gf, gb, dO, WS2)
+        assert (out2[6].data_ptr(), out2[7].data_ptr()) == (ws.data_ptr(), adj[-1].data_ptr())  # bwd_out2's (..., dO, WS, WS2, ...): the saved WS, the new WS2
+    finally:
+        monkeypatch.delenv("VIG_TILELANG_SAVE224")
+        tlb.reload_env()

@@ -122,9 +122,11 @@ class KernelBackend(Backend):
     #: and gradients are summed in float32. A tiled backend saves nothing (``saved == ()``).
     max_tile: tuple[int, int] | None = None
 
-    def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
+    def forward(self, q, k, v, g_fwd, g_bwd, scale: float, needs_grad: bool = True):
         """Return ``(o, saved)``: ``o`` a new ``[B, L, H, V]`` tensor in v's dtype, ``saved``
-        a tuple of tensors the backward needs beyond the inputs (may be empty)."""
+        a tuple of tensors the backward needs beyond the inputs (may be empty). ``needs_grad``:
+        whether autograd needs a gradient of any input (a backward may follow); when False a
+        backend may skip computing or keeping what only its backward reads."""
         raise NotImplementedError
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale: float, do, saved):
@@ -135,4 +137,5 @@ class KernelBackend(Backend):
     def apply(self, q, k, v, g_fwd, g_bwd, scale: float) -> torch.Tensor:
         from vig.ops import _KernelFunction  # the one autograd wiring, shared by all backends
 
-        return _KernelFunction.apply(self, scale, q, k, v, g_fwd, g_bwd)
+        needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v, g_fwd, g_bwd))
+        return _KernelFunction.apply(self, scale, q, k, v, g_fwd, g_bwd, needs_grad)

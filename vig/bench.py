@@ -63,7 +63,7 @@ class HostFloorBackend(KernelBackend):
     name = "host_floor"
     device_types = ("cuda", "cpu")
 
-    def forward(self, q, k, v, g_fwd, g_bwd, scale):
+    def forward(self, q, k, v, g_fwd, g_bwd, scale, needs_grad=True):
         return torch.empty(v.shape, dtype=v.dtype, device=v.device), ()
 
     def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):

@@ -171,20 +171,24 @@ class _KernelFunction(torch.autograd.Function):
     """Joins a KernelBackend's forward and backward entry points; shared by every backend."""
 
     @staticmethod
-    def forward(ctx, backend, scale, q, k, v, g_fwd, g_bwd):
+    def forward(ctx, backend, scale, q, k, v, g_fwd, g_bwd, needs_grad=None):
+        # needs_grad: whether a backward may follow (KernelBackend.apply: grad mode on and some input
+        # requires a gradient; inside forward grad mode is off and needs_input_grad ignores no_grad)
+        if needs_grad is None:
+            needs_grad = any(ctx.needs_input_grad[2:7])
         c = backend.requires_contiguous
         gate_dtypes = (g_fwd.dtype, g_bwd.dtype)
         q, k, v = (_layout(t, c) for t in (q, k, v))
         g_fwd, g_bwd = (_layout(_as(g, torch.float32), c) for g in (g_fwd, g_bwd))
         tiles = _tiled(backend, q, v)
         if tiles is None:
-            o, saved = backend.forward(q, k, v, g_fwd, g_bwd, scale)
+            o, saved = backend.forward(q, k, v, g_fwd, g_bwd, scale, needs_grad=needs_grad)
         else:  # o = sum over key tiles of each value tile's partial output
             o = torch.zeros(v.shape, dtype=torch.float32, device=v.device)
             for ks in tiles[0]:
                 for vs in tiles[1]:
                     p, saved = backend.forward(*_tile_inputs(backend, ks, vs, q, k, v, g_fwd, g_bwd),
-                                               scale)
+                                               scale, needs_grad=False)  # the tiled backward saves nothing
                     assert saved == (), "a tiled backend saves nothing"
                     o[..., vs] += p
             o = o.to(v.dtype)
@@ -212,4 +216,4 @@ class _KernelFunction(torch.autograd.Function):
                         acc[..., sl] += part
         gf_dt, gb_dt = ctx.gate_dtypes
         return (None, None, _as(dq, q.dtype), _as(dk, k.dtype), _as(dv, v.dtype),
-                _as(dgf, gf_dt), _as(dgb, gb_dt))
+                _as(dgf, gf_dt), _as(dgb, gb_dt), None)

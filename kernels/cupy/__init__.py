@@ -968,7 +968,7 @@ class CuPyBackend(KernelBackend):
         return reasons
 
     # ------------------------------------------------------------------ forward
-    def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
+    def forward(self, q, k, v, g_fwd, g_bwd, scale: float, needs_grad: bool = True):
         if fwd_kind(q.dtype) == "chunked":
             if _ENV["save"]:
                 return plan_forward(q, k, v, g_fwd, g_bwd, scale, True)

@@ -86,11 +86,11 @@ def _arch(device: torch.device) -> str:
 # kernel kinds built by kernels.build_<kind>(K, V, dtype, ...) ("fwd_scan" takes no dtype)
 _KINDS = ("fwd_st", "fwd_scan", "fwd_out", "bwd_st", "bwd_out", "bwd_out2", "fwd_fused",
           "bwd_states", "fwd_segst", "fwd_fused_seg", "bwd", "bwd_segst", "bwd_states_seg",
-          "bwd_segr", "fwd_segw")
+          "bwd_segr", "fwd_segw", "bwd_adj")
 # ":<letter><int>" options of a kind (development variants, e.g. "fwd_fused:t128" threads,
 # "bwd_out:c16:t64" chunk, "bwd_out:d0" no diagonal sub-blocks: wrong results, for timing them)
 _OPTS = {"t": "threads", "c": "C", "d": "diag", "l": "lanes", "m": "minb", "s": "strided",
-         "w": "lowmem", "x": "fastexp", "g": "LMAX", "v": "vec", "e": "share", "p": "prefetch", "b": "trim"}
+         "w": "lowmem", "x": "fastexp", "g": "LMAX", "v": "vec", "e": "share", "p": "prefetch", "b": "trim", "a": "save"}
 
 
 def build(kind: str, K: int, V: int, dtype: str):
@@ -302,7 +302,11 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     bf = dict(device=dev, dtype=torch.bfloat16)
     if s1 == ":s2":  # BWD_VIEWS=1 / 2 (_bwd_views2): int64 views, bwd_states[:m3]:s2:w1 + bwd_out2:t256:x4:s2:w1
         q, k, v, g_fwd, g_bwd, do = _packed_all(q, k, v, g_fwd, g_bwd, do)
-    if ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
+    ws = _saved224(saved, B, L, H) if s1 == ":s2" and L <= V6_BWD_MAX_L and ver in ("v6", "v6s") else None
+    if ws is not None:  # SAVE224: the forward's S side; the adjoint side alone here
+        ws2 = torch.empty(B, H, nc, 2 * KT, VT, **bf)
+        compile_kernel(SAVE224_KIND, KT, VT, "bfloat16", arch)(q, g_fwd, g_bwd, do, ws2, scale_half)
+    elif ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
         ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
         st = _bwd_states_opt() + ":s2" if s1 == ":s2" else (s1 or _bwd_states_opt())  # ":m3:s2" / ":s2" (BWD_VIEWS=2)
         compile_kernel("bwd_states" + st + ":w1", KT, VT, "bfloat16", arch)(
@@ -486,6 +490,36 @@ def _seg_saved(saved, B: int, L: int, H: int, sl: int):
     ws, tag = saved
     if (tag.device.type != "cpu" or int(tag) != sl or ws.dtype != torch.float32
             or tuple(ws.shape) != (B, H, -(-L // sl), 2 * KT, VT) or not ws.is_contiguous()):
+        return None
+    return ws
+
+
+#: $VIG_TILELANG_SAVE224 (session 19, issue #5; default SAVE224_DEFAULT "" = off, on trial): "1": where the backward
+#: will run the 224-px views path (bf16, L <= V6_BWD_MAX_L, head dims KT / VT, BWD v6, LOWMEM, _bwd_views2, one batch
+#: piece) and autograd needs a gradient, the forward runs its kind + ":a1" (kernels.build_fwd_fused(save=1)): it also
+#: writes the bf16 states entering each chunk, WS = [S_f; S_b] [B, H, NC, 2K, V] (the S side that bwd_states:s2:w1
+#: recomputes from k, v and the gates), and returns it as ``saved``; the backward then runs SAVE224_KIND
+#: (kernels.build_bwd_adj: q, dO and one gate per walker, two products instead of four, 40 registers at 6 blocks per
+#: SM instead of 124 at 2) for WS2 alone, and bwd_out2 as before. Cost: WS (bf16, 42 MiB at ViG-S@224) lives from
+#: the forward to the backward (a ViG model keeps one per block until its backward); the backward no longer
+#: allocates its own. The inference forward (no gradient needed) is unchanged. "" / "0": off.
+SAVE224_DEFAULT = ""
+SAVE224_KIND = "bwd_adj:m6"
+
+
+def _save224(B: int, L: int, KD: int, VD: int) -> bool:
+    """Whether a forward of this shape saves the states for the 224-px backward (SAVE224 on, see above)."""
+    return (_on("SAVE224", SAVE224_DEFAULT) and L <= V6_BWD_MAX_L and L <= V6_MAX_L and B <= MAX_GRID_B
+            and bwd_version() in ("v6", "v6s") and _bwd_views2("bfloat16", L, KD, VD)
+            and _lowmem("bfloat16", B, L, KD, VD))
+
+
+def _saved224(saved, B: int, L: int, H: int):
+    """The forward's saved chunk states (SAVE224) if they fit this backward (shape, dtype), else None."""
+    if not saved or len(saved) != 1 or not _on("SAVE224", SAVE224_DEFAULT):
+        return None
+    ws = saved[0]
+    if ws.dtype != torch.bfloat16 or tuple(ws.shape) != (B, H, -(-L // CHUNK), 2 * KT, VT) or not ws.is_contiguous():
         return None
     return ws
 
@@ -709,9 +743,10 @@ def _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
 V6_MAX_L = 224
 
 
-def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bool = False):
+def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bool = False, needs_grad: bool = True):
     """One block per (b, h), one launch, no workspace (L <= V6_MAX_L = 224; longer: v5, or with
-    ``seg`` ("v6s") segments, _fwd_v6_seg); head dims other than KT, VT run v5."""
+    ``seg`` ("v6s") segments, _fwd_v6_seg); head dims other than KT, VT run v5. With SAVE224 and
+    ``needs_grad`` the 224-px views forward also returns the states entering each chunk (_save224)."""
     B, L, H, KD = q.shape
     if KD != KT or v.shape[-1] != VT or (L > V6_MAX_L and not seg):
         return _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype, arch)
@@ -722,8 +757,12 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
         return saved if B <= MAX_GRID_B else ()
     if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
         _check_fwd_walk()
-        kern = compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile(), KT, VT, dtype, arch)
         ins = _packed_all(q, k, v, g_fwd, g_bwd)
+        if needs_grad and _save224(B, L, KD, v.shape[-1]):  # SAVE224: the S side of the backward's states
+            ws = torch.empty(B, H, -(-L // CHUNK), 2 * KT, VT, device=q.device, dtype=torch.bfloat16)
+            compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile() + ":a1", KT, VT, dtype, arch)(*ins, o, ws, scale_half)
+            return (ws,)
+        kern = compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile(), KT, VT, dtype, arch)
         for sl in _batch_pieces(B):
             kern(*(t[sl] for t in ins), o[sl], scale_half)
         return
@@ -936,7 +975,7 @@ class TileLangBackend(KernelBackend):
     # at K = V = 128 would need more than the 227 KiB of shared memory.
     max_tile = (KT, VT)
 
-    def forward(self, q, k, v, g_fwd, g_bwd, scale: float):
+    def forward(self, q, k, v, g_fwd, g_bwd, scale: float, needs_grad: bool = True):
         ver = fwd_version()
         B, L, H, _ = q.shape
         if not self.requires_contiguous and not (ver in ("v6", "v6s") and q.dtype == torch.bfloat16
@@ -947,7 +986,7 @@ class TileLangBackend(KernelBackend):
         args = (q, k, v, g_fwd, g_bwd, o, float(scale) * 0.5, _DTYPES[q.dtype], self._arch_of(q))
         saved = ()
         if ver in ("v6", "v6s"):
-            saved = _fwd_v6(*args, seg=ver == "v6s") or ()  # SEG_SAVE: (segment states, tag)
+            saved = _fwd_v6(*args, seg=ver == "v6s", needs_grad=needs_grad) or ()  # SEG_SAVE / SAVE224
         else:
             _FWD[ver](*args)
         return o, saved

@@ -38,7 +38,9 @@ blocks per SM (VIG_TILELANG_BWD_STATES=m3, bwd_states:m3:w1; session 8). (Sessio
 FWD_WALK=2, were removed with their switches; git history at fdf897e.) /t1: the views forward at L <= 224 with
 four exps per operand-tile element in chunks with no slow channel (VIG_TILELANG_FWD_TILE=1, fwd_fused:s2:m3:x5:e1;
 session 10 round 5, the default since session 11; /t0: FWD_TILE=0; skipped at L > 224: same kernels). /h1: every
-16-bit-data kernel compiled with nvcc -ftz=true (VIG_TILELANG_FTZ=1), /h2: with --use_fast_math (FTZ=2; session 11). "F+B" as the base sets the
+16-bit-data kernel compiled with nvcc -ftz=true (VIG_TILELANG_FTZ=1), /h2: with --use_fast_math (FTZ=2; session 11). /a1: the
+224-px forward also writes the chunk states and the backward computes only the adjoint side (VIG_TILELANG_SAVE224=1,
+fwd_fused:...:a1 + bwd_adj:m6 instead of bwd_states:s2:w1; session 19; skipped at L > 224). "F+B" as the base sets the
 forward and the backward apart (e.g. v6s+v6: the segmented forward at L > 224, the default
 backward). Prints fwd eager (graphed) and fwd+bwd eager (graphed)."""
 import argparse
@@ -74,7 +76,7 @@ for shape_name in names:
             raise SystemExit(f"{ver}: /n (SEGST) and /k (FWD_WALK) were removed in session 9")
         # /x changes fwd_fused only: where it does not run, a version with no other option is its base
         # (/x3, /x4 also change fwd_fused_seg: it runs at L > 224 under a v6s forward)
-        if opts and all(o[0] in "xvsqt" for o in opts) and shape.L > tlb.V6_MAX_L and not (
+        if opts and all(o[0] in "xvsqta" for o in opts) and shape.L > tlb.V6_MAX_L and not (
                 (opts in (["x3"], ["x4"]) or "v2" in opts) and base.split("+")[0] == "v6s"):
             print(f"{shape_name:>11} {ver} skipped: at L {shape.L} fwd_fused (/x) does not "
                   f"run (same kernels as without)", flush=True)
@@ -97,7 +99,7 @@ for shape_name in names:
                          ("VIG_TILELANG_BWD_STATES", "q"), ("VIG_TILELANG_BWD_VIEWS", "r"),
                          ("VIG_TILELANG_SEG_L", "g"), ("VIG_TILELANG_BWD_SEG", "z"), ("VIG_TILELANG_SEG_SAVE", "p"),
                          ("VIG_TILELANG_SCAN_VEC", "u"), ("VIG_TILELANG_SEGW", "y"), ("VIG_TILELANG_FWD_TILE", "t"),
-                         ("VIG_TILELANG_FTZ", "h")):
+                         ("VIG_TILELANG_FTZ", "h"), ("VIG_TILELANG_SAVE224", "a")):
             val = [("v" if pre == "b" else "m" if pre in "mq" else "") + o[1:] for o in opts if o.startswith(pre)]
             val = [{"0": "", "1": "fast", "2": "pairs", "3": "ref", "4": "ref2", "5": "ref3"}[v] if pre == "x" else v for v in val]
             val = [{"v3": "ref", "v4": "ref2"}.get(v, v) if pre == "b" else v for v in val]  # /b3, /b4: BWD_OUT=ref, ref2

@@ -2116,7 +2116,8 @@ def _ref_a(C: int, K: int, M: int, cdt, ex, vld: bool):
 
 def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                     LMAX: int = V6_MAX_L, diag: bool = True, lanes: int = 0, minb: int = 0,
-                    strided: int = 0, fastexp: int = 0, share: int = 0, prefetch: int = 0, trim: int = 0):
+                    strided: int = 0, fastexp: int = 0, share: int = 0, prefetch: int = 0, trim: int = 0,
+                    save: int = 0):
     """v6 forward. Args (Q, Kt, Vt, GF, GB, O, scale), head dims exactly K, V; L <= LMAX;
     ``scale`` is the op's scale halved. ``lanes=1`` (bf16, K = 32, C = 32; on trial, kind
     "fwd_fused:l1"): the diagonal sub-blocks of A as bwd_out2 builds them (lane = key channel,
@@ -2177,6 +2178,12 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     # ref_a as shipped. The same values as share=1 bit for bit (0 + a = a), ~4 of ~9 barriers per chunk fewer.
     # The barrier before the first read of the cumsums is explicit (trim_a): TileLang's own landed after that read.
     assert not trim or (share and vld)
+    # save=1 ("...:a1", session 19; VIG_TILELANG_SAVE224=1, on trial): the kernel also writes the states entering
+    # each chunk, rounded to bf16, into WS [B, H, NC, 2K, V] = [S_f (from the left); S_b (from the right)]: the
+    # layout and values bwd_states:w1 writes as its WS (the same recurrences; here x5's __expf and plain cumsums),
+    # so that the backward computes only the adjoint side (bwd_adj). Sweep 1 stores S_b where it keeps it in
+    # sb_s, sweep 2 S_f where it rounds it into sf_s: one [K, V] bf16 store per chunk and sweep, no other change.
+    assert not save or (pk and dtype == "bfloat16")
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
     B = T.dynamic("B")
@@ -2307,21 +2314,17 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 pfetch(src, nxt, px, pv, True)
             ref_a(q_s, k_s, gf_s, gf_s, gb_s, gb_s, sl_s, anyv, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl)
 
-    @T.prim_func
-    def bigla_fwd_fused(
-        Q: (T.StridedTensor([B, L, H, K // 4], st["q"], i64) if pk else T.StridedTensor([B, L, H, K], st["q"], dt))
-        if strided else T.Tensor([B, L, H, K], dt),
-        Kt: (T.StridedTensor([B, L, H, K // 4], st["k"], i64) if pk else T.StridedTensor([B, L, H, K], st["k"], dt))
-        if strided else T.Tensor([B, L, H, K], dt),
-        Vt: (T.StridedTensor([B, L, H, V // 4], st["v"], i64) if pk else T.StridedTensor([B, L, H, V], st["v"], dt))
-        if strided else T.Tensor([B, L, H, V], dt),
-        GF: (T.StridedTensor([B, L, H, K // 2], st["gf"], i64) if pk else T.StridedTensor([B, L, H, K], st["gf"], acc))
-        if strided else T.Tensor([B, L, H, K], acc),
-        GB: (T.StridedTensor([B, L, H, K // 2], st["gb"], i64) if pk else T.StridedTensor([B, L, H, K], st["gb"], acc))
-        if strided else T.Tensor([B, L, H, K], acc),
-        O: T.Tensor([B, L, H, V], dt),
-        scale: T.float32,
-    ):
+    def ity(n, D, ty):  # an input's parameter type
+        if not strided:
+            return T.Tensor([B, L, H, D], ty)
+        if pk:
+            return T.StridedTensor([B, L, H, D // (4 if ty == dt else 2)], st[n], i64)
+        return T.StridedTensor([B, L, H, D], st[n], ty)
+    IQ, IK, IV, IGF, IGB = ity("q", K, dt), ity("k", K, dt), ity("v", V, dt), ity("gf", K, acc), ity("gb", K, acc)
+    NC = T.dynamic("NC")
+
+    @T.macro
+    def body(Q, Kt, Vt, GF, GB, O, WS, scale):
         with T.Kernel(H, B, threads=threads) as (h, b):
             src = (Q, Kt, Vt, GF, GB)  # prefetch's loads: the five inputs as one argument
             if minb:
@@ -2404,6 +2407,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
+                    if save:
+                        WS[b, h, c, K + i, j] = T.Cast(T.bfloat16, s_f[i, j])
                 if parc:
                     pcb(gf_s, gb_s, ploc, psc)
                 else:
@@ -2442,6 +2447,8 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
+                    if save:
+                        WS[b, h, c, i, j] = T.Cast(T.bfloat16, s_f[i, j])
                 if refp and not trim:
                     any_s[0] = 0
                 if parc:
@@ -2591,6 +2598,18 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
                     s_f[i, j] = s_f[i, j] * ex(csum(gf_s, gfl_s, C - 1, i)) + u_f[i, j]
+
+    if save:
+        @T.prim_func
+        def bigla_fwd_fused(Q: IQ, Kt: IK, Vt: IV, GF: IGF, GB: IGB, O: T.Tensor([B, L, H, V], dt),
+                            WS: T.Tensor([B, H, NC, 2 * K, V], T.bfloat16), scale: T.float32):
+            body(Q, Kt, Vt, GF, GB, O, WS, scale)
+
+        return bigla_fwd_fused
+
+    @T.prim_func
+    def bigla_fwd_fused(Q: IQ, Kt: IK, Vt: IV, GF: IGF, GB: IGB, O: T.Tensor([B, L, H, V], dt), scale: T.float32):
+        body(Q, Kt, Vt, GF, GB, O, None, scale)
 
     return bigla_fwd_fused
 
@@ -3360,29 +3379,90 @@ def _rload(L, cdt):
     return rload
 
 
-def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int = 3, C: int = 32,
-                   threads: int = 256):
-    """bwd_segst's R side only ("bwd_segr[:g<n>]", session 10, VIG_TILELANG_SEG_SAVE=1): when the forward
-    saved the states entering each segment (the S side: fwd_segst -> fwd_scan's WS, [S_f; S_b], the same
-    values bwd_segst's WSS becomes after its scan), the backward needs only the adjoint totals. Grid
-    (segment, head, batch) as bwd_segst; per step the left walker takes chunk cl's q, dO and gb (dS_b:
-    decay by exp(Gb_0), add (s q exp(Gb))^T dO), the right walker chunk cr's q, dO and gf (dS_f: decay by
-    exp(Gf_{C-1}), add (s q exp(Gf))^T dO): one parallel cumsum pass (threads < 128 gf of the right chunk,
-    the rest gb of the left one), two tensor-core products instead of four, no k / v loads. Writes WSS2 =
-    [dS_b (right edge); dS_f (left edge)] float32 and DW2 = [gb; gf] decay products (dw_b from the left
-    walker's chunks, dw_f from the right walker's: each walker sees every chunk of the segment), what
-    bwd_segst writes as WSS2 / DW2; one fwd_scan over them gives the entering adjoint states. Args (Q, GF,
-    GB, DO, WSS2, DW2, scale), int64 views as bwd_segst. ``minb``: __launch_bounds__ minimum blocks per SM.
-    A new builder: bwd_segst / bwd_states_seg (_bwd_states_seg) are untouched."""
+def _adj_walk(K: int, V: int, dtype: str, chunks: bool, LMAX: int, C: int, threads: int):
+    """The adjoint-side walker of bwd_segr and bwd_adj: over chunks c0 .. c0 + n - 1 the left walker takes chunk
+    cl's q, dO and gb (dS_b: decay by exp(Gb_0), add (s q exp(Gb))^T dO), the right walker chunk cr's q, dO and gf
+    (dS_f: decay by exp(Gf_{C-1}), add (s q exp(Gf))^T dO): one parallel cumsum pass (threads < 128 gf of the
+    right chunk, the rest gb of the left one), two tensor-core products, no k / v loads. ``chunks`` False
+    (bwd_segr): from zero, the segment's totals and decay products (OUT = WSS2, DW2); True (bwd_adj): from zero
+    over the whole sequence, the bf16 states entering each chunk (OUT = WS2, None), what bwd_states:w1 writes as
+    WS2. Returns (setup values, the walker macro)."""
     B, L, H, NSEG, NT, NCM, dt, use_tc, cdt = _seg_setup(K, V, dtype, LMAX, C, threads)
     acc = T.float32
     E = _expf
     init, store = _seg_init(K), _seg_store(K, V)
     pcs = _cumsums_par(C, K, threads, True)
     mmS = _mm(use_tc, K, V, C)        # [C,K]^T @ [C,V]
-    IQ, _, _, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
     rload = _rload(L, cdt)
     _, vel = _eload(L, cdt)
+
+    @T.macro
+    def walk(Q, GF, GB, DO, WSS2, DW2, scale, c0, n, sg, h, b):
+        ql_s = T.alloc_shared([C, K], cdt)
+        dol_s = T.alloc_shared([C, V], cdt)
+        gbl_s = T.alloc_shared([C, K], acc)
+        xl_s = T.alloc_shared([C, K], cdt)
+        qr_s = T.alloc_shared([C, K], cdt)
+        dor_s = T.alloc_shared([C, V], cdt)
+        gfr_s = T.alloc_shared([C, K], acc)
+        xr_s = T.alloc_shared([C, K], cdt)
+        dw_s = T.alloc_shared([2 * K], acc)
+        dsb_f = T.alloc_fragment([K, V], acc)
+        dsf_f = T.alloc_fragment([K, V], acc)
+        ploc = T.alloc_local([C // 4], acc)
+        psc = T.alloc_local([2], acc)
+        px = T.alloc_local([3], "int64")
+        init(dsb_f, dsf_f, dw_s)
+        for it in T.serial(n):
+            cl = c0 + it
+            cr = c0 + n - 1 - it
+            tl = cl * C
+            tr = cr * C
+            rload(Q, GB, b, h, tl, ql_s, gbl_s, px)
+            rload(Q, GF, b, h, tr, qr_s, gfr_s, px)
+            for i, j in T.Parallel(C, V):
+                vel(DO, (b, h, tl, i, j), dol_s, True)
+                vel(DO, (b, h, tr, i, j), dor_s, True)
+            if chunks:  # the states entering the chunks (WSS2 = WS2: [dS_b from the left; dS_f from the right])
+                for i, j in T.Parallel(K, V):
+                    WSS2[b, h, cl, i, j] = T.Cast(T.bfloat16, dsb_f[i, j])
+                    WSS2[b, h, cr, K + i, j] = T.Cast(T.bfloat16, dsf_f[i, j])
+            pcs(gfr_s, gbl_s, ploc, psc)  # gf of the right chunk (left to right), gb of the left one
+            for i, j in T.Parallel(C, K):
+                # dS_b: s q exp(Gb_loc) (left chunk); dS_f: s q exp(Gf_loc) (right chunk)
+                xl_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * E(gbl_s[i, j]) * scale)
+                xr_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * E(gfr_s[i, j]) * scale)
+            for i, j in T.Parallel(K, V):  # decay the states, then the tensor cores add the contributions
+                dsb_f[i, j] = dsb_f[i, j] * E(gbl_s[0, i])
+                dsf_f[i, j] = dsf_f[i, j] * E(gfr_s[C - 1, i])
+            mmS[2](xl_s, dol_s, dsb_f)
+            mmS[2](xr_s, dor_s, dsf_f)
+            if not chunks:
+                for i in T.Parallel(K):  # the segment's decays: dw_f from the right walker, dw_b from the left
+                    dw_s[i] = dw_s[i] * E(gfr_s[C - 1, i])
+                    dw_s[K + i] = dw_s[K + i] * E(gbl_s[0, i])
+        if not chunks:
+            store(WSS2, dsb_f, dsf_f, b, h, sg)
+            for i in T.Parallel(K):
+                DW2[b, h, sg, i] = dw_s[K + i]
+                DW2[b, h, sg, K + i] = dw_s[i]
+
+    return (B, L, H, NSEG, NT, NCM, dt, acc), walk
+
+
+def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int = 3, C: int = 32,
+                   threads: int = 256):
+    """bwd_segst's R side only ("bwd_segr[:g<n>]", session 10, VIG_TILELANG_SEG_SAVE=1): when the forward
+    saved the states entering each segment (the S side: fwd_segst -> fwd_scan's WS, [S_f; S_b], the same
+    values bwd_segst's WSS becomes after its scan), the backward needs only the adjoint totals. Grid
+    (segment, head, batch) as bwd_segst; the walker is _adj_walk's (each walker sees every chunk of the
+    segment). Writes WSS2 = [dS_b (right edge); dS_f (left edge)] float32 and DW2 = [gb; gf] decay products
+    (dw_b from the left walker's chunks, dw_f from the right walker's), what bwd_segst writes as WSS2 / DW2;
+    one fwd_scan over them gives the entering adjoint states. Args (Q, GF, GB, DO, WSS2, DW2, scale), int64
+    views as bwd_segst. ``minb``: __launch_bounds__ minimum blocks per SM. A new builder: bwd_segst /
+    bwd_states_seg (_bwd_states_seg) are untouched."""
+    (B, L, H, NSEG, NT, NCM, dt, acc), walk = _adj_walk(K, V, dtype, False, LMAX, C, threads)
+    IQ, _, _, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
 
     @T.prim_func
     def bigla_bwd_segr(
@@ -3398,50 +3478,37 @@ def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
             _min_blocks(minb)
             c0 = sg * NCM
             n = T.min(NCM, NT - c0)
-            ql_s = T.alloc_shared([C, K], cdt)
-            dol_s = T.alloc_shared([C, V], cdt)
-            gbl_s = T.alloc_shared([C, K], acc)
-            xl_s = T.alloc_shared([C, K], cdt)
-            qr_s = T.alloc_shared([C, K], cdt)
-            dor_s = T.alloc_shared([C, V], cdt)
-            gfr_s = T.alloc_shared([C, K], acc)
-            xr_s = T.alloc_shared([C, K], cdt)
-            dw_s = T.alloc_shared([2 * K], acc)
-            dsb_f = T.alloc_fragment([K, V], acc)
-            dsf_f = T.alloc_fragment([K, V], acc)
-            ploc = T.alloc_local([C // 4], acc)
-            psc = T.alloc_local([2], acc)
-            px = T.alloc_local([3], "int64")
-            init(dsb_f, dsf_f, dw_s)
-            for it in T.serial(n):
-                cl = c0 + it
-                cr = c0 + n - 1 - it
-                tl = cl * C
-                tr = cr * C
-                rload(Q, GB, b, h, tl, ql_s, gbl_s, px)
-                rload(Q, GF, b, h, tr, qr_s, gfr_s, px)
-                for i, j in T.Parallel(C, V):
-                    vel(DO, (b, h, tl, i, j), dol_s, True)
-                    vel(DO, (b, h, tr, i, j), dor_s, True)
-                pcs(gfr_s, gbl_s, ploc, psc)  # gf of the right chunk (left to right), gb of the left one
-                for i, j in T.Parallel(C, K):
-                    # dS_b: s q exp(Gb_loc) (left chunk); dS_f: s q exp(Gf_loc) (right chunk)
-                    xl_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * E(gbl_s[i, j]) * scale)
-                    xr_s[i, j] = T.Cast(cdt, T.Cast(acc, qr_s[i, j]) * E(gfr_s[i, j]) * scale)
-                for i, j in T.Parallel(K, V):  # decay the states, then the tensor cores add the contributions
-                    dsb_f[i, j] = dsb_f[i, j] * E(gbl_s[0, i])
-                    dsf_f[i, j] = dsf_f[i, j] * E(gfr_s[C - 1, i])
-                mmS[2](xl_s, dol_s, dsb_f)
-                mmS[2](xr_s, dor_s, dsf_f)
-                for i in T.Parallel(K):  # the segment's decays: dw_f from the right walker, dw_b from the left
-                    dw_s[i] = dw_s[i] * E(gfr_s[C - 1, i])
-                    dw_s[K + i] = dw_s[K + i] * E(gbl_s[0, i])
-            store(WSS2, dsb_f, dsf_f, b, h, sg)
-            for i in T.Parallel(K):
-                DW2[b, h, sg, i] = dw_s[K + i]
-                DW2[b, h, sg, K + i] = dw_s[i]
+            walk(Q, GF, GB, DO, WSS2, DW2, scale, c0, n, sg, h, b)
 
     return bigla_bwd_segr
+
+
+def build_bwd_adj(K: int, V: int, dtype: str, minb: int = 6, C: int = 32, threads: int = 256):
+    """The adjoint half of bwd_states:s2:w1 ("bwd_adj:m<b>", session 19, VIG_TILELANG_SAVE224=1, L <= 224): when
+    the forward (fwd_fused:...:a1) saved the states entering each chunk (WS = [S_f; S_b], bf16), the backward
+    needs only WS2 = [dS_b_in (from the left); dS_f_in (from the right)], bf16 [B, H, NC, 2K, V], what
+    bwd_states:w1 writes as WS2. One block per (b, h) walks the whole sequence from both ends (_adj_walk, from
+    zero states): q, dO and one gate per walker and chunk, two tensor-core products; bwd_states:s2:w1 also loads
+    k and v and runs four (124 registers, 2 blocks per SM; this walker ~40 registers, ``minb`` per SM). Args
+    (Q, GF, GB, DO, WS2, scale), int64 views as bwd_states:s2."""
+    (B, L, H, NSEG, NT, NCM, dt, acc), walk = _adj_walk(K, V, dtype, True, V6_MAX_L, C, threads)
+    NC = T.dynamic("NC")
+    IQ, _, _, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
+
+    @T.prim_func
+    def bigla_bwd_adj(
+        Q: IQ,
+        GF: IGF,
+        GB: IGB,
+        DO: IDO,
+        WS2: T.Tensor([B, H, NC, 2 * K, V], T.bfloat16),
+        scale: T.float32,
+    ):
+        with T.Kernel(H, B, threads=threads) as (h, b):
+            _min_blocks(minb)
+            walk(Q, GF, GB, DO, WS2, None, scale, 0, NT, 0, h, b)
+
+    return bigla_bwd_adj
 
 
 def build_bwd_segst(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L):

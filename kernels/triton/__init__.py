@@ -483,7 +483,7 @@ class TritonBackend(KernelBackend):
     # every ViG model (K <= 32, V <= 64) is one tile.
     max_tile = (BK, BV)
 
-    def forward(self, q, k, v, g_fwd, g_bwd, scale):
+    def forward(self, q, k, v, g_fwd, g_bwd, scale, needs_grad=True):
         B, L, H, _ = q.shape
         o = torch.empty((B, L, H, v.shape[-1]), dtype=v.dtype, device=v.device)
         kept = self._fwd(q, k, v, g_fwd, g_bwd, o, scale)
