@@ -503,7 +503,11 @@ def _seg_saved(saved, B: int, L: int, H: int, sl: int):
 #: SM instead of 124 at 2) for WS2 alone, and bwd_out2 as before. Cost: WS (bf16, 42 MiB at ViG-S@224) lives from
 #: the forward to the backward (a ViG model keeps one per block until its backward); the backward no longer
 #: allocates its own. The inference forward (no gradient needed) is unchanged. "" / "0": off.
-SAVE224_DEFAULT = ""
+#: "1" since session 19's first call (H100, results/2026-12-07c-h100/call1/: parity 120/120, 210/210 at L = 1 .. 224,
+#: memcheck 0 errors; dev_bench graphed f+b, one process, base | SAVE224 twice: ViG-T@224 0.297 -> 0.262 / 0.262,
+#: S@224 0.533 -> 0.482 / 0.482, B@224 1.022 -> 0.914 / 0.923 ms; fwd (no gradient) unchanged, peak extra unchanged;
+#: per kernel at S@224 bwd_adj 0.083 ms, the training forward 0.110 against 0.090 for the inference one).
+SAVE224_DEFAULT = "1"
 SAVE224_KIND = "bwd_adj:m6"
 
 

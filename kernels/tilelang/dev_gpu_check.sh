@@ -91,7 +91,7 @@ unset VIG_TILELANG_SCAN_VEC VIG_TILELANG_FWD VIG_TILELANG_BWD VIG_TILELANG_LOWME
       VIG_TILELANG_BWD_OUT_THREADS VIG_TILELANG_GRAD_EMPTY VIG_TILELANG_FUSED_DIAG VIG_TILELANG_BWD_C \
       VIG_TILELANG_FUSED_THREADS VIG_TILELANG_FUSED_EXP VIG_TILELANG_FWD_VIEWS VIG_TILELANG_BWD_STATES \
       VIG_TILELANG_BWD_VIEWS VIG_TILELANG_SEG_L VIG_TILELANG_SEGST VIG_TILELANG_BWD_SEG VIG_TILELANG_FWD_WALK \
-      VIG_TILELANG_RACEFIX VIG_TILELANG_SEG_SAVE VIG_TILELANG_SEGW VIG_TILELANG_FWD_TILE
+      VIG_TILELANG_RACEFIX VIG_TILELANG_SEG_SAVE VIG_TILELANG_SEGW VIG_TILELANG_FWD_TILE VIG_TILELANG_SAVE224
 D=${OUT:-/tmp}/tilelang
 mkdir -p "$D" /tmp/tl-def /tmp/tl-oth /tmp/tl-ss
 FINAL=${FINAL:-0}
@@ -142,6 +142,7 @@ OTHER10=""  # session 10's flips (SEG_L at its start, SEG_SAVE if proven): the p
 [ "$(cur FWD_TILE_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_FWD_TILE=0"  # round 5's switch, if flipped: the previous forward
 [ "$(cur FTZ_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_FTZ=0"  # session 11's compile option, if flipped: the previous build
 case "$(cur FWD_TILE_DEFAULT)" in 0|1) TILE2="";; *) OTHER="VIG_TILELANG_FWD_TILE=1"; TILE2=2;; esac  # session 16's, if flipped
+[ "$(cur SAVE224_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_SAVE224=0"  # session 19's, if flipped: the backward recomputing both sides
 SS="VIG_TILELANG_SEG_SAVE=1 VIG_TILELANG_SCAN_VEC=1 VIG_TILELANG_SEG_L=128 VIG_TILELANG_BWD_SEG=128"  # S10
 W="VIG_TILELANG_SEGW=1 VIG_TILELANG_SEG_L=128"  # round 2, alone
 SSW="$SS VIG_TILELANG_SEGW=1"  # S10W
@@ -229,6 +230,12 @@ elif [ "$FINAL" = 1 ]; then
   ( VIG_TILELANG_RACEFIX=1 timeout $(lim $(( BUDGET - 8 ))) compute-sanitizer --tool racecheck --print-limit 10000 \
       python kernels/tilelang/dev_same.py --tile$TILE2 --small > "$RCT" 2>&1; echo "rc $?" >> "$RCT" ) &
   RCTPID=$!
+  # session 19: SAVE224's kernels (fwd_fused:...:a1 as its :r1 twin, bwd_adj:m6, bwd_out2's :r1 twin) under racecheck:
+  # check_backend --small (one fwd+bwd per dtype at L = 65), whole report -> $RCA
+  RCA="$D/rc-save224.log"
+  ( VIG_TILELANG_RACEFIX=1 OUT=/tmp timeout $(lim $(( BUDGET - 8 ))) compute-sanitizer --tool racecheck --print-limit 10000 \
+      python tools/check_backend.py tilelang --small > "$RCA" 2>&1; echo "rc $?" >> "$RCA" ) &
+  RCAPID=$!
   echo "== 1 parity side by side: shipped defaults | previous:$OTHER ($SECONDS s)"
   T=$(lim 64)
   ( OUT=/tmp/tl-def timeout $T python tools/check_backend.py tilelang --parity 2>&1 | tee /tmp/tl-def/log | tag defaults ) &
@@ -257,6 +264,10 @@ elif [ "$FINAL" = 1 ]; then
   grep -h '^tile: \|^same: ' "$RCT" | sed 's/^/racecheck run: /'
   rcsum "$RCT" | sed 's/^/racecheck --tile RACEFIX=1: /'
   [ -z "$(rcsum "$RCT")" ] && echo "racecheck --tile RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCT") lines)"
+  wait $RCAPID
+  echo "== racecheck RACEFIX=1 check_backend --small ($SECONDS s): $(grep -h 'RACECHECK SUMMARY' "$RCA" | tail -1 | grep . || echo 'no SUMMARY line: timeout or crash'); $(tail -1 "$RCA")"
+  rcsum "$RCA" | sed 's/^/racecheck --small RACEFIX=1: /'
+  [ -z "$(rcsum "$RCA")" ] && echo "racecheck --small RACEFIX=1: 0 hazard records in the report ($(wc -l < "$RCA") lines)"
 else
   # Session 16 (on trial): VIG_TILELANG_FWD_TILE=2 / 3 / 4 (fwd_fused:s2:m3:x5:e1 + :p1 loads one chunk ahead / :b1 fewer
   # barriers / :p1:b1 both; bit-identical to "1" by construction). Session 11's MID (FTZ) is in git history at d3dbdff.

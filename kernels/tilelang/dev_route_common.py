@@ -54,7 +54,8 @@ S10 = {"VIG_TILELANG_FWD": "v6s", "VIG_TILELANG_BWD": "v6", "VIG_TILELANG_LOWMEM
        "VIG_TILELANG_GRAD_EMPTY": "1", "VIG_TILELANG_FUSED_EXP": "ref3", "VIG_TILELANG_FWD_VIEWS": "2",
        "VIG_TILELANG_BWD_OUT": "ref2", "VIG_TILELANG_BWD_STATES": "", "VIG_TILELANG_BWD_VIEWS": "2",
        "VIG_TILELANG_BWD_SEG": "128", "VIG_TILELANG_SEG_L": "128", "VIG_TILELANG_SEG_SAVE": "1",
-       "VIG_TILELANG_SCAN_VEC": "1", "VIG_TILELANG_SEGW": "1", "VIG_TILELANG_RACEFIX": "0", "VIG_TILELANG_FWD_TILE": "0"}
+       "VIG_TILELANG_SCAN_VEC": "1", "VIG_TILELANG_SEGW": "1", "VIG_TILELANG_RACEFIX": "0", "VIG_TILELANG_FWD_TILE": "0",
+       "VIG_TILELANG_SAVE224": "0"}
 #: session 9's shipped configuration (before session 10's four flips): 224-token forward segments, fwd_segst:s2, the
 #: plain fwd_scan, the backward recomputing both sides (bwd_segst)
 S9 = {**S10, "VIG_TILELANG_SEG_L": "224", "VIG_TILELANG_SEG_SAVE": "0", "VIG_TILELANG_SCAN_VEC": "0",
