@@ -879,9 +879,15 @@ RACEFIX_DEFAULT = ""
 _RACEFIX_BASES = ("fwd_fused_seg:", "fwd_fused:", "bwd_out2:")
 
 
+#: kinds whose every build has the parallel cumsums (no ":x" option): session 19's SAVE224 walker (bwd_adj), whose
+#: racecheck of the shipped build showed the same named-barrier records (results/2026-12-07c-h100/call2/)
+_RACEFIX_ALWAYS = ("bwd_adj:",)
+
+
 def _racefix(kind: str) -> str:
-    if (_on("RACEFIX", RACEFIX_DEFAULT) and kind.startswith(_RACEFIX_BASES) and (":x4" in kind or ":x5" in kind)
-            and "r1" not in kind.split(":")):
+    if (_on("RACEFIX", RACEFIX_DEFAULT) and "r1" not in kind.split(":")
+            and ((kind.startswith(_RACEFIX_BASES) and (":x4" in kind or ":x5" in kind))
+                 or kind.startswith(_RACEFIX_ALWAYS))):
         return kind + ":r1"
     return kind
 
