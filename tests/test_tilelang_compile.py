@@ -104,6 +104,9 @@ SPECS = [
     # backward's adjoint-side walker that then replaces bwd_states
     ("fwd_fused:s2:m3:x5:e1:p1:b1:a1", "bfloat16", "sm_90a"),
     ("bwd_adj:m6", "bfloat16", "sm_90a"),
+    # SAVE224=2 (session 19 round 2, on trial): the same states through shared tiles as 16-byte stores
+    ("fwd_fused:s2:m3:x5:e1:p1:b1:a2", "bfloat16", "sm_90a"),
+    ("bwd_adj:m6:v1", "bfloat16", "sm_90a"),
     ("fwd_res", "bfloat16", "sm_90a"),  # v4 fallbacks
     ("bwd", "bfloat16", "sm_90a"),
 ]
@@ -505,8 +508,9 @@ def test_ftz_switch(tmp_path):
     assert "VIG_TILELANG_FTZ" in out["3 raises"], out
 
 
+@pytest.mark.parametrize("mode", ["1", "2"])
 @pytest.mark.parametrize("L", [196, 225])
-def test_save224_routing(monkeypatch, L):
+def test_save224_routing(monkeypatch, L, mode):
     """$VIG_TILELANG_SAVE224=1 (session 19, on trial): at L <= 224 a forward that a backward may follow runs its kind
     + ":a1" and hands the bf16 chunk states it writes to the backward, which runs bwd_adj (the adjoint side) instead
     of bwd_states and gives bwd_out2 that very tensor; an inference forward runs the plain kind and saves nothing;
@@ -539,21 +543,39 @@ def test_save224_routing(monkeypatch, L):
 
     try:
         f0, b0 = run("0", True)
-        f1, b1 = run("1", True)
-        fi, _ = run("1", False)
+        f1, b1 = run(mode, True)
+        fi, _ = run(mode, False)
         if L > 224:
             assert [k for k, _ in f1] == [k for k, _ in f0] and [k for k, _ in b1] == [k for k, _ in b0]
             return
         fk = "fwd_fused:s2:m3:x5" + tlb._fwd_tile()
         assert [k for k, _ in f0] == [fk] == [k for k, _ in fi]
         assert [k for k, _ in b0] == ["bwd_states:s2:w1", "bwd_out2:t256:x4:s2:w1"]
-        assert [k for k, _ in f1] == [fk + ":a1"]
-        assert [k for k, _ in b1] == ["bwd_adj:m6", "bwd_out2:t256:x4:s2:w1"]
+        assert [k for k, _ in f1] == [fk + {"1": ":a1", "2": ":a2"}[mode]]
+        assert [k for k, _ in b1] == [{"1": "bwd_adj:m6", "2": "bwd_adj:m6:v1"}[mode], "bwd_out2:t256:x4:s2:w1"]
         ws = f1[0][1][-1]  # the forward's last tensor argument: the states it writes
         assert ws.dtype == torch.bfloat16 and tuple(ws.shape) == (2, 3, -(-L // 32), 64, 64)
         adj, out2 = b1[0][1], b1[1][1]
         assert len(adj) == 5 and adj[-1].shape == ws.shape  # (q, gf, gb, dO, WS2)
         assert (out2[6].data_ptr(), out2[7].data_ptr()) == (ws.data_ptr(), adj[-1].data_ptr())  # bwd_out2's (..., dO, WS, WS2, ...): the saved WS, the new WS2
+    finally:
+        monkeypatch.delenv("VIG_TILELANG_SAVE224")
+        tlb.reload_env()
+
+
+def test_save224_values(monkeypatch):
+    """$VIG_TILELANG_SAVE224: "" / "0" off, "1" / "2" the two store forms; anything else raises naming it."""
+    from vig_kernels import tilelang as tlb
+
+    try:
+        for v, want in (("", ""), ("0", ""), ("1", "1"), ("2", "2")):
+            monkeypatch.setenv("VIG_TILELANG_SAVE224", v)
+            tlb.reload_env()
+            assert tlb._save224_mode() == want
+        monkeypatch.setenv("VIG_TILELANG_SAVE224", "3")
+        tlb.reload_env()
+        with pytest.raises(ValueError, match="VIG_TILELANG_SAVE224"):
+            tlb._save224_mode()
     finally:
         monkeypatch.delenv("VIG_TILELANG_SAVE224")
         tlb.reload_env()

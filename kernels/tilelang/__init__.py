@@ -305,7 +305,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     ws = _saved224(saved, B, L, H) if s1 == ":s2" and L <= V6_BWD_MAX_L and ver in ("v6", "v6s") else None
     if ws is not None:  # SAVE224: the forward's S side; the adjoint side alone here
         ws2 = torch.empty(B, H, nc, 2 * KT, VT, **bf)
-        compile_kernel(SAVE224_KIND, KT, VT, "bfloat16", arch)(q, g_fwd, g_bwd, do, ws2, scale_half)
+        compile_kernel(SAVE224_KINDS[_save224_mode()][1], KT, VT, "bfloat16", arch)(q, g_fwd, g_bwd, do, ws2, scale_half)
     elif ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
         ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
         st = _bwd_states_opt() + ":s2" if s1 == ":s2" else (s1 or _bwd_states_opt())  # ":m3:s2" / ":s2" (BWD_VIEWS=2)
@@ -498,7 +498,7 @@ def _seg_saved(saved, B: int, L: int, H: int, sl: int):
 #: will run the 224-px views path (bf16, L <= V6_BWD_MAX_L, head dims KT / VT, BWD v6, LOWMEM, _bwd_views2, one batch
 #: piece) and autograd needs a gradient, the forward runs its kind + ":a1" (kernels.build_fwd_fused(save=1)): it also
 #: writes the bf16 states entering each chunk, WS = [S_f; S_b] [B, H, NC, 2K, V] (the S side that bwd_states:s2:w1
-#: recomputes from k, v and the gates), and returns it as ``saved``; the backward then runs SAVE224_KIND
+#: recomputes from k, v and the gates), and returns it as ``saved``; the backward then runs SAVE224_KINDS["1"][1]
 #: (kernels.build_bwd_adj: q, dO and one gate per walker, two products instead of four, 40 registers at 6 blocks per
 #: SM instead of 124 at 2) for WS2 alone, and bwd_out2 as before. Cost: WS (bf16, 42 MiB at ViG-S@224) lives from
 #: the forward to the backward (a ViG model keeps one per block until its backward); the backward no longer
@@ -507,20 +507,35 @@ def _seg_saved(saved, B: int, L: int, H: int, sl: int):
 #: memcheck 0 errors; dev_bench graphed f+b, one process, base | SAVE224 twice: ViG-T@224 0.297 -> 0.262 / 0.262,
 #: S@224 0.533 -> 0.482 / 0.482, B@224 1.022 -> 0.914 / 0.923 ms; fwd (no gradient) unchanged, peak extra unchanged;
 #: per kernel at S@224 bwd_adj 0.083 ms, the training forward 0.110 against 0.090 for the inference one).
+#: "2" (session 19 round 2, on trial): the same values, both kernels storing the states through shared tiles as
+#: 16-byte stores (one per thread and chunk) instead of four 4-byte fragment stores with their 64-bit index
+#: arithmetic: the forward's kind + ":a2" (S_b from sb_s after sweep 1, S_f from sf_s after the gemm that reads
+#: it; no barrier added) and "bwd_adj:m6:v1" (two bf16 staging tiles, copied after the cumsums' barrier).
 SAVE224_DEFAULT = "1"
-SAVE224_KIND = "bwd_adj:m6"
+#: SAVE224 value -> (the forward kind's suffix, the backward's adjoint-states kind)
+SAVE224_KINDS = {"1": (":a1", "bwd_adj:m6"), "2": (":a2", "bwd_adj:m6:v1")}
 
 
-def _save224(B: int, L: int, KD: int, VD: int) -> bool:
-    """Whether a forward of this shape saves the states for the 224-px backward (SAVE224 on, see above)."""
-    return (_on("SAVE224", SAVE224_DEFAULT) and L <= V6_BWD_MAX_L and L <= V6_MAX_L and B <= MAX_GRID_B
-            and bwd_version() in ("v6", "v6s") and _bwd_views2("bfloat16", L, KD, VD)
-            and _lowmem("bfloat16", B, L, KD, VD))
+def _save224_mode() -> str:
+    """$VIG_TILELANG_SAVE224: "" (off; "0" too), "1" or "2"; anything else raises naming the variable."""
+    v = _knob("VIG_TILELANG_SAVE224", SAVE224_DEFAULT)
+    if v not in ("", "0", *SAVE224_KINDS):
+        raise ValueError(f"VIG_TILELANG_SAVE224={v!r}: expected one of {sorted(SAVE224_KINDS)}, '0' or empty")
+    return "" if v in ("", "0") else v
+
+
+def _save224(B: int, L: int, KD: int, VD: int) -> str:
+    """The SAVE224 mode a forward of this shape saves the states with for the 224-px backward, or "" (see above)."""
+    mode = _save224_mode()
+    ok = (mode and L <= V6_BWD_MAX_L and L <= V6_MAX_L and B <= MAX_GRID_B
+          and bwd_version() in ("v6", "v6s") and _bwd_views2("bfloat16", L, KD, VD)
+          and _lowmem("bfloat16", B, L, KD, VD))
+    return mode if ok else ""
 
 
 def _saved224(saved, B: int, L: int, H: int):
     """The forward's saved chunk states (SAVE224) if they fit this backward (shape, dtype), else None."""
-    if not saved or len(saved) != 1 or not _on("SAVE224", SAVE224_DEFAULT):
+    if not saved or len(saved) != 1 or not _save224_mode():
         return None
     ws = saved[0]
     if ws.dtype != torch.bfloat16 or tuple(ws.shape) != (B, H, -(-L // CHUNK), 2 * KT, VT) or not ws.is_contiguous():
@@ -762,9 +777,11 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
     if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
         _check_fwd_walk()
         ins = _packed_all(q, k, v, g_fwd, g_bwd)
-        if needs_grad and _save224(B, L, KD, v.shape[-1]):  # SAVE224: the S side of the backward's states
+        mode = _save224(B, L, KD, v.shape[-1]) if needs_grad else ""
+        if mode:  # SAVE224: the S side of the backward's states
             ws = torch.empty(B, H, -(-L // CHUNK), 2 * KT, VT, device=q.device, dtype=torch.bfloat16)
-            compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile() + ":a1", KT, VT, dtype, arch)(*ins, o, ws, scale_half)
+            compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile() + SAVE224_KINDS[mode][0], KT, VT, dtype, arch)(
+                *ins, o, ws, scale_half)
             return (ws,)
         kern = compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile(), KT, VT, dtype, arch)
         for sl in _batch_pieces(B):

@@ -2183,6 +2183,10 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     # layout and values bwd_states:w1 writes as its WS (the same recurrences; here x5's __expf and plain cumsums),
     # so that the backward computes only the adjoint side (bwd_adj). Sweep 1 stores S_b where it keeps it in
     # sb_s, sweep 2 S_f where it rounds it into sf_s: one [K, V] bf16 store per chunk and sweep, no other change.
+    # save=2 (":a2", session 19, VIG_TILELANG_SAVE224=2, on trial): the same values copied from the shared tiles
+    # instead of the fragments (16-byte stores, one per thread and chunk: :a1's fragment stores are four 4-byte
+    # stores per thread, each with its own 64-bit index arithmetic): all S_b rows from sb_s after sweep 1, each
+    # S_f from sf_s after the output gemm that reads it.
     assert not save or (pk and dtype == "bfloat16")
     if strided and not minb:
         minb = 3  # the strided index math: 108 registers unbounded (2 blocks per SM instead of 3)
@@ -2407,7 +2411,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sb_s[c * K + i, j] = T.Cast(cdt, s_f[i, j])
-                    if save:
+                    if save == 1:
                         WS[b, h, c, K + i, j] = T.Cast(T.bfloat16, s_f[i, j])
                 if parc:
                     pcb(gf_s, gb_s, ploc, psc)
@@ -2419,6 +2423,10 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 mmS[2](ke_s, v_s, u_f)
                 for i, j in T.Parallel(K, V):
                     s_f[i, j] = s_f[i, j] * ex(csum(gb_s, gbl_s, 0, i)) + u_f[i, j]
+            if save == 2:  # every chunk's S_b from sb_s: one 16-byte store per thread and chunk
+                for c in T.serial(NT):
+                    for i, j in T.Parallel(K, V):
+                        WS[b, h, c, K + i, j] = sb_s[c * K + i, j]
             # ---- sweep 2, left to right: outputs, forward state carried ----
             T.clear(s_f)
             if refp:  # the pair of each thread (see below), once: it does not depend on the chunk
@@ -2447,7 +2455,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                         vel(Vt, (b, h, t0, i, j), v_s, pk)
                 for i, j in T.Parallel(K, V):
                     sf_s[i, j] = T.Cast(cdt, s_f[i, j])
-                    if save:
+                    if save == 1:
                         WS[b, h, c, i, j] = T.Cast(T.bfloat16, s_f[i, j])
                 if refp and not trim:
                     any_s[0] = 0
@@ -2584,6 +2592,9 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                             a_s[t, (t // M) * M + jj] = T.Cast(cdt, d_f[t, jj])
                 T.clear(o_f)
                 mmI[0](qef_s, sf_s, o_f)
+                if save == 2:  # S_f from sf_s, after the barrier the gemm's read of sf_s already needs
+                    for i, j in T.Parallel(K, V):
+                        WS[b, h, c, i, j] = sf_s[i, j]
                 if use_tc:
                     T.gemm(qeb_s, sb_s[c * K:c * K + K, :], o_f)
                 else:
@@ -3379,14 +3390,17 @@ def _rload(L, cdt):
     return rload
 
 
-def _adj_walk(K: int, V: int, dtype: str, chunks: bool, LMAX: int, C: int, threads: int):
+def _adj_walk(K: int, V: int, dtype: str, chunks: bool, LMAX: int, C: int, threads: int, vec: int = 0):
     """The adjoint-side walker of bwd_segr and bwd_adj: over chunks c0 .. c0 + n - 1 the left walker takes chunk
     cl's q, dO and gb (dS_b: decay by exp(Gb_0), add (s q exp(Gb))^T dO), the right walker chunk cr's q, dO and gf
     (dS_f: decay by exp(Gf_{C-1}), add (s q exp(Gf))^T dO): one parallel cumsum pass (threads < 128 gf of the
     right chunk, the rest gb of the left one), two tensor-core products, no k / v loads. ``chunks`` False
     (bwd_segr): from zero, the segment's totals and decay products (OUT = WSS2, DW2); True (bwd_adj): from zero
     over the whole sequence, the bf16 states entering each chunk (OUT = WS2, None), what bwd_states:w1 writes as
-    WS2. Returns (setup values, the walker macro)."""
+    WS2. ``vec`` (with ``chunks``): the entering states go through two bf16 shared tiles and leave as 16-byte stores
+    (one per thread and state) after the barrier the cumsums already need, instead of four 4-byte fragment stores
+    each. Returns (setup values, the walker macro)."""
+    assert not vec or chunks
     B, L, H, NSEG, NT, NCM, dt, use_tc, cdt = _seg_setup(K, V, dtype, LMAX, C, threads)
     acc = T.float32
     E = _expf
@@ -3412,6 +3426,9 @@ def _adj_walk(K: int, V: int, dtype: str, chunks: bool, LMAX: int, C: int, threa
         ploc = T.alloc_local([C // 4], acc)
         psc = T.alloc_local([2], acc)
         px = T.alloc_local([3], "int64")
+        if vec:
+            sb_s = T.alloc_shared([K, V], T.bfloat16)
+            sf_s = T.alloc_shared([K, V], T.bfloat16)
         init(dsb_f, dsf_f, dw_s)
         for it in T.serial(n):
             cl = c0 + it
@@ -3423,11 +3440,19 @@ def _adj_walk(K: int, V: int, dtype: str, chunks: bool, LMAX: int, C: int, threa
             for i, j in T.Parallel(C, V):
                 vel(DO, (b, h, tl, i, j), dol_s, True)
                 vel(DO, (b, h, tr, i, j), dor_s, True)
-            if chunks:  # the states entering the chunks (WSS2 = WS2: [dS_b from the left; dS_f from the right])
+            if chunks and vec:  # the states entering the chunks, staged (see vec above)
+                for i, j in T.Parallel(K, V):
+                    sb_s[i, j] = T.Cast(T.bfloat16, dsb_f[i, j])
+                    sf_s[i, j] = T.Cast(T.bfloat16, dsf_f[i, j])
+            elif chunks:  # the states entering the chunks (WSS2 = WS2: [dS_b from the left; dS_f from the right])
                 for i, j in T.Parallel(K, V):
                     WSS2[b, h, cl, i, j] = T.Cast(T.bfloat16, dsb_f[i, j])
                     WSS2[b, h, cr, K + i, j] = T.Cast(T.bfloat16, dsf_f[i, j])
             pcs(gfr_s, gbl_s, ploc, psc)  # gf of the right chunk (left to right), gb of the left one
+            if chunks and vec:
+                for i, j in T.Parallel(K, V):
+                    WSS2[b, h, cl, i, j] = sb_s[i, j]
+                    WSS2[b, h, cr, K + i, j] = sf_s[i, j]
             for i, j in T.Parallel(C, K):
                 # dS_b: s q exp(Gb_loc) (left chunk); dS_f: s q exp(Gf_loc) (right chunk)
                 xl_s[i, j] = T.Cast(cdt, T.Cast(acc, ql_s[i, j]) * E(gbl_s[i, j]) * scale)
@@ -3483,15 +3508,16 @@ def build_bwd_segr(K: int, V: int, dtype: str, LMAX: int = V6_MAX_L, minb: int =
     return bigla_bwd_segr
 
 
-def build_bwd_adj(K: int, V: int, dtype: str, minb: int = 6, C: int = 32, threads: int = 256):
+def build_bwd_adj(K: int, V: int, dtype: str, minb: int = 6, C: int = 32, threads: int = 256, vec: int = 0):
     """The adjoint half of bwd_states:s2:w1 ("bwd_adj:m<b>", session 19, VIG_TILELANG_SAVE224=1, L <= 224): when
     the forward (fwd_fused:...:a1) saved the states entering each chunk (WS = [S_f; S_b], bf16), the backward
     needs only WS2 = [dS_b_in (from the left); dS_f_in (from the right)], bf16 [B, H, NC, 2K, V], what
     bwd_states:w1 writes as WS2. One block per (b, h) walks the whole sequence from both ends (_adj_walk, from
     zero states): q, dO and one gate per walker and chunk, two tensor-core products; bwd_states:s2:w1 also loads
     k and v and runs four (124 registers, 2 blocks per SM; this walker ~40 registers, ``minb`` per SM). Args
-    (Q, GF, GB, DO, WS2, scale), int64 views as bwd_states:s2."""
-    (B, L, H, NSEG, NT, NCM, dt, acc), walk = _adj_walk(K, V, dtype, True, V6_MAX_L, C, threads)
+    (Q, GF, GB, DO, WS2, scale), int64 views as bwd_states:s2. ``vec`` (":v1", VIG_TILELANG_SAVE224=2, on trial):
+    the states leave through shared tiles as 16-byte stores (_adj_walk)."""
+    (B, L, H, NSEG, NT, NCM, dt, acc), walk = _adj_walk(K, V, dtype, True, V6_MAX_L, C, threads, vec)
     NC = T.dynamic("NC")
     IQ, _, _, IGF, IGB, IDO = _in_types(2, B, L, H, K, V, dt, acc)
 
