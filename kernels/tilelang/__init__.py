@@ -507,11 +507,15 @@ def _seg_saved(saved, B: int, L: int, H: int, sl: int):
 #: memcheck 0 errors; dev_bench graphed f+b, one process, base | SAVE224 twice: ViG-T@224 0.297 -> 0.262 / 0.262,
 #: S@224 0.533 -> 0.482 / 0.482, B@224 1.022 -> 0.914 / 0.923 ms; fwd (no gradient) unchanged, peak extra unchanged;
 #: per kernel at S@224 bwd_adj 0.083 ms, the training forward 0.110 against 0.090 for the inference one).
-#: "2" (session 19 round 2, on trial): the same values, both kernels storing the states through shared tiles as
-#: 16-byte stores (one per thread and chunk) instead of four 4-byte fragment stores with their 64-bit index
-#: arithmetic: the forward's kind + ":a2" (S_b from sb_s after sweep 1, S_f from sf_s after the gemm that reads
-#: it; no barrier added) and "bwd_adj:m6:v1" (two bf16 staging tiles, copied after the cumsums' barrier).
-SAVE224_DEFAULT = "1"
+#: "2" (session 19 round 2): the same values, both kernels storing the states through shared tiles as 16-byte stores
+#: (one per thread and chunk) instead of four 4-byte fragment stores with their 64-bit index arithmetic: the
+#: forward's kind + ":a2" (S_b from sb_s after sweep 1, S_f from sf_s after the gemm that reads it; no barrier added)
+#: and "bwd_adj:m6:v1" (two bf16 staging tiles, copied after the cumsums' barrier). The DEFAULT since session 19's
+#: call 6 (H100, results/2026-12-07c-h100/call6/): parity 120/120, 210/210 at L = 1 .. 224, memcheck 0, racecheck
+#: (RACEFIX=1) 0 hazards, bit-identical to "1" (dev_save_same 7/7); graphed f+b (one process, "1" | "2" twice) T@224
+#: 0.263 | 0.258, S@224 0.480 / 0.481 | 0.471 / 0.471, B@224 0.915 | 0.905 / 0.895 ms; per kernel at S@224 the
+#: training forward 0.110 -> 0.101, bwd_adj 0.083 -> 0.080 ms.
+SAVE224_DEFAULT = "2"
 #: SAVE224 value -> (the forward kind's suffix, the backward's adjoint-states kind)
 SAVE224_KINDS = {"1": (":a1", "bwd_adj:m6"), "2": (":a2", "bwd_adj:m6:v1")}
 

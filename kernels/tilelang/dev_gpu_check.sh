@@ -142,7 +142,7 @@ OTHER10=""  # session 10's flips (SEG_L at its start, SEG_SAVE if proven): the p
 [ "$(cur FWD_TILE_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_FWD_TILE=0"  # round 5's switch, if flipped: the previous forward
 [ "$(cur FTZ_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_FTZ=0"  # session 11's compile option, if flipped: the previous build
 case "$(cur FWD_TILE_DEFAULT)" in 0|1) TILE2="";; *) OTHER="VIG_TILELANG_FWD_TILE=1"; TILE2=2;; esac  # session 16's, if flipped
-[ "$(cur SAVE224_DEFAULT)" = 1 ] && OTHER="VIG_TILELANG_SAVE224=0"  # session 19's, if flipped: the backward recomputing both sides
+[ -n "$(cur SAVE224_DEFAULT)" ] && [ "$(cur SAVE224_DEFAULT)" != 0 ] && OTHER="VIG_TILELANG_SAVE224=0"  # session 19's, if flipped: the backward recomputing both sides
 SS="VIG_TILELANG_SEG_SAVE=1 VIG_TILELANG_SCAN_VEC=1 VIG_TILELANG_SEG_L=128 VIG_TILELANG_BWD_SEG=128"  # S10
 W="VIG_TILELANG_SEGW=1 VIG_TILELANG_SEG_L=128"  # round 2, alone
 SSW="$SS VIG_TILELANG_SEGW=1"  # S10W
