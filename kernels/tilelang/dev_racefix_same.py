@@ -16,8 +16,9 @@ from vig import bench
 from vig_kernels import tilelang as tlb
 
 
-def run(x, do, rf: str):
-    os.environ["VIG_TILELANG_RACEFIX"] = rf
+def run(x, do, rf: str, var: str = "VIG_TILELANG_RACEFIX"):
+    """Output and the five gradients through the backend with $var = rf (dev_save_same.py: another switch)."""
+    os.environ[var] = rf
     tlb.reload_env()
     leaves = [t.detach().requires_grad_() for t in x]
     o = vig.bidirectional_gla(*leaves, backend="tilelang")

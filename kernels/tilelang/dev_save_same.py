@@ -8,22 +8,19 @@ L = 1, 17, 33, 65, 196, 224, B 2, H 3, plus ViG-T@224. Prints one line per case 
     python kernels/tilelang/dev_save_same.py
 """
 import os
+import sys
 
 import torch
 
-import vig
 from vig import bench
 from vig_kernels import tilelang as tlb
 
+sys.path.insert(0, os.path.dirname(__file__))
+from dev_racefix_same import run as _run  # noqa: E402
+
 
 def run(x, do, mode: str):
-    os.environ["VIG_TILELANG_SAVE224"] = mode
-    tlb.reload_env()
-    leaves = [t.detach().requires_grad_() for t in x]
-    o = vig.bidirectional_gla(*leaves, backend="tilelang")
-    gr = torch.autograd.grad(o, leaves, do)
-    torch.cuda.synchronize()
-    return [o.detach(), *gr]
+    return _run(x, do, mode, "VIG_TILELANG_SAVE224")
 
 
 def main():
