@@ -44,8 +44,11 @@ Session 10 (defaults since its call B): ``VIG_TILELANG_SEG_SAVE=1`` (the segment
 BWD_SEG backward reads them: bwd_segr instead of bwd_segst, one fwd_scan over half the data; with SEG_L equal to
 BWD_SEG's length), ``VIG_TILELANG_SCAN_VEC=1`` and ``VIG_TILELANG_SEGW=1`` (the FWD_VIEWS=2 segment
 forward's per-segment totals from one walker that loads each chunk once: fwd_segw instead of fwd_segst:s2); see
-their comments. Session 11: ``VIG_TILELANG_FWD_TILE=1`` (default; the 224-px forward's operand tiles from fewer exps).
-Measurements and proofs: NOTES.md and results/2026-12-06c-h100/ .. 2026-12-06f-h100/. The variables are read once per process (``reload_env()`` re-reads them).
+their comments. Session 11: ``VIG_TILELANG_FWD_TILE=1`` (the 224-px forward's operand tiles from fewer exps; "4"
+since session 17). Session 19: ``VIG_TILELANG_SAVE224=2`` (default): at L <= 224, when autograd needs a gradient, the
+forward also writes the bf16 states entering each chunk and the backward computes only the adjoint side (bwd_adj
+instead of bwd_states); see its comment.
+Measurements and proofs: NOTES.md and results/2026-12-06c-h100/ .. 2026-12-07c-h100/. The variables are read once per process (``reload_env()`` re-reads them).
 """
 from __future__ import annotations
 
@@ -494,7 +497,7 @@ def _seg_saved(saved, B: int, L: int, H: int, sl: int):
     return ws
 
 
-#: $VIG_TILELANG_SAVE224 (session 19, issue #5; default SAVE224_DEFAULT "" = off, on trial): "1": where the backward
+#: $VIG_TILELANG_SAVE224 (session 19, issue #5; default SAVE224_DEFAULT, "2" since call 6; "" / "0": off): "1": where the backward
 #: will run the 224-px views path (bf16, L <= V6_BWD_MAX_L, head dims KT / VT, BWD v6, LOWMEM, _bwd_views2, one batch
 #: piece) and autograd needs a gradient, the forward runs its kind + ":a1" (kernels.build_fwd_fused(save=1)): it also
 #: writes the bf16 states entering each chunk, WS = [S_f; S_b] [B, H, NC, 2K, V] (the S side that bwd_states:s2:w1
@@ -502,8 +505,8 @@ def _seg_saved(saved, B: int, L: int, H: int, sl: int):
 #: (kernels.build_bwd_adj: q, dO and one gate per walker, two products instead of four, 40 registers at 6 blocks per
 #: SM instead of 124 at 2) for WS2 alone, and bwd_out2 as before. Cost: WS (bf16, 42 MiB at ViG-S@224) lives from
 #: the forward to the backward (a ViG model keeps one per block until its backward); the backward no longer
-#: allocates its own. The inference forward (no gradient needed) is unchanged. "" / "0": off.
-#: "1" since session 19's first call (H100, results/2026-12-07c-h100/call1/: parity 120/120, 210/210 at L = 1 .. 224,
+#: allocates its own. The inference forward (no gradient needed) is unchanged.
+#: "1" the default from session 19's first call to its call 6 (H100, results/2026-12-07c-h100/call1/: parity 120/120, 210/210 at L = 1 .. 224,
 #: memcheck 0 errors; dev_bench graphed f+b, one process, base | SAVE224 twice: ViG-T@224 0.297 -> 0.262 / 0.262,
 #: S@224 0.533 -> 0.482 / 0.482, B@224 1.022 -> 0.914 / 0.923 ms; fwd (no gradient) unchanged, peak extra unchanged;
 #: per kernel at S@224 bwd_adj 0.083 ms, the training forward 0.110 against 0.090 for the inference one).
