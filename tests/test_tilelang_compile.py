@@ -412,25 +412,36 @@ def test_racefix_twins(compiled, kind):
                                   "if (128 <= ((int)threadIdx.x)) {"]), new
 
 
+def _check_switch(monkeypatch, var, getter, want, bad, each=None):
+    """$var = each key of ``want`` makes ``getter()`` return its value (then ``each(value)`` runs); $var = ``bad``
+    raises a ValueError naming the variable (no silent fallback to another kernel). The variable is unset after."""
+    from vig_kernels import tilelang as tlb
+
+    try:
+        for v, got in want.items():
+            monkeypatch.setenv(var, v)
+            tlb.reload_env()
+            assert getter() == got
+            if each is not None:
+                each(got)
+        monkeypatch.setenv(var, bad)
+        tlb.reload_env()
+        with pytest.raises(ValueError, match=var):
+            getter()
+    finally:
+        monkeypatch.delenv(var)
+        tlb.reload_env()
+
+
 def test_fwd_tile_switch(monkeypatch):
     """$VIG_TILELANG_FWD_TILE picks the 224-px forward's kind suffix (session 17: "4" the default); any
     other value raises naming the variable (no silent fallback to another kernel)."""
     from vig_kernels import tilelang as tlb
 
     want = {"0": "", "1": ":e1", "2": ":e1:p1", "3": ":e1:b1", "4": ":e1:p1:b1"}
-    try:
-        for v, suffix in want.items():
-            monkeypatch.setenv("VIG_TILELANG_FWD_TILE", v)
-            tlb.reload_env()
-            assert tlb._fwd_tile() == suffix
-            tlb.build("fwd_fused:s2:m3:x5" + suffix, 32, 64, "bfloat16")  # the kind exists (TIR only, no nvcc)
-        monkeypatch.setenv("VIG_TILELANG_FWD_TILE", "5")
-        tlb.reload_env()
-        with pytest.raises(ValueError, match="VIG_TILELANG_FWD_TILE"):
-            tlb._fwd_tile()
-    finally:
-        monkeypatch.delenv("VIG_TILELANG_FWD_TILE")
-        tlb.reload_env()
+    _check_switch(monkeypatch, "VIG_TILELANG_FWD_TILE", tlb._fwd_tile, want, "5",
+                  # the kind exists (TIR only, no nvcc)
+                  lambda suffix: tlb.build("fwd_fused:s2:m3:x5" + suffix, 32, 64, "bfloat16"))
 
 
 def test_import_without_gpu():
@@ -582,15 +593,5 @@ def test_save224_values(monkeypatch):
     """$VIG_TILELANG_SAVE224: "" / "0" off, "1" / "2" the two store forms; anything else raises naming it."""
     from vig_kernels import tilelang as tlb
 
-    try:
-        for v, want in (("", ""), ("0", ""), ("1", "1"), ("2", "2")):
-            monkeypatch.setenv("VIG_TILELANG_SAVE224", v)
-            tlb.reload_env()
-            assert tlb._save224_mode() == want
-        monkeypatch.setenv("VIG_TILELANG_SAVE224", "3")
-        tlb.reload_env()
-        with pytest.raises(ValueError, match="VIG_TILELANG_SAVE224"):
-            tlb._save224_mode()
-    finally:
-        monkeypatch.delenv("VIG_TILELANG_SAVE224")
-        tlb.reload_env()
+    _check_switch(monkeypatch, "VIG_TILELANG_SAVE224", tlb._save224_mode,
+                  {"": "", "0": "", "1": "1", "2": "2"}, "3")

@@ -534,7 +534,7 @@ def _save224_mode() -> str:
 def _save224(B: int, L: int, KD: int, VD: int) -> str:
     """The SAVE224 mode a forward of this shape saves the states with for the 224-px backward, or "" (see above)."""
     mode = _save224_mode()
-    ok = (mode and L <= V6_BWD_MAX_L and L <= V6_MAX_L and B <= MAX_GRID_B
+    ok = (mode and L <= V6_BWD_MAX_L and B <= MAX_GRID_B
           and bwd_version() in ("v6", "v6s") and _bwd_views2("bfloat16", L, KD, VD)
           and _lowmem("bfloat16", B, L, KD, VD))
     return mode if ok else ""

@@ -2231,7 +2231,6 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
     qkg, vel = _eload(L, cdt)
     pload = _pload(L, cdt)
     pfetch, pstore = _pfetch(L, cdt)
-    st = {n: [T.dynamic(f"{n}_s{i}") for i in range(3)] + [1] for n in ("q", "k", "v", "gf", "gb")}
     i64 = "int64"
 
     @T.macro
@@ -2318,13 +2317,7 @@ def build_fwd_fused(K: int, V: int, dtype: str, C: int = 32, threads: int = 256,
                 pfetch(src, nxt, px, pv, True)
             ref_a(q_s, k_s, gf_s, gf_s, gb_s, gb_s, sl_s, anyv, a_s, qd_s, kd_s, a_f, a2_f, dacc, ab, nl)
 
-    def ity(n, D, ty):  # an input's parameter type
-        if not strided:
-            return T.Tensor([B, L, H, D], ty)
-        if pk:
-            return T.StridedTensor([B, L, H, D // (4 if ty == dt else 2)], st[n], i64)
-        return T.StridedTensor([B, L, H, D], st[n], ty)
-    IQ, IK, IV, IGF, IGB = ity("q", K, dt), ity("k", K, dt), ity("v", V, dt), ity("gf", K, acc), ity("gb", K, acc)
+    IQ, IK, IV, IGF, IGB, _ = _in_types(strided, B, L, H, K, V, dt, acc)
     NC = T.dynamic("NC")
 
     @T.macro
