@@ -595,3 +595,42 @@ def test_save224_values(monkeypatch):
 
     _check_switch(monkeypatch, "VIG_TILELANG_SAVE224", tlb._save224_mode,
                   {"": "", "0": "", "1": "1", "2": "2"}, "3")
+
+
+_DIRECT_PROBE = r'''
+import json
+import torch
+from vig_kernels import tilelang as tlb
+
+k = tlb.compile_kernel("fwd_scan:v1", 32, 64, "float32", "sm_90a")
+out = {"type": type(k).__name__, "wraps": type(k.jit).__name__, "cached": tlb.compile_kernel("fwd_scan:v1", 32, 64, "float32", "sm_90a") is k,
+       "source": "bigla_fwd_scan" in k.get_kernel_source()}
+exe = k.adapter._get_executable()
+out["entry is main"] = k.entry.same_as((exe.jit() if hasattr(exe, "jit") else exe).main) if hasattr(k.entry, "same_as") else None
+ws, dw = torch.randn(2, 3, 4, 64, 64), torch.randn(2, 3, 4, 64)  # CPU tensors: the host code refuses them
+for name, f in (("direct", k), ("via JITKernel", k.jit)):
+    try:
+        f(ws, dw)
+        out[name] = "no error"
+    except Exception as e:
+        out[name] = f"{type(e).__name__}: {e}"
+print(json.dumps(out))
+'''
+
+
+def test_kernel_calls_the_entry_directly(tmp_path):
+    """Session 20: compile_kernel hands out a Kernel whose call goes straight to the compiled module's entry
+    function (no adapter Python per launch). The same function, the same argument checks: on CPU tensors the
+    direct call and JITKernel's call fail with the same error from the generated host code; other attributes are
+    the JITKernel's; a second compile_kernel returns the cached object."""
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TILELANG_CACHE_DIR=str(tmp_path / "tlc"))
+    r = subprocess.run([sys.executable, "-c", _DIRECT_PROBE], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["type"] == "Kernel" and out["wraps"] == "JITKernel" and out["cached"] and out["source"], out
+    assert out["entry is main"] in (True, None), out
+    assert out["direct"] == out["via JITKernel"] and "device_type mismatch" in out["direct"], out

@@ -63,7 +63,7 @@ __all__ = ["TileLangBackend", "compile_kernel", "compile_log"]
 
 _DTYPES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
-_cache: dict[tuple, object] = {}
+_cache: dict[tuple, object] = {}  # (kind as compiled, K, V, dtype, arch[, ftz]) -> Kernel
 _lock = threading.Lock()
 #: (signature, seconds) of every compilation done in this process, first-call cost included
 compile_log: list[tuple[tuple, float]] = []
@@ -973,8 +973,36 @@ def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
                 pass_configs=_pass_configs(ftz),
             )
             compile_log.append((key, time.perf_counter() - t))
-            _cache[key] = kern
+            kern = _cache[key] = Kernel(kern)
     return kern
+
+
+class Kernel:
+    """A compiled kernel as the launchers call it: ``kernel(*tensors, scale)`` calls the module's entry
+    function (TVM-FFI: the generated host code checks every argument and launches on PyTorch's current
+    stream) directly, which is what ``JITKernel.__call__`` ends up calling for a kernel without
+    TileLang-allocated outputs (``out_idx=None``, every kind here), minus the adapter's per-call Python (its
+    output-allocation loop over the parameters, the executable lookup): host time on every launch. Every
+    other attribute is the JITKernel's (``get_kernel_source``, ``adapter``, ...)."""
+
+    __slots__ = ("jit", "entry")
+
+    def __init__(self, jit):
+        adapter = jit.adapter
+        if type(adapter).__name__ != "TVMFFIKernelAdapter" or adapter.result_idx:
+            raise RuntimeError(f"vig tilelang: expected a tvm_ffi kernel without outputs allocated by TileLang, "
+                               f"got {type(adapter).__name__} with result_idx={adapter.result_idx!r}")
+        exe = adapter._get_executable()  # a runtime.Executable (fresh compile) or the loaded Module (disk cache)
+        self.jit = jit
+        self.entry = (exe.jit() if hasattr(exe, "jit") else exe).main
+
+    def __call__(self, *args):
+        return self.entry(*args)
+
+    def __getattr__(self, name):
+        if name in Kernel.__slots__:  # not set (yet): no recursion through self.jit
+            raise AttributeError(name)
+        return getattr(self.jit, name)
 
 
 class TileLangBackend(KernelBackend):
