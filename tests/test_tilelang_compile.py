@@ -17,6 +17,8 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 _MISSING = [m for m in ("tilelang",) if importlib.util.find_spec(m) is None]
 _NVCC = shutil.which("nvcc") or (os.path.exists("/usr/local/cuda/bin/nvcc") and "/usr/local/cuda/bin/nvcc")
@@ -640,3 +642,53 @@ def test_kernel_calls_the_entry_directly(tmp_path):
         assert out["type"] == "Kernel" and out["wraps"] == "JITKernel" and out["cached"] and out["source"], out
         assert out["entry is main"] is True, out
         assert out["direct"] == out["via JITKernel"] and "device_type mismatch" in out["direct"], out
+
+
+def _packed_by_the_old_rule(t):
+    """Session 8's _packed, the rule in Python (what Tensor.view(int64) checks, plus the address): the oracle."""
+    import torch
+
+    ratio = 8 // t.element_size()
+    ok = (t.stride(-1) == 1 and t.shape[-1] % ratio == 0 and t.data_ptr() % 8 == 0
+          and all(st % ratio == 0 for st in t.stride()[:-1]) and t.storage_offset() % ratio == 0)
+    return ok
+
+
+@settings(max_examples=300, deadline=None, derandomize=False)
+@given(dtype=st.sampled_from(("bfloat16", "float32")), B=st.integers(1, 3), L=st.integers(1, 5), H=st.integers(1, 3),
+       width=st.integers(1, 40), c0=st.integers(0, 9), extra=st.integers(0, 9), transpose=st.booleans(),
+       flat_off=st.integers(0, 5), misalign=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_packed_views(dtype, B, L, H, width, c0, extra, transpose, flat_off, misalign, seed):
+    """Session 21: _packed asks Tensor.view(int64) to check the layout instead of checking it in Python. On views
+    of every kind (channel slices of a wider projection, odd offsets and widths, a transposed layout, a storage
+    offset, a misaligned base address) it shares the tensor's memory exactly where the old rule said a view is
+    possible, copies otherwise, and the int64 result holds the tensor's values in either case; a last dim that no
+    int64 view can cover raises, as it did."""
+    import torch
+
+    from vig_kernels import tilelang as tlb
+
+    dt = getattr(torch, dtype)
+    gen = torch.Generator().manual_seed(seed)
+    W = c0 + width + extra
+    n = flat_off + B * L * H * W
+    base = torch.randn(n + 8, generator=gen).to(dt)  # never zeros
+    if misalign:  # a storage whose first element is not 8-byte aligned
+        raw = bytearray(base.numpy().tobytes() if dt is torch.float32 else base.view(torch.int16).numpy().tobytes())
+        base = torch.frombuffer(bytearray(2) + raw, dtype=dt, offset=2)
+    t = base[flat_off:flat_off + B * L * H * W].view(B, L, H, W)[..., c0:c0 + width]
+    if transpose:
+        t = t.transpose(1, 2)
+    if width % (8 // t.element_size()):  # no int64 view of any layout: an error, as before (never a wrong view)
+        with pytest.raises(RuntimeError, match="divisible"):
+            tlb._packed(t)
+        return
+    p = tlb._packed(t)
+    want_view = _packed_by_the_old_rule(t)
+    assert p.dtype == torch.int64 and p.shape[:-1] == t.shape[:-1]
+    if want_view:
+        assert p.data_ptr() == t.data_ptr() and p.stride()[:-1] == tuple(s // (8 // t.element_size()) for s in t.stride()[:-1])
+    else:
+        assert p.data_ptr() % 8 == 0 and p.is_contiguous()
+        assert p.untyped_storage().data_ptr() != t.untyped_storage().data_ptr()
+    assert torch.equal(p.view(dt).reshape(t.shape), t)

@@ -52,6 +52,7 @@ Measurements and proofs: NOTES.md and results/2026-12-06c-h100/ .. 2026-12-07c-h
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -64,6 +65,7 @@ __all__ = ["TileLangBackend", "compile_kernel", "compile_log"]
 _DTYPES = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}
 
 _cache: dict[tuple, object] = {}  # (kind as compiled, K, V, dtype, arch[, ftz]) -> Kernel
+_lookup: dict[tuple, object] = {}  # (kind as asked, K, V, dtype, arch) -> Kernel, under the current switches
 _lock = threading.Lock()
 #: (signature, seconds) of every compilation done in this process, first-call cost included
 compile_log: list[tuple[tuple, float]] = []
@@ -130,9 +132,26 @@ def _on(name: str, default: str) -> bool:
     return v == "1"
 
 
+_MEMOS: list = []
+
+
+def _memo(fn):
+    """``fn``, a routing decision (which kernel kind, which path) that depends only on its scalar arguments, the
+    VIG_TILELANG_* values and module constants, cached per argument tuple until reload_env(): a call's routing
+    asks some thirty of them, each a Python function reading knobs, on every forward and backward (host time:
+    NOTES.md, session 21). A decision that raises (a bad switch value) is not cached: it raises on every call."""
+    memo = functools.lru_cache(maxsize=None)(fn)
+    _MEMOS.append(memo)
+    return memo
+
+
 def reload_env() -> None:
-    """Re-read the VIG_TILELANG_* values (dev_bench switches versions in-process)."""
+    """Re-read the VIG_TILELANG_* values (dev_bench switches versions in-process), and forget the routing
+    decisions and kernel lookups made with the old ones."""
     _KNOBS.reload()
+    for memo in _MEMOS:
+        memo.cache_clear()
+    _lookup.clear()
 
 
 #: the versions used when $VIG_TILELANG_FWD / $VIG_TILELANG_BWD are unset. Forward "v6s" since
@@ -154,6 +173,7 @@ def _version(var: str, default: str) -> str:
 #: L <= V6_MAX_L = 224 with head dims K = KT, V = VT; v5 otherwise: the default until session 5),
 #: "v6s" (v6, and for L > 224 the segmented fused forward: the default since session 5's mid
 #: call), "v5" (chunk-parallel, three launches) or "v4" (one block per (b, h), two sweeps)
+@_memo
 def fwd_version() -> str:
     return _version("VIG_TILELANG_FWD", FWD_DEFAULT)
 
@@ -162,6 +182,7 @@ def fwd_version() -> str:
 #: bwd_out for L <= V6_MAX_L with head dims K = KT, V = VT; v5 otherwise), "v6s" (bwd_states at
 #: every L: parity-proven, not yet timed at 1024 px), "v5" (fwd_st + fwd_scan + bwd_st + fwd_scan
 #: + bwd_out: the previous default) or "v4" (one block per (b, h))
+@_memo
 def bwd_version() -> str:
     return _version("VIG_TILELANG_BWD", BWD_DEFAULT)
 
@@ -189,6 +210,7 @@ def _batch_pieces(B: int):
 SCAN_VEC_DEFAULT = "1"
 
 
+@_memo
 def _scan_kind() -> str:
     return "fwd_scan:v1" if _on("SCAN_VEC", SCAN_VEC_DEFAULT) else "fwd_scan"
 
@@ -239,7 +261,7 @@ def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
         return
     c16 = dtype == "bfloat16" and _knob("VIG_TILELANG_BWD_C") == "16"  # dev variant
     nc = -(-L // (16 if c16 else CHUNK))
-    ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.float32)
+    ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.float32).unbind(0)
     s1 = ":s1" if _bwd_views(dtype, L, KD, v.shape[-1]) else ""  # reads views (VIG_TILELANG_STRIDED)
     compile_kernel("bwd_states" + (":c16" if c16 else s1), KT, VT, dtype, arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
@@ -281,6 +303,7 @@ STRIDED_DEFAULT = "0"
 LOWMEM_DEFAULT = "1"
 
 
+@_memo
 def _lowmem(dtype: str, B: int, L: int, KD: int, VD: int) -> bool:
     """Whether the backward runs _bwd_lowmem: $VIG_TILELANG_LOWMEM=1 (default LOWMEM_DEFAULT),
     bf16, head dims exactly KT / VT, bwd_out2 selected (not the 16-token dev variant), and one
@@ -310,7 +333,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
         ws2 = torch.empty(B, H, nc, 2 * KT, VT, **bf)
         compile_kernel(SAVE224_KINDS[_save224_mode()][1], KT, VT, "bfloat16", arch)(q, g_fwd, g_bwd, do, ws2, scale_half)
     elif ver in ("v6", "v6s") and (L <= V6_BWD_MAX_L or ver == "v6s"):
-        ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf)
+        ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, **bf).unbind(0)
         st = _bwd_states_opt() + ":s2" if s1 == ":s2" else (s1 or _bwd_states_opt())  # ":m3:s2" / ":s2" (BWD_VIEWS=2)
         compile_kernel("bwd_states" + st + ":w1", KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, ws, ws2, scale_half)
@@ -319,12 +342,10 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
     else:
         ws = _states_bf16("fwd_st", (k, v, g_fwd, g_bwd), (), nc, arch)
         ws2 = _states_bf16("bwd_st", (q, do, g_fwd, g_bwd), (scale_half,), nc, arch)
-    n = B * L * H * K
-    gb = torch.empty(2 * n + B * L * H * V, **bf)
-    gg = torch.empty(2 * n, device=dev, dtype=torch.float32)
-    dq, dk = (gb[i * n:(i + 1) * n].view(B, L, H, K) for i in range(2))
-    dv = gb[2 * n:].view(B, L, H, V)
-    dgf, dgb = (gg[i * n:(i + 1) * n].view(B, L, H, K) for i in range(2))
+    # dq / dk and the two gate gradients as the halves of one allocation each (unbind: one call for two views)
+    dq, dk = torch.empty(2, B, L, H, K, **bf).unbind(0)
+    dv = torch.empty(B, L, H, V, **bf)
+    dgf, dgb = torch.empty(2, B, L, H, K, device=dev, dtype=torch.float32).unbind(0)
     compile_kernel(_bwd_out_kind("bfloat16", True) + s1 + ":w1", KT, VT, "bfloat16", arch)(
         q, k, v, g_fwd, g_bwd, do, ws, ws2, dq, dk, dv, dgf, dgb, scale_half)
     return dq, dk, dv, dgf, dgb
@@ -342,6 +363,7 @@ def _bwd_lowmem(q, k, v, g_fwd, g_bwd, do, scale_half, arch: str, ver: str, s1: 
 BWD_STATES_DEFAULT = ""
 
 
+@_memo
 def _bwd_states_opt() -> str:
     v = _knob("VIG_TILELANG_BWD_STATES", BWD_STATES_DEFAULT)
     if v not in ("", "m3"):
@@ -362,10 +384,12 @@ def _states_bf16(st_kind: str, ins, extra, nc: int, arch: str):
     return wsb
 
 
+@_memo
 def _strided() -> bool:
     return _knob("VIG_TILELANG_STRIDED", STRIDED_DEFAULT) == "1"
 
 
+@_memo
 def _bwd_views(dtype: str, L: int, KD: int, VD: int) -> bool:
     """Whether the v6 backward reads its inputs as views ($VIG_TILELANG_STRIDED=1, bf16,
     L <= V6_BWD_MAX_L, head dims KT / VT, bwd_out2 selected: bwd_states:s1 + bwd_out2:s1)."""
@@ -396,6 +420,7 @@ def _contig(*ts):
 BWD_VIEWS_DEFAULT = "2"
 
 
+@_memo
 def _bwd_views_mode() -> str:
     v = _knob("VIG_TILELANG_BWD_VIEWS", BWD_VIEWS_DEFAULT)
     if v not in ("", "0", "1", "2"):
@@ -403,6 +428,7 @@ def _bwd_views_mode() -> str:
     return v
 
 
+@_memo
 def _bwd_views2(dtype: str, L: int, KD: int, VD: int, seg: bool = False) -> bool:
     """``seg`` (VIG_TILELANG_BWD_SEG with the v6 backward at L > V6_BWD_MAX_L): the segment kinds read the
     views whatever BWD_VIEWS / BWD_STATES say (they exist on int64 views only). BWD_VIEWS "1": with
@@ -431,6 +457,7 @@ def _bwd_views2(dtype: str, L: int, KD: int, VD: int, seg: bool = False) -> bool
 BWD_SEG_DEFAULT = "128"
 
 
+@_memo
 def _bwd_seg_len() -> int:
     v = _knob("VIG_TILELANG_BWD_SEG", BWD_SEG_DEFAULT)
     if not v:
@@ -462,10 +489,12 @@ SEGR_KIND = "bwd_segr:m6"
 _SEG_TAGS: dict = {}
 
 
+@_memo
 def _seg_save() -> bool:
     return _on("SEG_SAVE", SEG_SAVE_DEFAULT)
 
 
+@_memo
 def _seg_save_len(B: int, L: int, KD: int, VD: int) -> int:
     """The segment length whose forward states the backward will read (VIG_TILELANG_SEG_SAVE=1), or 0: the v6
     backward at L > V6_BWD_MAX_L with BWD_SEG on the views (_bwd_views2 with seg, LOWMEM), the same length as the
@@ -523,6 +552,7 @@ SAVE224_DEFAULT = "2"
 SAVE224_KINDS = {"1": (":a1", "bwd_adj:m6"), "2": (":a2", "bwd_adj:m6:v1")}
 
 
+@_memo
 def _save224_mode() -> str:
     """$VIG_TILELANG_SAVE224: "" (off; "0" too), "1" or "2"; anything else raises naming the variable."""
     v = _knob("VIG_TILELANG_SAVE224", SAVE224_DEFAULT)
@@ -531,6 +561,7 @@ def _save224_mode() -> str:
     return "" if v in ("", "0") else v
 
 
+@_memo
 def _save224(B: int, L: int, KD: int, VD: int) -> str:
     """The SAVE224 mode a forward of this shape saves the states with for the 224-px backward, or "" (see above)."""
     mode = _save224_mode()
@@ -568,7 +599,7 @@ def _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc: int, arch: str, s
         dws2 = torch.empty(B, H, nseg, 2 * KT, **f32)
         compile_kernel(SEGR_KIND + g, KT, VT, "bfloat16", arch)(q, g_fwd, g_bwd, do, wss2, dws2, scale_half)
         compile_kernel(_scan_kind(), KT, VT, "float32", arch)(wss2, dws2)
-        ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.bfloat16)
+        ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.bfloat16).unbind(0)
         compile_kernel("bwd_states_seg" + g, KT, VT, "bfloat16", arch)(
             q, k, v, g_fwd, g_bwd, do, fws, wss2, ws, ws2, scale_half)
         return ws, ws2
@@ -582,12 +613,13 @@ def _bwd_states_seg(q, k, v, g_fwd, g_bwd, do, scale_half, nc: int, arch: str, s
     else:
         scan(wss[0], dws[0])
         scan(wss[1], dws[1])
-    ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.bfloat16)
+    ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.bfloat16).unbind(0)
     compile_kernel("bwd_states_seg" + g, KT, VT, "bfloat16", arch)(
         q, k, v, g_fwd, g_bwd, do, wss[0], wss[1], ws, ws2, scale_half)
     return ws, ws2
 
 
+@_memo
 def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     """The backward's per-chunk kernel: "bwd_out", or "bwd_out2" (bf16 with head dims exactly
     KT, VT; $VIG_TILELANG_BWD_OUT=v2, default BWD_OUT_DEFAULT): the diagonal sub-blocks as
@@ -611,6 +643,7 @@ def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     return "bwd_out" + _thr("BWD_OUT", dtype)
 
 
+@_memo
 def _fused_diag(dtype: str) -> str:
     """$VIG_TILELANG_FUSED_DIAG=m3 / m2 (bf16; default FUSED_DIAG_DEFAULT): fwd_fused with the
     diagonal sub-blocks of A built as bwd_out2 builds them ("fwd_fused:l1"), compiled for at
@@ -660,6 +693,7 @@ FUSED_EXP_DEFAULT = "ref3"
 FWD_VIEWS_DEFAULT = "2"
 
 
+@_memo
 def _fwd_views() -> bool:
     return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
 
@@ -682,6 +716,7 @@ FWD_TILE_DEFAULT = "4"
 _FWD_TILE_KINDS = {"": "", "0": "", "1": ":e1", "2": ":e1:p1", "3": ":e1:b1", "4": ":e1:p1:b1"}
 
 
+@_memo
 def _fwd_tile() -> str:
     v = _knob("VIG_TILELANG_FWD_TILE", FWD_TILE_DEFAULT)
     if v not in _FWD_TILE_KINDS:
@@ -694,6 +729,7 @@ def _fwd_tile() -> str:
 #: slower than fwd_fused:s2:m3:x5 on the H100 (results/2026-12-06d-h100/). kernels.build_fwd_walk2,
 #: dev_emu_walk2.py and dev_walk2.py are in git history at fdf897e. "" / "0" (the shipped forward) are still
 #: accepted; any other value raises (a script asking for the removed kernel must not get another one).
+@_memo
 def _check_fwd_walk() -> None:
     w = _knob("VIG_TILELANG_FWD_WALK", "")
     if w not in ("", "0"):
@@ -706,6 +742,7 @@ def _check_fwd_walk() -> None:
 #: views too: fwd_segst:s2 + fwd_fused_seg:s2:m3:x4 on int64 views (_packed), the same values as
 #: fwd_segst + fwd_fused_seg:m3:x4 on contiguous copies (only the loads differ), and no five
 #: contiguous copies before them (ViG-T@1024: 50 MB read + 50 MB written per forward).
+@_memo
 def _seg_views(dtype: str) -> bool:
     return (_knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) == "2" and dtype == "bfloat16"
             and _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) in ("ref2", "ref3"))
@@ -715,12 +752,17 @@ def _packed(t):
     """``t`` (bf16: 4 elements per int64, fp32: 2) as an int64 view for fwd_fused:s2: unit channel stride,
     the other strides and the offset whole int64 elements, 8-byte aligned; a contiguous copy
     first when ``t`` is not such a view."""
-    ratio = 8 // t.element_size()
-    ok = (t.stride(-1) == 1 and t.shape[-1] % ratio == 0 and t.data_ptr() % 8 == 0
-          and all(st % ratio == 0 for st in t.stride()[:-1]) and t.storage_offset() % ratio == 0)
-    if not ok:
-        t = t.contiguous()
-    return t.view(torch.int64)
+    # Tensor.view(int64) itself checks everything but the address (PyTorch's rule for a wider dtype: unit last
+    # stride, last size, storage offset and every other stride multiples of the ratio) and raises otherwise; one
+    # call instead of those checks in Python (host time per view ~2.4 -> ~1.3 us here; eleven views per f+b)
+    # The copy is a clone, not .contiguous(): a tensor that is contiguous at an odd offset or address (a flat slice
+    # of a larger buffer) is its own .contiguous(), which session 8's rule then viewed anyway (an error from
+    # view, or a misaligned int64 view); a clone is a fresh allocation, aligned.
+    try:
+        p = t.view(torch.int64)
+    except RuntimeError:
+        return t.clone(memory_format=torch.contiguous_format).view(torch.int64)
+    return p if p.data_ptr() % 8 == 0 else t.clone(memory_format=torch.contiguous_format).view(torch.int64)
 
 
 def _packed_all(*ts):
@@ -728,6 +770,7 @@ def _packed_all(*ts):
     return tuple(_packed(t) for t in ts)
 
 
+@_memo
 def _fused_exp(dtype: str, diag: str = "") -> str:
     """The fwd_fused options of $VIG_TILELANG_FUSED_EXP (``diag``: _fused_diag's, which already
     sets the minimum blocks per SM)."""
@@ -739,6 +782,7 @@ def _fused_exp(dtype: str, diag: str = "") -> str:
     return ("" if diag else ":m3") + {"fast": ":x1", "pairs": ":x2", "ref": ":x3", "ref2": ":x4", "ref3": ":x5"}[e]
 
 
+@_memo
 def _thr(which: str, dtype: str) -> str:
     """Dev switch for the v6 launchers: $VIG_TILELANG_FUSED_THREADS / $VIG_TILELANG_BWD_OUT_THREADS
     pick a thread-count variant of the bf16 fwd_fused / bwd_out (unset: the builders' defaults);
@@ -777,10 +821,11 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
     if KD != KT or v.shape[-1] != VT or (L > V6_MAX_L and not seg):
         return _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype, arch)
     if L > V6_MAX_L:
-        saved = ()
+        if B <= MAX_GRID_B:  # one piece: the tensors themselves (no slicing per call)
+            return _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype, arch)
         for sl in _batch_pieces(B):
-            saved = _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
-        return saved if B <= MAX_GRID_B else ()
+            _fwd_v6_seg(q[sl], k[sl], v[sl], g_fwd[sl], g_bwd[sl], o[sl], scale_half, dtype, arch)
+        return ()  # several pieces: nothing saved (SEG_SAVE and SAVE224 need one)
     if _fwd_views() and dtype == "bfloat16":  # views as int64 (fwd_fused:s2:m3:x5)
         _check_fwd_walk()
         ins = _packed_all(q, k, v, g_fwd, g_bwd)
@@ -791,6 +836,9 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
                 *ins, o, ws, scale_half)
             return (ws,)
         kern = compile_kernel("fwd_fused:s2:m3:x5" + _fwd_tile(), KT, VT, dtype, arch)
+        if B <= MAX_GRID_B:
+            kern(*ins, o, scale_half)
+            return
         for sl in _batch_pieces(B):
             kern(*(t[sl] for t in ins), o[sl], scale_half)
         return
@@ -815,6 +863,7 @@ def _fwd_v6(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str, seg: bo
 SEG_L_DEFAULT = "128"
 
 
+@_memo
 def _seg_len() -> int:
     v = _knob("VIG_TILELANG_SEG_L", SEG_L_DEFAULT) or SEG_L_DEFAULT
     n = int(v)
@@ -827,6 +876,7 @@ def _seg_len() -> int:
 #: (fwd_segst:s2:m3[:g<n>], bwd_states:m3's recipe); parity 120/120 but no gain on the H100
 #: (results/2026-12-06d-h100/); kernels.build_fwd_segst's ``minb`` is in git history at fdf897e. Unset: the
 #: shipped fwd_segst; any value raises.
+@_memo
 def _check_segst() -> None:
     v = _knob("VIG_TILELANG_SEGST", "")
     if v:
@@ -853,6 +903,7 @@ SEGW_DEFAULT = "1"
 SEGW_KIND = "fwd_segw:m6"
 
 
+@_memo
 def _segst_kind(g: str) -> str:
     return (SEGW_KIND if _on("SEGW", SEGW_DEFAULT) else "fwd_segst:s2") + g
 
@@ -908,6 +959,7 @@ _RACEFIX_BASES = ("fwd_fused_seg:", "fwd_fused:", "bwd_out2:")
 _RACEFIX_ALWAYS = ("bwd_adj:",)
 
 
+@_memo
 def _racefix(kind: str) -> str:
     if (_on("RACEFIX", RACEFIX_DEFAULT) and "r1" not in kind.split(":")
             and ((kind.startswith(_RACEFIX_BASES) and (":x4" in kind or ":x5" in kind))
@@ -933,6 +985,7 @@ def _racefix(kind: str) -> str:
 FTZ_DEFAULT = "1"
 
 
+@_memo
 def _ftz(dtype: str) -> str:
     v = _knob("VIG_TILELANG_FTZ", FTZ_DEFAULT)
     if v not in ("", "0", "1", "2"):
@@ -953,6 +1006,10 @@ def _pass_configs(ftz: str):
 
 def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
     """Compiled kernel for a signature, from the in-process cache or compiled now (timed)."""
+    asked = (kind, K, V, dtype, arch)
+    kern = _lookup.get(asked)  # the launchers' path: one dict lookup (RACEFIX / FTZ resolved when it was filled)
+    if kern is not None:
+        return kern
     kind = _racefix(kind)
     ftz = _ftz(dtype)
     key = (kind, K, V, dtype, arch) + ((f"ftz{ftz}",) if ftz else ())
@@ -974,6 +1031,7 @@ def compile_kernel(kind: str, K: int, V: int, dtype: str, arch: str):
             )
             compile_log.append((key, time.perf_counter() - t))
             kern = _cache[key] = Kernel(kern)
+    _lookup[asked] = kern
     return kern
 
 
