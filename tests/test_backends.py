@@ -81,6 +81,29 @@ def test_parity_at_chunk_edges(name, device, L):
                                   layout="fused", gate_dtype="float32", seed=L))
 
 
+def _at_odd_offset(x):
+    """``x`` as a view one element into a fresh contiguous buffer (differentiable): contiguous strides, but an odd
+    storage offset and a base address 2 (bf16) or 4 (fp32) bytes past an aligned one, as a flat slice of a larger
+    buffer is."""
+    return torch.cat([x.new_ones(1), x.reshape(-1)])[1:].view(x.shape)
+
+
+@pytest.mark.parametrize("name,device", BACKENDS)
+@pytest.mark.parametrize("L", [17, 196])
+def test_parity_at_odd_offsets(name, device, L):
+    """Inputs that are contiguous but start one element past an aligned address are valid inputs (any strides, any
+    offset): kernels that load 8 or 16 bytes at a time must not read them as they are (session 21: TileLang's
+    int64 views raised on them), and the answer must be the oracle's."""
+    if device == "cpu" and L > 17:
+        pytest.skip("one length on the CPU (interpreter)")
+    q, k, v, gf, gb, do = make_inputs(Case(B=2, L=L, H=3, K=32, V=64, dtype="bfloat16", regime="mixed",
+                                           layout="contiguous", gate_dtype="float32", seed=L), device)
+    got = run_with_grads(lambda *a: vig.bidirectional_gla(*map(_at_odd_offset, a), backend=name), (q, k, v, gf, gb), do)
+    ref64 = oracle((q, k, v, gf, gb), do)
+    base = plain_pytorch((q, k, v, gf, gb), do)
+    assert_parity(got, ref64, base, q.dtype, context=f"[{name} on {device}: odd offsets, L={L}]")
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("name,device", BACKENDS)
 @pytest.mark.parametrize("L", [4096, 16384])
