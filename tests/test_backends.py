@@ -8,6 +8,7 @@ TRITON_INTERPRET=1). Backends that cannot run here are skipped with their reason
 import pytest
 import torch
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import vig
 from vig import registry
@@ -50,9 +51,12 @@ def _strategy(device):
     return cases(**(GPU_CASES if device == "cuda" else CPU_CASES))
 
 
-def _check(name, device, case, naive=True):
+def _check(name, device, case, naive=True, place=None):
+    """``place``: what each input goes through on its way into the op (differentiable), e.g. _at_offset."""
     q, k, v, gf, gb, do = make_inputs(case, device)
-    got = run_with_grads(lambda *a: vig.bidirectional_gla(*a, backend=name), (q, k, v, gf, gb), do)
+    op = (lambda *a: vig.bidirectional_gla(*a, backend=name)) if place is None else (
+        lambda *a: vig.bidirectional_gla(*map(place, a), backend=name))
+    got = run_with_grads(op, (q, k, v, gf, gb), do)
     assert got[0].dtype == v.dtype and got[0].shape == v.shape
     ref64 = oracle((q, k, v, gf, gb), do, naive=naive)
     base = plain_pytorch((q, k, v, gf, gb), do)
@@ -81,27 +85,26 @@ def test_parity_at_chunk_edges(name, device, L):
                                   layout="fused", gate_dtype="float32", seed=L))
 
 
-def _at_odd_offset(x):
-    """``x`` as a view one element into a fresh contiguous buffer (differentiable): contiguous strides, but an odd
-    storage offset and a base address 2 (bf16) or 4 (fp32) bytes past an aligned one, as a flat slice of a larger
-    buffer is."""
-    return torch.cat([x.new_ones(1), x.reshape(-1)])[1:].view(x.shape)
+def _at_offset(x, n):
+    """``x`` as a view ``n`` elements into a fresh contiguous buffer (differentiable): contiguous strides, but a storage
+    offset of n and, for odd n, a base address 2 (16-bit) or 4 (fp32) bytes past an aligned one, as a flat slice of a
+    larger buffer is."""
+    return torch.cat([x.new_ones(n), x.reshape(-1)])[n:].view(x.shape)
 
 
 @pytest.mark.parametrize("name,device", BACKENDS)
-@pytest.mark.parametrize("L", [17, 196])
-def test_parity_at_odd_offsets(name, device, L):
-    """Inputs that are contiguous but start one element past an aligned address are valid inputs (any strides, any
-    offset): kernels that load 8 or 16 bytes at a time must not read them as they are (session 21: TileLang's
-    int64 views raised on them), and the answer must be the oracle's."""
-    if device == "cpu" and L > 17:
-        pytest.skip("one length on the CPU (interpreter)")
-    q, k, v, gf, gb, do = make_inputs(Case(B=2, L=L, H=3, K=32, V=64, dtype="bfloat16", regime="mixed",
-                                           layout="contiguous", gate_dtype="float32", seed=L), device)
-    got = run_with_grads(lambda *a: vig.bidirectional_gla(*map(_at_odd_offset, a), backend=name), (q, k, v, gf, gb), do)
-    ref64 = oracle((q, k, v, gf, gb), do)
-    base = plain_pytorch((q, k, v, gf, gb), do)
-    assert_parity(got, ref64, base, q.dtype, context=f"[{name} on {device}: odd offsets, L={L}]")
+def test_parity_at_odd_offsets(name, device):
+    """Inputs that are contiguous but start 1-3 elements past an aligned address are valid inputs (any strides, any
+    offset): kernels that load 8 or 16 bytes at a time must not read them as they are (session 21: TileLang's int64
+    views raised on them), and the answer must be the oracle's. Shapes, dtypes, gates and the offset drawn."""
+    n = 8 if device == "cuda" else 3
+
+    @settings(max_examples=n)
+    @given(case=_strategy(device), offset=st.integers(1, 3))
+    def run(case, offset):
+        _check(name, device, case, place=lambda x: _at_offset(x, offset))
+
+    run()
 
 
 @pytest.mark.gpu

@@ -9,6 +9,7 @@ import argparse
 import datetime
 import json
 import os
+import statistics
 import xml.etree.ElementTree as ET
 
 from vig import bench
@@ -23,8 +24,13 @@ def main():
     files = [json.load(open(f)) for f in a.bench]
     data = dict(files[0], benchmarks=[b for d in files for b in d["benchmarks"]])
     rows = []
+    interleaved = []  # test_eager_interleaved: (shape, mode, {impl: [ms per round]})
     for b in data["benchmarks"]:
         e = b.get("extra_info", {})
+        if e.get("impl") == "eager_interleaved":
+            if e.get("rounds_ms"):
+                interleaved.append((e["shape"], e["mode"], e["rounds_ms"]))
+            continue
         row = {k: e.get(k) for k in ("impl", "shape", "mode", "median_ms", "floor_ms",
                                      "x_floor", "peak_extra_MiB", "copy_bandwidth_GBps")}
         # The floor comes from one place (vig.bench.OpShape) and the bandwidth of this run.
@@ -48,6 +54,7 @@ def main():
         "tests": tests,
         "timing": "median of triton.testing.do_bench (CUDA events), ms; floor = bytes / measured copy bandwidth",
         "rows": rows,
+        "eager_interleaved": [{"shape": sh, "mode": m, "rounds_ms": r} for sh, m, r in interleaved],
     }
     with open(a.out + ".json", "w") as f:
         json.dump(result, f, indent=1)
@@ -80,9 +87,35 @@ def main():
                 cols.append(f"{r['median_ms']:.3f}{x}{m}")
         lines.append(f"| {shape} | {mode} | {floor:.3f} | " if floor else f"| {shape} | {mode} | - | ")
         lines[-1] += " | ".join(cols) + " |"
+    lines += eager_table(interleaved)
     with open(a.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def eager_table(interleaved):
+    """The interleaved eager comparison (tests/benchmarks test_eager_interleaved) as markdown lines: per shape and
+    mode, each backend's median over the rounds (ms) and, in parentheses, the median over the rounds of its time
+    divided by the fastest backend's (the lowest median) in the same round."""
+    if not interleaved:
+        return []
+    impls = sorted({i for _, _, r in interleaved for i in r})
+    lines = ["", "## Eager, interleaved rounds", "",
+             "Each round times every backend's eager call once (do_bench median); a cell is the median over the rounds, "
+             "ms, and (in parentheses) the median of its time over the fastest backend's in the same round.", "",
+             "| shape | mode | fastest | " + " | ".join(impls) + " |", "|---|---|---|" + "---|" * len(impls)]
+    for shape, mode, r in interleaved:
+        med = {i: statistics.median(v) for i, v in r.items()}
+        best = min(med, key=med.get)
+        cols = []
+        for i in impls:
+            if i not in r:
+                cols.append("-")
+                continue
+            ratio = statistics.median(a / b for a, b in zip(r[i], r[best]))
+            cols.append(f"{med[i]:.3f} ({ratio:.2f}x)")
+        lines.append(f"| {shape} | {mode} | {best} | " + " | ".join(cols) + " |")
+    return lines
 
 
 if __name__ == "__main__":

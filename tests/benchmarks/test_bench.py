@@ -111,6 +111,36 @@ def test_op(benchmark, impl, shape_name, mode):
     benchmark.pedantic(_sync(fn), rounds=20, warmup_rounds=3)
 
 
+#: rounds of the interleaved eager comparison (one do_bench median per backend per round)
+EAGER_ROUNDS = 8
+
+
+@pytest.mark.parametrize("mode", ["fwd", "fwd_bwd"])
+@pytest.mark.parametrize("shape_name", list(SHAPES), ids=lambda n: n.replace("@", "_"))
+def test_eager_interleaved(benchmark, shape_name, mode):
+    """Eager calls are host-bound at the small shapes, and the GPU host's speed drifts within a minute (session 21:
+    the kernel-free host floor took 0.12 to 0.23 ms per forward+backward in one process), so eager cells timed
+    minutes apart (test_op) compare hosts as much as backends. Here the kernel backends' eager calls take turns:
+    EAGER_ROUNDS rounds, one do_bench median per backend per round, each backend then compared with the fastest
+    one (lowest median over the rounds) in the same round (tools/report.py: the second table)."""
+    names = [p.id for p in _impls(graphed=False) if p.id not in ("reference", "host_floor")
+             and not p.id.startswith("fla") and _runnable(p.id)]
+    if not names:
+        pytest.skip(f"no kernel backend runs on {DEVICE} here")
+    shape = bench.OpShape(*SHAPES[shape_name])
+    fns = {n: _setup(n, shape, mode) for n in names}
+    benchmark.extra_info.update(impl="eager_interleaved", shape=shape_name, mode=mode, device=bench.device_name())
+    if not benchmark.disabled and ON_GPU:
+        for fn in fns.values():  # compile / plan / warm every backend before the first round
+            _sync(fn)()
+        rounds = {n: [] for n in fns}
+        for _ in range(EAGER_ROUNDS):
+            for n, fn in fns.items():
+                rounds[n].append(bench.median_ms(fn, warmup_ms=5, rep_ms=40))
+        benchmark.extra_info["rounds_ms"] = rounds
+    benchmark.pedantic(_sync(fns[names[0]]), rounds=1, warmup_rounds=0)
+
+
 @pytest.mark.skipif(not ON_GPU, reason="SDPA at DeiT shapes is a GPU peer")
 @pytest.mark.parametrize("mode", ["fwd", "fwd_bwd"])
 @pytest.mark.parametrize("shape_name", list(bench.DEIT_SHAPES), ids=lambda n: n.replace("@", "_"))
