@@ -397,8 +397,17 @@ def _bwd_views(dtype: str, L: int, KD: int, VD: int) -> bool:
             and _knob("VIG_TILELANG_BWD_C") != "16" and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
 
 
+#: the widest global access of the contiguous-path kernels: TileLang vectorizes loads and stores from a buffer's base
+#: (uint2 / float4 on Q, K, V, the gates, dO and O in the fp16 / fp32 kinds) on TVM's assumption of an aligned base,
+#: which the generated host code does not check: a misaligned base is a CUDA "misaligned address" fault
+ALIGN = 16
+
+
 def _contig(*ts):
-    return tuple(t.contiguous() for t in ts)
+    """Each tensor contiguous and ALIGN-byte aligned: itself when it is, else a fresh copy. (``.contiguous()``
+    returns a contiguous tensor at an odd offset, e.g. a flat slice of a larger buffer, as it is.)"""
+    return tuple(t if t.is_contiguous() and t.data_ptr() % ALIGN == 0 else t.clone(memory_format=torch.contiguous_format)
+                 for t in ts)
 
 
 #: $VIG_TILELANG_BWD_VIEWS (session 8 round 2; default BWD_VIEWS_DEFAULT, "1" since the final call): "1": the bf16
