@@ -156,3 +156,44 @@ def test_forward_is_told_whether_a_backward_may_follow(case, which):
         be.apply(*(t.detach() for t in ins), case.K ** -0.5)
     be.apply(*(t.detach() for t in ins), case.K ** -0.5)
     assert be.seen == [True, False, False, False]
+
+
+class _Contiguous(_SmallTiles):
+    """A backend that asks for contiguous tensors (``requires_contiguous``): checks what the shared layer hands its
+    entry points, the tensors and dO, against that promise (contiguous, base on a vig.ops.ALIGN-byte boundary)."""
+
+    name = "contiguous"
+    max_tile = None
+    requires_contiguous = True
+
+    @staticmethod
+    def _promised(*ts):
+        from vig.ops import ALIGN
+
+        for t in ts:
+            assert t.is_contiguous() and t.data_ptr() % ALIGN == 0, (t.stride(), t.storage_offset(), t.data_ptr() % ALIGN)
+
+    def forward(self, q, k, v, g_fwd, g_bwd, scale, needs_grad=True):
+        self._promised(q, k, v, g_fwd, g_bwd)
+        return super().forward(q, k, v, g_fwd, g_bwd, scale, needs_grad)
+
+    def backward(self, q, k, v, g_fwd, g_bwd, scale, do, saved):
+        self._promised(q, k, v, g_fwd, g_bwd, do)
+        return super().backward(q, k, v, g_fwd, g_bwd, scale, do, saved)
+
+
+@settings(max_examples=10)
+@given(case=cases(max_L=40, dtypes=("float32",), head_dims=(4, 8)), offset=st.integers(0, 7))
+def test_contiguous_tensors_are_handed_over_aligned(case, offset):
+    """A backend with ``requires_contiguous`` gets contiguous tensors whose data start 16-byte aligned also when the
+    caller's are contiguous at an odd offset (flat slices of a larger buffer, which ``.contiguous()`` returns as
+    they are: session 21 found TileLang's fp16 / fp32 kernels faulting on them); the result is the reference's."""
+    q, k, v, gf, gb, do = make_inputs(case)
+    ins = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
+    at = lambda x: torch.cat([x.new_ones(offset), x.reshape(-1)])[offset:].view(x.shape)  # noqa: E731
+    got = _Contiguous().apply(*map(at, ins), case.K ** -0.5)
+    g_got = torch.autograd.grad(got, ins, at(do))
+    want = op(*ins)
+    g_want = torch.autograd.grad(want, ins, do)
+    for a, b in zip((got, *g_got), (want, *g_want)):
+        torch.testing.assert_close(a, b, rtol=2e-5, atol=2e-5)

@@ -693,22 +693,3 @@ def test_packed_views(dtype, B, L, H, width, c0, extra, transpose, flat_off, mis
         assert p.untyped_storage().data_ptr() != t.untyped_storage().data_ptr()
     assert torch.equal(p.view(dt).reshape(t.shape), t)
 
-
-def test_contiguous_path_copies_misaligned_inputs():
-    """The contiguous-path kernels load up to 16 bytes at a time from each tensor's base with no run-time check:
-    _contig hands them a 16-byte-aligned copy of a contiguous tensor that starts 1-7 elements into a buffer, and the
-    tensor itself when it is contiguous and aligned (no copy, no host time)."""
-    import torch
-
-    from vig_kernels import tilelang as tlb
-
-    for dt in (torch.float16, torch.bfloat16, torch.float32):
-        for off in range(8):
-            buf = torch.randn(2 * 5 * 3 * 32 + off).to(dt)
-            t = buf[off:].view(2, 5, 3, 32)
-            (c,) = tlb._contig(t)
-            assert torch.equal(c, t) and c.is_contiguous() and c.data_ptr() % tlb.ALIGN == 0
-            assert (c.data_ptr() == t.data_ptr()) == (t.data_ptr() % tlb.ALIGN == 0)
-        nc = torch.randn(2, 3, 5, 32).to(dt).transpose(1, 2)
-        (c,) = tlb._contig(nc)
-        assert c.is_contiguous() and torch.equal(c, nc)

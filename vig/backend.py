@@ -103,7 +103,9 @@ class KernelBackend(Backend):
       ``V <= max_tile[1]`` when the backend sets ``max_tile`` (see there).
     * Every tensor has ``stride(-1) == 1``; the other strides are arbitrary (the gates are
       usually the two halves of one projection, q, k, v slices of another) unless the
-      backend sets ``requires_contiguous = True``, in which case every tensor is contiguous.
+      backend sets ``requires_contiguous = True``, in which case every tensor is contiguous and
+      its data starts 16-byte aligned (``vig.ops.ALIGN``). A backend that takes views on some
+      paths and needs contiguous tensors on others gets the latter from ``vig.ops._layout``.
     * ``scale`` is a Python float.
     * The current CUDA device and stream are the tensors' (PyTorch's current stream):
       launch there.

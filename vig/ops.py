@@ -138,9 +138,19 @@ def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return t if t.dtype is dtype else t.to(dtype)
 
 
+#: the base alignment (bytes) of a tensor handed over contiguous: kernels load 8 or 16 bytes at a time from it
+ALIGN = 16
+
+
 def _layout(t: torch.Tensor, contiguous: bool) -> torch.Tensor:
-    """What kernel entry points are promised: stride(-1) == 1, or fully contiguous."""
-    if contiguous or (t.stride(-1) != 1 and t.size(-1) != 1):
+    """What kernel entry points are promised: stride(-1) == 1, or fully contiguous with the data starting on an
+    ALIGN-byte boundary. (``.contiguous()`` returns a contiguous tensor at an odd offset, e.g. a flat slice of a
+    larger buffer, as it is: vectorized loads from its base fault; such a tensor is copied.)"""
+    if contiguous:
+        if t.is_contiguous() and t.data_ptr() % ALIGN == 0:
+            return t
+        return t.clone(memory_format=torch.contiguous_format)
+    if t.stride(-1) != 1 and t.size(-1) != 1:
         return t.contiguous()
     return t
 

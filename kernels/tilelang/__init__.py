@@ -59,6 +59,7 @@ import time
 import torch
 
 from vig.backend import KernelBackend, Knobs
+from vig.ops import _layout
 
 __all__ = ["TileLangBackend", "compile_kernel", "compile_log"]
 
@@ -397,17 +398,12 @@ def _bwd_views(dtype: str, L: int, KD: int, VD: int) -> bool:
             and _knob("VIG_TILELANG_BWD_C") != "16" and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
 
 
-#: the widest global access of the contiguous-path kernels: TileLang vectorizes loads and stores from a buffer's base
-#: (uint2 / float4 on Q, K, V, the gates, dO and O in the fp16 / fp32 kinds) on TVM's assumption of an aligned base,
-#: which the generated host code does not check: a misaligned base is a CUDA "misaligned address" fault
-ALIGN = 16
-
-
 def _contig(*ts):
-    """Each tensor contiguous and ALIGN-byte aligned: itself when it is, else a fresh copy. (``.contiguous()``
-    returns a contiguous tensor at an odd offset, e.g. a flat slice of a larger buffer, as it is.)"""
-    return tuple(t if t.is_contiguous() and t.data_ptr() % ALIGN == 0 else t.clone(memory_format=torch.contiguous_format)
-                 for t in ts)
+    """Each tensor as the contiguous-path kernels need it: contiguous and 16-byte aligned (the shared layer's rule,
+    vig.ops._layout). They load and store up to 16 bytes at a time from each tensor's base (uint2 / float4 on Q, K,
+    V, the gates, dO and O in the fp16 / fp32 kinds): TVM assumes an aligned buffer base and the generated host
+    code does not check it."""
+    return tuple(_layout(t, True) for t in ts)
 
 
 #: $VIG_TILELANG_BWD_VIEWS (session 8 round 2; default BWD_VIEWS_DEFAULT, "1" since the final call): "1": the bf16
