@@ -140,8 +140,9 @@ def _memo(fn):
     """``fn``, a routing decision (which kernel kind, which path) that depends only on its scalar arguments, the
     VIG_TILELANG_* values and module constants, cached per argument tuple until reload_env(): a call's routing
     asks some thirty of them, each a Python function reading knobs, on every forward and backward (host time:
-    NOTES.md, session 21). A decision that raises (a bad switch value) is not cached: it raises on every call."""
-    memo = functools.lru_cache(maxsize=None)(fn)
+    NOTES.md, session 21). A decision that raises (a bad switch value) is not cached: it raises on every call.
+    Bounded (the shape-dependent ones are keyed by B and L too)."""
+    memo = functools.lru_cache(maxsize=4096)(fn)
     _MEMOS.append(memo)
     return memo
 
