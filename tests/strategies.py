@@ -91,3 +91,10 @@ def cases(draw, max_B=3, max_L=300, max_H=3, head_dims=HEAD_DIMS, dtypes=tuple(D
         gate_dtype=draw(st.sampled_from(("float32", "same"))),
         seed=draw(st.integers(0, 2**31 - 1)),
     )
+
+
+def at_offset(x, n):
+    """``x`` as a view ``n`` elements into a fresh contiguous buffer (differentiable): contiguous strides, but a storage
+    offset of n and, for odd n, a base address 2 (16-bit) or 4 (fp32) bytes past an aligned one, as a flat slice of a
+    larger buffer is."""
+    return torch.cat([x.new_ones(n), x.reshape(-1)])[n:].view(x.shape)

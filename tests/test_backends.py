@@ -14,7 +14,7 @@ import vig
 from vig import registry
 
 from .parity import assert_parity, oracle, plain_pytorch, run_with_grads
-from .strategies import Case, cases, make_inputs
+from .strategies import Case, at_offset, cases, make_inputs
 
 ON_GPU = torch.cuda.is_available()
 
@@ -52,7 +52,7 @@ def _strategy(device):
 
 
 def _check(name, device, case, naive=True, place=None):
-    """``place``: what each input goes through on its way into the op (differentiable), e.g. _at_offset."""
+    """``place``: what each input goes through on its way into the op (differentiable), e.g. at_offset."""
     q, k, v, gf, gb, do = make_inputs(case, device)
     op = (lambda *a: vig.bidirectional_gla(*a, backend=name)) if place is None else (
         lambda *a: vig.bidirectional_gla(*map(place, a), backend=name))
@@ -85,13 +85,6 @@ def test_parity_at_chunk_edges(name, device, L):
                                   layout="fused", gate_dtype="float32", seed=L))
 
 
-def _at_offset(x, n):
-    """``x`` as a view ``n`` elements into a fresh contiguous buffer (differentiable): contiguous strides, but a storage
-    offset of n and, for odd n, a base address 2 (16-bit) or 4 (fp32) bytes past an aligned one, as a flat slice of a
-    larger buffer is."""
-    return torch.cat([x.new_ones(n), x.reshape(-1)])[n:].view(x.shape)
-
-
 @pytest.mark.parametrize("name,device", BACKENDS)
 def test_parity_at_odd_offsets(name, device):
     """Inputs that are contiguous but start 1-3 elements past an aligned address are valid inputs (any strides, any
@@ -100,7 +93,7 @@ def test_parity_at_odd_offsets(name, device):
     n = 8 if device == "cuda" else 3
 
     def run(case, offset):
-        _check(name, device, case, place=lambda x: _at_offset(x, offset))
+        _check(name, device, case, place=lambda x: at_offset(x, offset))
 
     if device == "cuda":  # on the GPU always each dtype at the models' head dims too, besides what is drawn
         for dt in ("float16", "float32", "bfloat16"):

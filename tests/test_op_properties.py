@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 import vig
 
-from .strategies import cases, make_inputs
+from .strategies import at_offset, cases, make_inputs
 
 
 def op(*a, **kw):
@@ -190,9 +190,8 @@ def test_contiguous_tensors_are_handed_over_aligned(case, offset):
     they are: session 21 found TileLang's fp16 / fp32 kernels faulting on them); the result is the reference's."""
     q, k, v, gf, gb, do = make_inputs(case)
     ins = [t.detach().requires_grad_() for t in (q, k, v, gf, gb)]
-    at = lambda x: torch.cat([x.new_ones(offset), x.reshape(-1)])[offset:].view(x.shape)  # noqa: E731
-    got = _Contiguous().apply(*map(at, ins), case.K ** -0.5)
-    g_got = torch.autograd.grad(got, ins, at(do))
+    got = _Contiguous().apply(*(at_offset(t, offset) for t in ins), case.K ** -0.5)
+    g_got = torch.autograd.grad(got, ins, at_offset(do, offset))
     want = op(*ins)
     g_want = torch.autograd.grad(want, ins, do)
     for a, b in zip((got, *g_got), (want, *g_want)):
