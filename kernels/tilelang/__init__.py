@@ -761,14 +761,14 @@ def _packed(t):
     # Tensor.view(int64) itself checks everything but the address (PyTorch's rule for a wider dtype: unit last
     # stride, last size, storage offset and every other stride multiples of the ratio) and raises otherwise; one
     # call instead of those checks in Python (host time per view ~2.4 -> ~1.3 us here; eleven views per f+b)
-    # The copy is a clone, not .contiguous(): a tensor that is contiguous at an odd offset or address (a flat slice
-    # of a larger buffer) is its own .contiguous(), which session 8's rule then viewed anyway (an error from
-    # view, or a misaligned int64 view); a clone is a fresh allocation, aligned.
+    # The copy is the shared layer's contiguous hand-over (vig.ops._layout: contiguous and 16-byte aligned), not
+    # .contiguous(): a tensor that is contiguous at an odd offset or address (a flat slice of a larger buffer) is its
+    # own .contiguous(), which session 8's rule then viewed anyway (an error from view, or a misaligned int64 view).
     try:
         p = t.view(torch.int64)
     except RuntimeError:
-        return t.clone(memory_format=torch.contiguous_format).view(torch.int64)
-    return p if p.data_ptr() % 8 == 0 else t.clone(memory_format=torch.contiguous_format).view(torch.int64)
+        return _layout(t, True).view(torch.int64)
+    return p if p.data_ptr() % 8 == 0 else _layout(t, True).view(torch.int64)
 
 
 def _packed_all(*ts):
