@@ -31,18 +31,35 @@ class Knobs:
     ``prefixes``, read once (at construction) and served from memory, since a call reads them on
     every launch and an ``os.environ`` lookup costs microseconds of host time each (measured ~6 us
     on the GPU host). :meth:`reload` re-reads them, for scripts and tests that switch kernels
-    through the environment inside one process."""
+    through the environment inside one process.
+
+    :meth:`memo` caches a backend's routing decisions (which kernel, which launch options) that depend
+    only on their hashable arguments, these values and module constants; :meth:`reload` forgets them."""
 
     def __init__(self, *prefixes: str):
         self._prefixes = prefixes
         self._values: dict[str, str] = {}
+        self._memos: list = []
         self.reload()
 
     def reload(self) -> None:
+        """Re-read the values from ``os.environ`` and forget every decision :meth:`memo` cached."""
         self._values = {k: v for k, v in os.environ.items() if k.startswith(self._prefixes)}
+        for memo in self._memos:
+            memo.cache_clear()
 
     def get(self, name: str, default=None):
         return self._values.get(name, default)
+
+    def memo(self, fn):
+        """``fn`` cached per argument tuple until :meth:`reload` (a decorator). For routing decisions that a
+        call asks many times, each a Python function reading knobs, on every forward and backward (host time:
+        kernels/tilelang/NOTES.md session 21, kernels/triton/NOTES.md session 22). A call that raises (a bad
+        switch value) is not cached: it raises again on the next call. Bounded: the shape-dependent decisions
+        are keyed by shapes too."""
+        memo = functools.lru_cache(maxsize=4096)(fn)
+        self._memos.append(memo)
+        return memo
 
 
 class BackendUnavailableError(RuntimeError):

@@ -52,7 +52,6 @@ Measurements and proofs: NOTES.md and results/2026-12-06c-h100/ .. 2026-12-07c-h
 """
 from __future__ import annotations
 
-import functools
 import threading
 import time
 
@@ -133,26 +132,13 @@ def _on(name: str, default: str) -> bool:
     return v == "1"
 
 
-_MEMOS: list = []
-
-
-def _memo(fn):
-    """``fn``, a routing decision (which kernel kind, which path) that depends only on its scalar arguments, the
-    VIG_TILELANG_* values and module constants, cached per argument tuple until reload_env(): a call's routing
-    asks some thirty of them, each a Python function reading knobs, on every forward and backward (host time:
-    NOTES.md, session 21). A decision that raises (a bad switch value) is not cached: it raises on every call.
-    Bounded (the shape-dependent ones are keyed by B and L too)."""
-    memo = functools.lru_cache(maxsize=4096)(fn)
-    _MEMOS.append(memo)
-    return memo
+_memo = _KNOBS.memo  # routing decisions cached until reload_env() (vig.backend.Knobs.memo; NOTES.md, session 21)
 
 
 def reload_env() -> None:
     """Re-read the VIG_TILELANG_* values (dev_bench switches versions in-process), and forget the routing
     decisions and kernel lookups made with the old ones."""
     _KNOBS.reload()
-    for memo in _MEMOS:
-        memo.cache_clear()
     _lookup.clear()
 
 
