@@ -420,6 +420,65 @@ def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: in
     return -(-L // LS), LS
 
 
+# Session 22: what a call launches (which kernels, their grids' segment counts, their launch options) depends only on
+# the dtype, B*H, L, the device and the VIG_TRITON_* values; an eager call used to ask the two dozen small functions
+# above on every forward and backward (host time: NOTES.md, session 22). _fwd_route / _bwd_route ask them once per
+# such tuple and keep the answer until reload_knobs() (vig.backend.Knobs.memo; a bad switch value raises on every
+# call, never cached). The launch keywords they return are shared dicts: never mutated.
+@_ENV.memo
+def _fwd_route(dtype, BH: int, L: int, interp: bool):
+    """(NS, LS, keep, fo, main): the forward's segments; whether it keeps its segment states for the backward
+    (KEEP_STATES where the backward's v2.6 machinery can take them); FO (v2.9); the main kernel's launch keywords,
+    one dict per launch (MODE 1 then 2 under FO, else MODE 0)."""
+    _check_dx_knob("FWD")
+    keep = _keep_states()
+    ftz = _ftz()
+    _check_state_chunk_knob()
+    NS, LS = _segments(BH, L)
+    fo = _fo("FWD")
+    keep = keep and NS > 1 and not _fscan() and dtype != torch.float32 and _bseg_mode() == "v26"
+    common = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", dtype), **_fpipe(NS))
+    opts = dict(num_warps=_warps("FWD"), **_nreg("FWD", dtype), **_stages("FWD"))
+    main = tuple({**common, "MODE": mode, **ftz, **opts} for mode in ((1, 2) if fo else (0,)))
+    return NS, LS, keep, fo, main
+
+
+@_ENV.memo
+def _bwd_route(dtype, BH: int, L: int, dev, interp: bool):
+    """The backward's decisions for one (dtype, B*H, L, device): a dict with NS, LS, split, fo, v26, the forward's
+    (NS, LS) (kept states are used only where they match), and the launch keywords of each kernel it may launch."""
+    _check_bwd_knob()
+    ftz = _ftz()
+    _check_dx_knob("BWD")
+    _check_dv_knob()
+    cbw = _chunk_bwd()  # the derived-exp backward's chunk (VIG_TRITON_CHUNK_BWD; 16 = CHUNK)
+    NS, LS = _segments(BH, L, unit=cbw, bwd=True)
+    split, auto = _split(BH * NS, dev)  # session 8 / 9: the split (1, or "auto" where it wins)
+    fo = _fo("BWD")  # v2.9: one int32 flag per program after the scratch (split: per direction)
+    if split and auto and _ENV.get("VIG_TRITON_FO_BWD", "") == "":
+        fo = SPLIT_AUTO["FO"]  # session 9: the split's winning options (FO, cap 168)
+    prec = _prec(dtype)
+    v26 = _bseg_mode() == "v26"
+    dprec = _dot_prec("BWD", dtype)
+    r = dict(NS=NS, LS=LS, split=split, fo=fo, v26=v26, fwd_seg=_segments(BH, L), gradbuf=_gradbuf())
+    r["segstate2"] = [dict(BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **({"W0": 1} if ks else {}), **ftz)
+                      for ks in (False, True)]
+    r["segscan2"] = dict(BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS, **ftz)
+    r["segcarry"] = dict(BK=BK, NP=2 * BSEG_NVS, STAGES=BSEG_STAGES, num_warps=1)
+    r["segstate"] = dict(BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **ftz)
+    r["segscan"] = dict(BK=BK, BV=BV, num_warps=4, **ftz)
+    modes = (1, 2) if fo else (0,)
+    if split:
+        opts = _split_opts(dtype, auto)
+        r["dir"] = tuple(tuple(dict(BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), DIR=d, MODE=m,
+                                    **opts, **ftz) for m in modes) for d in (0, 1))
+    else:
+        r["dx"] = tuple(dict(BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=m, **_cs(),
+                             num_warps=_warps("BWD"), **_nreg("BWD", dtype), **_stages("BWD"), **ftz)
+                        for m in modes)
+    return r
+
+
 LAUNCH_MODES = ("jit", "direct")
 # "direct" (launch.py's cached direct launch) since v2.7: bit-identical, eager fwd+bwd ViG-T@224
 # 0.653 -> 0.446 ms on the H100 (session 5 mid call); VIG_TRITON_LAUNCH=jit restores the previous.
@@ -501,12 +560,7 @@ class TritonBackend(KernelBackend):
         BH = B * H
         dev = v.device
         NV = 1
-        _check_dx_knob("FWD")
-        keep = _keep_states()  # read (and checked) on every call, used where segments are
-        ftz = _ftz()  # session 11: {"FTZ": 1} under VIG_TRITON_FTZ=1, else {} (read and checked on every call)
-        _check_state_chunk_knob()
-        NS, LS = _segments(BH, L)
-        fo = _fo("FWD")
+        NS, LS, keep, fo, main = _fwd_route(q.dtype, BH, L, _interpreting())
         if fo:  # v2.9: one int32 flag per program after op, one allocation (256-byte aligned part)
             nop = -(-BH * L * V // 64) * 64
             obuf = torch.empty((nop + NV * BH * NS,), dtype=torch.float32, device=dev)
@@ -514,18 +568,18 @@ class TritonBackend(KernelBackend):
             fl = obuf[nop:].view(torch.int32)
         else:
             op = torch.empty((BH, L, V), dtype=torch.float32, device=dev)
-        prec = _prec(q.dtype)
+            fl = None
         if NS > 1:  # one allocation for the four segment buffers (host time), 256-byte aligned parts
             n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
             sbuf = torch.empty((2 * (n1 + n2),), dtype=torch.float32, device=dev)
-            kept = (sbuf,) if (keep and not _fscan() and q.dtype != torch.float32
-                               and _bseg_mode() == "v26") else ()
+            kept = (sbuf,) if keep else ()
             hf, hb, tf, tb = sbuf[:n1], sbuf[n1:2 * n1], sbuf[2 * n1:2 * n1 + n2], sbuf[2 * n1 + n2:]
+            ftz = _ftz()
             _kern(_k.bigla_fwd_segstate_kernel, (NV, BH, NS))(
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
                 L, H, LS, NS, K, V,
-                BK=BK, BV=BV // NV, C=CHUNK, PREC=prec, num_warps=4, **ftz,
+                BK=BK, BV=BV // NV, C=CHUNK, PREC=_prec(q.dtype), num_warps=4, **ftz,
             )
             if _fscan():  # v2.6: entering states by a parallel scan, in place
                 _kern(_k.bigla_fwd_segscan_kernel, (BH, 2, BSEG_NVS))(
@@ -538,16 +592,13 @@ class TritonBackend(KernelBackend):
         # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs; v2.8
         # (MODE 0, the default): one exact-capable pass, fl_p None (a constexpr: the compiled code
         # is v2.8's own, byte for byte)
-        for mode in ((1, 2) if fo else (0,)):
-            _kern(_k.bigla_fwd_dx_kernel, (NV, BH, NS))(
-                q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb, fl if fo else None,
+        args = (q, k, v, g_fwd, g_bwd, o, op, hf, hb, tf, tb, fl,
                 *_strides(q), *_strides(k), *_strides(v),
                 *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
-                float(scale), L, H, LS, NS, K, V,
-                BK=BK, BV=BV // NV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", q.dtype),
-                **_fpipe(NS), MODE=mode, **ftz,
-                num_warps=_warps("FWD"), **_nreg("FWD", q.dtype), **_stages("FWD"),
-            )
+                float(scale), L, H, LS, NS, K, V)
+        launch = _kern(_k.bigla_fwd_dx_kernel, (NV, BH, NS))
+        for kw in main:
+            launch(*args, **kw)
         return kept
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale, kept=None):
@@ -557,7 +608,9 @@ class TritonBackend(KernelBackend):
         B, L, H, K = q.shape
         V = v.shape[-1]
         dev = q.device
-        if _gradbuf() and (B * L * H * K) % 64 == 0:
+        BH = B * H
+        r = _bwd_route(q.dtype, BH, L, dev, _interpreting())
+        if r["gradbuf"] and (B * L * H * K) % 64 == 0:
             # v2.7 (VIG_TRITON_GRADBUF=1): dq / dk and dgf / dgb each one allocation (host time);
             # only where the second half starts 128-byte aligned, so the kernels' pointer
             # specialisation is that of separate buffers
@@ -569,36 +622,25 @@ class TritonBackend(KernelBackend):
             dgf = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
             dgb = torch.empty((B, L, H, K), dtype=torch.float32, device=dev)
         dv = torch.empty((B, L, H, V), dtype=q.dtype, device=dev)
-        BH = B * H
-        _check_bwd_knob()
-        ftz = _ftz()  # session 11 (as the forward)
+        NS, LS, split, fo = r["NS"], r["LS"], r["split"], r["fo"]
         # fp32 scratch pq [BH, L, K], pk [BH, L, K], pv [BH, L, V], one allocation (host time);
         # the kernels index it from the base pointers, each part starts on a 256-byte boundary
         # (the same pointer-alignment specialisation as separate buffers)
         nK, nV = -(-BH * L * K // 64) * 64, -(-BH * L * V // 64) * 64
-        _check_dx_knob("BWD")
-        _check_dv_knob()
-        cbw = _chunk_bwd()  # the derived-exp backward's chunk (VIG_TRITON_CHUNK_BWD; 16 = CHUNK)
-        NS, LS = _segments(BH, L, unit=cbw, bwd=True)
-        split, auto = _split(BH * NS, dev)  # session 8 / 9: the split (1, or "auto" where it wins)
-        fo = _fo("BWD")  # v2.9: one int32 flag per program after the scratch (split: per direction)
-        if split and auto and _ENV.get("VIG_TRITON_FO_BWD", "") == "":
-            fo = SPLIT_AUTO["FO"]  # session 9: the split's winning options (FO, cap 168)
         nD = -(-BH * L * 2 // 64) * 64 if split else 0  # the split backward's diagonal row factors
         scr = torch.empty((2 * nK + nV + nD + ((2 if split else 1) * BH * NS if fo else 0),),
                           dtype=torch.float32, device=dev)
         pq, pk, pv = scr, scr[nK:], scr[2 * nK:]
-        prec = _prec(q.dtype)
         strides = (*_strides(q), *_strides(k), *_strides(v),
                    *_strides(g_fwd), *_strides(g_bwd), *_strides(do))
         if NS > 1:
-            v26 = _bseg_mode() == "v26"
+            v26 = r["v26"]
             n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
             # KEEP_STATES (session 10): the forward's Hf, Hb, Tf, Tb where its segments are these
             # (not under the split backward: KEEP_STATES was proven on the GPU with DX + CS, which auto takes at
             # the 1024-px shapes; the split with segments (auto at long L and few (b, h)) recomputes the states)
             ks = (kept is not None and v26 and not split and kept.numel() == 2 * (n1 + n2)
-                  and _segments(BH, L) == (NS, LS))
+                  and r["fwd_seg"] == (NS, LS))
             st = torch.empty((6 if ks else 8, BH * NS, K, V), dtype=torch.float32, device=dev)
             # gate sums, carries (v2.6: + the scan's carry parts, 2 * NVS x 2 rows), one allocation
             tt = torch.empty(((2 if ks else 4) + (4 * BSEG_NVS if v26 else 0), BH * NS, K),
@@ -616,59 +658,43 @@ class TritonBackend(KernelBackend):
                 # KEEP_STATES: only the query-side programs (w = 1; W0 shifts program_id(2))
                 _kern(_k.bigla_bwd_segstate2_kernel, (BH, NS, 1 if ks else 2))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
-                    float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **({"W0": 1} if ks else {}), **ftz,
+                    float(scale), L, H, LS, NS, K, V, **r["segstate2"][ks],
                 )
                 pt = tt[2 if ks else 4:]
                 _kern(_k.bigla_bwd_segscan2_kernel, (BH, 2, BSEG_NVS))(
-                    hf, hb, qf, qb, tf, tb, sf, db, sb, df, pt, NS, BH, K, V,
-                    BK=BK, BVS=BV // BSEG_NVS, NVS=BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS,
-                    **ftz,
+                    hf, hb, qf, qb, tf, tb, sf, db, sb, df, pt, NS, BH, K, V, **r["segscan2"],
                 )
-                _kern(_k.bigla_bwd_segcarry_kernel, (BH, 2))(
-                    pt, cf, cb, NS, BH, K,
-                    BK=BK, NP=2 * BSEG_NVS, STAGES=BSEG_STAGES, num_warps=1,
-                )
+                _kern(_k.bigla_bwd_segcarry_kernel, (BH, 2))(pt, cf, cb, NS, BH, K, **r["segcarry"])
             else:
                 _kern(_k.bigla_bwd_segstate_kernel, (BH, NS))(
                     q, k, v, g_fwd, g_bwd, do, hf, hb, qf, qb, tf, tb, *strides,
-                    float(scale), L, H, LS, NS, K, V,
-                    BK=BK, BV=BV, C=CHUNK, PREC=prec, num_warps=4, **ftz,
+                    float(scale), L, H, LS, NS, K, V, **r["segstate"],
                 )
                 _kern(_k.bigla_bwd_segscan_kernel, (BH,))(
-                    hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS, K, V,
-                    BK=BK, BV=BV, num_warps=4, **ftz,
+                    hf, hb, qf, qb, tf, tb, sf, db, sb, df, cf, cb, NS, K, V, **r["segscan"],
                 )
         else:
             sf = db = sb = df = cf = cb = pq  # unused
-        dprec = _dot_prec("BWD", q.dtype)
         if split:  # session 8: DIR 0 (forward direction) then DIR 1, meeting through pq / pk / pv;
             # with FO (VIG_TRITON_FO_BWD=1) each direction as MODE 1 (fast only, flags) then MODE 2
             # (the flagged programs redone), one int32 flag per (direction, program)
-            opts = _split_opts(q.dtype, auto)
             sq, sk, sv, sd = _strides(q), _strides(k), _strides(v), _strides(do)
             fl = scr[2 * nK + nV + nD:].view(torch.int32) if fo else None
+            launch = _kern(_k.bigla_bwd_dir_dx_kernel, (BH, NS))
             for d, g, dg, st, ds, cc in ((0, g_fwd, dgf, sf, df, cf), (1, g_bwd, dgb, sb, db, cb)):
-                for mode in ((1, 2) if fo else (0,)):
-                    _kern(_k.bigla_bwd_dir_dx_kernel, (BH, NS))(
-                        q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, scr[2 * nK + nV:], st, ds, cc,
+                args = (q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, scr[2 * nK + nV:], st, ds, cc,
                         fl[d * BH * NS:] if fo else None,
                         *sq, *sk, *sv, *_strides(g), *sd,
-                        float(scale), L, H, LS, NS, K, V,
-                        BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), DIR=d, MODE=mode,
-                        **opts, **ftz,
-                    )
+                        float(scale), L, H, LS, NS, K, V)
+                for kw in r["dir"][d]:
+                    launch(*args, **kw)
             return dq, dk, dv, dgf, dgb
         # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs; v2.8
         # (MODE 0, the default): one exact-capable pass, fl_p None (as the forward)
         fl = scr[2 * nK + nV:].view(torch.int32) if fo else None
-        for mode in ((1, 2) if fo else (0,)):
-            _kern(_k.bigla_bwd_dx_kernel, (BH, NS))(
-                q, k, v, g_fwd, g_bwd, do,
-                dq, dk, dv, dgf, dgb, pq, pk, pv,
-                sf, db, sb, df, cf, cb, fl, *strides,
-                float(scale), L, H, LS, NS, K, V,
-                BK=BK, BV=BV, C=cbw, THR=THR, PREC=dprec, SEG=int(NS > 1), MODE=mode,
-                **_cs(), num_warps=_warps("BWD"), **_nreg("BWD", q.dtype), **_stages("BWD"), **ftz,
-            )
+        args = (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, pq, pk, pv,
+                sf, db, sb, df, cf, cb, fl, *strides, float(scale), L, H, LS, NS, K, V)
+        launch = _kern(_k.bigla_bwd_dx_kernel, (BH, NS))
+        for kw in r["dx"]:
+            launch(*args, **kw)
         return dq, dk, dv, dgf, dgb
