@@ -502,11 +502,35 @@ def _gradbuf() -> bool:
     return int(_ENV.get("VIG_TRITON_GRADBUF", "") or GRADBUF) != 0
 
 
+class _Direct:
+    """The cached direct launch of fn over grid (launch.py): called as fn[grid] is; ``all(args, kws)`` launches
+    once per kw of kws over the same arguments (MODE 1 then 2), the arguments' part of the key computed once."""
+    __slots__ = ("fn", "grid")
+
+    def __init__(self, fn, grid):
+        self.fn, self.grid = fn, grid
+
+    def __call__(self, *args, **kw):
+        return _launch.launch(self.fn, self.grid, args, kw)
+
+    def all(self, args, kws):
+        return _launch.launch_all(self.fn, self.grid, args, kws)
+
+
 def _kern(fn, grid):
     """fn[grid], or its cached direct launch (VIG_TRITON_LAUNCH=direct, not interpreting)."""
     if _launch_mode() == "direct" and not _interpreting():
-        return lambda *a, **kw: _launch.launch(fn, grid, a, kw)
+        return _Direct(fn, grid)
     return fn[grid]
+
+
+def _kern_all(fn, grid, args, kws):
+    """_kern(fn, grid)(*args, **kw) for each kw of kws in turn (MODE 1 then 2, or MODE 0 alone)."""
+    launch = _kern(fn, grid)
+    if type(launch) is _Direct:
+        return launch.all(args, kws)
+    for kw in kws:
+        launch(*args, **kw)
 
 
 def _strides(t):
@@ -596,9 +620,7 @@ class TritonBackend(KernelBackend):
                 *_strides(q), *_strides(k), *_strides(v),
                 *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
                 float(scale), L, H, LS, NS, K, V)
-        launch = _kern(_k.bigla_fwd_dx_kernel, (NV, BH, NS))
-        for kw in main:
-            launch(*args, **kw)
+        _kern_all(_k.bigla_fwd_dx_kernel, (NV, BH, NS), args, main)
         return kept
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale, kept=None):
@@ -680,21 +702,17 @@ class TritonBackend(KernelBackend):
             # (the flagged programs redone), one int32 flag per (direction, program)
             sq, sk, sv, sd = _strides(q), _strides(k), _strides(v), _strides(do)
             fl = scr[2 * nK + nV + nD:].view(torch.int32) if fo else None
-            launch = _kern(_k.bigla_bwd_dir_dx_kernel, (BH, NS))
             for d, g, dg, st, ds, cc in ((0, g_fwd, dgf, sf, df, cf), (1, g_bwd, dgb, sb, db, cb)):
                 args = (q, k, v, g, do, dq, dk, dv, dg, pq, pk, pv, scr[2 * nK + nV:], st, ds, cc,
                         fl[d * BH * NS:] if fo else None,
                         *sq, *sk, *sv, *_strides(g), *sd,
                         float(scale), L, H, LS, NS, K, V)
-                for kw in r["dir"][d]:
-                    launch(*args, **kw)
+                _kern_all(_k.bigla_bwd_dir_dx_kernel, (BH, NS), args, r["dir"][d])
             return dq, dk, dv, dgf, dgb
         # v2.9: fast-only pass (flags), then the exact-capable pass on flagged programs; v2.8
         # (MODE 0, the default): one exact-capable pass, fl_p None (as the forward)
         fl = scr[2 * nK + nV:].view(torch.int32) if fo else None
         args = (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, pq, pk, pv,
                 sf, db, sb, df, cf, cb, fl, *strides, float(scale), L, H, LS, NS, K, V)
-        launch = _kern(_k.bigla_bwd_dx_kernel, (BH, NS))
-        for kw in r["dx"]:
-            launch(*args, **kw)
+        _kern_all(_k.bigla_bwd_dx_kernel, (BH, NS), args, r["dx"])
         return dq, dk, dv, dgf, dgb

@@ -80,10 +80,9 @@ def _hooks_empty() -> bool:
     return True
 
 
-def launch(fn, grid, args, kw):
-    """fn[grid](*args, **kw), through the cache described above (GPU only)."""
-    dev = torch.cuda.current_device()
-    key = [dev]
+def _argkey(args) -> tuple:
+    """The part of the key that the positional arguments give (see the module docstring)."""
+    key = [torch.cuda.current_device()]
     for a in args:
         t = type(a)
         if t is int:
@@ -94,8 +93,24 @@ def launch(fn, grid, args, kw):
             key.append((a.dtype, a.data_ptr() % 16 == 0))
         else:
             key.append((t, a))
-    key.append(tuple(kw.items()))
-    key = tuple(key)
+    return tuple(key)
+
+
+def launch_all(fn, grid, args, kws):
+    """fn[grid](*args, **kw) for each kw of kws in turn (one kernel's MODE 1 / MODE 2 launches over the same
+    arguments), the arguments' part of the key computed once."""
+    akey = _argkey(args)
+    for kw in kws:
+        launch(fn, grid, args, kw, akey)
+
+
+def launch(fn, grid, args, kw, akey=None):
+    """fn[grid](*args, **kw), through the cache described above (GPU only); ``akey``: _argkey(args), where
+    the caller has it."""
+    if akey is None:
+        akey = _argkey(args)
+    dev = akey[0]
+    key = (akey, tuple(kw.items()))
     cache = _caches.get(fn)
     if cache is None:
         cache = _caches[fn] = {}
