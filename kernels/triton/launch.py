@@ -26,7 +26,9 @@ The calling convention is checked once per process against the installed Triton'
 the attributes used, ``RuntimeError`` is raised (no silent fallback). Launch hooks registered
 (a profiler, proton): the normal path is used for that call. Triton's debug / instrumentation
 knobs are assumed fixed for the process (they are part of Triton's key, not of this one).
-Never used in the interpreter (TRITON_INTERPRET=1).
+Never used in the interpreter (TRITON_INTERPRET=1). ``launch_all(fn, grid, args, kws)`` launches once per
+keyword dict over the same arguments (a kernel's MODE 1 / MODE 2 passes), computing the arguments' part of the key
+once (session 22).
 """
 from __future__ import annotations
 
