@@ -149,3 +149,35 @@ def test_backend_argument_overrides_the_context():
         o1 = vig.bidirectional_gla(*inputs())
     o2 = vig.bidirectional_gla(*inputs(), backend="reference")
     torch.testing.assert_close(o1, o2)
+
+
+def test_knobs_read_once_and_memo_forgets_on_reload(monkeypatch):
+    """vig.backend.Knobs: the backends' switches are read from the environment once, served from memory, and
+    re-read by reload(); Knobs.memo caches a routing decision per argument tuple until reload(), and a decision
+    that raises (a bad switch value) is never cached."""
+    from vig.backend import Knobs
+
+    monkeypatch.setenv("VIG_TEST_KNOB", "a")
+    knobs = Knobs("VIG_TEST_")
+    calls = []
+
+    @knobs.memo
+    def route(n):
+        calls.append(n)
+        val = knobs.get("VIG_TEST_KNOB", "")
+        if val not in ("a", "b"):
+            raise ValueError(f"VIG_TEST_KNOB={val!r}")
+        return val * n
+
+    assert route(2) == "aa" and route(2) == "aa" and route(3) == "aaa"
+    assert calls == [2, 3]
+    monkeypatch.setenv("VIG_TEST_KNOB", "b")
+    assert route(2) == "aa"  # not re-read until reload()
+    knobs.reload()
+    assert route(2) == "bb" and calls == [2, 3, 2]
+    monkeypatch.setenv("VIG_TEST_KNOB", "c")
+    knobs.reload()
+    for _ in range(2):
+        with pytest.raises(ValueError, match="VIG_TEST_KNOB='c'"):
+            route(2)
+    assert calls == [2, 3, 2, 2, 2]
