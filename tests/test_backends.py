@@ -104,6 +104,21 @@ def test_parity_at_odd_offsets(name, device):
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name,device", BACKENDS)
+def test_parity_on_a_device_other_than_the_current_one(name, device):
+    """Tensors on cuda:1 while cuda:0 is current: the shared layer switches to the tensors' device for the
+    forward and the backward kernels (they launch on the current device's stream); parity as anywhere."""
+    if device != "cuda" or name == "reference":
+        pytest.skip("the kernel backends' device switch (the reference runs on PyTorch's own dispatch)")
+    if torch.cuda.device_count() < 2:
+        pytest.skip("needs two CUDA devices")
+    case = Case(B=2, L=196, H=3, K=32, V=64, dtype="bfloat16", regime="mixed", layout="contiguous",
+                gate_dtype="float32", seed=11)
+    with torch.cuda.device(0):
+        _check(name, "cuda:1", case)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name,device", BACKENDS)
 @pytest.mark.parametrize("L", [4096, 16384])
 @pytest.mark.parametrize("regime", ["zero", "strong", "neg_inf", "model"])
 def test_extreme_cases_on_long_sequences(name, device, L, regime):

@@ -38,7 +38,7 @@ def test_wrong_dtypes():
         vig.bidirectional_gla(*a)
     a = good()
     a = [t.int() if i < 3 else t for i, t in enumerate(a)]
-    with pytest.raises(TypeError, match="q must be float32, float16 or bfloat16"):
+    with pytest.raises(TypeError, match="q must be float32, float16 or bfloat16 \\(float64 too on the reference"):
         vig.bidirectional_gla(*a)
     with pytest.raises(TypeError, match="must be a torch.Tensor"):
         vig.bidirectional_gla(*good()[:4], [0.0])
@@ -60,6 +60,15 @@ def test_positive_gates_are_an_error():
     a[4] = a[4].clone()
     a[4][1, 2, 0, 3] = 0.25
     with pytest.raises(ValueError, match="g_bwd has an entry 0.25 > 0"):
+        vig.bidirectional_gla(*a)
+    a[3] = a[3].clone()
+    a[3][0, 1, 2, 0] = 0.125  # both gates positive: the message names g_fwd with g_fwd's own entry
+    with pytest.raises(ValueError, match="g_fwd has an entry 0.125 > 0"):
+        vig.bidirectional_gla(*a)
+    a[3][0, 1, 2, 0] = -1.0
+    a[4][1, 2, 0, 3] = 4.0  # g_bwd's entry, not the larger of the two gates' maxima
+    a[3][0, 0, 0, 0] = 0.5
+    with pytest.raises(ValueError, match="g_fwd has an entry 0.5 > 0"):
         vig.bidirectional_gla(*a)
     # Opting out of the check is possible when gates are valid by construction.
     a = good()
@@ -86,6 +95,17 @@ def test_empty_sequence_returns_empty_output():
     o = vig.bidirectional_gla(*a)
     assert o.shape == (2, 0, 3, 8) and o.dtype == a[2].dtype
     o.sum().backward()
+
+
+@pytest.mark.parametrize("K,V", [(0, 8), (8, 0), (0, 0)])
+def test_zero_head_dims_give_v_times_zero(K, V):
+    """K = 0 (no channel pairs q with k: o = 0) or V = 0 (an empty output): no kernel runs, the
+    default scale K ** -0.5 is never formed, and the result is v * 0, in v's autograd graph."""
+    a = [t.requires_grad_() for t in good(K=K, V=V)]
+    o = vig.bidirectional_gla(*a)
+    assert o.shape == (2, 6, 3, V) and o.dtype == a[2].dtype and not o.any()
+    o.sum().backward()
+    assert a[2].grad is not None and not a[2].grad.any()
 
 
 def test_float64_runs_on_the_reference_backend():

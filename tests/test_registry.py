@@ -122,6 +122,59 @@ def fake_backends(monkeypatch):
         registry._import_errors.pop(n, None)
 
 
+class _Fp16Only(Backend):
+    """A usable backend (no CUDA needed to resolve it) that takes float16 heads of at most 8 channels."""
+    name = "fp16only"
+    device_types = ("cuda",)
+    dtypes = (torch.float16,)
+    max_head_dim = 8
+
+
+def test_auto_skips_backends_that_do_not_take_the_dtype_or_head(monkeypatch):
+    """"auto" chooses among backends that can take the tensors' dtype and head size, else the reference
+    (float64 on a GPU, heads wider than every kernel backend's limit); an explicit name never falls back."""
+    monkeypatch.setitem(registry._REGISTRY, "fp16only", f"{__name__}:_Fp16Only")
+    monkeypatch.setattr(registry, "AUTO_ORDER", ("fp16only",))
+    try:
+        dev = torch.device("cuda")
+        assert registry.resolve_backend("auto", dev, torch.float16, 8).name == "fp16only"
+        assert registry.resolve_backend("auto", dev).name == "fp16only"
+        assert registry.resolve_backend("auto", dev, torch.float64, 8).name == "reference"
+        assert registry.resolve_backend("auto", dev, torch.float16, 9).name == "reference"
+        assert registry.resolve_backend("fp16only", dev, torch.float64, 64).name == "fp16only"
+    finally:
+        registry._objects.pop("fp16only", None)
+
+
+class _CudaOnly(Backend):
+    name = "cudaonly"
+    install_hint = "pip install the cudaonly extra"
+
+
+def test_a_backend_that_cannot_take_the_device_says_so_not_install(monkeypatch):
+    """A backend that runs here but not on these tensors' device: the fix is about the tensors (or another
+    backend), not the install hint."""
+    monkeypatch.setitem(registry._REGISTRY, "cudaonly", f"{__name__}:_CudaOnly")
+    try:
+        with pytest.raises(vig.BackendUnavailableError) as e:
+            vig.bidirectional_gla(*inputs(), backend="cudaonly")
+        msg = str(e.value)
+        assert "runs on cuda tensors, these are on cpu" in msg and "move the tensors" in msg
+        assert "pip install" not in msg
+    finally:
+        registry._objects.pop("cudaonly", None)
+
+
+def test_set_backend_none_restores_the_environment_default(monkeypatch):
+    monkeypatch.setenv("VIG_BACKEND", "reference")
+    vig.set_backend("auto")
+    assert vig.get_backend() == "auto"
+    vig.set_backend(None)
+    assert vig.get_backend() == "reference"
+    monkeypatch.delenv("VIG_BACKEND")
+    assert vig.get_backend() == "auto"
+
+
 def test_unavailable_backend_raises_with_reason_and_fix(fake_backends):
     avail = vig.available_backends()
     assert avail["never"] == "the never package is not installed"

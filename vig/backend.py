@@ -116,16 +116,17 @@ class KernelBackend(Backend):
     * ``q``, ``k``: ``[B, L, H, K]``; ``v`` (and ``do``): ``[B, L, H, V]``; one dtype among
       float32, float16, bfloat16 for q, k, v, do; all on one device of ``device_types``.
     * ``g_fwd``, ``g_bwd``: ``[B, L, H, K]``, float32, log-space gates <= 0 (-inf allowed).
-    * ``L >= 1``, ``B >= 1``, ``H >= 1``, ``1 <= K, V <= 256``; ``K <= max_tile[0]`` and
-      ``V <= max_tile[1]`` when the backend sets ``max_tile`` (see there).
+    * ``L >= 1``, ``B >= 1``, ``H >= 1``, ``K >= 1``, ``V >= 1``; ``K, V <= max_head_dim`` when the
+      backend sets it, and ``K <= max_tile[0]``, ``V <= max_tile[1]`` when it sets ``max_tile``
+      (see there).
     * Every tensor has ``stride(-1) == 1``; the other strides are arbitrary (the gates are
       usually the two halves of one projection, q, k, v slices of another) unless the
       backend sets ``requires_contiguous = True``, in which case every tensor is contiguous and
       its data starts 16-byte aligned (``vig.ops.ALIGN``). A backend that takes views on some
       paths and needs contiguous tensors on others gets the latter from ``vig.ops._layout``.
     * ``scale`` is a Python float.
-    * The current CUDA device and stream are the tensors' (PyTorch's current stream):
-      launch there.
+    * The current CUDA device is the tensors' (the shared layer switches to it when it is not),
+      and PyTorch's current stream of that device is where to launch.
 
     Numerics: accumulate in float32. With float32 inputs use full float32 products (no TF32):
     parity is judged against the float64 reference at twice the error of plain PyTorch in the

@@ -56,7 +56,8 @@ def _explain(q, k, v, g_fwd, g_bwd, scale):
                 f"got {tuple(tensors[name].shape)}"
             )
     if q.dtype not in _DTYPES:
-        raise TypeError(f"bidirectional_gla: q must be float32, float16 or bfloat16, got {q.dtype}")
+        raise TypeError(f"bidirectional_gla: q must be float32, float16 or bfloat16 (float64 too on the reference "
+                        f"backend), got {q.dtype}")
     for name in ("k", "v"):
         if tensors[name].dtype != q.dtype:
             raise TypeError(
@@ -82,10 +83,11 @@ def _check_gates(g_fwd, g_bwd):
         return  # no host sync inside a CUDA graph capture
     worst = torch.maximum(g_fwd.detach().amax(), g_bwd.detach().amax())
     if bool(worst > 0):
-        bad = "g_fwd" if bool(g_fwd.detach().amax() > 0) else "g_bwd"
+        top = g_fwd.detach().amax()
+        bad, top = ("g_fwd", top) if bool(top > 0) else ("g_bwd", g_bwd.detach().amax())
         raise ValueError(
             f"bidirectional_gla: gates are log-space decays and must be <= 0; {bad} has an entry "
-            f"{float(worst):.4g} > 0 (use e.g. F.logsigmoid(x) to map logits to valid gates)"
+            f"{float(top):.4g} > 0 (use e.g. F.logsigmoid(x) to map logits to valid gates)"
         )
 
 
@@ -100,6 +102,7 @@ def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_
             too on the reference backend).
         g_fwd, g_bwd: [B, L, H, K] log-space decay gates <= 0 (-inf allowed), float32 or q's dtype.
         scale: defaults to K ** -0.5.
+        B, L, H, K or V may be 0: the result is then ``v * 0`` (empty, or zeros when K = 0).
         backend: a registered backend name or "auto" for this call; ``None`` uses the one in
             force (:func:`vig.get_backend`).
         check_gates: raise ValueError on a positive gate (one device-to-host sync per call; skipped
@@ -109,26 +112,31 @@ def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_
     Inputs may be non-contiguous views.
     """
     _validate(q, k, v, g_fwd, g_bwd, scale)
-    be = resolve_backend(backend, q.device)
+    K, V = q.shape[-1], v.shape[-1]
+    be = resolve_backend(backend, q.device, q.dtype, max(K, V))
     dtypes = getattr(be, "dtypes", _KERNEL_DTYPES)
     if q.dtype not in dtypes:
         raise TypeError(
             f"bidirectional_gla: backend {be.name!r} takes {', '.join(map(str, dtypes))}, got {q.dtype}"
+            + (" (the reference backend takes float64: backend='reference')" if q.dtype == torch.float64 else "")
         )
     limit = getattr(be, "max_head_dim", None)
-    K, V = q.shape[-1], v.shape[-1]
     if limit is not None and max(K, V) > limit:
         raise BackendUnavailableError(
             be.name, [f"head dims K={K}, V={V} exceed its limit of {limit}"],
-            "use the reference backend for larger heads",
+            "use the tilelang or reference backend for larger heads",
         )
     if check_gates:
         _check_gates(g_fwd, g_bwd)
+    if 0 in q.shape or V == 0:
+        # Nothing to mix (an empty output, or with K = 0 no channel pairs q with k: o = 0): a result
+        # of v's shape that still belongs to the autograd graph of v.
+        return v * 0
     if scale is None:
         scale = K ** -0.5
-    if q.shape[1] == 0 or q.shape[0] == 0 or q.shape[2] == 0:
-        # Nothing to mix: an empty result that still belongs to the autograd graph of v.
-        return v * 0
+    if q.is_cuda and q.device.index != torch.cuda.current_device():
+        with torch.cuda.device(q.device):  # the kernels launch on the current device's stream
+            return be.apply(q, k, v, g_fwd, g_bwd, float(scale))
     return be.apply(q, k, v, g_fwd, g_bwd, float(scale))
 
 
@@ -208,6 +216,13 @@ class _KernelFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, do):
+        if do.is_cuda and do.device.index != torch.cuda.current_device():
+            with torch.cuda.device(do.device):  # as the forward: launch on the tensors' device
+                return _KernelFunction._backward(ctx, do)
+        return _KernelFunction._backward(ctx, do)
+
+    @staticmethod
+    def _backward(ctx, do):
         q, k, v, g_fwd, g_bwd, *saved = ctx.saved_tensors
         be = ctx.backend
         do = _layout(_as(do, v.dtype), be.requires_contiguous)

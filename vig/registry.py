@@ -1,13 +1,15 @@
 """The one registry of bidirectional-GLA backends, and the choice of the active one.
 
-* ``set_backend(name)``: the process-wide default (initially ``$VIG_BACKEND`` or ``"auto"``).
+* ``set_backend(name)``: the process-wide default; until it is set (or after ``set_backend(None)``),
+  ``$VIG_BACKEND``, read at each call (a bad value raises there), else ``"auto"``.
 * ``with use_backend(name): ...``: an override for the current thread / asyncio task only
   (a ``contextvars.ContextVar``), so two threads can use two backends.
 * ``get_backend()``: the name in force here (may be ``"auto"``).
 * ``available_backends()``: every registered backend -> ``None`` if usable in this process,
   else the reason.
-* ``"auto"``: the fastest usable backend for the tensors' device (``AUTO_ORDER``), the
-  reference on the CPU.
+* ``"auto"``: the fastest usable backend for the tensors' device, dtype and head size
+  (``AUTO_ORDER``), the reference on the CPU and where no kernel backend takes the tensors
+  (float64, heads wider than a backend's ``max_head_dim``).
 
 An unknown name raises ``ValueError`` listing the known ones; a known backend that cannot run
 here raises :class:`BackendUnavailableError` with the reason and the fix. There is no silent
@@ -104,10 +106,11 @@ def _env_default() -> str:
         raise ValueError(f"${ENV_VAR}: {exc}") from None
 
 
-def set_backend(name: str) -> None:
-    """Set the process-wide default backend (``"auto"`` restores automatic choice)."""
+def set_backend(name: str | None) -> None:
+    """Set the process-wide default backend (``"auto"``: automatic choice; ``None``: no default of
+    its own again, so ``$VIG_BACKEND`` (read at each call), else ``"auto"``, is in force)."""
     global _default
-    _default = _check_name(name)
+    _default = None if name is None else _check_name(name)
 
 
 def get_backend() -> str:
@@ -129,16 +132,34 @@ def use_backend(name: str):
         _override.reset(token)
 
 
-def _unavailable(name: str, reasons: list[str]) -> BackendUnavailableError:
+def _unavailable(name: str, reasons: list[str], inputs: bool = False) -> BackendUnavailableError:
+    """The error for a backend that cannot run: ``inputs`` when it could run here but not on these
+    tensors (then the fix is about the tensors, not about installing anything)."""
     obj = _objects.get(name)
-    hint = obj.install_hint if obj is not None else ""
-    fix = hint or "choose another backend with vig.set_backend(...) or vig.use_backend(...)"
+    if inputs:
+        fix = ("move the tensors to a device it runs on, or choose another backend (the reference backend "
+               "runs on CPU and GPU tensors) with backend=..., vig.set_backend(...) or vig.use_backend(...)")
+    else:
+        fix = (obj.install_hint if obj is not None else "") or \
+            "choose another backend with vig.set_backend(...) or vig.use_backend(...)"
     return BackendUnavailableError(name, reasons, fix)
 
 
-def resolve_backend(name: str | None, device: torch.device) -> Backend:
+def _takes(obj: Backend, dtype, head_dim) -> bool:
+    """Whether a backend takes this dtype and head size (what ``"auto"`` checks before choosing it)."""
+    if dtype is not None and dtype not in getattr(obj, "dtypes", (dtype,)):
+        return False
+    limit = getattr(obj, "max_head_dim", None)
+    return head_dim is None or limit is None or head_dim <= limit
+
+
+def resolve_backend(name: str | None, device: torch.device, dtype: torch.dtype | None = None,
+                    head_dim: int | None = None) -> Backend:
     """The backend object that runs tensors on ``device`` for the name ``name`` (``None``:
-    the one in force). Raises BackendUnavailableError if that backend cannot run them."""
+    the one in force). Raises BackendUnavailableError if that backend cannot run them.
+    ``"auto"`` takes the first backend of AUTO_ORDER that can run here, on ``device``, in
+    ``dtype`` and with heads of ``head_dim`` = max(K, V) channels (both optional), else the
+    reference backend."""
     name = _check_name(name) if name is not None else get_backend()
     device = torch.device(device)
     if name == "auto":
@@ -146,13 +167,14 @@ def resolve_backend(name: str | None, device: torch.device) -> Backend:
             for cand in AUTO_ORDER:
                 if cand in _REGISTRY and not _reasons(cand):
                     obj = _objects[cand]
-                    if not obj.input_reasons(device):
+                    if not obj.input_reasons(device) and _takes(obj, dtype, head_dim):
                         return obj
         name = "reference"
     reasons = _reasons(name)
     obj = _objects.get(name)
-    if not reasons:
-        reasons = obj.input_reasons(device)
     if reasons:
         raise _unavailable(name, reasons)
+    reasons = obj.input_reasons(device)
+    if reasons:
+        raise _unavailable(name, reasons, inputs=True)
     return obj
