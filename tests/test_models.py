@@ -393,6 +393,28 @@ def test_official_checkpoint_roundtrip_hierarchical(tmp_path):
         assert torch.equal(dst(x), src(x))
 
 
+@pytest.mark.parametrize("name", ["vig_tiny", "vig_h_tiny"])
+@pytest.mark.parametrize("num_classes", [10, 0])
+def test_checkpoint_with_another_class_count_fine_tunes(tmp_path, name, num_classes):
+    """create_model(num_classes=N, pretrained_path=...) with N other than the checkpoint's: every weight but
+    the classifier's is the checkpoint's (strict otherwise: nothing missing, nothing unexpected), and a fresh
+    classifier of N outputs (0: none) replaces the checkpoint's."""
+    src = small_model(name, seed=5).eval()
+    path = tmp_path / "ckpt.pth"
+    torch.save({"model": src.state_dict()}, path)
+    dst = models.create_model(name, num_classes=num_classes, pretrained_path=path).eval()
+    assert dst.num_classes == num_classes
+    head = dst.get_classifier()
+    assert (isinstance(head, torch.nn.Identity) if num_classes == 0 else head.out_features == num_classes)
+    want = {k: v for k, v in src.state_dict().items() if ".head." not in f".{k}"}
+    got = {k: v for k, v in dst.state_dict().items() if ".head." not in f".{k}"}
+    assert want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(dst.forward_head(dst.forward_features(x), pre_logits=True),
+                           src.forward_head(src.forward_features(x), pre_logits=True))
+
+
 def test_checkpoint_errors(tmp_path):
     src = small_model("vig_tiny")
     # a training checkpoint that pickles a config object is refused by weights_only=True

@@ -41,7 +41,9 @@ def create_model(name: str, pretrained_path: Optional[str] = None, num_classes: 
     """Build ``name`` (one of :func:`list_models`).
 
     Args:
-        pretrained_path: a local checkpoint (official layout) loaded with ``strict=True``.
+        pretrained_path: a local checkpoint (official layout) loaded with ``strict=True``; with
+            a ``num_classes`` other than the checkpoint's, every weight but the classifier's is
+            loaded and a new classifier of ``num_classes`` outputs replaces it (fine-tuning).
         num_classes: classifier outputs (0: no head).
         img_size: the native input size (int or (H, W)); sets the grid of ViG's position
             embedding (checkpoints of another grid are resized on load). Any input size runs.
@@ -56,8 +58,24 @@ def create_model(name: str, pretrained_path: Optional[str] = None, num_classes: 
     args.update(kw)
     model = cls(num_classes=num_classes, img_size=img_size, backend=backend, **args)
     if pretrained_path is not None:
-        load_checkpoint(model, pretrained_path, strict=True)
+        sd = _read_checkpoint(pretrained_path)
+        key = _classifier_key(model)
+        ckpt_classes = sd[key].shape[0] if key in sd else 0
+        if ckpt_classes != model.num_classes:  # load into the checkpoint's head, then replace it
+            model.reset_classifier(ckpt_classes)
+        _load_state_dict(model, sd, strict=True)
+        if num_classes != ckpt_classes:
+            model.reset_classifier(num_classes)
     return model
+
+
+def _classifier_key(model: nn.Module) -> str:
+    """The state-dict key of the classifier's weight (``head.weight``, ``classifier.head.weight``)."""
+    head = model.get_classifier()
+    for name, mod in model.named_modules():
+        if mod is head:
+            return f"{name}.weight"
+    raise AssertionError("the classifier is not a submodule of the model")  # pragma: no cover
 
 
 def _extract_state_dict(obj) -> dict:
@@ -98,6 +116,16 @@ def load_checkpoint(model: nn.Module, path, strict: bool = True):
     ``torch.load(..., weights_only=True)`` (no code runs from the file). ViG's position
     embedding is resized bicubically when the checkpoint was trained on another grid.
     """
+    return _load_state_dict(model, _read_checkpoint(path), strict)
+
+
+def _load_state_dict(model: nn.Module, sd: dict, strict: bool):
+    _adapt_pos_embed(model, sd)
+    return model.load_state_dict(sd, strict=strict)
+
+
+def _read_checkpoint(path) -> dict:
+    """The state_dict of a checkpoint file (see :func:`load_checkpoint`)."""
     path = os.fspath(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -108,9 +136,7 @@ def load_checkpoint(model: nn.Module, path, strict: bool = True):
             f"torch.save({{'model': torch.load(path, weights_only=False)['model']}}, new_path). "
             f"Cause: {exc}"
         ) from exc
-    sd = _extract_state_dict(obj)
-    _adapt_pos_embed(model, sd)
-    return model.load_state_dict(sd, strict=strict)
+    return _extract_state_dict(obj)
 
 
 def timm_entrypoint(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
@@ -146,13 +172,9 @@ def timm_entrypoint(name: str, pretrained: bool = False, **kwargs) -> nn.Module:
     for unused in ("drop_block_rate", "bn_momentum", "bn_eps", "scriptable", "exportable", "no_jit"):
         kwargs.pop(unused, None)
     with torch.device(device) if device is not None else contextlib.nullcontext():
-        # build with the checkpoint's head, then replace it if another class count is asked for
-        model = create_model(name, num_classes=1000 if (pretrained and path) else num_classes,
+        # create_model loads into the checkpoint's head, then replaces it if another class count is asked for
+        model = create_model(name, pretrained_path=path if pretrained else None, num_classes=num_classes,
                              img_size=img_size, **kwargs)
-    if pretrained and path:
-        load_checkpoint(model, path, strict=True)
-        if num_classes != model.num_classes:
-            model.reset_classifier(num_classes)
     if dtype is not None:
         model = model.to(dtype=dtype)
     if device is not None:
