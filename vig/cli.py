@@ -1,4 +1,4 @@
-"""``python -m vig`` / ``vig``: the main job.
+"""``python -m vig`` / ``vig``: the main job (``--help`` says what it does).
 
 Lists every backend with its status, builds ViG-T, runs a forward and backward pass on one random
 batch with each usable backend, and prints, per backend, the max relative error of the logits and
@@ -26,17 +26,33 @@ def _max_rel(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
+_DESCRIPTION = ("The main job: lists every bidirectional-GLA backend with its status, builds a ViG model, runs a "
+                "forward and backward pass on one random batch with each usable backend, and prints each one's max "
+                "relative error (logits, input gradients) against the reference backend and its time per step.")
+
+
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="vig", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="vig_tiny", help="model name (default: vig_tiny)")
+    p = argparse.ArgumentParser(prog="vig", description=_DESCRIPTION)
+    from .models import create_model, list_models
+
+    p.add_argument("--model", default="vig_tiny", choices=list_models(), help="model name (default: vig_tiny)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--batch", type=int, default=None, help="default: 32 on a GPU, 2 on the CPU")
     p.add_argument("--img-size", type=int, default=224)
     p.add_argument("--backends", default=None,
                    help="comma-separated backends to run (default: every usable one)")
     args = p.parse_args(argv)
-
-    from .models import create_model
+    wanted = None
+    if args.backends:
+        wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
+        for b in wanted:
+            if b == "auto":
+                p.error("--backends: name backends; 'auto' is a policy, not a backend (leave --backends out "
+                        "to run every usable one)")
+            try:
+                registry._check_name(b)
+            except ValueError as exc:
+                p.error(f"--backends: {exc}")
 
     device = torch.device(args.device)
     batch = args.batch or (32 if device.type == "cuda" else 2)
@@ -52,11 +68,13 @@ def main(argv=None) -> int:
         print(f"  {name:<{width}}  {'usable' if reason is None else 'unavailable: ' + reason}")
         if reason is None:
             usable.append(name)
-    if args.backends:
-        wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
-        for b in wanted:
-            registry._check_name(b)
-        usable = [b for b in wanted if b in usable or b == "reference"]
+    if wanted is not None:
+        missing = [b for b in wanted if b not in usable and b != "reference"]
+        if missing:
+            print(f"vig: error: --backends: {', '.join(missing)} cannot run here (see the list above)",
+                  file=sys.stderr)
+            return 2
+        usable = wanted
     if "reference" not in usable:
         usable.insert(0, "reference")
 
