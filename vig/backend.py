@@ -82,12 +82,18 @@ class Backend:
     """Base of every backend.
 
     ``name``: registry name. ``device_types``: the torch device types whose tensors it takes.
-    ``install_hint``: what to do when the backend is unavailable (shown in errors).
+    ``install_hint``: what to do when the backend is unavailable (shown in errors). ``dtypes``,
+    ``max_head_dim``: what tensors it takes (:meth:`takes`).
     """
 
     name: str = "?"
     device_types: tuple[str, ...] = ("cuda",)
     install_hint: str = ""
+    #: the dtypes of q, k, v it takes (the shared layer raises TypeError for others; "auto" skips it)
+    dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
+    #: the widest head (max(K, V)) it takes, or None (any; the shared layer raises
+    #: BackendUnavailableError beyond it; "auto" skips it)
+    max_head_dim: int | None = None
 
     def not_supported_reasons(self) -> list[str]:
         """Why this backend cannot run in this process at all ([] when it can)."""
@@ -100,6 +106,10 @@ class Backend:
                 f"it runs on {' or '.join(self.device_types)} tensors, these are on {device.type}"
             ]
         return []
+
+    def takes(self, dtype: torch.dtype, head_dim: int) -> bool:
+        """Whether it takes q, k, v of ``dtype`` with ``head_dim`` = max(K, V) channels."""
+        return dtype in self.dtypes and (self.max_head_dim is None or head_dim <= self.max_head_dim)
 
     def apply(self, q, k, v, g_fwd, g_bwd, scale: float) -> torch.Tensor:  # pragma: no cover
         """Differentiable op on validated inputs. Kernel backends inherit the shared one."""

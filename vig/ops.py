@@ -11,7 +11,6 @@ from .registry import resolve_backend
 __all__ = ["bidirectional_gla"]
 
 _DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64)
-_KERNEL_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _NAMES = ("q", "k", "v", "g_fwd", "g_bwd")
 
 
@@ -114,16 +113,14 @@ def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_
     _validate(q, k, v, g_fwd, g_bwd, scale)
     K, V = q.shape[-1], v.shape[-1]
     be = resolve_backend(backend, q.device, q.dtype, max(K, V))
-    dtypes = getattr(be, "dtypes", _KERNEL_DTYPES)
-    if q.dtype not in dtypes:
-        raise TypeError(
-            f"bidirectional_gla: backend {be.name!r} takes {', '.join(map(str, dtypes))}, got {q.dtype}"
-            + (" (the reference backend takes float64: backend='reference')" if q.dtype == torch.float64 else "")
-        )
-    limit = getattr(be, "max_head_dim", None)
-    if limit is not None and max(K, V) > limit:
+    if not be.takes(q.dtype, max(K, V)):
+        if q.dtype not in be.dtypes:
+            raise TypeError(
+                f"bidirectional_gla: backend {be.name!r} takes {', '.join(map(str, be.dtypes))}, got {q.dtype}"
+                + (" (the reference backend takes float64: backend='reference')" if q.dtype == torch.float64 else "")
+            )
         raise BackendUnavailableError(
-            be.name, [f"head dims K={K}, V={V} exceed its limit of {limit}"],
+            be.name, [f"head dims K={K}, V={V} exceed its limit of {be.max_head_dim}"],
             "use the tilelang or reference backend for larger heads",
         )
     if check_gates:

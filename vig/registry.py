@@ -145,14 +145,6 @@ def _unavailable(name: str, reasons: list[str], inputs: bool = False) -> Backend
     return BackendUnavailableError(name, reasons, fix)
 
 
-def _takes(obj: Backend, dtype, head_dim) -> bool:
-    """Whether a backend takes this dtype and head size (what ``"auto"`` checks before choosing it)."""
-    if dtype is not None and dtype not in getattr(obj, "dtypes", (dtype,)):
-        return False
-    limit = getattr(obj, "max_head_dim", None)
-    return head_dim is None or limit is None or head_dim <= limit
-
-
 def resolve_backend(name: str | None, device: torch.device, dtype: torch.dtype | None = None,
                     head_dim: int | None = None) -> Backend:
     """The backend object that runs tensors on ``device`` for the name ``name`` (``None``:
@@ -167,7 +159,7 @@ def resolve_backend(name: str | None, device: torch.device, dtype: torch.dtype |
             for cand in AUTO_ORDER:
                 if cand in _REGISTRY and not _reasons(cand):
                     obj = _objects[cand]
-                    if not obj.input_reasons(device) and _takes(obj, dtype, head_dim):
+                    if not obj.input_reasons(device) and (dtype is None or obj.takes(dtype, head_dim or 1)):
                         return obj
         name = "reference"
     reasons = _reasons(name)

@@ -427,20 +427,23 @@ def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: in
 # call, never cached). The launch keywords they return are shared dicts: never mutated.
 @_ENV.memo
 def _fwd_route(dtype, BH: int, L: int, interp: bool):
-    """(NS, LS, keep, fo, main): the forward's segments; whether it keeps its segment states for the backward
-    (KEEP_STATES where the backward's v2.6 machinery can take them); FO (v2.9); the main kernel's launch keywords,
-    one dict per launch (MODE 1 then 2 under FO, else MODE 0)."""
+    """The forward's decisions for one (dtype, B*H, L): a dict with NS, LS; keep (KEEP_STATES where the
+    backward's v2.6 machinery can take the segment states); fo (v2.9); fscan (v2.6); the launch keywords of the
+    segment kernels and of the main kernel, one dict per main launch (MODE 1 then 2 under FO, else MODE 0)."""
     _check_dx_knob("FWD")
     keep = _keep_states()
     ftz = _ftz()
     _check_state_chunk_knob()
     NS, LS = _segments(BH, L)
     fo = _fo("FWD")
-    keep = keep and NS > 1 and not _fscan() and dtype != torch.float32 and _bseg_mode() == "v26"
+    fscan = _fscan()
+    keep = keep and NS > 1 and not fscan and dtype != torch.float32 and _bseg_mode() == "v26"
     common = dict(BK=BK, BV=BV, C=CHUNK, THR=THR, PREC=_dot_prec("FWD", dtype), **_fpipe(NS))
     opts = dict(num_warps=_warps("FWD"), **_nreg("FWD", dtype), **_stages("FWD"))
     main = tuple({**common, "MODE": mode, **ftz, **opts} for mode in ((1, 2) if fo else (0,)))
-    return NS, LS, keep, fo, main
+    return dict(NS=NS, LS=LS, keep=keep, fo=fo, fscan=fscan, main=main,
+                segstate=dict(BK=BK, BV=BV, C=CHUNK, PREC=_prec(dtype), num_warps=4, **ftz),
+                segscan=dict(BK=BK, BVS=BV // BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS, **ftz))
 
 
 @_ENV.memo
@@ -584,7 +587,8 @@ class TritonBackend(KernelBackend):
         BH = B * H
         dev = v.device
         NV = 1
-        NS, LS, keep, fo, main = _fwd_route(q.dtype, BH, L, _interpreting())
+        r = _fwd_route(q.dtype, BH, L, _interpreting())
+        NS, LS, fo = r["NS"], r["LS"], r["fo"]
         if fo:  # v2.9: one int32 flag per program after op, one allocation (256-byte aligned part)
             nop = -(-BH * L * V // 64) * 64
             obuf = torch.empty((nop + NV * BH * NS,), dtype=torch.float32, device=dev)
@@ -596,20 +600,15 @@ class TritonBackend(KernelBackend):
         if NS > 1:  # one allocation for the four segment buffers (host time), 256-byte aligned parts
             n1, n2 = -(-BH * NS * K * V // 64) * 64, -(-BH * NS * K // 64) * 64
             sbuf = torch.empty((2 * (n1 + n2),), dtype=torch.float32, device=dev)
-            kept = (sbuf,) if keep else ()
+            kept = (sbuf,) if r["keep"] else ()
             hf, hb, tf, tb = sbuf[:n1], sbuf[n1:2 * n1], sbuf[2 * n1:2 * n1 + n2], sbuf[2 * n1 + n2:]
-            ftz = _ftz()
             _kern(_k.bigla_fwd_segstate_kernel, (NV, BH, NS))(
                 k, v, g_fwd, g_bwd, hf, hb, tf, tb,
                 *_strides(k), *_strides(v), *_strides(g_fwd), *_strides(g_bwd),
-                L, H, LS, NS, K, V,
-                BK=BK, BV=BV // NV, C=CHUNK, PREC=_prec(q.dtype), num_warps=4, **ftz,
+                L, H, LS, NS, K, V, **r["segstate"],
             )
-            if _fscan():  # v2.6: entering states by a parallel scan, in place
-                _kern(_k.bigla_fwd_segscan_kernel, (BH, 2, BSEG_NVS))(
-                    hf, hb, tf, tb, NS, K, V,
-                    BK=BK, BVS=BV // BSEG_NVS, STAGES=BSEG_STAGES, num_warps=BSEG_WARPS, **ftz,
-                )
+            if r["fscan"]:  # v2.6: entering states by a parallel scan, in place
+                _kern(_k.bigla_fwd_segscan_kernel, (BH, 2, BSEG_NVS))(hf, hb, tf, tb, NS, K, V, **r["segscan"])
         else:
             hf = hb = tf = tb = op  # unused
             kept = ()
@@ -620,7 +619,7 @@ class TritonBackend(KernelBackend):
                 *_strides(q), *_strides(k), *_strides(v),
                 *_strides(g_fwd), *_strides(g_bwd), *_strides(o),
                 float(scale), L, H, LS, NS, K, V)
-        _kern_all(_k.bigla_fwd_dx_kernel, (NV, BH, NS), args, main)
+        _kern_all(_k.bigla_fwd_dx_kernel, (NV, BH, NS), args, r["main"])
         return kept
 
     def _bwd(self, q, k, v, g_fwd, g_bwd, do, scale, kept=None):
