@@ -58,18 +58,20 @@ def make_inputs(case: Case, device="cpu"):
     gdt = torch.float32 if case.gate_dtype == "float32" else dt
     B, L, H, K, V = case.B, case.L, case.H, case.K, case.V
     if case.layout == "fused":
-        # As in the model: one projection gives q, k, v; another gives both gates.
-        qkv = torch.randn(B, L, H * (2 * K + V), generator=gen, dtype=torch.float64).to(dt)
+        # As in the model: one projection gives q, k, v; another gives both gates. The two buffers go to the
+        # device before they are cut into views (moving a view with gaps between its rows copies it
+        # contiguously: the kernels would never see the strides).
+        qkv = torch.randn(B, L, H * (2 * K + V), generator=gen, dtype=torch.float64).to(dt).to(device)
         q, k, v = qkv.split([H * K, H * K, H * V], -1)
         q, k, v = q.view(B, L, H, K), k.view(B, L, H, K), v.view(B, L, H, V)
-        g = gates((B, L, 2 * H * K), case.regime, gen, gdt)
+        g = gates((B, L, 2 * H * K), case.regime, gen, gdt).to(device)
         gf, gb = (x.view(B, L, H, K) for x in g.chunk(2, -1))
     else:
         q, k = (torch.randn(B, L, H, K, generator=gen, dtype=torch.float64).to(dt) for _ in range(2))
         v = torch.randn(B, L, H, V, generator=gen, dtype=torch.float64).to(dt)
         gf, gb = (gates((B, L, H, K), case.regime, gen, gdt) for _ in range(2))
     do = torch.randn(B, L, H, V, generator=gen, dtype=torch.float64).to(dt)
-    return tuple(t.to(device) for t in (q, k, v, gf, gb, do))
+    return tuple(t.to(device) for t in (q, k, v, gf, gb, do))  # (the fused views are there already: kept)
 
 
 @st.composite

@@ -284,14 +284,15 @@ def test_odd_input_size_and_token_grid():
 
 def test_position_embedding_is_resized_bicubically_in_float32():
     model = small_model("vig_tiny").eval()
-    x = torch.zeros(1, 160, 192)
+    x = torch.randn(1, 160, 192)
     got = model._pos_embed(x, (10, 16))
     src = model.pos_embed.detach().reshape(1, 14, 14, 192).permute(0, 3, 1, 2).float()
     want = F.interpolate(src, size=(10, 16), mode="bicubic", align_corners=False)
     want = want.flatten(2).transpose(1, 2)
-    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    torch.testing.assert_close(got, x + want, rtol=0, atol=1e-6)
     # native grid: the parameter itself
-    assert torch.equal(model._pos_embed(torch.zeros(1, 196, 192), (14, 14)), model.pos_embed.detach())
+    x = torch.randn(1, 196, 192)
+    assert torch.equal(model._pos_embed(x, (14, 14)), x + model.pos_embed.detach())
     # a model built for another native size owns a position embedding of that grid
     assert meta_model("vig_tiny", img_size=(160, 256)).pos_embed.shape == (1, 160, 192)
 

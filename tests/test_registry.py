@@ -197,11 +197,18 @@ def test_no_silent_fallback_for_registered_gpu_backends_on_cpu():
             vig.bidirectional_gla(*inputs(), backend=name)
 
 
-def test_backend_argument_overrides_the_context():
-    with vig.use_backend("reference"):
-        o1 = vig.bidirectional_gla(*inputs())
-    o2 = vig.bidirectional_gla(*inputs(), backend="reference")
-    torch.testing.assert_close(o1, o2)
+def test_backend_argument_overrides_the_context(fake_backends):
+    """backend= wins over use_backend and set_backend: with a backend in force that cannot run, a call naming
+    the reference runs (and gives the reference's result), while a call naming none raises."""
+    want = vig.bidirectional_gla(*inputs(), backend="reference")
+    vig.set_backend("never")
+    with pytest.raises(vig.BackendUnavailableError, match="never"):
+        vig.bidirectional_gla(*inputs())
+    torch.testing.assert_close(vig.bidirectional_gla(*inputs(), backend="reference"), want, rtol=0, atol=0)
+    with vig.use_backend("never"):
+        with pytest.raises(vig.BackendUnavailableError, match="never"):
+            vig.bidirectional_gla(*inputs())
+        torch.testing.assert_close(vig.bidirectional_gla(*inputs(), backend="reference"), want, rtol=0, atol=0)
 
 
 def test_knobs_read_once_and_memo_forgets_on_reload(monkeypatch):

@@ -92,7 +92,8 @@ def test_v26_segment_kernels_compile_for_sm90(tmp_path):
 def _segmented_parity(monkeypatch, knobs, seed, label, calls=1, regime="neg_inf", edit=None):
     """Triton with ``knobs`` set against the float64 oracle on one segmented case (the interpreter
     cuts every sequence into 3 segments; on a GPU VIG_TRITON_SEGMENT=3, VIG_TRITON_SEG_MIN_L=16
-    force them), gates with -inf and strong entries so the carries matter; on a GPU the op runs
+    force them), gates of ``regime`` (the default, neg_inf, has -inf entries, so the carries matter;
+    ``edit`` can plant strong ones); on a GPU the op runs
     ``calls`` times and the last call is judged. ``edit(gf, gb)``, if given, changes the gates in
     place before the run."""
     import torch
