@@ -4,7 +4,7 @@
 # the parity suite's fused-layout inputs now cut into views on the device (the first GPU run of the kernels' view
 # paths under every backend's hypothesis parity test); the bf16-autocast model gradients against the reference.
 # Run the whole GPU suite, then (time left) the benchmark suite without fla. Carry .device-deps and
-# .scratch/tlcache21.tar.xz (session 21's cache holds every TileLang kind the tests launch: .scratch/s22/kinds.py
+# .scratch/tlcache21.tar.xz (session 21's cache holds every TileLang kind the tests launch: results/2026-12-07f-h100/not-run/kinds.py
 # lists them, the same 29).
 #   run: DL=580 bash results/2026-12-07f-h100/not-run/next-call.sh $(git rev-parse --short HEAD)
 mkdir -p /tmp/tlc && tar -C /tmp/tlc -xJf .scratch/tlcache21.tar.xz
