@@ -17,7 +17,7 @@ import shutil
 import tempfile
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 _MISSING = [m for m in ("tilelang",) if importlib.util.find_spec(m) is None]
@@ -655,6 +655,8 @@ def _packed_by_the_old_rule(t):
 
 
 @settings(max_examples=300, deadline=None, derandomize=False)
+@example(dtype="float32", B=1, L=1, H=1, width=2, c0=1, extra=0, transpose=False, flat_off=3, misalign=False,
+         seed=0)  # session 22's CI: contiguous by PyTorch's rule, stride 3 on the size-1 dims (no int64 view)
 @given(dtype=st.sampled_from(("bfloat16", "float32")), B=st.integers(1, 3), L=st.integers(1, 5), H=st.integers(1, 3),
        width=st.integers(1, 40), c0=st.integers(0, 9), extra=st.integers(0, 9), transpose=st.booleans(),
        flat_off=st.integers(0, 5), misalign=st.booleans(), seed=st.integers(0, 2**31 - 1))
