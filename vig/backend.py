@@ -131,8 +131,8 @@ class KernelBackend(Backend):
       (see there).
     * Every tensor has ``stride(-1) == 1``; the other strides are arbitrary (the gates are
       usually the two halves of one projection, q, k, v slices of another) unless the
-      backend sets ``requires_contiguous = True``, in which case every tensor is contiguous and
-      its data starts 16-byte aligned (``vig.ops.ALIGN``). A backend that takes views on some
+      backend sets ``requires_contiguous = True``, in which case every tensor is contiguous (row-major
+      strides, size-1 dims included) and its data starts 16-byte aligned (``vig.ops.ALIGN``). A backend that takes views on some
       paths and needs contiguous tensors on others gets the latter from ``vig.ops._layout``.
     * ``scale`` is a Python float.
     * The current CUDA device is the tensors' (the shared layer switches to it when it is not),

@@ -147,12 +147,24 @@ def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 ALIGN = 16
 
 
+def _row_major(t: torch.Tensor) -> bool:
+    """Whether t's strides are the row-major ones of its shape, size-1 dims included (``is_contiguous`` ignores
+    the stride of a size-1 dim, e.g. after a permute; ``view(dtype)`` and compiled kernels' stride checks do not)."""
+    want = 1
+    for size, stride in zip(reversed(t.shape), reversed(t.stride())):
+        if stride != want:
+            return False
+        want *= size
+    return True
+
+
 def _layout(t: torch.Tensor, contiguous: bool) -> torch.Tensor:
-    """What kernel entry points are promised: stride(-1) == 1, or fully contiguous with the data starting on an
-    ALIGN-byte boundary. (``.contiguous()`` returns a contiguous tensor at an odd offset, e.g. a flat slice of a
-    larger buffer, as it is: vectorized loads from its base fault; such a tensor is copied.)"""
+    """What kernel entry points are promised: stride(-1) == 1, or fully contiguous (row-major strides, size-1 dims
+    included) with the data starting on an ALIGN-byte boundary. (``.contiguous()`` returns a contiguous tensor at
+    an odd offset, e.g. a flat slice of a larger buffer, as it is: vectorized loads from its base fault; such a
+    tensor is copied, as is one whose size-1 dims carry other strides.)"""
     if contiguous:
-        if t.is_contiguous() and t.data_ptr() % ALIGN == 0:
+        if t.is_contiguous() and t.data_ptr() % ALIGN == 0 and (1 not in t.shape or _row_major(t)):
             return t
         return t.clone(memory_format=torch.contiguous_format)
     if t.stride(-1) != 1 and t.size(-1) != 1:

@@ -750,14 +750,12 @@ def _packed(t):
     # The copy is the shared layer's contiguous hand-over (vig.ops._layout: contiguous and 16-byte aligned), not
     # .contiguous(): a tensor that is contiguous at an odd offset or address (a flat slice of a larger buffer) is its
     # own .contiguous(), which session 8's rule then viewed anyway (an error from view, or a misaligned int64 view).
-    # A tensor that PyTorch calls contiguous may still have an odd stride on a size-1 dim (its stride is free there),
-    # which view(int64) refuses: such a tensor is copied with canonical strides (session 22; test_packed_views found
-    # B = L = H = 1 at stride 3).
+    # (_layout also copies a tensor that PyTorch calls contiguous with another stride on a size-1 dim, which
+    # view(int64) refuses: session 22, test_packed_views found B = L = H = 1 at stride 3.)
     try:
         p = t.view(torch.int64)
     except RuntimeError:
-        c = _layout(t, True)
-        return (t.clone(memory_format=torch.contiguous_format) if c is t else c).view(torch.int64)
+        return _layout(t, True).view(torch.int64)
     return p if p.data_ptr() % 8 == 0 else _layout(t, True).view(torch.int64)
 
 
