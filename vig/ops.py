@@ -131,9 +131,6 @@ def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_
         return v * 0
     if scale is None:
         scale = K ** -0.5
-    if q.is_cuda and q.device.index != torch.cuda.current_device():
-        with torch.cuda.device(q.device):  # the kernels launch on the current device's stream
-            return be.apply(q, k, v, g_fwd, g_bwd, float(scale))
     return be.apply(q, k, v, g_fwd, g_bwd, float(scale))
 
 
@@ -199,6 +196,13 @@ class _KernelFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, backend, scale, q, k, v, g_fwd, g_bwd, needs_grad=None):
+        if q.is_cuda and q.device.index != torch.cuda.current_device():
+            with torch.cuda.device(q.device):  # the kernels launch on the current device's stream
+                return _KernelFunction._forward(ctx, backend, scale, q, k, v, g_fwd, g_bwd, needs_grad)
+        return _KernelFunction._forward(ctx, backend, scale, q, k, v, g_fwd, g_bwd, needs_grad)
+
+    @staticmethod
+    def _forward(ctx, backend, scale, q, k, v, g_fwd, g_bwd, needs_grad):
         # needs_grad: whether a backward may follow (KernelBackend.apply: grad mode on and some input
         # requires a gradient; inside forward grad mode is off and needs_input_grad ignores no_grad)
         if needs_grad is None:
