@@ -16,10 +16,60 @@ SPILL_OK = {"bigla_tc_bwd"}
 NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.path.exists("/usr/local/bin/nvcc") else None)
 
 
+def _routed_tc_modules(K, V):
+    """The bigla_tc.cu modules (their -D defines) that the backend's default routing builds at head dims K, V:
+    forward and backward plans of fp16 and bf16 inputs, 16-byte-aligned rows and rows off by one element, one
+    sequence under TC_MAX_SEG and one over it (segmented), on a device whose SM count puts the output pass inside
+    and outside v39w's wave rule. Nothing runs: dev_mock replaces each launch (CPU tensors), and the recurrent
+    kernels' launches are dropped (their specializations are listed by BH in _specs)."""
+    import vig_kernels.cupy as m
+    from vig_kernels.cupy import dev_mock
+
+    found = set()
+    be = m.CuPyBackend()
+    g = torch.Generator().manual_seed(K * 1000 + V)
+    for dtype in (torch.float16, torch.bfloat16):
+        for B, H, L in ((2, 3, 40), (1, 2, m.TC_MAX_SEG + 44)):
+            for sms, off in ((132, 0), (2, 0), (132, 1)):  # B H = 6 blocks: 2 * 2 < 6 <= 3 * 2
+                def rows(n, dtype):  # B L H n, the first element ``off`` past a fresh buffer's start
+                    return torch.randn(B * L * H * n + off, generator=g).to(dtype)[off:].view(B, L, H, n)
+
+                q, k, v, do = rows(K, dtype), rows(K, dtype), rows(V, dtype), rows(V, dtype)
+                gf, gb = rows(K, torch.float32), rows(K, torch.float32)
+                gf, gb = -gf.abs(), -gb.abs()
+                saved = (m._launch, m._device_index)
+                with dev_mock.host_plans(m, sms=sms):
+                    planned = m._MODULES.kernel_defs
+
+                    def kernel_defs(src, func, dev, defines, smem, planned=planned):
+                        if src == "bigla_tc.cu":
+                            found.add(defines)
+                        return planned(src, func, dev, defines, smem)
+
+                    m._MODULES.kernel_defs = kernel_defs
+                    m._launch = lambda *a: None  # the recurrent kernels (CPU tensors: device 0 of none)
+                    m._device_index = lambda device: 0
+                    try:
+                        o, st = be.forward(q, k, v, gf, gb, K ** -0.5)
+                        be.backward(q, k, v, gf, gb, K ** -0.5, do, st)
+                    finally:
+                        m._launch, m._device_index = saved
+    return found
+
+
 def _specs():
+    """(source, defines, no_spill, arch) of every compile test: the recurrent kernels (bigla_fwd.cu, bigla_bwd.cu:
+    fp32, and fp16 / bf16 rows the chunked kernels do not take) at the models' K, V for every dtype and the
+    benchmark's B H (the value split depends on B H), and the bigla_tc.cu modules the default routing builds
+    (_routed_tc_modules): at the models' K = 32, V = 64 for sm_90 and sm_80, at other head sizes for sm_90.
+    The opt-in variants (VIG_CUPY_FWD / _BWD other than the defaults: v26, v30, v30l, v37, v39, v29q, v29r, v31,
+    v31q, ...) and the defaults' fallbacks where 32-bit offsets do not reach (v36q) are not compiled here (CI
+    time; each was GPU-proven when it was timed, and compiles on use); before session 23 this matrix listed
+    modules by hand, and its v36 entry lacked the FWL define the routing adds (tests/test_cupy_compile.py at
+    69939ee)."""
     import torch as _t
 
-    from vig_kernels.cupy import TILE, _bwd_wide, _fwd_wide, _kp, _vp, tc_kt
+    from vig_kernels.cupy import TILE, _bwd_wide, _fwd_wide, _kp, _vp
 
     K, V = 32, 64  # every ViG size
     kp = _kp(K)
@@ -28,59 +78,42 @@ def _specs():
         for BH in (24, 48, 384, 768, 1536, 6):  # benchmark shapes plus a tiny batch
             for src, vp in (("bigla_fwd.cu", _vp(kp, V, BH, _fwd_wide(kp, dtype))),
                             ("bigla_bwd.cu", _vp(kp, V, BH, _bwd_wide(kp)))):
-                specs.add((src, (("DTYPE", code), ("KP", kp), ("VP", vp), ("TT", TILE)), True))
-        if code:  # the chunked tensor-core forward (fp16 / bf16): the models' K, then others
-            for k, strict in ((K, True), (16, False), (64, False), (128, False)):
-                for vec in (1, 0):  # 16-byte loads (the models' aligned views) or scalar
-                    specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", vec)),
-                               strict))
-            # the v2.6 forward tiles (VIG_CUPY_FWD=v26: token-major V / Ki, ldmatrix.trans, 16-byte
-            # output stores) at the models' K and the largest K
-            for k in (K, 128):
-                for vec in (1, 0):
-                    specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", vec),
-                                               ("FWL", 1)), k == K))
-            # session 6: the state-pass-only module of the segmented forward (VIG_CUPY_FWD0=m0:
-            # -DFWM0=1 -DMINB=3, K <= 32), both forward layouts; no spills at the models' K
-            for k in (K, 16):
-                for fwl in ((), (("FWL", 1),)):
-                    specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1))
-                               + fwl + (("FWM0", 1), ("MINB", 3)), k == K))
-            # session 8: the v30 forward (VIG_CUPY_FWD=v30, the default: -DFL32=1 -DFDEC=1), 16-byte
-            # rows only, mode 1 and the mode-0 module; no spills at the models' K. (v30l, -DFL32=1
-            # alone, is opt-in and left out for CI time: `VIG_CUPY_FWD=v30l` compiles it on use.)
-            for k in (K, 16):
-                for var in ((("FL32", 1), ("FDEC", 1)),):
-                    for m0 in ((), (("FWM0", 1), ("MINB", 3))):
-                        specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
-                                                   ("FWL", 1)) + var + m0, k == K))
-            # session 10 round 3 (on trial): v37 = v30 + -DFTR=1 (channel-major Qi / Qf / Kf / Ki
-            # tiles, packed stores, ldmatrix fragments), mode 1 and the mode-0 module at the models'
-            # K, no spills (its K = 16 / 64 / 128 forms run in the emulator and compile on use)
-            for m0 in ((), (("FWM0", 1), ("MINB", 3))):
-                specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(K)), ("VEC", 1), ("FWL", 1),
-                                           ("FL32", 1), ("FDEC", 1), ("FTR", 1)) + m0, True))
-            # session 13 round 2 (on trial): v39's output pass = v37 + -DFC3=1 -DMINB=3 (3 blocks per
-            # SM: 80 registers; ptxas spills 24 bytes there, accepted: not strict)
-            specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(K)), ("VEC", 1), ("FWL", 1),
-                                       ("FL32", 1), ("FDEC", 1), ("FTR", 1), ("FC3", 1), ("MINB", 3)), False))
-            # the chunked backwards K <= 32, 16-byte rows: v31 (the default since session 9), v31q (its
-            # fallback where 32-bit offsets do not reach) and v29q (the previous default); the other
-            # opt-in ones (v24, v25, v26, v26p, v29, v29r) are left out for CI time
-            # (they compile on use; each was GPU-proven before it was timed)
-            for k in (K, 16):
-                for bw4 in (8, 10, 11):  # v29q, v31, v31q
-                    specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(k)), ("VEC", 1),
-                                               ("BW4", bw4)), k == K))
-            # session 10 round 2 (on trial): v36 = v31 + -DO16=1 (dq, dk, dv rounded once into the
-            # inputs' dtype at the kernel's end), no spills at the models' K (its fallback v36q,
-            # BW4 11 + O16, compiles on use)
-            specs.add(("bigla_tc.cu", (("DTYPE", code), ("KT", tc_kt(K)), ("VEC", 1), ("BW4", 10),
-                                       ("O16", 1)), True))
-    # The chunked kernel is capped at 128 registers (2 blocks of 256 threads per SM); on sm_80
-    # ptxas spills 40 bytes at that cap: only sm_90 (the H100, where it is tuned) must not spill.
-    return [(src, defs, strict and (arch == "sm_90" or src != "bigla_tc.cu"), arch)
-            for src, defs, strict in sorted(specs) for arch in ("sm_90", "sm_80")]
+                specs.add((src, (("DTYPE", code), ("KP", kp), ("VP", vp), ("TT", TILE)), True, "sm_90"))
+    for k, v in ((K, V), (16, 16), (64, 64), (128, 128)):
+        for defines in _routed_tc_modules(k, v):
+            # no spills at the models' K and 16-byte rows (the models' views) on sm_90 (the H100, where the
+            # chunked kernels are tuned: capped at 128 registers, ptxas spills 40 bytes on sm_80), except v39's
+            # output pass (FC3: 3 blocks per SM, 80 registers, 24 bytes spilled, accepted); the chunked backward
+            # is in SPILL_OK. Scalar rows (VEC 0) are not held to it: the segmented forward's state pass (FWM0,
+            # 3 blocks per SM) spills 28 bytes there (found when this matrix became the routing's, session 23)
+            strict = k == K and ("VEC", 1) in defines and ("FC3", 1) not in defines
+            specs.add(("bigla_tc.cu", defines, strict, "sm_90"))
+            if k == K:
+                specs.add(("bigla_tc.cu", defines, False, "sm_80"))
+    for src, defines, strict, arch in list(specs):
+        if src != "bigla_tc.cu":
+            specs.add((src, defines, True, "sm_80"))
+    return sorted(specs, key=lambda s: (s[0], s[3], s[1]))
+
+
+def test_routed_modules_hold_the_defaults():
+    """The compile matrix is the routing's (_routed_tc_modules, through dev_mock): it must hold the shipped
+    modules, each spelled out here from the defaults (FWD v39w: v37's FL32 / FDEC / FTR tiles, its segmented
+    state pass FWM0, v39's output pass FC3 where the wave rule holds; BWD v36: BW4 10 with O16; every chunked
+    module with the v2.6 layout FWL), and the scalar-row (VEC 0) forms, so a mock that recorded nothing or the
+    wrong launches cannot pass for a matrix."""
+    import vig_kernels.cupy as m
+
+    assert (m.FWD_DEFAULT, m.BWD_DEFAULT) == ("v39w", "v36"), "update the modules spelled out below"
+    got = _routed_tc_modules(32, 64)
+    for code in (1, 2):
+        base = (("DTYPE", code), ("KT", 2), ("VEC", 1), ("FWL", 1))
+        ftr = base + (("FL32", 1), ("FDEC", 1), ("FTR", 1))
+        want = {base, ftr, ftr + (("FC3", 1), ("MINB", 3)), ftr + (("FWM0", 1), ("MINB", 3)),
+                base + (("BW4", m._BW4["v36"]), ("O16", 1)),
+                base[:2] + (("VEC", 0), ("FWL", 1)), base[:2] + (("VEC", 0), ("FWL", 1), ("FWM0", 1), ("MINB", 3))}
+        assert want <= got, sorted(want - got)
+    assert len(got) == 14, sorted(got)
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc not found on PATH")
