@@ -4,6 +4,7 @@ sizes), in the form NVRTC sees at run time; the chunked forward's launch plan; a
 imports without a GPU, reporting itself unavailable with a reason."""
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,15 +17,28 @@ SPILL_OK = {"bigla_tc_bwd"}
 NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if os.path.exists("/usr/local/bin/nvcc") else None)
 
 
-def _routed_tc_modules(K, V):
+def _routed_tc_modules(K, V, in32=True):
     """The bigla_tc.cu modules (their -D defines) that the backend's default routing builds at head dims K, V:
     forward and backward plans of fp16 and bf16 inputs, 16-byte-aligned rows and rows off by one element, one
     sequence under TC_MAX_SEG and one over it (segmented), on a device whose SM count puts the output pass inside
-    and outside v39w's wave rule. Nothing runs: dev_mock replaces each launch (CPU tensors), and the recurrent
-    kernels' launches are dropped (their specializations are listed by BH in _specs)."""
+    and outside v39w's wave rule. ``in32=False``: as if the inputs' element offsets did not fit 32 bits (_in32), the
+    fallbacks of views that span 2^31 elements (v36q, v26's forward). Not reached: the backward's BW4 2 fallback for
+    workspaces of 2^31 elements or more (it compiles on use). The VIG_CUPY_* switches are unset meanwhile (the
+    defaults' modules, whatever the environment says). Nothing runs: dev_mock replaces each launch (CPU tensors),
+    and the recurrent kernels' launches are dropped (their specializations are listed by BH in _specs)."""
     import vig_kernels.cupy as m
     from vig_kernels.cupy import dev_mock
 
+    env = {n: os.environ.pop(n) for n in [n for n in os.environ if n.startswith("VIG_CUPY_")]}
+    m.reload_env()
+    try:
+        return _routed(m, dev_mock, K, V, in32)
+    finally:
+        os.environ.update(env)
+        m.reload_env()
+
+
+def _routed(m, dev_mock, K, V, in32):
     found = set()
     be = m.CuPyBackend()
     g = torch.Generator().manual_seed(K * 1000 + V)
@@ -37,7 +51,7 @@ def _routed_tc_modules(K, V):
                 q, k, v, do = rows(K, dtype), rows(K, dtype), rows(V, dtype), rows(V, dtype)
                 gf, gb = rows(K, torch.float32), rows(K, torch.float32)
                 gf, gb = -gf.abs(), -gb.abs()
-                saved = (m._launch, m._device_index)
+                saved = (m._launch, m._device_index, m._in32)
                 with dev_mock.host_plans(m, sms=sms):
                     planned = m._MODULES.kernel_defs
 
@@ -49,11 +63,13 @@ def _routed_tc_modules(K, V):
                     m._MODULES.kernel_defs = kernel_defs
                     m._launch = lambda *a: None  # the recurrent kernels (CPU tensors: device 0 of none)
                     m._device_index = lambda device: 0
+                    if not in32:
+                        m._in32 = lambda *ts: False
                     try:
                         o, st = be.forward(q, k, v, gf, gb, K ** -0.5)
                         be.backward(q, k, v, gf, gb, K ** -0.5, do, st)
                     finally:
-                        m._launch, m._device_index = saved
+                        m._launch, m._device_index, m._in32 = saved
     return found
 
 
@@ -61,12 +77,13 @@ def _specs():
     """(source, defines, no_spill, arch) of every compile test: the recurrent kernels (bigla_fwd.cu, bigla_bwd.cu:
     fp32, and fp16 / bf16 rows the chunked kernels do not take) at the models' K, V for every dtype and the
     benchmark's B H (the value split depends on B H), and the bigla_tc.cu modules the default routing builds
-    (_routed_tc_modules): at the models' K = 32, V = 64 for sm_90 and sm_80, at other head sizes for sm_90.
-    The opt-in variants (VIG_CUPY_FWD / _BWD other than the defaults: v26, v30, v30l, v37, v39, v29q, v29r, v31,
-    v31q, ...) and the defaults' fallbacks where 32-bit offsets do not reach (v36q) are not compiled here (CI
-    time; each was GPU-proven when it was timed, and compiles on use); before session 23 this matrix listed
-    modules by hand, and its v36 entry lacked the FWL define the routing adds (tests/test_cupy_compile.py at
-    69939ee)."""
+    (_routed_tc_modules): at the models' K = 32, V = 64 for sm_90 and sm_80, their fallbacks for views that span
+    2^31 elements (v36q, v26's forward) and the other head sizes for sm_90. The opt-in variants (VIG_CUPY_FWD /
+    _BWD other than the defaults: v26, v30, v30l, v37, v39, v29q, v29r, v31, v31q, ...) and the backward's BW4 2
+    fallback (workspaces of 2^31 elements) are not compiled here (CI time; each was GPU-proven when it was timed,
+    and compiles on use); before session 23 this matrix listed modules by hand, and its v36 entry lacked the FWL
+    define the routing adds (tests/test_cupy_compile.py at 69939ee). Without cupy (the plans import it) only the
+    recurrent kernels are listed."""
     import torch as _t
 
     from vig_kernels.cupy import TILE, _bwd_wide, _fwd_wide, _kp, _vp
@@ -79,16 +96,20 @@ def _specs():
             for src, vp in (("bigla_fwd.cu", _vp(kp, V, BH, _fwd_wide(kp, dtype))),
                             ("bigla_bwd.cu", _vp(kp, V, BH, _bwd_wide(kp)))):
                 specs.add((src, (("DTYPE", code), ("KP", kp), ("VP", vp), ("TT", TILE)), True, "sm_90"))
-    for k, v in ((K, V), (16, 16), (64, 64), (128, 128)):
-        for defines in _routed_tc_modules(k, v):
-            # no spills at the models' K and 16-byte rows (the models' views) on sm_90 (the H100, where the
-            # chunked kernels are tuned: capped at 128 registers, ptxas spills 40 bytes on sm_80), except v39's
-            # output pass (FC3: 3 blocks per SM, 80 registers, 24 bytes spilled, accepted); the chunked backward
-            # is in SPILL_OK. Scalar rows (VEC 0) are not held to it: the segmented forward's state pass (FWM0,
-            # 3 blocks per SM) spills 28 bytes there (found when this matrix became the routing's, session 23)
-            strict = k == K and ("VEC", 1) in defines and ("FC3", 1) not in defines
+    if importlib.util.find_spec("cupy") is None:  # the plans import cupy: no chunked modules to list
+        return sorted(specs, key=lambda s: (s[0], s[3], s[1]))
+    models = _routed_tc_modules(K, V)
+    for k, v, in32 in ((K, V, True), (K, V, False), (16, 16, True), (64, 64, True), (128, 128, True)):
+        for defines in _routed_tc_modules(k, v, in32):
+            # no spills at the models' K on sm_90 (the H100, where the chunked kernels are tuned: capped at 128
+            # registers, ptxas spills 40 bytes on sm_80), except v39's output pass (FC3: 3 blocks per SM, 80
+            # registers, 24 bytes spilled, accepted) and the segmented forward's state pass on scalar rows (FWM0
+            # with VEC 0, 3 blocks per SM: 28 bytes, found when this matrix became the routing's in session 23);
+            # the chunked backward is in SPILL_OK
+            strict = (k == K and ("FC3", 1) not in defines
+                      and not (("VEC", 0) in defines and ("FWM0", 1) in defines))
             specs.add(("bigla_tc.cu", defines, strict, "sm_90"))
-            if k == K:
+            if defines in models:
                 specs.add(("bigla_tc.cu", defines, False, "sm_80"))
     for src, defines, strict, arch in list(specs):
         if src != "bigla_tc.cu":
@@ -102,6 +123,7 @@ def test_routed_modules_hold_the_defaults():
     state pass FWM0, v39's output pass FC3 where the wave rule holds; BWD v36: BW4 10 with O16; every chunked
     module with the v2.6 layout FWL), and the scalar-row (VEC 0) forms, so a mock that recorded nothing or the
     wrong launches cannot pass for a matrix."""
+    pytest.importorskip("cupy", reason="the plans import cupy")
     import vig_kernels.cupy as m
 
     assert (m.FWD_DEFAULT, m.BWD_DEFAULT) == ("v39w", "v36"), "update the modules spelled out below"

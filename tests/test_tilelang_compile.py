@@ -44,19 +44,23 @@ ROUTED = [
     *((k, dt) for dt in ("float16", "float32") for k in ("bwd_out", "bwd_st", "bwd_states", "fwd_fused",
                                                          "fwd_fused_seg", "fwd_out", "fwd_segst", "fwd_st")),
 ]
-# (kind, dtype, arch): the routed kinds for sm_90a; for sm_80 the v5 chunk kinds and the 224-px bf16 pair (the
-# routing does not depend on the arch); the ":r1" twins that VIG_TILELANG_RACEFIX=1 builds from the shipped kinds
-# (test_racefix_twins). Not compiled here (CI time; each was GPU-proven when it was timed, and compiles on use): the
+# batches over MAX_GRID_B (32,767): the bf16 backward in batch pieces, through v6's states and bwd_out2 on plain tensors
+ROUTED_BIG_BATCH = [("bwd_states", "bfloat16"), ("bwd_out2:t256:x4", "bfloat16")]
+# the ":r1" twins that VIG_TILELANG_RACEFIX=1 builds instead of the routed kinds (test_racefix_twins)
+RACEFIX_TWINS = ["bwd_adj:m6:v1:r1", "bwd_out2:t256:x4:s2:w1:r1", "fwd_fused:s2:m3:x5:e1:p1:b1:r1",
+                 "fwd_fused:s2:m3:x5:e1:p1:b1:a2:r1", "fwd_fused_seg:s2:m3:x4:g128:r1"]
+# (kind, dtype, arch): the routed kinds for sm_90a; for sm_80 fwd_out / bwd_out and the 224-px bf16 pair (the
+# routing does not depend on the arch: every routed kind would compile for sm_80; these four stand for them); the
+# RACEFIX twins. Not compiled here (CI time; each was GPU-proven when it was timed, and compiles on use): the
 # opt-in values of the VIG_TILELANG_* switches that later defaults superseded (session 18 left out the first of
 # them; session 23 the rest: v6's bf16 kinds, LOWMEM's bwd_states:w1 / fwd_scan:w1, BWD_OUT=v2 / ref2 without
 # views, BWD_STATES=m3, BWD_VIEWS=1 / 2, FWD_VIEWS=1 / 2's fwd_segst:s2, FUSED_EXP=ref2 / ref3, FWD_TILE=1, the plain
 # fwd_scan of SCAN_VEC=0, the v4 fallbacks fwd_res / bwd; their source checks below went with them, in git history
 # at 69939ee).
-SPECS = ([(k, dt, "sm_90a") for k, dt in ROUTED]
+SPECS = ([(k, dt, "sm_90a") for k, dt in ROUTED + ROUTED_BIG_BATCH]
          + [(k, "bfloat16", "sm_80") for k in ("fwd_out", "bwd_out", "fwd_fused:s2:m3:x5:e1:p1:b1:a2",
                                                 "bwd_out2:t256:x4:s2:w1")]
-         + [(k + ":r1", "bfloat16", "sm_90a") for k in ("fwd_fused:s2:m3:x5:e1:p1:b1", "fwd_fused_seg:s2:m3:x4:g128",
-                                                         "bwd_out2:t256:x4:s2:w1")])
+         + [(k, "bfloat16", "sm_90a") for k in RACEFIX_TWINS])
 
 
 def _compile(spec, cache_dir):
@@ -98,7 +102,8 @@ def test_specs_are_the_routed_kinds(monkeypatch):
     """ROUTED is what the backend launches by default: every kind its forward and backward ask the compiler for,
     over each (K, V) of the tests' head dims, dtype, contiguous and fused-view layout, gate dtype, L = 17 and 300,
     with and without gradients (the compiler mocked: nothing compiles or runs), at the 32 x 64 tile, for sm_90a and
-    sm_80 alike."""
+    sm_80 alike; with MAX_GRID_B = 1 (every batch in pieces) it adds ROUTED_BIG_BATCH; under
+    VIG_TILELANG_RACEFIX=1 the routed kinds become RACEFIX_TWINS."""
     import itertools
 
     import torch
@@ -106,15 +111,18 @@ def test_specs_are_the_routed_kinds(monkeypatch):
     from tests.strategies import HEAD_DIMS, Case, make_inputs
     from vig_kernels import tilelang as tlb
 
-    for arch in ("sm_90a", "sm_80"):
+    tlb.reload_env()  # the routing memo empty: answers under this test's switches only
+
+    def launched(arch):
         kinds = set()
 
-        def fake(kind, K, V, dtype, arch_, kinds=kinds):
+        def fake(kind, K, V, dtype, arch_):
+            assert arch_ == arch
             kinds.add((kind, K, V, dtype))
             return lambda *a: None
 
         monkeypatch.setattr(tlb, "compile_kernel", fake)
-        monkeypatch.setattr(tlb, "_arch", lambda device, arch=arch: arch)
+        monkeypatch.setattr(tlb, "_arch", lambda device: arch)
         be = tlb.TileLangBackend()
         for (K, V, dt, layout, gd, L) in itertools.product(HEAD_DIMS, HEAD_DIMS, ("bfloat16", "float16", "float32"),
                                                            ("contiguous", "fused"), ("float32", "same"), (17, 300)):
@@ -125,8 +133,22 @@ def test_specs_are_the_routed_kinds(monkeypatch):
                 o = be.apply(*ins, K ** -0.5)
                 if grad:
                     torch.autograd.grad(o, ins, do)
-        assert {(k, K, V) for k, K, V, _ in kinds} == {(k, 32, 64) for k, _ in ROUTED}, arch
-        assert {(k, dt) for k, _, _, dt in kinds} == set(ROUTED), arch
+        assert {(K, V) for _, K, V, _ in kinds} == {(32, 64)}
+        return {(k, dt) for k, _, _, dt in kinds}
+
+    for arch in ("sm_90a", "sm_80"):
+        assert launched(arch) == set(ROUTED), arch
+    monkeypatch.setattr(tlb, "MAX_GRID_B", 1)
+    tlb.reload_env()  # the routing memo holds answers given under the real MAX_GRID_B
+    try:
+        assert launched("sm_90a") - set(ROUTED) == set(ROUTED_BIG_BATCH)
+        monkeypatch.setenv("VIG_TILELANG_RACEFIX", "1")
+        tlb.reload_env()
+        assert {tlb._racefix(k) for k, _ in ROUTED} - {k for k, _ in ROUTED} == set(RACEFIX_TWINS)
+    finally:
+        monkeypatch.delenv("VIG_TILELANG_RACEFIX", raising=False)
+        monkeypatch.undo()  # MAX_GRID_B and the mocks back before the memo is emptied
+        tlb.reload_env()
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=["-".join(s) for s in SPECS])
@@ -139,9 +161,7 @@ def test_kernel_compiles(compiled, spec):
     assert "__global__" in src
     # no 64-bit integer division by a dynamic dim in the index math (b = i // H cost the v4
     # backward a third of its time): (batch, head) come straight from the block index.
-    # (The v4 forward, kept only as the VIG_TILELANG_FWD=v4 fallback, is left as it was proven.)
-    if kind not in ("fwd_res", "fwd_ws"):
-        assert "% ((int64_t)H)" not in src and "/ ((int64_t)H)" not in src
+    assert "% ((int64_t)H)" not in src and "/ ((int64_t)H)" not in src
     opts = kind.split(":")[1:]
     if "w1" in opts:  # LOWMEM (bwd_out2 here): the workspaces and dq / dk / dv are bf16
         for arg in ("WS", "WS2", "DQ", "DK", "DV"):
@@ -160,10 +180,12 @@ def test_kernel_compiles(compiled, spec):
             assert src.count("(WS + ") == 2 and src.count("(WS2 + ") == 2 and "WS_local_cast" not in src
         # q, k, gf, gb by one 8-byte / 16-byte vector load each; g1, g2 scanned over K columns,
         # g3, g4 only summed (two CumSum2D calls, not four over the padded width)
-        # BWD_VIEWS=1 (":s2", every routed bwd_out2): the six inputs as int64 views, fwd_fused:s2's loads, bit casts
-        assert ":s2" in kind
-        assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
-        assert "int do_s1" in src and "(ushort)(px[0] >> " in src and "(uint)(px[" in src
+        if ":s2" in kind:  # BWD_VIEWS=1: the six inputs as int64 views, fwd_fused:s2's loads and bit casts
+            assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Q", "Kt", "Vt", "GF", "GB", "DO"))
+            assert "int do_s1" in src and "(ushort)(px[0] >> " in src and "(uint)(px[" in src
+        else:  # (batches over MAX_GRID_B) q, k, gf, gb by one 8-byte / 16-byte vector load each
+            assert src.count("*(uint2*)(qv + 0) = *(uint2*)(Q + ") == 1 and src.count("*(uint2*)(kv + 0) = *(uint2*)(Kt + ") == 1
+            assert src.count("*(float4*)(fv + 0) = *(float4*)(GF + ") == 1 and src.count("*(float4*)(bv + 0) = *(float4*)(GB + ") == 1
         assert src.count("tl::CumSum2D") == 2 and src.count(", 32, 32, 33, 33);") == 2
         assert "a2_f" in src and "dacb_s" in src and src.count("tl::mma_sync") >= 17
     if (kind.startswith("fwd")
@@ -199,12 +221,12 @@ def test_kernel_compiles(compiled, spec):
             assert "sl_s" in src and "sqrtf(" in src
             assert "(((int*)sl_s)[r] != 0)" in src
             assert src.count("tl::mma_sync") >= 6
-    if kind.split(":")[0] in ("fwd_segst", "fwd_fused_seg") and ":s2" in kind:  # FWD_VIEWS=2: int64 views
-        # of k, v, the gates (and q), strides from the arguments, fwd_fused:s2's bit casts; no float view
+    if kind.startswith("fwd_fused_seg") and ":s2" in kind:  # FWD_VIEWS=2: int64 views of q, k, v and the gates,
+        # strides from the arguments, fwd_fused:s2's bit casts; no float view
         assert "const int64_t* __restrict__ Kt" in src and "int k_s1" in src and "int v_s1" in src
         assert "const int64_t* __restrict__ GF" in src and "const int64_t* __restrict__ GB" in src
         assert "(ushort)(px[1] >> " in src and "(uint)(px[" in src and "float* __restrict__ GF" not in src
-        assert ("const int64_t* __restrict__ Q" in src) == kind.startswith("fwd_fused_seg")
+        assert "const int64_t* __restrict__ Q" in src
     if kind.startswith("fwd_segw"):  # SEGW: fwd_segst:s2's totals, one walker, one chunk's loads per step
         assert "__launch_bounds__(256, 6)" in src and "__expf(" not in src and "expf(" in src
         assert all(f"const int64_t* __restrict__ {a}," in src for a in ("Kt", "Vt", "GF", "GB"))
@@ -237,23 +259,21 @@ def test_kernel_compiles(compiled, spec):
         assert "bfloat16_t* __restrict__ WS2," in src and "DW2" not in src
         assert src.count("__shfl_up_sync") == 3 and src.count("__shfl_down_sync") == 3
         assert src.count("tl::mma_sync") == 4
-        # ":v1" (SAVE224=2): one 16-byte store per thread and state; else 4-byte stores from the fragments
-        assert (src.count("*(uint4*)(WS2 + ") == 2) == (":v1" in kind)
-        assert (src.count("*(uint1*)(WS2 + ") == 2) == (":v1" not in kind)
-    if kind.startswith("fwd_fused") and ("a1" in kind.split(":") or "a2" in kind.split(":")):  # SAVE224's forward
+        # ":v1" (SAVE224=2, the default; "1"'s 4-byte stores from the fragments compile on use): one 16-byte store
+        # per thread and state
+        assert ":v1" in kind and src.count("*(uint4*)(WS2 + ") == 2 and "*(uint1*)(WS2 + " not in src
+    if kind.startswith("fwd_fused") and "a2" in opts:  # SAVE224=2's forward: the chunk states from sb_s after
+        # sweep 1 and from sf_s after the output gemm, one 16-byte store each (SAVE224=1's ":a1" compiles on use)
         assert "bfloat16_t* __restrict__ WS," in src and "int NC" in src
-        if "a1" in kind.split(":"):  # from the fragments, in each sweep: 4-byte stores
-            assert src.count("*(uint1*)(WS + ") == 2 and "*(uint4*)(WS + " not in src
-        else:  # from sb_s after sweep 1 and from sf_s after the output gemm: one 16-byte store each
-            assert src.count("*(uint4*)(WS + ") == 2 and "*(uint1*)(WS + " not in src
+        assert src.count("*(uint4*)(WS + ") == 2 and "*(uint1*)(WS + " not in src
     if ":g" in kind:  # SEG_L: the segment length (chunks per block) is compiled in
         n = int(next(o for o in kind.split(":") if o.startswith("g"))[1:]) // 32
         assert f"(((int)blockIdx.x) * {n})" in src and "blockIdx.x) * 7)" not in src
     if kind.split(":")[0] == "fwd_scan":  # the chunk scan: fp32 FMAs only, no cumsum
         assert "mma" not in src
-        # SCAN_VEC (":v1"): the states leave as float4 stores of the whole s_f, no per-element store
-        assert (src.count(") = *(float4*)(s_f + 0);") >= 1) == (":v1" in kind)
-        assert ("] = s_f[" in src) == (":v1" not in kind and ":w1" not in kind)
+        # SCAN_VEC (":v1", the default; the plain scan compiles on use): the states leave as float4 stores of the
+        # whole s_f, no per-element store
+        assert ":v1" in kind and src.count(") = *(float4*)(s_f + 0);") >= 1 and "] = s_f[" not in src
         return
     if kind.startswith("bwd_out2"):  # the diagonal pass's warp reduce-scatter of A's rows
         assert src.count("__shfl_xor_sync") >= 5
@@ -264,8 +284,8 @@ def test_kernel_compiles(compiled, spec):
         assert "tf32" not in src.lower() and "mma" not in src
     # the compensated (TwoSum) local cumsums survive TVM's simplifier, which folds a plain
     # float TwoSum's error term to 0 (it did, before the rounding intrinsics)
-    if (any(o in ("x4", "x5") for o in kind.split(":")[1:]) or kind.startswith("bwd_states:m3")
-            or kind.startswith(("bwd_segst", "bwd_states_seg", "bwd_segr", "bwd_adj"))):  # bf16-only plain cumsums by design
+    if (any(o in ("x4", "x5") for o in opts)
+            or kind.startswith(("bwd_states_seg", "bwd_segr", "bwd_adj"))):  # bf16-only plain cumsums by design
         assert "__fadd_rn" not in src
         return
     assert src.count("__fadd_rn") >= 3 and src.count("__fsub_rn") >= 4
@@ -339,7 +359,8 @@ def test_the_read_check_finds_the_session_16_race():
     assert fixed != racy and _half_block_reads(fixed) == []
 
 
-@pytest.mark.parametrize("kind", ["fwd_fused:s2:m3:x5:e1:p1:b1", "fwd_fused_seg:s2:m3:x4:g128", "bwd_out2:t256:x4:s2:w1"])
+@pytest.mark.parametrize("kind", ["fwd_fused:s2:m3:x5:e1:p1:b1", "fwd_fused:s2:m3:x5:e1:p1:b1:a2",
+                                  "fwd_fused_seg:s2:m3:x4:g128", "bwd_out2:t256:x4:s2:w1"])
 def test_racefix_twins(compiled, kind):
     """Session 9 round 4 (issue #5): the shipped kind has exactly one named barrier (bar.sync 3, 128, run by
     warps 4-7 only: the racecheck artifact); its ":r1" twin none, and the two sources differ only by the
