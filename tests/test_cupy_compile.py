@@ -100,7 +100,7 @@ def _specs():
         return sorted(specs, key=lambda s: (s[0], s[3], s[1]))
     models = _routed_tc_modules(K, V)
     for k, v, in32 in ((K, V, True), (K, V, False), (16, 16, True), (64, 64, True), (128, 128, True)):
-        for defines in _routed_tc_modules(k, v, in32):
+        for defines in (models if (k, v, in32) == (K, V, True) else _routed_tc_modules(k, v, in32)):
             # no spills at the models' K on sm_90 (the H100, where the chunked kernels are tuned: capped at 128
             # registers, ptxas spills 40 bytes on sm_80), except v39's output pass (FC3: 3 blocks per SM, 80
             # registers, 24 bytes spilled, accepted) and the segmented forward's state pass on scalar rows (FWM0
