@@ -13,8 +13,10 @@ EPS = {torch.float32: 2.0 ** -23, torch.float16: 2.0 ** -10, torch.bfloat16: 2.0
 
 
 def run_with_grads(fn, inputs, do):
-    """fn(*inputs) -> o; returns [o, dq, dk, dv, dg_fwd, dg_bwd] (detached)."""
-    xs = [x.detach().clone().requires_grad_(True) for x in inputs]
+    """fn(*inputs) -> o; returns [o, dq, dk, dv, dg_fwd, dg_bwd] (detached). The inputs reach fn as they are, strides
+    and storage offset included (``detach``, not ``clone``: a clone of a view with gaps between its rows, such as the
+    "fused" layout's q, k, v and gates, is contiguous, and the kernels would never see the strides)."""
+    xs = [x.detach().requires_grad_(True) for x in inputs]
     o = fn(*xs)
     o.backward(do)
     return [o.detach()] + [x.grad for x in xs]

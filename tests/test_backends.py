@@ -90,6 +90,31 @@ def test_parity_at_chunk_edges(name, device, L):
 
 
 @pytest.mark.parametrize("name,device", BACKENDS)
+def test_fused_views_reach_the_kernels(name, device, monkeypatch):
+    """The "fused" layout's q, k and v are views with gaps between their rows (cut from one projection, as in the
+    models), and a backend that takes any strides is handed them as such through the parity suite's own path, so
+    that the suite's parity on that layout is the strided kernels' parity (until session 24 the suite cloned its
+    inputs, and a clone of such a view is contiguous: no kernel ever saw the strides there)."""
+    obj = registry.get_backend_object(name)
+    real, seen = obj.forward, []
+
+    def spy(q, k, v, *rest, **kw):
+        seen.append((obj.requires_contiguous, [t.is_contiguous() for t in (q, k, v)]))
+        return real(q, k, v, *rest, **kw)
+
+    monkeypatch.setattr(obj, "forward", spy)
+    K, V = (32, 64) if device == "cuda" else (16, 32)
+    case = Case(B=2, L=37, H=2, K=K, V=V, dtype="bfloat16", regime="mixed", layout="fused", gate_dtype="float32",
+                seed=37)
+    _check(name, device, case)
+    assert seen, f"{name}'s forward was not called"
+    needs_contiguous, contiguous = seen[0]
+    if needs_contiguous:
+        pytest.skip(f"{name} asks for contiguous tensors at this case (requires_contiguous)")
+    assert contiguous == [False] * 3, f"{name} was handed q, k, v contiguous={contiguous}: the views were copied"
+
+
+@pytest.mark.parametrize("name,device", BACKENDS)
 def test_parity_at_odd_offsets(name, device):
     """Inputs that are contiguous but start 1-3 elements past an aligned address are valid inputs (any strides, any
     offset): kernels that load 8 or 16 bytes at a time must not read them as they are (session 21: TileLang's int64
