@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import vig
 import vig.models as models
+from vig_reference import naive_bidirectional_gla
 from vig.models import layers
 from vig.models.layers import GLA2D, GatedLinearAttention, GatedMLP, GLAMLP
 
@@ -543,26 +544,6 @@ def _dwconv3x3(x2d, w, b):
     return out if b is None else out + b.view(1, C, 1, 1)
 
 
-def _bidirectional_gla_parallel(q, k, v, gf, gb):
-    """The contract's parallel form, [B, L, H, D] layout, float64."""
-    K = q.shape[-1]
-    s = K ** -0.5
-    Gf = gf.cumsum(1)
-    Gb = gb.flip(1).cumsum(1).flip(1)
-    L = q.shape[1]
-    t = torch.arange(L)
-    causal = (t[None, :] <= t[:, None])[None, :, :, None, None]  # [1, t, j, 1, 1]: j <= t
-
-    def scores(G, mask):
-        # A[b, h, t, j] = sum_k q_t k_j exp(G_t - G_j), only where mask (exponent <= 0 there)
-        d = torch.where(mask, G[:, :, None] - G[:, None, :], float("-inf"))
-        return torch.einsum("bthk,bjhk,btjhk->bhtj", q, k, torch.exp(d))
-
-    Af = scores(Gf, causal)
-    Ab = scores(Gb, causal.transpose(1, 2))
-    return s / 2 * torch.einsum("bhtj,bjhv->bthv", Af + Ab, v)
-
-
 def _mixer_from_spec(m, x, hw):
     """Steps 1-6 of the spec's token mixer, written out; x [B, N, C] float64."""
     B, N, C = x.shape
@@ -580,7 +561,7 @@ def _mixer_from_spec(m, x, hw):
     gk = -F.softplus(-gk) / 16  # logsigmoid
     gf, gb = gk[..., :kd], gk[..., kd:]
     heads = lambda t: t.reshape(B, N, H, -1)  # noqa: E731
-    o = _bidirectional_gla_parallel(heads(q), heads(k), heads(v), heads(gf), heads(gb))
+    o = naive_bidirectional_gla(heads(q), heads(k), heads(v), heads(gf), heads(gb))  # the one float64 oracle
     o = _rms(o, m.g_norm.weight)
     local = _rms(heads(xs), m.l_norm.weight)
     g = heads(torch.sigmoid(xs @ m.g_proj.weight.T + m.g_proj.bias))
