@@ -135,7 +135,9 @@ def test_parity_at_odd_offsets(name, device):
 @pytest.mark.parametrize("name,device", BACKENDS)
 def test_parity_on_a_device_other_than_the_current_one(name, device):
     """Tensors on cuda:1 while cuda:0 is current: the shared layer switches to the tensors' device for the
-    forward and the backward kernels (they launch on the current device's stream); parity as anywhere."""
+    forward kernels (they launch on the current device's stream); parity as anywhere. (The backward runs on the
+    autograd engine's worker thread of the tensors' device, which makes that device current: the shared layer's
+    backward guard is for callers outside the engine, and this test does not reach it.)"""
     if device != "cuda":
         pytest.skip("the kernel backends' device switch, on CUDA devices")
     if torch.cuda.device_count() < 2:

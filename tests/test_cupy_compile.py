@@ -437,6 +437,22 @@ def test_v29r_in32_rule():
     assert [m._BW4[k] for k in ("v36", "v36q")] == [10, 11] and m._O16 == ("v36", "v36q")
 
 
+def test_a_launch_off_the_current_device_raises(monkeypatch):
+    """The shared layer (vig.ops) makes the tensors' device current before a backend's entry points run; the CuPy
+    launchers keep no device switch of their own (one copy of that logic) and refuse a launch for a device that is
+    not the current one instead of running it on the wrong one."""
+    import vig_kernels.cupy as m
+
+    ran = []
+    monkeypatch.setattr(m, "_current_device", lambda: 0)
+    monkeypatch.setattr(m._MODULES, "stream", lambda dev: None)
+    with pytest.raises(RuntimeError, match=r"tensors are on cuda:1 but cuda:0 is the current device"):
+        m._run([lambda P, stream: ran.append(P)], (1, 2), 1)
+    assert not ran
+    m._run([lambda P, stream: ran.append(P)], (1, 2), 0)
+    assert ran == [(1, 2)]
+
+
 def test_removed_backwards_raise():
     """Session 9's v32 / v32q / v33 / v33q / v34 / v34q (-DBW4=12 - 17) were proven on the GPU, not
     faster than v31, and removed (fdf897e), as session 10 round 1's v35 / v35q (0dc6b40): selecting

@@ -230,7 +230,9 @@ class _KernelFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, do):
         if do.is_cuda and do.device.index != torch.cuda.current_device():
-            with torch.cuda.device(do.device):  # as the forward: launch on the tensors' device
+            # as the forward (the autograd engine already runs a CUDA backward on its worker thread of the tensors'
+            # device, with that device current: this is for calls from outside the engine)
+            with torch.cuda.device(do.device):
                 return _KernelFunction._backward(ctx, do)
         return _KernelFunction._backward(ctx, do)
 

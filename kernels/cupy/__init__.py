@@ -585,18 +585,20 @@ class _Call:
         self.fn(self.grid, self.block, self.cargs, self.smem, stream)
 
 
-def _run(calls, P, dev):
-    """Launch ``calls`` with pointer tuple ``P`` on PyTorch's current stream of ``dev``."""
-    stream = _MODULES.stream(dev)
-    if _current_device() == dev:
-        for c in calls:
-            c(P, stream)
-    else:
-        import cupy
+def _not_current(dev, cur) -> RuntimeError:
+    return RuntimeError(f"cupy backend: the tensors are on cuda:{dev} but cuda:{cur} is the current device; the "
+                        "shared layer (vig.ops) makes the tensors' device current before a backend's entry points run "
+                        "(KernelBackend's contract), so a caller has bypassed it")
 
-        with cupy.cuda.Device(dev):
-            for c in calls:
-                c(P, stream)
+
+def _run(calls, P, dev):
+    """Launch ``calls`` with pointer tuple ``P`` on PyTorch's current stream of ``dev``, the current device (the
+    shared layer switches to the tensors' device: no switch of its own here)."""
+    if _current_device() != dev:
+        raise _not_current(dev, _current_device())
+    stream = _MODULES.stream(dev)
+    for c in calls:
+        c(P, stream)
 
 
 def _current_device() -> int:
@@ -924,14 +926,11 @@ def _strides(t):
 def _launch(kern, device, grid, block, args, smem):
     import cupy
 
+    if cupy.cuda.runtime.getDevice() != device:  # the current device is the tensors' (as _run)
+        raise _not_current(device, cupy.cuda.runtime.getDevice())
     stream = _MODULES.stream(device)
-    if cupy.cuda.runtime.getDevice() == device:  # the usual case: no device switch to undo
-        with stream:
-            kern(grid, block, args, shared_mem=smem)
-    else:
-        with cupy.cuda.Device(device):
-            with stream:
-                kern(grid, block, args, shared_mem=smem)
+    with stream:
+        kern(grid, block, args, shared_mem=smem)
 
 
 def _device_index(device: torch.device) -> int:
