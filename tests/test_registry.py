@@ -146,6 +146,31 @@ def test_auto_skips_backends_that_do_not_take_the_dtype_or_head(monkeypatch):
         registry._objects.pop("fp16only", None)
 
 
+class _CpuHalf(Backend):
+    """A usable CPU backend that takes float16 heads of at most 8 channels (its entry points are never reached)."""
+    name = "cpuhalf"
+    device_types = ("cpu",)
+    dtypes = (torch.float16,)
+    max_head_dim = 8
+
+
+def test_a_named_backend_refuses_what_it_does_not_take(monkeypatch):
+    """A backend named for the call that does not take the tensors' dtype or head size: a TypeError / a
+    BackendUnavailableError that says what it takes, before any kernel runs (never another backend's answer)."""
+    monkeypatch.setitem(registry._REGISTRY, "cpuhalf", f"{__name__}:_CpuHalf")
+    try:
+        with pytest.raises(TypeError, match=r"backend 'cpuhalf' takes torch.float16, got torch.float32$"):
+            vig.bidirectional_gla(*inputs(), backend="cpuhalf")
+        with pytest.raises(TypeError, match=r"got torch.float64 \(the reference backend takes float64"):
+            vig.bidirectional_gla(*(x.double() for x in inputs()), backend="cpuhalf")
+        q, k, v, gf, gb = inputs()
+        wide = torch.cat([v, v], -1).half()  # V = 16
+        with pytest.raises(vig.BackendUnavailableError, match=r"head dims K=8, V=16 exceed its limit of 8"):
+            vig.bidirectional_gla(q.half(), k.half(), wide, gf, gb, backend="cpuhalf")
+    finally:
+        registry._objects.pop("cpuhalf", None)
+
+
 class _CudaOnly(Backend):
     name = "cudaonly"
     install_hint = "pip install the cudaonly extra"
