@@ -29,7 +29,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vig"))
 
 
 #: the three compile-only files (CPU seconds on the 2-core CI machine, session 18: cupy 324, triton 279, tilelang 320
-#: with 48 specs; session 23 cut the cupy file's compiles from 142 to 76 and the tilelang file's kernels to 36: the
+#: with 48 specs; session 23 cut the cupy file's compiles from 142 to 80 and the tilelang file's kernels from 44 to 40: the
 #: tilelang file's shared compile fixture, 228 s, is now the longest). pytest-xdist's --dist loadfile hands whole
 #: files to the workers in this order, so the longest ones start first and the short files fill in behind them (in
 #: collection order the cupy and the triton file fell to one worker: 611 s of a 640-s suite).

@@ -111,6 +111,8 @@ def test_specs_are_the_routed_kinds(monkeypatch):
     from tests.strategies import HEAD_DIMS, Case, make_inputs
     from vig_kernels import tilelang as tlb
 
+    for name in [n for n in os.environ if n.startswith("VIG_TILELANG_")]:  # the defaults, whatever the caller set
+        monkeypatch.delenv(name)
     tlb.reload_env()  # the routing memo empty: answers under this test's switches only
 
     def launched(arch):
