@@ -414,6 +414,29 @@ def test_fwd_tile_switch(monkeypatch):
                   lambda suffix: tlb.build("fwd_fused:s2:m3:x5" + suffix, 32, 64, "bfloat16"))
 
 
+@pytest.mark.parametrize("var,getter,want,bad", [
+    ("LOWMEM", lambda t: t._lowmem("bfloat16", 2, 196, 32, 64), {"1": True, "0": False, "": False}, "yes"),
+    ("STRIDED", lambda t: t._strided(), {"1": True, "0": False}, "2"),
+    ("GRAD_EMPTY", lambda t: t._on("GRAD_EMPTY", t.GRAD_EMPTY_DEFAULT), {"1": True, "0": False}, "on"),
+    ("FWD_VIEWS", lambda t: (t._fwd_views(), t._seg_views("bfloat16")),
+     {"2": (True, True), "1": (True, False), "0": (False, False)}, "3"),
+    ("BWD_C", lambda t: t._c16(), {"16": True, "": False}, "32"),
+    ("FUSED_THREADS", lambda t: t._thr("FUSED", "bfloat16"), {"128": ":t128", "": ""}, "100"),
+    ("BWD_OUT_THREADS", lambda t: t._thr("BWD_OUT", "bfloat16"), {"256": ":t256"}, "0"),
+    ("FUSED_EXP", lambda t: t._seg_views("bfloat16"), {"ref3": True, "ref2": True, "ref": False, "": False}, "x9"),
+    ("SEG_L", lambda t: t._seg_len(), {"64": 64, "": 128}, "12a"),
+])
+def test_switches_refuse_values_they_do_not_know(monkeypatch, var, getter, want, bad):
+    """Every switch checks its value wherever it is read (session 24: LOWMEM, STRIDED, GRAD_EMPTY, FWD_VIEWS and
+    BWD_C took any unknown value as off, the thread counts were not checked, FUSED_EXP only off the views path, and
+    SEG_L's parse error did not name it): a ValueError naming the variable, never another kernel."""
+    from vig_kernels import tilelang as tlb
+
+    for name in [n for n in os.environ if n.startswith("VIG_TILELANG_")]:
+        monkeypatch.delenv(name)
+    _check_switch(monkeypatch, "VIG_TILELANG_" + var, lambda: getter(tlb), want, bad)
+
+
 def test_import_without_gpu():
     """The package imports and reports why it cannot run, never fails on import."""
     from vig_kernels.tilelang import TileLangBackend

@@ -132,6 +132,19 @@ def _on(name: str, default: str) -> bool:
     return v == "1"
 
 
+def _choice(name: str, default: str, allowed) -> str:
+    """$VIG_TILELANG_<name>, one of ``allowed`` (anything else raises naming it)."""
+    v = _knob("VIG_TILELANG_" + name, default)
+    if v not in allowed:
+        raise ValueError(f"VIG_TILELANG_{name}={v!r}: expected one of {sorted(allowed)}")
+    return v
+
+
+def _c16() -> bool:
+    """$VIG_TILELANG_BWD_C: "16" the bf16 v6 backward's 16-token dev variant; "" (unset) the shipped one."""
+    return _choice("BWD_C", "", ("", "16")) == "16"
+
+
 _memo = _KNOBS.memo  # routing decisions cached until reload_env() (vig.backend.Knobs.memo; NOTES.md, session 21)
 
 
@@ -247,7 +260,7 @@ def _bwd_v6(q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb, scale_half, dtype: 
             _bwd_v6(*(t[sl] for t in (q, k, v, g_fwd, g_bwd, do, dq, dk, dv, dgf, dgb)),
                     scale_half, dtype, arch, seg)
         return
-    c16 = dtype == "bfloat16" and _knob("VIG_TILELANG_BWD_C") == "16"  # dev variant
+    c16 = dtype == "bfloat16" and _c16()  # dev variant
     nc = -(-L // (16 if c16 else CHUNK))
     ws, ws2 = torch.empty(2, B, H, nc, 2 * KT, VT, device=q.device, dtype=torch.float32).unbind(0)
     s1 = ":s1" if _bwd_views(dtype, L, KD, v.shape[-1]) else ""  # reads views (VIG_TILELANG_STRIDED)
@@ -296,8 +309,8 @@ def _lowmem(dtype: str, B: int, L: int, KD: int, VD: int) -> bool:
     """Whether the backward runs _bwd_lowmem: $VIG_TILELANG_LOWMEM=1 (default LOWMEM_DEFAULT),
     bf16, head dims exactly KT / VT, bwd_out2 selected (not the 16-token dev variant), and one
     batch piece."""
-    return (_knob("VIG_TILELANG_LOWMEM", LOWMEM_DEFAULT) == "1" and dtype == "bfloat16"
-            and KD == KT and VD == VT and B <= MAX_GRID_B and _knob("VIG_TILELANG_BWD_C") != "16"
+    return (_on("LOWMEM", LOWMEM_DEFAULT) and dtype == "bfloat16"
+            and KD == KT and VD == VT and B <= MAX_GRID_B and not _c16()
             and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
 
 
@@ -374,7 +387,7 @@ def _states_bf16(st_kind: str, ins, extra, nc: int, arch: str):
 
 @_memo
 def _strided() -> bool:
-    return _knob("VIG_TILELANG_STRIDED", STRIDED_DEFAULT) == "1"
+    return _on("STRIDED", STRIDED_DEFAULT)
 
 
 @_memo
@@ -382,7 +395,7 @@ def _bwd_views(dtype: str, L: int, KD: int, VD: int) -> bool:
     """Whether the v6 backward reads its inputs as views ($VIG_TILELANG_STRIDED=1, bf16,
     L <= V6_BWD_MAX_L, head dims KT / VT, bwd_out2 selected: bwd_states:s1 + bwd_out2:s1)."""
     return (_strided() and dtype == "bfloat16" and L <= V6_BWD_MAX_L and KD == KT and VD == VT
-            and _knob("VIG_TILELANG_BWD_C") != "16" and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
+            and not _c16() and _bwd_out_kind(dtype, True).startswith("bwd_out2"))
 
 
 def _contig(*ts):
@@ -428,7 +441,7 @@ def _bwd_views2(dtype: str, L: int, KD: int, VD: int, seg: bool = False) -> bool
     mode = _bwd_views_mode()
     return ((seg or (L <= V6_BWD_MAX_L and (mode == "2" or (mode == "1" and _bwd_states_opt() == ":m3"))))
             and dtype == "bfloat16" and KD == KT and VD == VT and not _strided()
-            and _knob("VIG_TILELANG_BWD_C") != "16" and _knob("VIG_TILELANG_LOWMEM", LOWMEM_DEFAULT) == "1"
+            and not _c16() and _on("LOWMEM", LOWMEM_DEFAULT)
             and _bwd_out_kind(dtype, True) == "bwd_out2:t256:x4")
 
 
@@ -630,7 +643,7 @@ def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     if v == "ref2" and dtype == "bfloat16" and static_dims:
         return "bwd_out2:t256:x4"
     if v in ("v2", "ref") and dtype == "bfloat16" and static_dims:
-        t = int(_knob("VIG_TILELANG_BWD_OUT_THREADS") or BWD_OUT2_THREADS)
+        t = _threads("BWD_OUT") or BWD_OUT2_THREADS
         return "bwd_out2" + (f":t{t}" if t != 128 else "") + (":x3" if v == "ref" else "")
     return "bwd_out" + _thr("BWD_OUT", dtype)
 
@@ -687,7 +700,7 @@ FWD_VIEWS_DEFAULT = "2"
 
 @_memo
 def _fwd_views() -> bool:
-    return _knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) in ("1", "2")
+    return _choice("FWD_VIEWS", FWD_VIEWS_DEFAULT, ("", "0", "1", "2")) in ("1", "2")
 
 
 #: $VIG_TILELANG_FWD_TILE (session 10 round 5), the 224-px forward's kind (fwd_fused:s2:m3:x5 + a suffix) where the
@@ -736,8 +749,8 @@ def _check_fwd_walk() -> None:
 #: contiguous copies before them (ViG-T@1024: 50 MB read + 50 MB written per forward).
 @_memo
 def _seg_views(dtype: str) -> bool:
-    return (_knob("VIG_TILELANG_FWD_VIEWS", FWD_VIEWS_DEFAULT) == "2" and dtype == "bfloat16"
-            and _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) in ("ref2", "ref3"))
+    return (_choice("FWD_VIEWS", FWD_VIEWS_DEFAULT, ("", "0", "1", "2")) == "2" and dtype == "bfloat16"
+            and _fused_exp_mode() in ("ref2", "ref3"))
 
 
 def _packed(t):
@@ -764,13 +777,19 @@ def _packed_all(*ts):
     return tuple(_packed(t) for t in ts)
 
 
+def _fused_exp_mode() -> str:
+    """$VIG_TILELANG_FUSED_EXP, checked wherever it is read (the segment forward's choice of views too)."""
+    e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT)
+    if e not in ("", "fast", "pairs", "ref", "ref2", "ref3"):
+        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast', 'pairs', 'ref', 'ref2' or 'ref3' (or empty)")
+    return e
+
+
 @_memo
 def _fused_exp(dtype: str, diag: str = "") -> str:
     """The fwd_fused options of $VIG_TILELANG_FUSED_EXP (``diag``: _fused_diag's, which already
     sets the minimum blocks per SM)."""
-    e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT)
-    if e not in ("", "fast", "pairs", "ref", "ref2", "ref3"):
-        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast', 'pairs', 'ref', 'ref2' or 'ref3' (or empty)")
+    e = _fused_exp_mode()
     if not e or dtype != "bfloat16" or (diag and e in ("pairs", "ref", "ref2", "ref3")):  # they replace the per-element loop only
         return ""
     return ("" if diag else ":m3") + {"fast": ":x1", "pairs": ":x2", "ref": ":x3", "ref2": ":x4", "ref3": ":x5"}[e]
@@ -782,8 +801,18 @@ def _thr(which: str, dtype: str) -> str:
     pick a thread-count variant of the bf16 fwd_fused / bwd_out (unset: the builders' defaults);
     $VIG_TILELANG_BWD_C=16 runs the bf16 v6 backward on 16-token chunks (bwd_out on 64 threads:
     8 x 8 diagonal blocks, half the per-element work per token)."""
-    t = _knob(f"VIG_TILELANG_{which}_THREADS") if dtype == "bfloat16" else None
-    return f":t{int(t)}" if t else ""
+    t = _threads(which) if dtype == "bfloat16" else 0
+    return f":t{t}" if t else ""
+
+
+def _threads(which: str) -> int:
+    """$VIG_TILELANG_<which>_THREADS: a block size, a multiple of 32 from 64 to 1024; 0 when unset."""
+    v = _knob(f"VIG_TILELANG_{which}_THREADS", "")
+    if not v:
+        return 0
+    if not (v.isdigit() and int(v) % 32 == 0 and 64 <= int(v) <= 1024):
+        raise ValueError(f"VIG_TILELANG_{which}_THREADS={v!r}: expected a multiple of 32 from 64 to 1024")
+    return int(v)
 
 
 def _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
@@ -860,7 +889,7 @@ SEG_L_DEFAULT = "128"
 @_memo
 def _seg_len() -> int:
     v = _knob("VIG_TILELANG_SEG_L", SEG_L_DEFAULT) or SEG_L_DEFAULT
-    n = int(v)
+    n = int(v) if v.isdigit() else 0
     if n % CHUNK or not CHUNK <= n <= V6_MAX_L:
         raise ValueError(f"VIG_TILELANG_SEG_L={v!r}: expected a multiple of {CHUNK} from {CHUNK} to {V6_MAX_L}")
     return n
@@ -927,7 +956,7 @@ def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
         return ()
     compile_kernel("fwd_segst", KT, VT, dtype, arch)(k, v, g_fwd, g_bwd, ws, dw)
     compile_kernel(_scan_kind(), KT, VT, "float32", arch)(ws, dw)
-    e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT) if dtype == "bfloat16" else ""
+    e = _fused_exp_mode() if dtype == "bfloat16" else ""
     seg = {"ref": ":m3:x3", "ref2": ":m3:x4", "ref3": ":m3:x4"}.get(e, "")
     compile_kernel("fwd_fused_seg" + seg, KT, VT, dtype, arch)(q, k, v, g_fwd, g_bwd, ws, o, scale_half)
     return ()
@@ -1124,7 +1153,7 @@ class TileLangBackend(KernelBackend):
         # $VIG_TILELANG_GRAD_EMPTY=1 (on trial, default GRAD_EMPTY_DEFAULT): no fill (bwd_out /
         # bwd_out2 write every element of every gradient for t < L, j < the head dim)
         n = B * L * H * K
-        empty = ver == "v4" or _knob("VIG_TILELANG_GRAD_EMPTY", GRAD_EMPTY_DEFAULT) == "1"
+        empty = ver == "v4" or _on("GRAD_EMPTY", GRAD_EMPTY_DEFAULT)
         buf = (torch.empty if empty else torch.zeros)(4 * n + B * L * H * V, **f32)
         dq, dk, dgf, dgb = (buf[i * n:(i + 1) * n].view(B, L, H, K) for i in range(4))
         dv = buf[4 * n:].view(B, L, H, V)
