@@ -572,6 +572,36 @@ def test_bwd_minb_removed():
     _raises_when_set("VIG_CUPY_BWD_MINB", "3", "VIG_CUPY_BWD_MINB.*removed")
 
 
+@pytest.mark.parametrize("name", ["VIG_CUPY_BWD_LONG", "VIG_CUPY_SAVE_STATES", "VIG_CUPY_SEG128"])
+def test_onoff_switches_refuse_other_values(name):
+    """The on / off switches take "1" / "0" (until session 24 any other value, "yes" or "true", silently meant
+    off): anything else raises naming the switch; "0" turns it off."""
+    import vig_kernels.cupy as m
+
+    key = {"VIG_CUPY_BWD_LONG": "long", "VIG_CUPY_SAVE_STATES": "save", "VIG_CUPY_SEG128": "seg128"}[name]
+    saved = _knobs(**{name: "0"})
+    try:
+        assert m._ENV[key] is False
+    finally:
+        _restore(saved)
+    assert m._ENV[key] is True  # the default
+    _raises_when_set(name, "yes", f"{name}='yes'")
+
+
+@pytest.mark.parametrize("name,value", [("VIG_CUPY_MAX_SEG", "abc"), ("VIG_CUPY_MAX_SEG", "100"),
+                                        ("VIG_CUPY_BWD_SEG", "512")])
+def test_segment_caps_are_checked_at_import(name, value):
+    """VIG_CUPY_MAX_SEG / VIG_CUPY_BWD_SEG are read once, at import: a value that is not a multiple of 16 in range
+    (or not a number) makes the import raise a ValueError naming the switch."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, name: value}
+    r = subprocess.run([sys.executable, "-c", "import vig_kernels.cupy"], env=env, capture_output=True, text=True,
+                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert r.returncode != 0 and f"ValueError: {name}={value!r}: expected a multiple of 16" in r.stderr, r.stderr
+
+
 def test_launch_switch_removed():
     """VIG_CUPY_LAUNCH was removed in session 6 (the plan launcher is the only one): "plan" is a
     no-op, any other value ("legacy") raises a clear error instead of silently running the plans."""

@@ -62,8 +62,8 @@ def _vp(kp: int, V: int, BH: int, wide: int) -> int:
 
 
 # ---- v2: the chunked tensor-core forward (bigla_tc.cu), fp16 / bf16 inputs ----------------------
-# VIG_CUPY_FWD: "v30" (the default since session 8; below), "v26", "chunked" (v2.3) or "recurrent" (v1, the per-token
-# recurrence); fp32 inputs always take the recurrence (exact FMA path, no TF32).
+# VIG_CUPY_FWD: one of FWD_KINDS, FWD_DEFAULT ("v39w" since session 15) when unset; the history of the defaults below;
+# fp32 inputs always take the recurrence (exact FMA path, no TF32). Every switch: NOTES.md, "The switches".
 # "v26" since 2026-11-25 session 4 (mid call, H100: parity 120/120, graphed forward 28-32 % faster
 # than v2.3 at 224 px, bit-identical outputs); "chunked" gives v2.3's tiles.
 # "v30" since the 2026-12-06 session 8 final call (H100, results/2026-12-06c-h100/final/): parity 116/120
@@ -90,15 +90,21 @@ TC_CHUNK = 16
 TC_VB = 64          # value columns per block
 # tokens per segment (its fp32 output buffer lives in shared memory): <= 256, a multiple of 16;
 # VIG_CUPY_MAX_SEG lowers it (tests: force the segmented kernels at small L, e.g. under sanitizers)
-TC_MAX_SEG = int(os.environ.get("VIG_CUPY_MAX_SEG", "256"))
-if not (16 <= TC_MAX_SEG <= 256 and TC_MAX_SEG % 16 == 0):
-    raise ValueError(f"VIG_CUPY_MAX_SEG={TC_MAX_SEG}: expected a multiple of 16 in [16, 256]")
+# (read once, at import, like VIG_CUPY_BWD_SEG: reload_env() does not re-read them; a new process does)
+
+
+def _seg_knob(name: str, default: int, top: int) -> int:
+    v = os.environ.get(name, str(default))
+    if not (v.isdigit() and 16 <= int(v) <= top and int(v) % 16 == 0):
+        raise ValueError(f"{name}={v!r}: expected a multiple of 16 in [16, {top}]")
+    return int(v)
+
+
+TC_MAX_SEG = _seg_knob("VIG_CUPY_MAX_SEG", 256, 256)
 TC_BLOCKS = 528     # aim: about 4 blocks per SM of an H100 (132 SMs)
 # the backward's own segment cap (VIG_CUPY_BWD_SEG, default TC_MAX_SEG; an experiment knob: shorter
 # segments give more blocks per (b, h) at the price of the state passes and scans)
-TC_BWD_SEG = int(os.environ.get("VIG_CUPY_BWD_SEG", str(TC_MAX_SEG)))
-if not (16 <= TC_BWD_SEG <= TC_MAX_SEG and TC_BWD_SEG % 16 == 0):
-    raise ValueError(f"VIG_CUPY_BWD_SEG={TC_BWD_SEG}: expected a multiple of 16 in [16, {TC_MAX_SEG}]")
+TC_BWD_SEG = _seg_knob("VIG_CUPY_BWD_SEG", TC_MAX_SEG, TC_MAX_SEG)
 
 
 FWD_KINDS = ("chunked", "v26", "v30", "v30l", "v37", "v39", "v39w", "recurrent")
@@ -393,8 +399,8 @@ def bwd_variant() -> str:
     return kind
 
 
-# The run-time switches VIG_CUPY_FWD / _BWD / _BWD_LONG / _SAVE_STATES, read once (vig.backend.Knobs)
-# and parsed here; reload_env() re-reads them (dev_bench and the tests switch kernels through the
+# The run-time switches VIG_CUPY_* (all but _MAX_SEG / _BWD_SEG, which are read at import only), read once
+# (vig.backend.Knobs) and parsed here (NOTES.md, "The switches"); reload_env() re-reads them (dev_bench and the tests switch kernels through the
 # environment).
 _KNOBS = Knobs("VIG_CUPY_")
 _ENV = {}
@@ -468,14 +474,22 @@ def fwd0_defines(defines: tuple, kt: int) -> tuple:
     return defines
 
 
+def _onoff(name: str) -> bool:
+    """An on / off switch, on by default: "1" (or unset) on, "0" or "" off; anything else raises naming it."""
+    v = _KNOBS.get(name, "1")
+    if v not in ("", "0", "1"):
+        raise ValueError(f"{name}={v!r}: expected '1' or '0'")
+    return v == "1"
+
+
 def reload_env() -> None:
     _KNOBS.reload()
     e = _KNOBS
     _ENV.update(fwd=e.get("VIG_CUPY_FWD", FWD_DEFAULT), bwd=e.get("VIG_CUPY_BWD", BWD_DEFAULT),
                 scan=e.get("VIG_CUPY_SCAN", SCAN_DEFAULT),
-                long=e.get("VIG_CUPY_BWD_LONG", "1") == "1",
-                save=e.get("VIG_CUPY_SAVE_STATES", "1") == "1",
-                seg128=e.get("VIG_CUPY_SEG128", "1") == "1",
+                long=_onoff("VIG_CUPY_BWD_LONG"),
+                save=_onoff("VIG_CUPY_SAVE_STATES"),
+                seg128=_onoff("VIG_CUPY_SEG128"),
                 dgfix=e.get("VIG_CUPY_DGFIX", DGFIX_DEFAULT),
                 fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT))
     if e.get("VIG_CUPY_BWD_MINB") is not None:
