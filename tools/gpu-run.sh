@@ -39,7 +39,7 @@ while [[ $# -gt 0 && $1 != -- ]]; do steps+=("$1"); shift; done
 [[ ${1:-} == -- ]] && shift
 extra=("$@")
 [[ ${#steps[@]} == 0 ]] && steps=(all)
-[[ ${steps[*]} == all ]] && steps=(tests bench)
+exp=(); for s in "${steps[@]}"; do [[ $s == all ]] && exp+=(tests bench) || exp+=("$s"); done; steps=("${exp[@]}")
 LOG=$OUT/gpu-run.log
 say() { echo "== $* (${SECONDS} s)" | tee -a "$LOG"; }
 # timeout for the next command: the rest of VIG_DEADLINE, less a reserve of $1 s for what follows
@@ -88,6 +88,10 @@ for step in "${steps[@]}"; do
       files=("$OUT/bench.json")
       if [[ -z ${VIG_SKIP_FLA:-} ]]; then
         say "bench fla"
+        # fla is a required peer: missing, the run fails (its tests would skip and the table lose its column
+        # silently); VIG_SKIP_FLA=1 leaves it out on purpose
+        why=$(python3 -c "from vig import bench; print(bench.fla_available() or '')" 2>&1)
+        [[ -z $why ]] || { say "bench fla: fla cannot run here ($why); VIG_SKIP_FLA=1 leaves it out"; rc=1; }
         timeout "$(box 10)" python3 -m pytest tests/benchmarks -p no:cacheprovider --benchmark-only -v -k "fla" \
           --benchmark-json="$OUT/bench-fla.json" "${extra[@]}" >> "$OUT/bench.log" 2>&1 || rc=1
         [[ -s $OUT/bench-fla.json ]] && files+=("$OUT/bench-fla.json")

@@ -15,5 +15,5 @@ pip() {  # quiet, minus this machine's notes on absent local indexes; pip's fail
   return $rc
 }
 pip install torch==2.14.1 torchvision==0.29.1
-pip install -e ".[test,tilelang,cupy]"
+pip install -e ".[test,triton,tilelang,cupy]"
 .venv/bin/python -c "import vig, torch; print('vig', vig.__version__, '| torch', torch.__version__, '| backends:', vig.available_backends())"

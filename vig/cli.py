@@ -22,13 +22,27 @@ def _step(model, x):
     return logits.detach().float(), x.grad.detach().float()
 
 
+#: the largest max relative error (logits or input gradients, float32 model) a backend may show against the reference
+#: backend before the main job fails: the kernels' float32 error is ~1e-6 - 1e-4 (their parity suites), so an error
+#: this large is a wrong answer, not rounding.
+TOLERANCE = 1e-2
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return n
+
+
 def _max_rel(a, b):
     return ((a - b).abs().max() / b.abs().max()).item()
 
 
 _DESCRIPTION = ("The main job: lists every bidirectional-GLA backend with its status, builds a ViG model, runs a "
                 "forward and backward pass on one random batch with each usable backend, and prints each one's max "
-                "relative error (logits, input gradients) against the reference backend and its time per step.")
+                "relative error (logits, input gradients) against the reference backend and its time per step; it fails "
+                f"(exit status 1) if an error exceeds {TOLERANCE:g}.")
 
 
 def main(argv=None) -> int:
@@ -37,8 +51,8 @@ def main(argv=None) -> int:
 
     p.add_argument("--model", default="vig_tiny", choices=list_models(), help="model name (default: vig_tiny)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--batch", type=int, default=None, help="default: 32 on a GPU, 2 on the CPU")
-    p.add_argument("--img-size", type=int, default=224)
+    p.add_argument("--batch", type=_positive, default=None, help="default: 32 on a GPU, 2 on the CPU")
+    p.add_argument("--img-size", type=_positive, default=224)
     p.add_argument("--backends", default=None,
                    help="comma-separated backends to run (default: every usable one)")
     args = p.parse_args(argv)
@@ -54,8 +68,13 @@ def main(argv=None) -> int:
             except ValueError as exc:
                 p.error(f"--backends: {exc}")
 
-    device = torch.device(args.device)
-    batch = args.batch or (32 if device.type == "cuda" else 2)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as exc:
+        p.error(f"--device: {exc}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: no CUDA device is available to PyTorch here (use --device cpu)")
+    batch = args.batch if args.batch is not None else (32 if device.type == "cuda" else 2)
     print(f"vig: bidirectional-GLA backends on this machine ({bench.device_name()}, torch {torch.__version__})")
     avail = registry.available_backends()
     width = max(map(len, avail))
@@ -92,8 +111,16 @@ def main(argv=None) -> int:
                              rep_ms=2000 if device.type == "cpu" else 300)
         rows.append((name, _max_rel(logits, ref_logits), _max_rel(grad, ref_grad), ms))
     print(f"\n{'backend':<{width}}  {'logits max rel err':>18}  {'input-grad max rel err':>22}  {'ms / fwd+bwd step':>17}")
+    wrong = []
     for name, e1, e2, ms in rows:
-        print(f"{name:<{width}}  {e1:>18.2e}  {e2:>22.2e}  {ms:>17.1f}")
+        bad = not (e1 <= TOLERANCE and e2 <= TOLERANCE)  # NaN is wrong too
+        print(f"{name:<{width}}  {e1:>18.2e}  {e2:>22.2e}  {ms:>17.1f}" + ("  WRONG" if bad else ""))
+        if bad:
+            wrong.append(name)
+    if wrong:
+        print(f"vig: error: {', '.join(wrong)}: max relative error above {TOLERANCE:g} against the reference backend",
+              file=sys.stderr)
+        return 1
     return 0
 
 
