@@ -119,10 +119,11 @@ def fla_available() -> str | None:
     return None
 
 
-def median_ms(fn, warmup_ms=25, rep_ms=200) -> float:
-    """Median time of fn in milliseconds: CUDA events through triton.testing.do_bench on a GPU,
-    a host clock on the CPU."""
-    if torch.cuda.is_available():
+def median_ms(fn, warmup_ms=25, rep_ms=200, device=None) -> float:
+    """Median time of fn in milliseconds: CUDA events through triton.testing.do_bench for work on a GPU, a host clock
+    for work on the CPU. ``device``: where fn's work runs (default: the GPU when there is one)."""
+    on_gpu = torch.cuda.is_available() if device is None else torch.device(device).type == "cuda"
+    if on_gpu:
         from triton.testing import do_bench
 
         return float(do_bench(fn, warmup=warmup_ms, rep=rep_ms, return_mode="median"))

@@ -108,7 +108,7 @@ def main(argv=None) -> int:
         model.set_backend(name)
         logits, grad = _step(model, x)
         ms = bench.median_ms(lambda: _step(model, x), warmup_ms=0 if device.type == "cpu" else 25,
-                             rep_ms=2000 if device.type == "cpu" else 300)
+                             rep_ms=2000 if device.type == "cpu" else 300, device=device)
         rows.append((name, _max_rel(logits, ref_logits), _max_rel(grad, ref_grad), ms))
     print(f"\n{'backend':<{width}}  {'logits max rel err':>18}  {'input-grad max rel err':>22}  {'ms / fwd+bwd step':>17}")
     wrong = []
