@@ -588,18 +588,20 @@ def test_onoff_switches_refuse_other_values(name):
     _raises_when_set(name, "yes", f"{name}='yes'")
 
 
-@pytest.mark.parametrize("name,value", [("VIG_CUPY_MAX_SEG", "abc"), ("VIG_CUPY_MAX_SEG", "100"),
-                                        ("VIG_CUPY_BWD_SEG", "512")])
-def test_segment_caps_are_checked_at_import(name, value):
-    """VIG_CUPY_MAX_SEG / VIG_CUPY_BWD_SEG are read once, at import: a value that is not a multiple of 16 in range
-    (or not a number) makes the import raise a ValueError naming the switch."""
-    import subprocess
-    import sys
+@pytest.mark.parametrize("name,value,top", [("VIG_CUPY_MAX_SEG", "abc", 256), ("VIG_CUPY_MAX_SEG", "100", 256),
+                                            ("VIG_CUPY_BWD_SEG", "512", 256), ("VIG_CUPY_BWD_SEG", "0", 64)])
+def test_segment_caps_are_checked(monkeypatch, name, value, top):
+    """VIG_CUPY_MAX_SEG / VIG_CUPY_BWD_SEG are read once, at import (``_seg_knob``): a value that is not a multiple
+    of 16 in [16, top] (or not a number) raises a ValueError naming the switch; a good one is taken."""
+    import vig_kernels.cupy as m
 
-    env = {**os.environ, name: value}
-    r = subprocess.run([sys.executable, "-c", "import vig_kernels.cupy"], env=env, capture_output=True, text=True,
-                       cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    assert r.returncode != 0 and f"ValueError: {name}={value!r}: expected a multiple of 16" in r.stderr, r.stderr
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name}={value!r}: expected a multiple of 16 in \\[16, {top}\\]"):
+        m._seg_knob(name, 256, top)
+    monkeypatch.setenv(name, "64")
+    assert m._seg_knob(name, 256, top) == 64
+    monkeypatch.delenv(name)
+    assert m._seg_knob(name, 48, top) == 48  # unset: the default
 
 
 def test_launch_switch_removed():
