@@ -146,12 +146,10 @@ def test_auto_skips_backends_that_do_not_take_the_dtype_or_head(monkeypatch):
         registry._objects.pop("fp16only", None)
 
 
-class _CpuHalf(Backend):
-    """A usable CPU backend that takes float16 heads of at most 8 channels (its entry points are never reached)."""
+class _CpuHalf(_Fp16Only):
+    """_Fp16Only on the CPU (its entry points are never reached)."""
     name = "cpuhalf"
     device_types = ("cpu",)
-    dtypes = (torch.float16,)
-    max_head_dim = 8
 
 
 def test_a_named_backend_refuses_what_it_does_not_take(monkeypatch):
