@@ -400,8 +400,8 @@ def bwd_variant() -> str:
 
 
 # The run-time switches VIG_CUPY_* (all but _MAX_SEG / _BWD_SEG, which are read at import only), read once
-# (vig.backend.Knobs) and parsed here (NOTES.md, "The switches"); reload_env() re-reads them (dev_bench and the tests switch kernels through the
-# environment).
+# (vig.backend.Knobs) and parsed here (NOTES.md, "The switches"); reload_env() re-reads them (dev_bench and the
+# tests switch kernels through the environment).
 _KNOBS = Knobs("VIG_CUPY_")
 _ENV = {}
 # VIG_CUPY_LAUNCH is gone (session 6, round 3): the plan launcher (plan_forward / plan_backward,
