@@ -51,6 +51,18 @@ class Knobs:
     def get(self, name: str, default=None):
         return self._values.get(name, default)
 
+    def choice(self, name: str, default: str, allowed) -> str:
+        """The value of ``name`` (``default`` when unset), one of ``allowed``; anything else raises a ValueError naming
+        the variable (a switch never takes an unknown value as some other one)."""
+        v = self._values.get(name, default)
+        if v not in allowed:
+            raise ValueError(f"{name}={v!r}: expected one of {', '.join(map(repr, allowed))}")
+        return v
+
+    def on(self, name: str, default: str) -> bool:
+        """An on / off switch: "1" on; "0" or "" off; anything else raises (:meth:`choice`)."""
+        return self.choice(name, default, ("1", "0", "")) == "1"
+
     def memo(self, fn):
         """``fn`` cached per argument tuple until :meth:`reload` (a decorator). For routing decisions that a
         call asks many times, each a Python function reading knobs, on every forward and backward (host time:

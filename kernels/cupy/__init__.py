@@ -475,11 +475,8 @@ def fwd0_defines(defines: tuple, kt: int) -> tuple:
 
 
 def _onoff(name: str) -> bool:
-    """An on / off switch, on by default: "1" (or unset) on, "0" or "" off; anything else raises naming it."""
-    v = _KNOBS.get(name, "1")
-    if v not in ("", "0", "1"):
-        raise ValueError(f"{name}={v!r}: expected '1' or '0'")
-    return v == "1"
+    """An on / off switch, on by default (vig.backend.Knobs.on)."""
+    return _KNOBS.on(name, "1")
 
 
 def reload_env() -> None:

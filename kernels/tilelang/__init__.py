@@ -125,19 +125,13 @@ _knob = _KNOBS.get
 
 
 def _on(name: str, default: str) -> bool:
-    """An on / off switch ("1" on; "" or "0" off; anything else raises naming it): $VIG_TILELANG_<name>."""
-    v = _knob("VIG_TILELANG_" + name, default)
-    if v not in ("", "0", "1"):
-        raise ValueError(f"VIG_TILELANG_{name}={v!r}: expected '1', '0' or empty")
-    return v == "1"
+    """$VIG_TILELANG_<name> as an on / off switch (vig.backend.Knobs.on)."""
+    return _KNOBS.on("VIG_TILELANG_" + name, default)
 
 
 def _choice(name: str, default: str, allowed) -> str:
-    """$VIG_TILELANG_<name>, one of ``allowed`` (anything else raises naming it)."""
-    v = _knob("VIG_TILELANG_" + name, default)
-    if v not in allowed:
-        raise ValueError(f"VIG_TILELANG_{name}={v!r}: expected one of {sorted(allowed)}")
-    return v
+    """$VIG_TILELANG_<name>, one of ``allowed`` (vig.backend.Knobs.choice)."""
+    return _KNOBS.choice("VIG_TILELANG_" + name, default, allowed)
 
 
 def _c16() -> bool:

@@ -109,9 +109,7 @@ def _check_dx_knob(which: str) -> None:
 
 def _onoff(name: str, which: str, defaults: dict) -> bool:
     """VIG_TRITON_<name>_<which> = 0 / 1, else defaults[which]."""
-    val = _ENV.get(f"VIG_TRITON_{name}_{which}", "")
-    if val not in ("", "0", "1"):
-        raise ValueError(f"VIG_TRITON_{name}_{which}={val!r}: expected 0 or 1")
+    val = _ENV.choice(f"VIG_TRITON_{name}_{which}", "", ("", "0", "1"))
     return (val == "1") if val else defaults[which]
 
 
