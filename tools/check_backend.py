@@ -5,7 +5,7 @@ tests/parity, vig/bench); it only picks the cases.
 
     python tools/check_backend.py triton                                   # registered name
     python tools/check_backend.py tilelang=vig_kernels.tilelang:TileLangBackend --parity
-    compute-sanitizer --tool memcheck python tools/check_backend.py NAME --small
+    compute-sanitizer --tool memcheck python tools/check_backend.py NAME --small [--length L]
 
 Writes NAME-check.json under $OUT (or the working directory) and prints a summary.
 """
@@ -28,9 +28,9 @@ LENGTHS = (1, 7, 63, 64, 65, 196, 300, 4096) if DEVICE == "cuda" else (1, 17)
 REGIMES = ("model", "strong", "zero", "neg_inf", "mixed")
 
 
-def parity(name, small=False):
+def parity(name, small=False, length=65):
     rows = []
-    lengths = (65,) if small else LENGTHS
+    lengths = (length,) if small else LENGTHS
     regimes = REGIMES if DEVICE == "cuda" else ("mixed",)
     for L in lengths:
         for dtype in ("bfloat16", "float16", "float32"):
@@ -90,7 +90,10 @@ def main():
     p.add_argument("--parity", action="store_true", help="parity only")
     p.add_argument("--bench", action="store_true", help="timing only")
     p.add_argument("--small", action="store_true", help="one small fwd+bwd per dtype (for sanitizers)")
+    p.add_argument("--length", type=int, default=65, help="--small's sequence length L (default 65)")
     a = p.parse_args()
+    if a.length < 1:
+        p.error(f"--length must be positive, got {a.length}")
     name, _, spec = a.backend.partition("=")
     if spec:
         registry._REGISTRY[name] = spec  # checked here before it is registered for real
@@ -100,7 +103,7 @@ def main():
     out = {"backend": name, "device": bench.device_name(), "torch": torch.__version__,
            "commit": os.environ.get("VIG_COMMIT", "unknown")}
     if not a.bench:
-        out["parity"] = parity(name, a.small)
+        out["parity"] = parity(name, a.small, a.length)
     if not (a.parity or a.small):
         out["copy_bandwidth_GBps"] = bench.copy_bandwidth() / 1e9
         out["timing"] = timing(name)
