@@ -32,9 +32,12 @@ def test_small_runs_each_dtype_once_at_the_length_on_views(check_backend, monkey
     assert seen == [(dt, 9, False, False) for dt in (torch.bfloat16, torch.float16, torch.float32)]
 
 
-@pytest.mark.parametrize("length", ["0", "-3"])
-def test_length_must_be_positive(check_backend, monkeypatch, capsys, length):
-    monkeypatch.setattr(sys, "argv", ["check_backend.py", "reference", "--small", "--length", length])
+@pytest.mark.parametrize("args, why", [(["--small", "--length", "0"], "--length must be positive"),
+                                       (["--small", "--length", "-3"], "--length must be positive"),
+                                       (["--length", "9"], "--length goes with --small"),
+                                       (["--parity", "--length", "9"], "--length goes with --small")])
+def test_length_is_a_positive_small_option(check_backend, monkeypatch, capsys, args, why):
+    monkeypatch.setattr(sys, "argv", ["check_backend.py", "reference", *args])
     with pytest.raises(SystemExit) as e:
         check_backend.main()
-    assert e.value.code == 2 and "--length must be positive" in capsys.readouterr().err
+    assert e.value.code == 2 and why in capsys.readouterr().err

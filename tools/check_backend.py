@@ -90,9 +90,11 @@ def main():
     p.add_argument("--parity", action="store_true", help="parity only")
     p.add_argument("--bench", action="store_true", help="timing only")
     p.add_argument("--small", action="store_true", help="one small fwd+bwd per dtype (for sanitizers)")
-    p.add_argument("--length", type=int, default=65, help="--small's sequence length L (default 65)")
+    p.add_argument("--length", type=int, help="--small's sequence length L (default 65)")
     a = p.parse_args()
-    if a.length < 1:
+    if a.length is not None and not a.small:
+        p.error("--length goes with --small (the other modes run the contract's lengths)")
+    if a.length is not None and a.length < 1:
         p.error(f"--length must be positive, got {a.length}")
     name, _, spec = a.backend.partition("=")
     if spec:
@@ -103,7 +105,7 @@ def main():
     out = {"backend": name, "device": bench.device_name(), "torch": torch.__version__,
            "commit": os.environ.get("VIG_COMMIT", "unknown")}
     if not a.bench:
-        out["parity"] = parity(name, a.small, a.length)
+        out["parity"] = parity(name, a.small, a.length or 65)
     if not (a.parity or a.small):
         out["copy_bandwidth_GBps"] = bench.copy_bandwidth() / 1e9
         out["timing"] = timing(name)
