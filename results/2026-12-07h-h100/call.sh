@@ -4,8 +4,8 @@
 # test (fla's official path judged by the contract's parity rule, output and five gradients); (3) the benchmark suite
 # with fla in the same run.
 #   run: DL=<seconds for the whole call> PHASE=1|2 bash results/2026-12-07h-h100/call.sh <commit>
-#   (PHASE 1: the sanitizers and the peer test, side by side; 2: the benchmark suite, fla included, ~290 s alone;
-#   all: both)
+#   (PHASE 1: the sanitizers and the peer test, side by side; 2: the peer test alone, then the benchmark suite, fla
+#   included, ~290 s alone; all: 1, then the benchmark suite)
 #   carry: .device-deps, .scratch/tlcache21.tar.xz (every TileLang kind the tests launch)
 mkdir -p /tmp/tlc && tar -C /tmp/tlc -xJf .scratch/tlcache21.tar.xz
 export TILELANG_CACHE_DIR=/tmp/tlc VIG_COMMIT=$1
@@ -38,6 +38,10 @@ done
 grep -E "PASSED|FAILED|passed|failed|parity failed" "$OUT/peers.log" | cut -c1-300 | tail -12
 fi
 [[ ${PHASE:-1} == 1 ]] && exit 0
+if [[ ${PHASE:-1} == 2 ]]; then  # the peer test alone first (fla autotunes per shape; it timed out beside the sanitizers)
+  timeout "${PEERS_S:-240}" python3 -m pytest tests/test_peers.py -p no:cacheprovider -v -rfE > "$OUT/peers.log" 2>&1
+  echo "peers rc $? ($SECONDS s)"; grep -E "PASSED|FAILED|passed|failed|parity failed" "$OUT/peers.log" | cut -c1-300 | tail -8
+fi
 left=$(( ${DL:-580} - SECONDS - 10 ))
 OUT=$OUT/bench VIG_DEADLINE=$left bash tools/gpu-run.sh bench >/dev/null 2>&1
 echo "bench rc $? ($SECONDS s)"; grep "^| ViG" "$OUT/bench/gpu-run.log" | cut -c1-400
