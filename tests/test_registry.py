@@ -264,3 +264,24 @@ def test_knobs_read_once_and_memo_forgets_on_reload(monkeypatch):
         with pytest.raises(ValueError, match="VIG_TEST_KNOB='c'"):
             route(2)
     assert calls == [2, 3, 2, 2, 2]
+
+
+@pytest.mark.parametrize("value,empty,want", [(None, None, 64), ("96", None, 96), ("", 0, 0), ("", 128, 128),
+                                              ("", None, "''"), ("100", 0, "'100'"), ("0", 0, "'0'"),
+                                              ("288", 0, "'288'"), ("abc", 0, "'abc'"), ("-32", 0, "'-32'")])
+def test_knobs_multiple(monkeypatch, value, empty, want):
+    """Knobs.multiple, the count switches' one check (TileLang's SEG_L / BWD_SEG / *_THREADS, CuPy's segment caps):
+    a multiple of ``step`` in [lo, hi], the default when unset, ``empty`` for the empty value where one is given;
+    anything else a ValueError naming the variable and the value."""
+    from vig.backend import Knobs
+
+    if value is None:
+        monkeypatch.delenv("VIG_TEST_COUNT", raising=False)
+    else:
+        monkeypatch.setenv("VIG_TEST_COUNT", value)
+    knobs = Knobs("VIG_TEST_")
+    if isinstance(want, int):
+        assert knobs.multiple("VIG_TEST_COUNT", "64", 32, 32, 256, empty=empty) == want
+    else:
+        with pytest.raises(ValueError, match=f"VIG_TEST_COUNT={want}: expected a multiple of 32 in \\[32, 256\\]"):
+            knobs.multiple("VIG_TEST_COUNT", "64", 32, 32, 256, empty=empty)

@@ -59,6 +59,18 @@ class Knobs:
             raise ValueError(f"{name}={v!r}: expected one of {', '.join(map(repr, allowed))}")
         return v
 
+    def multiple(self, name: str, default: str, step: int, lo: int, hi: int, empty: int | None = None) -> int:
+        """A count switch: the value of ``name`` (``default`` when unset), a multiple of ``step`` in [lo, hi]; the
+        empty value gives ``empty`` (where it means "off" or "the builder's default"; None: refused); anything else
+        raises a ValueError naming the variable."""
+        v = self._values.get(name, default)
+        if v == "" and empty is not None:
+            return empty
+        if not (v.isdigit() and int(v) % step == 0 and lo <= int(v) <= hi):
+            raise ValueError(f"{name}={v!r}: expected a multiple of {step} in [{lo}, {hi}]"
+                             + (" (or empty)" if empty is not None else ""))
+        return int(v)
+
     def on(self, name: str, default: str) -> bool:
         """An on / off switch: "1" on; "0" or "" off; anything else raises (:meth:`choice`)."""
         return self.choice(name, default, ("1", "0", "")) == "1"

@@ -94,10 +94,8 @@ TC_VB = 64          # value columns per block
 
 
 def _seg_knob(name: str, default: int, top: int) -> int:
-    v = os.environ.get(name, str(default))
-    if not (v.isdigit() and 16 <= int(v) <= top and int(v) % 16 == 0):
-        raise ValueError(f"{name}={v!r}: expected a multiple of 16 in [16, {top}]")
-    return int(v)
+    """$name read now (import only), a multiple of 16 in [16, top] (vig.backend.Knobs.multiple)."""
+    return Knobs(name).multiple(name, str(default), 16, 16, top)
 
 
 TC_MAX_SEG = _seg_knob("VIG_CUPY_MAX_SEG", 256, 256)
@@ -164,9 +162,7 @@ SCAN_DEFAULT = "batched"  # session 4 mid call: 7.5 instead of ~125 us per launc
 
 
 def scan_func() -> str:
-    kind = _ENV["scan"]
-    if kind not in ("serial", "batched"):
-        raise ValueError(f"VIG_CUPY_SCAN={kind!r}: expected 'serial' or 'batched'")
+    kind = _KNOBS.choice("VIG_CUPY_SCAN", SCAN_DEFAULT, ("serial", "batched"))
     return "bigla_tc_scan2" if kind == "batched" else "bigla_tc_scan"
 
 
@@ -483,20 +479,15 @@ def reload_env() -> None:
     _KNOBS.reload()
     e = _KNOBS
     _ENV.update(fwd=e.get("VIG_CUPY_FWD", FWD_DEFAULT), bwd=e.get("VIG_CUPY_BWD", BWD_DEFAULT),
-                scan=e.get("VIG_CUPY_SCAN", SCAN_DEFAULT),
                 long=_onoff("VIG_CUPY_BWD_LONG"),
                 save=_onoff("VIG_CUPY_SAVE_STATES"),
                 seg128=_onoff("VIG_CUPY_SEG128"),
-                dgfix=e.get("VIG_CUPY_DGFIX", DGFIX_DEFAULT),
-                fwd0=e.get("VIG_CUPY_FWD0", FWD0_DEFAULT))
+                dgfix=e.choice("VIG_CUPY_DGFIX", DGFIX_DEFAULT, DGFIX_KINDS),
+                fwd0=e.choice("VIG_CUPY_FWD0", FWD0_DEFAULT, FWD0_KINDS))
     if e.get("VIG_CUPY_BWD_MINB") is not None:
         raise ValueError("VIG_CUPY_BWD_MINB: the switch was removed in session 14 (the backward at 3 blocks "
                          "per SM, 80 registers, was bit-identical and 36-52 % slower on the H100, "
                          "results/2026-12-06i-h100/; in git history at 6b39a5c); unset it")
-    if _ENV["fwd0"] not in FWD0_KINDS:
-        raise ValueError(f"VIG_CUPY_FWD0={_ENV['fwd0']!r}: expected one of {FWD0_KINDS}")
-    if _ENV["dgfix"] not in DGFIX_KINDS:
-        raise ValueError(f"VIG_CUPY_DGFIX={_ENV['dgfix']!r}: expected one of {DGFIX_KINDS}")
     launch = e.get("VIG_CUPY_LAUNCH")
     if launch not in (None, "plan"):
         raise ValueError(f"VIG_CUPY_LAUNCH={launch!r}: the switch was removed in session 6 (the "

@@ -157,10 +157,7 @@ BWD_DEFAULT = "v6"
 
 
 def _version(var: str, default: str) -> str:
-    v = _knob(var, default)
-    if v not in _VERSIONS:
-        raise ValueError(f"{var}={v!r}: expected one of {_VERSIONS} (default {default!r})")
-    return v
+    return _KNOBS.choice(var, default, _VERSIONS)
 
 
 #: forward kernels, $VIG_TILELANG_FWD: "v6" (the default since the GPU run of 2026-11-25 16:35:
@@ -360,9 +357,7 @@ BWD_STATES_DEFAULT = ""
 
 @_memo
 def _bwd_states_opt() -> str:
-    v = _knob("VIG_TILELANG_BWD_STATES", BWD_STATES_DEFAULT)
-    if v not in ("", "m3"):
-        raise ValueError(f"VIG_TILELANG_BWD_STATES={v!r}: expected 'm3' (or empty)")
+    v = _choice("BWD_STATES", BWD_STATES_DEFAULT, ("", "m3"))
     return ":" + v if v else ""
 
 
@@ -421,10 +416,7 @@ BWD_VIEWS_DEFAULT = "2"
 
 @_memo
 def _bwd_views_mode() -> str:
-    v = _knob("VIG_TILELANG_BWD_VIEWS", BWD_VIEWS_DEFAULT)
-    if v not in ("", "0", "1", "2"):
-        raise ValueError(f"VIG_TILELANG_BWD_VIEWS={v!r}: expected '0', '1' or '2' (or empty)")
-    return v
+    return _choice("BWD_VIEWS", BWD_VIEWS_DEFAULT, ("", "0", "1", "2"))
 
 
 @_memo
@@ -458,13 +450,7 @@ BWD_SEG_DEFAULT = "128"
 
 @_memo
 def _bwd_seg_len() -> int:
-    v = _knob("VIG_TILELANG_BWD_SEG", BWD_SEG_DEFAULT)
-    if not v:
-        return 0
-    n = int(v) if v.isdigit() else -1
-    if n % CHUNK or not CHUNK <= n <= V6_MAX_L:
-        raise ValueError(f"VIG_TILELANG_BWD_SEG={v!r}: expected a multiple of {CHUNK} from {CHUNK} to {V6_MAX_L} (or empty)")
-    return n
+    return _KNOBS.multiple("VIG_TILELANG_BWD_SEG", BWD_SEG_DEFAULT, CHUNK, CHUNK, V6_MAX_L, empty=0)
 
 
 #: $VIG_TILELANG_SEG_SAVE (session 10; default SEG_SAVE_DEFAULT "1" since its call B; "" / "0": off): "1": the segment forward (v6s,
@@ -554,9 +540,7 @@ SAVE224_KINDS = {"1": (":a1", "bwd_adj:m6"), "2": (":a2", "bwd_adj:m6:v1")}
 @_memo
 def _save224_mode() -> str:
     """$VIG_TILELANG_SAVE224: "" (off; "0" too), "1" or "2"; anything else raises naming the variable."""
-    v = _knob("VIG_TILELANG_SAVE224", SAVE224_DEFAULT)
-    if v not in ("", "0", *SAVE224_KINDS):
-        raise ValueError(f"VIG_TILELANG_SAVE224={v!r}: expected one of {sorted(SAVE224_KINDS)}, '0' or empty")
+    v = _choice("SAVE224", SAVE224_DEFAULT, ("", "0", *sorted(SAVE224_KINDS)))
     return "" if v in ("", "0") else v
 
 
@@ -631,9 +615,7 @@ def _bwd_out_kind(dtype: str, static_dims: bool) -> str:
     per SM (80 registers, 71 KB of shared memory: parallel cumsums, no decay / compensation tiles,
     the boundary terms from the shared state tiles, the lane pass's dk part reusing dq's tiles);
     always 256 threads."""
-    v = _knob("VIG_TILELANG_BWD_OUT", BWD_OUT_DEFAULT)
-    if v not in ("v1", "v2", "ref", "ref2"):
-        raise ValueError(f"VIG_TILELANG_BWD_OUT={v!r}: expected 'v1', 'v2', 'ref' or 'ref2'")
+    v = _choice("BWD_OUT", BWD_OUT_DEFAULT, ("v1", "v2", "ref", "ref2"))
     if v == "ref2" and dtype == "bfloat16" and static_dims:
         return "bwd_out2:t256:x4"
     if v in ("v2", "ref") and dtype == "bfloat16" and static_dims:
@@ -647,9 +629,7 @@ def _fused_diag(dtype: str) -> str:
     """$VIG_TILELANG_FUSED_DIAG=m3 / m2 (bf16; default FUSED_DIAG_DEFAULT): fwd_fused with the
     diagonal sub-blocks of A built as bwd_out2 builds them ("fwd_fused:l1"), compiled for at
     least 3 (80 registers, some spills) / 2 blocks per SM; "": the per-element loop."""
-    d = _knob("VIG_TILELANG_FUSED_DIAG", FUSED_DIAG_DEFAULT)
-    if d not in ("", "m2", "m3"):
-        raise ValueError(f"VIG_TILELANG_FUSED_DIAG={d!r}: expected m2 or m3 (or empty)")
+    d = _choice("FUSED_DIAG", FUSED_DIAG_DEFAULT, ("", "m2", "m3"))
     return f":l1:{d}" if d and dtype == "bfloat16" else ""
 
 
@@ -717,10 +697,7 @@ _FWD_TILE_KINDS = {"": "", "0": "", "1": ":e1", "2": ":e1:p1", "3": ":e1:b1", "4
 
 @_memo
 def _fwd_tile() -> str:
-    v = _knob("VIG_TILELANG_FWD_TILE", FWD_TILE_DEFAULT)
-    if v not in _FWD_TILE_KINDS:
-        raise ValueError(f"VIG_TILELANG_FWD_TILE={v!r}: expected one of {sorted(_FWD_TILE_KINDS)}")
-    return _FWD_TILE_KINDS[v]
+    return _FWD_TILE_KINDS[_choice("FWD_TILE", FWD_TILE_DEFAULT, tuple(sorted(_FWD_TILE_KINDS)))]
 
 
 #: $VIG_TILELANG_FWD_WALK was removed in session 9: "2" ran the views forward at L <= V6_MAX_L as
@@ -773,10 +750,7 @@ def _packed_all(*ts):
 
 def _fused_exp_mode() -> str:
     """$VIG_TILELANG_FUSED_EXP, checked wherever it is read (the segment forward's choice of views too)."""
-    e = _knob("VIG_TILELANG_FUSED_EXP", FUSED_EXP_DEFAULT)
-    if e not in ("", "fast", "pairs", "ref", "ref2", "ref3"):
-        raise ValueError(f"VIG_TILELANG_FUSED_EXP={e!r}: expected 'fast', 'pairs', 'ref', 'ref2' or 'ref3' (or empty)")
-    return e
+    return _choice("FUSED_EXP", FUSED_EXP_DEFAULT, ("", "fast", "pairs", "ref", "ref2", "ref3"))
 
 
 @_memo
@@ -801,12 +775,7 @@ def _thr(which: str, dtype: str) -> str:
 
 def _threads(which: str) -> int:
     """$VIG_TILELANG_<which>_THREADS: a block size, a multiple of 32 from 64 to 1024; 0 when unset."""
-    v = _knob(f"VIG_TILELANG_{which}_THREADS", "")
-    if not v:
-        return 0
-    if not (v.isdigit() and int(v) % 32 == 0 and 64 <= int(v) <= 1024):
-        raise ValueError(f"VIG_TILELANG_{which}_THREADS={v!r}: expected a multiple of 32 from 64 to 1024")
-    return int(v)
+    return _KNOBS.multiple(f"VIG_TILELANG_{which}_THREADS", "", 32, 64, 1024, empty=0)
 
 
 def _fwd_v5(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
@@ -882,11 +851,7 @@ SEG_L_DEFAULT = "128"
 
 @_memo
 def _seg_len() -> int:
-    v = _knob("VIG_TILELANG_SEG_L", SEG_L_DEFAULT) or SEG_L_DEFAULT
-    n = int(v) if v.isdigit() else 0
-    if n % CHUNK or not CHUNK <= n <= V6_MAX_L:
-        raise ValueError(f"VIG_TILELANG_SEG_L={v!r}: expected a multiple of {CHUNK} from {CHUNK} to {V6_MAX_L}")
-    return n
+    return _KNOBS.multiple("VIG_TILELANG_SEG_L", SEG_L_DEFAULT, CHUNK, CHUNK, V6_MAX_L, empty=int(SEG_L_DEFAULT))
 
 
 #: $VIG_TILELANG_SEGST was removed in session 9: "m3" ran the FWD_VIEWS=2 fwd_segst at three blocks per SM
@@ -1004,9 +969,7 @@ FTZ_DEFAULT = "1"
 
 @_memo
 def _ftz(dtype: str) -> str:
-    v = _knob("VIG_TILELANG_FTZ", FTZ_DEFAULT)
-    if v not in ("", "0", "1", "2"):
-        raise ValueError(f"VIG_TILELANG_FTZ={v!r}: expected '1', '2', '0' or empty")
+    v = _choice("FTZ", FTZ_DEFAULT, ("", "0", "1", "2"))
     return "" if v in ("", "0") or dtype not in ("bfloat16", "float16") else v
 
 
