@@ -593,7 +593,7 @@ def test_keep_states_switch(regime, split, monkeypatch):
     st = [(grid[2], w0) for name, grid, w0 in seen if name == "bigla_bwd_segstate2_kernel"]
     assert st and all(x == want for x in st), seen
     _removed_switch_raises(monkeypatch, {"VIG_TRITON_KEEP_STATES": "yes"},
-                           "VIG_TRITON_KEEP_STATES='yes': expected 0 or 1", seed=43, in_backward=False)
+                           "VIG_TRITON_KEEP_STATES='yes': expected one of '', '0', '1'", seed=43, in_backward=False)
 
 
 def test_keep_states_same_values_in_the_interpreter(monkeypatch):
@@ -659,7 +659,7 @@ else:
 """
 
 
-@pytest.mark.parametrize("val,want", [("2", "RAISED VIG_TRITON_FTZ='2': expected 0 or 1"),
+@pytest.mark.parametrize("val,want", [("2", "RAISED VIG_TRITON_FTZ='2': expected one of '', '0', '1'"),
                                       ("1", "RAISED VIG_TRITON_FTZ=1: the ftz exp is inline PTX"),
                                       ("0", "RAN True"), ("", "RAN True")])
 def test_ftz_switch_values(val, want):
@@ -671,3 +671,31 @@ def test_ftz_switch_values(val, want):
     r = subprocess.run([sys.executable, "-c", _FTZ_RUN], env=env, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0 and want in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("name,bad,call", [
+    ("VIG_TRITON_DOT_FWD", "fp8", lambda tb, torch: tb._dot_prec("FWD", torch.bfloat16)),
+    ("VIG_TRITON_SPLIT_BWD", "yes", lambda tb, torch: tb._split_mode()),
+    ("VIG_TRITON_CHUNK_BWD", "64", lambda tb, torch: tb._chunk_bwd()),
+    ("VIG_TRITON_BSEG", "v9", lambda tb, torch: tb._bseg_mode()),
+    ("VIG_TRITON_KEEP_STATES", "2", lambda tb, torch: tb._keep_states()),
+    ("VIG_TRITON_FTZ", "on", lambda tb, torch: tb._ftz()),
+    ("VIG_TRITON_LAUNCH", "jitt", lambda tb, torch: tb._launch_mode()),
+])
+def test_switch_values_go_through_knobs(monkeypatch, name, bad, call):
+    """Each of Triton's value switches is read through vig.backend.Knobs.choice: an unknown value raises a ValueError
+    naming the variable and the allowed values; the empty value is accepted (it means the module's default)."""
+    import torch
+    from vig_kernels import triton as tb
+
+    try:
+        monkeypatch.setenv(name, bad)
+        tb.reload_knobs()
+        with pytest.raises(ValueError, match=f"^{name}={bad!r}: expected one of ''"):
+            call(tb, torch)
+        monkeypatch.setenv(name, "")
+        tb.reload_knobs()
+        call(tb, torch)
+    finally:
+        monkeypatch.delenv(name)
+        tb.reload_knobs()

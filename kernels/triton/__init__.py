@@ -69,9 +69,7 @@ def _dot_prec(which: str, dtype) -> str:
     tf32; NOTES.md v2.4). Segment-state kernels always use _prec."""
     if dtype != torch.bfloat16:
         return _prec(dtype)
-    val = _ENV.get(f"VIG_TRITON_DOT_{which}", "") or ("bf16" if DOT_BF16[which] else "tf32")
-    if val not in ("bf16", "tf32"):
-        raise ValueError(f"VIG_TRITON_DOT_{which}={val!r}: expected bf16 or tf32")
+    val = _ENV.choice(f"VIG_TRITON_DOT_{which}", "", ("", "bf16", "tf32")) or ("bf16" if DOT_BF16[which] else "tf32")
     # the interpreter's tl.dot on bf16 operands returns garbage (triton 3.x); "bf16e" rounds the
     # operands to bf16 and multiplies them in fp32: the same numbers (its fp32 -> bf16
     # conversion truncates where the GPU rounds to nearest: a conservative check)
@@ -197,9 +195,7 @@ SPLIT_ROUND = 0.72  # a split round's time over a DX round's (fit; see above)
 
 def _split_mode() -> str:
     """VIG_TRITON_SPLIT_BWD = 0 / 1 / auto, else SPLIT["BWD"] (False / True / "auto")."""
-    val = _ENV.get("VIG_TRITON_SPLIT_BWD", "")
-    if val not in ("", "0", "1", "auto"):
-        raise ValueError(f"VIG_TRITON_SPLIT_BWD={val!r}: expected 0, 1 or auto")
+    val = _ENV.choice("VIG_TRITON_SPLIT_BWD", "", ("", "0", "1", "auto"))
     if val:
         return val
     d = SPLIT["BWD"]
@@ -260,9 +256,7 @@ def _split_opts(dtype, auto: bool = False) -> dict:
 
 
 def _chunk_bwd() -> int:
-    c = int(_ENV.get("VIG_TRITON_CHUNK_BWD", "") or CHUNK_BWD)
-    if c not in (16, 32):
-        raise ValueError(f"VIG_TRITON_CHUNK_BWD={c}: expected 16 or 32")
+    c = int(_ENV.choice("VIG_TRITON_CHUNK_BWD", "", ("", "16", "32")) or CHUNK_BWD)
     return c
 
 
@@ -303,9 +297,7 @@ def _bseg_mode() -> str:
     four-state segment kernel per (b, h, segment) and a serial scan per (b, h); "v26" (the
     default) = two states per program, a scan per (b, h, direction pair, 16 value columns) with
     its loads pipelined, and a carry prefix kernel (NOTES.md v2.6)."""
-    mode = _ENV.get("VIG_TRITON_BSEG", "") or BSEG_DEFAULT
-    if mode not in BSEG_MODES:
-        raise ValueError(f"VIG_TRITON_BSEG={mode!r}: expected one of {BSEG_MODES}")
+    mode = _ENV.choice("VIG_TRITON_BSEG", "", ("",) + tuple(BSEG_MODES)) or BSEG_DEFAULT
     return mode
 
 
@@ -359,9 +351,7 @@ def _check_state_chunk_knob():
 
 
 def _keep_states() -> bool:
-    val = _ENV.get("VIG_TRITON_KEEP_STATES", "")
-    if val not in ("", "0", "1"):
-        raise ValueError(f"VIG_TRITON_KEEP_STATES={val!r}: expected 0 or 1")
+    val = _ENV.choice("VIG_TRITON_KEEP_STATES", "", ("", "0", "1"))
     return int(val or KEEP_STATES) != 0
 
 
@@ -383,9 +373,7 @@ def _ftz() -> dict:
     """The launch keyword of VIG_TRITON_FTZ: {"FTZ": 1} (on: unset, "" or "1", FTZ's default) or {} ("0";
     and the default under TRITON_INTERPRET=1, which has no inline PTX); read (and checked) on every call.
     Raises ValueError for any other value, and for an explicit "1" under TRITON_INTERPRET=1."""
-    val = _ENV.get("VIG_TRITON_FTZ", "")
-    if val not in ("", "0", "1"):
-        raise ValueError(f"VIG_TRITON_FTZ={val!r}: expected 0 or 1")
+    val = _ENV.choice("VIG_TRITON_FTZ", "", ("", "0", "1"))
     if int(val or FTZ) == 0:
         return {}
     if _interpreting():
@@ -490,9 +478,7 @@ def _launch_mode() -> str:
     """VIG_TRITON_LAUNCH: "jit" (kernel[grid](...) through JITFunction.run every call) or
     "direct" (launch.py: the CompiledKernel's launcher called directly after the first launch
     per specialisation key; GPU only, the interpreter always takes "jit"). NOTES.md v2.7."""
-    mode = _ENV.get("VIG_TRITON_LAUNCH", "") or LAUNCH_DEFAULT
-    if mode not in LAUNCH_MODES:
-        raise ValueError(f"VIG_TRITON_LAUNCH={mode!r}: expected one of {LAUNCH_MODES}")
+    mode = _ENV.choice("VIG_TRITON_LAUNCH", "", ("",) + tuple(LAUNCH_MODES)) or LAUNCH_DEFAULT
     return mode
 
 
