@@ -681,17 +681,27 @@ def test_ftz_switch_values(val, want):
     ("VIG_TRITON_KEEP_STATES", "2", lambda tb, torch: tb._keep_states()),
     ("VIG_TRITON_FTZ", "on", lambda tb, torch: tb._ftz()),
     ("VIG_TRITON_LAUNCH", "jitt", lambda tb, torch: tb._launch_mode()),
+    ("VIG_TRITON_WARPS_FWD", "3", lambda tb, torch: tb._warps("FWD")),
+    ("VIG_TRITON_WARPS_SPLIT", "four", lambda tb, torch: tb._split_opts(torch.bfloat16)),
+    ("VIG_TRITON_STAGES_BWD", "0", lambda tb, torch: tb._stages("BWD")),
+    ("VIG_TRITON_FSCAN", "2", lambda tb, torch: tb._fscan()),
+    ("VIG_TRITON_FPIPE", "x", lambda tb, torch: tb._fpipe(2)),
+    ("VIG_TRITON_GRADBUF", "yes", lambda tb, torch: tb._gradbuf()),
+    ("VIG_TRITON_SPLIT_SMS", "0", lambda tb, torch: tb._sms(torch.device("cpu"))),
+    ("VIG_TRITON_SEGMENT", "three", lambda tb, torch: tb._segments(6, 300)),
+    ("VIG_TRITON_SEG_MIN_L", "1e3", lambda tb, torch: tb._segments(6, 300)),
 ])
 def test_switch_values_go_through_knobs(monkeypatch, name, bad, call):
-    """Each of Triton's value switches is read through vig.backend.Knobs.choice: an unknown value raises a ValueError
-    naming the variable and the allowed values; the empty value is accepted (it means the module's default)."""
+    """Each of Triton's value and count switches is read through vig.backend.Knobs (choice / multiple): an unknown
+    value raises a ValueError naming the variable and what it takes (before: int()'s message without the name, or
+    any nonzero integer taken as "on"); the empty value is accepted (it means the module's default)."""
     import torch
     from vig_kernels import triton as tb
 
     try:
         monkeypatch.setenv(name, bad)
         tb.reload_knobs()
-        with pytest.raises(ValueError, match=f"^{name}={bad!r}: expected one of ''"):
+        with pytest.raises(ValueError, match=f"^{name}={bad!r}: expected (one of ''|a multiple of)"):
             call(tb, torch)
         monkeypatch.setenv(name, "")
         tb.reload_knobs()

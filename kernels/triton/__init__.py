@@ -23,6 +23,7 @@ THR = 32.0  # per-channel gate range of a chunk under which the factorised fast 
 # slower). 8 warps per program measured slower for both kernels (NOTES.md, v2.2).
 FWD_MAXNREG = 128
 WARPS = {"FWD": 4, "BWD": 4}  # warps per program of the main kernels
+_WARP_COUNTS = ("1", "2", "4", "8", "16")  # the values VIG_TRITON_WARPS_* may take (Triton's num_warps)
 
 try:  # pragma: no cover - depends on the environment
     import triton  # noqa: F401
@@ -84,7 +85,7 @@ def _nreg(which: str, dtype) -> dict:
     if _interpreting():
         return {}
     default = FWD_MAXNREG if (which == "FWD" and dtype == torch.bfloat16) else 0
-    n = int(_ENV.get(f"VIG_TRITON_NREG_{which}", str(default)))
+    n = _ENV.multiple(f"VIG_TRITON_NREG_{which}", str(default), 1, 0, 255, empty=default)
     return {"maxnreg": n} if n else {}
 
 
@@ -204,9 +205,9 @@ def _split_mode() -> str:
 
 def _sms(dev) -> int:
     """The SM count the rule uses: VIG_TRITON_SPLIT_SMS, else the CUDA device's (cached), else 132."""
-    n = _ENV.get("VIG_TRITON_SPLIT_SMS", "")
+    n = _ENV.multiple("VIG_TRITON_SPLIT_SMS", "", 1, 1, 1024, empty=0)
     if n:
-        return int(n)
+        return n
     if dev.type != "cuda":
         return 132
     return sm_count(dev.index if dev.index is not None else torch.cuda.current_device())
@@ -247,12 +248,12 @@ def _split_opts(dtype, auto: bool = False) -> dict:
     """Launch options of the split backward: num_warps, and for bf16 inputs (tensor-core dots) the
     register cap maxnreg (the fp16 / fp32 kernels' FMA dots spill at 255 already: never capped) and
     num_stages; none but num_warps in the interpreter. auto: the cap defaults to SPLIT_AUTO's."""
-    w = int(_ENV.get("VIG_TRITON_WARPS_SPLIT", "") or WARPS["BWD"])
+    w = int(_ENV.choice("VIG_TRITON_WARPS_SPLIT", "", ("",) + _WARP_COUNTS) or WARPS["BWD"])
     if _interpreting() or dtype != torch.bfloat16:
         return {"num_warps": w}
-    n = int(_ENV.get("VIG_TRITON_NREG_SPLIT", "") or (SPLIT_AUTO["NREG"] if auto else SPLIT_MAXNREG))
-    st = _ENV.get("VIG_TRITON_STAGES_SPLIT", "")
-    return {"num_warps": w, **({"maxnreg": n} if n else {}), **({"num_stages": int(st)} if st else {})}
+    n = _ENV.multiple("VIG_TRITON_NREG_SPLIT", "", 1, 0, 255, empty=SPLIT_AUTO["NREG"] if auto else SPLIT_MAXNREG)
+    st = _ENV.multiple("VIG_TRITON_STAGES_SPLIT", "", 1, 1, 8, empty=0)
+    return {"num_warps": w, **({"maxnreg": n} if n else {}), **({"num_stages": st} if st else {})}
 
 
 def _chunk_bwd() -> int:
@@ -265,14 +266,14 @@ def _stages(which: str) -> dict:
     VIG_TRITON_STAGES_FWD / VIG_TRITON_STAGES_BWD; unset: Triton's default, not passed). ptxas
     (sm_90a, bf16, the shipped backward): default 255 regs / 176 B spill / 20 kB shared,
     num_stages=1 255 / 104 B / 8 kB. Not passed in the interpreter."""
-    n = _ENV.get(f"VIG_TRITON_STAGES_{which}", "")
-    return {"num_stages": int(n)} if (n and not _interpreting()) else {}
+    n = _ENV.multiple(f"VIG_TRITON_STAGES_{which}", "", 1, 1, 8, empty=0)
+    return {"num_stages": n} if (n and not _interpreting()) else {}
 
 
 def _warps(which: str) -> int:
     """num_warps of the main forward / backward kernel (measurement knobs VIG_TRITON_WARPS_FWD,
     VIG_TRITON_WARPS_BWD)."""
-    return int(_ENV.get(f"VIG_TRITON_WARPS_{which}", str(WARPS[which])))
+    return int(_ENV.choice(f"VIG_TRITON_WARPS_{which}", "", ("",) + _WARP_COUNTS) or WARPS[which])
 
 
 # The by-direction backwards (VIG_TRITON_BWD=dir | par, NOTES.md v2.3 / v2.4) were removed in
@@ -308,7 +309,7 @@ FSCAN = 0  # 1: the forward's entering segment states by bigla_fwd_segscan_kerne
 
 
 def _fscan() -> bool:
-    return int(_ENV.get("VIG_TRITON_FSCAN", "") or FSCAN) != 0
+    return int(_ENV.choice("VIG_TRITON_FSCAN", "", ("", "0", "1")) or FSCAN) != 0
 
 
 def _fpipe(NS: int) -> dict:
@@ -320,7 +321,7 @@ def _fpipe(NS: int) -> dict:
         return {}
     if _fscan():
         return {"FSC": 1}
-    n = int(_ENV.get("VIG_TRITON_FPIPE", "") or FPIPE)
+    n = _ENV.multiple("VIG_TRITON_FPIPE", "", 1, 0, 8, empty=FPIPE)
     return {"FST": n} if n > 1 else {}
 
 
@@ -392,15 +393,16 @@ def _segments(BH: int, L: int, unit: int = CHUNK, min_chunks: int = 4, progs: in
     launches and 0.13 ms of segment kernels (H100 profile, 2026-11-25 mid call) on a host-bound
     call, for no fewer chunk steps per SM (NOTES.md v2.4). The backward may have its own
     threshold (knob VIG_TRITON_SEG_MIN_L_BWD, measurement only; NOTES.md v2.6)."""
-    min_l = _ENV.get("VIG_TRITON_SEG_MIN_L", "")
+    min_l = _ENV.multiple("VIG_TRITON_SEG_MIN_L", "", 1, 0, 2 ** 31, empty=SEG_MIN_L)
     if bwd:
-        min_l = _ENV.get("VIG_TRITON_SEG_MIN_L_BWD", "") or min_l
+        min_l = _ENV.multiple("VIG_TRITON_SEG_MIN_L_BWD", "", 1, 0, 2 ** 31, empty=min_l)
+    seg = _ENV.multiple("VIG_TRITON_SEGMENT", "", 1, 0, 2 ** 31, empty=0)  # 0 / empty: chosen here
     if _interpreting() and _ENV.get("VIG_TRITON_SEGMENT", "") == "":
         want = 3  # few programs in the interpreter, but the segmented path still exercised
-    elif L <= int(min_l or SEG_MIN_L):
-        want = int(_ENV.get("VIG_TRITON_SEGMENT", "0")) or 1
+    elif L <= min_l:
+        want = seg or 1
     else:
-        want = int(_ENV.get("VIG_TRITON_SEGMENT", "0")) or -(-progs // BH)
+        want = seg or -(-progs // BH)
     NS = max(1, min(want, -(-L // (min_chunks * unit))))
     LS = -(-(-(-L // NS)) // unit) * unit
     return -(-L // LS), LS
@@ -486,7 +488,7 @@ GRADBUF = 1  # the backward's dq / dk and dgf / dgb pairs one allocation each (v
 
 
 def _gradbuf() -> bool:
-    return int(_ENV.get("VIG_TRITON_GRADBUF", "") or GRADBUF) != 0
+    return int(_ENV.choice("VIG_TRITON_GRADBUF", "", ("", "0", "1")) or GRADBUF) != 0
 
 
 class _Direct:
