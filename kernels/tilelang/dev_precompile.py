@@ -2,6 +2,7 @@
 
     TILELANG_CACHE_DIR=$PWD/.tilelang-cache .venv/bin/python kernels/tilelang/dev_precompile.py \
         [--arch sm_90a] [--dtypes bfloat16,float16,float32] [--tiles 32x64] [--workers 2]
+    ... dev_precompile.py --specs FILE   (exact "kind K V dtype" lines; VIG_TILELANG_RACEFIX=1 makes the :r1 twins)
 
 TileLang's cache key is (TIR script, target, execution backend, tilelang version, machine), so an
 entry made here is a hit on the GPU machine when the same tilelang wheel is installed there and
@@ -41,8 +42,17 @@ def main():
                         "only, as every bwd_out2 / ':w' / ':x' kind: skipped for the other dtypes); add fwd_res,fwd_ws for the v4 forward "
                         "(VIG_TILELANG_FWD=v4)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--specs", help="a file of 'kind K V dtype' lines (what the tests launch: "
+                                   "results/2026-12-07f-h100/not-run/kinds.py prints them); replaces "
+                                   "--kinds / --dtypes / --tiles")
     a = p.parse_args()
     assert os.environ.get("TILELANG_CACHE_DIR"), "set TILELANG_CACHE_DIR"
+    if a.specs:
+        specs = [(kind, int(K), int(V), dt, a.arch) for kind, K, V, dt in map(str.split, open(a.specs)) if kind]
+        with cf.ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")) as ex:
+            for spec, sec in ex.map(_one, specs):
+                print(f"{sec:7.2f} s  {spec}", flush=True)
+        return
     specs = [(kind, int(t.split("x")[0]), int(t.split("x")[1]), dt, a.arch)
              for t in a.tiles.split(",") for dt in a.dtypes.split(",") for kind in a.kinds.split(",")]
     # the scan is all float32: one kernel for every dtype
