@@ -23,7 +23,7 @@ THR = 32.0  # per-channel gate range of a chunk under which the factorised fast 
 # slower). 8 warps per program measured slower for both kernels (NOTES.md, v2.2).
 FWD_MAXNREG = 128
 WARPS = {"FWD": 4, "BWD": 4}  # warps per program of the main kernels
-_WARP_COUNTS = ("1", "2", "4", "8", "16")  # the values VIG_TRITON_WARPS_* may take (Triton's num_warps)
+_WARP_COUNTS = ("1", "2", "4", "8", "16", "32")  # the values VIG_TRITON_WARPS_* may take (Triton's num_warps)
 
 try:  # pragma: no cover - depends on the environment
     import triton  # noqa: F401
