@@ -153,7 +153,7 @@ class KernelBackend(Backend):
     * ``L >= 1``, ``B >= 1``, ``H >= 1``, ``K >= 1``, ``V >= 1``; ``K, V <= max_head_dim`` when the
       backend sets it, and ``K <= max_tile[0]``, ``V <= max_tile[1]`` when it sets ``max_tile``
       (see there).
-    * Every tensor has ``stride(-1) == 1``; the other strides are arbitrary (the gates are
+    * Every tensor has ``stride(-1) == 1`` (or ``size(-1) == 1``); the other strides are arbitrary (the gates are
       usually the two halves of one projection, q, k, v slices of another) unless the
       backend sets ``requires_contiguous = True``, in which case every tensor is contiguous (row-major
       strides, size-1 dims included) and its data starts 16-byte aligned (``vig.ops.ALIGN``). A backend that takes views on some
@@ -172,7 +172,7 @@ class KernelBackend(Backend):
     #: ``(K, V)``: the most key / value channels the kernels take at once, or None (any). Wider
     #: heads are cut into tiles by the shared layer (:mod:`vig.ops`): the op is a sum over key
     #: channels, each with its own gates, and separable over value channels, so each tile pair
-    #: runs through the entry points on float32 copies of its channels and the partial outputs
+    #: runs through the entry points on float32 views or copies of its channels and the partial outputs
     #: and gradients are summed in float32. A tiled backend saves nothing (``saved == ()``).
     max_tile: tuple[int, int] | None = None
 

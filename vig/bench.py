@@ -14,7 +14,7 @@ import torch
 
 from .backend import KernelBackend
 
-# The contract's benchmark shapes (bidirectional-gla.md): bf16 q, k, v, o; float32 gates.
+# The contract's benchmark shapes (../shared/design/bidirectional-gla.md, beside the project root): bf16 q, k, v, o; float32 gates.
 SHAPES = {
     "ViG-T@224": (128, 3, 196, 32, 64),
     "ViG-S@224": (128, 6, 196, 32, 64),

@@ -91,7 +91,7 @@ def _check_gates(g_fwd, g_bwd):
 
 
 def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_gates=True):
-    """Bidirectional gated linear attention (see the op contract, bidirectional-gla.md).
+    """Bidirectional gated linear attention (see the op contract, ../shared/design/bidirectional-gla.md beside the project root).
 
     o_t = s/2 * [ sum_{j<=t} (q_t * exp(Gf_t - Gf_j)) . k_j v_j
                 + sum_{j>=t} (q_t * exp(Gb_t - Gb_j)) . k_j v_j ]
@@ -101,7 +101,7 @@ def bidirectional_gla(q, k, v, g_fwd, g_bwd, scale=None, *, backend=None, check_
             too on the reference backend).
         g_fwd, g_bwd: [B, L, H, K] log-space decay gates <= 0 (-inf allowed), float32 or q's dtype.
         scale: defaults to K ** -0.5.
-        B, L, H, K or V may be 0: the result is then ``v * 0`` (empty, or zeros when K = 0).
+        B, L, H, K or V may be 0: the result is then ``v * 0`` (empty, or, when K = 0, zeros for finite v).
         backend: a registered backend name or "auto" for this call; ``None`` uses the one in
             force (:func:`vig.get_backend`).
         check_gates: raise ValueError on a positive gate (one device-to-host sync per call; skipped
@@ -184,7 +184,7 @@ def _tiled(backend, q, v):
 
 
 def _tile_inputs(backend, ks, vs, q, k, v, g_fwd, g_bwd, *do):
-    """Float32 copies of one tile's channels: key channels of q, k and the gates, value
+    """Float32 views (inputs already float32) or copies of one tile's channels: key channels of q, k and the gates, value
     channels of v (and do)."""
     c = backend.requires_contiguous
     pairs = [(q, ks), (k, ks), (v, vs), (g_fwd, ks), (g_bwd, ks)] + [(d, vs) for d in do]

@@ -7,14 +7,14 @@ TileLang, under ``TILELANG_CACHE_DIR``; a cache filled on a machine without a GP
 ``dev_precompile.py`` is reused on the GPU machine). Never compiles per call. See NOTES.md.
 
 Forward: v6s (the default since session 5's mid call): v6 (fwd_fused: one block per (b, h), one
-launch; bf16: fwd_fused:m3:x3, __expf and the diagonal sub-blocks on the tensor cores) for L <= 224 with
+launch; bf16: fwd_fused:s2:m3:x5 by default, see FUSED_EXP and FWD_VIEWS below) for L <= 224 with
 head dims 32 / 64, the segmented fused forward (fwd_segst -> fwd_scan -> fwd_fused_seg) for
 L > 224, v5 (chunk-parallel: fwd_st -> fwd_scan -> fwd_out) for other head dims;
 ``VIG_TILELANG_FWD=v6`` runs v5 at L > 224 (the previous default), ``v5`` v5 everywhere, ``v4``
 the old one-block-per-(b, h) kernel. Backward: v6 (bwd_states -> bwd_out) for L <= 224 with head
 dims 32 / 64, v5 (fwd_st -> fwd_scan -> bwd_st -> fwd_scan -> bwd_out) otherwise, bwd_out being
-bwd_out2 (256 threads; its diagonal sub-blocks on the tensor cores, ":x3", the default since
-session 7: $VIG_TILELANG_BWD_OUT=ref) for bf16 with head dims 32 / 64 (=v2: the lane pass, session
+bwd_out2 (256 threads; its diagonal sub-blocks on the tensor cores; by default ":x4",
+$VIG_TILELANG_BWD_OUT=ref2, see below) for bf16 with head dims 32 / 64 (=v2: the lane pass, session
 5's; =v1: bwd_out);
 ``VIG_TILELANG_BWD=v5`` / ``v6s`` / ``v4`` likewise. ``VIG_TILELANG_LOWMEM`` (default "1" since
 session 5's mid call): that bf16 backward keeps its per-chunk states in bf16 and writes dq / dk /
@@ -891,11 +891,11 @@ def _segst_kind(g: str) -> str:
 
 
 def _fwd_v6_seg(q, k, v, g_fwd, g_bwd, o, scale_half, dtype: str, arch: str):
-    """L > V6_MAX_L: segments of $VIG_TILELANG_SEG_L tokens (default V6_MAX_L). fwd_segst (each
-    segment's contribution and decay) -> fwd_scan over the segments -> fwd_fused_seg (fwd_fused from
-    the entering states). Workspace float32 [B, H, NSEG, 2 KT, VT] + [B, H, NSEG, 2 KT].
-    $VIG_TILELANG_FUSED_EXP=ref / ref2 (bf16): fwd_fused_seg:m3:x3 / :m3:x4 (fwd_fused's chunk body;
-    other values: fwd_fused_seg as is)."""
+    """L > V6_MAX_L: segments of $VIG_TILELANG_SEG_L tokens (default 128) on the views path (FWD_VIEWS=2, bf16),
+    of V6_MAX_L tokens otherwise. fwd_segst / fwd_segw (each segment's contribution and decay) -> fwd_scan over
+    the segments -> fwd_fused_seg (fwd_fused from the entering states). Workspace float32 [B, H, NSEG, 2 KT, VT] +
+    [B, H, NSEG, 2 KT]. $VIG_TILELANG_FUSED_EXP=ref / ref2 / ref3 (bf16): fwd_fused_seg:m3:x3 / :m3:x4 / :m3:x4
+    (fwd_fused's chunk body; other values: fwd_fused_seg as is)."""
     B, L, H, _ = q.shape
     views = _seg_views(dtype)
     sl = _seg_len() if views else V6_MAX_L  # SEG_L: the FWD_VIEWS=2 kernels only

@@ -1,7 +1,8 @@
 """The Triton backend of the bidirectional GLA (backend name ``"triton"``).
 
-Both scan directions are computed by the same launch from one read per sweep of q, k, v; see
-``kernels.py`` for the design and ``NOTES.md`` for measurements. Importing this package never
+Both scan directions are computed by the same launch from one read per sweep of q, k, v, except the
+backward where the split-by-direction rule takes it (``SPLIT["BWD"] = "auto"``: at the 224-px shapes, each
+direction its own launches); see ``kernels.py`` for the design and ``NOTES.md`` for measurements. Importing this package never
 fails for want of triton or a GPU: :meth:`TritonBackend.not_supported_reasons` says why instead.
 """
 from __future__ import annotations

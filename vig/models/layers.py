@@ -1,7 +1,7 @@
 """Building blocks of the ViG models: norms, the gated linear attention token mixers, the MLPs.
 
 Module and parameter names follow the official release (github hustvl/ViG) so that its
-checkpoints load with ``strict=True``; see ``../shared/design/vig-architecture.md``.
+checkpoints load with ``strict=True``; see ``../shared/design/vig-architecture.md`` (beside the project root).
 
 The token mixer (one layer, x: [B, N, C] on an h x w patch grid):
 
