@@ -266,6 +266,27 @@ def test_knobs_read_once_and_memo_forgets_on_reload(monkeypatch):
     assert calls == [2, 3, 2, 2, 2]
 
 
+@pytest.mark.parametrize("value,empty,want", [(None, None, "b"), ("a", None, "a"), ("", "b", "b"), ("", None, "''"),
+                                              ("c", None, "'c'"), ("c", "b", "'c'")])
+def test_knobs_choice(monkeypatch, value, empty, want):
+    """Knobs.choice, the named-value switches' one check: one of ``allowed``, the default when unset, ``empty`` for
+    the empty value where one is given (Triton's switches, whose empty value means the default; elsewhere "" may be
+    an allowed value of its own); anything else a ValueError naming the variable, the value and what it takes."""
+    from vig.backend import Knobs
+
+    if value is None:
+        monkeypatch.delenv("VIG_TEST_CHOICE", raising=False)
+    else:
+        monkeypatch.setenv("VIG_TEST_CHOICE", value)
+    knobs = Knobs("VIG_TEST_")
+    if len(want) == 1:
+        assert knobs.choice("VIG_TEST_CHOICE", "b", ("a", "b"), empty=empty) == want
+    else:
+        tail = " \\(or empty\\)" if empty is not None else ""
+        with pytest.raises(ValueError, match=f"^VIG_TEST_CHOICE={want}: expected one of 'a', 'b'{tail}$"):
+            knobs.choice("VIG_TEST_CHOICE", "b", ("a", "b"), empty=empty)
+
+
 @pytest.mark.parametrize("value,empty,want", [(None, None, 64), ("96", None, 96), ("", 0, 0), ("", 128, 128),
                                               ("", None, "''"), ("100", 0, "'100'"), ("0", 0, "'0'"),
                                               ("288", 0, "'288'"), ("abc", 0, "'abc'"), ("-32", 0, "'-32'")])

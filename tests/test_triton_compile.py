@@ -6,6 +6,7 @@ without TRITON_INTERPRET (compile-only fails inside an interpreter process) and 
 TRITON_CACHE_DIR (a warm cache once hid a failure). One subprocess per arch, run in parallel.
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -593,7 +594,7 @@ def test_keep_states_switch(regime, split, monkeypatch):
     st = [(grid[2], w0) for name, grid, w0 in seen if name == "bigla_bwd_segstate2_kernel"]
     assert st and all(x == want for x in st), seen
     _removed_switch_raises(monkeypatch, {"VIG_TRITON_KEEP_STATES": "yes"},
-                           "VIG_TRITON_KEEP_STATES='yes': expected one of '', '0', '1'", seed=43, in_backward=False)
+                           re.escape("VIG_TRITON_KEEP_STATES='yes': expected one of '0', '1' (or empty)"), seed=43, in_backward=False)
 
 
 def test_keep_states_same_values_in_the_interpreter(monkeypatch):
@@ -659,7 +660,7 @@ else:
 """
 
 
-@pytest.mark.parametrize("val,want", [("2", "RAISED VIG_TRITON_FTZ='2': expected one of '', '0', '1'"),
+@pytest.mark.parametrize("val,want", [("2", "RAISED VIG_TRITON_FTZ='2': expected one of '0', '1' (or empty)"),
                                       ("1", "RAISED VIG_TRITON_FTZ=1: the ftz exp is inline PTX"),
                                       ("0", "RAN True"), ("", "RAN True")])
 def test_ftz_switch_values(val, want):
@@ -701,7 +702,7 @@ def test_switch_values_go_through_knobs(monkeypatch, name, bad, call):
     try:
         monkeypatch.setenv(name, bad)
         tb.reload_knobs()
-        with pytest.raises(ValueError, match=f"^{name}={bad!r}: expected (one of ''|a multiple of)"):
+        with pytest.raises(ValueError, match=f"^{name}={bad!r}: expected (one of .*|a multiple of .*) \\(or empty\\)$"):
             call(tb, torch)
         monkeypatch.setenv(name, "")
         tb.reload_knobs()

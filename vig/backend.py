@@ -51,12 +51,16 @@ class Knobs:
     def get(self, name: str, default=None):
         return self._values.get(name, default)
 
-    def choice(self, name: str, default: str, allowed) -> str:
-        """The value of ``name`` (``default`` when unset), one of ``allowed``; anything else raises a ValueError naming
-        the variable (a switch never takes an unknown value as some other one)."""
+    def choice(self, name: str, default: str, allowed, empty: str | None = None) -> str:
+        """The value of ``name`` (``default`` when unset), one of ``allowed``; the empty value gives ``empty`` where
+        one is given (a switch whose empty value means its default); anything else raises a ValueError naming the
+        variable (a switch never takes an unknown value as some other one)."""
         v = self._values.get(name, default)
+        if v == "" and empty is not None:
+            return empty
         if v not in allowed:
-            raise ValueError(f"{name}={v!r}: expected one of {', '.join(map(repr, allowed))}")
+            raise ValueError(f"{name}={v!r}: expected one of {', '.join(map(repr, allowed))}"
+                             + (" (or empty)" if empty is not None else ""))
         return v
 
     def multiple(self, name: str, default: str, step: int, lo: int, hi: int, empty: int | None = None) -> int:

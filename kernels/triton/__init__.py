@@ -71,7 +71,8 @@ def _dot_prec(which: str, dtype) -> str:
     tf32; NOTES.md v2.4). Segment-state kernels always use _prec."""
     if dtype != torch.bfloat16:
         return _prec(dtype)
-    val = _ENV.choice(f"VIG_TRITON_DOT_{which}", "", ("", "bf16", "tf32")) or ("bf16" if DOT_BF16[which] else "tf32")
+    d = "bf16" if DOT_BF16[which] else "tf32"
+    val = _ENV.choice(f"VIG_TRITON_DOT_{which}", d, ("bf16", "tf32"), empty=d)
     # the interpreter's tl.dot on bf16 operands returns garbage (triton 3.x); "bf16e" rounds the
     # operands to bf16 and multiplies them in fp32: the same numbers (its fp32 -> bf16
     # conversion truncates where the GPU rounds to nearest: a conservative check)
@@ -109,7 +110,7 @@ def _check_dx_knob(which: str) -> None:
 
 def _onoff(name: str, which: str, defaults: dict) -> bool:
     """VIG_TRITON_<name>_<which> = 0 / 1, else defaults[which]."""
-    val = _ENV.choice(f"VIG_TRITON_{name}_{which}", "", ("", "0", "1"))
+    val = _ENV.choice(f"VIG_TRITON_{name}_{which}", "", ("0", "1"), empty="")
     return (val == "1") if val else defaults[which]
 
 
@@ -197,7 +198,7 @@ SPLIT_ROUND = 0.72  # a split round's time over a DX round's (fit; see above)
 
 def _split_mode() -> str:
     """VIG_TRITON_SPLIT_BWD = 0 / 1 / auto, else SPLIT["BWD"] (False / True / "auto")."""
-    val = _ENV.choice("VIG_TRITON_SPLIT_BWD", "", ("", "0", "1", "auto"))
+    val = _ENV.choice("VIG_TRITON_SPLIT_BWD", "", ("0", "1", "auto"), empty="")
     if val:
         return val
     d = SPLIT["BWD"]
@@ -249,7 +250,7 @@ def _split_opts(dtype, auto: bool = False) -> dict:
     """Launch options of the split backward: num_warps, and for bf16 inputs (tensor-core dots) the
     register cap maxnreg (the fp16 / fp32 kernels' FMA dots spill at 255 already: never capped) and
     num_stages; none but num_warps in the interpreter. auto: the cap defaults to SPLIT_AUTO's."""
-    w = int(_ENV.choice("VIG_TRITON_WARPS_SPLIT", "", ("",) + _WARP_COUNTS) or WARPS["BWD"])
+    w = int(_ENV.choice("VIG_TRITON_WARPS_SPLIT", str(WARPS["BWD"]), _WARP_COUNTS, empty=str(WARPS["BWD"])))
     if _interpreting() or dtype != torch.bfloat16:
         return {"num_warps": w}
     n = _ENV.multiple("VIG_TRITON_NREG_SPLIT", "", 1, 0, 255, empty=SPLIT_AUTO["NREG"] if auto else SPLIT_MAXNREG)
@@ -258,7 +259,7 @@ def _split_opts(dtype, auto: bool = False) -> dict:
 
 
 def _chunk_bwd() -> int:
-    c = int(_ENV.choice("VIG_TRITON_CHUNK_BWD", "", ("", "16", "32")) or CHUNK_BWD)
+    c = int(_ENV.choice("VIG_TRITON_CHUNK_BWD", str(CHUNK_BWD), ("16", "32"), empty=str(CHUNK_BWD)))
     return c
 
 
@@ -274,7 +275,7 @@ def _stages(which: str) -> dict:
 def _warps(which: str) -> int:
     """num_warps of the main forward / backward kernel (measurement knobs VIG_TRITON_WARPS_FWD,
     VIG_TRITON_WARPS_BWD)."""
-    return int(_ENV.choice(f"VIG_TRITON_WARPS_{which}", "", ("",) + _WARP_COUNTS) or WARPS[which])
+    return int(_ENV.choice(f"VIG_TRITON_WARPS_{which}", str(WARPS[which]), _WARP_COUNTS, empty=str(WARPS[which])))
 
 
 # The by-direction backwards (VIG_TRITON_BWD=dir | par, NOTES.md v2.3 / v2.4) were removed in
@@ -299,7 +300,7 @@ def _bseg_mode() -> str:
     four-state segment kernel per (b, h, segment) and a serial scan per (b, h); "v26" (the
     default) = two states per program, a scan per (b, h, direction pair, 16 value columns) with
     its loads pipelined, and a carry prefix kernel (NOTES.md v2.6)."""
-    mode = _ENV.choice("VIG_TRITON_BSEG", "", ("",) + tuple(BSEG_MODES)) or BSEG_DEFAULT
+    mode = _ENV.choice("VIG_TRITON_BSEG", BSEG_DEFAULT, BSEG_MODES, empty=BSEG_DEFAULT)
     return mode
 
 
@@ -310,7 +311,7 @@ FSCAN = 0  # 1: the forward's entering segment states by bigla_fwd_segscan_kerne
 
 
 def _fscan() -> bool:
-    return int(_ENV.choice("VIG_TRITON_FSCAN", "", ("", "0", "1")) or FSCAN) != 0
+    return _ENV.choice("VIG_TRITON_FSCAN", str(FSCAN), ("0", "1"), empty=str(FSCAN)) == "1"
 
 
 def _fpipe(NS: int) -> dict:
@@ -353,7 +354,7 @@ def _check_state_chunk_knob():
 
 
 def _keep_states() -> bool:
-    val = _ENV.choice("VIG_TRITON_KEEP_STATES", "", ("", "0", "1"))
+    val = _ENV.choice("VIG_TRITON_KEEP_STATES", "", ("0", "1"), empty="")
     return int(val or KEEP_STATES) != 0
 
 
@@ -375,7 +376,7 @@ def _ftz() -> dict:
     """The launch keyword of VIG_TRITON_FTZ: {"FTZ": 1} (on: unset, "" or "1", FTZ's default) or {} ("0";
     and the default under TRITON_INTERPRET=1, which has no inline PTX); read (and checked) on every call.
     Raises ValueError for any other value, and for an explicit "1" under TRITON_INTERPRET=1."""
-    val = _ENV.choice("VIG_TRITON_FTZ", "", ("", "0", "1"))
+    val = _ENV.choice("VIG_TRITON_FTZ", "", ("0", "1"), empty="")
     if int(val or FTZ) == 0:
         return {}
     if _interpreting():
@@ -481,7 +482,7 @@ def _launch_mode() -> str:
     """VIG_TRITON_LAUNCH: "jit" (kernel[grid](...) through JITFunction.run every call) or
     "direct" (launch.py: the CompiledKernel's launcher called directly after the first launch
     per specialisation key; GPU only, the interpreter always takes "jit"). NOTES.md v2.7."""
-    mode = _ENV.choice("VIG_TRITON_LAUNCH", "", ("",) + tuple(LAUNCH_MODES)) or LAUNCH_DEFAULT
+    mode = _ENV.choice("VIG_TRITON_LAUNCH", LAUNCH_DEFAULT, LAUNCH_MODES, empty=LAUNCH_DEFAULT)
     return mode
 
 
@@ -489,7 +490,7 @@ GRADBUF = 1  # the backward's dq / dk and dgf / dgb pairs one allocation each (v
 
 
 def _gradbuf() -> bool:
-    return int(_ENV.choice("VIG_TRITON_GRADBUF", "", ("", "0", "1")) or GRADBUF) != 0
+    return _ENV.choice("VIG_TRITON_GRADBUF", str(GRADBUF), ("0", "1"), empty=str(GRADBUF)) == "1"
 
 
 class _Direct:
